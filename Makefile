@@ -1,0 +1,49 @@
+# GitStore — one entry point for setup, running, tests and benchmarks.
+#   make serve   set up, then run everything on embedded backends (data in ./data)
+#   make test    set up, then run the whole check: generated code, lint, types, tests
+#   make bench   set up, then run every benchmark in bench/ (one JSON line each)
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup serve test check lint typecheck proto proto-check bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)"; exit 1; }
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+serve: setup
+	$(VENV)/bin/gitstore serve --data-dir ./data
+
+proto: setup
+	PYTHON=$(PY) scripts/gen_proto.sh
+
+proto-check: setup
+	@tmp=$$(mktemp -d) && PYTHON=$(PY) scripts/gen_proto.sh $$tmp >/dev/null && \
+	  if diff -r -x __init__.py -x __pycache__ $$tmp/gitstore/git/v1 src/gitstore/git/v1 >/dev/null; then \
+	    echo "generated gRPC code is up to date"; rm -rf $$tmp; \
+	  else echo "error: src/gitstore/git/v1 is stale; run 'make proto'"; diff -r -x __init__.py -x __pycache__ $$tmp/gitstore/git/v1 src/gitstore/git/v1 | head -20; rm -rf $$tmp; exit 1; fi
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/lint-imports
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+check: proto-check lint typecheck
+
+test: check
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from gitstore.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,336 @@
+"""The metadata store contract: users, tokens, namespaces, memberships, repositories,
+idempotency keys and the audit log.
+
+One relational store behind this interface: SQLite in the data dir (embedded default) or
+PostgreSQL (``GITSTORE_DB__URL=postgresql://...``). Schema migrations are versioned and applied
+by ``migrate()`` (called on start). Rules that must hold under concurrency live *in the store*,
+inside one transaction, not in callers:
+
+* namespace identifiers are unique across all tiers (``AlreadyExists``);
+* a namespace that still holds repositories cannot be deleted (``FailedPrecondition``);
+* an ORGANISATION's parent must exist and be an ENTERPRISE (``InvalidArgument``);
+* an idempotency key is claimed by exactly one caller (``claim_idempotency_key``).
+
+Authorisation (who may do what) is *not* the store's business; the API's domain actions decide.
+Timestamps are timezone-aware UTC ``datetime``s. Ids are UUID strings. Lists are paged by an
+opaque ``after`` cursor (the store's own, e.g. the last row's sort key) and return a ``Page``.
+All methods are async; errors are ``gitstore.domain.errors`` types.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Tier(enum.StrEnum):
+    USER = "USER"
+    ORGANISATION = "ORGANISATION"
+    ENTERPRISE = "ENTERPRISE"
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    MAINTAINER = "maintainer"
+    WRITER = "writer"
+    READER = "reader"
+
+
+class PublishMode(enum.StrEnum):
+    ON_COMMIT = "ON_COMMIT"
+    ON_RELEASE_TAG = "ON_RELEASE_TAG"
+
+
+class Visibility(enum.StrEnum):
+    PRIVATE = "PRIVATE"
+    PUBLIC = "PUBLIC"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    username: str
+    password_hash: str
+    is_admin: bool
+    created_at: datetime
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessToken:
+    """A personal access token. Only ``token_hash`` (SHA-256 hex of the secret) is stored."""
+
+    id: str
+    user_id: str
+    name: str
+    token_hash: str
+    scopes: frozenset[str]  # subset of {"read", "write"}
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    id: str
+    identifier: str
+    display_name: str
+    tier: Tier
+    parent_enterprise_id: str | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    namespace_id: str
+    username: str
+    role: Role
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRecord:
+    id: str
+    namespace_id: str
+    namespace: str  # the namespace identifier, for convenience
+    name: str
+    description: str
+    publish_mode: PublishMode
+    default_branch: str
+    visibility: Visibility
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    # Glob patterns a release tag must match (ON_RELEASE_TAG).
+    release_patterns: tuple[str, ...] = ("release/*", "v*")
+
+    @property
+    def repository_id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """A claimed key. ``response`` is None while the first caller is still working."""
+
+    scope: str
+    key: str
+    request_hash: str
+    response: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: str
+    at: datetime
+    actor: str
+    action: str  # e.g. "namespace.create", "repository.delete", "ref.update"
+    target: str  # e.g. "acme-corp", "acme/catalog", "acme/catalog@refs/heads/main"
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total_count: int
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class NamespacePatch:
+    """Fields to change; None leaves a field as it is."""
+
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryPatch:
+    description: str | None = None
+    publish_mode: PublishMode | None = None
+    default_branch: str | None = None
+    visibility: Visibility | None = None
+    release_patterns: tuple[str, ...] | None = None
+
+
+class MetadataStore(abc.ABC):
+    # ------------------------------------------------------------------ lifecycle
+    @abc.abstractmethod
+    async def migrate(self) -> int:
+        """Apply pending schema migrations; return the schema version now in force."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # ------------------------------------------------------------------ users
+    @abc.abstractmethod
+    async def create_user(self, username: str, password_hash: str, *, is_admin: bool) -> User:
+        """``AlreadyExists`` if the username is taken."""
+
+    @abc.abstractmethod
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def get_user_by_username(self, username: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def list_users(self, *, first: int, after: str | None = None) -> Page[User]: ...
+
+    @abc.abstractmethod
+    async def update_user_password(self, user_id: str, password_hash: str) -> None: ...
+
+    # ------------------------------------------------------------------ access tokens
+    @abc.abstractmethod
+    async def create_token(
+        self,
+        user_id: str,
+        name: str,
+        token_hash: str,
+        scopes: frozenset[str],
+        expires_at: datetime | None,
+    ) -> AccessToken: ...
+
+    @abc.abstractmethod
+    async def get_token_by_hash(self, token_hash: str) -> AccessToken | None: ...
+
+    @abc.abstractmethod
+    async def list_tokens(self, user_id: str) -> list[AccessToken]: ...
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_id: str, *, at: datetime) -> bool:
+        """Mark revoked; False if no such token or already revoked."""
+
+    @abc.abstractmethod
+    async def touch_token(self, token_id: str, *, at: datetime) -> None:
+        """Record last use."""
+
+    # ------------------------------------------------------------------ namespaces
+    @abc.abstractmethod
+    async def create_namespace(
+        self,
+        identifier: str,
+        tier: Tier,
+        *,
+        display_name: str,
+        parent_enterprise_id: str | None,
+        created_by: str,
+    ) -> Namespace:
+        """``AlreadyExists`` when the identifier is taken in any tier; ``InvalidArgument``
+        when the parent does not exist or is not an ENTERPRISE."""
+
+    @abc.abstractmethod
+    async def get_namespace(self, namespace_id: str) -> Namespace | None: ...
+
+    @abc.abstractmethod
+    async def get_namespace_by_identifier(self, identifier: str) -> Namespace | None: ...
+
+    @abc.abstractmethod
+    async def list_namespaces(self, *, first: int, after: str | None = None) -> Page[Namespace]:
+        """Ordered by creation (oldest first), ties broken by id."""
+
+    @abc.abstractmethod
+    async def update_namespace(
+        self, namespace_id: str, patch: NamespacePatch, *, updated_by: str
+    ) -> Namespace:
+        """``NotFound`` if it does not exist."""
+
+    @abc.abstractmethod
+    async def delete_namespace(self, namespace_id: str) -> None:
+        """``NotFound``; ``FailedPrecondition`` if it holds repositories (or is the parent of
+        organisations), checked in the same transaction as the delete. Memberships go with it."""
+
+    # ------------------------------------------------------------------ memberships
+    @abc.abstractmethod
+    async def set_membership(self, namespace_id: str, username: str, role: Role) -> Membership:
+        """Insert or change a member's role."""
+
+    @abc.abstractmethod
+    async def remove_membership(self, namespace_id: str, username: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def get_membership(self, namespace_id: str, username: str) -> Membership | None: ...
+
+    @abc.abstractmethod
+    async def list_memberships(self, namespace_id: str) -> list[Membership]: ...
+
+    # ------------------------------------------------------------------ repositories
+    @abc.abstractmethod
+    async def create_repository(
+        self,
+        namespace_id: str,
+        name: str,
+        *,
+        description: str,
+        publish_mode: PublishMode,
+        default_branch: str,
+        visibility: Visibility,
+        created_by: str,
+    ) -> RepositoryRecord:
+        """``NotFound`` if the namespace is gone; ``AlreadyExists`` if the name is taken in it."""
+
+    @abc.abstractmethod
+    async def get_repository(self, repository_uuid: str) -> RepositoryRecord | None: ...
+
+    @abc.abstractmethod
+    async def get_repository_by_name(
+        self, namespace: str, name: str
+    ) -> RepositoryRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_repositories(
+        self, namespace_id: str, *, first: int, after: str | None = None
+    ) -> Page[RepositoryRecord]: ...
+
+    @abc.abstractmethod
+    async def update_repository(
+        self, repository_uuid: str, patch: RepositoryPatch, *, updated_by: str
+    ) -> RepositoryRecord: ...
+
+    @abc.abstractmethod
+    async def delete_repository(self, repository_uuid: str) -> None: ...
+
+    # ------------------------------------------------------------------ idempotency
+    @abc.abstractmethod
+    async def claim_idempotency_key(
+        self, scope: str, key: str, request_hash: str
+    ) -> IdempotencyRecord | None:
+        """Atomically claim ``(scope, key)``. Returns None if this caller claimed it (it must
+        then call ``complete_idempotency_key`` or ``release_idempotency_key``); otherwise
+        returns the existing record (``response`` None = still in progress)."""
+
+    @abc.abstractmethod
+    async def complete_idempotency_key(
+        self, scope: str, key: str, response: dict[str, Any]
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def release_idempotency_key(self, scope: str, key: str) -> None:
+        """Forget a claim whose work failed, so a retry can run again."""
+
+    # ------------------------------------------------------------------ audit log
+    @abc.abstractmethod
+    async def append_audit(
+        self, actor: str, action: str, target: str, details: dict[str, Any] | None = None
+    ) -> AuditEntry: ...
+
+    @abc.abstractmethod
+    async def list_audit(
+        self,
+        *,
+        first: int,
+        after: str | None = None,
+        target_prefix: str | None = None,
+        action: str | None = None,
+    ) -> Page[AuditEntry]:
+        """Newest first."""

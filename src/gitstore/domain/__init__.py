@@ -1,0 +1,1 @@
+"""Pure domain logic: no servers, no I/O frameworks. Every other layer may import it."""
