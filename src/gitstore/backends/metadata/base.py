@@ -15,6 +15,13 @@ Authorisation (who may do what) is *not* the store's business; the API's domain 
 Timestamps are timezone-aware UTC ``datetime``s. Ids are UUID strings. Lists are paged by an
 opaque ``after`` cursor (the store's own, e.g. the last row's sort key) and return a ``Page``.
 All methods are async; errors are ``gitstore.domain.errors`` types.
+
+Paging details (all implementations): ``first`` must be >= 0 (``InvalidArgument`` naming
+``first``); a cursor that is not one this list returned is ``InvalidArgument`` naming ``after``;
+``total_count`` counts the whole (filtered) list, not what is left after the cursor;
+``end_cursor`` is None on an empty page. Identifiers and repository names are validated as DNS
+labels by the store too (``InvalidArgument``). A closed store raises ``Unavailable``;
+connection failures are ``Unavailable`` as well.
 """
 
 from __future__ import annotations
@@ -188,7 +195,8 @@ class MetadataStore(abc.ABC):
     async def list_users(self, *, first: int, after: str | None = None) -> Page[User]: ...
 
     @abc.abstractmethod
-    async def update_user_password(self, user_id: str, password_hash: str) -> None: ...
+    async def update_user_password(self, user_id: str, password_hash: str) -> None:
+        """``NotFound`` if there is no such user."""
 
     # ------------------------------------------------------------------ access tokens
     @abc.abstractmethod
@@ -199,7 +207,9 @@ class MetadataStore(abc.ABC):
         token_hash: str,
         scopes: frozenset[str],
         expires_at: datetime | None,
-    ) -> AccessToken: ...
+    ) -> AccessToken:
+        """``NotFound`` for an unknown user, ``AlreadyExists`` for a hash already stored,
+        ``InvalidArgument`` for scopes outside {"read", "write"} or none."""
 
     @abc.abstractmethod
     async def get_token_by_hash(self, token_hash: str) -> AccessToken | None: ...
@@ -213,7 +223,7 @@ class MetadataStore(abc.ABC):
 
     @abc.abstractmethod
     async def touch_token(self, token_id: str, *, at: datetime) -> None:
-        """Record last use."""
+        """Record last use (an unknown token id is silently ignored)."""
 
     # ------------------------------------------------------------------ namespaces
     @abc.abstractmethod
@@ -253,7 +263,8 @@ class MetadataStore(abc.ABC):
     # ------------------------------------------------------------------ memberships
     @abc.abstractmethod
     async def set_membership(self, namespace_id: str, username: str, role: Role) -> Membership:
-        """Insert or change a member's role."""
+        """Insert or change a member's role (``created_at`` is kept on a change). ``NotFound``
+        if the namespace or the user does not exist."""
 
     @abc.abstractmethod
     async def remove_membership(self, namespace_id: str, username: str) -> bool: ...
@@ -295,10 +306,12 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     async def update_repository(
         self, repository_uuid: str, patch: RepositoryPatch, *, updated_by: str
-    ) -> RepositoryRecord: ...
+    ) -> RepositoryRecord:
+        """``NotFound`` if it does not exist."""
 
     @abc.abstractmethod
-    async def delete_repository(self, repository_uuid: str) -> None: ...
+    async def delete_repository(self, repository_uuid: str) -> None:
+        """``NotFound`` if it does not exist."""
 
     # ------------------------------------------------------------------ idempotency
     @abc.abstractmethod
@@ -312,11 +325,14 @@ class MetadataStore(abc.ABC):
     @abc.abstractmethod
     async def complete_idempotency_key(
         self, scope: str, key: str, response: dict[str, Any]
-    ) -> None: ...
+    ) -> None:
+        """Store the response (a JSON object) of a claimed key; ``NotFound`` if the key is not
+        claimed, ``InvalidArgument`` if the response is not JSON-serialisable."""
 
     @abc.abstractmethod
     async def release_idempotency_key(self, scope: str, key: str) -> None:
-        """Forget a claim whose work failed, so a retry can run again."""
+        """Forget a claim whose work failed, so a retry can run again. A completed key is kept
+        (its response stays the answer); an unknown key is ignored."""
 
     # ------------------------------------------------------------------ audit log
     @abc.abstractmethod
@@ -333,4 +349,5 @@ class MetadataStore(abc.ABC):
         target_prefix: str | None = None,
         action: str | None = None,
     ) -> Page[AuditEntry]:
-        """Newest first."""
+        """Newest first (append order). ``target_prefix`` matches the start of ``target``
+        literally (no wildcards); ``action`` matches exactly."""
