@@ -1,0 +1,388 @@
+"""The KV projection contract: what the worker writes and storefronts read.
+
+Documents live in a *channel scope* (repository + channel, ``gitstore.domain.keys``) under the
+key ``<namespace>/<repo>:<channel>:<kind>:<name>``. Every write carries the commit id it came
+from (``version``) and a ``sequence``: a positive integer the writer increases monotonically per
+scope (e.g. the position of the commit on the branch). The rules every backend enforces, inside
+one atomic step per batch:
+
+* **Never older over newer.** A write to a document applies only if its sequence is ``>=`` the
+  stored one (equal = idempotent redelivery); otherwise it is skipped and counted.
+* **Tombstones.** A delete stores a tombstone with its sequence, so a late, older upsert cannot
+  resurrect the document. ``prune_tombstones`` drops tombstones below a sequence every writer
+  has passed.
+* **Indexes move with documents.** An upsert names its secondary index entries (index name ->
+  values, e.g. ``{"category": ["shoes"], "handle": ["blue-shirt"]}``); the previous entries of
+  that document are replaced in the same step, a delete removes them.
+* **All or nothing.** ``apply(batch)`` commits every upsert, delete, index change and the
+  channel head together, or nothing (``expected_head_sequence`` is a compare-and-set on the
+  head: a mismatch raises ``FailedPrecondition`` and writes nothing).
+* **Channel head.** Each scope has a head (version + sequence last materialised), advanced by a
+  batch unless the stored head is newer.
+
+Channel switches (releases): a channel name can be an *alias* pointing at another channel of
+the same repository (``set_alias(repo, "live", "rel-42", sequence=...)``). Readers call
+``resolve(repo, "live")`` once per query and use the returned scope for all its reads, so a
+query never mixes two releases, and re-pointing an alias is one atomic write.
+
+Reads: ``get``, ``get_many``, ``list_documents`` (one kind, ordered by name) and ``lookup``
+(one index value, ordered by name), pages of at most ``MAX_PAGE_SIZE`` with an opaque
+``after`` cursor and a total count. ``raw_bulk_set`` is the backend's plain bulk write (no
+versions, no indexes): the floor projection throughput is measured against. Errors are
+``gitstore.domain.errors`` (an unreachable server is ``Unavailable``).
+"""
+
+from __future__ import annotations
+
+import abc
+import base64
+import binascii
+import functools
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.keys import (
+    ChannelScope,
+    validate_channel,
+    validate_index_name,
+    validate_index_value,
+    validate_kind,
+    validate_name,
+    validate_repository,
+    validate_sequence,
+    validate_version,
+)
+
+T = TypeVar("T")
+
+MAX_PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A stored document: ``body`` is its JSON (UTF-8 bytes), as written."""
+
+    kind: str
+    name: str
+    body: bytes
+    version: str
+    sequence: int
+
+    def value(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = json.loads(self.body)
+        return decoded
+
+    @property
+    def cursor(self) -> str:
+        return encode_cursor(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHead:
+    """What a scope has materialised: the commit id and sequence of the newest head batch."""
+
+    version: str
+    sequence: int
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    total_count: int
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    applied: int  # upserts and deletes written (including tombstones)
+    skipped: int  # writes ignored because the stored document was newer
+    head_advanced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Upsert:
+    kind: str
+    name: str
+    body: bytes
+    # Canonical JSON of {index: [sorted values]}; stored with the document so the next write
+    # knows which entries to remove.
+    indexes: str
+    entries: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    kind: str
+    name: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """Upserts and deletes of one scope, all stamped with one sequence and version.
+
+    Build it with :meth:`upsert` and :meth:`delete`, which validate each item as it is added
+    (so an invalid item never reaches a backend) and refuse a second write of the same
+    document in the same batch. ``advance_head=False`` is for all but the last chunk of a
+    projection split over several batches.
+    """
+
+    scope: ChannelScope
+    sequence: int
+    version: str
+    advance_head: bool = True
+    expected_head_sequence: int | None = None
+    upserts: list[Upsert] = field(default_factory=list, init=False)
+    deletes: list[Delete] = field(default_factory=list, init=False)
+    _seen: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scope, ChannelScope):
+            raise InvalidArgument("batch scope must be a ChannelScope", field="scope")
+        validate_sequence(self.sequence)
+        validate_version(self.version)
+        if self.expected_head_sequence is not None and self.expected_head_sequence != 0:
+            validate_sequence(self.expected_head_sequence, "expected_head_sequence")
+
+    def _claim(self, kind: str, name: str) -> None:
+        if isinstance(kind, str):
+            _known(validate_kind, kind)
+        else:
+            validate_kind(kind)
+        validate_name(name)
+        if (kind, name) in self._seen:
+            raise InvalidArgument(
+                f"{kind} {name!r} appears twice in one batch for {self.scope}", field="name"
+            )
+        self._seen.add((kind, name))
+
+    def upsert(
+        self,
+        kind: str,
+        name: str,
+        document: Mapping[str, Any],
+        *,
+        indexes: Mapping[str, str | Iterable[str]] | None = None,
+    ) -> Batch:
+        """Add a document (a JSON object) with its index entries; returns the batch."""
+        self._claim(kind, name)
+        try:
+            if not isinstance(document, Mapping):
+                raise TypeError(f"expected a JSON object, got {type(document).__name__}")
+            body = json.dumps(
+                document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode()
+        except (TypeError, ValueError) as exc:
+            self._seen.discard((kind, name))
+            raise InvalidArgument(
+                f"document {kind} {name!r} is not valid JSON: {exc}", field="document"
+            ) from exc
+        try:
+            canonical, entries = _canonical_indexes(indexes or {})
+        except InvalidArgument:
+            self._seen.discard((kind, name))
+            raise
+        self.upserts.append(Upsert(kind, name, body, canonical, entries))
+        return self
+
+    def delete(self, kind: str, name: str) -> Batch:
+        """Add a delete (stored as a tombstone); returns the batch."""
+        self._claim(kind, name)
+        self.deletes.append(Delete(kind, name))
+        return self
+
+    def __len__(self) -> int:
+        return len(self.upserts) + len(self.deletes)
+
+
+@functools.lru_cache(maxsize=1024)
+def _known(validate: Callable[[object], str], value: str) -> str:
+    """Validate a kind or index name once: a batch repeats the same few thousands of times."""
+    return validate(value)
+
+
+def _canonical_indexes(
+    indexes: Mapping[str, str | Iterable[str]],
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    if not isinstance(indexes, Mapping):
+        raise InvalidArgument("indexes must map index names to values", field="indexes")
+    clean: dict[str, list[str]] = {}
+    for index, raw in indexes.items():
+        if isinstance(index, str):
+            _known(validate_index_name, index)
+        else:
+            validate_index_name(index)
+        if isinstance(raw, str):
+            values = [raw]
+        elif isinstance(raw, list | tuple | set | frozenset) or (
+            isinstance(raw, Iterable) and not isinstance(raw, bytes | Mapping)
+        ):
+            values = list(raw)
+        else:
+            raise InvalidArgument(
+                f"index {index!r} must be a string or a list of strings", field=index
+            )
+        for value in values:
+            validate_index_value(value, index)
+        if values:
+            clean[index] = sorted(set(values))
+    clean = dict(sorted(clean.items()))
+    entries = tuple((index, value) for index, values in clean.items() for value in values)
+    return json.dumps(clean, separators=(",", ":"), ensure_ascii=False), entries
+
+
+def index_entries(canonical: str | None) -> set[tuple[str, str]]:
+    """The (index, value) pairs of a stored canonical index JSON (empty for None)."""
+    if not canonical:
+        return set()
+    decoded: dict[str, list[str]] = json.loads(canonical)
+    return {(index, value) for index, values in decoded.items() for value in values}
+
+
+def encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(name.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    """The document name a cursor points after; ``InvalidArgument`` for a foreign cursor."""
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        name = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
+        return validate_name(name)
+    except (ValueError, binascii.Error, InvalidArgument) as exc:
+        raise InvalidArgument(
+            f"after cursor {cursor!r} is not a valid cursor", field="after"
+        ) from exc
+
+
+def check_first(first: int) -> int:
+    if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= MAX_PAGE_SIZE:
+        raise InvalidArgument(
+            f"first must be an integer from 0 to {MAX_PAGE_SIZE} (got {first!r})", field="first"
+        )
+    return first
+
+
+def page_from(rows: Sequence[Document], first: int, total: int) -> Page[Document]:
+    """A page from up to ``first + 1`` rows fetched in order (the extra row means 'more')."""
+    items = list(rows[:first])
+    return Page(
+        items=items,
+        total_count=total,
+        has_next_page=len(rows) > first,
+        end_cursor=items[-1].cursor if items else None,
+    )
+
+
+class KvStore(abc.ABC):
+    """The KV projection. Implementations are safe for concurrent asyncio use."""
+
+    # ------------------------------------------------------------------ writes
+    @abc.abstractmethod
+    async def apply(self, batch: Batch) -> ApplyResult:
+        """Apply a batch atomically under the sequence rule (see the module docstring)."""
+
+    @abc.abstractmethod
+    async def set_alias(
+        self, repository: str, alias: str, target: str | None, *, sequence: int
+    ) -> bool:
+        """Point channel ``alias`` of ``repository`` at channel ``target`` (None removes the
+        alias). Applies only if ``sequence`` >= the alias's stored sequence; returns whether
+        it applied."""
+
+    @abc.abstractmethod
+    async def prune_tombstones(self, scope: ChannelScope, *, below_sequence: int) -> int:
+        """Forget tombstones with a sequence below ``below_sequence``; return how many."""
+
+    @abc.abstractmethod
+    async def drop_channel(self, scope: ChannelScope) -> None:
+        """Delete every document, index entry, tombstone and the head of a scope.
+        ``FailedPrecondition`` while an alias points at it."""
+
+    # ------------------------------------------------------------------ reads
+    @abc.abstractmethod
+    async def resolve(self, repository: str, channel: str) -> ChannelScope:
+        """The scope to read for ``channel``: its alias target, or the channel itself."""
+
+    @abc.abstractmethod
+    async def head(self, scope: ChannelScope) -> ChannelHead | None: ...
+
+    @abc.abstractmethod
+    async def get(self, scope: ChannelScope, kind: str, name: str) -> Document | None: ...
+
+    @abc.abstractmethod
+    async def get_many(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[Document | None]:
+        """Documents in the order of ``names`` (None where missing), read consistently."""
+
+    @abc.abstractmethod
+    async def list_documents(
+        self, scope: ChannelScope, kind: str, *, first: int, after: str | None = None
+    ) -> Page[Document]:
+        """Documents of ``kind`` ordered by name; ``total_count`` counts all of them."""
+
+    @abc.abstractmethod
+    async def lookup(
+        self,
+        scope: ChannelScope,
+        kind: str,
+        index: str,
+        value: str,
+        *,
+        first: int,
+        after: str | None = None,
+    ) -> Page[Document]:
+        """Documents of ``kind`` whose ``index`` holds ``value``, ordered by name."""
+
+    # ------------------------------------------------------------------ floor, lifecycle
+    @abc.abstractmethod
+    async def raw_bulk_set(self, pairs: Sequence[tuple[str, bytes]]) -> None:
+        """Plain bulk write of opaque key/value pairs in the backend's fastest way: no
+        versions, no indexes, a keyspace of its own. The benchmark's floor."""
+
+    @abc.abstractmethod
+    async def raw_bulk_delete(self, keys: Sequence[str]) -> None: ...
+
+    @abc.abstractmethod
+    async def raw_get(self, key: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Return if the backend answers, else raise ``Unavailable``."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections. The store must not be used afterwards."""
+
+    async def __aenter__(self) -> KvStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+def check_read(scope: ChannelScope, kind: str, names: Iterable[str] = ()) -> None:
+    if not isinstance(scope, ChannelScope):
+        raise InvalidArgument("scope must be a ChannelScope", field="scope")
+    validate_kind(kind)
+    if isinstance(names, str):
+        raise InvalidArgument("names must be a list of document names", field="names")
+    for name in names:
+        validate_name(name)
+
+
+def check_alias(repository: str, alias: str, target: str | None, sequence: int) -> None:
+    validate_repository(repository)
+    validate_channel(alias)
+    if target is not None:
+        validate_channel(target)
+        if target == alias:
+            raise InvalidArgument(f"channel {alias!r} cannot be an alias of itself", field="target")
+    validate_sequence(sequence)

@@ -1,0 +1,159 @@
+"""Lua scripts of the Redis/Valkey KV store (see ``redis.py`` for the key layout).
+
+A script runs atomically on the server, but Redis does not roll back the writes a script made
+before it failed. ``APPLY`` therefore checks everything that could fail (the head
+precondition, the types of every key it will write) before its first write; after that it
+only issues commands that cannot fail on keys of the right type. Keys are derived from
+``KEYS[1]`` plus the scope's hash-tagged base, so every key a batch touches lives in the slot
+of ``{<namespace>/<repo>:<channel>}`` (one cluster slot per scope). Sequences travel as the
+decimal strings Python sent and are written back verbatim; Lua compares them as doubles,
+exact below 2**53, which ``validate_sequence`` guarantees.
+"""
+
+from __future__ import annotations
+
+# KEYS[1] = head key (<base>#h)
+# ARGV: base, sequence, version, advance(0/1), expected head (-1 = none), now, n_upserts,
+#       n_deletes, then 4 per upsert (kind, name, body, indexes JSON), 2 per delete (kind, name)
+# Returns {applied, skipped, head_advanced} or an error "GITSTORE_HEAD <current>".
+APPLY = """
+local base, seq_s, version = ARGV[1], ARGV[2], ARGV[3]
+local seq, expected = tonumber(seq_s), tonumber(ARGV[5])
+local nup, ndel = tonumber(ARGV[7]), tonumber(ARGV[8])
+local head, tombs = KEYS[1], base .. '#t'
+local first_del = 9 + nup * 4
+
+local cur = tonumber(redis.call('HGET', head, 's') or '0')
+if expected >= 0 and cur ~= expected then
+  return redis.error_reply('GITSTORE_HEAD ' .. cur)
+end
+
+local function entries(idx)
+  local out = {}
+  if idx == false or idx == '' then return out end
+  for index, values in pairs(cjson.decode(idx)) do
+    for _, v in ipairs(values) do out[index .. ':' .. v] = true end
+  end
+  return out
+end
+
+local checked = {}
+local function bad(key, want)
+  if checked[key] then return nil end
+  checked[key] = true
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return 'WRONGTYPE kv key ' .. key .. ' holds a ' .. t .. ', expected a ' .. want
+  end
+  return nil
+end
+
+local err = bad(head, 'hash') or bad(tombs, 'zset')
+for i = 0, nup - 1 do
+  if err then break end
+  local j = 9 + i * 4
+  local kind = ARGV[j]
+  err = bad(base .. ':' .. kind .. ':' .. ARGV[j + 1], 'hash') or bad(base .. '#l:' .. kind, 'zset')
+  for e in pairs(entries(ARGV[j + 3])) do
+    err = err or bad(base .. '#i:' .. kind .. ':' .. e, 'zset')
+  end
+end
+for i = 0, ndel - 1 do
+  if err then break end
+  local j = first_del + i * 2
+  local kind = ARGV[j]
+  err = bad(base .. ':' .. kind .. ':' .. ARGV[j + 1], 'hash') or bad(base .. '#l:' .. kind, 'zset')
+end
+if err then return redis.error_reply(err) end
+
+local function reindex(kind, name, old, new)
+  local before, after = entries(old), entries(new)
+  local p = base .. '#i:' .. kind .. ':'
+  for e in pairs(before) do
+    if not after[e] then redis.call('ZREM', p .. e, name) end
+  end
+  for e in pairs(after) do
+    if not before[e] then redis.call('ZADD', p .. e, 0, name) end
+  end
+end
+
+local applied, skipped = 0, 0
+for i = 0, nup - 1 do
+  local j = 9 + i * 4
+  local kind, name, body, idx = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  local key = base .. ':' .. kind .. ':' .. name
+  local old = redis.call('HMGET', key, 's', 'x', 't')
+  if old[1] and tonumber(old[1]) > seq then
+    skipped = skipped + 1
+  else
+    if (old[2] or '') ~= idx then reindex(kind, name, old[2], idx) end
+    redis.call('HSET', key, 's', seq_s, 'v', version, 'd', body, 'x', idx)
+    if old[3] then
+      redis.call('HDEL', key, 't')
+      redis.call('ZREM', tombs, kind .. ':' .. name)
+    end
+    redis.call('ZADD', base .. '#l:' .. kind, 0, name)
+    applied = applied + 1
+  end
+end
+for i = 0, ndel - 1 do
+  local j = first_del + i * 2
+  local kind, name = ARGV[j], ARGV[j + 1]
+  local key = base .. ':' .. kind .. ':' .. name
+  local old = redis.call('HMGET', key, 's', 'x')
+  if old[1] and tonumber(old[1]) > seq then
+    skipped = skipped + 1
+  else
+    if old[2] then reindex(kind, name, old[2], '') end
+    redis.call('DEL', key)
+    redis.call('HSET', key, 's', seq_s, 'v', version, 't', '1')
+    redis.call('ZREM', base .. '#l:' .. kind, name)
+    redis.call('ZADD', tombs, seq_s, kind .. ':' .. name)
+    applied = applied + 1
+  end
+end
+
+local advanced = 0
+if ARGV[4] == '1' and seq >= cur then
+  redis.call('HSET', head, 's', seq_s, 'v', version, 'u', ARGV[6])
+  advanced = 1
+end
+return {applied, skipped, advanced}
+"""
+
+# KEYS[1] = sorted set of names (a kind's list or one index value)
+# ARGV: document key prefix (<base>:<kind>:), lex min ('-' or '(<after>'), limit
+# Returns {total, name, body, version, sequence, name, ...}
+PAGE = """
+local out = {redis.call('ZCARD', KEYS[1])}
+local names = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+for _, name in ipairs(names) do
+  local d = redis.call('HMGET', ARGV[1] .. name, 'd', 'v', 's')
+  if d[1] then
+    out[#out + 1] = name
+    out[#out + 1] = d[1]
+    out[#out + 1] = d[2]
+    out[#out + 1] = d[3]
+  end
+end
+return out
+"""
+
+# KEYS[1] = alias key; ARGV: sequence, target ('' = removed). Returns 1 if applied.
+SET_ALIAS = """
+local s = redis.call('HGET', KEYS[1], 's')
+if s and tonumber(s) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2])
+return 1
+"""
+
+# KEYS[1] = tombstone set (<base>#t); ARGV: base, below. Returns how many were pruned.
+PRUNE = """
+local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+for _, member in ipairs(members) do
+  local key = ARGV[1] .. ':' .. member
+  if redis.call('HGET', key, 't') then redis.call('DEL', key) end
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
+return #members
+"""

@@ -1,0 +1,498 @@
+"""Embedded KV store on SQLite (``sqlite:///path``, default ``<data_dir>/kv.sqlite3``).
+
+One file in WAL mode, so readers never wait for the writer and separate processes on the
+same machine (``api`` and ``worker``) may share it. Tables: live documents, tombstones (kept
+apart so a live-document count or page never filters them out), index entries
+``(kind, index, value, name)``, channel heads, aliases, and ``kv_raw`` for the bulk-write floor.
+
+A batch is one ``BEGIN IMMEDIATE`` transaction on the single writer connection: read the
+stored sequences and index entries of the batch's documents (chunked ``IN`` queries), decide
+in Python which writes apply, then ``executemany`` the document, tombstone and index changes
+and the head. Any error rolls the whole transaction back, so a batch is all or nothing, also
+across a crash (``synchronous=NORMAL`` in WAL keeps every committed batch across a process
+crash; only an OS crash or power loss may lose the last ones). Reads use a small pool of
+read-only connections; a read that needs two statements (count + page) runs them in one read
+transaction so both see the same snapshot. All blocking calls run in ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gitstore.backends.kv.base import (
+    ApplyResult,
+    Batch,
+    ChannelHead,
+    Document,
+    KvStore,
+    Page,
+    check_alias,
+    check_first,
+    check_read,
+    decode_cursor,
+    index_entries,
+    page_from,
+)
+from gitstore.domain.errors import FailedPrecondition, GitStoreError, Unavailable
+from gitstore.domain.keys import (
+    ChannelScope,
+    validate_channel,
+    validate_index_name,
+    validate_index_value,
+    validate_repository,
+    validate_sequence,
+)
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+_CHUNK = 500
+_READERS = 4
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv_documents (
+  repository TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+  sequence INTEGER NOT NULL, version TEXT NOT NULL, body BLOB NOT NULL, indexes TEXT NOT NULL,
+  PRIMARY KEY (repository, channel, kind, name));
+CREATE TABLE IF NOT EXISTS kv_tombstones (
+  repository TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL,
+  sequence INTEGER NOT NULL, version TEXT NOT NULL,
+  PRIMARY KEY (repository, channel, kind, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv_index (
+  repository TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL, idx TEXT NOT NULL,
+  value TEXT NOT NULL, name TEXT NOT NULL,
+  PRIMARY KEY (repository, channel, kind, idx, value, name)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv_heads (
+  repository TEXT NOT NULL, channel TEXT NOT NULL, sequence INTEGER NOT NULL,
+  version TEXT NOT NULL, updated_at REAL NOT NULL,
+  PRIMARY KEY (repository, channel)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv_aliases (
+  repository TEXT NOT NULL, alias TEXT NOT NULL, target TEXT, sequence INTEGER NOT NULL,
+  PRIMARY KEY (repository, alias)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv_raw (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+_SCOPE = "repository = ? AND channel = ?"
+_DOC = f"{_SCOPE} AND kind = ? AND name = ?"
+
+
+def _map_error(exc: sqlite3.Error, what: str) -> GitStoreError:
+    if isinstance(exc, sqlite3.OperationalError):
+        return Unavailable(f"kv store (sqlite) unavailable during {what}: {exc}")
+    return GitStoreError(f"kv store (sqlite) failed during {what}: {exc}")
+
+
+def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA cache_size = -65536")  # KiB: 64 MiB of page cache per connection
+    if readonly:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+class SqliteKvStore(KvStore):
+    def __init__(self, path: Path, writer: sqlite3.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._write_lock = asyncio.Lock()
+        self._writer_mutex = threading.Lock()
+        self._readers: list[sqlite3.Connection] = []
+        self._read_slots = asyncio.Semaphore(_READERS)
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteKvStore:
+        """Open (creating if needed) the store file and its schema."""
+        file = Path(path)
+
+        def setup() -> sqlite3.Connection:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            conn = _connect(file, readonly=False)
+            try:
+                found = conn.execute("PRAGMA user_version").fetchone()[0]
+                if found > SCHEMA_VERSION:
+                    raise FailedPrecondition(
+                        f"{file} has kv schema version {found}; this gitstore knows up to "
+                        f"{SCHEMA_VERSION}"
+                    )
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
+        try:
+            writer = await asyncio.to_thread(setup)
+        except (sqlite3.Error, OSError) as exc:
+            raise Unavailable(f"cannot open kv store {file}: {exc}") from exc
+        return cls(file, writer)
+
+    # ------------------------------------------------------------------ plumbing
+    # A connection is only ever touched by the worker thread holding it: the writer under
+    # ``_writer_mutex`` (a thread lock, so a cancelled ``apply`` cannot let the next one in
+    # while its thread still runs), a reader from ``_readers`` until its thread puts it back.
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Unavailable("kv store is closed")
+
+    async def _write(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction on the writer connection."""
+
+        def run() -> T:
+            with self._writer_mutex:
+                self._check_open()
+                conn = self._writer
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                return result
+
+        self._check_open()
+        async with self._write_lock:
+            try:
+                return await asyncio.to_thread(run)
+            except sqlite3.Error as exc:
+                raise _map_error(exc, what) from exc
+
+    async def _read(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one read transaction (one snapshot) on a pooled connection."""
+
+        def run() -> T:
+            try:
+                conn = self._readers.pop()
+            except IndexError:
+                conn = _connect(self.path, readonly=True)
+            try:
+                conn.execute("BEGIN")
+                try:
+                    return fn(conn)
+                finally:
+                    conn.execute("COMMIT")
+            finally:
+                if self._closed or conn.in_transaction:
+                    conn.close()
+                else:
+                    self._readers.append(conn)
+
+        self._check_open()
+        async with self._read_slots:
+            try:
+                return await asyncio.to_thread(run)
+            except sqlite3.Error as exc:
+                raise _map_error(exc, what) from exc
+
+    # ------------------------------------------------------------------ writes
+    async def apply(self, batch: Batch) -> ApplyResult:
+        now = time.time()
+        return await self._write(f"apply to {batch.scope}", lambda c: _apply(c, batch, now))
+
+    async def set_alias(
+        self, repository: str, alias: str, target: str | None, *, sequence: int
+    ) -> bool:
+        check_alias(repository, alias, target, sequence)
+
+        def run(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO kv_aliases VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (repository, alias) DO UPDATE SET target = excluded.target, "
+                "sequence = excluded.sequence WHERE excluded.sequence >= kv_aliases.sequence",
+                (repository, alias, target, sequence),
+            )
+            return cur.rowcount > 0
+
+        return await self._write(f"set alias {repository}:{alias}", run)
+
+    async def prune_tombstones(self, scope: ChannelScope, *, below_sequence: int) -> int:
+        validate_sequence(below_sequence, "below_sequence")
+        sql = f"DELETE FROM kv_tombstones WHERE {_SCOPE} AND sequence < ?"
+        args = (scope.repository, scope.channel, below_sequence)
+        return await self._write(
+            f"prune tombstones of {scope}", lambda c: c.execute(sql, args).rowcount
+        )
+
+    async def drop_channel(self, scope: ChannelScope) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT alias FROM kv_aliases WHERE repository = ? AND target = ?",
+                (scope.repository, scope.channel),
+            ).fetchone()
+            if row is not None:
+                raise FailedPrecondition(
+                    f"channel {scope} is the target of alias {row[0]!r}; re-point it first",
+                    field="channel",
+                )
+            for table in ("kv_documents", "kv_tombstones", "kv_index", "kv_heads"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE {_SCOPE}", (scope.repository, scope.channel)
+                )
+
+        await self._write(f"drop channel {scope}", run)
+
+    # ------------------------------------------------------------------ reads
+    async def resolve(self, repository: str, channel: str) -> ChannelScope:
+        validate_repository(repository)
+        validate_channel(channel)
+        row = await self._read(
+            "resolve",
+            lambda c: c.execute(
+                "SELECT target FROM kv_aliases WHERE repository = ? AND alias = ?",
+                (repository, channel),
+            ).fetchone(),
+        )
+        return ChannelScope(repository, row[0] if row and row[0] else channel)
+
+    async def head(self, scope: ChannelScope) -> ChannelHead | None:
+        row = await self._read(
+            "head",
+            lambda c: c.execute(
+                f"SELECT version, sequence, updated_at FROM kv_heads WHERE {_SCOPE}",
+                (scope.repository, scope.channel),
+            ).fetchone(),
+        )
+        return ChannelHead(row[0], row[1], row[2]) if row else None
+
+    async def get(self, scope: ChannelScope, kind: str, name: str) -> Document | None:
+        return (await self.get_many(scope, kind, [name]))[0]
+
+    async def get_many(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[Document | None]:
+        check_read(scope, kind, names)
+        wanted = list(dict.fromkeys(names))
+
+        def run(conn: sqlite3.Connection) -> dict[str, Document]:
+            found: dict[str, Document] = {}
+            for chunk in _chunks(wanted):
+                marks = ",".join("?" * len(chunk))
+                for name, body, version, seq in conn.execute(
+                    "SELECT name, body, version, sequence FROM kv_documents "
+                    f"WHERE {_SCOPE} AND kind = ? AND name IN ({marks})",
+                    (scope.repository, scope.channel, kind, *chunk),
+                ):
+                    found[name] = Document(kind, name, body, version, seq)
+            return found
+
+        found = await self._read("get", run) if wanted else {}
+        return [found.get(name) for name in names]
+
+    async def list_documents(
+        self, scope: ChannelScope, kind: str, *, first: int, after: str | None = None
+    ) -> Page[Document]:
+        check_read(scope, kind)
+        check_first(first)
+        cursor = decode_cursor(after)
+        where = f"{_SCOPE} AND kind = ?"
+        args: tuple[Any, ...] = (scope.repository, scope.channel, kind)
+        return await self._read(
+            "list",
+            lambda c: _page(
+                c,
+                kind,
+                f"SELECT count(*) FROM kv_documents WHERE {where}",
+                "SELECT name, body, version, sequence FROM kv_documents "
+                f"WHERE {where} AND name > ? ORDER BY name LIMIT ?",
+                args,
+                cursor,
+                first,
+            ),
+        )
+
+    async def lookup(
+        self,
+        scope: ChannelScope,
+        kind: str,
+        index: str,
+        value: str,
+        *,
+        first: int,
+        after: str | None = None,
+    ) -> Page[Document]:
+        check_read(scope, kind)
+        validate_index_name(index)
+        validate_index_value(value, index)
+        check_first(first)
+        cursor = decode_cursor(after)
+        where = "i.repository = ? AND i.channel = ? AND i.kind = ? AND i.idx = ? AND i.value = ?"
+        args: tuple[Any, ...] = (scope.repository, scope.channel, kind, index, value)
+        return await self._read(
+            "lookup",
+            lambda c: _page(
+                c,
+                kind,
+                f"SELECT count(*) FROM kv_index i WHERE {where}",
+                "SELECT d.name, d.body, d.version, d.sequence FROM kv_index i JOIN kv_documents d"
+                " ON d.repository = i.repository AND d.channel = i.channel AND d.kind = i.kind"
+                f" AND d.name = i.name WHERE {where} AND i.name > ? ORDER BY i.name LIMIT ?",
+                args,
+                cursor,
+                first,
+            ),
+        )
+
+    # ------------------------------------------------------------------ floor, lifecycle
+    async def raw_bulk_set(self, pairs: Sequence[tuple[str, bytes]]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany("INSERT OR REPLACE INTO kv_raw VALUES (?, ?)", pairs)
+
+        await self._write("raw bulk set", run)
+
+    async def raw_bulk_delete(self, keys: Sequence[str]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM kv_raw WHERE key = ?", [(key,) for key in keys])
+
+        await self._write("raw bulk delete", run)
+
+    async def raw_get(self, key: str) -> bytes | None:
+        row = await self._read(
+            "raw get",
+            lambda c: c.execute("SELECT value FROM kv_raw WHERE key = ?", (key,)).fetchone(),
+        )
+        return bytes(row[0]) if row else None
+
+    async def ping(self) -> None:
+        await self._read("ping", lambda c: c.execute("SELECT 1").fetchone())
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+
+        def run() -> None:
+            with self._writer_mutex:
+                self._writer.close()
+            while self._readers:
+                self._readers.pop().close()
+
+        await asyncio.to_thread(run)
+
+
+def _page(
+    conn: sqlite3.Connection,
+    kind: str,
+    count_sql: str,
+    rows_sql: str,
+    args: tuple[Any, ...],
+    after: str | None,
+    first: int,
+) -> Page[Document]:
+    total = conn.execute(count_sql, args).fetchone()[0]
+    rows = conn.execute(rows_sql, (*args, after or "", first + 1)).fetchall()
+    return page_from([Document(kind, *row) for row in rows], first, total)
+
+
+def _stored(
+    conn: sqlite3.Connection, scope: ChannelScope, batch: Batch
+) -> dict[tuple[str, str], tuple[int, str, bool]]:
+    """(kind, name) -> (stored sequence, stored index JSON, is it live)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, name in [(u.kind, u.name) for u in batch.upserts] + [
+        (d.kind, d.name) for d in batch.deletes
+    ]:
+        by_kind.setdefault(kind, []).append(name)
+    stored: dict[tuple[str, str], tuple[int, str, bool]] = {}
+    for kind, names in by_kind.items():
+        for chunk in _chunks(names):
+            marks = ",".join("?" * len(chunk))
+            args = (scope.repository, scope.channel, kind, *chunk)
+            where = f"WHERE {_SCOPE} AND kind = ? AND name IN ({marks})"
+            for name, seq in conn.execute(
+                f"SELECT name, sequence FROM kv_tombstones {where}", args
+            ):
+                stored[(kind, name)] = (seq, "", False)
+            for name, seq, indexes in conn.execute(
+                f"SELECT name, sequence, indexes FROM kv_documents {where}", args
+            ):
+                stored[(kind, name)] = (seq, indexes, True)
+    return stored
+
+
+_NOTHING = (0, "", False)
+
+
+def _apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
+    scope, seq, version = batch.scope, batch.sequence, batch.version
+    r, c = scope.repository, scope.channel
+    row = conn.execute(f"SELECT sequence FROM kv_heads WHERE {_SCOPE}", (r, c)).fetchone()
+    current = row[0] if row else 0
+    expected = batch.expected_head_sequence
+    if expected is not None and expected != current:
+        raise FailedPrecondition(
+            f"channel {scope} head is at sequence {current}, batch expected {expected}",
+            field="expected_head_sequence",
+        )
+    stored = _stored(conn, scope, batch)
+    docs: list[tuple[Any, ...]] = []
+    tombs: list[tuple[Any, ...]] = []
+    gone_docs: list[tuple[str, ...]] = []
+    gone_tombs: list[tuple[str, ...]] = []
+    index_del: list[tuple[str, ...]] = []
+    index_add: list[tuple[str, ...]] = []
+    skipped = 0
+
+    def reindex(kind: str, name: str, old: str, new: tuple[tuple[str, str], ...]) -> None:
+        before, after = index_entries(old), set(new)
+        if before == after:
+            return
+        index_del.extend((r, c, kind, i, v, name) for i, v in before - after)
+        index_add.extend((r, c, kind, i, v, name) for i, v in after - before)
+
+    for up in batch.upserts:
+        old_seq, old_indexes, live = stored.get((up.kind, up.name), _NOTHING)
+        if old_seq > seq:
+            skipped += 1
+            continue
+        if old_indexes != up.indexes:
+            reindex(up.kind, up.name, old_indexes, up.entries)
+        docs.append((r, c, up.kind, up.name, seq, version, up.body, up.indexes))
+        if old_seq and not live:
+            gone_tombs.append((r, c, up.kind, up.name))
+    for rm in batch.deletes:
+        old_seq, old_indexes, live = stored.get((rm.kind, rm.name), _NOTHING)
+        if old_seq > seq:
+            skipped += 1
+            continue
+        reindex(rm.kind, rm.name, old_indexes, ())
+        tombs.append((r, c, rm.kind, rm.name, seq, version))
+        if live:
+            gone_docs.append((r, c, rm.kind, rm.name))
+
+    conn.executemany(
+        f"DELETE FROM kv_index WHERE {_SCOPE} AND kind = ? AND idx = ? AND value = ? AND name = ?",
+        index_del,
+    )
+    conn.executemany(f"DELETE FROM kv_tombstones WHERE {_DOC}", gone_tombs)
+    conn.executemany(f"DELETE FROM kv_documents WHERE {_DOC}", gone_docs)
+    conn.executemany(
+        "INSERT INTO kv_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (repository, channel, kind, name) DO UPDATE SET sequence = excluded.sequence,"
+        " version = excluded.version, body = excluded.body, indexes = excluded.indexes",
+        docs,
+    )
+    conn.executemany("INSERT OR REPLACE INTO kv_tombstones VALUES (?, ?, ?, ?, ?, ?)", tombs)
+    conn.executemany("INSERT OR IGNORE INTO kv_index VALUES (?, ?, ?, ?, ?, ?)", index_add)
+    advanced = batch.advance_head and seq >= current
+    if advanced:
+        conn.execute(
+            "INSERT OR REPLACE INTO kv_heads VALUES (?, ?, ?, ?, ?)", (r, c, seq, version, now)
+        )
+    return ApplyResult(len(docs) + len(tombs), skipped, advanced)
