@@ -11,9 +11,9 @@ lives in ``./data``, the queue is a SQLite file there.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
@@ -48,6 +48,8 @@ class GitSettings(BaseModel):
     max_commit_retries: int = Field(default=16, ge=0)
     # fsync objects and refs before acknowledging (turn off only for throwaway data).
     fsync: bool = True
+    # A ``<ref>.lock`` file older than this is left over from a killed process and removed.
+    stale_lock_seconds: float = Field(default=10.0, gt=0)
 
 
 class QueueSettings(BaseModel):
@@ -61,6 +63,49 @@ class QueueSettings(BaseModel):
     stream: str = "gitstore-events"
 
 
+class KvSettings(BaseModel):
+    """KV projection store (``GITSTORE_KV__*``).
+
+    ``sqlite:///path`` (default: ``<data>/kv.sqlite3``), ``redis://host:port/db`` (also
+    ``rediss://``, ``valkey://``; ``?prefix=`` prefixes every key) or ``memory://``.
+    """
+
+    url: str = ""
+
+
+class DbSettings(BaseModel):
+    """Metadata store (``GITSTORE_DB__*``).
+
+    ``sqlite:///path`` (default: ``<data>/metadata.sqlite3``), ``postgresql://...`` or
+    ``memory://`` (tests only: nothing survives the process).
+    """
+
+    url: str = ""
+
+
+class ApiSettings(BaseModel):
+    """The API process (``GITSTORE_API__*``): HTTP listener, tokens and GraphQL limits."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    # HMAC key for JWTs; empty = generated once and kept in ``<data_dir>/jwt-secret`` (0600).
+    jwt_secret: SecretStr | None = None
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    # Lifetime of a login token, in seconds.
+    token_ttl_seconds: int = Field(default=3600, ge=1)
+    # Cache of parsed + validated GraphQL documents per (schema version, query text).
+    document_cache: bool = True
+    document_cache_size: int = Field(default=1024, ge=1)
+    # Automatic Persisted Queries: how many hash -> query entries to keep.
+    apq_cache_size: int = Field(default=4096, ge=1)
+    # Abuse limits checked at validation time.
+    max_depth: int = Field(default=12, ge=1)
+    max_cost: int = Field(default=5000, ge=1)
+    max_page_size: int = Field(default=100, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_query_tokens: int = Field(default=20_000, ge=100)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GITSTORE_",
@@ -72,6 +117,9 @@ class Settings(BaseSettings):
     grpc: GrpcServerSettings = GrpcServerSettings()
     git: GitSettings = GitSettings()
     queue: QueueSettings = QueueSettings()
+    kv: KvSettings = KvSettings()
+    db: DbSettings = DbSettings()
+    api: ApiSettings = ApiSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:
@@ -83,6 +131,18 @@ class Settings(BaseSettings):
         if self.queue.url:
             return self.queue.url
         return f"sqlite:///{(self.data_dir / 'queue.sqlite3').resolve()}"
+
+    def kv_url(self) -> str:
+        """The effective KV store URL: configured, or the SQLite file in the data dir."""
+        if self.kv.url:
+            return self.kv.url
+        return f"sqlite:///{(self.data_dir / 'kv.sqlite3').resolve()}"
+
+    def db_url(self) -> str:
+        """The effective metadata store URL: configured, or the SQLite file in the data dir."""
+        if self.db.url:
+            return self.db.url
+        return f"sqlite:///{(self.data_dir / 'metadata.sqlite3').resolve()}"
 
 
 def load_settings(**overrides: Any) -> Settings:

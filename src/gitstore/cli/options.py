@@ -59,6 +59,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         "grpc_port": "grpc.port",
         "queue_url": "queue.url",
         "git_grpc_uri": "git.grpc.uri",
+        "api_host": "api.host",
+        "api_port": "api.port",
+        "db_url": "db.url",
     }
     overrides = {
         dotted: getattr(args, attr) for attr, dotted in mapping.items() if hasattr(args, attr)

@@ -1,0 +1,82 @@
+"""The ASGI app of ``gitstore api``: ``/graphql``, ``/healthz``, ``/metrics``.
+
+:func:`create_app` wires an :class:`ApiServices` into a Starlette app whose lifespan starts
+and stops it. ``/healthz`` answers 200 ``{"status": "ok"}`` only between a completed start
+(store migrated, schema published) and the beginning of shutdown, 503 otherwise; it does no
+I/O, so it is also the throughput floor the benchmarks compare against. ``/metrics`` is the
+Prometheus text of this app's own registry.
+
+Tests and ``gitstore serve`` may pass a ready metadata store or git client; the app then
+uses but does not close them. Otherwise the store comes from ``Settings.db_url()`` and the
+git client from ``settings.git.grpc.uri``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gitstore.backends.metadata.base import MetadataStore
+from gitstore.config import Settings
+from gitstore.git.client import GitClient
+
+from .graphql.builder import SchemaModule
+from .graphql_http import GraphQLEndpoint
+from .services import ApiServices
+
+
+def create_app(
+    settings: Settings,
+    *,
+    metadata_store: MetadataStore | None = None,
+    git_client: GitClient | None = None,
+    git_client_factory: Callable[[Settings], GitClient] | None = None,
+    modules: Sequence[SchemaModule] | None = None,
+) -> Starlette:
+    services = ApiServices(
+        settings,
+        metadata_store=metadata_store,
+        git_client=git_client,
+        git_client_factory=git_client_factory,
+        modules=modules,
+    )
+    metrics = services.metrics
+
+    async def healthz(_request: Request) -> Response:
+        started = time.perf_counter()
+        if services.ready:
+            response = JSONResponse({"status": "ok"})
+        else:
+            response = JSONResponse({"status": "unavailable"}, status_code=503)
+        metrics.requests.labels("healthz", "GET", str(response.status_code)).inc()
+        metrics.request_duration.labels("healthz").observe(time.perf_counter() - started)
+        return response
+
+    async def prometheus(_request: Request) -> Response:
+        metrics.requests.labels("metrics", "GET", "200").inc()
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            await services.start()
+            yield
+        finally:
+            await services.stop()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLEndpoint(services).handle, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", prometheus, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

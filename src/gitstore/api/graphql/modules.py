@@ -1,0 +1,17 @@
+"""The schema modules the API serves, in build order.
+
+To add a part of the API, write a module (see ``builder.SchemaModule``) and list it here.
+Order matters only for types: a module that uses another module's type by name
+(``builder.get_type("User")``) must come after it.
+"""
+
+from __future__ import annotations
+
+from .builder import SchemaModule
+from .identity import IdentityModule
+from .namespaces import NamespacesModule
+from .repositories import RepositoriesModule
+
+
+def default_modules() -> list[SchemaModule]:
+    return [IdentityModule(), NamespacesModule(), RepositoriesModule()]
