@@ -1,0 +1,205 @@
+"""Validating one manifest: kind and version, JSON Schema, then kind-specific semantics.
+
+``validate_manifest(manifest, registry)`` returns every problem as ``ContentError``s (an empty
+list means valid). In order:
+
+1. path (only when ``manifest.path`` is set): the file follows the path convention and its
+   content agrees with it (kind and ``metadata.name``);
+2. kind and version: the kind is registered and ``apiVersion`` is one of its served versions
+   (``unknown-kind`` / ``unknown-version``);
+3. the JSON Schema of that version (for built-ins: the hub, ``gitstore.dev/v1``) applied to
+   ``spec``; the rule is the JSON Schema keyword that failed and the field is the JSON path
+   (``spec.variants[1].price.amount``) that GraphQL ``userErrors.field`` reports;
+4. if the schema passed, semantics a schema cannot say: for a ``KindDefinition`` its own
+   structure (one hub version, valid schemas, ...); for a ``Product`` that every price in it
+   uses one currency, that variants' options match the declared ``options``, and that option
+   names, variant SKUs and option combinations are unique within the product.
+
+A manifest in a non-hub version is checked against that version's schema; converting it to
+the hub (a WASI hook) happens elsewhere and the result is validated again.
+``parse_and_validate`` is parse + validate in one call, raising ``ManifestError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gitstore.domain.content.errors import (
+    CURRENCY_MISMATCH,
+    OPTION,
+    UNIQUE,
+    UNKNOWN_KIND,
+    UNKNOWN_VERSION,
+    ContentError,
+    ManifestError,
+    field_path,
+)
+from gitstore.domain.content.formats import (
+    DEFAULT_MAX_MANIFEST_BYTES,
+    ManifestFormat,
+    parse_manifest,
+)
+from gitstore.domain.content.kinds import KIND_DEFINITION_KIND, KindRegistry, kind_definition_errors
+from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.paths import identity_errors
+from gitstore.domain.content.schemas import spec_errors
+
+
+def validate_manifest(
+    manifest: Manifest, registry: KindRegistry | None = None, *, check_path: bool = True
+) -> list[ContentError]:
+    """Every problem with ``manifest``; ``[]`` when it is valid."""
+    registry = registry or KindRegistry.builtin()
+    errors: list[ContentError] = []
+    if check_path and manifest.path:
+        errors.extend(identity_errors(manifest, registry))
+    definition = registry.find(manifest.kind)
+    if definition is None:
+        errors.append(
+            manifest.error(
+                "kind",
+                UNKNOWN_KIND,
+                f"kind: unknown kind {manifest.kind!r} (known: {', '.join(registry.kinds())})",
+            )
+        )
+        return errors
+    version = definition.version(manifest.api_version)
+    if version is None:
+        served = ", ".join(definition.served_api_versions())
+        errors.append(
+            manifest.error(
+                "apiVersion",
+                UNKNOWN_VERSION,
+                f"apiVersion: {definition.kind} is not served as {manifest.api_version!r} "
+                f"(served: {served})",
+            )
+        )
+        return errors
+    if manifest.kind == KIND_DEFINITION_KIND:
+        errors.extend(kind_definition_errors(manifest, validator=version.validator))
+        return errors
+    fast = version.fast_check
+    if fast is not None and fast(manifest.spec):
+        schema_errors: list[ContentError] = []
+    else:
+        schema_errors = spec_errors(version.validator, manifest, definition.kind)
+    errors.extend(schema_errors)
+    if not schema_errors and definition.builtin and manifest.kind == "Product":
+        errors.extend(product_errors(manifest))
+    return errors
+
+
+def parse_and_validate(
+    raw: bytes | str,
+    path: str = "",
+    registry: KindRegistry | None = None,
+    *,
+    fmt: ManifestFormat | None = None,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> Manifest:
+    """Parse and validate one file; raise ``ManifestError`` with every problem."""
+    manifest = parse_manifest(raw, path, fmt=fmt, max_bytes=max_bytes)
+    errors = validate_manifest(manifest, registry)
+    if errors:
+        raise ManifestError(errors)
+    return manifest
+
+
+def product_errors(manifest: Manifest) -> list[ContentError]:
+    """Product rules beyond its schema (call only on a schema-valid product)."""
+    spec = manifest.spec
+    errors: list[ContentError] = []
+    _currencies(manifest, errors)
+    declared: dict[str, set[str]] = {}
+    for i, option in enumerate(spec.get("options", [])):
+        if option["name"] in declared:
+            fld = f"spec.options[{i}].name"
+            errors.append(
+                manifest.error(fld, UNIQUE, f"{fld}: option {option['name']!r} is declared twice")
+            )
+            continue
+        declared[option["name"]] = set(option["values"])
+    skus: dict[str, str] = {}
+    if "sku" in spec:
+        skus[spec["sku"]] = "spec.sku"
+    combinations: dict[tuple[tuple[str, str], ...], str] = {}
+    for i, variant in enumerate(spec.get("variants", [])):
+        where = f"spec.variants[{i}]"
+        sku = variant["sku"]
+        if sku in skus:
+            errors.append(
+                manifest.error(
+                    f"{where}.sku", UNIQUE, f"{where}.sku: SKU {sku!r} is also used by {skus[sku]}"
+                )
+            )
+        skus.setdefault(sku, f"{where}.sku")
+        chosen = variant.get("options", {})
+        for name, value in chosen.items():
+            fld = field_path(["spec", "variants", i, "options", name])
+            if name not in declared:
+                known = ", ".join(declared) or "none declared in spec.options"
+                errors.append(
+                    manifest.error(
+                        fld, OPTION, f"{fld}: option {name!r} is not in spec.options ({known})"
+                    )
+                )
+            elif value not in declared[name]:
+                allowed = ", ".join(sorted(declared[name]))
+                errors.append(
+                    manifest.error(
+                        fld,
+                        OPTION,
+                        f"{fld}: {value!r} is not a value of option {name!r} ({allowed})",
+                    )
+                )
+        missing = [n for n in declared if n not in chosen]
+        if missing:
+            errors.append(
+                manifest.error(
+                    f"{where}.options",
+                    OPTION,
+                    f"{where}.options: every variant sets every option; missing "
+                    f"{', '.join(missing)}",
+                )
+            )
+        if declared:
+            combo = tuple(sorted(chosen.items()))
+            if combo in combinations:
+                errors.append(
+                    manifest.error(
+                        f"{where}.options",
+                        UNIQUE,
+                        f"{where}.options: the same options as {combinations[combo]}",
+                    )
+                )
+            combinations.setdefault(combo, where)
+    return errors
+
+
+def _currencies(manifest: Manifest, errors: list[ContentError]) -> None:
+    first: tuple[str, str] | None = None
+    spec = manifest.spec
+    places: list[tuple[str, Any]] = [
+        ("spec.price", spec.get("price")),
+        ("spec.compareAtPrice", spec.get("compareAtPrice")),
+    ]
+    for i, variant in enumerate(spec.get("variants", [])):
+        places.append((f"spec.variants[{i}].price", variant.get("price")))
+        places.append((f"spec.variants[{i}].compareAtPrice", variant.get("compareAtPrice")))
+    for where, money in places:
+        if not isinstance(money, Mapping):
+            continue
+        currency = money["currency"]
+        if first is None:
+            first = (currency, where)
+        elif currency != first[0]:
+            fld = f"{where}.currency"
+            errors.append(
+                manifest.error(
+                    fld,
+                    CURRENCY_MISMATCH,
+                    f"{fld}: {currency} differs from {first[0]} used by {first[1]}; all prices "
+                    "of one product use one currency",
+                )
+            )
