@@ -61,6 +61,8 @@ class QueueSettings(BaseModel):
 
     url: str = ""
     stream: str = "gitstore-events"
+    # Seconds a fetched, unacked message stays leased before it is redelivered.
+    ack_wait: float = Field(default=30.0, gt=0)
 
 
 class KvSettings(BaseModel):

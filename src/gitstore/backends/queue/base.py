@@ -10,9 +10,21 @@ group at a time). Delivery is at-least-once:
   out again, to any consumer of the group, with ``delivery_count`` increased;
 * ``nack`` gives a message back at once for redelivery.
 
+A ``Queue`` instance is bound to one stream (``stream``, a name of letters, digits, ``-`` and
+``_``) and one lease length (``ack_wait`` seconds), both fixed when it is opened (see
+``factory.open_queue``). Group names follow the same rule as stream names; consumer names
+are free-form labels (non-empty, no whitespace) that say who holds a lease.
+
 Publishing returns only after the message is durable in the backend. Messages carry opaque
 bytes plus an optional ``key`` (e.g. the repository id) that backends may use for ordering
-or partitioning; consumers must not rely on cross-key ordering.
+or partitioning; consumers must not rely on cross-key ordering. A single consumer that acks
+what it fetches sees one stream's messages in publish order; redeliveries come before new
+messages, so any consumer must be idempotent (deduplicate by a stable id in the body, e.g.
+``RefUpdateEvent.event_id``).
+
+Message ids are strings chosen by the backend, stable across redeliveries. ``ack`` and
+``nack`` of an id that is not (or no longer) pending are no-ops; an id the backend could
+never have produced is ``InvalidArgument``.
 
 Backend library errors are mapped to ``gitstore.domain.errors``: connection problems are
 ``Unavailable`` (retryable), misuse is ``InvalidArgument``.
@@ -21,7 +33,46 @@ Backend library errors are mapped to ``gitstore.domain.errors``: connection prob
 from __future__ import annotations
 
 import abc
+import re
 from dataclasses import dataclass
+
+from gitstore.domain.errors import InvalidArgument
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_name(what: str, value: str) -> str:
+    """Validate a stream or group name (used in keys and server-side object names)."""
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise InvalidArgument(
+            f"invalid {what} name {value!r}: use 1-64 letters, digits, '-' or '_'", field=what
+        )
+    return value
+
+
+def check_consumer(value: str) -> str:
+    """Validate a consumer label: non-empty, at most 256 characters, no whitespace."""
+    if not isinstance(value, str) or not value or len(value) > 256 or re.search(r"\s", value):
+        raise InvalidArgument(
+            f"invalid consumer name {value!r}: non-empty, at most 256 chars, no whitespace",
+            field="consumer",
+        )
+    return value
+
+
+def check_fetch_args(max_messages: int, timeout: float) -> None:
+    if max_messages < 1:
+        raise InvalidArgument(
+            f"max_messages must be >= 1, got {max_messages}", field="max_messages"
+        )
+    if timeout < 0:
+        raise InvalidArgument(f"timeout must be >= 0, got {timeout}", field="timeout")
+
+
+def check_ack_wait(ack_wait: float) -> float:
+    if not ack_wait > 0:
+        raise InvalidArgument(f"ack_wait must be > 0 seconds, got {ack_wait}", field="ack_wait")
+    return float(ack_wait)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +88,11 @@ class Message:
 
 class Queue(abc.ABC):
     """A durable stream with consumer groups. Implementations are safe for asyncio use."""
+
+    #: The stream this instance reads and writes.
+    stream: str
+    #: Seconds a fetched message stays leased to its consumer before it is redelivered.
+    ack_wait: float
 
     @abc.abstractmethod
     async def publish(self, body: bytes, *, key: str = "") -> str:
@@ -63,7 +119,14 @@ class Queue(abc.ABC):
 
     @abc.abstractmethod
     async def pending(self, group: str) -> int:
-        """Messages of the stream not yet acked by ``group`` (leased or not yet delivered)."""
+        """Messages of the stream not yet acked by ``group`` (leased or not yet delivered).
+
+        Creates the group if it does not exist yet (so it counts the whole stream).
+        """
+
+    @abc.abstractmethod
+    async def drop(self) -> None:
+        """Delete the stream, its messages and all its groups (tests and tooling)."""
 
     @abc.abstractmethod
     async def close(self) -> None:

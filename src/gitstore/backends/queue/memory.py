@@ -1,0 +1,185 @@
+"""In-process queue: the reference implementation of the contract and the unit-test double.
+
+State lives in a ``MemoryBroker`` (a dict of streams); every ``MemoryQueue`` opened on the
+same broker and stream name shares the messages, groups and leases, so a "reopened" queue
+keeps what was not acked - as long as the process lives. Nothing is written to disk.
+
+``open_queue("memory://")`` gives a private broker; ``open_queue("memory://name")`` the
+process-wide broker called ``name`` (handy when a git service and a worker run in one
+process or one test).
+
+Leases use the monotonic clock. ``fetch`` sleeps on a future that ``publish``/``nack`` wake,
+or until the next lease expires, or until ``timeout``. Ids are decimal sequence numbers per
+stream, starting at 1. Single event loop, no threads: every method runs to completion
+between awaits, so no locking is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from gitstore.backends.queue.base import (
+    Message,
+    Queue,
+    check_ack_wait,
+    check_consumer,
+    check_fetch_args,
+    check_name,
+)
+from gitstore.domain.errors import FailedPrecondition, InvalidArgument
+
+
+@dataclass(slots=True)
+class _Lease:
+    consumer: str
+    deadline: float  # monotonic; 0 = released (nacked), deliver at once
+    delivery_count: int
+
+
+@dataclass(slots=True)
+class _Group:
+    cursor: int = 0  # messages[:cursor] have been delivered at least once
+    unacked: dict[int, _Lease] = field(default_factory=dict)  # seq -> lease
+
+
+@dataclass(slots=True)
+class _Stream:
+    messages: list[tuple[bytes, str, float]] = field(default_factory=list)  # seq = index + 1
+    groups: dict[str, _Group] = field(default_factory=dict)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def group(self, name: str) -> _Group:
+        return self.groups.setdefault(name, _Group())
+
+    def wake(self) -> None:
+        waiters, self.waiters = self.waiters, []
+        for fut in waiters:
+            if not fut.done():
+                with contextlib.suppress(RuntimeError):  # that loop is closed
+                    fut.get_loop().call_soon_threadsafe(_resolve, fut)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class MemoryBroker:
+    """Holds in-memory streams by name. ``MemoryBroker.named(x)`` is process-wide."""
+
+    _registry: ClassVar[dict[str, MemoryBroker]] = {}
+
+    def __init__(self) -> None:
+        self.streams: dict[str, _Stream] = {}
+
+    @classmethod
+    def named(cls, name: str) -> MemoryBroker:
+        return cls._registry.setdefault(name, cls())
+
+
+def parse_id(message_id: str) -> int:
+    """Decimal sequence ids (memory and SQLite backends)."""
+    if not isinstance(message_id, str) or not message_id.isdigit() or int(message_id) < 1:
+        raise InvalidArgument(f"invalid message id {message_id!r}", field="message_id")
+    return int(message_id)
+
+
+class MemoryQueue(Queue):
+    def __init__(
+        self,
+        stream: str = "gitstore-events",
+        *,
+        ack_wait: float = 30.0,
+        broker: MemoryBroker | None = None,
+    ) -> None:
+        self.stream = check_name("stream", stream)
+        self.ack_wait = check_ack_wait(ack_wait)
+        self._broker = broker if broker is not None else MemoryBroker()
+        self._closed = False
+
+    def _state(self) -> _Stream:
+        if self._closed:
+            raise FailedPrecondition(f"queue {self.stream!r} is closed")
+        return self._broker.streams.setdefault(self.stream, _Stream())
+
+    async def publish(self, body: bytes, *, key: str = "") -> str:
+        state = self._state()
+        state.messages.append((bytes(body), key, time.time()))
+        state.wake()
+        return str(len(state.messages))
+
+    def _claim(self, state: _Stream, group: _Group, consumer: str, limit: int) -> list[Message]:
+        now = time.monotonic()
+        seqs = sorted(s for s, lease in group.unacked.items() if lease.deadline <= now)[:limit]
+        for seq in seqs:
+            lease = group.unacked[seq]
+            group.unacked[seq] = _Lease(consumer, now + self.ack_wait, lease.delivery_count + 1)
+        while len(seqs) < limit and group.cursor < len(state.messages):
+            group.cursor += 1
+            seqs.append(group.cursor)
+            group.unacked[group.cursor] = _Lease(consumer, now + self.ack_wait, 1)
+        out = []
+        for seq in seqs:
+            body, key, published_at = state.messages[seq - 1]
+            count = group.unacked[seq].delivery_count
+            out.append(Message(str(seq), body, key, count, published_at))
+        return out
+
+    async def fetch(
+        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    ) -> list[Message]:
+        check_name("group", group)
+        check_consumer(consumer)
+        check_fetch_args(max_messages, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._state()
+            grp = state.group(group)
+            got = self._claim(state, grp, consumer, max_messages)
+            now = time.monotonic()
+            if got or now >= deadline:
+                return got
+            wait = deadline - now
+            if grp.unacked:
+                wait = min(wait, max(0.0, min(le.deadline for le in grp.unacked.values()) - now))
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            state.waiters.append(fut)
+            try:
+                await asyncio.wait_for(fut, timeout=wait + 0.001)
+            except TimeoutError:
+                pass
+            finally:
+                if fut in state.waiters:
+                    state.waiters.remove(fut)
+
+    async def ack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        seq = parse_id(message_id)
+        self._state().group(group).unacked.pop(seq, None)
+
+    async def nack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        seq = parse_id(message_id)
+        state = self._state()
+        lease = state.group(group).unacked.get(seq)
+        if lease is not None:
+            lease.deadline = 0.0
+            state.wake()
+
+    async def pending(self, group: str) -> int:
+        check_name("group", group)
+        state = self._state()
+        grp = state.group(group)
+        return len(state.messages) - grp.cursor + len(grp.unacked)
+
+    async def drop(self) -> None:
+        state = self._broker.streams.pop(self.stream, None)
+        if state is not None:
+            state.wake()
+
+    async def close(self) -> None:
+        self._closed = True

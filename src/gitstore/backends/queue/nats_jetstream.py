@@ -1,0 +1,307 @@
+"""NATS JetStream backend: a stream per queue, a durable pull consumer per group.
+
+* The JetStream stream is named after the queue's stream and captures the subject
+  ``gitstore.queue.<stream>``; file storage, limits retention (messages stay after acks,
+  so every group - including one created later - sees the whole stream).
+* Each group is a durable pull consumer (``durable_name = group``) with explicit acks,
+  ``ack_wait`` from the queue, unlimited redeliveries. The server hands each message to one
+  pull request at a time and redelivers it when ``ack_wait`` passes without an ack.
+* Each (group, consumer) pair has its own reply inbox, so several consumers in one process
+  fetch concurrently without stealing each other's deliveries. Pulls are issued by hand
+  (``$JS.API.CONSUMER.MSG.NEXT``): a no-wait request for what is available, else a
+  one-message request held up to ``timeout``, then a no-wait top-up. Every request is read
+  until fulfilled or ended by its status (404/408), so none lingers on the server and
+  leases nothing to a consumer that has stopped listening.
+* ``publish`` waits for the JetStream PubAck (the message is stored); the id is the stream
+  sequence. The message key travels in the ``Gitstore-Key`` header.
+* ``ack``/``nack`` need the delivered message (its reply subject names the delivery), so
+  messages fetched by *this* instance are remembered per (group, id) in a bounded map;
+  ``ack`` is confirmed by the server (``ack_sync``), ``nack`` is ``-NAK`` (prompt
+  redelivery). Acking an id this instance did not fetch is a no-op: the lease then expires
+  and the message is redelivered (at-least-once still holds).
+* ``pending`` is the consumer's ``num_pending`` (not delivered) + ``num_ack_pending``.
+
+A consumer's ``ack_wait`` is fixed when the group is first created on the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from urllib.parse import urlsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+
+from gitstore.backends.queue.base import (
+    Message,
+    Queue,
+    check_ack_wait,
+    check_consumer,
+    check_fetch_args,
+    check_name,
+)
+from gitstore.domain.errors import FailedPrecondition, InvalidArgument, Unavailable
+
+log = logging.getLogger(__name__)
+
+KEY_HEADER = "Gitstore-Key"
+MAX_REMEMBERED = 100_000  # delivered, not yet acked messages kept for ack/nack by id
+REQUEST_TIMEOUT = 5.0
+CONNECT_TIMEOUT = 5
+
+
+async def _on_error(exc: Exception) -> None:
+    log.warning("nats: %s", exc)
+
+
+async def _reachable(servers: list[str], where: str) -> None:
+    errors = []
+    for server in servers:
+        parts = urlsplit(server if "://" in server else f"nats://{server}")
+        host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port), timeout=CONNECT_TIMEOUT
+            )
+        except (TimeoutError, OSError) as exc:
+            errors.append(f"{host}:{port}: {exc!r}")
+            continue
+        writer.close()
+        with suppress(OSError):
+            await writer.wait_closed()
+        return
+    raise Unavailable(f"NATS at {where} is unavailable: {'; '.join(errors)}")
+
+
+def _check_id(message_id: str) -> int:
+    if not isinstance(message_id, str) or not message_id.isdigit() or int(message_id) < 1:
+        raise InvalidArgument(f"invalid JetStream message id {message_id!r}", field="message_id")
+    return int(message_id)
+
+
+class NatsJetStreamQueue(Queue):
+    def __init__(self, nc: Client, where: str, stream: str, ack_wait: float) -> None:
+        self.stream = stream
+        self.ack_wait = ack_wait
+        self.subject = f"gitstore.queue.{stream}"
+        self._nc = nc
+        self._js: JetStreamContext = nc.jetstream(timeout=REQUEST_TIMEOUT)
+        self._where = where
+        self._groups: set[str] = set()
+        self._subs: dict[tuple[str, str], Subscription] = {}
+        self._sub_locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._delivered: OrderedDict[tuple[str, str], Msg] = OrderedDict()
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls, url: str, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+    ) -> NatsJetStreamQueue:
+        check_name("stream", stream)
+        check_ack_wait(ack_wait)
+        servers = [s.strip() for s in url.split(",") if s.strip()]
+        where = ",".join(s.rsplit("@", 1)[-1] for s in servers)  # no credentials in messages
+        # nats-py retries an unreachable server forever when reconnection is unlimited, so
+        # first check that some server accepts TCP, then bound the handshake as a whole.
+        await _reachable(servers, where)
+        nc = Client()
+        try:
+            await asyncio.wait_for(
+                nc.connect(
+                    servers,
+                    connect_timeout=CONNECT_TIMEOUT,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=1,
+                    error_cb=_on_error,
+                    name=f"gitstore-queue-{stream}",
+                ),
+                timeout=2 * CONNECT_TIMEOUT,
+            )
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            await nc.close()
+            raise Unavailable(f"NATS at {where} is unavailable: {exc!r}") from exc
+        queue = cls(nc, where, stream, ack_wait)
+        try:
+            await queue._ensure_stream()
+        except BaseException:
+            await nc.close()
+            raise
+        return queue
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        if self._closed:
+            raise FailedPrecondition(f"queue {self.stream!r} is closed")
+        try:
+            yield
+        except nats.js.errors.ServiceUnavailableError as exc:
+            raise Unavailable(f"JetStream at {self._where} is unavailable: {exc}") from exc
+        except nats.js.errors.BadRequestError as exc:
+            raise InvalidArgument(f"JetStream at {self._where} rejected a request: {exc}") from exc
+        except nats.js.errors.APIError as exc:
+            raise FailedPrecondition(f"JetStream at {self._where}: {exc}") from exc
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise Unavailable(f"NATS at {self._where} is unavailable: {exc!r}") from exc
+
+    async def _ensure_stream(self) -> None:
+        async with self._errors():
+            try:
+                await self._js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                config = StreamConfig(
+                    name=self.stream, subjects=[self.subject], storage=StorageType.FILE
+                )
+                await self._js.add_stream(config)
+
+    async def _ensure_group(self, group: str) -> None:
+        if group in self._groups:
+            return
+        try:
+            await self._js.consumer_info(self.stream, group)
+        except nats.js.errors.NotFoundError:
+            config = ConsumerConfig(
+                name=group,
+                durable_name=group,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                deliver_policy=DeliverPolicy.ALL,
+                max_deliver=-1,
+                filter_subject=self.subject,
+            )
+            await self._js.add_consumer(self.stream, config)
+        self._groups.add(group)
+
+    async def _inbox(self, group: str, consumer: str) -> Subscription:
+        sub = self._subs.get((group, consumer))
+        if sub is None:
+            await self._ensure_group(group)
+            sub = await self._nc.subscribe(self._nc.new_inbox())
+            self._subs[(group, consumer)] = sub
+        return sub
+
+    async def _pull(
+        self, sub: Subscription, group: str, batch: int, expires: float | None
+    ) -> list[Msg]:
+        """One pull request; read its replies until it is fulfilled or a status ends it.
+
+        ``expires=None`` is a no-wait request (what is available now, then ``404``/``408``);
+        otherwise the server holds the request up to ``expires`` seconds. Reading up to the
+        terminal status keeps requests from outliving the call (no stray deliveries).
+        """
+        request: dict[str, object] = {"batch": batch}
+        if expires is None:
+            request["no_wait"] = True
+        else:
+            request["expires"] = int(expires * 1e9)
+        subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{group}"
+        await self._nc.publish(subject, json.dumps(request).encode(), reply=sub.subject)
+        deadline = time.monotonic() + (expires or 0) + REQUEST_TIMEOUT
+        msgs: list[Msg] = []
+        while len(msgs) < batch:
+            try:
+                msg = await sub.next_msg(timeout=max(0.001, deadline - time.monotonic()))
+            except nats.errors.TimeoutError:
+                break
+            status = (msg.headers or {}).get("Status")
+            if not status:
+                msgs.append(msg)
+            elif status == "100":  # idle heartbeat
+                continue
+            else:  # 404 no messages, 408 expired, 409 limits or consumer deleted
+                if status == "409" or status == "503":
+                    self._groups.discard(group)
+                    log.debug("pull on %s/%s ended: %s", self.stream, group, msg.headers)
+                break
+        return msgs
+
+    async def publish(self, body: bytes, *, key: str = "") -> str:
+        async with self._errors():
+            headers = {KEY_HEADER: key} if key else None
+            ack = await self._js.publish(
+                self.subject, bytes(body), stream=self.stream, headers=headers
+            )
+            return str(ack.seq)
+
+    def _remember(self, group: str, msg: Msg) -> Message:
+        meta = msg.metadata
+        mid = str(meta.sequence.stream)
+        self._delivered[(group, mid)] = msg
+        self._delivered.move_to_end((group, mid))
+        while len(self._delivered) > MAX_REMEMBERED:
+            self._delivered.popitem(last=False)
+        return Message(
+            id=mid,
+            body=msg.data,
+            key=(msg.headers or {}).get(KEY_HEADER, ""),
+            delivery_count=meta.num_delivered,
+            published_at=meta.timestamp.timestamp(),
+        )
+
+    async def fetch(
+        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    ) -> list[Message]:
+        check_name("group", group)
+        check_consumer(consumer)
+        check_fetch_args(max_messages, timeout)
+        lock = self._sub_locks.setdefault((group, consumer), asyncio.Lock())
+        async with self._errors(), lock:
+            sub = await self._inbox(group, consumer)
+            msgs = await self._pull(sub, group, max_messages, None)
+            if not msgs and timeout > 0:
+                msgs = await self._pull(sub, group, 1, timeout)
+                if msgs and max_messages > 1:
+                    msgs += await self._pull(sub, group, max_messages - 1, None)
+            return [self._remember(group, m) for m in msgs]
+
+    async def ack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        _check_id(message_id)
+        msg = self._delivered.pop((group, message_id), None)
+        if msg is None:
+            log.debug("ack of %s/%s: not fetched by this instance, ignored", group, message_id)
+            return
+        async with self._errors():
+            await msg.ack_sync(timeout=REQUEST_TIMEOUT)
+
+    async def nack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        _check_id(message_id)
+        msg = self._delivered.pop((group, message_id), None)
+        if msg is not None:
+            async with self._errors():
+                await msg.nak()
+
+    async def pending(self, group: str) -> int:
+        check_name("group", group)
+        async with self._errors():
+            await self._ensure_group(group)
+            info = await self._js.consumer_info(self.stream, group)
+            return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def drop(self) -> None:
+        async with self._errors():
+            for sub in self._subs.values():
+                await sub.unsubscribe()
+            self._subs.clear()
+            self._groups.clear()
+            self._delivered.clear()
+            with suppress(nats.js.errors.NotFoundError):
+                await self._js.delete_stream(self.stream)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._delivered.clear()
+            await self._nc.close()

@@ -1,0 +1,237 @@
+"""Redis (or Valkey) Streams backend: one stream key, one consumer group per group.
+
+The stream is the key ``gitstore:queue:<stream>``; an entry holds the fields ``body`` and
+``key``; its id (``<ms>-<seq>``, assigned by the server) is the message id and its ``<ms>``
+part the publish time. Mapping of the contract onto stream commands:
+
+* publish - ``XADD``; durable as far as the server persists (use ``appendonly yes`` with
+  ``appendfsync always`` for strict durability; Redis < 7.2 has no ``WAITAOF``);
+* group creation - ``XGROUP CREATE <key> <group> 0 MKSTREAM`` (from the beginning);
+* fetch - first ``XAUTOCLAIM`` entries idle for at least ``ack_wait`` (expired leases; this
+  bumps the delivery counter, read back with ``XPENDING``), then ``XREADGROUP ... >`` for new
+  entries, blocking in slices so expiring leases are noticed while waiting;
+* ack - ``XACK``; pending - the group's ``pending`` plus ``lag`` from ``XINFO GROUPS``;
+* nack - ``XCLAIM ... IDLE <ack_wait> JUSTID`` to the current owner: the entry looks expired
+  and is reclaimed by the next fetch, without counting a delivery twice.
+
+Entries are never trimmed (a later group starts at the beginning); ``drop`` deletes the key.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis import exceptions as rexc
+
+from gitstore.backends.queue.base import (
+    Message,
+    Queue,
+    check_ack_wait,
+    check_consumer,
+    check_fetch_args,
+    check_name,
+)
+from gitstore.domain.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    Unauthenticated,
+    Unavailable,
+)
+
+_ID = re.compile(r"^\d+-\d+$")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _check_id(message_id: str) -> str:
+    if not isinstance(message_id, str) or not _ID.match(message_id):
+        raise InvalidArgument(f"invalid Redis stream message id {message_id!r}", field="message_id")
+    return message_id
+
+
+class RedisStreamsQueue(Queue):
+    def __init__(self, client: aioredis.Redis, where: str, stream: str, ack_wait: float) -> None:
+        self.stream = stream
+        self.ack_wait = ack_wait
+        self.key = f"gitstore:queue:{stream}"
+        self._client = client
+        self._where = where
+        self._groups: set[str] = set()
+        self._closed = False
+        self._idle_ms = max(1, int(ack_wait * 1000))
+        self._slice = min(1.0, max(0.05, ack_wait / 4))
+
+    @classmethod
+    async def open(
+        cls, url: str, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+    ) -> RedisStreamsQueue:
+        check_name("stream", stream)
+        check_ack_wait(ack_wait)
+        parts = urlsplit(url)
+        where = f"{parts.hostname}:{parts.port or 6379}{parts.path}"
+        try:
+            client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
+        except ValueError as exc:
+            raise InvalidArgument(f"invalid Redis URL {where!r}: {exc}", field="url") from exc
+        queue = cls(client, where, stream, ack_wait)
+        try:
+            async with queue._errors():
+                await client.ping()
+        except BaseException:
+            await client.aclose()
+            raise
+        return queue
+
+    @asynccontextmanager
+    async def _errors(self) -> AsyncIterator[None]:
+        if self._closed:
+            raise FailedPrecondition(f"queue {self.stream!r} is closed")
+        try:
+            yield
+        except rexc.AuthenticationError as exc:
+            raise Unauthenticated(f"Redis at {self._where} refused the credentials: {exc}") from exc
+        except (rexc.ConnectionError, rexc.TimeoutError) as exc:
+            raise Unavailable(f"Redis at {self._where} is unavailable: {exc}") from exc
+        except rexc.ResponseError as exc:
+            if str(exc).startswith("WRONGTYPE"):
+                raise FailedPrecondition(
+                    f"Redis key {self.key!r} at {self._where} is not a stream: {exc}"
+                ) from exc
+            raise Unavailable(f"Redis at {self._where} answered an error: {exc}") from exc
+        except rexc.RedisError as exc:
+            raise Unavailable(f"Redis at {self._where}: {exc}") from exc
+
+    async def _ensure_group(self, group: str) -> None:
+        if group in self._groups:
+            return
+        try:
+            await self._client.xgroup_create(self.key, group, id="0", mkstream=True)
+        except rexc.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._groups.add(group)
+
+    async def publish(self, body: bytes, *, key: str = "") -> str:
+        async with self._errors():
+            return _text(await self._client.xadd(self.key, {"body": bytes(body), "key": key}))
+
+    def _message(self, entry_id: Any, fields: dict[bytes, bytes], count: int) -> Message:
+        mid = _text(entry_id)
+        return Message(
+            id=mid,
+            body=fields.get(b"body", b""),
+            key=fields.get(b"key", b"").decode(),
+            delivery_count=count,
+            published_at=int(mid.split("-")[0]) / 1000,
+        )
+
+    async def _reclaim(self, group: str, consumer: str, limit: int) -> list[Message]:
+        entries: list[tuple[Any, dict[bytes, bytes]]] = []
+        start: Any = "0-0"
+        while len(entries) < limit:
+            reply = await self._client.xautoclaim(
+                self.key, group, consumer, self._idle_ms, start, count=limit - len(entries)
+            )
+            entries += [(eid, fields) for eid, fields in reply[1] if fields is not None]
+            start = reply[0]
+            if _text(start) == "0-0":
+                break
+        if not entries:
+            return []
+        async with self._client.pipeline(transaction=False) as pipe:
+            for eid, _ in entries:
+                pipe.xpending_range(self.key, group, min=eid, max=eid, count=1)
+            infos = await pipe.execute()
+        counts = [info[0]["times_delivered"] if info else 1 for info in infos]
+        return [self._message(e, f, c) for (e, f), c in zip(entries, counts, strict=True)]
+
+    async def _read_new(
+        self, group: str, consumer: str, limit: int, block: float | None
+    ) -> list[Message]:
+        block_ms = None if block is None else max(1, int(block * 1000))
+        reply: Any = await self._client.xreadgroup(
+            group, consumer, {self.key: ">"}, count=limit, block=block_ms
+        )
+        out = []
+        for _stream, entries in reply or []:
+            out += [self._message(eid, fields, 1) for eid, fields in entries]
+        return out
+
+    async def fetch(
+        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    ) -> list[Message]:
+        check_name("group", group)
+        check_consumer(consumer)
+        check_fetch_args(max_messages, timeout)
+        deadline = time.monotonic() + timeout
+        async with self._errors():
+            while True:
+                try:
+                    await self._ensure_group(group)
+                    got = await self._reclaim(group, consumer, max_messages)
+                    remaining = deadline - time.monotonic()
+                    block = None if got or remaining <= 0 else min(remaining, self._slice)
+                    if len(got) < max_messages:
+                        got += await self._read_new(group, consumer, max_messages - len(got), block)
+                except rexc.ResponseError as exc:
+                    if "NOGROUP" not in str(exc):
+                        raise
+                    self._groups.discard(group)  # the stream was dropped meanwhile
+                    continue
+                if got or time.monotonic() >= deadline:
+                    return got
+
+    async def ack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        async with self._errors():
+            await self._client.xack(self.key, group, _check_id(message_id))
+
+    async def nack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        mid = _check_id(message_id)
+        async with self._errors():
+            try:
+                info = await self._client.xpending_range(self.key, group, mid, mid, 1)
+            except rexc.ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    return
+                raise
+            if info:
+                owner = _text(info[0]["consumer"])
+                await self._client.xclaim(
+                    self.key, group, owner, 0, [mid], idle=self._idle_ms, justid=True
+                )
+
+    async def pending(self, group: str) -> int:
+        check_name("group", group)
+        async with self._errors():
+            await self._ensure_group(group)
+            for info in await self._client.xinfo_groups(self.key):
+                if _text(info["name"]) != group:
+                    continue
+                lag = info.get("lag")
+                if lag is None:  # unknown after deletions: count what lies past the cursor
+                    last = _text(info["last-delivered-id"])
+                    rest: Any = await self._client.xrange(self.key, min=f"({last}", max="+")
+                    lag = len(rest)
+                return int(info["pending"]) + int(lag)
+            self._groups.discard(group)
+            return await self.pending(group)
+
+    async def drop(self) -> None:
+        async with self._errors():
+            await self._client.delete(self.key)
+        self._groups.clear()
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._client.aclose()

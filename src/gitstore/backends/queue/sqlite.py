@@ -1,0 +1,269 @@
+"""Embedded durable queue in one SQLite file (the default backend of ``gitstore serve``).
+
+Tables (one file may hold several streams; ids are the global ``seq``, so unique per file):
+
+* ``queue_messages(seq, stream, key, body, published_at)`` - the append-only log;
+* ``queue_groups(stream, grp, cursor)`` - per group, the highest ``seq`` handed out once;
+* ``queue_leases(stream, grp, seq, consumer, lease_until, delivery_count)`` - delivered,
+  not yet acked messages. ``ack`` deletes the row; ``nack`` sets ``lease_until = 0``; a row
+  whose ``lease_until`` (wall clock, shared by processes) has passed is handed out again.
+
+Durability and concurrency: WAL journal, ``synchronous=FULL`` (a publish is fsynced before
+it returns), ``busy_timeout`` for waiting on other writers. Claiming runs in ``BEGIN
+IMMEDIATE``, which takes the database's single write lock first, so consumers in several
+processes sharing the file never lease the same message at once. A cheap read-only probe
+runs before each claim so idle pollers do not contend for that lock.
+
+The blocking ``sqlite3`` calls run in a worker thread (``asyncio.to_thread``) behind a
+``threading.Lock`` (one connection per queue instance). ``fetch`` polls every
+``POLL_SECONDS`` until ``timeout``, and wakes early when this instance publishes or nacks.
+
+Nothing is ever deleted except by ``drop``: the log is the history (a later group starts at
+the beginning). Event messages are small; prune by hand if the file grows too large.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from gitstore.backends.queue.base import (
+    Message,
+    Queue,
+    check_ack_wait,
+    check_consumer,
+    check_fetch_args,
+    check_name,
+)
+from gitstore.backends.queue.memory import parse_id
+from gitstore.domain.errors import FailedPrecondition, Unavailable
+
+T = TypeVar("T")
+
+POLL_SECONDS = 0.05
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    key TEXT NOT NULL,
+    body BLOB NOT NULL,
+    published_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_messages_by_stream ON queue_messages (stream, seq);
+CREATE TABLE IF NOT EXISTS queue_groups (
+    stream TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    cursor INTEGER NOT NULL,
+    PRIMARY KEY (stream, grp)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_leases (
+    stream TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    consumer TEXT NOT NULL,
+    lease_until REAL NOT NULL,
+    delivery_count INTEGER NOT NULL,
+    PRIMARY KEY (stream, grp, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_leases_due ON queue_leases (stream, grp, lease_until);
+"""
+
+_CURSOR = "COALESCE((SELECT cursor FROM queue_groups WHERE stream = :s AND grp = :g), 0)"
+
+
+class SqliteQueue(Queue):
+    def __init__(self, conn: sqlite3.Connection, path: Path, stream: str, ack_wait: float) -> None:
+        self.stream = stream
+        self.ack_wait = ack_wait
+        self.path = path
+        self._conn: sqlite3.Connection | None = conn
+        self._lock = threading.Lock()
+        self._changed = asyncio.Event()
+
+    @classmethod
+    async def open(
+        cls, path: Path, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+    ) -> SqliteQueue:
+        check_name("stream", stream)
+        check_ack_wait(ack_wait)
+
+        def connect() -> sqlite3.Connection:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    path, timeout=30, isolation_level=None, check_same_thread=False
+                )
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=FULL")
+                    conn.executescript(_SCHEMA)
+                except BaseException:
+                    conn.close()
+                    raise
+                return conn
+            except (sqlite3.Error, OSError) as exc:
+                raise Unavailable(f"cannot open SQLite queue {str(path)!r}: {exc}") from exc
+
+        conn = await asyncio.to_thread(connect)
+        return cls(conn, path, stream, ack_wait)
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            with self._lock:
+                if self._conn is None:
+                    raise FailedPrecondition(f"queue {self.stream!r} is closed")
+                try:
+                    return fn(self._conn)
+                except BaseException as exc:
+                    if self._conn.in_transaction:
+                        self._conn.rollback()
+                    if isinstance(exc, sqlite3.Error):
+                        raise Unavailable(f"SQLite queue {str(self.path)!r}: {exc}") from exc
+                    raise
+
+        return await asyncio.to_thread(call)
+
+    async def publish(self, body: bytes, *, key: str = "") -> str:
+        sql = "INSERT INTO queue_messages (stream, key, body, published_at) VALUES (?, ?, ?, ?)"
+        args = (self.stream, key, bytes(body), time.time())
+        cur = await self._run(lambda c: c.execute(sql, args))
+        self._changed.set()
+        return str(cur.lastrowid)
+
+    def _has_work(self, conn: sqlite3.Connection, group: str) -> bool:
+        args = {"s": self.stream, "g": group, "now": time.time()}
+        row = conn.execute(
+            f"""SELECT EXISTS (SELECT 1 FROM queue_messages WHERE stream = :s AND seq > {_CURSOR})
+                OR EXISTS (SELECT 1 FROM queue_leases
+                           WHERE stream = :s AND grp = :g AND lease_until <= :now)""",
+            args,
+        ).fetchone()
+        return bool(row[0])
+
+    def _claim(
+        self, conn: sqlite3.Connection, group: str, consumer: str, limit: int
+    ) -> list[Message]:
+        if not self._has_work(conn, group):
+            return []
+        conn.execute("BEGIN IMMEDIATE")
+        now = time.time()
+        args = {
+            "s": self.stream,
+            "g": group,
+            "c": consumer,
+            "now": now,
+            "until": now + self.ack_wait,
+        }
+        conn.execute("INSERT OR IGNORE INTO queue_groups VALUES (:s, :g, 0)", args)
+        due = conn.execute(
+            """SELECT seq FROM queue_leases WHERE stream = :s AND grp = :g AND lease_until <= :now
+               ORDER BY seq LIMIT :n""",
+            {**args, "n": limit},
+        ).fetchall()
+        seqs = [row[0] for row in due]
+        conn.executemany(
+            """UPDATE queue_leases SET consumer = :c, lease_until = :until,
+               delivery_count = delivery_count + 1 WHERE stream = :s AND grp = :g AND seq = :q""",
+            [{**args, "q": q} for q in seqs],
+        )
+        if len(seqs) < limit:
+            fresh = conn.execute(
+                f"SELECT seq FROM queue_messages WHERE stream = :s AND seq > {_CURSOR} "
+                "ORDER BY seq LIMIT :n",
+                {**args, "n": limit - len(seqs)},
+            ).fetchall()
+            new = [row[0] for row in fresh]
+            conn.executemany(
+                "INSERT INTO queue_leases VALUES (:s, :g, :q, :c, :until, 1)",
+                [{**args, "q": q} for q in new],
+            )
+            if new:
+                conn.execute(
+                    "UPDATE queue_groups SET cursor = :q WHERE stream = :s AND grp = :g",
+                    {**args, "q": new[-1]},
+                )
+            seqs += new
+        if not seqs:
+            conn.execute("COMMIT")
+            return []
+        marks = ",".join("?" * len(seqs))
+        rows = conn.execute(
+            f"""SELECT m.seq, m.body, m.key, l.delivery_count, m.published_at
+                FROM queue_messages m JOIN queue_leases l
+                  ON l.stream = m.stream AND l.seq = m.seq AND l.grp = ?
+                WHERE m.seq IN ({marks}) ORDER BY m.seq""",
+            [group, *seqs],
+        ).fetchall()
+        conn.execute("COMMIT")
+        by_seq = {r[0]: Message(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
+        return [by_seq[q] for q in seqs]
+
+    async def fetch(
+        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    ) -> list[Message]:
+        check_name("group", group)
+        check_consumer(consumer)
+        check_fetch_args(max_messages, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            self._changed.clear()
+            got = await self._run(lambda c: self._claim(c, group, consumer, max_messages))
+            remaining = deadline - time.monotonic()
+            if got or remaining <= 0:
+                return got
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(POLL_SECONDS, remaining))
+
+    async def ack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        args = (self.stream, group, parse_id(message_id))
+        sql = "DELETE FROM queue_leases WHERE stream = ? AND grp = ? AND seq = ?"
+        await self._run(lambda c: c.execute(sql, args))
+
+    async def nack(self, group: str, message_id: str) -> None:
+        check_name("group", group)
+        args = (self.stream, group, parse_id(message_id))
+        sql = "UPDATE queue_leases SET lease_until = 0 WHERE stream = ? AND grp = ? AND seq = ?"
+        await self._run(lambda c: c.execute(sql, args))
+        self._changed.set()
+
+    async def pending(self, group: str) -> int:
+        check_name("group", group)
+        args = {"s": self.stream, "g": group}
+
+        def count(conn: sqlite3.Connection) -> int:
+            conn.execute("INSERT OR IGNORE INTO queue_groups VALUES (:s, :g, 0)", args)
+            row = conn.execute(
+                f"""SELECT
+                    (SELECT count(*) FROM queue_messages WHERE stream = :s AND seq > {_CURSOR})
+                    + (SELECT count(*) FROM queue_leases WHERE stream = :s AND grp = :g)""",
+                args,
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(count)
+
+    async def drop(self) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            for table in ("queue_leases", "queue_groups", "queue_messages"):
+                conn.execute(f"DELETE FROM {table} WHERE stream = ?", (self.stream,))
+            conn.execute("COMMIT")
+
+        await self._run(delete)
+
+    async def close(self) -> None:
+        def shut() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await asyncio.to_thread(shut)
