@@ -22,8 +22,11 @@ def test_urls_choose_the_backend(tmp_path: Path) -> None:
     assert isinstance(open_metadata_store("memory://"), MemoryMetadataStore)
     store = open_metadata_store(f"sqlite:///{tmp_path}/m.sqlite3")
     assert isinstance(store, SqliteMetadataStore) and store.path == tmp_path / "m.sqlite3"
-    relative = open_metadata_store("sqlite:///data/m.sqlite3")
-    assert isinstance(relative, SqliteMetadataStore) and relative.path == Path("data/m.sqlite3")
+    relative = open_metadata_store("sqlite://data/m.sqlite3")
+    assert isinstance(relative, SqliteMetadataStore)
+    assert relative.path == Path.cwd() / "data/m.sqlite3"
+    absolute = open_metadata_store("sqlite:///srv/m.sqlite3")
+    assert isinstance(absolute, SqliteMetadataStore) and absolute.path == Path("/srv/m.sqlite3")
     for scheme in ("postgresql", "postgres"):
         pg = open_metadata_store(f"{scheme}://u@h:5432/db?schema=gs&pool_max=3")
         assert isinstance(pg, PostgresMetadataStore) and pg.schema == "gs"
@@ -34,8 +37,8 @@ def test_urls_choose_the_backend(tmp_path: Path) -> None:
     [
         ("nope", "no scheme"),
         ("mysql://x", "unknown metadata store scheme"),
-        ("sqlite://relative.db", "sqlite:///"),
-        ("sqlite:///", "sqlite:///"),
+        ("sqlite://dir/", "must name a file"),
+        ("sqlite:///", "must name a file"),
         ("postgresql://h:5432/db?schema=Bad-Name", "schema"),
         ("postgresql://h:5432/db?pool_max=0", "pool_max"),
     ],

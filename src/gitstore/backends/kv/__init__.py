@@ -25,6 +25,7 @@ from gitstore.backends.kv.base import (
     KvStore,
     Page,
 )
+from gitstore.backends.urls import sqlite_path as _sqlite_path
 from gitstore.domain.errors import InvalidArgument
 
 __all__ = [
@@ -40,17 +41,8 @@ __all__ = [
 
 
 def sqlite_path(url: str) -> Path:
-    """The file a ``sqlite:`` URL names (see the module docstring)."""
-    rest = url[len("sqlite:") :]
-    if rest.startswith("//"):
-        rest = rest[2:]
-    if not rest or rest.endswith("/") or "?" in rest or "#" in rest:
-        raise InvalidArgument(
-            f"kv URL {url!r} must name a file: sqlite:///abs/path/kv.sqlite3", field="url"
-        )
-    if rest.startswith("/"):
-        return Path("/" + rest.lstrip("/"))
-    return Path(rest).absolute()
+    """The file a ``sqlite:`` URL names (see ``gitstore.backends.urls``)."""
+    return _sqlite_path(url, what="kv URL")
 
 
 async def open_kv_store(url: str) -> KvStore:

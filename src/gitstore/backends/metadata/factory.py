@@ -1,7 +1,7 @@
 """Choosing a metadata store by URL (``GITSTORE_DB__URL``, default ``Settings.db_url()``).
 
-* ``sqlite:///relative/path.sqlite3`` or ``sqlite:////absolute/path.sqlite3`` — the embedded
-  store (the SQLAlchemy convention: three slashes, then the path);
+* ``sqlite:///abs/path.sqlite3`` or ``sqlite://relative/path.sqlite3`` — the embedded store
+  (the reading every backend shares, see ``gitstore.backends.urls``);
 * ``postgresql://user@host:port/db`` (or ``postgres://``) — PostgreSQL; libpq parameters in
   the query string pass through, plus ``schema=<name>`` to keep the tables in one schema
   (created by ``migrate()`` if missing) and ``pool_max=<n>`` for the pool size;
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from gitstore.backends.urls import sqlite_path
 from gitstore.domain.errors import InvalidArgument
 
 from .base import MetadataStore
@@ -25,7 +26,7 @@ SCHEMES = ("sqlite", "postgresql", "postgres", "memory")
 
 def open_metadata_store(url: str) -> MetadataStore:
     """The store a URL names; ``InvalidArgument`` for an unknown scheme or a bad URL."""
-    scheme, sep, rest = url.partition("://")
+    scheme, sep, _ = url.partition("://")
     if not sep:
         raise InvalidArgument(
             f"metadata store URL {url!r} has no scheme; use sqlite:///path, postgresql://... "
@@ -38,15 +39,9 @@ def open_metadata_store(url: str) -> MetadataStore:
 
         return MemoryMetadataStore()
     if scheme == "sqlite":
-        if not rest.startswith("/") or rest == "/":
-            raise InvalidArgument(
-                f"SQLite URL {url!r} must look like sqlite:///relative/path or "
-                "sqlite:////absolute/path",
-                field="db.url",
-            )
         from .sqlite import SqliteMetadataStore
 
-        return SqliteMetadataStore(rest[1:])
+        return SqliteMetadataStore(sqlite_path(url, what="metadata store URL", field="db.url"))
     if scheme in ("postgresql", "postgres"):
         from .postgres import PostgresMetadataStore
 

@@ -21,23 +21,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gitstore.backends.queue.base import Queue, check_ack_wait, check_name
+from gitstore.backends.urls import sqlite_path as _sqlite_path
 from gitstore.domain.errors import InvalidArgument
 
 SCHEMES = ("sqlite", "memory", "redis", "rediss", "nats", "tls")
 
 
 def sqlite_path(url: str) -> Path:
-    """The file a ``sqlite:`` URL names (see the module docstring)."""
-    rest = url[len("sqlite:") :]
-    if rest.startswith("//"):
-        rest = rest[2:]
-    if not rest or rest.endswith("/") or "?" in rest or "#" in rest:
-        raise InvalidArgument(
-            f"queue URL {url!r} must name a file: sqlite:///abs/path", field="url"
-        )
-    if rest.startswith("/"):
-        return Path("/" + rest.lstrip("/"))
-    return Path(rest).absolute()
+    """The file a ``sqlite:`` URL names (see ``gitstore.backends.urls``)."""
+    return _sqlite_path(url, what="queue URL")
 
 
 async def open_queue(url: str, *, stream: str = "gitstore-events", ack_wait: float = 30.0) -> Queue:
