@@ -108,6 +108,13 @@ class ApiSettings(BaseModel):
     max_query_tokens: int = Field(default=20_000, ge=100)
 
 
+class ContentSettings(BaseModel):
+    """Catalogue content (``GITSTORE_CONTENT__*``)."""
+
+    # Largest manifest file accepted by mutations (raw bytes, before parsing).
+    max_manifest_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GITSTORE_",
@@ -122,6 +129,7 @@ class Settings(BaseSettings):
     kv: KvSettings = KvSettings()
     db: DbSettings = DbSettings()
     api: ApiSettings = ApiSettings()
+    content: ContentSettings = ContentSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:

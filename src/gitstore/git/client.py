@@ -1,0 +1,217 @@
+"""Async client of the git service, for the API and the worker (``grpc.aio``).
+
+It lives beside the generated stubs, not in ``gitstore.gitservice``, because the API and the
+worker may not import the service. One ``GitClient`` holds one channel; share it.
+
+* Address: ``settings.git.grpc.uri`` (``127.0.0.1:50051``, ``dns:///git-service:50051``).
+* Deadline: every call gets ``settings.git.grpc.timeout_seconds`` unless ``timeout=`` says
+  otherwise (for a stream, the deadline covers the whole stream).
+* Errors: status codes come back as the project's error types with the server's message:
+  ``INVALID_ARGUMENT`` -> ``InvalidArgument``, ``NOT_FOUND`` -> ``NotFound``,
+  ``ALREADY_EXISTS`` -> ``AlreadyExists``, ``FAILED_PRECONDITION`` -> ``FailedPrecondition``,
+  ``ABORTED`` -> ``Aborted``, ``PERMISSION_DENIED`` -> ``PermissionDenied``,
+  ``UNAUTHENTICATED`` -> ``Unauthenticated``; ``UNAVAILABLE``, ``DEADLINE_EXCEEDED`` and
+  ``RESOURCE_EXHAUSTED`` -> ``Unavailable`` (retryable); anything else -> ``GitServiceError``.
+
+Requests and responses are the generated messages (``gitstore.git.v1.git_service_pb2``);
+the few calls with one or two obvious arguments also take them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gitstore.config import Settings
+from gitstore.domain import errors
+from gitstore.git.v1 import git_service_pb2 as pb
+from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
+
+SERVICE_NAME = "gitstore.git.v1.GitService"
+
+
+class GitServiceError(errors.GitStoreError):
+    """The git service failed in a way that is not the caller's fault (``INTERNAL`` etc.)."""
+
+
+_ERRORS: dict[grpc.StatusCode, type[errors.GitStoreError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
+    grpc.StatusCode.NOT_FOUND: errors.NotFound,
+    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
+    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
+    grpc.StatusCode.ABORTED: errors.Aborted,
+    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
+    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
+    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.Unavailable,
+}
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError) -> errors.GitStoreError:
+    """The project error for a failed call, carrying the server's message."""
+    kind = _ERRORS.get(exc.code(), GitServiceError)
+    details = exc.details() or exc.code().name
+    if kind is GitServiceError:
+        details = f"git service: {exc.code().name}: {details}"
+    return kind(details)
+
+
+class GitClient:
+    def __init__(self, uri: str, *, timeout: float = 30.0) -> None:
+        self.uri = uri
+        self.timeout = timeout
+        self._channel = grpc.aio.insecure_channel(
+            uri,
+            options=[
+                ("grpc.max_receive_message_length", -1),
+                ("grpc.max_send_message_length", -1),
+            ],
+        )
+        self._stub = pb_grpc.GitServiceStub(self._channel)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GitClient:
+        return cls(settings.git.grpc.uri, timeout=settings.git.grpc.timeout_seconds)
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def __aenter__(self) -> GitClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _deadline(self, timeout: float | None) -> float:
+        return self.timeout if timeout is None else timeout
+
+    async def _unary(self, method: Any, request: Any, timeout: float | None) -> Any:
+        try:
+            return await method(request, timeout=self._deadline(timeout))
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    async def _stream(self, method: Any, request: Any, timeout: float | None) -> AsyncIterator[Any]:
+        try:
+            async for item in method(request, timeout=self._deadline(timeout)):
+                yield item
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+
+    # ------------------------------------------------------------------ repositories
+
+    async def create_repository(
+        self,
+        repository_id: str,
+        *,
+        default_branch: str = "",
+        description: str = "",
+        timeout: float | None = None,
+    ) -> pb.Repository:
+        request = pb.CreateRepositoryRequest(
+            repository_id=repository_id, default_branch=default_branch, description=description
+        )
+        response = await self._unary(self._stub.CreateRepository, request, timeout)
+        repository: pb.Repository = response.repository
+        return repository
+
+    async def delete_repository(self, repository_id: str, *, timeout: float | None = None) -> None:
+        request = pb.DeleteRepositoryRequest(repository_id=repository_id)
+        await self._unary(self._stub.DeleteRepository, request, timeout)
+
+    async def list_repositories(
+        self, namespace: str = "", *, timeout: float | None = None
+    ) -> list[pb.Repository]:
+        request = pb.ListRepositoriesRequest(namespace=namespace)
+        response = await self._unary(self._stub.ListRepositories, request, timeout)
+        return list(response.repositories)
+
+    # ------------------------------------------------------------------ commits and refs
+
+    async def commit_files(
+        self, request: pb.CommitFilesRequest, *, timeout: float | None = None
+    ) -> pb.CommitFilesResponse:
+        response: pb.CommitFilesResponse = await self._unary(
+            self._stub.CommitFiles, request, timeout
+        )
+        return response
+
+    async def resolve_revision(
+        self, repository_id: str, revision: str = "", *, timeout: float | None = None
+    ) -> pb.ResolveRevisionResponse:
+        request = pb.ResolveRevisionRequest(repository_id=repository_id, revision=revision)
+        response: pb.ResolveRevisionResponse = await self._unary(
+            self._stub.ResolveRevision, request, timeout
+        )
+        return response
+
+    async def list_refs(
+        self, repository_id: str, prefix: str = "", *, timeout: float | None = None
+    ) -> list[pb.Ref]:
+        request = pb.ListRefsRequest(repository_id=repository_id, prefix=prefix)
+        response = await self._unary(self._stub.ListRefs, request, timeout)
+        return list(response.refs)
+
+    async def create_branch(
+        self, request: pb.CreateBranchRequest, *, timeout: float | None = None
+    ) -> pb.Ref:
+        response = await self._unary(self._stub.CreateBranch, request, timeout)
+        ref: pb.Ref = response.ref
+        return ref
+
+    async def delete_branch(
+        self, request: pb.DeleteBranchRequest, *, timeout: float | None = None
+    ) -> str:
+        response = await self._unary(self._stub.DeleteBranch, request, timeout)
+        return str(response.old_head)
+
+    async def create_tag(
+        self, request: pb.CreateTagRequest, *, timeout: float | None = None
+    ) -> pb.CreateTagResponse:
+        response: pb.CreateTagResponse = await self._unary(self._stub.CreateTag, request, timeout)
+        return response
+
+    async def delete_tag(
+        self, request: pb.DeleteTagRequest, *, timeout: float | None = None
+    ) -> str:
+        response = await self._unary(self._stub.DeleteTag, request, timeout)
+        return str(response.old_target)
+
+    async def get_changed_paths(
+        self, request: pb.GetChangedPathsRequest, *, timeout: float | None = None
+    ) -> list[pb.ChangedPath]:
+        response = await self._unary(self._stub.GetChangedPaths, request, timeout)
+        return list(response.changed_paths)
+
+    # ------------------------------------------------------------------ streams
+
+    def get_blobs(
+        self, request: pb.GetBlobsRequest, *, timeout: float | None = None
+    ) -> AsyncIterator[pb.Blob]:
+        return self._stream(self._stub.GetBlobs, request, timeout)
+
+    def list_tree(
+        self, request: pb.ListTreeRequest, *, timeout: float | None = None
+    ) -> AsyncIterator[pb.TreeEntry]:
+        return self._stream(self._stub.ListTree, request, timeout)
+
+    def commit_log(
+        self, request: pb.CommitLogRequest, *, timeout: float | None = None
+    ) -> AsyncIterator[pb.CommitInfo]:
+        return self._stream(self._stub.CommitLog, request, timeout)
+
+    # ------------------------------------------------------------------ health
+
+    async def serving(self, *, timeout: float | None = None) -> bool:
+        """Whether the service answers its health check with SERVING."""
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        request = health_pb2.HealthCheckRequest(service=SERVICE_NAME)
+        try:
+            response = await stub.Check(request, timeout=self._deadline(timeout))
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)

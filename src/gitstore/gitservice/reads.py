@@ -1,0 +1,217 @@
+"""Reads: blobs, trees, changed paths between commits, history.
+
+A read first pins its revision to a commit id; everything after that reads immutable
+objects, so a stream is one consistent snapshot even while commits land. Streams take the
+repository's read lock per batch (``_batched``), not for their whole life: a slow client
+cannot hold commits off, and a repository deleted mid-stream ends the stream with an error.
+
+* ``get_blobs``: by path at a revision and/or by blob id; an absent path or id is a
+  ``missing`` entry and the stream goes on. A path naming a directory or a submodule, or an
+  id naming a non-blob, is ``InvalidArgument``.
+* ``list_tree``: the entries under a directory prefix (the root by default), recursively in
+  pre-order (a directory, then its contents) or one level; trees are listed too. Paths are
+  full paths from the root.
+* ``changed_paths``: a libgit2 tree-to-tree diff (recursive, blobs only), optionally with
+  rename detection; from nothing (empty or all-zeros ``from_revision``) lists everything as
+  added.
+* ``commit_log``: topological+time order from a revision; with ``path``, only commits whose
+  entry at that path differs from every parent's (git's default history simplification:
+  a merge that took one side unchanged is skipped); then ``offset`` and ``limit``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+import pygit2
+from pygit2.enums import DeltaStatus, SortMode
+
+from gitstore.domain.errors import InvalidArgument, NotFound
+from gitstore.domain.events import ZERO_SHA
+from gitstore.domain.identity import RepositoryId
+from gitstore.git.v1 import git_service_pb2 as pb
+from gitstore.gitservice import metadata, names, paths
+from gitstore.gitservice.revisions import resolve
+from gitstore.gitservice.storage import RepositoryStore, Session
+
+T = TypeVar("T")
+MAX_ITEMS = 10_000
+_TYPES = {"blob": pb.ENTRY_TYPE_BLOB, "tree": pb.ENTRY_TYPE_TREE, "commit": pb.ENTRY_TYPE_COMMIT}
+_STATUS = {
+    DeltaStatus.ADDED: pb.CHANGE_TYPE_ADDED,
+    DeltaStatus.DELETED: pb.CHANGE_TYPE_DELETED,
+    DeltaStatus.MODIFIED: pb.CHANGE_TYPE_MODIFIED,
+    DeltaStatus.RENAMED: pb.CHANGE_TYPE_RENAMED,
+    DeltaStatus.TYPECHANGE: pb.CHANGE_TYPE_TYPE_CHANGED,
+}
+
+
+def _batched(session: Session, items: Iterator[T], size: int) -> Iterator[T]:
+    while True:
+        with session.lock.read():
+            batch = list(itertools.islice(items, size))
+        if not batch:
+            return
+        yield from batch
+
+
+def _lookup(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
+    try:
+        return tree[path]
+    except KeyError:
+        return None
+
+
+# ---------------------------------------------------------------------- blobs
+
+
+def _blob_pb(blob: pygit2.Blob, path: str = "") -> pb.Blob:
+    return pb.Blob(path=path, blob_id=str(blob.id), content=blob.data, size=blob.size)
+
+
+def _blobs(
+    repo: pygit2.Repository, tree: pygit2.Tree | None, wanted: list[str], ids: list[str]
+) -> Iterator[pb.Blob]:
+    for path in wanted:
+        assert tree is not None
+        entry = _lookup(tree, path)
+        if entry is None:
+            yield pb.Blob(path=path, missing=True)
+        elif not isinstance(entry, pygit2.Blob):
+            raise InvalidArgument(f"path {path!r} is a {entry.type_str}, not a file", field="paths")
+        else:
+            yield _blob_pb(entry, path)
+    for blob_id in ids:
+        obj = repo.get(blob_id)
+        if obj is None:
+            yield pb.Blob(blob_id=blob_id, missing=True)
+        elif not isinstance(obj, pygit2.Blob):
+            raise InvalidArgument(
+                f"object {blob_id} is a {obj.type_str}, not a blob", field="blob_ids"
+            )
+        else:
+            yield _blob_pb(obj)
+
+
+def get_blobs(
+    store: RepositoryStore, repo_id: RepositoryId, req: pb.GetBlobsRequest
+) -> Iterator[pb.Blob]:
+    wanted = [paths.validate_path(p, "paths") for p in req.paths]
+    ids = [names.object_id(i, "blob_ids") for i in req.blob_ids]
+    if len(wanted) + len(ids) > MAX_ITEMS:
+        raise InvalidArgument(f"at most {MAX_ITEMS} paths and blob ids per request")
+    with store.session(repo_id) as session:
+        tree = None
+        if wanted:
+            with session.lock.read():
+                tree = resolve(session.repo, req.revision).tree
+        yield from _batched(session, _blobs(session.repo, tree, wanted, ids), 1)
+
+
+# ---------------------------------------------------------------------- trees
+
+
+def _entries(tree: pygit2.Tree, prefix: str, recursive: bool) -> Iterator[pb.TreeEntry]:
+    stack: list[tuple[str, Iterator[pygit2.Object]]] = [(prefix, iter(tree))]
+    while stack:
+        base, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        path = f"{base}{entry.name}"
+        yield pb.TreeEntry(
+            path=path,
+            oid=str(entry.id),
+            type=_TYPES.get(entry.type_str, pb.ENTRY_TYPE_UNSPECIFIED),
+            mode=entry.filemode,
+        )
+        if recursive and isinstance(entry, pygit2.Tree):
+            stack.append((path + "/", iter(entry)))
+
+
+def list_tree(
+    store: RepositoryStore, repo_id: RepositoryId, req: pb.ListTreeRequest
+) -> Iterator[pb.TreeEntry]:
+    prefix = paths.validate_prefix(req.path_prefix)
+    with store.session(repo_id) as session:
+        with session.lock.read():
+            tree = resolve(session.repo, req.revision).tree
+            if prefix:
+                found = _lookup(tree, prefix)
+                if found is None:
+                    raise NotFound(f"path {prefix!r} not found at {req.revision or 'HEAD'}")
+                if not isinstance(found, pygit2.Tree):
+                    raise InvalidArgument(f"path_prefix {prefix!r} is a file, not a directory")
+                tree = found
+        start = f"{prefix}/" if prefix else ""
+        yield from _batched(session, _entries(tree, start, req.recursive), 256)
+
+
+# ---------------------------------------------------------------------- diffs
+
+
+def _deltas(diff: pygit2.Diff) -> Iterable[pb.ChangedPath]:
+    for delta in diff.deltas:
+        kind = _STATUS.get(delta.status, pb.CHANGE_TYPE_MODIFIED)
+        added, deleted = kind == pb.CHANGE_TYPE_ADDED, kind == pb.CHANGE_TYPE_DELETED
+        yield pb.ChangedPath(
+            path=delta.old_file.path if deleted else delta.new_file.path,
+            change_type=kind,
+            old_blob_id="" if added else str(delta.old_file.id),
+            new_blob_id="" if deleted else str(delta.new_file.id),
+            old_path=delta.old_file.path if kind == pb.CHANGE_TYPE_RENAMED else "",
+        )
+
+
+def changed_paths(
+    store: RepositoryStore, repo_id: RepositoryId, req: pb.GetChangedPathsRequest
+) -> list[pb.ChangedPath]:
+    with store.read(repo_id) as repo:
+        to = resolve(repo, req.to_revision, "to_revision")
+        if req.from_revision in ("", ZERO_SHA):
+            diff = to.tree.diff_to_tree(swap=True)
+        else:
+            start = resolve(repo, req.from_revision, "from_revision")
+            diff = start.tree.diff_to_tree(to.tree)
+        if req.detect_renames:
+            diff.find_similar()
+        return list(_deltas(diff))
+
+
+# ---------------------------------------------------------------------- history
+
+
+def _entry_id(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
+    found = _lookup(commit.tree, path)
+    return found.id if found is not None else None
+
+
+def _touches(commit: pygit2.Commit, path: str) -> bool:
+    mine = _entry_id(commit, path)
+    if not commit.parents:
+        return mine is not None
+    return all(_entry_id(parent, path) != mine for parent in commit.parents)
+
+
+def _log(
+    repo: pygit2.Repository, tip: pygit2.Oid, path: str, offset: int, limit: int
+) -> Iterator[pb.CommitInfo]:
+    commits: Iterator[pygit2.Commit] = iter(repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.TIME))
+    if path:
+        commits = (c for c in commits if _touches(c, path))
+    stop = offset + limit if limit else None
+    for commit in itertools.islice(commits, offset, stop):
+        yield metadata.commit_info(commit)
+
+
+def commit_log(
+    store: RepositoryStore, repo_id: RepositoryId, req: pb.CommitLogRequest
+) -> Iterator[pb.CommitInfo]:
+    path = paths.validate_path(req.path) if req.path else ""
+    with store.session(repo_id) as session:
+        with session.lock.read():
+            tip = resolve(session.repo, req.revision).id
+        yield from _batched(session, _log(session.repo, tip, path, req.offset, req.limit), 64)

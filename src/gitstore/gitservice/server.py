@@ -1,0 +1,333 @@
+"""The gRPC server: ``GitService`` plus health checking and reflection.
+
+Why the synchronous ``grpc.server`` with a thread pool (not ``grpc.aio``): every RPC is
+blocking libgit2 work, file locks and fsyncs. With threads each RPC runs straight through
+on its worker thread and the per-repository locks are plain ``threading`` locks; with aio
+every RPC would hop to a thread pool anyway, adding a hand-off per call. Streaming RPCs are
+generators. The one asynchronous part, publishing events, runs in the outbox relay on its
+own event loop (a private thread by default, or a loop the caller passes).
+
+Errors: the project's error types become canonical status codes (``InvalidArgument`` ->
+``INVALID_ARGUMENT``, ``NotFound`` -> ``NOT_FOUND``, ``AlreadyExists`` ->
+``ALREADY_EXISTS``, ``FailedPrecondition`` -> ``FAILED_PRECONDITION``, ``Aborted`` ->
+``ABORTED``, ``PermissionDenied`` -> ``PERMISSION_DENIED``, ``Unavailable`` ->
+``UNAVAILABLE``) with the error's message as details. Anything else is logged with its
+traceback and answered ``INTERNAL`` with an incident id, never the traceback.
+
+Messages: requests may be as large as ``max_commit_bytes`` plus 4 MiB of framing;
+responses are unbounded (a blob pushed with git may exceed the commit limit).
+
+``start_server(settings)`` binds (port 0 = any free port), starts serving and the relay, and
+returns a ``GitServiceHandle`` with ``.port``, ``.address`` and ``.stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gitstore.backends.queue.factory import open_queue
+from gitstore.config import Settings
+from gitstore.domain import errors
+from gitstore.domain.identity import RepositoryId
+from gitstore.git.v1 import git_service_pb2 as pb
+from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
+from gitstore.gitservice import commits, reads
+from gitstore.gitservice.outbox import Outbox
+from gitstore.gitservice.refs import RefService
+from gitstore.gitservice.relay import OutboxRelay, QueueOpener, RelayThread, StoreProbe
+from gitstore.gitservice.storage import RepositoryInfo, RepositoryStore
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["GitService"].full_name
+OUTBOX_FILE = ".outbox.sqlite3"
+_CODES: dict[type[errors.GitStoreError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Aborted: grpc.StatusCode.ABORTED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+S = TypeVar("S")
+Req = TypeVar("Req")
+R = TypeVar("R")
+
+
+def status_code(exc: errors.GitStoreError) -> grpc.StatusCode:
+    for kind in type(exc).__mro__:
+        if kind in _CODES:
+            return _CODES[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
+    if isinstance(exc, errors.GitStoreError):
+        context.abort(status_code(exc), exc.message)
+    incident = uuid.uuid4().hex[:12]
+    log.error("%s failed (incident %s)", method, incident, exc_info=exc)
+    context.abort(grpc.StatusCode.INTERNAL, f"internal error (incident {incident})")
+
+
+def unary(
+    fn: Callable[[S, Req, grpc.ServicerContext], R],
+) -> Callable[[S, Req, grpc.ServicerContext], R]:
+    @functools.wraps(fn)
+    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> R:
+        try:
+            return fn(self, request, context)
+        except Exception as exc:
+            _abort(context, exc, fn.__name__)
+            raise  # unreachable: abort raises
+
+    return wrapper
+
+
+def stream(
+    fn: Callable[[S, Req, grpc.ServicerContext], Iterator[R]],
+) -> Callable[[S, Req, grpc.ServicerContext], Iterator[R]]:
+    @functools.wraps(fn)
+    def wrapper(self: S, request: Req, context: grpc.ServicerContext) -> Iterator[R]:
+        try:
+            yield from fn(self, request, context)
+        except Exception as exc:
+            _abort(context, exc, fn.__name__)
+            raise
+
+    return wrapper
+
+
+def _repo_pb(info: RepositoryInfo) -> pb.Repository:
+    return pb.Repository(
+        repository_id=info.repository_id,
+        default_branch=info.default_branch,
+        description=info.description,
+    )
+
+
+class GitServicer(pb_grpc.GitServiceServicer):
+    def __init__(self, store: RepositoryStore, outbox: Outbox, settings: Settings) -> None:
+        self.store = store
+        self.outbox = outbox
+        self.git = settings.git
+        self.refs = RefService(store, outbox, settings.git)
+
+    # ------------------------------------------------------------------ repositories
+
+    @unary
+    def CreateRepository(
+        self, request: pb.CreateRepositoryRequest, context: grpc.ServicerContext
+    ) -> pb.CreateRepositoryResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        info = self.store.create(repo_id, request.default_branch, request.description)
+        return pb.CreateRepositoryResponse(repository=_repo_pb(info))
+
+    @unary
+    def DeleteRepository(
+        self, request: pb.DeleteRepositoryRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteRepositoryResponse:
+        self.refs.delete_repository(RepositoryId.parse(request.repository_id))
+        return pb.DeleteRepositoryResponse()
+
+    @unary
+    def ListRepositories(
+        self, request: pb.ListRepositoriesRequest, context: grpc.ServicerContext
+    ) -> pb.ListRepositoriesResponse:
+        infos = self.store.list(request.namespace)
+        return pb.ListRepositoriesResponse(repositories=[_repo_pb(i) for i in infos])
+
+    # ------------------------------------------------------------------ commits
+
+    @unary
+    def CommitFiles(
+        self, request: pb.CommitFilesRequest, context: grpc.ServicerContext
+    ) -> pb.CommitFilesResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        return commits.commit_files(self.store, self.outbox, self.git, repo_id, request)
+
+    # ------------------------------------------------------------------ reads
+
+    @stream
+    def GetBlobs(
+        self, request: pb.GetBlobsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.Blob]:
+        return reads.get_blobs(self.store, RepositoryId.parse(request.repository_id), request)
+
+    @stream
+    def ListTree(
+        self, request: pb.ListTreeRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.TreeEntry]:
+        return reads.list_tree(self.store, RepositoryId.parse(request.repository_id), request)
+
+    @unary
+    def ResolveRevision(
+        self, request: pb.ResolveRevisionRequest, context: grpc.ServicerContext
+    ) -> pb.ResolveRevisionResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        sha, ref_name = self.refs.resolve_revision(repo_id, request.revision)
+        return pb.ResolveRevisionResponse(commit_sha=sha, ref_name=ref_name)
+
+    @unary
+    def ListRefs(
+        self, request: pb.ListRefsRequest, context: grpc.ServicerContext
+    ) -> pb.ListRefsResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        return pb.ListRefsResponse(refs=self.refs.list_refs(repo_id, request.prefix))
+
+    @unary
+    def GetChangedPaths(
+        self, request: pb.GetChangedPathsRequest, context: grpc.ServicerContext
+    ) -> pb.GetChangedPathsResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        return pb.GetChangedPathsResponse(
+            changed_paths=reads.changed_paths(self.store, repo_id, request)
+        )
+
+    @stream
+    def CommitLog(
+        self, request: pb.CommitLogRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.CommitInfo]:
+        return reads.commit_log(self.store, RepositoryId.parse(request.repository_id), request)
+
+    # ------------------------------------------------------------------ refs
+
+    @unary
+    def CreateBranch(
+        self, request: pb.CreateBranchRequest, context: grpc.ServicerContext
+    ) -> pb.CreateBranchResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        return pb.CreateBranchResponse(ref=self.refs.create_branch(repo_id, request))
+
+    @unary
+    def DeleteBranch(
+        self, request: pb.DeleteBranchRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteBranchResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        return pb.DeleteBranchResponse(old_head=self.refs.delete_branch(repo_id, request))
+
+    @unary
+    def CreateTag(
+        self, request: pb.CreateTagRequest, context: grpc.ServicerContext
+    ) -> pb.CreateTagResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        ref, tag_sha = self.refs.create_tag(repo_id, request)
+        return pb.CreateTagResponse(ref=ref, tag_object_sha=tag_sha)
+
+    @unary
+    def DeleteTag(
+        self, request: pb.DeleteTagRequest, context: grpc.ServicerContext
+    ) -> pb.DeleteTagResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        return pb.DeleteTagResponse(old_target=self.refs.delete_tag(repo_id, request))
+
+
+@dataclass
+class GitServiceHandle:
+    """A running git service. ``stop()`` is idempotent."""
+
+    server: grpc.Server
+    port: int
+    address: str
+    store: RepositoryStore
+    outbox: Outbox
+    relay: OutboxRelay
+    health: health.HealthServicer
+    _relay_thread: RelayThread | None = None
+    _relay_future: concurrent.futures.Future[None] | None = None
+    _stopped: bool = False
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        if self._relay_thread is not None:
+            self._relay_thread.stop()
+        elif self._relay_future is not None:
+            self.relay.stop()
+            try:
+                self._relay_future.result(timeout=10.0)
+            except Exception:
+                log.exception("the outbox relay ended with an error")
+        self.outbox.close()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.server.wait_for_termination(timeout)
+
+
+def _bind(server: grpc.Server, host: str, port: int) -> tuple[int, str]:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    try:
+        bound = server.add_insecure_port(f"{shown}:{port}")
+    except RuntimeError as exc:
+        raise errors.Unavailable(f"cannot listen on {shown}:{port}: {exc}") from None
+    if not bound:
+        raise errors.Unavailable(f"cannot listen on {shown}:{port}")
+    return bound, f"{shown}:{bound}"
+
+
+def start_server(
+    settings: Settings,
+    *,
+    relay_loop: asyncio.AbstractEventLoop | None = None,
+    queue_opener: QueueOpener | None = None,
+) -> GitServiceHandle:
+    """Start the git service; the relay runs on ``relay_loop`` or on a private thread."""
+    store = RepositoryStore(settings.repos_dir(), fsync=settings.git.fsync)
+    outbox = Outbox(store.root / OUTBOX_FILE, fsync=settings.git.fsync)
+    probe = StoreProbe(store)
+    outbox.adopt_orphans(probe)
+
+    opener: QueueOpener = queue_opener or functools.partial(
+        open_queue, settings.queue_url(), stream=settings.queue.stream
+    )
+    relay = OutboxRelay(outbox, probe, opener)
+
+    receive_limit = settings.git.max_commit_bytes + 4 * 1024 * 1024
+    server = grpc.server(
+        concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.grpc.max_workers, thread_name_prefix="git-rpc"
+        ),
+        options=[
+            ("grpc.max_receive_message_length", receive_limit),
+            ("grpc.max_send_message_length", -1),
+            ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share
+        ],
+    )
+    pb_grpc.add_GitServiceServicer_to_server(GitServicer(store, outbox, settings), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    try:
+        port, address = _bind(server, settings.grpc.host, settings.grpc.port)
+    except BaseException:
+        outbox.close()
+        raise
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    handle = GitServiceHandle(server, port, address, store, outbox, relay, health_servicer)
+    if relay_loop is None:
+        handle._relay_thread = RelayThread(relay)
+        handle._relay_thread.start()
+    else:
+        handle._relay_future = asyncio.run_coroutine_threadsafe(relay.run(), relay_loop)
+    log.info("git service listening on %s (repositories in %s)", address, store.root)
+    return handle
