@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Generator
 
 import uvicorn
 
@@ -17,8 +20,12 @@ from gitstore.api.app import create_app
 from gitstore.api.identity.signing_key import load_signing_key
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.config import Settings
+from gitstore.domain.errors import Unavailable
 
 from .options import add_data_dir, add_git_client_flags, settings_from_args
+from .runner import run_services
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_data_dir(parser)
     add_git_client_flags(parser)
+    add_api_flags(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_api_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-host", default=None, help="HTTP bind address [GITSTORE_API__HOST] (127.0.0.1)"
     )
@@ -40,7 +52,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=None,
         help="metadata store URL: sqlite:///..., postgresql://... [GITSTORE_DB__URL]",
     )
-    parser.set_defaults(handler=run)
 
 
 def check_settings(settings: Settings) -> None:
@@ -51,20 +62,74 @@ def check_settings(settings: Settings) -> None:
     load_signing_key(secret, settings.data_dir, settings.api.jwt_algorithm)
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling: ``runner.run_services`` owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class ApiUnit:
+    """The API (uvicorn + the ASGI app) as a ``runner.Service`` on the caller's event loop.
+
+    ``git_uri`` lets ``serve`` point the API at the git service it just started (whose port
+    may have been chosen by the OS); by default the API uses ``settings.git.grpc.uri``.
+    """
+
+    name = "api"
+
+    def __init__(self, settings: Settings, *, git_uri: Callable[[], str] | None = None) -> None:
+        self.settings = settings
+        self._git_uri = git_uri
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int | None:
+        """The bound HTTP port once started (useful with port 0)."""
+        if self._server is None or not self._server.servers:
+            return None
+        sockets = self._server.servers[0].sockets
+        return int(sockets[0].getsockname()[1]) if sockets else None
+
+    async def start(self) -> None:
+        settings = self.settings
+        if self._git_uri is not None:
+            git = settings.git.model_copy(
+                update={"grpc": settings.git.grpc.model_copy(update={"uri": self._git_uri()})}
+            )
+            settings = settings.model_copy(update={"git": git})
+        check_settings(settings)
+        config = uvicorn.Config(
+            create_app(settings),
+            host=settings.api.host,
+            port=settings.api.port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+            ws="none",
+            server_header=False,
+        )
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.create_task(self._server.serve(), name="uvicorn")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises the startup failure
+                raise Unavailable(
+                    f"the API could not listen on {settings.api.host}:{settings.api.port}"
+                )
+            await asyncio.sleep(0.02)
+        log.info("API listening on http://%s:%s", settings.api.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            await self._task
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_settings(settings)
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        ws="none",
-        server_header=False,
-    )
-    server = uvicorn.Server(config)
-    asyncio.run(server.serve())
-    return 0 if server.started else 1
+    asyncio.run(run_services([ApiUnit(settings)]))
+    return 0

@@ -2,9 +2,9 @@
 
 The same services as the separate commands, started together on one event loop and
 stopped together on SIGTERM/SIGINT (see ``runner``); they still talk through their real
-boundaries (the git service over gRPC, events through the queue in the data dir). Today
-the list holds the git service; the API and the worker join it as they are built, in the
-order they depend on each other (git service first, so the API finds it).
+boundaries (the git service over gRPC, events through the queue in the data dir). The list
+holds the git service, then the API (pointed at the git service's bound address) and the
+worker, in the order they depend on each other.
 """
 
 from __future__ import annotations
@@ -14,26 +14,33 @@ import asyncio
 
 from gitstore.config import Settings
 
+from .api import ApiUnit, add_api_flags
 from .git_service import GitServiceUnit
 from .options import add_data_dir, add_git_service_flags, add_queue_flags, settings_from_args
 from .runner import Service, run_services
 
 
 def services(settings: Settings) -> list[Service]:
-    """The services ``serve`` runs, in start order."""
-    return [GitServiceUnit(settings)]
+    """The services ``serve`` runs, in start order: the API needs the git service's address."""
+    git = GitServiceUnit(settings)
+
+    def git_uri() -> str:
+        return git.handle.address if git.handle is not None else settings.git.grpc.uri
+
+    return [git, ApiUnit(settings, git_uri=git_uri)]
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="run every service in one process (embedded backends, data in ./data)",
-        description="Run the git service (and the services built so far) together on "
-        "embedded backends. Runs until SIGTERM/SIGINT.",
+        description="Run the git service, the API and the worker together on embedded backends "
+        "(data in --data-dir). Runs until SIGTERM/SIGINT.",
     )
     add_data_dir(parser)
     add_git_service_flags(parser)
     add_queue_flags(parser)
+    add_api_flags(parser)
     parser.set_defaults(handler=run)
 
 
