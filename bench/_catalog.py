@@ -1,0 +1,188 @@
+"""Synthetic catalogue repositories for the benchmarks, built with ``git fast-import``.
+
+A repository of N files holds realistic ~300-byte YAML manifests (``apiVersion``, ``kind``,
+``metadata``, ``spec``): 94 % Products, 5 % Categories, 1 % Collections. Paths are sharded
+by the SHA-1 of the manifest name so that no tree is huge and tree sizes stay bounded as
+the repository grows::
+
+    <plural>/<h0>/<h1h2>/<name>.yaml      e.g. products/7/3f/graphite-kettle-004211.yaml
+
+``h0`` is the first hex digit of sha1(name) (16 directories per kind) and ``h1h2`` the next
+two (256 below each): 4,096 leaf directories per kind. At 100,000 files a leaf holds ~23
+manifests, at 10,000 about 2; a one-file commit rewrites four trees (root, kind, h0, leaf)
+whatever the size.
+
+The whole repository is one commit on ``refs/heads/main`` (HEAD), generated as a fast-import
+stream in Python and piped into ``git fast-import`` in a fresh bare repository. Built
+repositories are cached under ``bench/.cache/`` keyed by size and :data:`LAYOUT_VERSION`
+(bump it when the generator changes); benchmarks work on copies (:func:`copy_repo`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+LAYOUT_VERSION = 1
+CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+BRANCH = "main"
+EPOCH = 1_700_000_000
+
+_ADJECTIVES = (
+    "amber", "arctic", "bold", "brisk", "cedar", "coral", "crisp", "dusk", "ember", "fern",
+    "frost", "golden", "graphite", "harbor", "indigo", "ivory", "jade", "lunar", "maple",
+    "misty", "noble", "ocean", "onyx", "pearl", "quartz", "rustic", "sage", "slate", "solar",
+    "velvet", "willow", "zephyr",
+)  # fmt: skip
+_NOUNS = (
+    "backpack", "blanket", "bottle", "candle", "chair", "clock", "cup", "desk", "jacket",
+    "kettle", "lamp", "mirror", "mug", "notebook", "pillow", "planter", "rug", "scarf",
+    "sneaker", "sofa", "speaker", "table", "teapot", "towel", "tray", "umbrella", "vase",
+    "wallet",
+)  # fmt: skip
+_BRANDS = ("acme", "northwind", "contoso", "fabrikam", "tailspin", "wingtip")
+_CURRENCIES = ("EUR", "USD", "GBP")
+
+
+def kind_of(index: int) -> tuple[str, str]:
+    """(kind, plural directory) of the index-th manifest."""
+    if index % 100 == 0:
+        return "Collection", "collections"
+    if index % 20 == 0:
+        return "Category", "categories"
+    return "Product", "products"
+
+
+def name_of(index: int) -> str:
+    adjective = _ADJECTIVES[(index * 7) % len(_ADJECTIVES)]
+    noun = _NOUNS[(index * 13) % len(_NOUNS)]
+    return f"{adjective}-{noun}-{index:06d}"
+
+
+def path_of(index: int) -> str:
+    name = name_of(index)
+    digest = hashlib.sha1(name.encode()).hexdigest()  # sharding, not security
+    return f"{kind_of(index)[1]}/{digest[0]}/{digest[1:3]}/{name}.yaml"
+
+
+def product_indices(count: int) -> list[int]:
+    """Indices of the Product manifests of a repository of ``count`` files."""
+    return [i for i in range(count) if kind_of(i)[0] == "Product"]
+
+
+def manifest(index: int, revision: int = 0) -> bytes:
+    """The manifest of the index-th file; ``revision`` > 0 gives a changed version of it."""
+    kind, _ = kind_of(index)
+    name = name_of(index)
+    adjective, noun, _ = name.split("-")
+    brand = _BRANDS[index % len(_BRANDS)]
+    price = 499 + (index * 37 + revision * 101) % 20000
+    stock = (index * 11 + revision * 3) % 500
+    if kind == "Product":
+        spec = (
+            f"  title: {adjective.title()} {noun.title()} {index}\n"
+            f"  sku: SKU-{index:06d}\n"
+            f"  price:\n    amount: {price}\n"
+            f"    currency: {_CURRENCIES[index % len(_CURRENCIES)]}\n"
+            f"  stock: {stock}\n"
+            f"  tags: [{adjective}, {noun}]\n"
+            f"  description: A {adjective} {noun} by {brand.title()} (rev {revision}).\n"
+        )
+    else:
+        spec = (
+            f"  title: {adjective.title()} {noun.title()}s\n"
+            f"  parent: {noun}s\n"
+            f"  sortOrder: {index % 97}\n"
+            f"  description: Everything {adjective} for your {noun} (rev {revision}).\n"
+        )
+    return (
+        "apiVersion: catalog.gitstore.dev/v1\n"
+        f"kind: {kind}\n"
+        "metadata:\n"
+        f"  name: {name}\n"
+        "  labels:\n"
+        f"    brand: {brand}\n"
+        f"    collection: {noun}s\n"
+        "spec:\n" + spec
+    ).encode()
+
+
+def _fast_import_stream(count: int) -> Iterator[tuple[bytes, int]]:
+    """Blocks of the fast-import stream, each with the number of files written so far."""
+    message = f"Import {count} catalogue manifests\n".encode()
+    ident = f"Bench <bench@example.com> {EPOCH} +0000"
+    header = f"commit refs/heads/{BRANCH}\nauthor {ident}\ncommitter {ident}\n"
+    yield header.encode() + f"data {len(message)}\n".encode() + message, 0
+    chunk: list[bytes] = []
+    for index in range(count):
+        content = manifest(index)
+        chunk.append(f"M 100644 inline {path_of(index)}\ndata {len(content)}\n".encode())
+        chunk.append(content)
+        chunk.append(b"\n")
+        if len(chunk) >= 3000:
+            yield b"".join(chunk), index + 1
+            chunk = []
+    chunk.append(b"\ndone\n")
+    yield b"".join(chunk), count
+
+
+def _git(*args: str, cwd: Path | None = None) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def build_repo(count: int, dest: Path, progress: Callable[[int, int], None] | None = None) -> None:
+    """Create a bare repository of ``count`` manifests at ``dest`` (must not exist)."""
+    _git("init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(dest))
+    with subprocess.Popen(
+        ["git", "fast-import", "--quiet", "--done"],
+        cwd=dest,
+        env={**os.environ, "GIT_DIR": str(dest)},
+        stdin=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdin is not None
+        for block, written in _fast_import_stream(count):
+            proc.stdin.write(block)
+            if progress is not None:
+                progress(written, count)
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise RuntimeError(f"git fast-import failed with exit code {proc.returncode}")
+    files = _git("--git-dir", str(dest), "ls-tree", "-r", "--name-only", BRANCH).count("\n") + 1
+    if files != count:
+        raise RuntimeError(f"fixture {dest} holds {files} files, expected {count}")
+
+
+def cached_repo(count: int, progress: Callable[[int, int], None] | None = None) -> Path:
+    """The cached bare repository of ``count`` manifests, built on first use."""
+    path = CACHE_DIR / f"catalog-v{LAYOUT_VERSION}-{count}.git"
+    if path.is_dir():  # only ever created by an atomic rename of a complete build
+        return path
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"build-{count}-", dir=CACHE_DIR))
+    try:
+        build_repo(count, staging / "repo.git", progress)
+        shutil.rmtree(path, ignore_errors=True)
+        (staging / "repo.git").rename(path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def copy_repo(source: Path, dest: Path) -> Path:
+    """A private copy of a cached repository (benchmarks write to it).
+
+    All 256 ``objects/xx`` fan-out directories are created up front, as the git service
+    does for its repositories, so no way of committing pays for ``mkdir`` while measured.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, dest)
+    for i in range(256):
+        (dest / "objects" / f"{i:02x}").mkdir(exist_ok=True)
+    return dest
