@@ -115,6 +115,24 @@ class ContentSettings(BaseModel):
     max_manifest_bytes: int = Field(default=1024 * 1024, ge=1024)
 
 
+class WorkerSettings(BaseModel):
+    """The parser/projection worker (``GITSTORE_WORKER__*``); see docs/projection.md."""
+
+    # Events handled at once (different repositories; one repository is one at a time).
+    concurrency: int = Field(default=4, ge=1, le=256)
+    # Documents per KV batch; a projection with more is written in chunks.
+    batch_size: int = Field(default=2000, ge=1, le=10_000)
+    # Standalone ``gitstore worker`` serves /metrics on this port; 0 = off.
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_host: str = "127.0.0.1"
+    # Queue consumer group shared by every worker.
+    group: str = "projector"
+    # A chunked projection whose owner has not written for this long may be taken over.
+    claim_stale_seconds: float = Field(default=15.0, gt=0)
+    # An event failing with an unexpected error is dropped (logged) after this many deliveries.
+    max_deliveries: int = Field(default=10, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GITSTORE_",
@@ -129,6 +147,7 @@ class Settings(BaseSettings):
     kv: KvSettings = KvSettings()
     db: DbSettings = DbSettings()
     api: ApiSettings = ApiSettings()
+    worker: WorkerSettings = WorkerSettings()
     content: ContentSettings = ContentSettings()
     log_level: str = "INFO"
 

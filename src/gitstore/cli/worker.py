@@ -1,0 +1,80 @@
+"""``gitstore worker``: the parser/projection worker.
+
+Consumes ref-update events (consumer group ``projector``; start several to share the load),
+reads changed files through the git service, validates them and projects each repository's
+default branch into the KV store (channel ``draft``), recording a status per commit. Runs
+until SIGTERM/SIGINT, then finishes in-flight events. See docs/projection.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from pydantic import ValidationError
+
+from gitstore.config import Settings
+from gitstore.domain.errors import InvalidArgument
+from gitstore.worker.service import run_worker
+
+from .options import add_data_dir, add_git_client_flags, add_queue_flags, settings_from_args
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "worker",
+        help="run the parser/projection worker",
+        description="Consume ref-update events, validate changed manifests and project each "
+        "repository's default branch into the KV store. Runs until SIGTERM/SIGINT.",
+    )
+    add_data_dir(parser)
+    add_queue_flags(parser)
+    add_git_client_flags(parser)
+    parser.add_argument(
+        "--kv-url",
+        default=None,
+        help="KV store URL: sqlite:///..., redis://... [GITSTORE_KV__URL] (<data-dir>/kv.sqlite3)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics on this port, 0 = off [GITSTORE_WORKER__METRICS_PORT] (0)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="events handled at once, across repositories [GITSTORE_WORKER__CONCURRENCY] (4)",
+    )
+    parser.set_defaults(handler=run)
+
+
+_FLAGS = {
+    ("kv", "url"): "--kv-url",
+    ("worker", "metrics_port"): "--metrics-port",
+    ("worker", "concurrency"): "--concurrency",
+}
+
+
+def worker_settings(args: argparse.Namespace) -> Settings:
+    """Settings from the environment and the flags; ``InvalidArgument`` naming a bad flag."""
+    try:
+        settings = settings_from_args(args)
+        data = settings.model_dump()
+        for (section, key), flag in _FLAGS.items():
+            value = getattr(args, flag.removeprefix("--").replace("-", "_"))
+            if value is not None:
+                data[section][key] = value
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        loc = [str(part) for part in error["loc"]]
+        known = _FLAGS.get((loc[0], loc[1])) if len(loc) >= 2 else None
+        name = known or "GITSTORE_" + "__".join(loc).upper()
+        raise InvalidArgument(f"{name}: {error['msg']}", field=".".join(loc)) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    asyncio.run(run_worker(worker_settings(args)))
+    return 0

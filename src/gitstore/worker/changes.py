@@ -1,0 +1,248 @@
+"""The change plan: which documents a projection must write to reach a target commit.
+
+Input: the commit the KV last materialised (``base``, None for nothing), the ``target``
+(the branch head) and any ``dirty`` targets — heads an unfinished, chunked projection was
+writing towards (its chunks may have left documents of *that* commit behind, see
+``projector``). Output: per resource identity ``(kind, name)``, what the target holds:
+
+* no file: **delete** the document;
+* exactly one file: **upsert** it (to be fetched, parsed and validated);
+* two or more files (``products/a.yaml`` and ``products/a.json``): a ``duplicate`` conflict,
+  reported, and the document left as it is (the last valid projection stays served).
+
+The paths to look at are ``GetChangedPaths(base, target)`` plus ``GetChangedPaths(base, t)``
+for each dirty ``t``. A path's state at the target is known from the first diff; for the
+rest (other spellings of a changed identity, paths only a dirty target touched) it is looked
+up by path at the target (``GetBlobs`` by path, answered ``missing`` when absent). From the
+empty tree nothing needs looking up: the diff lists every file of the target.
+
+Files that break the path convention (``products/Blue.yaml``) are conflicts too; files
+outside kind directories (``README.md``) are not manifests and are ignored.
+
+``plan_full`` is the fallback when ``base`` is unknown to Git (history rewritten, a foreign
+KV): every manifest of the target tree is upserted and every document the KV holds that the
+tree lacks is deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from gitstore.backends.kv import KvStore
+from gitstore.backends.kv.base import MAX_PAGE_SIZE
+from gitstore.domain.content import (
+    ContentError,
+    KindRegistry,
+    ManifestError,
+    candidate_paths,
+    identity_for_path,
+)
+from gitstore.domain.content.errors import DUPLICATE
+from gitstore.domain.keys import ChannelScope
+from gitstore.domain.projection import document_kind
+from gitstore.git.client import GitClient
+from gitstore.git.v1 import git_service_pb2 as pb
+
+# Paths / blob ids per GetBlobs request (the service allows 10,000).
+LOOKUP_CHUNK = 5000
+# Concurrent GetBlobs streams for one set of blob ids, each of at least FETCH_SPLIT ids.
+FETCH_STREAMS = 3
+FETCH_SPLIT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class FileAt:
+    """A file of the target tree; ``content`` is set when a path lookup already read it."""
+
+    path: str
+    blob_id: str
+    content: bytes | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    base: str | None
+    target: str
+    upserts: list[FileAt] = field(default_factory=list)
+    deletes: list[tuple[str, str]] = field(default_factory=list)  # (kv kind, name)
+    conflicts: list[ContentError] = field(default_factory=list)
+    full: bool = False
+
+    def __len__(self) -> int:
+        return len(self.upserts) + len(self.deletes)
+
+
+async def changed(
+    git: GitClient, repository: str, from_revision: str | None, to_revision: str
+) -> list[pb.ChangedPath]:
+    request = pb.GetChangedPathsRequest(
+        repository_id=repository, from_revision=from_revision or "", to_revision=to_revision
+    )
+    return await git.get_changed_paths(request)
+
+
+async def files_at(
+    git: GitClient, repository: str, revision: str, paths: Iterable[str]
+) -> dict[str, FileAt | None]:
+    """Each path's file at ``revision`` (with its content), None where there is none."""
+    wanted = sorted(set(paths))
+    found: dict[str, FileAt | None] = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        request = pb.GetBlobsRequest(
+            repository_id=repository,
+            revision=revision,
+            paths=wanted[start : start + LOOKUP_CHUNK],
+        )
+        async for blob in git.get_blobs(request):
+            found[blob.path] = (
+                None if blob.missing else FileAt(blob.path, blob.blob_id, blob.content)
+            )
+    return found
+
+
+async def contents(git: GitClient, repository: str, blob_ids: Iterable[str]) -> dict[str, bytes]:
+    """The content of each blob id (ids the service does not have are left out).
+
+    Large sets are split over ``FETCH_STREAMS`` concurrent streams: the service sends one
+    message per blob, and its per-message cost, not bandwidth, is what bounds one stream.
+    """
+    wanted = sorted(set(blob_ids))
+    size = min(LOOKUP_CHUNK, max(FETCH_SPLIT, -(-len(wanted) // FETCH_STREAMS)))
+    parts = [wanted[i : i + size] for i in range(0, len(wanted), size)]
+    out: dict[str, bytes] = {}
+
+    async def fetch(part: list[str]) -> None:
+        request = pb.GetBlobsRequest(repository_id=repository, blob_ids=part)
+        async for blob in git.get_blobs(request):
+            if not blob.missing:
+                out[blob.blob_id] = blob.content
+
+    for start in range(0, len(parts), FETCH_STREAMS):
+        await asyncio.gather(*(fetch(p) for p in parts[start : start + FETCH_STREAMS]))
+    return out
+
+
+def _identity(
+    path: str, registry: KindRegistry
+) -> tuple[tuple[str, str] | None, list[ContentError]]:
+    try:
+        found = identity_for_path(path, registry)
+    except ManifestError as err:
+        return None, list(err.errors)
+    return (None, []) if found is None else ((found.kind, found.name), [])
+
+
+def _duplicate(identity: tuple[str, str], files: list[FileAt]) -> list[ContentError]:
+    paths = ", ".join(f.path for f in files)
+    kind, name = identity
+    return [
+        ContentError(
+            f.path,
+            "metadata.name",
+            DUPLICATE,
+            f"metadata.name: {kind}/{name} is defined by several files ({paths}); one "
+            "resource, one file — the last valid projection stays served",
+        )
+        for f in files
+    ]
+
+
+def _resolve(
+    plan: Plan,
+    touched: dict[tuple[str, str], set[str]],
+    state: dict[str, FileAt | None],
+    registry: KindRegistry,
+) -> None:
+    for identity in sorted(touched):
+        kind, name = identity
+        spellings = candidate_paths(kind, name, registry)
+        present = [f for p in spellings if (f := state.get(p)) is not None]
+        if not present:
+            plan.deletes.append((document_kind(kind), name))
+        elif len(present) == 1:
+            plan.upserts.append(present[0])
+        else:
+            plan.conflicts.extend(_duplicate(identity, present))
+
+
+async def plan_changes(
+    git: GitClient,
+    repository: str,
+    *,
+    base: str | None,
+    target: str,
+    dirty: Iterable[str] = (),
+    registry: KindRegistry,
+) -> Plan:
+    """The plan from ``base`` (plus ``dirty`` targets) to ``target``; ``NotFound`` when
+    ``base`` or a dirty target is not a commit of the repository."""
+    plan = Plan(base, target)
+    state: dict[str, FileAt | None] = {}
+    for change in await changed(git, repository, base, target):
+        deleted = change.change_type == pb.CHANGE_TYPE_DELETED
+        state[change.path] = None if deleted else FileAt(change.path, change.new_blob_id)
+    extra: set[str] = set()
+    for other in dict.fromkeys(dirty):
+        if other == target:
+            continue
+        extra.update(c.path for c in await changed(git, repository, base, other))
+    extra.difference_update(state)
+
+    touched: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for path in [*state, *sorted(extra)]:
+        identity, errors = _identity(path, registry)
+        if errors and state.get(path) is not None:
+            plan.conflicts.extend(errors)  # a changed file the convention refuses
+        if identity is not None:
+            touched[identity].add(path)
+
+    unknown = {
+        p for kind, name in touched for p in candidate_paths(kind, name, registry) if p not in state
+    }
+    if base is None:
+        state.update(dict.fromkeys(unknown))  # the diff from nothing lists every file
+    elif unknown:
+        state.update(await files_at(git, repository, target, unknown))
+    _resolve(plan, touched, state, registry)
+    return plan
+
+
+async def plan_full(
+    git: GitClient,
+    kv: KvStore,
+    scope: ChannelScope,
+    repository: str,
+    *,
+    target: str,
+    registry: KindRegistry,
+) -> Plan:
+    """Everything: every manifest of ``target`` and a delete for every other document."""
+    plan = Plan(None, target, full=True)
+    state: dict[str, FileAt | None] = {}
+    touched: dict[tuple[str, str], set[str]] = defaultdict(set)
+    request = pb.ListTreeRequest(repository_id=repository, revision=target, recursive=True)
+    async for entry in git.list_tree(request):
+        if entry.type != pb.ENTRY_TYPE_BLOB:
+            continue
+        identity, errors = _identity(entry.path, registry)
+        plan.conflicts.extend(errors)
+        if identity is not None:
+            state[entry.path] = FileAt(entry.path, entry.oid)
+            touched[identity].add(entry.path)
+    _resolve(plan, touched, state, registry)
+    keep = {(document_kind(kind), name) for kind, name in touched}
+    for definition in registry:
+        kind = document_kind(definition.kind)
+        after: str | None = None
+        while True:
+            page = await kv.list_documents(scope, kind, first=MAX_PAGE_SIZE, after=after)
+            plan.deletes.extend(
+                (kind, doc.name) for doc in page.items if (kind, doc.name) not in keep
+            )
+            if not page.has_next_page:
+                break
+            after = page.end_cursor
+    return plan

@@ -1,0 +1,231 @@
+"""The queue consumer loop: leases events, runs the handler, acks or gives them back.
+
+* **Group and name.** Every worker reads the stream in consumer group ``projector``
+  (``settings.worker.group``), so the workers share the events; each has its own consumer
+  name (``<host>-<pid>``), which says who holds a lease.
+* **Concurrency.** Up to ``concurrency`` events are handled at once; a fetch asks for no
+  more messages than there are free slots. Events of one repository are handled one at a
+  time (an ``asyncio.Lock`` per repository id); other repositories go on in parallel.
+  Across processes the KV head compare-and-set keeps projections correct.
+* **Acks.** A message is acked only after its handler returned, i.e. after the KV batches
+  and the commit status are written. A worker killed anywhere leaves the message leased; the
+  queue hands it out again after ``ack_wait`` and the (convergent) handler redoes the work.
+* **Errors.** A passing error (``RetryableError``: git service or KV unavailable, a lost
+  race) is logged, waited out with exponential backoff by delivery count, then the message
+  is nacked for redelivery. A permanent error (bad event, a refused write) makes the message
+  *poison*: logged with the event and acked, so it never blocks the stream. Unexpected
+  exceptions are retried like passing errors until ``max_deliveries``, then dropped as poison.
+* **Shutdown.** ``stop()`` ends fetching; in-flight events get ``grace`` seconds to finish,
+  then are cancelled (their messages are redelivered: nothing is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from gitstore.backends.queue.base import Message, Queue
+from gitstore.domain.errors import GitStoreError, PermanentError, RetryableError
+from gitstore.domain.events import RefUpdateEvent
+from gitstore.worker.handler import decode_event
+from gitstore.worker.metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
+
+Handle = Callable[[RefUpdateEvent], Awaitable[str]]
+
+
+class KeyedLocks:
+    """One ``asyncio.Lock`` per key, forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+def backoff(delivery_count: int, *, base: float = 0.2, cap: float = 10.0) -> float:
+    """Seconds to wait before giving a failed message back: 0.2, 0.4, 0.8, ... up to cap."""
+    return float(min(cap, base * 2 ** max(0, delivery_count - 1)))
+
+
+class Consumer:
+    def __init__(
+        self,
+        queue: Queue,
+        handle: Handle,
+        *,
+        group: str,
+        name: str,
+        concurrency: int = 4,
+        metrics: WorkerMetrics | None = None,
+        max_deliveries: int = 10,
+        fetch_timeout: float = 1.0,
+        backoff_base: float = 0.2,
+        backoff_cap: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.queue = queue
+        self.handle = handle
+        self.group = group
+        self.name = name
+        self.concurrency = concurrency
+        self.metrics = metrics or WorkerMetrics()
+        self.max_deliveries = max_deliveries
+        self.fetch_timeout = fetch_timeout
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.clock = clock
+        self.locks = KeyedLocks()
+        self._stopping = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._slot_free = asyncio.Event()
+
+    def stop(self) -> None:
+        """Stop fetching; ``run`` returns once in-flight events are done (or cancelled)."""
+        self._stopping.set()
+        self._slot_free.set()
+
+    async def run(self, *, grace: float = 10.0) -> None:
+        """Fetch and handle events until ``stop()``."""
+        failures = 0
+        try:
+            while not self._stopping.is_set():
+                free = self.concurrency - len(self._inflight)
+                if free <= 0:
+                    self._slot_free.clear()
+                    await self._slot_free.wait()
+                    continue
+                try:
+                    messages = await self.queue.fetch(
+                        self.group, self.name, max_messages=free, timeout=self.fetch_timeout
+                    )
+                except RetryableError as exc:
+                    failures += 1
+                    delay = backoff(failures, base=self.backoff_base, cap=self.backoff_cap)
+                    log.warning("cannot fetch events (%s); retrying in %.1fs", exc.message, delay)
+                    await self._sleep(delay)
+                    continue
+                failures = 0
+                for message in messages:
+                    task = asyncio.create_task(self._process(message))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._done)
+        finally:
+            await self._drain(grace)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._slot_free.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _drain(self, grace: float) -> None:
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("cancelled %d unfinished event(s); they will be redelivered", len(pending))
+            await asyncio.wait(pending)
+
+    # ------------------------------------------------------------------ one message
+
+    async def _process(self, message: Message) -> None:
+        try:
+            event = decode_event(message.body)
+        except PermanentError as exc:
+            await self._poison(message, None, exc)
+            return
+        if event.timestamp:
+            age = max(0.0, self.clock() - event.timestamp)
+            self.metrics.event_age_seconds.observe(age)
+            self.metrics.queue_lag_seconds.set(age)
+        try:
+            async with self.locks.hold(event.repository_id):
+                outcome = await self.handle(event)
+        except RetryableError as exc:
+            await self._retry(message, event, exc)
+        except PermanentError as exc:
+            await self._poison(message, event, exc)
+        except Exception as exc:
+            if message.delivery_count >= self.max_deliveries:
+                await self._poison(message, event, exc)
+            else:
+                log.exception(
+                    "event %s for %s failed unexpectedly (delivery %d of at most %d) "
+                    "[correlation_id=%s]",
+                    event.event_id,
+                    event.repository_id,
+                    message.delivery_count,
+                    self.max_deliveries,
+                    event.correlation_id,
+                )
+                await self._retry(message, event, exc)
+        else:
+            self.metrics.events.labels(outcome).inc()
+            await self._ack(message)
+
+    async def _retry(self, message: Message, event: RefUpdateEvent, exc: BaseException) -> None:
+        self.metrics.events.labels("retried").inc()
+        delay = backoff(message.delivery_count, base=self.backoff_base, cap=self.backoff_cap)
+        if isinstance(exc, GitStoreError):
+            log.warning(
+                "event %s for %s will be retried in %.1fs: %s [correlation_id=%s]",
+                event.event_id,
+                event.repository_id,
+                delay,
+                exc.message,
+                event.correlation_id,
+            )
+        await self._sleep(delay)
+        try:
+            await self.queue.nack(self.group, message.id)
+        except GitStoreError as err:
+            log.warning("cannot nack message %s (%s): redelivered later", message.id, err.message)
+
+    async def _poison(
+        self, message: Message, event: RefUpdateEvent | None, exc: BaseException
+    ) -> None:
+        self.metrics.events.labels("poison").inc()
+        what = (
+            f"event {event.event_id} for {event.repository_id} "
+            f"[correlation_id={event.correlation_id}]"
+            if event is not None
+            else f"message {message.id} ({message.body[:200]!r})"
+        )
+        log.error(
+            "dropping %s after %d delivery(ies): %s",
+            what,
+            message.delivery_count,
+            exc.message if isinstance(exc, GitStoreError) else repr(exc),
+            exc_info=not isinstance(exc, GitStoreError),
+        )
+        await self._ack(message)
+
+    async def _ack(self, message: Message) -> None:
+        try:
+            await self.queue.ack(self.group, message.id)
+        except GitStoreError as err:
+            log.warning("cannot ack message %s (%s): redelivered later", message.id, err.message)

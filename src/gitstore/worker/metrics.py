@@ -1,0 +1,82 @@
+"""Prometheus metrics of one worker, in a registry the caller owns.
+
+A standalone ``gitstore worker`` serves them on ``--metrics-port``; inside ``gitstore serve``
+the caller passes the registry it already serves. Label values are bounded (fixed outcome
+and operation vocabularies), never repository names.
+
+* ``gitstore_worker_events_total{outcome}``: events consumed, by what became of them:
+  ``projected`` (KV written), ``unchanged`` (already at the head: redelivered or late),
+  ``ignored`` (repository or branch gone), ``retried`` (nacked after a passing error),
+  ``poison`` (a permanent error: logged and acked);
+* ``gitstore_worker_projection_seconds``: one projection, from resolving the head to the last
+  batch (only projections that wrote something);
+* ``gitstore_worker_kv_apply_seconds``: one KV batch (``kv.apply``);
+* ``gitstore_worker_documents_total{op}``: documents written (``upsert``/``delete``);
+* ``gitstore_worker_validation_failures_total``: invalid files met while projecting (the
+  KV keeps their last valid document);
+* ``gitstore_worker_commit_statuses_total{state}``: commit statuses recorded;
+* ``gitstore_worker_queue_pending``: events of the stream the group has not acked yet;
+* ``gitstore_worker_queue_lag_seconds``: age (now - event timestamp) of the newest event
+  taken off the queue, and ``gitstore_worker_event_age_seconds`` its distribution.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+_SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+class WorkerMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.events = Counter(
+            "gitstore_worker_events", "Events consumed, by outcome", ["outcome"], registry=r
+        )
+        self.projection_seconds = Histogram(
+            "gitstore_worker_projection_seconds",
+            "Projection of one repository head into the KV store",
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.kv_apply_seconds = Histogram(
+            "gitstore_worker_kv_apply_seconds",
+            "One KV batch apply",
+            buckets=_FAST,
+            registry=r,
+        )
+        self.documents = Counter(
+            "gitstore_worker_documents", "Documents written to the KV store", ["op"], registry=r
+        )
+        self.validation_failures = Counter(
+            "gitstore_worker_validation_failures",
+            "Invalid manifest files met while projecting",
+            registry=r,
+        )
+        self.statuses = Counter(
+            "gitstore_worker_commit_statuses", "Commit statuses recorded", ["state"], registry=r
+        )
+        self.queue_pending = Gauge(
+            "gitstore_worker_queue_pending",
+            "Events in the stream not yet acknowledged by the worker group",
+            registry=r,
+        )
+        self.queue_lag_seconds = Gauge(
+            "gitstore_worker_queue_lag_seconds",
+            "Seconds between the newest consumed event's timestamp and its consumption",
+            registry=r,
+        )
+        self.event_age_seconds = Histogram(
+            "gitstore_worker_event_age_seconds",
+            "Seconds between an event's timestamp and its consumption",
+            buckets=_SLOW,
+            registry=r,
+        )
+        for outcome in ("projected", "unchanged", "ignored", "retried", "poison"):
+            self.events.labels(outcome)
+        for op in ("upsert", "delete"):
+            self.documents.labels(op)
+        for state in ("VALID", "INVALID"):
+            self.statuses.labels(state)

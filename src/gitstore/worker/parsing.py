@@ -1,0 +1,107 @@
+"""Parsing and validating fetched files, and turning valid ones into KV upserts.
+
+``parse_file`` never raises for bad content: it returns a ``Parsed`` holding either the
+valid manifest or every ``ContentError`` found (syntax, envelope, path convention, schema,
+product rules), so one bad file never stops a projection. Cross-file checks (references,
+duplicate handles, unique SKUs) are not applied here: a file is projected when it is valid
+on its own; two files claiming one identity are caught by the change plan (``changes``).
+
+``parse_many`` is what the worker runs in a thread (``asyncio.to_thread``) per chunk, so the
+event loop stays free for the network while CPU-bound YAML parsing runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from gitstore.domain.content import (
+    DEFAULT_MAX_MANIFEST_BYTES,
+    ContentError,
+    KindRegistry,
+    Manifest,
+    ManifestError,
+    parse_manifest,
+    validate_manifest,
+)
+from gitstore.domain.projection import (
+    document_indexes,
+    document_kind,
+    document_value,
+    status_error,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """One file at one blob id: the valid manifest, or why it is not valid."""
+
+    path: str
+    blob_id: str
+    manifest: Manifest | None
+    errors: tuple[ContentError, ...] = ()
+
+    @property
+    def valid(self) -> bool:
+        return self.manifest is not None
+
+
+def parse_file(
+    path: str,
+    blob_id: str,
+    content: bytes,
+    registry: KindRegistry,
+    *,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> Parsed:
+    try:
+        manifest = parse_manifest(content, path, max_bytes=max_bytes)
+    except ManifestError as err:
+        return Parsed(path, blob_id, None, err.errors)
+    errors = validate_manifest(manifest, registry)
+    if errors:
+        return Parsed(path, blob_id, None, tuple(errors))
+    return Parsed(path, blob_id, manifest)
+
+
+def parse_many(
+    items: Iterable[tuple[str, str, bytes]],
+    registry: KindRegistry,
+    *,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> list[Parsed]:
+    """``parse_file`` of each ``(path, blob_id, content)``, in order."""
+    return [parse_file(p, b, c, registry, max_bytes=max_bytes) for p, b, c in items]
+
+
+def upsert_args(parsed: Parsed) -> tuple[str, str, dict[str, Any], dict[str, list[str]]]:
+    """``(kv kind, name, document value, indexes)`` of a valid file."""
+    m = parsed.manifest
+    assert m is not None, "only valid files are projected"
+    value = document_value(
+        api_version=m.api_version,
+        kind=m.kind,
+        name=m.name,
+        spec=m.spec,
+        labels=m.labels,
+        annotations=m.annotations,
+        path=parsed.path,
+        blob_id=parsed.blob_id,
+    )
+    return document_kind(m.kind), m.name, value, document_indexes(m.kind, m.name, m.spec)
+
+
+def error_dicts(errors: Iterable[ContentError]) -> list[dict[str, Any]]:
+    """Content errors in the commit-status shape."""
+    return [
+        status_error(
+            path=e.path,
+            field=e.field,
+            rule=e.rule,
+            message=e.message,
+            line=e.line,
+            column=e.column,
+        )
+        for e in errors
+    ]

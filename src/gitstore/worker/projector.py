@@ -1,0 +1,338 @@
+"""The convergent projection of one repository's default branch into the KV channel ``draft``.
+
+Not event replay: whatever event arrives, the projector makes the KV equal to the branch
+head *now*. One attempt:
+
+1. ``target`` = ResolveRevision(HEAD) (the default branch head); the KV head of ``draft``
+   gives ``base`` (the commit last fully materialised) and its sequence ``seq``; the claim
+   document (``claims``) says whether a chunked projection is unfinished.
+2. No claim and ``base == target``: nothing to do (a redelivered or late event).
+3. The plan (``changes``): the documents to upsert and delete, from the diff
+   ``base -> target`` plus what an unfinished projection may have touched.
+4. Each upsert's blob is fetched (``GetBlobs`` by id, the next chunk prefetched while this
+   one is parsed), parsed and validated (in a thread). Valid files become documents with
+   their indexes (``domain.projection``); invalid ones are counted and skipped, so the KV
+   keeps the last valid document of that resource.
+5. Written in one batch (``sequence = seq + 1``, ``version = target``,
+   ``expected_head_sequence = seq``) when it fits ``batch_size``, else in chunks under a
+   claim (see ``claims``). Losing the head CAS (``FailedPrecondition`` on
+   ``expected_head_sequence``: another worker moved the head) starts over from 1.
+
+Every document write is stamped with the target commit and a sequence above everything the
+channel held, and the head moves only with the write that completes the target, so a crash
+anywhere leaves a state the next attempt repairs: the KV converges to exactly the branch head.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from gitstore.backends.kv import Batch, KvStore
+from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.errors import Aborted, FailedPrecondition, NotFound
+from gitstore.domain.keys import ChannelScope
+from gitstore.domain.projection import (
+    NO_VERSION,
+    PROJECTION_KIND,
+    PROJECTION_MARKER,
+    draft_scope,
+    materialised_version,
+)
+from gitstore.git.client import GitClient
+from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full
+from gitstore.worker.claims import Claim, read_claim
+from gitstore.worker.metrics import WorkerMetrics
+from gitstore.worker.parsing import Parsed, parse_many, upsert_args
+
+log = logging.getLogger(__name__)
+
+MAX_HEAD_RACES = 32
+
+Work = tuple[str, str] | FileAt  # a delete (kv kind, name) or a file to upsert
+
+
+@dataclass(slots=True)
+class ProjectionResult:
+    repository: str
+    version: str  # the commit the channel now holds
+    previous: str | None  # what it held before
+    sequence: int  # the head sequence now
+    changed: bool = False  # whether anything was written
+    upserts: int = 0
+    deletes: int = 0
+    chunks: int = 0
+    full: bool = False  # a full resync (base unknown to Git)
+    took_over: bool = False  # finished an unfinished claim
+    seconds: float = 0.0
+    invalid: list[ContentError] = field(default_factory=list)
+    # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
+    checked: dict[tuple[str, str], tuple[ContentError, ...]] = field(default_factory=dict)
+
+    @property
+    def invalid_files(self) -> int:
+        """Files skipped as invalid (or in conflict) by this projection."""
+        return len({e.path for e in self.invalid})
+
+
+@dataclass(frozen=True, slots=True)
+class _Again:
+    """The attempt waited for another owner's claim; ``stale`` if it never moved."""
+
+    stale: Claim | None = None
+
+
+class Projector:
+    """Projects repositories into ``draft``; one instance per worker (``owner`` unique)."""
+
+    def __init__(
+        self,
+        git: GitClient,
+        kv: KvStore,
+        *,
+        owner: str,
+        registry: KindRegistry | None = None,
+        batch_size: int = 2000,
+        claim_stale_seconds: float = 15.0,
+        metrics: WorkerMetrics | None = None,
+        max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = 0.1,
+    ) -> None:
+        self.git = git
+        self.kv = kv
+        self.owner = owner
+        self.registry = registry or KindRegistry.builtin()
+        self.batch_size = batch_size
+        self.claim_stale_seconds = claim_stale_seconds
+        self.metrics = metrics or WorkerMetrics()
+        self.max_bytes = max_bytes
+        self.clock = clock
+        self.poll_interval = poll_interval
+
+    async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
+        """Bring ``draft`` of ``repository`` to its default branch head; see the module doc."""
+        scope = draft_scope(repository)
+        stale: Claim | None = None
+        races = 0
+        while True:
+            try:
+                outcome = await self._attempt(repository, scope, stale, correlation_id)
+            except FailedPrecondition as exc:
+                if exc.field != "expected_head_sequence":
+                    raise
+                races += 1
+                if races >= MAX_HEAD_RACES:
+                    raise Aborted(
+                        f"projection of {repository} lost the head race {races} times"
+                    ) from None
+                log.info(
+                    "projection of %s lost the head race (%s); starting over [correlation_id=%s]",
+                    repository,
+                    exc.message,
+                    correlation_id,
+                )
+                continue
+            if isinstance(outcome, ProjectionResult):
+                return outcome
+            stale = outcome.stale
+
+    # ------------------------------------------------------------------ one attempt
+
+    async def _attempt(
+        self, repository: str, scope: ChannelScope, stale: Claim | None, correlation_id: str
+    ) -> ProjectionResult | _Again:
+        started = time.monotonic()
+        target = (await self.git.resolve_revision(repository, "HEAD")).commit_sha
+        head = await self.kv.head(scope)
+        seq = head.sequence if head else 0
+        base = materialised_version(head.version if head else None)
+        claim = await read_claim(self.kv, scope)
+        if claim is None and base == target:
+            return ProjectionResult(repository, target, base, seq)
+        if (
+            claim is not None
+            and claim.owner != self.owner
+            and claim != stale
+            and self.clock() - claim.heartbeat < self.claim_stale_seconds
+        ):
+            return await self._wait(scope, seq, claim)
+        # A head without a materialised version but no claim to explain it: trust nothing.
+        suspect = head is not None and base is None and claim is None
+        plan = await self._plan(repository, scope, base, target, claim, suspect)
+        result = ProjectionResult(
+            repository, target, base, seq, full=plan.full, took_over=claim is not None
+        )
+        result.invalid.extend(plan.conflicts)
+        if len(plan) + (1 if claim else 0) <= self.batch_size:
+            await self._write_single(scope, seq, plan, claim is not None, result)
+        else:
+            await self._write_chunked(scope, seq, plan, claim, result)
+        result.changed = True
+        result.seconds = time.monotonic() - started
+        self.metrics.projection_seconds.observe(result.seconds)
+        self.metrics.validation_failures.inc(result.invalid_files)
+        log.info(
+            "projected %s %s -> %s: %d upserts, %d deletes, %d invalid, %d chunk(s)%s%s "
+            "in %.3fs [correlation_id=%s]",
+            repository,
+            (base or "nothing")[:12],
+            target[:12],
+            result.upserts,
+            result.deletes,
+            result.invalid_files,
+            result.chunks,
+            ", full resync" if plan.full else "",
+            ", finishing an unfinished claim" if claim else "",
+            result.seconds,
+            correlation_id,
+        )
+        for error in result.invalid[:20]:
+            log.warning("not projected: %s [correlation_id=%s]", error, correlation_id)
+        return result
+
+    async def _plan(
+        self,
+        repository: str,
+        scope: ChannelScope,
+        base: str | None,
+        target: str,
+        claim: Claim | None,
+        suspect: bool,
+    ) -> Plan:
+        if not suspect and (claim is None or (claim.base == base and not claim.full)):
+            try:
+                return await plan_changes(
+                    self.git,
+                    repository,
+                    base=base,
+                    target=target,
+                    dirty=claim.targets if claim else (),
+                    registry=self.registry,
+                )
+            except NotFound as exc:
+                log.warning("cannot diff %s from %s (%s): full resync", repository, base, exc)
+        return await plan_full(
+            self.git, self.kv, scope, repository, target=target, registry=self.registry
+        )
+
+    async def _wait(self, scope: ChannelScope, seq: int, claim: Claim) -> _Again:
+        """Wait while another owner's claim is alive; ``stale`` if it stopped moving."""
+        seen, last_change = claim, time.monotonic()
+        while time.monotonic() - last_change < self.claim_stale_seconds:
+            await asyncio.sleep(self.poll_interval)
+            head = await self.kv.head(scope)
+            now = await read_claim(self.kv, scope)
+            if (head.sequence if head else 0) != seq or now is None:
+                return _Again()
+            if (now.owner, now.sequence) != (seen.owner, seen.sequence):
+                return _Again()
+            if now.heartbeat != seen.heartbeat:
+                seen, last_change = now, time.monotonic()
+            if self.clock() - now.heartbeat >= self.claim_stale_seconds:
+                return _Again()
+        log.warning("claim of %s by %s looks abandoned: taking over", scope, seen.owner)
+        return _Again(stale=seen)
+
+    # ------------------------------------------------------------------ writing
+
+    async def _write_single(
+        self, scope: ChannelScope, seq: int, plan: Plan, had_claim: bool, result: ProjectionResult
+    ) -> None:
+        batch = Batch(scope, seq + 1, plan.target, expected_head_sequence=seq)
+        if had_claim:
+            batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
+        work: list[Work] = [*plan.deletes, *plan.upserts]
+        await self._fill(batch, work, await self._fetch(scope.repository, work), result)
+        await self._apply(batch)
+        result.sequence = seq + 1
+        result.chunks = 1
+
+    async def _write_chunked(
+        self,
+        scope: ChannelScope,
+        seq: int,
+        plan: Plan,
+        previous: Claim | None,
+        result: ProjectionResult,
+    ) -> None:
+        c = seq + 1
+        targets = tuple(dict.fromkeys([*(previous.targets if previous else ()), plan.target]))
+        claim = Claim(plan.base, targets, self.owner, self.clock(), c, full=plan.full)
+        version = plan.base or NO_VERSION
+        claim_batch = Batch(scope, c, version, expected_head_sequence=seq)
+        claim_batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
+        await self._apply(claim_batch)
+        work: list[Work] = [*plan.deletes, *plan.upserts]
+        chunks = [work[i : i + self.batch_size] for i in range(0, len(work), self.batch_size)]
+        chunks = chunks or [[]]
+        prefetch = asyncio.ensure_future(self._fetch(scope.repository, chunks[0]))
+        try:
+            for number, chunk in enumerate(chunks):
+                fetched = await prefetch
+                last = number == len(chunks) - 1
+                if not last:
+                    prefetch = asyncio.ensure_future(
+                        self._fetch(scope.repository, chunks[number + 1])
+                    )
+                if last:
+                    batch = Batch(scope, c + 1, plan.target, expected_head_sequence=c)
+                    batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
+                else:
+                    batch = Batch(
+                        scope, c, plan.target, advance_head=False, expected_head_sequence=c
+                    )
+                    claim = claim.beat(self.clock())
+                    batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
+                await self._fill(batch, chunk, fetched, result)
+                await self._apply(batch)
+                result.chunks += 1
+        finally:
+            if not prefetch.done():
+                prefetch.cancel()
+        result.sequence = c + 1
+
+    async def _fetch(self, repository: str, work: Sequence[Work]) -> dict[str, bytes]:
+        wanted = [w.blob_id for w in work if isinstance(w, FileAt) and w.content is None]
+        return await contents(self.git, repository, wanted) if wanted else {}
+
+    async def _fill(
+        self,
+        batch: Batch,
+        work: Sequence[Work],
+        fetched: dict[str, bytes],
+        result: ProjectionResult,
+    ) -> None:
+        files: list[tuple[str, str, bytes]] = []
+        for item in work:
+            if isinstance(item, FileAt):
+                content = item.content if item.content is not None else fetched.get(item.blob_id)
+                if content is None:
+                    raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
+                files.append((item.path, item.blob_id, content))
+            else:
+                batch.delete(*item)
+                result.deletes += 1
+                self.metrics.documents.labels("delete").inc()
+        parsed: list[Parsed] = (
+            await asyncio.to_thread(parse_many, files, self.registry, max_bytes=self.max_bytes)
+            if files
+            else []
+        )
+        for p in parsed:
+            result.checked[(p.path, p.blob_id)] = p.errors
+            if p.valid:
+                kind, name, value, indexes = upsert_args(p)
+                batch.upsert(kind, name, value, indexes=indexes)
+                result.upserts += 1
+                self.metrics.documents.labels("upsert").inc()
+            else:
+                result.invalid.extend(p.errors)
+
+    async def _apply(self, batch: Batch) -> None:
+        started = time.monotonic()
+        await self.kv.apply(batch)
+        self.metrics.kv_apply_seconds.observe(time.monotonic() - started)

@@ -1,0 +1,230 @@
+"""The worker as a long-lived service: ``gitstore worker`` alone, or inside ``gitstore serve``.
+
+``WorkerService(settings)`` has ``name``, async ``start()`` and ``stop()`` (the
+``cli.runner.Service`` shape). ``start`` opens what it was not given — the queue
+(``settings.queue_url()``, stream ``settings.queue.stream``, lease ``settings.queue.ack_wait``),
+the KV store (``settings.kv_url()``) and a git client (``settings.git.grpc.uri``) — and
+starts the consumer and a sampler of the queue backlog (``pending``) for the metrics. It
+does not wait for the git service: until that answers, events are retried with backoff.
+``stop`` stops fetching, lets in-flight events finish (``grace`` seconds), and closes what
+it opened.
+
+Metrics go to ``registry`` (a fresh one by default; ``serve`` passes the registry it already
+exposes). With ``serve_metrics=True`` and ``settings.worker.metrics_port`` > 0 the service
+serves ``/metrics`` itself on ``metrics_host:metrics_port`` (standalone ``gitstore worker``).
+``run_worker(settings)`` runs one service until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import os
+import signal
+import socket
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from gitstore.backends.kv import KvStore, open_kv_store
+from gitstore.backends.queue.base import Queue
+from gitstore.backends.queue.factory import open_queue
+from gitstore.config import Settings
+from gitstore.domain.content import KindRegistry
+from gitstore.domain.errors import GitStoreError, Unavailable
+from gitstore.git.client import GitClient
+from gitstore.worker.consumer import Consumer
+from gitstore.worker.handler import EventHandler
+from gitstore.worker.metrics import WorkerMetrics
+from gitstore.worker.projector import Projector
+from gitstore.worker.statuses import StatusRecorder
+
+log = logging.getLogger(__name__)
+
+_instances = itertools.count(1)
+
+
+def default_consumer_name() -> str:
+    """``<host>-<pid>``, with ``-<n>`` for a second worker in the same process."""
+    n = next(_instances)
+    base = f"{socket.gethostname()}-{os.getpid()}"
+    return base if n == 1 else f"{base}-{n}"
+
+
+class WorkerService:
+    name = "worker"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: CollectorRegistry | None = None,
+        serve_metrics: bool = False,
+        consumer_name: str | None = None,
+        queue: Queue | None = None,
+        kv: KvStore | None = None,
+        git: GitClient | None = None,
+        kinds: KindRegistry | None = None,
+        grace: float = 10.0,
+        pending_interval: float = 5.0,
+    ) -> None:
+        self.settings = settings
+        self.metrics = WorkerMetrics(registry)
+        self.serve_metrics = serve_metrics
+        self.consumer_name = consumer_name or default_consumer_name()
+        self.kinds = kinds or KindRegistry.builtin()
+        self.grace = grace
+        self.pending_interval = pending_interval
+        self.queue, self.kv, self.git = queue, kv, git
+        self._owned: list[Any] = []
+        self.consumer: Consumer | None = None
+        self.projector: Projector | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: Any = None
+        self.metrics_port: int | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        try:
+            if self.queue is None:
+                self.queue = await open_queue(
+                    s.queue_url(), stream=s.queue.stream, ack_wait=s.queue.ack_wait
+                )
+                self._owned.append(self.queue)
+            if self.kv is None:
+                self.kv = await open_kv_store(s.kv_url())
+                self._owned.append(self.kv)
+            if self.git is None:
+                self.git = GitClient.from_settings(s)
+                self._owned.append(self.git)
+            self._start_metrics_server()
+        except BaseException:
+            await self._close_owned()
+            raise
+        w = s.worker
+        self.projector = Projector(
+            self.git,
+            self.kv,
+            owner=f"{self.consumer_name}-{uuid.uuid4().hex[:8]}",
+            registry=self.kinds,
+            batch_size=w.batch_size,
+            claim_stale_seconds=w.claim_stale_seconds,
+            metrics=self.metrics,
+            max_bytes=s.content.max_manifest_bytes,
+        )
+        recorder = StatusRecorder(
+            self.git,
+            self.kv,
+            registry=self.kinds,
+            metrics=self.metrics,
+            max_bytes=s.content.max_manifest_bytes,
+        )
+        handler = EventHandler(self.projector, recorder)
+        self.consumer = Consumer(
+            self.queue,
+            handler.handle,
+            group=w.group,
+            name=self.consumer_name,
+            concurrency=w.concurrency,
+            metrics=self.metrics,
+            max_deliveries=w.max_deliveries,
+        )
+        self._tasks = [
+            asyncio.create_task(self.consumer.run(grace=self.grace), name="worker-consumer"),
+            asyncio.create_task(self._sample_pending(), name="worker-pending"),
+        ]
+        log.info(
+            "worker %s consuming %s (group %s, concurrency %d, batch %d) into %s via git %s",
+            self.consumer_name,
+            s.queue.stream,
+            w.group,
+            w.concurrency,
+            w.batch_size,
+            _redact(s.kv_url()),
+            s.git.grpc.uri,
+        )
+
+    async def stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self._close_owned()
+
+    async def _close_owned(self) -> None:
+        if self._http is not None:
+            server, thread = self._http
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+            self._http = None
+        for resource in reversed(self._owned):
+            try:
+                await resource.close()
+            except Exception:
+                log.exception("closing %r failed", resource)
+        self._owned = []
+
+    def _start_metrics_server(self) -> None:
+        w = self.settings.worker
+        if not self.serve_metrics or not w.metrics_port:
+            return
+        try:
+            server, thread = start_http_server(
+                w.metrics_port, addr=w.metrics_host, registry=self.metrics.registry
+            )
+        except OSError as exc:
+            raise Unavailable(
+                f"cannot serve worker metrics on {w.metrics_host}:{w.metrics_port}: {exc}"
+            ) from None
+        self._http = (server, thread)
+        self.metrics_port = int(server.server_address[1])
+        log.info("worker metrics on http://%s:%d/metrics", w.metrics_host, self.metrics_port)
+
+    async def _sample_pending(self) -> None:
+        assert self.queue is not None
+        group = self.settings.worker.group
+        while True:
+            try:
+                self.metrics.queue_pending.set(await self.queue.pending(group))
+            except GitStoreError as exc:
+                log.debug("cannot read the queue backlog: %s", exc.message)
+            await asyncio.sleep(self.pending_interval)
+
+
+def _redact(url: str) -> str:
+    """A URL without its password, for logs."""
+    head, sep, rest = url.partition("://")
+    if sep and "@" in rest.split("/", 1)[0]:
+        creds, _, host = rest.partition("@")
+        user = creds.split(":", 1)[0]
+        return f"{head}://{user}:***@{host}"
+    return url
+
+
+async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run one worker (serving metrics if configured) until SIGTERM/SIGINT or ``stop``."""
+    loop = asyncio.get_running_loop()
+    stop_event = stop if stop is not None else asyncio.Event()
+    handled: list[signal.Signals] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop_event.set)
+            handled.append(sig)
+    service = WorkerService(settings, serve_metrics=True)
+    try:
+        await service.start()
+        await stop_event.wait()
+        log.info("worker stopping")
+        await service.stop()
+        log.info("worker stopped")
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
