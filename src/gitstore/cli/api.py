@@ -15,6 +15,8 @@ import logging
 from collections.abc import Callable, Generator
 
 import uvicorn
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 
 from gitstore.api.app import create_app
 from gitstore.api.identity.signing_key import load_signing_key
@@ -22,7 +24,7 @@ from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
 
-from .options import add_data_dir, add_git_client_flags, settings_from_args
+from .options import add_data_dir, add_git_client_flags, settings_from_args, with_git_uri
 from .runner import run_services
 
 log = logging.getLogger(__name__)
@@ -82,8 +84,17 @@ class ApiUnit:
     def __init__(self, settings: Settings, *, git_uri: Callable[[], str] | None = None) -> None:
         self.settings = settings
         self._git_uri = git_uri
+        self.app: Starlette | None = None
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def registry(self) -> CollectorRegistry | None:
+        """The app's Prometheus registry once started (``serve`` adds the worker's metrics)."""
+        if self.app is None:
+            return None
+        registry: CollectorRegistry = self.app.state.services.metrics.registry
+        return registry
 
     @property
     def port(self) -> int | None:
@@ -96,13 +107,11 @@ class ApiUnit:
     async def start(self) -> None:
         settings = self.settings
         if self._git_uri is not None:
-            git = settings.git.model_copy(
-                update={"grpc": settings.git.grpc.model_copy(update={"uri": self._git_uri()})}
-            )
-            settings = settings.model_copy(update={"git": git})
+            settings = with_git_uri(settings, self._git_uri())
         check_settings(settings)
+        self.app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings),
+            self.app,
             host=settings.api.host,
             port=settings.api.port,
             log_config=None,

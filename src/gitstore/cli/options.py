@@ -67,3 +67,9 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         dotted: getattr(args, attr) for attr, dotted in mapping.items() if hasattr(args, attr)
     }
     return load_settings(**overrides)
+
+
+def with_git_uri(settings: Settings, uri: str) -> Settings:
+    """A copy of ``settings`` whose clients reach the git service at ``uri``."""
+    grpc = settings.git.grpc.model_copy(update={"uri": uri})
+    return settings.model_copy(update={"git": settings.git.model_copy(update={"grpc": grpc})})

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from collections.abc import Callable
 
 from gitstore.config import Settings
+from gitstore.worker.service import WorkerService
 
 from .api import ApiUnit, add_api_flags
 from .git_service import GitServiceUnit
-from .options import add_data_dir, add_git_service_flags, add_queue_flags, settings_from_args
+from .options import (
+    add_data_dir,
+    add_git_service_flags,
+    add_queue_flags,
+    settings_from_args,
+    with_git_uri,
+)
 from .runner import Service, run_services
 
 
@@ -27,7 +35,31 @@ def services(settings: Settings) -> list[Service]:
     def git_uri() -> str:
         return git.handle.address if git.handle is not None else settings.git.grpc.uri
 
-    return [git, ApiUnit(settings, git_uri=git_uri)]
+    api = ApiUnit(settings, git_uri=git_uri)
+    return [git, api, _ServeWorker(settings, git_uri=git_uri, api=api)]
+
+
+class _ServeWorker:
+    """The worker, started once the git service's address is known; its metrics are served
+    on the API's ``/metrics``."""
+
+    name = "worker"
+
+    def __init__(self, settings: Settings, *, git_uri: Callable[[], str], api: ApiUnit) -> None:
+        self.settings = settings
+        self._git_uri = git_uri
+        self._api = api
+        self._worker: WorkerService | None = None
+
+    async def start(self) -> None:
+        self._worker = WorkerService(
+            with_git_uri(self.settings, self._git_uri()), registry=self._api.registry
+        )
+        await self._worker.start()
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            await self._worker.stop()
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
