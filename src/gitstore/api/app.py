@@ -22,10 +22,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gitstore.backends.kv import KvStore
 from gitstore.backends.metadata.base import MetadataStore
 from gitstore.config import Settings
 from gitstore.git.client import GitClient
 
+from .catalog.floor import ROUTE as FLOOR_ROUTE
+from .catalog.floor import FloorRoute
 from .graphql.builder import SchemaModule
 from .graphql_http import GraphQLEndpoint
 from .services import ApiServices
@@ -38,6 +41,7 @@ def create_app(
     git_client: GitClient | None = None,
     git_client_factory: Callable[[Settings], GitClient] | None = None,
     modules: Sequence[SchemaModule] | None = None,
+    kv_store: KvStore | None = None,
 ) -> Starlette:
     services = ApiServices(
         settings,
@@ -45,6 +49,7 @@ def create_app(
         git_client=git_client,
         git_client_factory=git_client_factory,
         modules=modules,
+        kv_store=kv_store,
     )
     metrics = services.metrics
 
@@ -75,6 +80,7 @@ def create_app(
             Route("/graphql", GraphQLEndpoint(services).handle, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
+            Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -12,7 +12,10 @@ collide. Label values are bounded: ``route`` is one of the app's routes, ``opera
 * ``gitstore_api_graphql_errors_total{code}``: errors returned to clients, by code;
 * ``gitstore_api_document_cache_{hits,misses}_total``, ``gitstore_api_document_cache_entries``;
 * ``gitstore_api_apq_requests_total{outcome}``: hit / miss / registered;
-* ``gitstore_api_schema_version`` and ``gitstore_api_schema_publish_failures_total``.
+* ``gitstore_api_schema_version`` and ``gitstore_api_schema_publish_failures_total``;
+* ``gitstore_api_storefront_read_duration_seconds{field}``: storefront reads served from the
+  KV store, by catalogue field (``catalog``, ``product``, ``products``, ..., ``commitStatus``,
+  ``raw`` for the floor route).
 """
 
 from __future__ import annotations
@@ -82,6 +85,14 @@ class ApiMetrics:
         self.schema_failures = Counter(
             "gitstore_api_schema_publish_failures",
             "Schema candidates rejected (last known-good kept)",
+            registry=r,
+        )
+
+        self.storefront_read_duration = Histogram(
+            "gitstore_api_storefront_read_duration_seconds",
+            "Storefront read latency (KV reads and assembly), by catalogue field",
+            ["field"],
+            buckets=_BUCKETS,
             registry=r,
         )
 

@@ -11,6 +11,10 @@ The API never holds git state: it reaches the git service only through the gRPC
 (default ``GitClient.from_settings``) unless one is passed in. Making it does not connect,
 so the API starts (and serves identity) while the git service is down; calls then fail with
 ``Unavailable``. Modules get it with :meth:`ApiServices.git`.
+
+The KV projection store (what storefront reads are served from) is the one passed in
+(``kv_store=``, kept open) or ``open_kv_store(Settings.kv_url())``, opened at start and closed
+at stop. Modules get it with :meth:`ApiServices.kv`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.config import Settings
@@ -50,6 +55,7 @@ class ApiServices:
         git_client: GitClient | None = None,
         git_client_factory: Callable[[Settings], GitClient] | None = None,
         modules: Sequence[SchemaModule] | None = None,
+        kv_store: KvStore | None = None,
     ) -> None:
         self.settings = settings
         api = settings.api
@@ -75,6 +81,8 @@ class ApiServices:
         self._git_factory = git_client_factory or GitClient.from_settings
         self._owns_git = False
         self._identity: IdentityActions | None = None
+        self._kv = kv_store
+        self._owns_kv = kv_store is None
         self._authenticator: Authenticator | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -94,6 +102,8 @@ class ApiServices:
         if self._git is None:
             self._git = self._git_factory(self.settings)
             self._owns_git = True
+        if self._kv is None:
+            self._kv = await open_kv_store(self.settings.kv_url())
         result = self.rebuild_schema()
         if not result.ok:
             raise RuntimeError("the GraphQL schema is invalid: " + "; ".join(result.errors))
@@ -101,6 +111,9 @@ class ApiServices:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._owns_kv and self._kv is not None:
+            await self._kv.close()
+            self._kv = None
         if self._owns_git and self._git is not None:
             await _close(self._git)
             self._git = None
@@ -140,6 +153,12 @@ class ApiServices:
         if self._authenticator is None:
             raise Unavailable("the API is not started")
         return self._authenticator
+
+    def kv(self) -> KvStore:
+        """The KV projection store (storefront reads)."""
+        if self._kv is None:
+            raise Unavailable("the KV store is not open")
+        return self._kv
 
     def git(self) -> GitClient:
         """The git service client."""

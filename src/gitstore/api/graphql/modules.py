@@ -8,10 +8,18 @@ Order matters only for types: a module that uses another module's type by name
 from __future__ import annotations
 
 from .builder import SchemaModule
+from .catalog_mutations import CatalogMutationsModule
+from .catalog_reads import CatalogReadsModule
 from .identity import IdentityModule
 from .namespaces import NamespacesModule
 from .repositories import RepositoriesModule
 
 
 def default_modules() -> list[SchemaModule]:
-    return [IdentityModule(), NamespacesModule(), RepositoriesModule()]
+    return [
+        IdentityModule(),
+        NamespacesModule(),
+        RepositoriesModule(),
+        CatalogReadsModule(),
+        CatalogMutationsModule(),
+    ]

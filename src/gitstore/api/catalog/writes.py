@@ -1,0 +1,396 @@
+"""Catalogue mutations: validated, idempotent, conflict-checked commits through the git service.
+
+The pipeline of every write (``applyManifests``, ``upsert<Kind>``, ``delete<Kind>``,
+``revertCommit``), in order; nothing is committed unless every step passes:
+
+1. **input** — options and manifests checked and validated against their kind's schema
+   without any I/O (``writes_inputs``): all problems at once, as ``userErrors`` with JSON
+   paths (``writes_problems``);
+2. **access** — the caller may write the repository's namespace (``writes_access``);
+3. **dry run** — plan at the branch head, return the changes with their semantic diffs,
+   stop (no idempotency key is taken, nothing is written);
+4. **idempotency** — with an ``idempotencyKey``, claim it or replay the first answer
+   (``writes_idempotency``);
+5. **check and commit**, up to ``MAX_ATTEMPTS`` rounds: read the branch head ``H``; read the
+   resources' files at ``H``; check ``expectedVersion`` (``writes_plan``); plan the actions
+   (unchanged resources make none; if nothing changes, no commit is made and the answer is
+   ``H`` with ``committed: false``); ``CommitFiles`` with ``expected_head = H``. If the
+   branch moved meanwhile (``FAILED_PRECONDITION`` and a new head), start the round again,
+   so every check holds for exactly the state the commit replaces: no lost update. A
+   ``FAILED_PRECONDITION`` at an unchanged head is the git service refusing for another
+   reason and is returned. Rounds exhausted: ``ABORTED``.
+6. **indexing** — the answer's ``indexing`` handle (``writes_indexing``); with
+   ``waitForIndex`` the answer waits until storefront reads see the commit, or the timeout.
+
+Commits are authored by the caller (``<username> <username@users.gitstore.local>``), with a
+generated message (``upsert Product blue-shirt``) unless one is given, and the trailers
+``Actor``, ``Request-Id`` (the HTTP request id: the correlation id the git service puts on
+the ref-update event), ``Idempotency-Key`` and ``Schema-Version`` (the apiVersions of the
+written manifests; ``gitstore.dev/v1`` for deletions).
+
+If the ``CommitFiles`` call fails without a definite answer (the git service went away,
+deadline), the write looks for its own commit on the branch (``Request-Id`` trailer among the
+last ``RECOVERY_DEPTH`` commits) before giving up, so an acknowledgement lost in transit is
+still answered with its commit (and the idempotency key is completed, not released).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from gitstore.backends.kv import KvStore
+from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
+from gitstore.config import Settings
+from gitstore.domain.content import KindRegistry
+from gitstore.domain.content.manifest import ResourceIdentity
+from gitstore.domain.errors import (
+    Aborted,
+    FailedPrecondition,
+    GitStoreError,
+    PermanentError,
+    Unavailable,
+)
+from gitstore.git.client import GitClient, GitServiceError
+
+from .writes_access import writable_repository
+from .writes_git import BranchView
+from .writes_history import HistoryEntry, resource_history
+from .writes_idempotency import IdempotencyGate
+from .writes_indexing import PENDING, IndexWatcher
+from .writes_inputs import ManifestBuilder, Operation, WriteOptions, request_hash
+from .writes_metrics import WriteMetrics
+from .writes_plan import Plan, check_expected_version, plan_operations
+from .writes_result import Caller, WriteResult, generated_message, git_blob_id
+from .writes_revert import check_sha, load_commit, plan_revert, revert_message
+
+log = logging.getLogger("gitstore.api.catalog.writes")
+
+MAX_ATTEMPTS = 16
+RECOVERY_DEPTH = 50
+DEFAULT_SCHEMA_VERSION = "gitstore.dev/v1"
+
+Planner = Callable[[BranchView, str | None], Awaitable[Plan]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Round:
+    head: str | None  # the branch head the commit is compare-and-swapped against
+    base: str | None  # what the plan was made against (the fork point of a new branch)
+    plan: Plan
+
+
+async def _discard(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it, without raising its outcome (ours still propagates)."""
+    task.cancel()
+    await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved: no "never retrieved" log
+
+
+class CatalogWriter:
+    def __init__(
+        self,
+        *,
+        store: MetadataStore,
+        git: GitClient,
+        kv: KvStore | None,
+        settings: Settings,
+        metrics: WriteMetrics | None = None,
+        registry: KindRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.git = git
+        self.kv = kv
+        self.settings = settings
+        self.metrics = metrics
+        self.registry = registry or KindRegistry.builtin()
+        self.builder = ManifestBuilder(self.registry, settings.content.max_manifest_bytes)
+
+    # ------------------------------------------------------------------ entry points
+    async def write(
+        self,
+        caller: Caller,
+        mutation: str,
+        data: Mapping[str, Any],
+        operations: Sequence[Operation],
+        options: WriteOptions,
+    ) -> WriteResult:
+        """Put and remove resources in one commit (see the module docstring)."""
+        identities = [op.identity for op in operations]
+
+        async def planner(view: BranchView, base: str | None) -> Plan:
+            current = await view.files(base, identities)
+            if options.expected_version:
+                await check_expected_version(view, base, options.expected_version, current)
+            return plan_operations(operations, current, self.builder, self.registry)
+
+        message = options.message
+        return await self._run(caller, mutation, data, options, planner, message)
+
+    async def revert(
+        self, caller: Caller, data: Mapping[str, Any], sha: str, options: WriteOptions
+    ) -> WriteResult:
+        wanted = check_sha(sha)
+        record = await writable_repository(self.store, caller.principal, data["repository"])
+        view = self._view(record, options)
+        target = await load_commit(view, wanted)
+
+        async def planner(view: BranchView, base: str | None) -> Plan:
+            return await plan_revert(
+                view, base, target, self.registry, self.settings.content.max_manifest_bytes
+            )
+
+        message = options.message or revert_message(target)
+        result = await self._run(
+            caller,
+            "revertCommit",
+            data,
+            options,
+            planner,
+            message,
+            extra_trailers={"Reverts": target.sha},
+            record=record,
+        )
+        return replace(result, reverted=target.sha)
+
+    async def history(
+        self, record: RepositoryRecord, kind: str, name: str, first: int
+    ) -> list[HistoryEntry]:
+        view = BranchView(
+            self.git, record.repository_id, record.default_branch, registry=self.registry
+        )
+        definition = self.registry.get(kind)
+        return await resource_history(
+            view,
+            ResourceIdentity(definition.kind, name),
+            first,
+            self.registry,
+            self.settings.content.max_manifest_bytes,
+        )
+
+    # ------------------------------------------------------------------ the pipeline
+    async def _run(
+        self,
+        caller: Caller,
+        mutation: str,
+        data: Mapping[str, Any],
+        options: WriteOptions,
+        planner: Planner,
+        message: str | None,
+        *,
+        extra_trailers: Mapping[str, str] | None = None,
+        record: RepositoryRecord | None = None,
+    ) -> WriteResult:
+        if record is None:
+            record = await writable_repository(self.store, caller.principal, data["repository"])
+        view = self._view(record, options)
+        if options.dry_run:
+            preview = await self._prepare(view, record, planner)
+            return self._result(view, preview.plan, None, committed=False, dry_run=True)
+        gate: IdempotencyGate | None = None
+        first_round: asyncio.Task[_Round] | None = None
+        if options.idempotency_key:
+            gate = IdempotencyGate(
+                self.store,
+                f"{record.repository_id}:{caller.principal.username}",
+                options.idempotency_key,
+                request_hash(mutation, data),
+            )
+            # the first round's git reads overlap the claim; a replay discards them
+            first_round = asyncio.ensure_future(self._prepare(view, record, planner))
+            try:
+                stored = await gate.begin()
+            except BaseException:
+                await _discard(first_round)
+                raise
+            if stored is not None:
+                await _discard(first_round)
+                replayed = replace(WriteResult.from_json(stored), replayed=True)
+                return await self._indexing(record, view, replayed, options)
+        try:
+            result = await self._commit(
+                caller, record, view, options, planner, message, extra_trailers, first_round
+            )
+        except BaseException:
+            if first_round is not None:
+                await _discard(first_round)
+            if gate is not None:
+                await gate.release()
+            raise
+        if gate is None:
+            return await self._indexing(record, view, result, options)
+        # storing the answer never raises (see writes_idempotency); the index check overlaps it
+        _, answered = await asyncio.gather(
+            gate.complete(result.to_json()), self._indexing(record, view, result, options)
+        )
+        return answered
+
+    async def _prepare(
+        self, view: BranchView, record: RepositoryRecord, planner: Planner
+    ) -> _Round:
+        """One round's reads: the branch head and the plan against it."""
+        head = await view.head()
+        base = head or await self._fork_point(view, record)
+        return _Round(head, base, await planner(view, base))
+
+    async def _commit(
+        self,
+        caller: Caller,
+        record: RepositoryRecord,
+        view: BranchView,
+        options: WriteOptions,
+        planner: Planner,
+        message: str | None,
+        extra_trailers: Mapping[str, str] | None,
+        first_round: asyncio.Task[_Round] | None = None,
+    ) -> WriteResult:
+        for attempt in range(MAX_ATTEMPTS):
+            if attempt == 0 and first_round is not None:
+                current = await first_round
+            else:
+                current = await self._prepare(view, record, planner)
+            head, base, plan = current.head, current.base, current.plan
+            if not plan.actions:
+                return self._result(view, plan, base, committed=False)
+            trailers = {
+                "actor": caller.principal.username,
+                "request_id": caller.request_id,
+                "idempotency_key": options.idempotency_key or "",
+                "schema_version": ", ".join(sorted(plan.schema_versions)) or DEFAULT_SCHEMA_VERSION,
+            }
+            try:
+                response = await view.commit(
+                    plan.actions,
+                    expected_head=head,
+                    author=caller.author,
+                    message=message or generated_message(plan.changes),
+                    trailers=trailers,
+                    extra_trailers=extra_trailers,
+                    start_revision=base if head is None and base else "",
+                )
+            except FailedPrecondition:
+                if await view.head() == head:
+                    raise  # refused for another reason than a moved branch
+                if self.metrics is not None:
+                    self.metrics.commit_retries.inc()
+                log.info("branch %s of %s moved; checking again", view.branch, view.repository_id)
+                continue
+            except (Unavailable, GitServiceError):
+                found = await self._recover(view, caller.request_id)
+                if found is None:
+                    raise
+                log.warning(
+                    "commit %s found after a failed answer; request %s", found, caller.request_id
+                )
+                blobs = {a.path: git_blob_id(a.content) for a in plan.actions if a.content}
+                return self._result(view, plan, found, committed=True, blobs=blobs)
+            blob_ids = {c.path: c.new_blob_id for c in response.changed_paths}
+            log.info(
+                "committed %s to %s@%s (%d files, request %s)",
+                response.commit_sha,
+                view.repository_id,
+                view.branch,
+                len(plan.actions),
+                caller.request_id,
+            )
+            return self._result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
+        raise Aborted(
+            f"branch {view.branch} of {view.repository_id} kept moving during"
+            f" {MAX_ATTEMPTS} attempts; retry"
+        )
+
+    async def _recover(self, view: BranchView, request_id: str) -> str | None:
+        """The commit this request made, if it landed although its answer was lost."""
+        if not request_id:
+            return None
+        try:
+            recent = await view.log(view.ref, limit=RECOVERY_DEPTH)
+        except GitStoreError:
+            return None
+        return next((i.sha for i in recent if i.trailers.get("Request-Id") == request_id), None)
+
+    async def _indexing(
+        self,
+        record: RepositoryRecord,
+        view: BranchView,
+        result: WriteResult,
+        options: WriteOptions,
+    ) -> WriteResult:
+        if result.commit is None:
+            return result
+        if self.kv is None or view.branch != record.default_branch:
+            return replace(result, indexing_state=PENDING)
+        watcher = IndexWatcher(self.kv, view)
+        started = time.perf_counter()
+        if options.wait_for_index:
+            state = await watcher.wait(result.commit, options.index_timeout)
+            if self.metrics is not None:
+                outcome = "indexed" if state != PENDING else "timeout"
+                self.metrics.index_wait.labels(outcome).observe(time.perf_counter() - started)
+        else:
+            state = await watcher.state(result.commit)
+        return replace(result, indexing_state=state)
+
+    # ------------------------------------------------------------------ helpers
+    def _view(self, record: RepositoryRecord, options: WriteOptions) -> BranchView:
+        return BranchView(
+            self.git,
+            record.repository_id,
+            options.branch or record.default_branch,
+            registry=self.registry,
+            metrics=self.metrics,
+        )
+
+    async def _fork_point(self, view: BranchView, record: RepositoryRecord) -> str | None:
+        """Where a branch that does not exist yet starts: the default branch's head."""
+        if view.branch == record.default_branch:
+            return None
+        default = BranchView(
+            self.git, view.repository_id, record.default_branch, registry=self.registry
+        )
+        return await default.head()
+
+    def _result(
+        self,
+        view: BranchView,
+        plan: Plan,
+        commit: str | None,
+        *,
+        committed: bool,
+        dry_run: bool = False,
+        blobs: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        documents = []
+        for value in plan.documents:
+            blob = (blobs or {}).get(value["path"])
+            documents.append({**value, "blobId": blob} if blob else value)
+        return WriteResult(
+            repository=view.repository_id,
+            branch=view.branch,
+            commit=commit,
+            committed=committed,
+            changes=tuple(plan.changes),
+            documents=tuple(documents),
+            dry_run=dry_run,
+        )
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """An error that means "nothing was done, fix the input" (goes to ``userErrors``)."""
+    return isinstance(exc, PermanentError | Aborted)
+
+
+__all__ = [
+    "Caller",
+    "CatalogWriter",
+    "HistoryEntry",
+    "WriteResult",
+    "generated_message",
+    "git_blob_id",
+    "is_refusal",
+]

@@ -1,0 +1,74 @@
+"""The indexing handle of a write, and ``waitForIndex`` (read-your-writes for agents).
+
+A commit is *indexed* once the KV projection of the branch's ``draft`` channel has reached
+it: the channel head (``kv.head(ChannelScope(repo, "draft"))``) is the commit itself or a
+descendant of it. That is what storefront reads see (``live`` of an ``ON_COMMIT``
+repository reads ``draft`` until issue 5 materialises releases).
+
+:class:`IndexWatcher` answers ``state(commit)`` once (``INDEXED`` / ``PENDING``) and
+``wait(commit, timeout)``: poll the head every 20 ms; when it moved to another commit, ask
+the git service once per new head whether ``commit`` is among its last
+``ANCESTRY_DEPTH`` ancestors (``CommitLog(revision=head, limit=...)``). A timeout is not an
+error: the payload answers ``indexing { state: PENDING }`` and the caller may poll
+``commitStatus`` or read again later. KV or git trouble while checking also just means
+``PENDING`` (the write itself succeeded). Only the default branch is projected: a write to
+another branch stays ``PENDING`` and is not waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from gitstore.backends.kv import KvStore
+from gitstore.domain.errors import GitStoreError
+from gitstore.domain.keys import DRAFT, ChannelScope
+
+from .writes_git import BranchView
+
+log = logging.getLogger("gitstore.api.catalog.writes")
+
+INDEXED = "INDEXED"
+PENDING = "PENDING"
+POLL_SECONDS = 0.02
+ANCESTRY_DEPTH = 200
+
+
+class IndexWatcher:
+    def __init__(self, kv: KvStore, view: BranchView) -> None:
+        self.kv = kv
+        self.view = view
+        self.scope = ChannelScope(view.repository_id, DRAFT)
+        self._checked: dict[str, bool] = {}  # head -> has the commit
+
+    async def state(self, commit: str) -> str:
+        try:
+            return INDEXED if await self._reached(commit) else PENDING
+        except GitStoreError as exc:
+            log.warning("indexing state of %s unknown: %s", commit, exc)
+            return PENDING
+
+    async def wait(self, commit: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = await self.state(commit)
+            if state == INDEXED:
+                return state
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return PENDING
+            await asyncio.sleep(min(POLL_SECONDS, left))
+
+    async def _reached(self, commit: str) -> bool:
+        head = await self.kv.head(self.scope)
+        if head is None:
+            return False
+        if head.version == commit:
+            return True
+        known = self._checked.get(head.version)
+        if known is None:
+            log_ = await self.view.log(head.version, limit=ANCESTRY_DEPTH)
+            known = any(info.sha == commit for info in log_)
+            self._checked[head.version] = known
+        return known

@@ -1,0 +1,395 @@
+"""The catalogue mutations schema module (docs/mutations.md).
+
+``applyManifests``, ``upsertProduct`` / ``upsertCategory`` / ``upsertCollection``,
+``deleteProduct`` / ``deleteCategory`` / ``deleteCollection``, ``revertCommit``, and the query
+``resourceHistory``. Thin by design: resolvers translate the input into
+``api.catalog.writes_inputs`` operations and call ``api.catalog.writes.CatalogWriter``; all
+rules live there. Payloads return the generated ``Product`` / ``Category`` / ``Collection``
+types of the catalogue reads module, which must come first in ``modules.py``.
+
+Like ``payloads.add_mutation`` (same ``<Name>Input`` / ``<Name>Payload`` shape), except that
+one refused write answers *every* problem (``userErrors`` with one entry per bad field, the
+field being the full JSON path of the input, e.g. ``spec.price.amount``), and each call is
+timed into ``gitstore_api_mutation_duration_seconds{mutation,outcome}``.
+
+``history`` is a root field (``resourceHistory(repository, kind, name, first)``) rather than
+``Catalog.history``: the builder has no way to add a field to another module's type.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from graphql import (
+    GraphQLArgument,
+    GraphQLField,
+    GraphQLID,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInt,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLString,
+)
+
+from gitstore.domain.content import KindRegistry, ManifestFormat
+from gitstore.domain.errors import GitStoreError, InvalidArgument, Unavailable
+
+from ..catalog.access import readable_repository
+from ..catalog.ids import encode_resource_id
+from ..catalog.writes import Caller, CatalogWriter, WriteResult, is_refusal
+from ..catalog.writes_history import HistoryEntry
+from ..catalog.writes_inputs import Remove, WriteOptions
+from ..catalog.writes_metrics import WriteMetrics, write_metrics
+from ..catalog.writes_plan import Change
+from ..catalog.writes_problems import USER_ERROR_CODES, WriteRefused
+from ..context import context_of
+from .builder import SchemaBuilder
+from .catalog_mutation_types import MutationTypes
+from .info import ResolveInfo
+from .payloads import camel_case, user_error
+from .relay import check_first
+
+TYPED_KINDS = ("Product", "Category", "Collection")
+Resolve = Callable[[ResolveInfo, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class CatalogMutationsModule:
+    name = "catalog-mutations"
+
+    def __init__(self, registry: KindRegistry | None = None) -> None:
+        self.registry = registry
+
+    def contribute(self, builder: SchemaBuilder) -> None:
+        registry = self.registry or KindRegistry.builtin()
+        for code, text in USER_ERROR_CODES.items():
+            builder.add_user_error_code(code, text)
+        t = MutationTypes(builder)
+
+        def writer(info: ResolveInfo) -> tuple[CatalogWriter, Caller]:
+            ctx = context_of(info)
+            principal = ctx.require_principal()
+            services = ctx.services
+            try:
+                kv = services.kv()
+            except Unavailable:
+                kv = None
+            return (
+                CatalogWriter(
+                    store=services.store,
+                    git=services.git(),
+                    kv=kv,
+                    settings=services.settings,
+                    metrics=_metrics(info),
+                    registry=registry,
+                ),
+                Caller(principal, ctx.request_id),
+            )
+
+        async def apply(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+            w, caller = writer(info)
+            options = WriteOptions.from_input(data)
+            puts = w.builder.documents(data["manifests"])
+            return _payload(await w.write(caller, "applyManifests", data, puts, options))
+
+        _mutation(
+            builder,
+            "applyManifests",
+            {
+                "manifests": GraphQLInputField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(t.manifest_input))),
+                    description="The manifests to create or replace, in one commit.",
+                ),
+                "branch": GraphQLInputField(
+                    GraphQLString,
+                    description="Branch to commit to (default: the repository's default"
+                    " branch; a new branch starts at the default branch's head).",
+                ),
+                **t.write_options(expected=True),
+            },
+            t.payload_fields(),
+            apply,
+            "Create or replace one or many manifests (any kind) in one commit.",
+        )
+        for kind in TYPED_KINDS:
+            self._typed(builder, t, kind, writer)
+        self._revert(builder, t, writer)
+        self._history(builder, t, registry)
+
+    def _typed(
+        self,
+        builder: SchemaBuilder,
+        t: MutationTypes,
+        kind: str,
+        writer: Callable[[ResolveInfo], tuple[CatalogWriter, Caller]],
+    ) -> None:
+        resource_type = builder.get_type(kind)
+        assert isinstance(resource_type, GraphQLObjectType)
+        field = kind[:1].lower() + kind[1:]
+
+        async def upsert(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+            w, caller = writer(info)
+            options = WriteOptions.from_input(data)
+            put = w.builder.typed(
+                kind,
+                data["name"],
+                data["spec"],
+                data.get("labels"),
+                data.get("annotations"),
+                ManifestFormat(data.get("format") or ManifestFormat.YAML),
+            )
+            result = await w.write(caller, f"upsert{kind}", data, [put], options)
+            payload = _payload(result)
+            payload[field] = None if result.dry_run else result.resource(kind)
+            return payload
+
+        _mutation(
+            builder,
+            f"upsert{kind}",
+            {
+                "name": GraphQLInputField(
+                    GraphQLNonNull(GraphQLString), description="metadata.name"
+                ),
+                "spec": GraphQLInputField(
+                    GraphQLNonNull(t.json), description=f"The whole spec of the {kind}."
+                ),
+                "labels": GraphQLInputField(t.json, description="metadata.labels"),
+                "annotations": GraphQLInputField(t.json, description="metadata.annotations"),
+                "format": GraphQLInputField(
+                    t.format,
+                    default_value=ManifestFormat.YAML,
+                    description="File format of a new resource (an existing file keeps its own).",
+                ),
+                **t.write_options(expected=True),
+            },
+            {
+                **t.payload_fields(),
+                field: GraphQLField(
+                    resource_type, description=f"The {kind} as written (null for a dry run)."
+                ),
+            },
+            upsert,
+            f"Create or replace one {kind} (validated against its schema before committing).",
+        )
+
+        async def delete(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+            w, caller = writer(info)
+            options = WriteOptions.from_input(data)
+            result = await w.write(
+                caller, f"delete{kind}", data, [Remove(kind, data["name"])], options
+            )
+            payload = _payload(result)
+            payload["deletedId"] = encode_resource_id(kind, result.repository, data["name"])
+            return payload
+
+        _mutation(
+            builder,
+            f"delete{kind}",
+            {
+                "name": GraphQLInputField(
+                    GraphQLNonNull(GraphQLString), description="metadata.name"
+                ),
+                **t.write_options(expected=True),
+            },
+            {
+                **t.payload_fields(),
+                "deletedId": GraphQLField(
+                    GraphQLID, description=f"Global ID of the deleted {kind}."
+                ),
+            },
+            delete,
+            f"Delete one {kind} (every file that holds it) in one commit.",
+        )
+
+    def _revert(
+        self,
+        builder: SchemaBuilder,
+        t: MutationTypes,
+        writer: Callable[[ResolveInfo], tuple[CatalogWriter, Caller]],
+    ) -> None:
+        async def revert(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+            w, caller = writer(info)
+            options = WriteOptions.from_input(data)
+            result = await w.revert(caller, data, data["sha"], options)
+            payload = _payload(result)
+            payload["revertedCommit"] = result.reverted
+            return payload
+
+        _mutation(
+            builder,
+            "revertCommit",
+            {
+                "sha": GraphQLInputField(
+                    GraphQLNonNull(GraphQLString), description="The commit to undo."
+                ),
+                **t.write_options(expected=False),
+            },
+            {
+                **t.payload_fields(),
+                "revertedCommit": GraphQLField(GraphQLString, description="Full SHA undone."),
+            },
+            revert,
+            "Undo one earlier commit with a new commit (refused if a later commit changed"
+            " the same files).",
+        )
+
+    def _history(self, builder: SchemaBuilder, t: MutationTypes, registry: KindRegistry) -> None:
+        async def resolve(
+            _root: Any, info: ResolveInfo, repository: str, kind: str, name: str, first: int
+        ) -> list[HistoryEntry]:
+            check_first(first, max_page_size=builder.max_page_size)
+            ctx = context_of(info)
+            record = await readable_repository(
+                ctx.services.store, ctx.actor(), repository, draft=True
+            )
+            definition = next((d for d in registry if d.kind.lower() == kind.lower()), None)
+            if definition is None:
+                raise _unknown_kind(kind, registry)
+            w = CatalogWriter(
+                store=ctx.services.store,
+                git=ctx.services.git(),
+                kv=None,
+                settings=ctx.services.settings,
+                registry=registry,
+            )
+            return await w.history(record, definition.kind, name, first)
+
+        builder.add_query_field(
+            "resourceHistory",
+            GraphQLField(
+                GraphQLNonNull(GraphQLList(GraphQLNonNull(t.history_entry))),
+                args={
+                    "repository": GraphQLArgument(
+                        GraphQLNonNull(GraphQLString), description="<namespace>/<repo>"
+                    ),
+                    "kind": GraphQLArgument(
+                        GraphQLNonNull(GraphQLString), description="Product, Category, ..."
+                    ),
+                    "name": GraphQLArgument(GraphQLNonNull(GraphQLString)),
+                    "first": GraphQLArgument(GraphQLInt, default_value=20),
+                },
+                resolve=resolve,
+                description="Commits of the default branch that touched a resource, newest"
+                " first, with field-level diffs (read from Git; needs DRAFT read access).",
+            ),
+        )
+
+
+def _unknown_kind(kind: str, registry: KindRegistry) -> GitStoreError:
+    return InvalidArgument(
+        f"kind {kind!r} is not a known kind (known: {', '.join(registry.kinds())})",
+        field="kind",
+    )
+
+
+def _metrics(info: ResolveInfo) -> WriteMetrics:
+    return write_metrics(context_of(info).services.metrics.registry)
+
+
+def _change(change: Change) -> dict[str, Any]:
+    return {
+        "path": change.path,
+        "changeType": change.change_type,
+        "kind": change.kind,
+        "name": change.name,
+        "diff": [c.to_dict() for c in change.diff],
+    }
+
+
+def _payload(result: WriteResult) -> dict[str, Any]:
+    indexing = None
+    if result.commit is not None:
+        indexing = {
+            "repository": result.repository,
+            "commit": result.commit,
+            "state": result.indexing_state or "PENDING",
+        }
+    return {
+        "repository": result.repository,
+        "branch": result.branch,
+        "commit": result.commit,
+        "committed": result.committed,
+        "dryRun": result.dry_run,
+        "replayed": result.replayed,
+        "changes": [_change(c) for c in result.changes],
+        "indexing": indexing,
+    }
+
+
+def _field_name(field: str | None) -> str | None:
+    if field is None or "." in field or "[" in field:
+        return field
+    return camel_case(field)
+
+
+def _mutation(
+    builder: SchemaBuilder,
+    name: str,
+    input_fields: Mapping[str, GraphQLInputField],
+    payload_fields: Mapping[str, GraphQLField],
+    resolve: Resolve,
+    description: str,
+) -> None:
+    type_base = name[:1].upper() + name[1:]
+    input_type = builder.add_type(
+        GraphQLInputObjectType(
+            f"{type_base}Input",
+            {
+                "repository": GraphQLInputField(
+                    GraphQLNonNull(GraphQLString), description="<namespace>/<repo>"
+                ),
+                **input_fields,
+                "clientMutationId": GraphQLInputField(GraphQLString),
+            },
+        )
+    )
+    payload_type = builder.add_type(
+        GraphQLObjectType(
+            f"{type_base}Payload",
+            {
+                **payload_fields,
+                "clientMutationId": GraphQLField(GraphQLString),
+                "userErrors": GraphQLField(
+                    GraphQLNonNull(GraphQLList(GraphQLNonNull(builder.user_error))),
+                    description="Why nothing was committed (empty on success).",
+                ),
+            },
+        )
+    )
+
+    async def resolver(_root: Any, info: ResolveInfo, input: dict[str, Any]) -> Any:
+        started = time.perf_counter()
+        outcome = "error"
+        echo = {"clientMutationId": input.get("clientMutationId")}
+        try:
+            result = await resolve(info, input)
+            outcome = "replayed" if result.get("replayed") else "ok"
+            return {**result, **echo, "userErrors": []}
+        except WriteRefused as refused:
+            outcome = "user_error"
+            return {**echo, "userErrors": [p.to_user_error() for p in refused.problems]}
+        except GitStoreError as exc:
+            if not is_refusal(exc) or exc.code == "UNAUTHENTICATED":
+                raise
+            outcome = "user_error"
+            error = user_error(exc, builder.user_error_codes)
+            error["field"] = _field_name(exc.field)
+            return {**echo, "userErrors": [error]}
+        finally:
+            _metrics(info).mutation(name, time.perf_counter() - started, outcome)
+
+    builder.add_mutation_field(
+        name,
+        GraphQLField(
+            GraphQLNonNull(payload_type),
+            args={"input": GraphQLArgument(GraphQLNonNull(input_type))},
+            resolve=resolver,
+            description=description,
+        ),
+    )
+
+
+__all__ = ["CatalogMutationsModule"]

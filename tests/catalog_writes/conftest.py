@@ -1,0 +1,43 @@
+"""Fixtures: one API + git service stack per test module, an owner, and a fresh repository
+per test (so commit counts and branch heads belong to one test)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .harness import Stack, start_stack
+from .ops import Person, make_repository, person
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with start_stack(tmp_path_factory.mktemp("catalog-writes")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def owner(stack: Stack) -> Person:
+    return person(stack.api)
+
+
+@pytest.fixture
+def repo(stack: Stack, owner: Person) -> str:
+    return make_repository(stack.api, owner)
+
+
+@pytest.fixture
+def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
+    with ExitStack() as exits:
+        count = 0
+
+        def factory(**overrides: Any) -> Stack:
+            nonlocal count
+            count += 1
+            return exits.enter_context(start_stack(tmp_path / f"stack-{count}", **overrides))
+
+        yield factory

@@ -1,0 +1,78 @@
+"""Read-your-writes with the real projection worker: mutation -> commit -> event -> worker ->
+KV -> storefront read, all in one stack (git service, API, worker; SQLite queue and KV)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from gitstore.git.client import GitClient
+from gitstore.worker.service import WorkerService
+
+from .harness import Stack
+from .ops import DELETE_PRODUCT, Person, execute, mutate, ok, product_spec, upsert_product
+
+READ = """
+query($repo: String!, $name: String!) {
+  catalog(repository: $repo, channel: DRAFT) { version product(name: $name) { title version } }
+}"""
+
+
+@pytest.fixture(scope="module")
+def worker(stack: Stack) -> Iterator[WorkerService]:
+    async def client() -> GitClient:  # grpc.aio channels belong to the loop they are made on
+        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
+
+    git = stack.api.run(client())
+    service = WorkerService(
+        stack.settings, kv=stack.api.services.kv(), git=git, grace=1.0, pending_interval=0.5
+    )
+    stack.api.run(service.start())
+    try:
+        yield service
+    finally:
+        stack.api.run(service.stop())
+        stack.api.run(git.close())
+
+
+def test_wait_for_index_makes_the_write_readable(
+    stack: Stack, owner: Person, repo: str, worker: WorkerService
+) -> None:
+    written = ok(
+        upsert_product(stack.api, owner.token, repo, "p", waitForIndex=True, indexTimeout=30.0)
+    )
+    commit = written["commit"]
+    assert written["indexing"] == {"repository": repo, "commit": commit, "state": "INDEXED"}
+    read = execute(stack.api, READ, {"repo": repo, "name": "p"}, owner.token)["catalog"]
+    assert read["version"] == commit
+    assert read["product"] == {"title": "Blue Shirt", "version": commit}
+    # the version a read returns is a valid expectedVersion
+    edited = ok(
+        upsert_product(
+            stack.api,
+            owner.token,
+            repo,
+            "p",
+            spec=product_spec(title="Edited"),
+            expectedVersion=read["product"]["version"],
+            waitForIndex=True,
+            indexTimeout=30.0,
+        )
+    )
+    assert edited["indexing"]["state"] == "INDEXED"
+    read = execute(stack.api, READ, {"repo": repo, "name": "p"}, owner.token)["catalog"]
+    assert read["product"]["title"] == "Edited"
+    gone = ok(
+        mutate(
+            stack.api,
+            DELETE_PRODUCT,
+            {"repository": repo, "name": "p", "waitForIndex": True, "indexTimeout": 30.0},
+            owner.token,
+        )
+    )
+    assert gone["indexing"]["state"] == "INDEXED"
+    assert (
+        execute(stack.api, READ, {"repo": repo, "name": "p"}, owner.token)["catalog"]["product"]
+        is None
+    )
