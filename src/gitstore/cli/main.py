@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "api",
     "worker",
     "user",
+    "demo",
 )
 
 

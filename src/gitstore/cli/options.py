@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from gitstore.config import Settings, load_settings
+from gitstore.domain.errors import InvalidArgument
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -50,23 +53,51 @@ def add_git_client_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# argparse attribute -> dotted setting. A flag is named like its attribute (``kv_url`` is
+# ``--kv-url``); ``settings_from_args`` names the flag or the variable in its errors.
+FLAG_SETTINGS = {
+    "data_dir": "data_dir",
+    "git_data_dir": "git.data_dir",
+    "grpc_host": "grpc.host",
+    "grpc_port": "grpc.port",
+    "queue_url": "queue.url",
+    "git_grpc_uri": "git.grpc.uri",
+    "api_host": "api.host",
+    "api_port": "api.port",
+    "db_url": "db.url",
+    "kv_url": "kv.url",
+    "metrics_port": "worker.metrics_port",
+    "concurrency": "worker.concurrency",
+}
+
+
+def add_kv_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--kv-url",
+        default=None,
+        help="KV store URL: sqlite:///..., redis://... [GITSTORE_KV__URL] (<data-dir>/kv.sqlite3)",
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    """Settings from the environment with any flag given on the command line on top."""
-    mapping = {
-        "data_dir": "data_dir",
-        "git_data_dir": "git.data_dir",
-        "grpc_host": "grpc.host",
-        "grpc_port": "grpc.port",
-        "queue_url": "queue.url",
-        "git_grpc_uri": "git.grpc.uri",
-        "api_host": "api.host",
-        "api_port": "api.port",
-        "db_url": "db.url",
+    """Settings from the environment with any flag given on the command line on top.
+
+    A bad value is ``InvalidArgument`` naming the flag (or the environment variable)."""
+    given = {
+        dotted: getattr(args, attr) for attr, dotted in FLAG_SETTINGS.items() if hasattr(args, attr)
     }
-    overrides = {
-        dotted: getattr(args, attr) for attr, dotted in mapping.items() if hasattr(args, attr)
-    }
-    return load_settings(**overrides)
+    try:
+        return load_settings(**given)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        dotted = ".".join(str(part) for part in error["loc"])
+        flags = {v: k for k, v in FLAG_SETTINGS.items()}
+        attr = flags.get(dotted)
+        if attr is not None and given.get(dotted) is not None:
+            name = "--" + attr.replace("_", "-")
+        else:
+            name = "GITSTORE_" + dotted.replace(".", "__").upper()
+        raise InvalidArgument(f"{name}: {error['msg']}", field=dotted) from None
 
 
 def with_git_uri(settings: Settings, uri: str) -> Settings:

@@ -21,6 +21,7 @@ from .git_service import GitServiceUnit
 from .options import (
     add_data_dir,
     add_git_service_flags,
+    add_kv_flags,
     add_queue_flags,
     settings_from_args,
     with_git_uri,
@@ -73,6 +74,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_git_service_flags(parser)
     add_queue_flags(parser)
     add_api_flags(parser)
+    add_kv_flags(parser)
     parser.set_defaults(handler=run)
 
 

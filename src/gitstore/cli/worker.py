@@ -11,13 +11,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from pydantic import ValidationError
-
 from gitstore.config import Settings
-from gitstore.domain.errors import InvalidArgument
 from gitstore.worker.service import run_worker
 
-from .options import add_data_dir, add_git_client_flags, add_queue_flags, settings_from_args
+from .options import (
+    add_data_dir,
+    add_git_client_flags,
+    add_kv_flags,
+    add_queue_flags,
+    settings_from_args,
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,11 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_data_dir(parser)
     add_queue_flags(parser)
     add_git_client_flags(parser)
-    parser.add_argument(
-        "--kv-url",
-        default=None,
-        help="KV store URL: sqlite:///..., redis://... [GITSTORE_KV__URL] (<data-dir>/kv.sqlite3)",
-    )
+    add_kv_flags(parser)
     parser.add_argument(
         "--metrics-port",
         type=int,
@@ -50,29 +49,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-_FLAGS = {
-    ("kv", "url"): "--kv-url",
-    ("worker", "metrics_port"): "--metrics-port",
-    ("worker", "concurrency"): "--concurrency",
-}
-
-
 def worker_settings(args: argparse.Namespace) -> Settings:
     """Settings from the environment and the flags; ``InvalidArgument`` naming a bad flag."""
-    try:
-        settings = settings_from_args(args)
-        data = settings.model_dump()
-        for (section, key), flag in _FLAGS.items():
-            value = getattr(args, flag.removeprefix("--").replace("-", "_"))
-            if value is not None:
-                data[section][key] = value
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        loc = [str(part) for part in error["loc"]]
-        known = _FLAGS.get((loc[0], loc[1])) if len(loc) >= 2 else None
-        name = known or "GITSTORE_" + "__".join(loc).upper()
-        raise InvalidArgument(f"{name}: {error['msg']}", field=".".join(loc)) from None
+    return settings_from_args(args)
 
 
 def run(args: argparse.Namespace) -> int:
