@@ -53,14 +53,19 @@ def create_app(
     )
     metrics = services.metrics
 
+    # Label children bound once: /healthz is the benchmark's floor, keep it honest and cheap.
+    healthz_ok = metrics.requests.labels("healthz", "GET", "200")
+    healthz_unavailable = metrics.requests.labels("healthz", "GET", "503")
+    healthz_duration = metrics.request_duration.labels("healthz")
+
     async def healthz(_request: Request) -> Response:
         started = time.perf_counter()
         if services.ready:
             response = JSONResponse({"status": "ok"})
         else:
             response = JSONResponse({"status": "unavailable"}, status_code=503)
-        metrics.requests.labels("healthz", "GET", str(response.status_code)).inc()
-        metrics.request_duration.labels("healthz").observe(time.perf_counter() - started)
+        (healthz_ok if response.status_code == 200 else healthz_unavailable).inc()
+        healthz_duration.observe(time.perf_counter() - started)
         return response
 
     async def prometheus(_request: Request) -> Response:
@@ -77,7 +82,7 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(services).handle, methods=["GET", "POST"]),
+            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),

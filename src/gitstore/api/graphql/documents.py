@@ -10,15 +10,23 @@ old entries unreachable; ``clear()`` frees them at once. The cache can be switch
 Parse errors carry ``extensions.code`` ``GRAPHQL_PARSE_FAILED``, validation errors
 ``GRAPHQL_VALIDATION_FAILED`` (or the limit's own code, see ``limits``). A document nested so
 deeply that the parser runs out of stack is a parse error too, never an internal error.
+
+Everything else that depends only on the document is worked out once with it, so a cache hit
+costs a dictionary lookup: the operations by name (``operation(name)``) and each operation's
+metrics label (``label(operation)``, ``<type>.<first root field>``), and, for a cached
+document, each operation's execution plan (``plan(operation)``, see ``plan``: None when
+graphql-core must run it). The depth and cost limits are validation rules, so they too run
+once per cached document.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from graphql import (
     DocumentNode,
+    FieldNode,
     GraphQLError,
     OperationDefinitionNode,
     parse,
@@ -29,6 +37,7 @@ from graphql import (
 from .holder import SchemaSnapshot
 from .limits import limits_rule
 from .lru import LRU
+from .plan import Plan, compile_plan
 
 
 class DocumentError(Exception):
@@ -43,25 +52,55 @@ class DocumentError(Exception):
 class PreparedDocument:
     snapshot: SchemaSnapshot
     document: DocumentNode
+    plans_enabled: bool = False  # compile execution plans (worth it for cached documents)
+    # worked out once per document (see the module docstring)
+    _only: OperationDefinitionNode | None = field(init=False, repr=False, compare=False)
+    _by_name: Mapping[str, OperationDefinitionNode] = field(init=False, repr=False, compare=False)
+    _labels: Mapping[int, str] = field(init=False, repr=False, compare=False)
+    _plans: dict[int, Plan | None] = field(init=False, repr=False, compare=False)
 
-    def operation(self, name: str | None) -> OperationDefinitionNode:
-        """The operation to run; a ``GraphQLError`` when ``name`` selects none."""
+    def __post_init__(self) -> None:
         operations = [
             d for d in self.document.definitions if isinstance(d, OperationDefinitionNode)
         ]
+        set_ = object.__setattr__  # frozen dataclass: fields set once, here
+        set_(self, "_only", operations[0] if len(operations) == 1 else None)
+        set_(self, "_by_name", {o.name.value: o for o in reversed(operations) if o.name})
+        set_(self, "_labels", {id(o): _label(o) for o in operations})
+        set_(self, "_plans", {})
+
+    def operation(self, name: str | None) -> OperationDefinitionNode:
+        """The operation to run; a ``GraphQLError`` when ``name`` selects none."""
         if name is None:
-            if len(operations) == 1:
-                return operations[0]
+            if self._only is not None:
+                return self._only
             raise GraphQLError(
                 "the document has several operations; send operationName to pick one",
                 extensions={"code": "BAD_REQUEST"},
             )
-        for operation in operations:
-            if operation.name is not None and operation.name.value == name:
-                return operation
+        operation = self._by_name.get(name)
+        if operation is not None:
+            return operation
         raise GraphQLError(
             f"the document has no operation named {name!r}", extensions={"code": "BAD_REQUEST"}
         )
+
+    def plan(self, operation: OperationDefinitionNode) -> Plan | None:
+        """The execution plan of one of this document's operations (compiled on first use),
+        or None: plans are off for this document or the operation is not one they run."""
+        if not self.plans_enabled:
+            return None
+        key = id(operation)
+        try:
+            return self._plans[key]
+        except KeyError:
+            plan = compile_plan(self.snapshot.schema, self.document, operation)
+            self._plans[key] = plan
+            return plan
+
+    def label(self, operation: OperationDefinitionNode) -> str:
+        """``<type>.<first root field>`` of one of this document's operations (metrics)."""
+        return self._labels.get(id(operation)) or _label(operation)
 
 
 class DocumentCache:
@@ -125,7 +164,15 @@ class DocumentCache:
             errors = [GraphQLError("the query is nested too deeply to validate")]
         if errors:
             raise DocumentError([_with_code(e, "GRAPHQL_VALIDATION_FAILED") for e in errors])
-        return PreparedDocument(snapshot, document)
+        return PreparedDocument(snapshot, document, plans_enabled=self.enabled)
+
+
+def _label(operation: OperationDefinitionNode) -> str:
+    first = next(
+        (s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)),
+        "fragment",
+    )
+    return f"{operation.operation.value}.{first}"
 
 
 def _with_code(error: GraphQLError, code: str) -> GraphQLError:
