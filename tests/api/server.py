@@ -12,9 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import socket
-import threading
-import time
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 
 from gitstore.api.app import create_app
@@ -31,6 +27,7 @@ from gitstore.api.identity.passwords import Passwords
 from gitstore.api.services import ApiServices
 from gitstore.backends.metadata.base import MetadataStore, User
 from gitstore.config import Settings, load_settings
+from tests.support.uvicorn_thread import serve_in_thread
 
 T = TypeVar("T")
 
@@ -155,45 +152,5 @@ def start_api_server(
     modules: Sequence[SchemaModule] | None = None,
 ) -> Iterator[ApiServer]:
     app = create_app(settings, metadata_store=metadata_store, modules=modules)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        log_config=None,
-        access_log=False,
-        ws="none",
-        loop="asyncio",
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported to the test below
-            failure.append(exc)
-
-    thread = threading.Thread(target=serve, name=f"api-server-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
-            raise RuntimeError(f"API server did not start: {failure or 'timeout'}")
-        time.sleep(0.01)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base_url, timeout=30) as client:
-            yield ApiServer(base_url, app, client, loop)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        loop.close()
-        sock.close()
+    with serve_in_thread(app, name="api-server") as (base_url, client, loop):
+        yield ApiServer(base_url, app, client, loop)

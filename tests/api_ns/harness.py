@@ -12,9 +12,6 @@ plus ``git_repositories()`` which asks the git service over gRPC what it holds.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import httpx
-import uvicorn
 
 from gitstore.api.app import create_app
 from gitstore.backends.metadata.base import MetadataStore
@@ -34,6 +29,7 @@ from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
 from gitstore.gitservice.server import GitServiceHandle, start_server
 from tests.api.server import TEST_JWT_SECRET, ApiServer
+from tests.support.uvicorn_thread import serve_in_thread
 
 StoreWrapper = Callable[[MetadataStore], Any]
 GitWrapper = Callable[[GitClient], Any]
@@ -99,42 +95,11 @@ def start_stack(
 @contextmanager
 def _serve(settings: Settings, store: Any, git_factory: Any) -> Iterator[ApiServer]:
     app = create_app(settings, metadata_store=store, git_client_factory=git_factory)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_config=None, access_log=False, ws="none", loop="asyncio"
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    failure: list[BaseException] = []
 
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported below
-            failure.append(exc)
-
-    thread = threading.Thread(target=serve, name=f"api-ns-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
-            raise RuntimeError(f"API server did not start: {failure or 'timeout'}")
-        time.sleep(0.01)
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base_url, timeout=30) as client:
-            yield ApiServer(base_url, app, client, loop)
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    def close_store(loop: asyncio.AbstractEventLoop) -> None:
         # the store was passed in, so the app did not close it: close it on its loop's thread
         loop.run_until_complete(store.close())
-        loop.close()
-        sock.close()
+
+    with serve_in_thread(app, name="api-ns", before_close=close_store) as served:
+        base_url, client, loop = served
+        yield ApiServer(base_url, app, client, loop)

@@ -6,8 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.api.server import ApiServer, unique_name
+from tests.support.graphql_ops import Person, error_of, mutate, ok, person
+from tests.support.graphql_ops import execute as call
 
-__all__ = ["People", "make_people", "unique_name"]
+__all__ = [
+    "People",
+    "Person",
+    "call",
+    "error_of",
+    "make_people",
+    "mutate",
+    "ok",
+    "unique_name",
+]
 
 CREATE_NAMESPACE = """
 mutation Create($input: CreateNamespaceInput!) {
@@ -85,12 +96,6 @@ mutation DeleteRepo($input: DeleteRepositoryInput!) {
 
 
 @dataclass
-class Person:
-    username: str
-    token: str
-
-
-@dataclass
 class People:
     admin: Person
     alice: Person
@@ -99,47 +104,7 @@ class People:
 
 
 def make_people(server: ApiServer) -> People:
-    def person(admin: bool = False) -> Person:
-        user, token = server.user_token(admin=admin)
-        return Person(user.username, token)
-
-    return People(person(admin=True), person(), person(), person())
-
-
-def call(
-    server: ApiServer, query: str, variables: dict[str, Any] | None = None, token: str | None = None
-) -> dict[str, Any]:
-    """Run an operation that must execute (HTTP 200, no GraphQL errors); return ``data``."""
-    response = server.graphql(query, variables, token=token)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    data = body["data"]
-    assert isinstance(data, dict)
-    return data
-
-
-def mutate(
-    server: ApiServer, query: str, input: dict[str, Any], token: str | None
-) -> dict[str, Any]:
-    """Run a one-field mutation; return its payload."""
-    data = call(server, query, {"input": input}, token)
-    (payload,) = data.values()
-    assert isinstance(payload, dict)
-    return payload
-
-
-def ok(payload: dict[str, Any]) -> dict[str, Any]:
-    assert payload["userErrors"] == [], payload["userErrors"]
-    return payload
-
-
-def error_of(payload: dict[str, Any]) -> dict[str, Any]:
-    errors = payload["userErrors"]
-    assert len(errors) == 1, payload
-    error = errors[0]
-    assert isinstance(error, dict)
-    return error
+    return People(person(server, admin=True), person(server), person(server), person(server))
 
 
 def create_namespace(

@@ -12,20 +12,13 @@ real ``git`` binary (``git_head``, ``git_log``, ``git_show``, ``commit_count``) 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import httpx
-import uvicorn
 
 from gitstore.api.app import create_app
 from gitstore.backends.kv import Batch
@@ -34,6 +27,7 @@ from gitstore.domain.keys import DRAFT, ChannelScope
 from gitstore.git.client import GitClient
 from gitstore.gitservice.server import GitServiceHandle, start_server
 from tests.api.server import TEST_JWT_SECRET, ApiServer
+from tests.support.uvicorn_thread import serve_in_thread
 
 _sequence = itertools.count(1)
 
@@ -137,39 +131,6 @@ def start_stack(
 @contextmanager
 def _serve(settings: Settings, git_factory: Any) -> Iterator[ApiServer]:
     app = create_app(settings, git_client_factory=git_factory)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, lifespan="on", log_config=None, access_log=False, ws="none", loop="asyncio"
-    )
-    server = uvicorn.Server(config)
-    loop = asyncio.new_event_loop()
-    failure: list[BaseException] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported below
-            failure.append(exc)
-
-    thread = threading.Thread(target=serve, name=f"catalog-writes-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
-            raise RuntimeError(f"API server did not start: {failure or 'timeout'}")
-        time.sleep(0.01)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-            yield ApiServer(f"http://127.0.0.1:{port}", app, client, loop)
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        loop.close()
-        sock.close()
+    with serve_in_thread(app, name="catalog-writes", client_timeout=60) as served:
+        base_url, client, loop = served
+        yield ApiServer(base_url, app, client, loop)

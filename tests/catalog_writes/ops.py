@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 from tests.api.server import ApiServer, unique_name
+from tests.support.graphql_ops import Person, execute, mutate, ok, person
+
+__all__ = ["Person", "execute", "mutate", "ok", "person", "unique_name"]
 
 PAYLOAD = """
   clientMutationId repository branch commit committed dryRun replayed
@@ -89,45 +91,6 @@ def product_spec(**changes: Any) -> dict[str, Any]:
     spec = copy.deepcopy(_PRODUCT_SPEC)
     spec.update(changes)
     return spec
-
-
-@dataclass
-class Person:
-    username: str
-    token: str
-
-
-def person(server: ApiServer, *, admin: bool = False) -> Person:
-    user, token = server.user_token(admin=admin)
-    return Person(user.username, token)
-
-
-def execute(
-    server: ApiServer, query: str, variables: dict[str, Any], token: str | None
-) -> dict[str, Any]:
-    """Run an operation that must execute without GraphQL errors; return ``data``."""
-    response = server.graphql(query, variables, token=token)
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert "errors" not in body, body
-    data = body["data"]
-    assert isinstance(data, dict)
-    return data
-
-
-def mutate(
-    server: ApiServer, query: str, input: dict[str, Any], token: str | None
-) -> dict[str, Any]:
-    """Run a one-mutation document; return its payload."""
-    data = execute(server, query, {"input": input}, token)
-    (payload,) = data.values()
-    assert isinstance(payload, dict)
-    return payload
-
-
-def ok(payload: dict[str, Any]) -> dict[str, Any]:
-    assert payload["userErrors"] == [], payload["userErrors"]
-    return payload
 
 
 def make_repository(server: ApiServer, owner: Person, *, visibility: str = "PRIVATE") -> str:

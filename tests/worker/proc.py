@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.processes import ROOT, LoggedProcess
+
+__all__ = ["READY", "ROOT", "WorkerProcess"]
+
 READY = " consuming "
 
 
-class WorkerProcess:
+class WorkerProcess(LoggedProcess):
     """``python -m gitstore worker ...``; ``start()`` returns once it logged that it consumes."""
+
+    terminate_timeout = 60.0
 
     def __init__(
         self,
@@ -27,7 +27,7 @@ class WorkerProcess:
         metrics_port: int = 0,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.args = [
+        args = [
             sys.executable,
             "-m",
             "gitstore",
@@ -43,61 +43,12 @@ class WorkerProcess:
             "--metrics-port",
             str(metrics_port),
         ]
-        self.env = {**os.environ, **(env or {})}
-        self.lines: list[str] = []
-        self.proc: subprocess.Popen[str] | None = None
+        super().__init__(args, "gitstore worker", env)
+
+    def _ready(self, line: str) -> bool:
+        return READY in line
 
     def start(self, timeout: float = 60.0) -> WorkerProcess:
         self.lines = []
-        self.proc = subprocess.Popen(
-            self.args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        ready = threading.Event()
-
-        def pump() -> None:
-            assert self.proc is not None and self.proc.stderr is not None
-            for line in self.proc.stderr:
-                self.lines.append(line)
-                if READY in line:
-                    ready.set()
-
-        self._pump = threading.Thread(target=pump, daemon=True)
-        self._pump.start()
-        deadline = time.monotonic() + timeout
-        while not ready.wait(0.05):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"gitstore worker did not start:\n{self.log}")
+        self._spawn(timeout)
         return self
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def _reap(self, timeout: float) -> int:
-        assert self.proc is not None and self.proc.stderr is not None
-        code = self.proc.wait(timeout)
-        self._pump.join(10)
-        self.proc.stderr.close()
-        return code
-
-    def kill(self) -> None:
-        """SIGKILL: no cleanup of any kind runs."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self._reap(30)
-
-    def terminate(self, timeout: float = 60.0) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        return self._reap(timeout)
-
-    def close(self) -> None:
-        if self.proc is not None and self.proc.stderr is not None and not self.proc.stderr.closed:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self._reap(30)

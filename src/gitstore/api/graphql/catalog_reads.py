@@ -21,7 +21,6 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLArgument,
@@ -47,38 +46,36 @@ from ..catalog.reads import CATEGORY, COLLECTION, PRODUCT, CatalogReads, Catalog
 from ..catalog.status import read_commit_status
 from ..catalog.typegen import types_for_kind
 from ..context import context_of
-from .builder import SchemaBuilder, SchemaBuildError
+from .builder import SchemaBuilder
+from .fields import ExtraFields
 from .info import ResolveInfo
 from .relay import check_first
 
 Resolver = Callable[..., Awaitable[Any]]
 
-_EXTRA_FIELDS: WeakKeyDictionary[SchemaBuilder, dict[str, GraphQLField]] = WeakKeyDictionary()
-_OWN_FIELDS = frozenset(
-    {
-        "repository",
-        "channel",
-        "resolvedChannel",
-        "version",
-        "updatedAt",
-        "product",
-        "products",
-        "category",
-        "categories",
-        "collection",
-        "collections",
-    }
+_EXTRA = ExtraFields(
+    "Catalog",
+    frozenset(
+        {
+            "repository",
+            "channel",
+            "resolvedChannel",
+            "version",
+            "updatedAt",
+            "product",
+            "products",
+            "category",
+            "categories",
+            "collection",
+            "collections",
+        }
+    ),
 )
 
 
 def add_catalog_field(builder: SchemaBuilder, name: str, field: GraphQLField) -> None:
     """Add ``Catalog.<name>`` from another module (before the schema is built)."""
-    extra = _EXTRA_FIELDS.setdefault(builder, {})
-    if name in _OWN_FIELDS or name in extra:
-        raise SchemaBuildError(
-            f"Catalog.{name} is defined twice (module {builder.module!r} adds it again)"
-        )
-    extra[name] = field
+    _EXTRA.add(builder, name, field)
 
 
 def _timed(field: str, resolver: Resolver) -> Resolver:
@@ -250,11 +247,11 @@ class CatalogReadsModule:
                 description="Collections ordered by name.",
             ),
         }
-        assert set(own) == _OWN_FIELDS
+        assert set(own) == _EXTRA.own
         catalog = builder.add_type(
             GraphQLObjectType(
                 "Catalog",
-                lambda: {**own, **_EXTRA_FIELDS.get(builder, {})},
+                lambda: {**own, **_EXTRA.of(builder)},
                 description="A repository's catalogue in one channel, read from the KV "
                 "projection (never from Git).",
             )

@@ -28,6 +28,7 @@ from gitstore.backends.metadata.base import AccessToken, User
 
 from ..context import context_of
 from .builder import SchemaBuilder
+from .fields import attr
 from .info import ResolveInfo
 from .payloads import add_mutation
 from .relay import decode_global_id
@@ -120,10 +121,8 @@ def _user_type(builder: SchemaBuilder) -> GraphQLObjectType:
         {
             "id": builder.global_id_field("User"),
             "username": GraphQLField(GraphQLNonNull(GraphQLString)),
-            "isAdmin": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=_attr("is_admin")),
-            "createdAt": GraphQLField(
-                GraphQLNonNull(builder.datetime), resolve=_attr("created_at")
-            ),
+            "isAdmin": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=attr("is_admin")),
+            "createdAt": GraphQLField(GraphQLNonNull(builder.datetime), resolve=attr("created_at")),
         },
         interfaces=[builder.node_interface],
     )
@@ -155,19 +154,13 @@ def _access_token_type(builder: SchemaBuilder) -> GraphQLObjectType:
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(_scope_enum(builder)))),
                 resolve=lambda token, _info: sorted(token.scopes),
             ),
-            "createdAt": GraphQLField(
-                GraphQLNonNull(builder.datetime), resolve=_attr("created_at")
-            ),
-            "expiresAt": GraphQLField(builder.datetime, resolve=_attr("expires_at")),
-            "revokedAt": GraphQLField(builder.datetime, resolve=_attr("revoked_at")),
-            "lastUsedAt": GraphQLField(builder.datetime, resolve=_attr("last_used_at")),
+            "createdAt": GraphQLField(GraphQLNonNull(builder.datetime), resolve=attr("created_at")),
+            "expiresAt": GraphQLField(builder.datetime, resolve=attr("expires_at")),
+            "revokedAt": GraphQLField(builder.datetime, resolve=attr("revoked_at")),
+            "lastUsedAt": GraphQLField(builder.datetime, resolve=attr("last_used_at")),
         },
         interfaces=[builder.node_interface],
     )
-
-
-def _attr(name: str) -> Any:
-    return lambda obj, _info: getattr(obj, name)
 
 
 # ---------------------------------------------------------------------- resolvers

@@ -14,7 +14,6 @@ evaluated when the schema is built, so module order does not matter for such fie
 from __future__ import annotations
 
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLArgument,
@@ -37,41 +36,35 @@ from ..context import context_of
 from ..namespaces import paging
 from ..namespaces.actions import NamespaceActions
 from ..namespaces.members import MemberActions
-from .builder import SchemaBuilder, SchemaBuildError
+from .builder import SchemaBuilder
+from .fields import ExtraFields, attr, stamp_fields
 from .info import ResolveInfo
 from .payloads import add_mutation
 from .relay import Connection, check_first, decode_global_id, encode_global_id
 
-_EXTRA_FIELDS: WeakKeyDictionary[SchemaBuilder, dict[str, GraphQLField]] = WeakKeyDictionary()
-_OWN_FIELDS = frozenset(
-    {
-        "id",
-        "identifier",
-        "displayName",
-        "tier",
-        "parentEnterpriseId",
-        "parentEnterprise",
-        "createdAt",
-        "createdBy",
-        "updatedAt",
-        "updatedBy",
-        "members",
-    }
+_EXTRA = ExtraFields(
+    "Namespace",
+    frozenset(
+        {
+            "id",
+            "identifier",
+            "displayName",
+            "tier",
+            "parentEnterpriseId",
+            "parentEnterprise",
+            "createdAt",
+            "createdBy",
+            "updatedAt",
+            "updatedBy",
+            "members",
+        }
+    ),
 )
 
 
 def add_namespace_field(builder: SchemaBuilder, name: str, field: GraphQLField) -> None:
     """Add ``Namespace.<name>`` from another module (before the schema is built)."""
-    extra = _EXTRA_FIELDS.setdefault(builder, {})
-    if name in _OWN_FIELDS or name in extra:
-        raise SchemaBuildError(
-            f"Namespace.{name} is defined twice (module {builder.module!r} adds it again)"
-        )
-    extra[name] = field
-
-
-def _attr(name: str) -> Any:
-    return lambda obj, _info: getattr(obj, name)
+    _EXTRA.add(builder, name, field)
 
 
 class NamespacesModule:
@@ -113,7 +106,7 @@ class NamespacesModule:
                     "username": GraphQLField(GraphQLNonNull(GraphQLString)),
                     "role": GraphQLField(GraphQLNonNull(role)),
                     "createdAt": GraphQLField(
-                        GraphQLNonNull(builder.datetime), resolve=_attr("created_at")
+                        GraphQLNonNull(builder.datetime), resolve=attr("created_at")
                     ),
                 },
                 description="A user's role in an ORGANISATION or ENTERPRISE namespace.",
@@ -162,28 +155,21 @@ def _namespace_type(
             "id": builder.global_id_field("Namespace"),
             "identifier": GraphQLField(GraphQLNonNull(GraphQLString)),
             "displayName": GraphQLField(
-                GraphQLNonNull(GraphQLString), resolve=_attr("display_name")
+                GraphQLNonNull(GraphQLString), resolve=attr("display_name")
             ),
             "tier": GraphQLField(GraphQLNonNull(tier)),
             "parentEnterpriseId": GraphQLField(
                 GraphQLID, resolve=_parent_id, description="Global ID of the parent enterprise."
             ),
             "parentEnterprise": GraphQLField(namespace, resolve=_parent),
-            "createdAt": GraphQLField(
-                GraphQLNonNull(builder.datetime), resolve=_attr("created_at")
-            ),
-            "createdBy": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_attr("created_by")),
-            "updatedAt": GraphQLField(
-                GraphQLNonNull(builder.datetime), resolve=_attr("updated_at")
-            ),
-            "updatedBy": GraphQLField(GraphQLNonNull(GraphQLString), resolve=_attr("updated_by")),
+            **stamp_fields(builder),
             "members": GraphQLField(
                 GraphQLNonNull(GraphQLList(GraphQLNonNull(member))),
                 resolve=_members,
                 description="Members and roles (authenticated callers only; [] for USER).",
             ),
         }
-        return {**own, **_EXTRA_FIELDS.get(builder, {})}
+        return {**own, **_EXTRA.of(builder)}
 
     namespace = GraphQLObjectType(
         "Namespace",

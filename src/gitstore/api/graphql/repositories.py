@@ -32,14 +32,11 @@ from gitstore.domain.errors import InvalidArgument, NotFound
 from ..context import context_of
 from ..repositories.actions import RepositoryActions
 from .builder import SchemaBuilder
+from .fields import attr, stamp_fields
 from .info import ResolveInfo
 from .namespaces import add_namespace_field
 from .payloads import add_mutation
 from .relay import Connection, check_first, decode_global_id, encode_global_id
-
-
-def _attr(name: str) -> Any:
-    return lambda obj, _info: getattr(obj, name)
 
 
 class RepositoriesModule:
@@ -139,28 +136,19 @@ def _repository_type(
             "id": builder.global_id_field("Repository"),
             "name": GraphQLField(nn_string),
             "fullName": GraphQLField(
-                nn_string, resolve=_attr("repository_id"), description="namespace/name"
+                nn_string, resolve=attr("repository_id"), description="namespace/name"
             ),
             "namespace": GraphQLField(GraphQLNonNull(namespace), resolve=_owner),
             "description": GraphQLField(nn_string),
-            "publishMode": GraphQLField(
-                GraphQLNonNull(publish_mode), resolve=_attr("publish_mode")
-            ),
-            "defaultBranch": GraphQLField(nn_string, resolve=_attr("default_branch")),
+            "publishMode": GraphQLField(GraphQLNonNull(publish_mode), resolve=attr("publish_mode")),
+            "defaultBranch": GraphQLField(nn_string, resolve=attr("default_branch")),
             "visibility": GraphQLField(GraphQLNonNull(visibility)),
             "releasePatterns": GraphQLField(
                 GraphQLNonNull(GraphQLList(nn_string)),
                 resolve=lambda record, _info: list(record.release_patterns),
                 description="Tag globs that publish (ON_RELEASE_TAG).",
             ),
-            "createdAt": GraphQLField(
-                GraphQLNonNull(builder.datetime), resolve=_attr("created_at")
-            ),
-            "createdBy": GraphQLField(nn_string, resolve=_attr("created_by")),
-            "updatedAt": GraphQLField(
-                GraphQLNonNull(builder.datetime), resolve=_attr("updated_at")
-            ),
-            "updatedBy": GraphQLField(nn_string, resolve=_attr("updated_by")),
+            **stamp_fields(builder),
         },
         interfaces=[builder.node_interface],
         description="A catalogue repository: a bare git repository plus its settings.",

@@ -25,7 +25,7 @@ from typing import Any
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument
 from gitstore.domain.identity import validate_dns_label
 
-from .base import PublishMode, RepositoryPatch, RepositoryRecord, Role, Tier, Visibility
+from .base import AuditEntry, PublishMode, RepositoryPatch, RepositoryRecord, Role, Tier, Visibility
 from .migrations import Migration
 
 TOKEN_SCOPES = frozenset({"read", "write"})
@@ -190,6 +190,24 @@ def check_parent(tier: Tier, parent_enterprise_id: str | None) -> None:
             f"only an ORGANISATION namespace may have a parent enterprise (tier is {tier.value})",
             field="parent_enterprise_id",
         )
+
+
+def check_new_namespace(
+    identifier: str, tier: Tier | str, parent_enterprise_id: str | None
+) -> Tier:
+    """The input checks of ``create_namespace``; returns the tier as a ``Tier``."""
+    check_identifier(identifier)
+    checked = check_tier(tier)
+    check_parent(checked, parent_enterprise_id)
+    return checked
+
+
+def new_audit_entry(
+    clock: Clock, actor: str, action: str, target: str, details: dict[str, Any] | None
+) -> AuditEntry:
+    """A new audit entry with a private copy of ``details`` (checked to be JSON first)."""
+    details = json_copy(details, "details")
+    return AuditEntry(str(uuid.uuid4()), clock.now(), actor, action, target, details)
 
 
 def parent_problem(parent_id: str, parent_tier: Tier | None) -> InvalidArgument:

@@ -243,25 +243,33 @@ def audit(row: Row, k: Codec) -> AuditEntry:
 
 
 # ---------------------------------------------------------------------------- paging
-def page_queries(table: str, *, by_namespace: bool, after: bool, mark: str) -> tuple[str, str]:
-    """``(count query, page query)`` for ``table`` ordered by ``(created_at, id)``.
+def page_queries(
+    table: str, *, by_namespace: bool, first: int, after: str | None, mark: str
+) -> tuple[str, str, tuple[datetime, str] | None]:
+    """``(count query, page query, cursor)`` for ``table`` ordered by ``(created_at, id)``;
+    checks ``first`` and decodes the ``after`` cursor (``InvalidArgument`` if bad).
 
     Parameters: the count takes ``[namespace_id]``; the page takes ``[namespace_id]``, then
-    ``created_at, id`` of the cursor when ``after``, then the row limit."""
+    ``created_at, id`` of the cursor when there is one, then the row limit."""
+    c.check_first(first)
+    start = c.decode_created_cursor(after) if after is not None else None
     alias = "r" if table == "repositories" else "t"
     source = REPO_SELECT if table == "repositories" else f"SELECT * FROM {table} t"
     where = [f"{alias}.namespace_id = {mark}"] if by_namespace else []
     count = f"SELECT count(*) AS n FROM {table} {alias}" + _where(where)
-    if after:
+    if start:
         where.append(f"({alias}.created_at, {alias}.id) > ({mark}, {mark})")
     page = source + _where(where) + f" ORDER BY {alias}.created_at, {alias}.id LIMIT {mark}"
-    return count, page
+    return count, page, start
 
 
 def audit_queries(
-    *, prefix: str | None, action: str | None, before: int | None, first: int, mark: str
+    *, prefix: str | None, action: str | None, after: str | None, first: int, mark: str
 ) -> tuple[str, list[Any], str, list[Any]]:
-    """``(count query, its params, page query, its params)`` for the audit log, newest first."""
+    """``(count query, its params, page query, its params)`` for the audit log, newest first;
+    checks ``first`` and decodes the ``after`` cursor (``InvalidArgument`` if bad)."""
+    c.check_first(first)
+    before = c.decode_seq_cursor(after) if after is not None else None
     where: list[str] = []
     params: list[Any] = []
     if prefix is not None:

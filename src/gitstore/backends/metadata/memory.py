@@ -154,9 +154,7 @@ class MemoryMetadataStore(MetadataStore):
         parent_enterprise_id: str | None,
         created_by: str,
     ) -> Namespace:
-        c.check_identifier(identifier)
-        tier = c.check_tier(tier)
-        c.check_parent(tier, parent_enterprise_id)
+        tier = c.check_new_namespace(identifier, tier, parent_enterprise_id)
         if parent_enterprise_id is not None:
             parent = self._namespaces.get(parent_enterprise_id)
             if parent is None or parent.tier is not Tier.ENTERPRISE:
@@ -337,14 +335,7 @@ class MemoryMetadataStore(MetadataStore):
     async def append_audit(
         self, actor: str, action: str, target: str, details: dict[str, Any] | None = None
     ) -> AuditEntry:
-        entry = AuditEntry(
-            str(uuid.uuid4()),
-            self._clock.now(),
-            actor,
-            action,
-            target,
-            c.json_copy(details, "details"),
-        )
+        entry = c.new_audit_entry(self._clock, actor, action, target, details)
         seq = self._audit[-1][0] + 1 if self._audit else 1
         self._audit.append((seq, entry))
         return dataclasses.replace(entry, details=copy.deepcopy(entry.details))

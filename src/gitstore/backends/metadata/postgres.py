@@ -275,9 +275,7 @@ class PostgresMetadataStore(MetadataStore):
         parent_enterprise_id: str | None,
         created_by: str,
     ) -> Namespace:
-        c.check_identifier(identifier)
-        tier = c.check_tier(tier)
-        c.check_parent(tier, parent_enterprise_id)
+        tier = c.check_new_namespace(identifier, tier, parent_enterprise_id)
         now, by, parent_id = self._clock.now(), created_by, parent_enterprise_id
         ns = Namespace(
             str(uuid.uuid4()), identifier, display_name, tier, parent_id, now, by, now, by
@@ -463,8 +461,7 @@ class PostgresMetadataStore(MetadataStore):
     async def append_audit(
         self, actor: str, action: str, target: str, details: dict[str, Any] | None = None
     ) -> AuditEntry:
-        details = c.json_copy(details, "details")
-        entry = AuditEntry(str(uuid.uuid4()), self._clock.now(), actor, action, target, details)
+        entry = c.new_audit_entry(self._clock, actor, action, target, details)
         values = rows.audit_row(entry, K)
         await self._change(rows.insert_sql("audit_log", values, "%s"), *values.values())
         return entry
@@ -477,10 +474,8 @@ class PostgresMetadataStore(MetadataStore):
         target_prefix: str | None = None,
         action: str | None = None,
     ) -> Page[AuditEntry]:
-        c.check_first(first)
-        before = c.decode_seq_cursor(after) if after is not None else None
         count, count_params, page, params = rows.audit_queries(
-            prefix=target_prefix, action=action, before=before, first=first, mark="%s"
+            prefix=target_prefix, action=action, after=after, first=first, mark="%s"
         )
         async with self._tx() as conn:
             total = await _count(conn, count, *count_params)
@@ -496,10 +491,10 @@ class PostgresMetadataStore(MetadataStore):
         after: str | None,
         convert: Callable[[Any], T],
     ) -> Page[T]:
-        c.check_first(first)
-        start = c.decode_created_cursor(after) if after is not None else None
         by_ns = namespace_id is not None
-        count, page = rows.page_queries(table, by_namespace=by_ns, after=bool(start), mark="%s")
+        count, page, start = rows.page_queries(
+            table, by_namespace=by_ns, first=first, after=after, mark="%s"
+        )
         params: list[Any] = [namespace_id] if by_ns else []
         cursor = list(start) if start else []
         async with self._tx() as conn:

@@ -311,9 +311,7 @@ class SqliteMetadataStore(MetadataStore):
         parent_enterprise_id: str | None,
         created_by: str,
     ) -> Namespace:
-        c.check_identifier(identifier)
-        tier = c.check_tier(tier)
-        c.check_parent(tier, parent_enterprise_id)
+        tier = c.check_new_namespace(identifier, tier, parent_enterprise_id)
         by = created_by
         ns = Namespace(
             str(uuid.uuid4()), identifier, display_name, tier, None, c.EPOCH, by, c.EPOCH, by
@@ -508,8 +506,7 @@ class SqliteMetadataStore(MetadataStore):
     async def append_audit(
         self, actor: str, action: str, target: str, details: dict[str, Any] | None = None
     ) -> AuditEntry:
-        details = c.json_copy(details, "details")
-        entry = AuditEntry(str(uuid.uuid4()), self._clock.now(), actor, action, target, details)
+        entry = c.new_audit_entry(self._clock, actor, action, target, details)
         values = rows.audit_row(entry, K)
         await self._change(rows.insert_sql("audit_log", values, "?"), *values.values())
         return entry
@@ -522,10 +519,8 @@ class SqliteMetadataStore(MetadataStore):
         target_prefix: str | None = None,
         action: str | None = None,
     ) -> Page[AuditEntry]:
-        c.check_first(first)
-        before = c.decode_seq_cursor(after) if after is not None else None
         count, count_params, page, params = rows.audit_queries(
-            prefix=target_prefix, action=action, before=before, first=first, mark="?"
+            prefix=target_prefix, action=action, after=after, first=first, mark="?"
         )
         found, total = await self._run(_count_and_page, count, count_params, page, params)
         return rows.audit_page(found, first, total, K)
@@ -539,10 +534,10 @@ class SqliteMetadataStore(MetadataStore):
         after: str | None,
         convert: Callable[[Any], T],
     ) -> Page[T]:
-        c.check_first(first)
-        start = c.decode_created_cursor(after) if after is not None else None
         by_ns = namespace_id is not None
-        count, page = rows.page_queries(table, by_namespace=by_ns, after=bool(start), mark="?")
+        count, page, start = rows.page_queries(
+            table, by_namespace=by_ns, first=first, after=after, mark="?"
+        )
         params: list[Any] = [namespace_id] if by_ns else []
         cursor = [c.to_micros(start[0]), start[1]] if start else []
         found, total = await self._run(
