@@ -131,6 +131,9 @@ class WorkerSettings(BaseModel):
     claim_stale_seconds: float = Field(default=15.0, gt=0)
     # An event failing with an unexpected error is dropped (logged) after this many deliveries.
     max_deliveries: int = Field(default=10, ge=1)
+    # Processes that parse, validate and encode large chunks (>= 1,000 files); 0 = a thread.
+    # Off by default: it only pays with idle cores (see docs/projection.md, "Throughput").
+    prepare_processes: int = Field(default=0, ge=0, le=64)
 
 
 class Settings(BaseSettings):

@@ -194,6 +194,12 @@ class GitClient:
     ) -> AsyncIterator[pb.Blob]:
         return self._stream(self._stub.GetBlobs, request, timeout)
 
+    def get_blob_batches(
+        self, request: pb.GetBlobsRequest, *, timeout: float | None = None
+    ) -> AsyncIterator[pb.BlobBatch]:
+        """``get_blobs`` with many blobs per message (``BlobBatch.blobs``, request order)."""
+        return self._stream(self._stub.GetBlobBatches, request, timeout)
+
     def list_tree(
         self, request: pb.ListTreeRequest, *, timeout: float | None = None
     ) -> AsyncIterator[pb.TreeEntry]:

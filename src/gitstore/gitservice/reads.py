@@ -8,6 +8,10 @@ cannot hold commits off, and a repository deleted mid-stream ends the stream wit
 * ``get_blobs``: by path at a revision and/or by blob id; an absent path or id is a
   ``missing`` entry and the stream goes on. A path naming a directory or a submodule, or an
   id naming a non-blob, is ``InvalidArgument``.
+* ``get_blob_batches``: the same answers packed into ``BlobBatch`` messages of up to
+  ``BATCH_BYTES`` of content (a larger blob alone). One message per blob costs the server
+  and the client a fixed ~0.2 ms each way, which dominates for thousands of small manifests;
+  packing makes a 10,000-file fetch a handful of messages. The read lock is taken per message.
 * ``list_tree``: the entries under a directory prefix (the root by default), recursively in
   pre-order (a directory, then its contents) or one level; trees are listed too. Paths are
   full paths from the root.
@@ -21,9 +25,10 @@ cannot hold commits off, and a repository deleted mid-stream ends the stream wit
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pygit2
 from pygit2.enums import DeltaStatus, SortMode
@@ -66,38 +71,60 @@ def _lookup(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
 
 # ---------------------------------------------------------------------- blobs
 
+# Content per BlobBatch message (soft: a larger blob is sent alone), and the framing a blob
+# adds besides its content and path (ids, sizes, tags), for the packing estimate.
+BATCH_BYTES = 1024 * 1024
+_BLOB_OVERHEAD = 64
 
-def _blob_pb(blob: pygit2.Blob, path: str = "") -> pb.Blob:
-    return pb.Blob(path=path, blob_id=str(blob.id), content=blob.data, size=blob.size)
+
+class _Answer(NamedTuple):
+    """One answer of a blob read: the fields of a ``pb.Blob``."""
+
+    path: str
+    blob_id: str
+    content: bytes = b""
+    missing: bool = False
+
+    def fill(self, blob: pb.Blob) -> pb.Blob:
+        blob.path, blob.blob_id, blob.missing = self.path, self.blob_id, self.missing
+        if not self.missing:
+            blob.content, blob.size = self.content, len(self.content)
+        return blob
+
+    @property
+    def weight(self) -> int:
+        return len(self.content) + len(self.path) + _BLOB_OVERHEAD
 
 
 def _blobs(
     repo: pygit2.Repository, tree: pygit2.Tree | None, wanted: list[str], ids: list[str]
-) -> Iterator[pb.Blob]:
+) -> Iterator[_Answer]:
     for path in wanted:
         assert tree is not None
         entry = _lookup(tree, path)
         if entry is None:
-            yield pb.Blob(path=path, missing=True)
+            yield _Answer(path, "", missing=True)
         elif not isinstance(entry, pygit2.Blob):
             raise InvalidArgument(f"path {path!r} is a {entry.type_str}, not a file", field="paths")
         else:
-            yield _blob_pb(entry, path)
+            yield _Answer(path, str(entry.id), entry.data)
     for blob_id in ids:
         obj = repo.get(blob_id)
         if obj is None:
-            yield pb.Blob(blob_id=blob_id, missing=True)
+            yield _Answer("", blob_id, missing=True)
         elif not isinstance(obj, pygit2.Blob):
             raise InvalidArgument(
                 f"object {blob_id} is a {obj.type_str}, not a blob", field="blob_ids"
             )
         else:
-            yield _blob_pb(obj)
+            yield _Answer("", str(obj.id), obj.data)
 
 
-def get_blobs(
+@contextlib.contextmanager
+def _blob_source(
     store: RepositoryStore, repo_id: RepositoryId, req: pb.GetBlobsRequest
-) -> Iterator[pb.Blob]:
+) -> Iterator[tuple[Session, Iterator[_Answer]]]:
+    """Validate the request and pin its revision; the session and the answers to stream."""
     wanted = [paths.validate_path(p, "paths") for p in req.paths]
     ids = [names.object_id(i, "blob_ids") for i in req.blob_ids]
     if len(wanted) + len(ids) > MAX_ITEMS:
@@ -107,7 +134,44 @@ def get_blobs(
         if wanted:
             with session.lock.read():
                 tree = resolve(session.repo, req.revision).tree
-        yield from _batched(session, _blobs(session.repo, tree, wanted, ids), 1)
+        yield session, _blobs(session.repo, tree, wanted, ids)
+
+
+def get_blobs(
+    store: RepositoryStore, repo_id: RepositoryId, req: pb.GetBlobsRequest
+) -> Iterator[pb.Blob]:
+    with _blob_source(store, repo_id, req) as (session, answers):
+        for answer in _batched(session, answers, 1):
+            yield answer.fill(pb.Blob())
+
+
+def get_blob_batches(
+    store: RepositoryStore,
+    repo_id: RepositoryId,
+    req: pb.GetBlobsRequest,
+    *,
+    limit: int = BATCH_BYTES,
+) -> Iterator[pb.BlobBatch]:
+    """``get_blobs`` packed: blobs are added to a message while their estimated size stays
+    within ``limit``; a blob that would overflow a non-empty message starts the next one."""
+    with _blob_source(store, repo_id, req) as (session, answers):
+        held: _Answer | None = None
+        while True:
+            batch = pb.BlobBatch()
+            size = 0
+            with session.lock.read():
+                if held is not None:
+                    held.fill(batch.blobs.add())
+                    size, held = held.weight, None
+                for answer in answers:
+                    if batch.blobs and size + answer.weight > limit:
+                        held = answer
+                        break
+                    answer.fill(batch.blobs.add())
+                    size += answer.weight
+            if not batch.blobs:
+                return
+            yield batch
 
 
 # ---------------------------------------------------------------------- trees

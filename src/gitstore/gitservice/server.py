@@ -168,6 +168,14 @@ class GitServicer(pb_grpc.GitServiceServicer):
         return reads.get_blobs(self.store, RepositoryId.parse(request.repository_id), request)
 
     @stream
+    def GetBlobBatches(
+        self, request: pb.GetBlobsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.BlobBatch]:
+        return reads.get_blob_batches(
+            self.store, RepositoryId.parse(request.repository_id), request
+        )
+
+    @stream
     def ListTree(
         self, request: pb.ListTreeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.TreeEntry]:

@@ -13,7 +13,7 @@ writing towards (its chunks may have left documents of *that* commit behind, see
 The paths to look at are ``GetChangedPaths(base, target)`` plus ``GetChangedPaths(base, t)``
 for each dirty ``t``. A path's state at the target is known from the first diff; for the
 rest (other spellings of a changed identity, paths only a dirty target touched) it is looked
-up by path at the target (``GetBlobs`` by path, answered ``missing`` when absent). From the
+up by path at the target (``GetBlobBatches`` by path, answered ``missing`` when absent). From the
 empty tree nothing needs looking up: the diff lists every file of the target.
 
 Files that break the path convention (``products/Blue.yaml``) are conflicts too; files
@@ -46,11 +46,10 @@ from gitstore.domain.projection import document_kind
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
-# Paths / blob ids per GetBlobs request (the service allows 10,000).
+# Paths / blob ids per GetBlobBatches request (the service allows 10,000).
 LOOKUP_CHUNK = 5000
-# Concurrent GetBlobs streams for one set of blob ids, each of at least FETCH_SPLIT ids.
-FETCH_STREAMS = 3
-FETCH_SPLIT = 200
+# Concurrent GetBlobBatches streams for one large set of blob ids.
+FETCH_STREAMS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,29 +95,30 @@ async def files_at(
             revision=revision,
             paths=wanted[start : start + LOOKUP_CHUNK],
         )
-        async for blob in git.get_blobs(request):
-            found[blob.path] = (
-                None if blob.missing else FileAt(blob.path, blob.blob_id, blob.content)
-            )
+        async for batch in git.get_blob_batches(request):
+            for blob in batch.blobs:
+                found[blob.path] = (
+                    None if blob.missing else FileAt(blob.path, blob.blob_id, blob.content)
+                )
     return found
 
 
 async def contents(git: GitClient, repository: str, blob_ids: Iterable[str]) -> dict[str, bytes]:
     """The content of each blob id (ids the service does not have are left out).
 
-    Large sets are split over ``FETCH_STREAMS`` concurrent streams: the service sends one
-    message per blob, and its per-message cost, not bandwidth, is what bounds one stream.
+    ``GetBlobBatches`` packs many blobs per message; sets larger than ``LOOKUP_CHUNK`` are
+    split over up to ``FETCH_STREAMS`` concurrent streams.
     """
     wanted = sorted(set(blob_ids))
-    size = min(LOOKUP_CHUNK, max(FETCH_SPLIT, -(-len(wanted) // FETCH_STREAMS)))
-    parts = [wanted[i : i + size] for i in range(0, len(wanted), size)]
+    parts = [wanted[i : i + LOOKUP_CHUNK] for i in range(0, len(wanted), LOOKUP_CHUNK)]
     out: dict[str, bytes] = {}
 
     async def fetch(part: list[str]) -> None:
         request = pb.GetBlobsRequest(repository_id=repository, blob_ids=part)
-        async for blob in git.get_blobs(request):
-            if not blob.missing:
-                out[blob.blob_id] = blob.content
+        async for batch in git.get_blob_batches(request):
+            for blob in batch.blobs:
+                if not blob.missing:
+                    out[blob.blob_id] = blob.content
 
     for start in range(0, len(parts), FETCH_STREAMS):
         await asyncio.gather(*(fetch(p) for p in parts[start : start + FETCH_STREAMS]))
@@ -155,11 +155,20 @@ def _resolve(
     touched: dict[tuple[str, str], set[str]],
     state: dict[str, FileAt | None],
     registry: KindRegistry,
+    *,
+    complete: bool = False,
 ) -> None:
+    """``complete``: ``state`` holds every file of the target (a diff from nothing, a full
+    listing), so an identity met at one path has no other spelling to look for."""
     for identity in sorted(touched):
         kind, name = identity
-        spellings = candidate_paths(kind, name, registry)
-        present = [f for p in spellings if (f := state.get(p)) is not None]
+        paths = touched[identity]
+        if complete and len(paths) == 1:
+            found = state.get(next(iter(paths)))
+            present = [] if found is None else [found]
+        else:
+            spellings = candidate_paths(kind, name, registry)
+            present = [f for p in spellings if (f := state.get(p)) is not None]
         if not present:
             plan.deletes.append((document_kind(kind), name))
         elif len(present) == 1:
@@ -199,14 +208,16 @@ async def plan_changes(
         if identity is not None:
             touched[identity].add(path)
 
-    unknown = {
-        p for kind, name in touched for p in candidate_paths(kind, name, registry) if p not in state
-    }
-    if base is None:
-        state.update(dict.fromkeys(unknown))  # the diff from nothing lists every file
-    elif unknown:
-        state.update(await files_at(git, repository, target, unknown))
-    _resolve(plan, touched, state, registry)
+    if base is not None:  # the diff from nothing lists every file: nothing else to look up
+        unknown = {
+            p
+            for kind, name in touched
+            for p in candidate_paths(kind, name, registry)
+            if p not in state
+        }
+        if unknown:
+            state.update(await files_at(git, repository, target, unknown))
+    _resolve(plan, touched, state, registry, complete=base is None)
     return plan
 
 
@@ -232,7 +243,7 @@ async def plan_full(
         if identity is not None:
             state[entry.path] = FileAt(entry.path, entry.oid)
             touched[identity].add(entry.path)
-    _resolve(plan, touched, state, registry)
+    _resolve(plan, touched, state, registry, complete=True)
     keep = {(document_kind(kind), name) for kind, name in touched}
     for definition in registry:
         kind = document_kind(definition.kind)

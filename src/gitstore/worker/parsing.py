@@ -6,8 +6,11 @@ product rules), so one bad file never stops a projection. Cross-file checks (ref
 duplicate handles, unique SKUs) are not applied here: a file is projected when it is valid
 on its own; two files claiming one identity are caught by the change plan (``changes``).
 
-``parse_many`` is what the worker runs in a thread (``asyncio.to_thread``) per chunk, so the
-event loop stays free for the network while CPU-bound YAML parsing runs.
+``prepare_many`` is what the projector runs away from the event loop (a thread) per chunk:
+parse, validate and also *encode* each valid file into its KV write (``encode_upsert``: the
+compact JSON body and the canonical index entries), so the loop only adds finished upserts to
+a batch while the next chunk is being prepared. ``parse_many`` (parse and validate only) is
+what commit statuses need.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from gitstore.backends.kv import Upsert, encode_upsert
 from gitstore.domain.content import (
     DEFAULT_MAX_MANIFEST_BYTES,
     ContentError,
@@ -73,6 +77,43 @@ def parse_many(
 ) -> list[Parsed]:
     """``parse_file`` of each ``(path, blob_id, content)``, in order."""
     return [parse_file(p, b, c, registry, max_bytes=max_bytes) for p, b, c in items]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One file made ready to write: its KV upsert when valid, else why it is not."""
+
+    path: str
+    blob_id: str
+    upsert: Upsert | None
+    errors: tuple[ContentError, ...] = ()
+
+
+def prepare_file(
+    path: str,
+    blob_id: str,
+    content: bytes,
+    registry: KindRegistry,
+    *,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> Prepared:
+    """``parse_file``, then the valid manifest's KV upsert (``InvalidArgument`` if the KV
+    refuses it, as ``Batch.upsert`` would)."""
+    parsed = parse_file(path, blob_id, content, registry, max_bytes=max_bytes)
+    if parsed.manifest is None:
+        return Prepared(path, blob_id, None, parsed.errors)
+    kind, name, value, indexes = upsert_args(parsed)
+    return Prepared(path, blob_id, encode_upsert(kind, name, value, indexes=indexes))
+
+
+def prepare_many(
+    items: Iterable[tuple[str, str, bytes]],
+    registry: KindRegistry,
+    *,
+    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+) -> list[Prepared]:
+    """``prepare_file`` of each ``(path, blob_id, content)``, in order."""
+    return [prepare_file(p, b, c, registry, max_bytes=max_bytes) for p, b, c in items]
 
 
 def upsert_args(parsed: Parsed) -> tuple[str, str, dict[str, Any], dict[str, list[str]]]:

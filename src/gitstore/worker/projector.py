@@ -9,10 +9,11 @@ head *now*. One attempt:
 2. No claim and ``base == target``: nothing to do (a redelivered or late event).
 3. The plan (``changes``): the documents to upsert and delete, from the diff
    ``base -> target`` plus what an unfinished projection may have touched.
-4. Each upsert's blob is fetched (``GetBlobs`` by id, the next chunk prefetched while this
-   one is parsed), parsed and validated (in a thread). Valid files become documents with
-   their indexes (``domain.projection``); invalid ones are counted and skipped, so the KV
-   keeps the last valid document of that resource.
+4. Each upsert's blob is fetched (``GetBlobBatches`` by id), parsed, validated and encoded
+   into its KV write (``parsing.prepare_many``) in a thread, or for a large chunk on the
+   ``pool``'s processes; the next chunk is prepared while this one is written. Valid files
+   become documents with their indexes (``domain.projection``); invalid ones are counted and
+   skipped, so the KV keeps the last valid document of that resource.
 5. Written in one batch (``sequence = seq + 1``, ``version = target``,
    ``expected_head_sequence = seq``) when it fits ``batch_size``, else in chunks under a
    claim (see ``claims``). Losing the head CAS (``FailedPrecondition`` on
@@ -46,7 +47,8 @@ from gitstore.git.client import GitClient
 from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.metrics import WorkerMetrics
-from gitstore.worker.parsing import Parsed, parse_many, upsert_args
+from gitstore.worker.parsing import Prepared
+from gitstore.worker.pool import PreparePool
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,14 @@ class ProjectionResult:
         return len({e.path for e in self.invalid})
 
 
+@dataclass(slots=True)
+class _Ready:
+    """A chunk of work made ready to write: its deletes and its prepared files."""
+
+    deletes: list[tuple[str, str]] = field(default_factory=list)
+    files: list[Prepared] = field(default_factory=list)
+
+
 @dataclass(frozen=True, slots=True)
 class _Again:
     """The attempt waited for another owner's claim; ``stale`` if it never moved."""
@@ -101,6 +111,7 @@ class Projector:
         max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
         clock: Callable[[], float] = time.time,
         poll_interval: float = 0.1,
+        pool: PreparePool | None = None,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -112,6 +123,7 @@ class Projector:
         self.max_bytes = max_bytes
         self.clock = clock
         self.poll_interval = poll_interval
+        self.pool = pool or PreparePool(0)
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``draft`` of ``repository`` to its default branch head; see the module doc."""
@@ -246,7 +258,7 @@ class Projector:
         if had_claim:
             batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
         work: list[Work] = [*plan.deletes, *plan.upserts]
-        await self._fill(batch, work, await self._fetch(scope.repository, work), result)
+        self._fill(batch, await self._prepare(scope.repository, work), result)
         await self._apply(batch)
         result.sequence = seq + 1
         result.chunks = 1
@@ -265,18 +277,19 @@ class Projector:
         version = plan.base or NO_VERSION
         claim_batch = Batch(scope, c, version, expected_head_sequence=seq)
         claim_batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
-        await self._apply(claim_batch)
+        # The first chunk is prepared while the claim is written.
         work: list[Work] = [*plan.deletes, *plan.upserts]
         chunks = [work[i : i + self.batch_size] for i in range(0, len(work), self.batch_size)]
         chunks = chunks or [[]]
-        prefetch = asyncio.ensure_future(self._fetch(scope.repository, chunks[0]))
+        ahead = asyncio.ensure_future(self._prepare(scope.repository, chunks[0]))
         try:
-            for number, chunk in enumerate(chunks):
-                fetched = await prefetch
+            await self._apply(claim_batch)
+            for number in range(len(chunks)):
+                ready = await ahead
                 last = number == len(chunks) - 1
-                if not last:
-                    prefetch = asyncio.ensure_future(
-                        self._fetch(scope.repository, chunks[number + 1])
+                if not last:  # prepared (fetched, parsed, encoded) while this one is written
+                    ahead = asyncio.ensure_future(
+                        self._prepare(scope.repository, chunks[number + 1])
                     )
                 if last:
                     batch = Batch(scope, c + 1, plan.target, expected_head_sequence=c)
@@ -287,25 +300,22 @@ class Projector:
                     )
                     claim = claim.beat(self.clock())
                     batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
-                await self._fill(batch, chunk, fetched, result)
+                self._fill(batch, ready, result)
                 await self._apply(batch)
                 result.chunks += 1
         finally:
-            if not prefetch.done():
-                prefetch.cancel()
+            if not ahead.done():
+                ahead.cancel()
+            elif not ahead.cancelled():
+                ahead.exception()  # a chunk that will not be written: its failure is no news
         result.sequence = c + 1
 
-    async def _fetch(self, repository: str, work: Sequence[Work]) -> dict[str, bytes]:
+    async def _prepare(self, repository: str, work: Sequence[Work]) -> _Ready:
+        """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
+        thread, or on worker processes for a large chunk)."""
         wanted = [w.blob_id for w in work if isinstance(w, FileAt) and w.content is None]
-        return await contents(self.git, repository, wanted) if wanted else {}
-
-    async def _fill(
-        self,
-        batch: Batch,
-        work: Sequence[Work],
-        fetched: dict[str, bytes],
-        result: ProjectionResult,
-    ) -> None:
+        fetched = await contents(self.git, repository, wanted) if wanted else {}
+        ready = _Ready()
         files: list[tuple[str, str, bytes]] = []
         for item in work:
             if isinstance(item, FileAt):
@@ -314,23 +324,25 @@ class Projector:
                     raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
                 files.append((item.path, item.blob_id, content))
             else:
-                batch.delete(*item)
-                result.deletes += 1
-                self.metrics.documents.labels("delete").inc()
-        parsed: list[Parsed] = (
-            await asyncio.to_thread(parse_many, files, self.registry, max_bytes=self.max_bytes)
-            if files
-            else []
-        )
-        for p in parsed:
+                ready.deletes.append(item)
+        ready.files = await self.pool.prepare(files, self.registry, max_bytes=self.max_bytes)
+        return ready
+
+    def _fill(self, batch: Batch, ready: _Ready, result: ProjectionResult) -> None:
+        for kind, name in ready.deletes:
+            batch.delete(kind, name)
+        upserts = 0
+        for p in ready.files:
             result.checked[(p.path, p.blob_id)] = p.errors
-            if p.valid:
-                kind, name, value, indexes = upsert_args(p)
-                batch.upsert(kind, name, value, indexes=indexes)
-                result.upserts += 1
-                self.metrics.documents.labels("upsert").inc()
+            if p.upsert is not None:
+                batch.add(p.upsert)
+                upserts += 1
             else:
                 result.invalid.extend(p.errors)
+        result.deletes += len(ready.deletes)
+        result.upserts += upserts
+        self.metrics.documents.labels("delete").inc(len(ready.deletes))
+        self.metrics.documents.labels("upsert").inc(upserts)
 
     async def _apply(self, batch: Batch) -> None:
         started = time.monotonic()

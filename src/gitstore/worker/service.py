@@ -39,6 +39,7 @@ from gitstore.git.client import GitClient
 from gitstore.worker.consumer import Consumer
 from gitstore.worker.handler import EventHandler
 from gitstore.worker.metrics import WorkerMetrics
+from gitstore.worker.pool import PreparePool
 from gitstore.worker.projector import Projector
 from gitstore.worker.statuses import StatusRecorder
 
@@ -105,6 +106,8 @@ class WorkerService:
             await self._close_owned()
             raise
         w = s.worker
+        pool = PreparePool(w.prepare_processes)
+        self._owned.append(pool)
         self.projector = Projector(
             self.git,
             self.kv,
@@ -114,6 +117,7 @@ class WorkerService:
             claim_stale_seconds=w.claim_stale_seconds,
             metrics=self.metrics,
             max_bytes=s.content.max_manifest_bytes,
+            pool=pool,
         )
         recorder = StatusRecorder(
             self.git,

@@ -24,6 +24,8 @@ from gitstore.backends.kv.base import (
     Document,
     KvStore,
     Page,
+    Upsert,
+    encode_upsert,
 )
 from gitstore.backends.urls import sqlite_path as _sqlite_path
 from gitstore.domain.errors import InvalidArgument
@@ -35,6 +37,8 @@ __all__ = [
     "Document",
     "KvStore",
     "Page",
+    "Upsert",
+    "encode_upsert",
     "open_kv_store",
     "sqlite_path",
 ]

@@ -125,7 +125,8 @@ class Delete:
 class Batch:
     """Upserts and deletes of one scope, all stamped with one sequence and version.
 
-    Build it with :meth:`upsert` and :meth:`delete`, which validate each item as it is added
+    Build it with :meth:`upsert` (or :meth:`add` of an :func:`encode_upsert` result) and
+    :meth:`delete`, which validate each item as it is added
     (so an invalid item never reaches a backend) and refuse a second write of the same
     document in the same batch. ``advance_head=False`` is for all but the last chunk of a
     projection split over several batches.
@@ -169,24 +170,15 @@ class Batch:
         indexes: Mapping[str, str | Iterable[str]] | None = None,
     ) -> Batch:
         """Add a document (a JSON object) with its index entries; returns the batch."""
-        self._claim(kind, name)
-        try:
-            if not isinstance(document, Mapping):
-                raise TypeError(f"expected a JSON object, got {type(document).__name__}")
-            body = json.dumps(
-                document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            ).encode()
-        except (TypeError, ValueError) as exc:
-            self._seen.discard((kind, name))
-            raise InvalidArgument(
-                f"document {kind} {name!r} is not valid JSON: {exc}", field="document"
-            ) from exc
-        try:
-            canonical, entries = _canonical_indexes(indexes or {})
-        except InvalidArgument:
-            self._seen.discard((kind, name))
-            raise
-        self.upserts.append(Upsert(kind, name, body, canonical, entries))
+        return self.add(encode_upsert(kind, name, document, indexes=indexes))
+
+    def add(self, upsert: Upsert) -> Batch:
+        """Add an upsert made by :func:`encode_upsert` (e.g. in a thread or another
+        process, ahead of building the batch); returns the batch."""
+        if not isinstance(upsert, Upsert):
+            raise InvalidArgument("expected an Upsert from encode_upsert", field="upsert")
+        self._claim(upsert.kind, upsert.name)
+        self.upserts.append(upsert)
         return self
 
     def delete(self, kind: str, name: str) -> Batch:
@@ -197,6 +189,37 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.upserts) + len(self.deletes)
+
+
+def encode_upsert(
+    kind: str,
+    name: str,
+    document: Mapping[str, Any],
+    *,
+    indexes: Mapping[str, str | Iterable[str]] | None = None,
+) -> Upsert:
+    """Validate and encode one upsert (compact UTF-8 JSON, canonical index entries).
+
+    Pure and picklable in and out, so it can run away from the batch: ``Batch.add`` takes the
+    result. ``InvalidArgument`` names what is wrong (kind, name, document or an index).
+    """
+    if isinstance(kind, str):
+        _known(validate_kind, kind)
+    else:
+        validate_kind(kind)
+    validate_name(name)
+    try:
+        if not isinstance(document, Mapping):
+            raise TypeError(f"expected a JSON object, got {type(document).__name__}")
+        body = json.dumps(
+            document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        ).encode()
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(
+            f"document {kind} {name!r} is not valid JSON: {exc}", field="document"
+        ) from exc
+    canonical, entries = _canonical_indexes(indexes or {})
+    return Upsert(kind, name, body, canonical, entries)
 
 
 @functools.lru_cache(maxsize=1024)

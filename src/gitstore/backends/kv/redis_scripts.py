@@ -48,13 +48,17 @@ local function bad(key, want)
   return nil
 end
 
+-- Each upsert's index entries, decoded once (checked here, written below).
+local new_entries = {}
 local err = bad(head, 'hash') or bad(tombs, 'zset')
 for i = 0, nup - 1 do
   if err then break end
   local j = 9 + i * 4
   local kind = ARGV[j]
   err = bad(base .. ':' .. kind .. ':' .. ARGV[j + 1], 'hash') or bad(base .. '#l:' .. kind, 'zset')
-  for e in pairs(entries(ARGV[j + 3])) do
+  local es = entries(ARGV[j + 3])
+  new_entries[i] = es
+  for e in pairs(es) do
     err = err or bad(base .. '#i:' .. kind .. ':' .. e, 'zset')
   end
 end
@@ -66,8 +70,8 @@ for i = 0, ndel - 1 do
 end
 if err then return redis.error_reply(err) end
 
-local function reindex(kind, name, old, new)
-  local before, after = entries(old), entries(new)
+local function reindex(kind, name, old, after)
+  local before = entries(old)
   local p = base .. '#i:' .. kind .. ':'
   for e in pairs(before) do
     if not after[e] then redis.call('ZREM', p .. e, name) end
@@ -86,7 +90,7 @@ for i = 0, nup - 1 do
   if old[1] and tonumber(old[1]) > seq then
     skipped = skipped + 1
   else
-    if (old[2] or '') ~= idx then reindex(kind, name, old[2], idx) end
+    if (old[2] or '') ~= idx then reindex(kind, name, old[2], new_entries[i]) end
     redis.call('HSET', key, 's', seq_s, 'v', version, 'd', body, 'x', idx)
     if old[3] then
       redis.call('HDEL', key, 't')
@@ -104,7 +108,7 @@ for i = 0, ndel - 1 do
   if old[1] and tonumber(old[1]) > seq then
     skipped = skipped + 1
   else
-    if old[2] then reindex(kind, name, old[2], '') end
+    if old[2] then reindex(kind, name, old[2], {}) end
     redis.call('DEL', key)
     redis.call('HSET', key, 's', seq_s, 'v', version, 't', '1')
     redis.call('ZREM', base .. '#l:' .. kind, name)

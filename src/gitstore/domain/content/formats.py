@@ -52,7 +52,14 @@ from gitstore.domain.content.errors import (
 )
 from gitstore.domain.content.manifest import Manifest
 from gitstore.domain.content.schemas import canonical_order
-from gitstore.domain.content.yamlio import MAX_DEPTH, YamlProblem, dump_yaml, load_yaml
+from gitstore.domain.content.yamlio import (
+    MAX_DEPTH,
+    LazyPositions,
+    Positions,
+    YamlProblem,
+    dump_yaml,
+    load_yaml,
+)
 
 DEFAULT_MAX_MANIFEST_BYTES = 1024 * 1024
 
@@ -124,14 +131,14 @@ def parse_manifest(
                 [ContentError(path, "", INVALID_PATH, f"not a manifest file: use one of {exts}")]
             )
     text = _decode(data, path)
-    positions: dict[str, tuple[int, int]] = {}
+    positions: Positions | LazyPositions = {}
     try:
         if fmt is ManifestFormat.JSON:
             obj = _load_json(text)
         elif fmt is ManifestFormat.MARKDOWN:
             obj, positions = _load_markdown(text)
         else:
-            obj, positions = load_yaml(text)
+            obj, positions = load_yaml(text, lazy_positions=True)
     except YamlProblem as problem:
         raise ManifestError(
             [ContentError(path, "", problem.rule, problem.message, problem.line, problem.column)]
@@ -190,7 +197,7 @@ def _decode(data: bytes, path: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def _load_markdown(text: str) -> tuple[Any, dict[str, tuple[int, int]]]:
+def _load_markdown(text: str) -> tuple[Any, Positions | LazyPositions]:
     lines = text.replace("\r\n", "\n").split("\n")
     if lines[0].rstrip() != "---":
         raise YamlProblem(
@@ -208,7 +215,7 @@ def _load_markdown(text: str) -> tuple[Any, dict[str, tuple[int, int]]]:
             1,
             1,
         )
-    obj, positions = load_yaml("\n".join(lines[1:close]) + "\n", line_offset=1)
+    obj, positions = load_yaml("\n".join(lines[1:close]) + "\n", line_offset=1, lazy_positions=True)
     body_lines = lines[close + 1 :]
     body = "\n".join(body_lines).strip("\n")
     if body and isinstance(obj, dict):
@@ -231,26 +238,39 @@ def _load_markdown(text: str) -> tuple[Any, dict[str, tuple[int, int]]]:
 
 def _load_json(text: str) -> Any:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in items:
-            if key in out:
-                raise YamlProblem(
-                    DUPLICATE_KEY,
-                    f"duplicate key {key!r} (each key may appear only once in an object)",
-                )
-            out[key] = value
-        return out
+        out = dict(items)
+        if len(out) == len(items):
+            return out
+        seen: set[str] = set()
+        for key, _ in items:  # report the first key that repeats
+            if key in seen:
+                break
+            seen.add(key)
+        raise YamlProblem(
+            DUPLICATE_KEY, f"duplicate key {key!r} (each key may appear only once in an object)"
+        )
 
     def constant(name: str) -> Any:
         raise YamlProblem(INVALID_VALUE, f"{name} is not a valid JSON number")
 
+    overflowed: list[str] = []
+
+    def number(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            overflowed.append(literal)
+        return value
+
     try:
-        obj = json.loads(text, object_pairs_hook=pairs, parse_constant=constant)
+        obj = json.loads(text, object_pairs_hook=pairs, parse_constant=constant, parse_float=number)
     except json.JSONDecodeError as err:
         raise YamlProblem(JSON_SYNTAX, f"invalid JSON: {err.msg}", err.lineno, err.colno) from None
     except RecursionError:
         raise YamlProblem(TOO_DEEP, f"nesting is deeper than {MAX_DEPTH} levels") from None
-    _check_json(obj, 0)
+    # Nesting is at most the number of opening brackets: the tree is walked (for the first
+    # problem in tree order) only when a number overflowed or it could be too deep.
+    if overflowed or text.count("{") + text.count("[") > MAX_DEPTH:
+        _check_json(obj, 0)
     return obj
 
 

@@ -37,6 +37,7 @@ from gitstore.domain.content.errors import (
     ManifestError,
     short_repr,
 )
+from gitstore.domain.content.yamlio import LazyPositions
 from gitstore.domain.identity import dns_label_problem
 
 _DNS_SUBDOMAIN = re.compile(
@@ -136,7 +137,7 @@ class Manifest:
         positions: Mapping[str, tuple[int, int]] | None = None,
     ) -> Manifest:
         """Check the envelope of plain data and build a manifest; raise ``ManifestError``."""
-        positions = positions or {}
+        positions = {} if positions is None else positions
         errors: list[ContentError] = []
 
         def err(fld: str, rule: str, message: str) -> None:
@@ -182,7 +183,9 @@ class Manifest:
             raise ManifestError(errors)
         assert api_version is not None and kind is not None and name is not None
         assert isinstance(spec, dict)
-        return cls(api_version, kind, name, spec, labels, annotations, path, dict(positions))
+        # A lazy mapping stays lazy (positions are read only when reporting an error).
+        kept = positions if isinstance(positions, LazyPositions) else dict(positions)
+        return cls(api_version, kind, name, spec, labels, annotations, path, kept)
 
 
 def api_version_problem(value: str) -> str | None:

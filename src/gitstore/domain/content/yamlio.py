@@ -13,7 +13,14 @@ Python one) with these manifest rules on top:
 * mapping keys must be strings, numbers must be finite, nesting is at most ``MAX_DEPTH`` deep.
 
 ``load_yaml`` returns the data and a map from JSON field path to (line, column) of the key or
-item, which validation uses to put line numbers on schema errors.
+item, which validation uses to put line numbers on schema errors. Positions are only read
+when something is wrong, so ``load_yaml(..., lazy_positions=True)`` builds the data in a
+lean PyYAML pass (the same rules, no field paths) and returns ``LazyPositions``, which
+parses the text again with the full pass on first use. Any problem in the lean pass also
+goes to the full pass, which raises the error with its field path; so the data, the errors
+and the positions are exactly those of the full pass, for valid files at about half the
+cost (a typical product: ~0.4 ms full, ~0.2 ms lean). The resolver skips PyYAML's
+path-resolver bookkeeping (never used here), a third of the composer's time.
 
 Both directions use libyaml's C code when PyYAML has it (same results, much faster on long
 text), else PyYAML's pure Python code. Writing (``dump_yaml``) is deterministic: the caller
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
@@ -98,27 +106,158 @@ def _configure(cls: Any) -> Any:
     return cls
 
 
-class _PyLoader(yaml.SafeLoader):
+class _FastResolver:
+    """``BaseResolver.resolve`` without path resolvers (none are registered here): the same
+    tag for every node, without the per-node descend/ascend bookkeeping."""
+
+    _by_first: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {}
+    _wildcard: tuple[tuple[str, re.Pattern[str]], ...] = ()
+
+    @classmethod
+    def _index(cls, table: dict[Any, list[tuple[str, re.Pattern[str]]]]) -> None:
+        wildcard = tuple(table.get(None, ()))
+        cls._by_first = {k: (*v, *wildcard) for k, v in table.items() if k is not None}
+        cls._wildcard = wildcard
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._by_first.get(value[:1], self._wildcard):
+                    if regexp.match(value):
+                        return tag
+            return _STR_TAG
+        return _SEQ_TAG if kind is SequenceNode else _MAP_TAG
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
+
+class _PyLoader(_FastResolver, yaml.SafeLoader):
     pass
 
 
 _configure(_PyLoader)
+_PyLoader._index(_PyLoader.yaml_implicit_resolvers)
 _Loader: Any = _PyLoader
 if getattr(yaml, "__with_libyaml__", False):
 
-    class _CLoader(yaml.CSafeLoader):
+    class _CLoader(_FastResolver, yaml.CSafeLoader):
         pass
 
     _configure(_CLoader)
+    _CLoader._index(_CLoader.yaml_implicit_resolvers)
     _Loader = _CLoader
 
 
-def load_yaml(text: str, line_offset: int = 0) -> tuple[Any, Positions]:
+def load_yaml(
+    text: str, line_offset: int = 0, *, lazy_positions: bool = False
+) -> tuple[Any, Positions | LazyPositions]:
     """Parse one YAML document; raise ``YamlProblem`` naming the rule it broke.
 
     ``line_offset`` is added to reported line numbers (frontmatter starts on line 2).
-    Returns ``(None, {})`` for an empty document.
+    Returns ``(None, {})`` for an empty document. With ``lazy_positions`` the positions are
+    a ``LazyPositions`` computed on first use (see the module docstring).
     """
+    if lazy_positions:
+        data = _load_lean(text)
+        if data is not _SLOW:
+            return data, LazyPositions(text, line_offset)
+    return _load_full(text, line_offset)
+
+
+class _Slow(Exception):
+    """The lean pass met something only the full pass reports properly."""
+
+
+_SLOW: Any = object()
+
+
+def _load_lean(text: str) -> Any:
+    """The data of a document the full pass accepts, or ``_SLOW`` (let it decide)."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return None if node is None else _Lean(loader).build(node, 0)
+    except (MarkedYAMLError, _Slow, RecursionError):
+        return _SLOW
+    finally:
+        loader.dispose()
+
+
+class _Lean:
+    """``_Builder`` without field paths and positions; ``_Slow`` where it would raise."""
+
+    __slots__ = ("loader", "seen")
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.seen: set[int] = set()
+
+    def build(self, node: Node, depth: int) -> Any:
+        key = id(node)
+        if key in self.seen or depth > MAX_DEPTH:
+            raise _Slow
+        self.seen.add(key)
+        tag = node.tag
+        if isinstance(node, ScalarNode):
+            if tag == _STR_TAG:
+                return node.value
+            if tag == _FLOAT_TAG and node.value.lower().endswith((".inf", ".nan")):
+                raise _Slow
+            return self.loader.construct_object(node, deep=True)
+        if isinstance(node, MappingNode) and tag == _MAP_TAG:
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, ScalarNode) or key_node.tag != _STR_TAG:
+                    raise _Slow
+                name = key_node.value
+                if name in out:
+                    raise _Slow
+                out[name] = self.build(value_node, depth + 1)
+            return out
+        if isinstance(node, SequenceNode) and tag == _SEQ_TAG:
+            return [self.build(item, depth + 1) for item in node.value]
+        raise _Slow
+
+
+class LazyPositions(Mapping[str, tuple[int, int]]):
+    """The positions of a document, computed by the full pass when first read. Entries set
+    before that (Markdown's ``spec.description``) take precedence."""
+
+    __slots__ = ("_found", "_line_offset", "_set", "_text")
+
+    def __init__(self, text: str, line_offset: int = 0) -> None:
+        self._text = text
+        self._line_offset = line_offset
+        self._found: Positions | None = None
+        self._set: Positions = {}
+
+    def _positions(self) -> Positions:
+        if self._found is None:
+            found = _load_full(self._text, self._line_offset)[1]
+            found.update(self._set)
+            self._found = found
+        return self._found
+
+    def __setitem__(self, key: str, value: tuple[int, int]) -> None:
+        self._set[key] = value
+        if self._found is not None:
+            self._found[key] = value
+
+    def __getitem__(self, key: str) -> tuple[int, int]:
+        return self._positions()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions())
+
+    def __len__(self) -> int:
+        return len(self._positions())
+
+
+def _load_full(text: str, line_offset: int) -> tuple[Any, Positions]:
     loader = _Loader(text)
     try:
         try:

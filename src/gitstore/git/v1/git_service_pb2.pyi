@@ -623,6 +623,31 @@ class Blob(_message.Message):
 Global___Blob: _TypeAlias = Blob  # noqa: Y015
 
 @_typing.final
+class BlobBatch(_message.Message):
+    """GetBlobBatches: the same answers as GetBlobs, in request order, many per message. The
+    server fills a message up to about 1 MiB of content; a blob larger than that comes in a
+    message of its own. No message is empty.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOBS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def blobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Blob]: ...
+    def __init__(
+        self,
+        *,
+        blobs: _abc.Iterable[Global___Blob] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blobs", b"blobs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlobBatch: _TypeAlias = BlobBatch  # noqa: Y015
+
+@_typing.final
 class ListTreeRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

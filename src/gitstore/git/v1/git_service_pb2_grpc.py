@@ -59,6 +59,11 @@ class GitServiceStub:
                 request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.GetBlobsRequest.SerializeToString,
                 response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.Blob.FromString,
                 _registered_method=True)
+        self.GetBlobBatches = channel.unary_stream(
+                '/gitstore.git.v1.GitService/GetBlobBatches',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.GetBlobsRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.BlobBatch.FromString,
+                _registered_method=True)
         self.ListTree = channel.unary_stream(
                 '/gitstore.git.v1.GitService/ListTree',
                 request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.ListTreeRequest.SerializeToString,
@@ -135,6 +140,13 @@ class GitServiceServicer:
 
     def GetBlobs(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBlobBatches(self, request, context):
+        """GetBlobs with many blobs per message: far fewer messages for many small files.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -220,6 +232,11 @@ def add_GitServiceServicer_to_server(servicer, server):
                     servicer.GetBlobs,
                     request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.GetBlobsRequest.FromString,
                     response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.Blob.SerializeToString,
+            ),
+            'GetBlobBatches': grpc.unary_stream_rpc_method_handler(
+                    servicer.GetBlobBatches,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.GetBlobsRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.BlobBatch.SerializeToString,
             ),
             'ListTree': grpc.unary_stream_rpc_method_handler(
                     servicer.ListTree,
@@ -402,6 +419,33 @@ class GitService:
             '/gitstore.git.v1.GitService/GetBlobs',
             gitstore_dot_git_dot_v1_dot_git__service__pb2.GetBlobsRequest.SerializeToString,
             gitstore_dot_git_dot_v1_dot_git__service__pb2.Blob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBlobBatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gitstore.git.v1.GitService/GetBlobBatches',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.GetBlobsRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.BlobBatch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,6 +48,8 @@ class GitServiceStub:
     ListRepositories: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.ListRepositoriesRequest, _git_service_pb2.ListRepositoriesResponse]
     CommitFiles: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.CommitFilesRequest, _git_service_pb2.CommitFilesResponse]
     GetBlobs: _grpc.UnaryStreamMultiCallable[_git_service_pb2.GetBlobsRequest, _git_service_pb2.Blob]
+    GetBlobBatches: _grpc.UnaryStreamMultiCallable[_git_service_pb2.GetBlobsRequest, _git_service_pb2.BlobBatch]
+    """GetBlobs with many blobs per message: far fewer messages for many small files."""
     ListTree: _grpc.UnaryStreamMultiCallable[_git_service_pb2.ListTreeRequest, _git_service_pb2.TreeEntry]
     ResolveRevision: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.ResolveRevisionRequest, _git_service_pb2.ResolveRevisionResponse]
     ListRefs: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.ListRefsRequest, _git_service_pb2.ListRefsResponse]
@@ -66,6 +68,8 @@ class GitServiceAsyncStub(GitServiceStub):
     ListRepositories: _aio.UnaryUnaryMultiCallable[_git_service_pb2.ListRepositoriesRequest, _git_service_pb2.ListRepositoriesResponse]  # type: ignore[assignment]
     CommitFiles: _aio.UnaryUnaryMultiCallable[_git_service_pb2.CommitFilesRequest, _git_service_pb2.CommitFilesResponse]  # type: ignore[assignment]
     GetBlobs: _aio.UnaryStreamMultiCallable[_git_service_pb2.GetBlobsRequest, _git_service_pb2.Blob]  # type: ignore[assignment]
+    GetBlobBatches: _aio.UnaryStreamMultiCallable[_git_service_pb2.GetBlobsRequest, _git_service_pb2.BlobBatch]  # type: ignore[assignment]
+    """GetBlobs with many blobs per message: far fewer messages for many small files."""
     ListTree: _aio.UnaryStreamMultiCallable[_git_service_pb2.ListTreeRequest, _git_service_pb2.TreeEntry]  # type: ignore[assignment]
     ResolveRevision: _aio.UnaryUnaryMultiCallable[_git_service_pb2.ResolveRevisionRequest, _git_service_pb2.ResolveRevisionResponse]  # type: ignore[assignment]
     ListRefs: _aio.UnaryUnaryMultiCallable[_git_service_pb2.ListRefsRequest, _git_service_pb2.ListRefsResponse]  # type: ignore[assignment]
@@ -111,6 +115,14 @@ class GitServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _git_service_pb2.GetBlobsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_git_service_pb2.Blob], _abc.AsyncIterator[_git_service_pb2.Blob]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBlobBatches(
+        self,
+        request: _git_service_pb2.GetBlobsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_git_service_pb2.BlobBatch], _abc.AsyncIterator[_git_service_pb2.BlobBatch]]:
+        """GetBlobs with many blobs per message: far fewer messages for many small files."""
 
     @_abc_1.abstractmethod
     def ListTree(
