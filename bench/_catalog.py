@@ -16,6 +16,11 @@ The whole repository is one commit on ``refs/heads/main`` (HEAD), generated as a
 stream in Python and piped into ``git fast-import`` in a fresh bare repository. Built
 repositories are cached under ``bench/.cache/`` keyed by size and :data:`LAYOUT_VERSION`
 (bump it when the generator changes); benchmarks work on copies (:func:`copy_repo`).
+
+That sharded layout is the default (:data:`SHARDED`). Other layouts plug in as a
+:class:`Layout` (a name, a version and the files of a repository of N), e.g. the flat
+content-model layout of ``_products.py`` (``products/<name>.yaml``) that the catalogue
+benchmark uses: ``cached_repo(count, progress, layout=_products.CONTENT)``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 LAYOUT_VERSION = 1
@@ -112,23 +118,45 @@ def manifest(index: int, revision: int = 0) -> bytes:
     ).encode()
 
 
-def _fast_import_stream(count: int) -> Iterator[tuple[bytes, int]]:
+@dataclass(frozen=True)
+class Layout:
+    """How a fixture repository of ``count`` is made: ``files(count)`` yields (path, content)
+    pairs, ``total(count)`` says how many; the cache key is ``name`` + ``version``."""
+
+    name: str
+    version: int
+    files: Callable[[int], Iterable[tuple[str, bytes]]]
+    total: Callable[[int], int] = lambda count: count
+
+
+def _sharded_files(count: int) -> Iterator[tuple[str, bytes]]:
+    for index in range(count):
+        yield path_of(index), manifest(index)
+
+
+SHARDED = Layout("v", LAYOUT_VERSION, _sharded_files)
+
+
+def _fast_import_stream(
+    files: Iterable[tuple[str, bytes]], total: int
+) -> Iterator[tuple[bytes, int]]:
     """Blocks of the fast-import stream, each with the number of files written so far."""
-    message = f"Import {count} catalogue manifests\n".encode()
+    message = f"Import {total} catalogue manifests\n".encode()
     ident = f"Bench <bench@example.com> {EPOCH} +0000"
     header = f"commit refs/heads/{BRANCH}\nauthor {ident}\ncommitter {ident}\n"
     yield header.encode() + f"data {len(message)}\n".encode() + message, 0
     chunk: list[bytes] = []
-    for index in range(count):
-        content = manifest(index)
-        chunk.append(f"M 100644 inline {path_of(index)}\ndata {len(content)}\n".encode())
+    written = 0
+    for path, content in files:
+        chunk.append(f"M 100644 inline {path}\ndata {len(content)}\n".encode())
         chunk.append(content)
         chunk.append(b"\n")
+        written += 1
         if len(chunk) >= 3000:
-            yield b"".join(chunk), index + 1
+            yield b"".join(chunk), written
             chunk = []
     chunk.append(b"\ndone\n")
-    yield b"".join(chunk), count
+    yield b"".join(chunk), written
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
@@ -137,8 +165,14 @@ def _git(*args: str, cwd: Path | None = None) -> str:
     ).stdout.strip()
 
 
-def build_repo(count: int, dest: Path, progress: Callable[[int, int], None] | None = None) -> None:
+def build_repo(
+    count: int,
+    dest: Path,
+    progress: Callable[[int, int], None] | None = None,
+    layout: Layout = SHARDED,
+) -> None:
     """Create a bare repository of ``count`` manifests at ``dest`` (must not exist)."""
+    total = layout.total(count)
     _git("init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(dest))
     with subprocess.Popen(
         ["git", "fast-import", "--quiet", "--done"],
@@ -147,27 +181,29 @@ def build_repo(count: int, dest: Path, progress: Callable[[int, int], None] | No
         stdin=subprocess.PIPE,
     ) as proc:
         assert proc.stdin is not None
-        for block, written in _fast_import_stream(count):
+        for block, written in _fast_import_stream(layout.files(count), total):
             proc.stdin.write(block)
             if progress is not None:
-                progress(written, count)
+                progress(written, total)
         proc.stdin.close()
         if proc.wait() != 0:
             raise RuntimeError(f"git fast-import failed with exit code {proc.returncode}")
     files = _git("--git-dir", str(dest), "ls-tree", "-r", "--name-only", BRANCH).count("\n") + 1
-    if files != count:
-        raise RuntimeError(f"fixture {dest} holds {files} files, expected {count}")
+    if files != total:
+        raise RuntimeError(f"fixture {dest} holds {files} files, expected {total}")
 
 
-def cached_repo(count: int, progress: Callable[[int, int], None] | None = None) -> Path:
-    """The cached bare repository of ``count`` manifests, built on first use."""
-    path = CACHE_DIR / f"catalog-v{LAYOUT_VERSION}-{count}.git"
+def cached_repo(
+    count: int, progress: Callable[[int, int], None] | None = None, layout: Layout = SHARDED
+) -> Path:
+    """The cached bare repository of ``count`` manifests in ``layout``, built on first use."""
+    path = CACHE_DIR / f"catalog-{layout.name}{layout.version}-{count}.git"
     if path.is_dir():  # only ever created by an atomic rename of a complete build
         return path
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"build-{count}-", dir=CACHE_DIR))
     try:
-        build_repo(count, staging / "repo.git", progress)
+        build_repo(count, staging / "repo.git", progress, layout)
         shutil.rmtree(path, ignore_errors=True)
         (staging / "repo.git").rename(path)
     finally:
@@ -186,3 +222,33 @@ def copy_repo(source: Path, dest: Path) -> Path:
     for i in range(256):
         (dest / "objects" / f"{i:02x}").mkdir(exist_ok=True)
     return dest
+
+
+def import_commit(
+    repo: Path, ref: str, parent: str, files: Iterable[tuple[str, bytes]], message: str
+) -> str:
+    """Write one commit (``parent`` + ``files`` upserted) into ``repo`` with ``git
+    fast-import`` (one pack, no loose objects), point ``ref`` at it, return its id.
+
+    ``ref`` should be a ref nothing else uses (e.g. ``refs/bench/bulk``); moving a branch is
+    the caller's business."""
+    ident = f"Bench <bench@example.com> {EPOCH} +0000"
+    text = message.encode()
+    chunks = [
+        f"commit {ref}\nauthor {ident}\ncommitter {ident}\ndata {len(text)}\n".encode(),
+        text,
+        f"\nfrom {parent}\n".encode(),
+    ]
+    for path, content in files:
+        chunks.append(f"M 100644 inline {path}\ndata {len(content)}\n".encode())
+        chunks.append(content)
+        chunks.append(b"\n")
+    chunks.append(b"\ndone\n")
+    subprocess.run(
+        ["git", "fast-import", "--quiet", "--done", "--force"],
+        input=b"".join(chunks),
+        env={**os.environ, "GIT_DIR": str(repo)},
+        check=True,
+        capture_output=True,
+    )
+    return _git("--git-dir", str(repo), "rev-parse", ref)

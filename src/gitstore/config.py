@@ -50,6 +50,11 @@ class GitSettings(BaseModel):
     fsync: bool = True
     # A ``<ref>.lock`` file older than this is left over from a killed process and removed.
     stale_lock_seconds: float = Field(default=10.0, gt=0)
+    # libgit2's object cache: trees up to this size are cached (libgit2's default is 4 KiB,
+    # which re-reads a catalogue's large ``products/`` tree on every path lookup) ...
+    tree_cache_object_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # ... within this total cache size (libgit2's default is 256 MiB).
+    object_cache_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
 
 
 class QueueSettings(BaseModel):

@@ -35,6 +35,14 @@ def enable_libgit2_fsync(enabled: bool) -> None:
     pygit2.option(pygit2.enums.Option.ENABLE_FSYNC_GITDIR, enabled)
 
 
+def configure_libgit2_cache(*, tree_object_bytes: int, total_bytes: int) -> None:
+    """Let libgit2 cache large trees: a catalogue keeps 100,000 files in ``products/``, a
+    multi-megabyte tree that libgit2's default (trees up to 4 KiB) would parse again on every
+    path lookup and diff. Process-wide, like the fsync option."""
+    pygit2.settings.cache_max_size(total_bytes)
+    pygit2.settings.cache_object_limit(pygit2.enums.ObjectType.TREE, tree_object_bytes)
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:

@@ -42,7 +42,7 @@ from gitstore.domain import errors
 from gitstore.domain.identity import RepositoryId
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
-from gitstore.gitservice import commits, reads
+from gitstore.gitservice import commits, durability, reads
 from gitstore.gitservice.outbox import Outbox
 from gitstore.gitservice.refs import RefService
 from gitstore.gitservice.relay import OutboxRelay, QueueOpener, RelayThread, StoreProbe
@@ -296,6 +296,10 @@ def start_server(
     queue_opener: QueueOpener | None = None,
 ) -> GitServiceHandle:
     """Start the git service; the relay runs on ``relay_loop`` or on a private thread."""
+    durability.configure_libgit2_cache(
+        tree_object_bytes=settings.git.tree_cache_object_bytes,
+        total_bytes=settings.git.object_cache_bytes,
+    )
     store = RepositoryStore(settings.repos_dir(), fsync=settings.git.fsync)
     outbox = Outbox(store.root / OUTBOX_FILE, fsync=settings.git.fsync)
     probe = StoreProbe(store)
