@@ -25,9 +25,10 @@ proto: setup
 
 proto-check: setup
 	@tmp=$$(mktemp -d) && PYTHON=$(PY) scripts/gen_proto.sh $$tmp >/dev/null && \
-	  if diff -r -x __init__.py -x __pycache__ $$tmp/gitstore/git/v1 src/gitstore/git/v1 >/dev/null; then \
-	    echo "generated gRPC code is up to date"; rm -rf $$tmp; \
-	  else echo "error: src/gitstore/git/v1 is stale; run 'make proto'"; diff -r -x __init__.py -x __pycache__ $$tmp/gitstore/git/v1 src/gitstore/git/v1 | head -20; rm -rf $$tmp; exit 1; fi
+	  stale=0; for d in git/v1 hook/v1; do \
+	    diff -r -x __init__.py -x __pycache__ $$tmp/gitstore/$$d src/gitstore/$$d >/dev/null || { stale=1; echo "error: src/gitstore/$$d is stale; run 'make proto'"; diff -r -x __init__.py -x __pycache__ $$tmp/gitstore/$$d src/gitstore/$$d | head -20; }; \
+	  done; rm -rf $$tmp; \
+	  if [ $$stale = 0 ]; then echo "generated gRPC code is up to date"; else exit 1; fi
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

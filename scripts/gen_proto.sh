@@ -5,8 +5,8 @@ cd "$(dirname "$0")/.."
 out="${1:-src}"
 PY="${PYTHON:-.venv/bin/python}"
 export PATH="$(dirname "$PY"):$PATH"
-mkdir -p "$out/gitstore/git/v1"
+mkdir -p "$out/gitstore/git/v1" "$out/gitstore/hook/v1"
 "$PY" -m grpc_tools.protoc -Iproto \
   --python_out="$out" --grpc_python_out="$out" \
   --mypy_out="$out" --mypy_grpc_out="$out" \
-  proto/gitstore/git/v1/git_service.proto
+  proto/gitstore/git/v1/git_service.proto proto/gitstore/hook/v1/hook_service.proto

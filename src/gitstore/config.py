@@ -113,6 +113,47 @@ class ApiSettings(BaseModel):
     max_query_tokens: int = Field(default=20_000, ge=100)
 
 
+class SshSettings(BaseModel):
+    """The git service's SSH listener (``GITSTORE_SSH__*``); see docs/git-transport.md."""
+
+    host: str = "127.0.0.1"
+    # 0 = pick a free port (tests); the port is logged.
+    port: int = Field(default=2222, ge=0, le=65535)
+    # Off = no SSH listener (Smart HTTP still works).
+    enabled: bool = True
+    # Host key (OpenSSH private key); empty = ``<data_dir>/ssh_host_ed25519_key``, made once.
+    host_key_path: Path | None = None
+
+
+class HookGrpcSettings(BaseModel):
+    """The API's hook/auth gRPC service (``GITSTORE_HOOK__GRPC__*``): the API listens on
+    ``host:port``; the git service dials ``uri``."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=50052, ge=0, le=65535)
+    uri: str = "127.0.0.1:50052"
+    timeout_seconds: float = 120.0
+
+
+class HookSettings(BaseModel):
+    """Push-time checks (``GITSTORE_HOOK__*``); see docs/git-transport.md."""
+
+    grpc: HookGrpcSettings = HookGrpcSettings()
+    # Pushed commits checked per ref update (new commits beyond this are refused as too many).
+    max_commits_per_push: int = Field(default=10_000, ge=1)
+
+
+class WebhookSettings(BaseModel):
+    """Storefront revalidation webhooks (``GITSTORE_WEBHOOK__*``); see docs/releases.md."""
+
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    # First retry after this many seconds, doubling each time (with jitter).
+    backoff_seconds: float = Field(default=1.0, gt=0)
+    # Allow webhook URLs on loopback/private addresses (tests, single-machine setups).
+    allow_private: bool = True
+
+
 class ContentSettings(BaseModel):
     """Catalogue content (``GITSTORE_CONTENT__*``)."""
 
@@ -157,11 +198,20 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     content: ContentSettings = ContentSettings()
+    ssh: SshSettings = SshSettings()
+    hook: HookSettings = HookSettings()
+    webhook: WebhookSettings = WebhookSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:
         """The directory holding ``<namespace>/<name>.git`` repositories."""
         return self.git.data_dir if self.git.data_dir is not None else self.data_dir / "repos"
+
+    def ssh_host_key_path(self) -> Path:
+        """The SSH host key file: configured, or ``<data_dir>/ssh_host_ed25519_key``."""
+        if self.ssh.host_key_path is not None:
+            return self.ssh.host_key_path
+        return self.data_dir / "ssh_host_ed25519_key"
 
     def queue_url(self) -> str:
         """The effective queue URL: configured, or the embedded SQLite file in the data dir."""

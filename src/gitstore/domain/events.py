@@ -56,3 +56,74 @@ class RefUpdateEvent:
         data: dict[str, Any] = json.loads(raw)
         paths = tuple(ChangedPathInfo(**p) for p in data.pop("changed_paths", []))
         return cls(changed_paths=paths, **data)
+
+
+# ---------------------------------------------------------------- publishing (issue 5)
+#
+# The API asks for a release to go live by publishing a ``PublishEvent`` on the main event
+# stream (``settings.queue.stream``, the worker's); the worker makes the ``live`` channel equal
+# to the release's tree and reports the outcome as a ``PublishedEvent`` on the stream
+# ``published_stream(settings.queue.stream)``, which the API consumes (publication state,
+# webhooks). Both are at-least-once: ``event_id`` is stable across redeliveries.
+
+PUBLISH_REQUESTED = "release.publish"
+RELEASE_PUBLISHED = "release.published"
+
+
+def published_stream(events_stream: str) -> str:
+    """The stream of ``PublishedEvent``s beside the main event stream."""
+    return f"{events_stream}-published"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishEvent:
+    event_id: str
+    repository_id: str
+    # The publication's sequence (metadata store; 1, 2, 3, ... per repository). The highest
+    # sequence is what ``live`` must show; it is also the KV alias sequence.
+    sequence: int
+    tag: str  # short tag name, e.g. "v1.2.0"
+    commit: str  # the commit the tag peels to
+    kind: str = "PUBLISH"  # "PUBLISH" (incremental) or "REPLAY" (re-project from scratch)
+    requested_by: str = ""
+    correlation_id: str = ""
+    timestamp: float = 0.0
+    type: str = PUBLISH_REQUESTED
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> PublishEvent:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedEvent:
+    event_id: str
+    repository_id: str
+    sequence: int
+    tag: str
+    commit: str
+    # "PUBLISHED", "SUPERSEDED" (a newer publication won first) or "FAILED".
+    state: str
+    # The KV channel ``live`` now resolves to.
+    channel: str = ""
+    # The commit ``live`` showed before ("" = nothing).
+    previous_commit: str = ""
+    # Resource ids "<kind>/<name>" (kind in lower case) whose live document changed.
+    changed: tuple[str, ...] = ()
+    error: str = ""
+    correlation_id: str = ""
+    timestamp: float = 0.0
+    type: str = RELEASE_PUBLISHED
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> PublishedEvent:
+        data: dict[str, Any] = json.loads(raw)
+        data["changed"] = tuple(data.get("changed", ()))
+        return cls(**data)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from gitstore.backends.metadata.base_git import GitMetadata
+
 T = TypeVar("T")
 
 
@@ -120,6 +122,8 @@ class RepositoryRecord:
     updated_by: str
     # Glob patterns a release tag must match (ON_RELEASE_TAG).
     release_patterns: tuple[str, ...] = ("release/*", "v*")
+    # Pushed commits and tags must carry a good SSH signature by a key of the pusher.
+    require_signed_commits: bool = False
 
     @property
     def repository_id(self) -> str:
@@ -169,9 +173,10 @@ class RepositoryPatch:
     default_branch: str | None = None
     visibility: Visibility | None = None
     release_patterns: tuple[str, ...] | None = None
+    require_signed_commits: bool | None = None
 
 
-class MetadataStore(abc.ABC):
+class MetadataStore(GitMetadata, abc.ABC):
     # ------------------------------------------------------------------ lifecycle
     @abc.abstractmethod
     async def migrate(self) -> int:

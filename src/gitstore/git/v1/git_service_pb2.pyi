@@ -566,9 +566,14 @@ class GetBlobsRequest(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     PATHS_FIELD_NUMBER: _builtins.int
     BLOB_IDS_FIELD_NUMBER: _builtins.int
+    QUARANTINE_ID_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     revision: _builtins.str
     """Revision the paths are resolved at (branch, tag, sha, HEAD). Default HEAD."""
+    quarantine_id: _builtins.str
+    """Set by the API's pre-receive check (hook service): read with the objects of that push's
+    quarantine visible. Only valid while that push's pre-receive hook runs; else NOT_FOUND.
+    """
     @_builtins.property
     def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -580,10 +585,11 @@ class GetBlobsRequest(_message.Message):
         revision: _builtins.str = ...,
         paths: _abc.Iterable[_builtins.str] | None = ...,
         blob_ids: _abc.Iterable[_builtins.str] | None = ...,
+        quarantine_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_ids", b"blob_ids", "paths", b"paths", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blob_ids", b"blob_ids", "paths", b"paths", "quarantine_id", b"quarantine_id", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -655,11 +661,16 @@ class ListTreeRequest(_message.Message):
     REVISION_FIELD_NUMBER: _builtins.int
     PATH_PREFIX_FIELD_NUMBER: _builtins.int
     RECURSIVE_FIELD_NUMBER: _builtins.int
+    QUARANTINE_ID_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     revision: _builtins.str
     path_prefix: _builtins.str
     """Optional directory prefix, e.g. "products/"."""
     recursive: _builtins.bool
+    quarantine_id: _builtins.str
+    """Set by the API's pre-receive check (hook service): read with the objects of that push's
+    quarantine visible. Only valid while that push's pre-receive hook runs; else NOT_FOUND.
+    """
     def __init__(
         self,
         *,
@@ -667,10 +678,11 @@ class ListTreeRequest(_message.Message):
         revision: _builtins.str = ...,
         path_prefix: _builtins.str = ...,
         recursive: _builtins.bool = ...,
+        quarantine_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["path_prefix", b"path_prefix", "recursive", b"recursive", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path_prefix", b"path_prefix", "quarantine_id", b"quarantine_id", "recursive", b"recursive", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -710,17 +722,23 @@ class ResolveRevisionRequest(_message.Message):
 
     REPOSITORY_ID_FIELD_NUMBER: _builtins.int
     REVISION_FIELD_NUMBER: _builtins.int
+    QUARANTINE_ID_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     revision: _builtins.str
+    quarantine_id: _builtins.str
+    """Set by the API's pre-receive check (hook service): read with the objects of that push's
+    quarantine visible. Only valid while that push's pre-receive hook runs; else NOT_FOUND.
+    """
     def __init__(
         self,
         *,
         repository_id: _builtins.str = ...,
         revision: _builtins.str = ...,
+        quarantine_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["quarantine_id", b"quarantine_id", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1033,11 +1051,16 @@ class GetChangedPathsRequest(_message.Message):
     FROM_REVISION_FIELD_NUMBER: _builtins.int
     TO_REVISION_FIELD_NUMBER: _builtins.int
     DETECT_RENAMES_FIELD_NUMBER: _builtins.int
+    QUARANTINE_ID_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     from_revision: _builtins.str
     """Empty or all zeros = the empty tree (everything is ADDED)."""
     to_revision: _builtins.str
     detect_renames: _builtins.bool
+    quarantine_id: _builtins.str
+    """Set by the API's pre-receive check (hook service): read with the objects of that push's
+    quarantine visible. Only valid while that push's pre-receive hook runs; else NOT_FOUND.
+    """
     def __init__(
         self,
         *,
@@ -1045,10 +1068,11 @@ class GetChangedPathsRequest(_message.Message):
         from_revision: _builtins.str = ...,
         to_revision: _builtins.str = ...,
         detect_renames: _builtins.bool = ...,
+        quarantine_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detect_renames", b"detect_renames", "from_revision", b"from_revision", "repository_id", b"repository_id", "to_revision", b"to_revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detect_renames", b"detect_renames", "from_revision", b"from_revision", "quarantine_id", b"quarantine_id", "repository_id", b"repository_id", "to_revision", b"to_revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1083,6 +1107,7 @@ class CommitLogRequest(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
+    QUARANTINE_ID_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     revision: _builtins.str
     path: _builtins.str
@@ -1091,6 +1116,10 @@ class CommitLogRequest(_message.Message):
     """0 = no limit."""
     offset: _builtins.int
     """Skip this many commits (after the path filter)."""
+    quarantine_id: _builtins.str
+    """Set by the API's pre-receive check (hook service): read with the objects of that push's
+    quarantine visible. Only valid while that push's pre-receive hook runs; else NOT_FOUND.
+    """
     def __init__(
         self,
         *,
@@ -1099,11 +1128,137 @@ class CommitLogRequest(_message.Message):
         path: _builtins.str = ...,
         limit: _builtins.int = ...,
         offset: _builtins.int = ...,
+        quarantine_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "offset", b"offset", "path", b"path", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "offset", b"offset", "path", b"path", "quarantine_id", b"quarantine_id", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CommitLogRequest: _TypeAlias = CommitLogRequest  # noqa: Y015
+
+@_typing.final
+class PushContext(_message.Message):
+    """---------------------------------------------------------------- smart protocol (git transport)
+    The API's Smart HTTP relay streams git's smart protocol through these; the git service runs
+    `git upload-pack` / `git receive-pack --stateless-rpc` (see docs/git-transport.md).
+
+    Who is pushing or fetching, for hooks, audit and events.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USERNAME_FIELD_NUMBER: _builtins.int
+    TRANSPORT_FIELD_NUMBER: _builtins.int
+    PUSH_ID_FIELD_NUMBER: _builtins.int
+    REMOTE_ADDRESS_FIELD_NUMBER: _builtins.int
+    username: _builtins.str
+    """The authenticated user name; empty = anonymous (fetch of a public repository only)."""
+    transport: _builtins.str
+    """"http", "ssh" or "api"."""
+    push_id: _builtins.str
+    """Unique id of this push/fetch; also the correlation id of the events it causes."""
+    remote_address: _builtins.str
+    """Caller's address, for audit."""
+    def __init__(
+        self,
+        *,
+        username: _builtins.str = ...,
+        transport: _builtins.str = ...,
+        push_id: _builtins.str = ...,
+        remote_address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["push_id", b"push_id", "remote_address", b"remote_address", "transport", b"transport", "username", b"username"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PushContext: _TypeAlias = PushContext  # noqa: Y015
+
+@_typing.final
+class AdvertiseRefsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    SERVICE_FIELD_NUMBER: _builtins.int
+    GIT_PROTOCOL_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    service: _builtins.str
+    """"git-upload-pack" or "git-receive-pack"."""
+    git_protocol: _builtins.str
+    """The client's Git-Protocol header (e.g. "version=2"), passed as GIT_PROTOCOL."""
+    @_builtins.property
+    def context(self) -> Global___PushContext: ...
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        service: _builtins.str = ...,
+        git_protocol: _builtins.str = ...,
+        context: Global___PushContext | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "git_protocol", b"git_protocol", "repository_id", b"repository_id", "service", b"service"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdvertiseRefsRequest: _TypeAlias = AdvertiseRefsRequest  # noqa: Y015
+
+@_typing.final
+class PackRequest(_message.Message):
+    """UploadPack / ReceivePack requests: the first message carries repository_id, git_protocol and
+    context (and may carry data); later messages carry only data (the HTTP request body, already
+    decompressed).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    GIT_PROTOCOL_FIELD_NUMBER: _builtins.int
+    CONTEXT_FIELD_NUMBER: _builtins.int
+    DATA_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    git_protocol: _builtins.str
+    data: _builtins.bytes
+    @_builtins.property
+    def context(self) -> Global___PushContext: ...
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        git_protocol: _builtins.str = ...,
+        context: Global___PushContext | None = ...,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "data", b"data", "git_protocol", b"git_protocol", "repository_id", b"repository_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PackRequest: _TypeAlias = PackRequest  # noqa: Y015
+
+@_typing.final
+class PackResponse(_message.Message):
+    """Raw bytes of git's response (pkt-lines, sideband included), in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATA_FIELD_NUMBER: _builtins.int
+    data: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        data: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PackResponse: _TypeAlias = PackResponse  # noqa: Y015

@@ -109,6 +109,21 @@ class GitServiceStub:
                 request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitLogRequest.SerializeToString,
                 response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitInfo.FromString,
                 _registered_method=True)
+        self.AdvertiseRefs = channel.unary_stream(
+                '/gitstore.git.v1.GitService/AdvertiseRefs',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.AdvertiseRefsRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
+                _registered_method=True)
+        self.UploadPack = channel.stream_stream(
+                '/gitstore.git.v1.GitService/UploadPack',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
+                _registered_method=True)
+        self.ReceivePack = channel.stream_stream(
+                '/gitstore.git.v1.GitService/ReceivePack',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
+                _registered_method=True)
 
 
 class GitServiceServicer:
@@ -205,6 +220,26 @@ class GitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AdvertiseRefs(self, request, context):
+        """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadPack(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReceivePack(self, request_iterator, context):
+        """Runs pre-receive (the API's hook service decides) and post-receive (events, audit).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -282,6 +317,21 @@ def add_GitServiceServicer_to_server(servicer, server):
                     servicer.CommitLog,
                     request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitLogRequest.FromString,
                     response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitInfo.SerializeToString,
+            ),
+            'AdvertiseRefs': grpc.unary_stream_rpc_method_handler(
+                    servicer.AdvertiseRefs,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.AdvertiseRefsRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.SerializeToString,
+            ),
+            'UploadPack': grpc.stream_stream_rpc_method_handler(
+                    servicer.UploadPack,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.SerializeToString,
+            ),
+            'ReceivePack': grpc.stream_stream_rpc_method_handler(
+                    servicer.ReceivePack,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -689,6 +739,87 @@ class GitService:
             '/gitstore.git.v1.GitService/CommitLog',
             gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitLogRequest.SerializeToString,
             gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdvertiseRefs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gitstore.git.v1.GitService/AdvertiseRefs',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.AdvertiseRefsRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadPack(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/gitstore.git.v1.GitService/UploadPack',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReceivePack(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/gitstore.git.v1.GitService/ReceivePack',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -59,6 +59,11 @@ class GitServiceStub:
     DeleteTag: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.DeleteTagRequest, _git_service_pb2.DeleteTagResponse]
     GetChangedPaths: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.GetChangedPathsRequest, _git_service_pb2.GetChangedPathsResponse]
     CommitLog: _grpc.UnaryStreamMultiCallable[_git_service_pb2.CommitLogRequest, _git_service_pb2.CommitInfo]
+    AdvertiseRefs: _grpc.UnaryStreamMultiCallable[_git_service_pb2.AdvertiseRefsRequest, _git_service_pb2.PackResponse]
+    """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's)."""
+    UploadPack: _grpc.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]
+    ReceivePack: _grpc.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]
+    """Runs pre-receive (the API's hook service decides) and post-receive (events, audit)."""
 
 @_typing.type_check_only
 class GitServiceAsyncStub(GitServiceStub):
@@ -79,6 +84,11 @@ class GitServiceAsyncStub(GitServiceStub):
     DeleteTag: _aio.UnaryUnaryMultiCallable[_git_service_pb2.DeleteTagRequest, _git_service_pb2.DeleteTagResponse]  # type: ignore[assignment]
     GetChangedPaths: _aio.UnaryUnaryMultiCallable[_git_service_pb2.GetChangedPathsRequest, _git_service_pb2.GetChangedPathsResponse]  # type: ignore[assignment]
     CommitLog: _aio.UnaryStreamMultiCallable[_git_service_pb2.CommitLogRequest, _git_service_pb2.CommitInfo]  # type: ignore[assignment]
+    AdvertiseRefs: _aio.UnaryStreamMultiCallable[_git_service_pb2.AdvertiseRefsRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
+    """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's)."""
+    UploadPack: _aio.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
+    ReceivePack: _aio.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
+    """Runs pre-receive (the API's hook service decides) and post-receive (events, audit)."""
 
 class GitServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -186,5 +196,28 @@ class GitServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _git_service_pb2.CommitLogRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_git_service_pb2.CommitInfo], _abc.AsyncIterator[_git_service_pb2.CommitInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def AdvertiseRefs(
+        self,
+        request: _git_service_pb2.AdvertiseRefsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_git_service_pb2.PackResponse], _abc.AsyncIterator[_git_service_pb2.PackResponse]]:
+        """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's)."""
+
+    @_abc_1.abstractmethod
+    def UploadPack(
+        self,
+        request_iterator: _MaybeAsyncIterator[_git_service_pb2.PackRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_git_service_pb2.PackResponse], _abc.AsyncIterator[_git_service_pb2.PackResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReceivePack(
+        self,
+        request_iterator: _MaybeAsyncIterator[_git_service_pb2.PackRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_git_service_pb2.PackResponse], _abc.AsyncIterator[_git_service_pb2.PackResponse]]:
+        """Runs pre-receive (the API's hook service decides) and post-receive (events, audit)."""
 
 def add_GitServiceServicer_to_server(servicer: GitServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
