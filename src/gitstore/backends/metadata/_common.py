@@ -273,6 +273,12 @@ def repository_changes(patch: RepositoryPatch) -> dict[str, Any]:
         changes["visibility"] = check_visibility(patch.visibility)
     if patch.release_patterns is not None:
         changes["release_patterns"] = check_release_patterns(patch.release_patterns)
+    if patch.require_signed_commits is not None:
+        if not isinstance(patch.require_signed_commits, bool):
+            raise InvalidArgument(
+                "require_signed_commits must be true or false", field="require_signed_commits"
+            )
+        changes["require_signed_commits"] = patch.require_signed_commits
     return changes
 
 

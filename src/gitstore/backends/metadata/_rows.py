@@ -125,6 +125,7 @@ def repository_row(r: RepositoryRecord, k: Codec) -> dict[str, Any]:
         "default_branch": r.default_branch,
         "visibility": r.visibility.value,
         "release_patterns": k.json_out(list(r.release_patterns)),
+        "require_signed_commits": r.require_signed_commits,
         "created_at": k.ts_out(r.created_at),
         "created_by": r.created_by,
         "updated_at": k.ts_out(r.updated_at),
@@ -217,6 +218,7 @@ def repository(row: Row, k: Codec) -> RepositoryRecord:
         updated_at=k.ts_in(row["updated_at"]),
         updated_by=row["updated_by"],
         release_patterns=tuple(k.json_in(row["release_patterns"])),
+        require_signed_commits=bool(row["require_signed_commits"]),
     )
 
 

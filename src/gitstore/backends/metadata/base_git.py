@@ -119,34 +119,29 @@ class WebhookDelivery:
 
 class GitMetadata(abc.ABC):
     # ------------------------------------------------------------------ SSH keys
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def add_ssh_key(
         self, user_id: str, *, title: str, public_key: str, fingerprint: str
     ) -> SshKey:
         """``NotFound`` if the user is gone; ``AlreadyExists`` if the fingerprint is
         registered (to anyone)."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def list_ssh_keys(self, user_id: str) -> list[SshKey]:
         """Oldest first."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
-    async def get_ssh_key_by_fingerprint(self, fingerprint: str) -> SshKey | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def get_ssh_key_by_fingerprint(self, fingerprint: str) -> SshKey | None: ...
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def remove_ssh_key(self, user_id: str, key_id: str) -> bool:
         """False if that user has no such key."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
-    async def touch_ssh_key(self, key_id: str, *, at: datetime) -> None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def touch_ssh_key(self, key_id: str, *, at: datetime) -> None: ...
 
     # ------------------------------------------------------------------ releases
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def create_release(
         self,
         repository_uuid: str,
@@ -158,20 +153,17 @@ class GitMetadata(abc.ABC):
         message: str = "",
     ) -> Release:
         """``NotFound`` if the repository is gone; ``AlreadyExists`` if the tag is recorded."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
-    async def get_release(self, repository_uuid: str, tag: str) -> Release | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def get_release(self, repository_uuid: str, tag: str) -> Release | None: ...
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def list_releases(
         self, repository_uuid: str, *, first: int, after: str | None = None
     ) -> Page[Release]:
         """Newest first."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def create_publication(
         self,
         repository_uuid: str,
@@ -184,15 +176,11 @@ class GitMetadata(abc.ABC):
     ) -> Publication:
         """A new PENDING publication with the repository's next sequence (atomic: concurrent
         callers get distinct, increasing sequences). ``NotFound`` if the repository is gone."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
-    async def get_publication(
-        self, repository_uuid: str, sequence: int
-    ) -> Publication | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def get_publication(self, repository_uuid: str, sequence: int) -> Publication | None: ...
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def list_publications(
         self,
         repository_uuid: str,
@@ -202,9 +190,8 @@ class GitMetadata(abc.ABC):
         tag: str | None = None,
     ) -> Page[Publication]:
         """Newest (highest sequence) first; ``tag`` filters exactly."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def complete_publication(
         self,
         repository_uuid: str,
@@ -217,16 +204,16 @@ class GitMetadata(abc.ABC):
     ) -> Publication:
         """Record the outcome of a PENDING publication (idempotent: completing it again with
         the same state returns it unchanged). When ``state`` is PUBLISHED, every older PENDING
-        publication of the repository becomes SUPERSEDED. ``NotFound`` if unknown."""
-        raise NotImplementedError
+        publication of the repository becomes SUPERSEDED. ``NotFound`` if unknown;
+        ``FailedPrecondition`` if it already ended with another state (e.g. SUPERSEDED);
+        ``InvalidArgument`` for ``state`` PENDING."""
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def live_publication(self, repository_uuid: str) -> Publication | None:
         """The PUBLISHED publication with the highest sequence (what storefronts see)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ webhooks
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def create_webhook(
         self,
         repository_uuid: str,
@@ -237,23 +224,19 @@ class GitMetadata(abc.ABC):
         description: str = "",
     ) -> Webhook:
         """``NotFound`` if the repository is gone; ``AlreadyExists`` for the same URL twice."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
-    async def get_webhook(self, webhook_id: str) -> Webhook | None:
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def get_webhook(self, webhook_id: str) -> Webhook | None: ...
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def list_webhooks(self, repository_uuid: str) -> list[Webhook]:
         """Oldest first."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def delete_webhook(self, webhook_id: str) -> bool:
         """Deletes its deliveries too. False if unknown."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def create_delivery(
         self,
         webhook_id: str,
@@ -264,18 +247,17 @@ class GitMetadata(abc.ABC):
     ) -> WebhookDelivery:
         """A PENDING delivery with 0 attempts. Idempotent per (webhook, publication): a second
         call returns the existing delivery. ``NotFound`` if the webhook is gone."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def claim_due_deliveries(
         self, *, now: datetime, limit: int, lease_seconds: float
     ) -> list[WebhookDelivery]:
-        """PENDING deliveries with ``next_attempt_at <= now`` (oldest first), each leased:
+        """PENDING deliveries of active webhooks with ``next_attempt_at <= now`` (most
+        overdue first, then oldest), at most ``limit``, each leased:
         its ``next_attempt_at`` moves to ``now + lease_seconds`` in the same transaction, so a
         concurrent claim does not return it."""
-        raise NotImplementedError
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def record_delivery_attempt(
         self,
         delivery_id: str,
@@ -288,12 +270,11 @@ class GitMetadata(abc.ABC):
     ) -> WebhookDelivery:
         """Append one attempt (``history`` gets ``{"at", "statusCode", "error"}``),
         ``attempts`` + 1; SUCCEEDED when ``succeeded``, else PENDING again at
-        ``next_attempt_at`` or FAILED when that is None. ``NotFound`` if unknown."""
-        raise NotImplementedError
+        ``next_attempt_at`` or FAILED when that is None. ``NotFound`` if unknown;
+        ``FailedPrecondition`` if it is no longer PENDING (SUCCEEDED or FAILED)."""
 
-    # TEMPORARY-NOT-ABSTRACT
+    @abc.abstractmethod
     async def list_deliveries(
         self, webhook_id: str, *, first: int, after: str | None = None
     ) -> Page[WebhookDelivery]:
         """Newest first."""
-        raise NotImplementedError

@@ -11,6 +11,9 @@ usernames, token hashes, namespace identifiers and ``(namespace, repository name
 namespace delete guard; the parent-enterprise rule; existing users for tokens and
 memberships) and raises the same error types with the same messages. Nothing survives the
 process.
+
+The git-ingress part of the contract (SSH keys, releases, publications, webhooks, deliveries)
+is the mixin ``_memory_git.MemoryGitStore``; deleting a repository drops its records there too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, TypeVar
 from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 
 from . import _common as c
+from ._memory_git import MemoryGitStore
 from .base import (
     AccessToken,
     AuditEntry,
@@ -60,7 +64,7 @@ def _page_by_created(
     return Page(items, total, len(ordered) > first, end)
 
 
-class MemoryMetadataStore(MetadataStore):
+class MemoryMetadataStore(MemoryGitStore, MetadataStore):
     """All metadata in process memory. ``MemoryMetadataStore()`` takes no arguments."""
 
     def __init__(self) -> None:
@@ -72,6 +76,7 @@ class MemoryMetadataStore(MetadataStore):
         self._repositories: dict[str, RepositoryRecord] = {}
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._audit: list[tuple[int, AuditEntry]] = []
+        self._init_git()
 
     # ------------------------------------------------------------------ lifecycle
     async def migrate(self) -> int:
@@ -304,6 +309,7 @@ class MemoryMetadataStore(MetadataStore):
     async def delete_repository(self, repository_uuid: str) -> None:
         if self._repositories.pop(repository_uuid, None) is None:
             raise NotFound(c.repository_missing(repository_uuid), field="repository_id")
+        self._drop_repository_git(repository_uuid)
 
     # ------------------------------------------------------------------ idempotency
     async def claim_idempotency_key(

@@ -19,6 +19,9 @@ Design:
 * **Errors.** Connection failures and pool timeouts are ``Unavailable``; serialisation
   failures and deadlocks ``Aborted``; constraint violations that escape the explicit checks
   ``AlreadyExists`` / ``FailedPrecondition``.
+* **Git ingress** (SSH keys, releases, publications, webhooks, deliveries) is the mixin
+  ``_postgres_git.PostgresGitStore`` (sequence allocation under a repository row lock, delivery
+  claims with ``SKIP LOCKED``); shared helpers live in ``_postgres_util``.
 """
 
 from __future__ import annotations
@@ -30,13 +33,12 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
 from psycopg import sql
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -51,6 +53,8 @@ from gitstore.domain.errors import (
 
 from . import _common as c
 from . import _rows as rows
+from ._postgres_git import PostgresGitStore
+from ._postgres_util import Conn, K, Row, _all, _count, _insert, _one
 from .base import (
     AccessToken,
     AuditEntry,
@@ -71,15 +75,12 @@ from .base import (
 from .migrations import load_migrations
 
 T = TypeVar("T")
-Row = dict[str, Any]
-Conn = psycopg.AsyncConnection[Any]
 _REPO_BY_ID = rows.REPO_SELECT + " WHERE r.id = %s"
-K = rows.Codec(lambda v: v, lambda v: v.astimezone(UTC), Jsonb, lambda v: v)
 
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class PostgresMetadataStore(MetadataStore):
+class PostgresMetadataStore(PostgresGitStore, MetadataStore):
     """``PostgresMetadataStore(conninfo, *, schema=None, min_size=1, max_size=10,
     timeout=10.0)``; ``conninfo`` is a libpq URL or key/value string."""
 
@@ -501,30 +502,3 @@ class PostgresMetadataStore(MetadataStore):
             total = await _count(conn, count, *params)
             found = await _all(conn, page, *params, *cursor, first + 1)
         return rows.created_page(found, first, total, convert, K)
-
-
-# ---------------------------------------------------------------------------- helpers
-async def _one(conn: Conn, query: Any, *params: Any) -> Row | None:
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(query, params)
-    return await cur.fetchone()
-
-
-async def _all(conn: Conn, query: Any, *params: Any) -> list[Row]:
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(query, params)
-    return await cur.fetchall()
-
-
-async def _count(conn: Conn, query: str, *params: Any) -> int:
-    row = await _one(conn, query, *params)
-    return int(row["n"]) if row else 0
-
-
-async def _insert(conn: Conn, table: str, values: dict[str, Any]) -> bool:
-    """Insert a row unless it conflicts with a unique constraint; True if it was inserted.
-
-    ``ON CONFLICT DO NOTHING`` also waits for a concurrent transaction inserting the same
-    key, so of two racing creators exactly one gets True."""
-    query = rows.insert_sql(table, values, "%s", " ON CONFLICT DO NOTHING RETURNING 1 AS ok")
-    return await _one(conn, query, *values.values()) is not None

@@ -28,20 +28,20 @@ Design:
 * **Migrations** (see ``migrations/``) are applied by ``migrate()`` under the same lock.
 
 Timestamps are stored as integer microseconds since the epoch (UTC); see ``_rows.Codec``.
+The git-ingress methods (SSH keys, releases, publications, webhooks, deliveries) are the mixin
+``_sqlite_git.SqliteGitStore``; shared helpers live in ``_sqlite_util``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +56,17 @@ from gitstore.domain.errors import (
 
 from . import _common as c
 from . import _rows as rows
+from ._sqlite_git import SqliteGitStore
+from ._sqlite_util import (
+    Conn,
+    K,
+    _all,
+    _change,
+    _count_and_page,
+    _insert,
+    _one,
+    _write,
+)
 from .base import (
     AccessToken,
     AuditEntry,
@@ -76,8 +87,6 @@ from .base import (
 from .migrations import load_migrations
 
 T = TypeVar("T")
-Conn = sqlite3.Connection
-K = rows.Codec(c.to_micros, c.from_micros, lambda v: json.dumps(v), json.loads)
 _REPO_BY_ID = rows.REPO_SELECT + " WHERE r.id = ?"
 
 
@@ -93,7 +102,7 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteMetadataStore(MetadataStore):
+class SqliteMetadataStore(SqliteGitStore, MetadataStore):
     """``SqliteMetadataStore(path, *, busy_timeout=5.0)``; the file and its directory are
     created on first use (normally ``migrate()``)."""
 
@@ -547,51 +556,6 @@ class SqliteMetadataStore(MetadataStore):
 
 
 # ---------------------------------------------------------------------------- helpers
-@contextmanager
-def _write(conn: Conn) -> Iterator[None]:
-    """A write transaction holding SQLite's write lock from the start."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _count_and_page(
-    conn: Conn, count: str, count_params: list[Any], page: str, params: list[Any]
-) -> tuple[list[sqlite3.Row], int]:
-    """A total and a page read from one snapshot."""
-    conn.execute("BEGIN")
-    try:
-        total = conn.execute(count, count_params).fetchone()[0]
-        return conn.execute(page, params).fetchall(), total
-    finally:
-        conn.execute("COMMIT")
-
-
-def _insert(conn: Conn, table: str, values: dict[str, Any]) -> None:
-    conn.execute(rows.insert_sql(table, values, "?"), tuple(values.values()))
-
-
-def _one(conn: Conn | sqlite3.Cursor, sql: str, *params: Any) -> Any:
-    """The first row or None. Fetches all rows, so the statement is finished (an
-    ``UPDATE ... RETURNING`` in autocommit mode commits only when it is)."""
-    found = conn.execute(sql, params).fetchall()
-    return found[0] if found else None
-
-
-def _all(conn: Conn, sql: str, *params: Any) -> list[sqlite3.Row]:
-    return conn.execute(sql, params).fetchall()
-
-
-def _change(conn: Conn, sql: str, *params: Any) -> int:
-    """Run one statement in its own (autocommit) transaction; return the rows it touched."""
-    return conn.execute(sql, params).rowcount
-
-
 def _retry_locked(action: Callable[[], object], budget_ms: int) -> None:
     """Retry an action SQLite refuses with "database is locked" without calling the busy
     handler (switching to WAL while another connection does the same)."""
