@@ -34,7 +34,7 @@ PASSWORD = "bench-password-123"
 
 
 class ServeProcess:
-    def __init__(self, scratch: Path, env: dict[str, str]) -> None:
+    def __init__(self, scratch: Path, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
         self.scratch = scratch
         self.data_dir = scratch / "data"
         self.api_port = free_port()
@@ -48,6 +48,7 @@ class ServeProcess:
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args = args
 
     def start(self, timeout: float = 60.0) -> None:
         command = [
@@ -59,6 +60,7 @@ class ServeProcess:
             str(self.api_port),
             "--grpc-port",
             str(self.grpc_port),
+            *self.args,
         ]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)

@@ -495,6 +495,113 @@ async def test_alias_switches_a_channel_atomically(kv: KvStore) -> None:
         await kv.set_alias(REPO, "Live!", "rel-2", sequence=8)
 
 
+async def test_alias_fence_refuses_a_batch_into_the_scope_the_alias_points_at(
+    kv: KvStore,
+) -> None:
+    buffer_a, buffer_b = ChannelScope(REPO, "live-a"), ChannelScope(REPO, "live-b")
+
+    def fenced(sequence: int, scope: ChannelScope, value: int) -> Batch:
+        return Batch(scope, sequence=sequence, version=sha(sequence), unless_alias=LIVE).upsert(
+            "product", "p", {"v": value}, indexes={"category": "c"}
+        )
+
+    # No alias yet: a fenced batch applies.
+    assert (await kv.apply(fenced(1, buffer_a, 1))).applied == 1
+    assert await kv.set_alias(REPO, LIVE, "live-a", sequence=1) is True
+    # live -> live-a: a fenced batch into live-b applies, into live-a it writes nothing.
+    assert (await kv.apply(fenced(2, buffer_b, 2))).applied == 1
+    with pytest.raises(FailedPrecondition) as refused:
+        await kv.apply(fenced(3, buffer_a, 3).delete("product", "gone"))
+    assert refused.value.field == "alias"
+    doc = await kv.get(buffer_a, "product", "p")
+    assert doc is not None and doc.value() == {"v": 1} and doc.sequence == 1
+    head = await kv.head(buffer_a)
+    assert head is not None and head.sequence == 1
+    assert await lookup_names(kv, "category", "c", buffer_a) == ["p"]
+    # Unfenced batches (the publisher's small diff into the live buffer) still apply.
+    assert (await kv.apply(batch(3, buffer_a).upsert("product", "p", {"v": 4}))).applied == 1
+    # The fence follows the alias: after the switch live-b is fenced, live-a open again.
+    assert await kv.set_alias(REPO, LIVE, "live-b", sequence=2) is True
+    with pytest.raises(FailedPrecondition, match="alias"):
+        await kv.apply(fenced(5, buffer_b, 5))
+    assert (await kv.apply(fenced(5, buffer_a, 5))).applied == 1
+    # Another repository's alias does not fence this one.
+    other = ChannelScope("acme/other", "live-b")
+    assert (await kv.apply(fenced(1, other, 1))).applied == 1
+    with pytest.raises(InvalidArgument):
+        Batch(buffer_a, sequence=1, version=sha(1), unless_alias="live-a")
+    with pytest.raises(InvalidArgument):
+        Batch(buffer_a, sequence=1, version=sha(1), unless_alias="Live!")
+
+
+async def test_switch_guarded_by_the_target_head_version(kv: KvStore) -> None:
+    buffer_a = ChannelScope(REPO, "live-a")
+    with pytest.raises(FailedPrecondition) as refused:  # no head yet
+        await kv.set_alias(REPO, LIVE, "live-a", sequence=1, expected_target_version=sha(1))
+    assert refused.value.field == "expected_target_version"
+    assert await kv.resolve(REPO, LIVE) == LIVE_SCOPE
+    await kv.apply(batch(1, buffer_a).upsert("product", "p", {}))
+    assert (
+        await kv.set_alias(REPO, LIVE, "live-a", sequence=1, expected_target_version=sha(1)) is True
+    )
+    assert await kv.resolve(REPO, LIVE) == buffer_a
+    await kv.apply(batch(2, ChannelScope(REPO, "live-b")).upsert("product", "p", {}))
+    with pytest.raises(FailedPrecondition, match="expected") as mismatch:
+        await kv.set_alias(REPO, LIVE, "live-b", sequence=2, expected_target_version=sha(1))
+    assert mismatch.value.field == "expected_target_version"
+    assert await kv.resolve(REPO, LIVE) == buffer_a  # unchanged, sequence not taken
+    assert (
+        await kv.set_alias(REPO, LIVE, "live-b", sequence=2, expected_target_version=sha(2)) is True
+    )
+    assert await kv.resolve(REPO, LIVE) == ChannelScope(REPO, "live-b")
+    # The sequence rule comes first: an older switch is just not applied.
+    assert (
+        await kv.set_alias(REPO, LIVE, "live-a", sequence=1, expected_target_version=sha(9))
+        is False
+    )
+    assert await kv.resolve(REPO, LIVE) == ChannelScope(REPO, "live-b")
+    with pytest.raises(InvalidArgument):
+        await kv.set_alias(REPO, LIVE, None, sequence=3, expected_target_version=sha(1))
+    with pytest.raises(InvalidArgument, match="expected_target_version"):
+        await kv.set_alias(REPO, LIVE, "live-a", sequence=3, expected_target_version="abc")
+
+
+async def test_a_fenced_writer_never_leaks_into_a_switched_buffer(kv: KvStore) -> None:
+    """Two writers race: one switches live to live-b while the other keeps writing fenced
+    batches into live-b. After the switch no fenced batch lands, whatever the interleaving."""
+    buffer_b = ChannelScope(REPO, "live-b")
+    await kv.apply(batch(1, buffer_b).upsert("product", "base", {}))
+    switched = asyncio.Event()
+    landed_after: list[int] = []
+
+    async def stale_writer() -> None:
+        for n in range(2, 60):
+            was_switched = switched.is_set()
+            try:
+                await kv.apply(
+                    Batch(
+                        buffer_b, sequence=n, version=sha(n), advance_head=False, unless_alias=LIVE
+                    ).upsert("product", f"stale-{n}", {})
+                )
+            except FailedPrecondition as exc:
+                assert exc.field == "alias"
+                continue
+            if was_switched:
+                landed_after.append(n)
+            await asyncio.sleep(0)
+
+    async def switcher() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert await kv.set_alias(REPO, LIVE, "live-b", sequence=1, expected_target_version=sha(1))
+        switched.set()
+
+    await asyncio.gather(stale_writer(), switcher())
+    assert landed_after == []
+    names = await names_of(kv, buffer_b, "product")
+    assert "base" in names and len(names) < 59
+
+
 # ---------------------------------------------------------------------- floor, input checks
 async def test_raw_bulk_set_and_delete(kv: KvStore) -> None:
     pairs = [(f"bench/{i}", f"value-{i}".encode()) for i in range(2500)]

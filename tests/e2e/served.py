@@ -28,6 +28,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"API listening on (http://[0-9.]+:\d+)")
+_SSH = re.compile(r"SSH listening on [0-9.]+:(\d+)")
 _READY = "worker started"
 
 
@@ -38,6 +39,7 @@ class Served:
     proc: subprocess.Popen[str]
     lines: list[str] = field(default_factory=list)
     url: str = ""
+    ssh_port: int = 0
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=120))
     _pump: threading.Thread | None = None
 
@@ -52,7 +54,8 @@ class Served:
     ) -> Served:
         full_env = {**os.environ, "GITSTORE_GIT__FSYNC": "false", **(env or {})}
         command = [sys.executable, "-m", "gitstore", "serve", "--data-dir", str(data_dir)]
-        command += ["--grpc-port", "0", "--api-port", "0", *args]
+        command += ["--grpc-port", "0", "--api-port", "0", "--ssh-port", "0", "--hook-port", "0"]
+        command += args
         proc = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -71,6 +74,9 @@ class Served:
                 found = _LISTENING.search(line)
                 if found:
                     served.url = found.group(1)
+                ssh = _SSH.search(line)
+                if ssh:
+                    served.ssh_port = int(ssh.group(1))
                 if _READY in line and served.url:
                     ready.set()
 

@@ -31,6 +31,8 @@ class ServiceProcess(LoggedProcess):
             str(data_dir),
             "--grpc-port",
             "0",
+            "--ssh-port",
+            "0",
         ]
         super().__init__(args, command, env)
 

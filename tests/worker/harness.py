@@ -372,9 +372,21 @@ class FaultyKv(KvStore):
         return await self.inner.apply(batch)
 
     async def set_alias(
-        self, repository: str, alias: str, target: str | None, *, sequence: int
+        self,
+        repository: str,
+        alias: str,
+        target: str | None,
+        *,
+        sequence: int,
+        expected_target_version: str | None = None,
     ) -> bool:
-        return await self.inner.set_alias(repository, alias, target, sequence=sequence)
+        return await self.inner.set_alias(
+            repository,
+            alias,
+            target,
+            sequence=sequence,
+            expected_target_version=expected_target_version,
+        )
 
     async def prune_tombstones(self, scope: ChannelScope, *, below_sequence: int) -> int:
         return await self.inner.prune_tombstones(scope, below_sequence=below_sequence)

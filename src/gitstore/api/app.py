@@ -6,6 +6,10 @@ and stops it. ``/healthz`` answers 200 ``{"status": "ok"}`` only between a compl
 I/O, so it is also the throughput floor the benchmarks compare against. ``/metrics`` is the
 Prometheus text of this app's own registry.
 
+Git's Smart HTTP protocol is served under ``/{namespace}/{repo}.git/...`` (``githttp``);
+``hook_server=True`` also starts the ``HookService`` gRPC server with the app (see
+``ApiServices``).
+
 Tests and ``gitstore serve`` may pass a ready metadata store or git client; the app then
 uses but does not close them. Otherwise the store comes from ``Settings.db_url()`` and the
 git client from ``settings.git.grpc.uri``.
@@ -29,6 +33,7 @@ from gitstore.git.client import GitClient
 
 from .catalog.floor import ROUTE as FLOOR_ROUTE
 from .catalog.floor import FloorRoute
+from .githttp import GitHttp
 from .graphql.builder import SchemaModule
 from .graphql_http import GraphQLEndpoint
 from .services import ApiServices
@@ -42,6 +47,7 @@ def create_app(
     git_client_factory: Callable[[Settings], GitClient] | None = None,
     modules: Sequence[SchemaModule] | None = None,
     kv_store: KvStore | None = None,
+    hook_server: bool = False,
 ) -> Starlette:
     services = ApiServices(
         settings,
@@ -50,6 +56,7 @@ def create_app(
         git_client_factory=git_client_factory,
         modules=modules,
         kv_store=kv_store,
+        hook_server=hook_server,
     )
     metrics = services.metrics
 
@@ -86,6 +93,7 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),
+            *GitHttp(services).routes(),
         ],
         lifespan=lifespan,
     )

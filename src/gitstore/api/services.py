@@ -15,6 +15,18 @@ so the API starts (and serves identity) while the git service is down; calls the
 The KV projection store (what storefront reads are served from) is the one passed in
 (``kv_store=``, kept open) or ``open_kv_store(Settings.kv_url())``, opened at start and closed
 at stop. Modules get it with :meth:`ApiServices.kv`.
+
+Releases (issue 5): the event queue (``events_queue=``, kept open, or ``open_queue`` of
+``Settings.queue_url()`` on ``settings.queue.stream``) is the producer of ``PublishEvent``s
+(:meth:`ApiServices.events`); the stream ``published_stream(settings.queue.stream)``
+(``published_queue=``, or opened likewise) feeds the background loops of
+``webhooks.background`` (publication results, webhook dispatcher), which run between start
+and stop unless ``release_background=False``.
+
+Hook service (issue 5): with ``hook_server=True`` (``gitstore api`` / ``serve``), ``start()``
+ends by starting the ``HookService`` gRPC server (``hooks.server.HookServer``) on
+``settings.hook.grpc.host:port`` — ``hook_port`` is the bound port (0 = a free one) — and
+``stop()`` stops it first. Off by default, so test apps do not race for port 50052.
 """
 
 from __future__ import annotations
@@ -27,8 +39,11 @@ from datetime import timedelta
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
+from gitstore.backends.queue.base import Queue
+from gitstore.backends.queue.factory import open_queue
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
+from gitstore.domain.events import published_stream
 from gitstore.git.client import GitClient
 
 from .graphql.apq import PersistedQueries
@@ -36,12 +51,14 @@ from .graphql.builder import SchemaModule, build_schema
 from .graphql.documents import DocumentCache
 from .graphql.holder import PublishResult, SchemaHolder, SchemaSnapshot
 from .graphql.modules import default_modules
+from .hooks.server import HookServer
 from .identity.actions import IdentityActions
 from .identity.auth import Authenticator
 from .identity.jwt_tokens import JwtCodec
 from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
+from .webhooks.background import ReleaseBackground
 
 log = logging.getLogger("gitstore.api")
 
@@ -56,6 +73,10 @@ class ApiServices:
         git_client_factory: Callable[[Settings], GitClient] | None = None,
         modules: Sequence[SchemaModule] | None = None,
         kv_store: KvStore | None = None,
+        events_queue: Queue | None = None,
+        published_queue: Queue | None = None,
+        release_background: bool = True,
+        hook_server: bool = False,
     ) -> None:
         self.settings = settings
         api = settings.api
@@ -84,6 +105,14 @@ class ApiServices:
         self._kv = kv_store
         self._owns_kv = kv_store is None
         self._authenticator: Authenticator | None = None
+        self._serve_hooks = hook_server
+        self._hooks: HookServer | None = None
+        self._events = events_queue
+        self._owns_events = events_queue is None
+        self._published = published_queue
+        self._owns_published = published_queue is None
+        self._release_background = release_background
+        self._background: ReleaseBackground | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -104,13 +133,50 @@ class ApiServices:
             self._owns_git = True
         if self._kv is None:
             self._kv = await open_kv_store(self.settings.kv_url())
+        await self._start_releases()
         result = self.rebuild_schema()
         if not result.ok:
             raise RuntimeError("the GraphQL schema is invalid: " + "; ".join(result.errors))
+        if self._serve_hooks and self._hooks is None:
+            hook_grpc = self.settings.hook.grpc
+            hooks = HookServer(self, hook_grpc.host, hook_grpc.port)
+            await hooks.start()
+            self._hooks = hooks
         self.ready = True
+
+    async def _start_releases(self) -> None:
+        queue = self.settings.queue
+        if self._events is None:
+            self._events = await open_queue(
+                self.settings.queue_url(), stream=queue.stream, ack_wait=queue.ack_wait
+            )
+        if self._published is None and self._release_background:
+            self._published = await open_queue(
+                self.settings.queue_url(),
+                stream=published_stream(queue.stream),
+                ack_wait=queue.ack_wait,
+            )
+        if self._published is not None and self._release_background:
+            self._background = ReleaseBackground(self.store, self._published, self.settings.webhook)
+            self._background.start()
+
+    async def _stop_releases(self) -> None:
+        if self._background is not None:
+            await self._background.stop()
+            self._background = None
+        if self._owns_published and self._published is not None:
+            await self._published.close()
+            self._published = None
+        if self._owns_events and self._events is not None:
+            await self._events.close()
+            self._events = None
 
     async def stop(self) -> None:
         self.ready = False
+        if self._hooks is not None:
+            await self._hooks.stop()
+            self._hooks = None
+        await self._stop_releases()
         if self._owns_kv and self._kv is not None:
             await self._kv.close()
             self._kv = None
@@ -159,6 +225,17 @@ class ApiServices:
         if self._kv is None:
             raise Unavailable("the KV store is not open")
         return self._kv
+
+    def events(self) -> Queue:
+        """The producer side of the main event stream (``PublishEvent``s)."""
+        if self._events is None:
+            raise Unavailable("the event queue is not open")
+        return self._events
+
+    @property
+    def hook_port(self) -> int | None:
+        """The bound port of the hook service (None unless started with ``hook_server``)."""
+        return self._hooks.port if self._hooks is not None else None
 
     def git(self) -> GitClient:
         """The git service client."""

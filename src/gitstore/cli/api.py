@@ -24,7 +24,13 @@ from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
 
-from .options import add_data_dir, add_git_client_flags, settings_from_args, with_git_uri
+from .options import (
+    add_data_dir,
+    add_git_client_flags,
+    add_hook_server_flags,
+    settings_from_args,
+    with_git_uri,
+)
 from .runner import run_services
 
 log = logging.getLogger(__name__)
@@ -39,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_data_dir(parser)
     add_git_client_flags(parser)
     add_api_flags(parser)
+    add_hook_server_flags(parser)
     parser.set_defaults(handler=run)
 
 
@@ -104,12 +111,23 @@ class ApiUnit:
         sockets = self._server.servers[0].sockets
         return int(sockets[0].getsockname()[1]) if sockets else None
 
+    @property
+    def hook_address(self) -> str | None:
+        """``host:port`` of the hook gRPC service once started (the git service dials it)."""
+        if self.app is None:
+            return None
+        port = self.app.state.services.hook_port
+        if port is None:
+            return None
+        host = self.settings.hook.grpc.host
+        return f"{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+
     async def start(self) -> None:
         settings = self.settings
         if self._git_uri is not None:
             settings = with_git_uri(settings, self._git_uri())
         check_settings(settings)
-        self.app = create_app(settings)
+        self.app = create_app(settings, hook_server=True)
         config = uvicorn.Config(
             self.app,
             host=settings.api.host,
@@ -130,6 +148,7 @@ class ApiUnit:
                 )
             await asyncio.sleep(0.02)
         log.info("API listening on http://%s:%s", settings.api.host, self.port)
+        log.info("hook service listening on %s", self.hook_address)
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:

@@ -68,7 +68,52 @@ FLAG_SETTINGS = {
     "kv_url": "kv.url",
     "metrics_port": "worker.metrics_port",
     "concurrency": "worker.concurrency",
+    "ssh_host": "ssh.host",
+    "ssh_port": "ssh.port",
+    "ssh_enabled": "ssh.enabled",
+    "hook_host": "hook.grpc.host",
+    "hook_port": "hook.grpc.port",
+    "hook_uri": "hook.grpc.uri",
 }
+
+
+def add_ssh_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ssh-host", default=None, help="SSH bind address [GITSTORE_SSH__HOST] (127.0.0.1)"
+    )
+    parser.add_argument(
+        "--ssh-port", type=int, default=None, help="SSH port [GITSTORE_SSH__PORT] (2222)"
+    )
+    parser.add_argument(
+        "--no-ssh",
+        dest="ssh_enabled",
+        action="store_const",
+        const=False,
+        default=None,
+        help="do not serve git over SSH [GITSTORE_SSH__ENABLED=false]",
+    )
+
+
+def add_hook_client_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hook-uri",
+        default=None,
+        help="the API's hook service address [GITSTORE_HOOK__GRPC__URI] (127.0.0.1:50052)",
+    )
+
+
+def add_hook_server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hook-host",
+        default=None,
+        help="hook service bind address [GITSTORE_HOOK__GRPC__HOST] (127.0.0.1)",
+    )
+    parser.add_argument(
+        "--hook-port",
+        type=int,
+        default=None,
+        help="hook service gRPC port [GITSTORE_HOOK__GRPC__PORT] (50052)",
+    )
 
 
 def add_kv_flags(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +143,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         else:
             name = "GITSTORE_" + dotted.replace(".", "__").upper()
         raise InvalidArgument(f"{name}: {error['msg']}", field=dotted) from None
+
+
+def with_hook_uri(settings: Settings, uri: str) -> Settings:
+    """A copy of ``settings`` whose git service reaches the API's hook service at ``uri``."""
+    grpc = settings.hook.grpc.model_copy(update={"uri": uri})
+    return settings.model_copy(update={"hook": settings.hook.model_copy(update={"grpc": grpc})})
 
 
 def with_git_uri(settings: Settings, uri: str) -> Settings:

@@ -21,8 +21,10 @@ from .git_service import GitServiceUnit
 from .options import (
     add_data_dir,
     add_git_service_flags,
+    add_hook_server_flags,
     add_kv_flags,
     add_queue_flags,
+    add_ssh_flags,
     settings_from_args,
     with_git_uri,
 )
@@ -37,7 +39,26 @@ def services(settings: Settings) -> list[Service]:
         return git.handle.address if git.handle is not None else settings.git.grpc.uri
 
     api = ApiUnit(settings, git_uri=git_uri)
-    return [git, api, _ServeWorker(settings, git_uri=git_uri, api=api)]
+    return [git, api, _HookLink(git, api), _ServeWorker(settings, git_uri=git_uri, api=api)]
+
+
+class _HookLink:
+    """Points the git service (push hooks, SSH logins) at the API's hook service once the API
+    has bound it (its port may have been chosen by the OS)."""
+
+    name = "hook-link"
+
+    def __init__(self, git: GitServiceUnit, api: ApiUnit) -> None:
+        self._git = git
+        self._api = api
+
+    async def start(self) -> None:
+        address = self._api.hook_address
+        if address is not None:
+            self._git.set_hook_uri(address)
+
+    async def stop(self) -> None:
+        return None
 
 
 class _ServeWorker:
@@ -75,6 +96,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_queue_flags(parser)
     add_api_flags(parser)
     add_kv_flags(parser)
+    add_ssh_flags(parser)
+    add_hook_server_flags(parser)
     parser.set_defaults(handler=run)
 
 

@@ -15,10 +15,18 @@ worker may not import the service. One ``GitClient`` holds one channel; share it
 
 Requests and responses are the generated messages (``gitstore.git.v1.git_service_pb2``);
 the few calls with one or two obvious arguments also take them directly.
+
+Smart protocol (the API's Smart HTTP relay): ``advertise_refs``, ``upload_pack`` and
+``receive_pack`` stream raw bytes both ways and never hold a whole pack: the request body is
+an async iterator of chunks, sent as ``PackRequest`` messages as they come (the first one
+carries repository, protocol and ``PushContext``), and git's output comes back as an async
+iterator of byte chunks. Their deadline is ``PACK_TIMEOUT`` (an hour: a clone of a big
+repository is a long stream) unless ``timeout=`` says otherwise; errors map as above.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -31,6 +39,7 @@ from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
 
 SERVICE_NAME = "gitstore.git.v1.GitService"
+PACK_TIMEOUT = 3600.0
 
 
 class GitServiceError(errors.GitStoreError):
@@ -210,6 +219,74 @@ class GitClient:
     ) -> AsyncIterator[pb.CommitInfo]:
         return self._stream(self._stub.CommitLog, request, timeout)
 
+    # ------------------------------------------------------------------ smart protocol
+
+    def advertise_refs(
+        self,
+        repository_id: str,
+        service: str,
+        *,
+        git_protocol: str = "",
+        context: pb.PushContext | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[bytes]:
+        """The ref advertisement of ``service`` (``git-upload-pack`` / ``git-receive-pack``),
+        without HTTP's ``# service=`` header."""
+        request = pb.AdvertiseRefsRequest(
+            repository_id=repository_id,
+            service=service,
+            git_protocol=git_protocol,
+            context=context,
+        )
+        return self._bytes(self._stub.AdvertiseRefs(request, timeout=_pack_deadline(timeout)))
+
+    def upload_pack(
+        self,
+        repository_id: str,
+        body: AsyncIterator[bytes],
+        *,
+        git_protocol: str = "",
+        context: pb.PushContext | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[bytes]:
+        """``git upload-pack --stateless-rpc``: ``body`` in, git's output out."""
+        source = _PackBody(body)
+        requests = source.requests(repository_id, git_protocol, context)
+        call = self._stub.UploadPack(requests, timeout=_pack_deadline(timeout))
+        return self._bytes(call, source)
+
+    def receive_pack(
+        self,
+        repository_id: str,
+        body: AsyncIterator[bytes],
+        *,
+        git_protocol: str = "",
+        context: pb.PushContext | None = None,
+        timeout: float | None = None,
+    ) -> AsyncIterator[bytes]:
+        """``git receive-pack --stateless-rpc`` (with the pre/post-receive hooks)."""
+        source = _PackBody(body)
+        requests = source.requests(repository_id, git_protocol, context)
+        call = self._stub.ReceivePack(requests, timeout=_pack_deadline(timeout))
+        return self._bytes(call, source)
+
+    async def _bytes(self, call: Any, body: _PackBody | None = None) -> AsyncIterator[bytes]:
+        try:
+            async for response in call:
+                if response.data:
+                    yield bytes(response.data)
+        except grpc.aio.AioRpcError as exc:
+            raise error_from_rpc(exc) from None
+        except asyncio.CancelledError:
+            # grpc.aio cancels the call when the request iterator fails: report why instead
+            failure = body.failure if body is not None else None
+            task = asyncio.current_task()
+            if failure is None or (task is not None and task.cancelling()):
+                raise
+            raise failure from None
+        finally:
+            call.cancel()  # no-op once finished; stops git when the reader gives up early
+
     # ------------------------------------------------------------------ health
 
     async def serving(self, *, timeout: float | None = None) -> bool:
@@ -221,3 +298,32 @@ class GitClient:
         except grpc.aio.AioRpcError:
             return False
         return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _pack_deadline(timeout: float | None) -> float:
+    return PACK_TIMEOUT if timeout is None else timeout
+
+
+class _PackBody:
+    """The request side of a pack stream; remembers why reading the body failed."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self.chunks = chunks
+        self.failure: errors.GitStoreError | None = None
+
+    async def requests(
+        self, repository_id: str, git_protocol: str, context: pb.PushContext | None
+    ) -> AsyncIterator[pb.PackRequest]:
+        yield pb.PackRequest(
+            repository_id=repository_id, git_protocol=git_protocol, context=context
+        )
+        try:
+            async for chunk in self.chunks:
+                if chunk:
+                    yield pb.PackRequest(data=chunk)
+        except errors.GitStoreError as exc:
+            self.failure = exc
+            raise
+        except Exception as exc:
+            self.failure = errors.InvalidArgument(f"the request body could not be read: {exc!r}")
+            raise

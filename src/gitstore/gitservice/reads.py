@@ -21,6 +21,10 @@ cannot hold commits off, and a repository deleted mid-stream ends the stream wit
 * ``commit_log``: topological+time order from a revision; with ``path``, only commits whose
   entry at that path differs from every parent's (git's default history simplification:
   a merge that took one side unchanged is skipped); then ``offset`` and ``limit``.
+* ``resolve_revision``: the commit a revision names and the ref it went through.
+
+Every read takes a ``ReadSource``: the store, or - for the API's pre-receive check, with a
+``quarantine_id`` - a source whose handle also sees a push's quarantined objects.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple, TypeVar
+from contextlib import AbstractContextManager
+from typing import NamedTuple, Protocol, TypeVar
 
 import pygit2
 from pygit2.enums import DeltaStatus, SortMode
@@ -38,8 +43,8 @@ from gitstore.domain.events import ZERO_SHA
 from gitstore.domain.identity import RepositoryId
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.gitservice import metadata, names, paths
-from gitstore.gitservice.revisions import resolve
-from gitstore.gitservice.storage import RepositoryStore, Session
+from gitstore.gitservice.revisions import resolve, resolve_ext
+from gitstore.gitservice.storage import Session
 
 T = TypeVar("T")
 MAX_ITEMS = 10_000
@@ -51,6 +56,16 @@ _STATUS = {
     DeltaStatus.RENAMED: pb.CHANGE_TYPE_RENAMED,
     DeltaStatus.TYPECHANGE: pb.CHANGE_TYPE_TYPE_CHANGED,
 }
+
+
+class ReadSource(Protocol):
+    """Where reads get a handle: the ``RepositoryStore``, or a push's quarantine
+    (``transport.quarantine.QuarantineSource``: a fresh handle that also sees the pushed
+    objects)."""
+
+    def read(self, repo_id: RepositoryId) -> AbstractContextManager[pygit2.Repository]: ...
+
+    def session(self, repo_id: RepositoryId) -> AbstractContextManager[Session]: ...
 
 
 def _batched(session: Session, items: Iterator[T], size: int) -> Iterator[T]:
@@ -122,7 +137,7 @@ def _blobs(
 
 @contextlib.contextmanager
 def _blob_source(
-    store: RepositoryStore, repo_id: RepositoryId, req: pb.GetBlobsRequest
+    store: ReadSource, repo_id: RepositoryId, req: pb.GetBlobsRequest
 ) -> Iterator[tuple[Session, Iterator[_Answer]]]:
     """Validate the request and pin its revision; the session and the answers to stream."""
     wanted = [paths.validate_path(p, "paths") for p in req.paths]
@@ -138,7 +153,7 @@ def _blob_source(
 
 
 def get_blobs(
-    store: RepositoryStore, repo_id: RepositoryId, req: pb.GetBlobsRequest
+    store: ReadSource, repo_id: RepositoryId, req: pb.GetBlobsRequest
 ) -> Iterator[pb.Blob]:
     with _blob_source(store, repo_id, req) as (session, answers):
         for answer in _batched(session, answers, 1):
@@ -146,7 +161,7 @@ def get_blobs(
 
 
 def get_blob_batches(
-    store: RepositoryStore,
+    store: ReadSource,
     repo_id: RepositoryId,
     req: pb.GetBlobsRequest,
     *,
@@ -197,7 +212,7 @@ def _entries(tree: pygit2.Tree, prefix: str, recursive: bool) -> Iterator[pb.Tre
 
 
 def list_tree(
-    store: RepositoryStore, repo_id: RepositoryId, req: pb.ListTreeRequest
+    store: ReadSource, repo_id: RepositoryId, req: pb.ListTreeRequest
 ) -> Iterator[pb.TreeEntry]:
     prefix = paths.validate_prefix(req.path_prefix)
     with store.session(repo_id) as session:
@@ -217,7 +232,7 @@ def list_tree(
 # ---------------------------------------------------------------------- diffs
 
 
-def _deltas(diff: pygit2.Diff) -> Iterable[pb.ChangedPath]:
+def diff_changes(diff: pygit2.Diff) -> Iterable[pb.ChangedPath]:
     for delta in diff.deltas:
         kind = _STATUS.get(delta.status, pb.CHANGE_TYPE_MODIFIED)
         added, deleted = kind == pb.CHANGE_TYPE_ADDED, kind == pb.CHANGE_TYPE_DELETED
@@ -231,7 +246,7 @@ def _deltas(diff: pygit2.Diff) -> Iterable[pb.ChangedPath]:
 
 
 def changed_paths(
-    store: RepositoryStore, repo_id: RepositoryId, req: pb.GetChangedPathsRequest
+    store: ReadSource, repo_id: RepositoryId, req: pb.GetChangedPathsRequest
 ) -> list[pb.ChangedPath]:
     with store.read(repo_id) as repo:
         to = resolve(repo, req.to_revision, "to_revision")
@@ -242,7 +257,7 @@ def changed_paths(
             diff = start.tree.diff_to_tree(to.tree)
         if req.detect_renames:
             diff.find_similar()
-        return list(_deltas(diff))
+        return list(diff_changes(diff))
 
 
 # ---------------------------------------------------------------------- history
@@ -272,10 +287,18 @@ def _log(
 
 
 def commit_log(
-    store: RepositoryStore, repo_id: RepositoryId, req: pb.CommitLogRequest
+    store: ReadSource, repo_id: RepositoryId, req: pb.CommitLogRequest
 ) -> Iterator[pb.CommitInfo]:
     path = paths.validate_path(req.path) if req.path else ""
     with store.session(repo_id) as session:
         with session.lock.read():
             tip = resolve(session.repo, req.revision).id
         yield from _batched(session, _log(session.repo, tip, path, req.offset, req.limit), 64)
+
+
+def resolve_revision(
+    store: ReadSource, repo_id: RepositoryId, req: pb.ResolveRevisionRequest
+) -> pb.ResolveRevisionResponse:
+    with store.read(repo_id) as repo:
+        commit, ref_name = resolve_ext(repo, req.revision)
+        return pb.ResolveRevisionResponse(commit_sha=str(commit.id), ref_name=ref_name)

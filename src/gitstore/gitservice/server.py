@@ -18,7 +18,13 @@ Messages: requests may be as large as ``max_commit_bytes`` plus 4 MiB of framing
 responses are unbounded (a blob pushed with git may exceed the commit limit).
 
 ``start_server(settings)`` binds (port 0 = any free port), starts serving and the relay, and
-returns a ``GitServiceHandle`` with ``.port``, ``.address`` and ``.stop()``.
+returns a ``GitServiceHandle`` with ``.port``, ``.address``, ``.stop()``, ``.transport``
+(``transport.GitTransport``: git processes for SSH, the hook socket) and
+``.set_hook_uri(uri)`` (where pre-/post-receive reach the API's hook service).
+
+Smart protocol (git transport): ``AdvertiseRefs``, ``UploadPack`` and ``ReceivePack`` run
+``git upload-pack|receive-pack --stateless-rpc`` (``transport.rpcs``); reads with a
+``quarantine_id`` see a push's quarantined objects (``transport.quarantine``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ from gitstore.gitservice.outbox import Outbox
 from gitstore.gitservice.refs import RefService
 from gitstore.gitservice.relay import OutboxRelay, QueueOpener, RelayThread, StoreProbe
 from gitstore.gitservice.storage import RepositoryInfo, RepositoryStore
+from gitstore.gitservice.transport import rpcs
+from gitstore.gitservice.transport.push import GitTransport
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +128,21 @@ def _repo_pb(info: RepositoryInfo) -> pb.Repository:
 
 
 class GitServicer(pb_grpc.GitServiceServicer):
-    def __init__(self, store: RepositoryStore, outbox: Outbox, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: RepositoryStore,
+        outbox: Outbox,
+        settings: Settings,
+        transport: GitTransport,
+    ) -> None:
         self.store = store
         self.outbox = outbox
         self.git = settings.git
         self.refs = RefService(store, outbox, settings.git)
+        self.transport = transport
+
+    def _source(self, repo_id: RepositoryId, quarantine_id: str) -> reads.ReadSource:
+        return self.transport.quarantines.source(self.store, repo_id, quarantine_id)
 
     # ------------------------------------------------------------------ repositories
 
@@ -165,29 +183,31 @@ class GitServicer(pb_grpc.GitServiceServicer):
     def GetBlobs(
         self, request: pb.GetBlobsRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.Blob]:
-        return reads.get_blobs(self.store, RepositoryId.parse(request.repository_id), request)
+        repo_id = RepositoryId.parse(request.repository_id)
+        return reads.get_blobs(self._source(repo_id, request.quarantine_id), repo_id, request)
 
     @stream
     def GetBlobBatches(
         self, request: pb.GetBlobsRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.BlobBatch]:
-        return reads.get_blob_batches(
-            self.store, RepositoryId.parse(request.repository_id), request
-        )
+        repo_id = RepositoryId.parse(request.repository_id)
+        source = self._source(repo_id, request.quarantine_id)
+        return reads.get_blob_batches(source, repo_id, request)
 
     @stream
     def ListTree(
         self, request: pb.ListTreeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.TreeEntry]:
-        return reads.list_tree(self.store, RepositoryId.parse(request.repository_id), request)
+        repo_id = RepositoryId.parse(request.repository_id)
+        return reads.list_tree(self._source(repo_id, request.quarantine_id), repo_id, request)
 
     @unary
     def ResolveRevision(
         self, request: pb.ResolveRevisionRequest, context: grpc.ServicerContext
     ) -> pb.ResolveRevisionResponse:
         repo_id = RepositoryId.parse(request.repository_id)
-        sha, ref_name = self.refs.resolve_revision(repo_id, request.revision)
-        return pb.ResolveRevisionResponse(commit_sha=sha, ref_name=ref_name)
+        source = self._source(repo_id, request.quarantine_id)
+        return reads.resolve_revision(source, repo_id, request)
 
     @unary
     def ListRefs(
@@ -202,14 +222,17 @@ class GitServicer(pb_grpc.GitServiceServicer):
     ) -> pb.GetChangedPathsResponse:
         repo_id = RepositoryId.parse(request.repository_id)
         return pb.GetChangedPathsResponse(
-            changed_paths=reads.changed_paths(self.store, repo_id, request)
+            changed_paths=reads.changed_paths(
+                self._source(repo_id, request.quarantine_id), repo_id, request
+            )
         )
 
     @stream
     def CommitLog(
         self, request: pb.CommitLogRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.CommitInfo]:
-        return reads.commit_log(self.store, RepositoryId.parse(request.repository_id), request)
+        repo_id = RepositoryId.parse(request.repository_id)
+        return reads.commit_log(self._source(repo_id, request.quarantine_id), repo_id, request)
 
     # ------------------------------------------------------------------ refs
 
@@ -242,6 +265,26 @@ class GitServicer(pb_grpc.GitServiceServicer):
         repo_id = RepositoryId.parse(request.repository_id)
         return pb.DeleteTagResponse(old_target=self.refs.delete_tag(repo_id, request))
 
+    # ------------------------------------------------------------------ smart protocol
+
+    @stream
+    def AdvertiseRefs(
+        self, request: pb.AdvertiseRefsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.PackResponse]:
+        return rpcs.advertise_refs(self.transport, request)
+
+    @stream
+    def UploadPack(
+        self, request_iterator: Iterator[pb.PackRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.PackResponse]:
+        return rpcs.serve_pack(self.transport, "git-upload-pack", request_iterator)
+
+    @stream
+    def ReceivePack(
+        self, request_iterator: Iterator[pb.PackRequest], context: grpc.ServicerContext
+    ) -> Iterator[pb.PackResponse]:
+        return rpcs.serve_pack(self.transport, "git-receive-pack", request_iterator)
+
 
 @dataclass
 class GitServiceHandle:
@@ -254,9 +297,14 @@ class GitServiceHandle:
     outbox: Outbox
     relay: OutboxRelay
     health: health.HealthServicer
+    transport: GitTransport
     _relay_thread: RelayThread | None = None
     _relay_future: concurrent.futures.Future[None] | None = None
     _stopped: bool = False
+
+    def set_hook_uri(self, uri: str) -> None:
+        """Where pushes reach the API's ``HookService`` (``host:port``), from now on."""
+        self.transport.set_hook_uri(uri)
 
     def stop(self, grace: float = 5.0) -> None:
         if self._stopped:
@@ -272,6 +320,7 @@ class GitServiceHandle:
                 self._relay_future.result(timeout=10.0)
             except Exception:
                 log.exception("the outbox relay ended with an error")
+        self.transport.close()
         self.outbox.close()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -321,7 +370,9 @@ def start_server(
             ("grpc.so_reuseport", 0),  # a second server on a taken port must fail, not share
         ],
     )
-    pb_grpc.add_GitServiceServicer_to_server(GitServicer(store, outbox, settings), server)
+    transport = GitTransport(store, outbox, settings)
+    servicer = GitServicer(store, outbox, settings, transport)
+    pb_grpc.add_GitServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -330,12 +381,15 @@ def start_server(
     try:
         port, address = _bind(server, settings.grpc.host, settings.grpc.port)
     except BaseException:
+        transport.close()
         outbox.close()
         raise
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    handle = GitServiceHandle(server, port, address, store, outbox, relay, health_servicer)
+    handle = GitServiceHandle(
+        server, port, address, store, outbox, relay, health_servicer, transport
+    )
     if relay_loop is None:
         handle._relay_thread = RelayThread(relay)
         handle._relay_thread.start()

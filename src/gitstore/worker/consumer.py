@@ -4,8 +4,9 @@
   (``settings.worker.group``), so the workers share the events; each has its own consumer
   name (``<host>-<pid>``), which says who holds a lease.
 * **Concurrency.** Up to ``concurrency`` events are handled at once; a fetch asks for no
-  more messages than there are free slots. Events of one repository are handled one at a
-  time (an ``asyncio.Lock`` per repository id); other repositories go on in parallel.
+  more messages than there are free slots. Events of one repository — ref updates and
+  publication requests alike — are handled one at a time (an ``asyncio.Lock`` per repository
+  id); other repositories go on in parallel.
   Across processes the KV head compare-and-set keeps projections correct.
 * **Acks.** A message is acked only after its handler returned, i.e. after the KV batches
   and the commit status are written. A worker killed anywhere leaves the message leased; the
@@ -29,13 +30,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gitstore.backends.queue.base import Message, Queue
 from gitstore.domain.errors import GitStoreError, PermanentError, RetryableError
-from gitstore.domain.events import RefUpdateEvent
-from gitstore.worker.handler import decode_event
+from gitstore.worker.handler import Event, decode_event
 from gitstore.worker.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
-Handle = Callable[[RefUpdateEvent], Awaitable[str]]
+Handle = Callable[[Event], Awaitable[str]]
 
 
 class KeyedLocks:
@@ -187,7 +187,7 @@ class Consumer:
             self.metrics.events.labels(outcome).inc()
             await self._ack(message)
 
-    async def _retry(self, message: Message, event: RefUpdateEvent, exc: BaseException) -> None:
+    async def _retry(self, message: Message, event: Event, exc: BaseException) -> None:
         self.metrics.events.labels("retried").inc()
         delay = backoff(message.delivery_count, base=self.backoff_base, cap=self.backoff_cap)
         if isinstance(exc, GitStoreError):
@@ -205,9 +205,7 @@ class Consumer:
         except GitStoreError as err:
             log.warning("cannot nack message %s (%s): redelivered later", message.id, err.message)
 
-    async def _poison(
-        self, message: Message, event: RefUpdateEvent | None, exc: BaseException
-    ) -> None:
+    async def _poison(self, message: Message, event: Event | None, exc: BaseException) -> None:
         self.metrics.events.labels("poison").inc()
         what = (
             f"event {event.event_id} for {event.repository_id} "

@@ -1,4 +1,8 @@
-"""What the worker does with one ref-update event.
+"""What the worker does with one event: a ref update (project the default branch) or a
+publication request (``publisher``).
+
+Messages are told apart by their ``type`` field: ``release.publish`` is a ``PublishEvent``,
+anything else (``ref.updated``, or no type: older messages) a ``RefUpdateEvent``.
 
 Events are hints, not instructions: any event of repository R means "R changed", so the
 handler projects R's default branch head (``projector``; a no-op when the KV already holds
@@ -10,18 +14,23 @@ the convergence check.
 
 A repository or head that no longer exists (``NotFound``) makes the event ``ignored``:
 there is nothing left to project. Every other error propagates to the consumer, which
-retries passing ones and drops permanent ones.
+retries passing ones and drops permanent ones. A publication ends ``published``,
+``superseded`` or ``failed`` (the publisher announces each on the published stream).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from gitstore.domain.errors import InvalidArgument, NotFound
-from gitstore.domain.events import RefUpdateEvent
+from gitstore.domain.events import PUBLISH_REQUESTED, PublishEvent, RefUpdateEvent
 from gitstore.domain.keys import validate_repository
 from gitstore.worker.projector import Projector
+from gitstore.worker.publisher import Publisher
 from gitstore.worker.statuses import StatusRecorder
+
+Event = RefUpdateEvent | PublishEvent
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +39,18 @@ UNCHANGED = "unchanged"
 IGNORED = "ignored"
 
 
-def decode_event(body: bytes) -> RefUpdateEvent:
-    """Parse a queue message body; ``InvalidArgument`` naming the problem."""
+def decode_event(body: bytes) -> Event:
+    """Parse a queue message body (by its ``type``); ``InvalidArgument`` naming the problem."""
+    event: Event
     try:
-        event = RefUpdateEvent.from_json(body)
+        data = json.loads(body)
+        if isinstance(data, dict) and data.get("type") == PUBLISH_REQUESTED:
+            try:
+                event = PublishEvent.from_json(body)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise InvalidArgument(f"not a publish event: {exc}", field="body") from None
+        else:
+            event = RefUpdateEvent.from_json(body)
     except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidArgument(f"not a ref-update event: {exc}", field="body") from None
     if not isinstance(event.repository_id, str):
@@ -49,12 +66,24 @@ def decode_event(body: bytes) -> RefUpdateEvent:
 
 
 class EventHandler:
-    def __init__(self, projector: Projector, statuses: StatusRecorder) -> None:
+    def __init__(
+        self, projector: Projector, statuses: StatusRecorder, publisher: Publisher | None = None
+    ) -> None:
         self.projector = projector
         self.statuses = statuses
+        self.publisher = publisher
 
-    async def handle(self, event: RefUpdateEvent) -> str:
-        """Project ``event``'s repository and record its commit status; the outcome."""
+    async def handle(self, event: Event) -> str:
+        """Handle one event (see the module docstring); the outcome."""
+        if isinstance(event, PublishEvent):
+            if self.publisher is None:
+                raise InvalidArgument(
+                    f"publication {event.event_id} of {event.repository_id}: this worker has no "
+                    "publisher",
+                    field="type",
+                )
+            outcome = await self.publisher.publish(event)
+            return outcome.state.lower()
         try:
             result = await self.projector.project(
                 event.repository_id, correlation_id=event.correlation_id

@@ -10,7 +10,8 @@ on its own; two files claiming one identity are caught by the change plan (``cha
 parse, validate and also *encode* each valid file into its KV write (``encode_upsert``: the
 compact JSON body and the canonical index entries), so the loop only adds finished upserts to
 a batch while the next chunk is being prepared. ``parse_many`` (parse and validate only) is
-what commit statuses need.
+what commit statuses need; both live in ``gitstore.domain.content.files`` (shared with the
+API's push policy) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -20,15 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitstore.backends.kv import Upsert, encode_upsert
-from gitstore.domain.content import (
-    DEFAULT_MAX_MANIFEST_BYTES,
-    ContentError,
-    KindRegistry,
-    Manifest,
-    ManifestError,
-    parse_manifest,
-    validate_manifest,
-)
+from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.content.files import Parsed, parse_file, parse_many
 from gitstore.domain.projection import (
     document_indexes,
     document_kind,
@@ -36,47 +30,16 @@ from gitstore.domain.projection import (
     status_error,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    """One file at one blob id: the valid manifest, or why it is not valid."""
-
-    path: str
-    blob_id: str
-    manifest: Manifest | None
-    errors: tuple[ContentError, ...] = ()
-
-    @property
-    def valid(self) -> bool:
-        return self.manifest is not None
-
-
-def parse_file(
-    path: str,
-    blob_id: str,
-    content: bytes,
-    registry: KindRegistry,
-    *,
-    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
-) -> Parsed:
-    try:
-        manifest = parse_manifest(content, path, max_bytes=max_bytes)
-    except ManifestError as err:
-        return Parsed(path, blob_id, None, err.errors)
-    errors = validate_manifest(manifest, registry)
-    if errors:
-        return Parsed(path, blob_id, None, tuple(errors))
-    return Parsed(path, blob_id, manifest)
-
-
-def parse_many(
-    items: Iterable[tuple[str, str, bytes]],
-    registry: KindRegistry,
-    *,
-    max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
-) -> list[Parsed]:
-    """``parse_file`` of each ``(path, blob_id, content)``, in order."""
-    return [parse_file(p, b, c, registry, max_bytes=max_bytes) for p, b, c in items]
+__all__ = [
+    "Parsed",
+    "Prepared",
+    "error_dicts",
+    "parse_file",
+    "parse_many",
+    "prepare_file",
+    "prepare_many",
+    "upsert_args",
+]
 
 
 @dataclass(frozen=True, slots=True)

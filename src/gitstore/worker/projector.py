@@ -22,6 +22,16 @@ head *now*. One attempt:
 Every document write is stamped with the target commit and a sequence above everything the
 channel held, and the head moves only with the write that completes the target, so a crash
 anywhere leaves a state the next attempt repairs: the KV converges to exactly the branch head.
+
+**Other targets** (``project_into``, used by the publisher, ``publisher``): the same algorithm
+for any scope and a given commit, described by a :class:`Target`. Three extra knobs, all off
+for ``draft``: ``floor`` (the lowest sequence to write with; a head at or above ``ceiling``
+means a newer writer owns the scope: :class:`Overtaken`), ``fence`` (every batch carries
+the KV alias fence ``unless_alias``) and ``hide_claims`` (a chunked projection's claim batch
+sets the head version to ``NO_VERSION``, the claim document keeps the base, so a guarded
+alias switch — ``expected_target_version`` — can never expose a half-written scope).
+``single_only`` refuses a plan larger than one batch (:class:`TooLarge`, nothing written);
+``full`` forces a full resync.
 """
 
 from __future__ import annotations
@@ -55,6 +65,28 @@ log = logging.getLogger(__name__)
 MAX_HEAD_RACES = 32
 
 Work = tuple[str, str] | FileAt  # a delete (kv kind, name) or a file to upsert
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What to project where. ``commit`` None = the default branch head (the draft path)."""
+
+    scope: ChannelScope
+    commit: str | None = None
+    floor: int = 0
+    ceiling: int | None = None
+    fence: str | None = None
+    hide_claims: bool = False
+    single_only: bool = False
+    full: bool = False
+
+
+class Overtaken(Aborted):
+    """The scope's head is at or above the target's ``ceiling``: a newer writer owns it."""
+
+
+class TooLarge(FailedPrecondition):
+    """A ``single_only`` projection needs more than one batch; nothing was written."""
 
 
 @dataclass(slots=True)
@@ -127,12 +159,18 @@ class Projector:
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``draft`` of ``repository`` to its default branch head; see the module doc."""
-        scope = draft_scope(repository)
+        return await self.project_into(
+            Target(draft_scope(repository)), correlation_id=correlation_id
+        )
+
+    async def project_into(self, target: Target, *, correlation_id: str = "") -> ProjectionResult:
+        """Bring ``target.scope`` to ``target.commit`` (see :class:`Target`)."""
+        repository = target.scope.repository
         stale: Claim | None = None
         races = 0
         while True:
             try:
-                outcome = await self._attempt(repository, scope, stale, correlation_id)
+                outcome = await self._attempt(target, stale, correlation_id)
             except FailedPrecondition as exc:
                 if exc.field != "expected_head_sequence":
                     raise
@@ -155,15 +193,23 @@ class Projector:
     # ------------------------------------------------------------------ one attempt
 
     async def _attempt(
-        self, repository: str, scope: ChannelScope, stale: Claim | None, correlation_id: str
+        self, spec: Target, stale: Claim | None, correlation_id: str
     ) -> ProjectionResult | _Again:
         started = time.monotonic()
-        target = (await self.git.resolve_revision(repository, "HEAD")).commit_sha
+        scope = spec.scope
+        repository = scope.repository
+        target = spec.commit or (await self.git.resolve_revision(repository, "HEAD")).commit_sha
         head = await self.kv.head(scope)
         seq = head.sequence if head else 0
+        if spec.ceiling is not None and seq >= spec.ceiling:
+            raise Overtaken(
+                f"{scope} is at sequence {seq}, at or above {spec.ceiling}: a newer writer owns it"
+            )
         base = materialised_version(head.version if head else None)
         claim = await read_claim(self.kv, scope)
-        if claim is None and base == target:
+        if spec.hide_claims and claim is not None:
+            base = claim.base  # the head version is hidden while a claim is open
+        if claim is None and base == target and not spec.full:
             return ProjectionResult(repository, target, base, seq)
         if (
             claim is not None
@@ -174,15 +220,21 @@ class Projector:
             return await self._wait(scope, seq, claim)
         # A head without a materialised version but no claim to explain it: trust nothing.
         suspect = head is not None and base is None and claim is None
-        plan = await self._plan(repository, scope, base, target, claim, suspect)
+        plan = await self._plan(repository, scope, base, target, claim, suspect or spec.full)
         result = ProjectionResult(
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
         result.invalid.extend(plan.conflicts)
         if len(plan) + (1 if claim else 0) <= self.batch_size:
-            await self._write_single(scope, seq, plan, claim is not None, result)
+            await self._write_single(spec, seq, plan, claim is not None, result)
+        elif spec.single_only:
+            raise TooLarge(
+                f"{len(plan)} writes from {(base or 'nothing')[:12]} to {target[:12]} do not fit "
+                f"one batch of {self.batch_size} into {scope}",
+                field="batch_size",
+            )
         else:
-            await self._write_chunked(scope, seq, plan, claim, result)
+            await self._write_chunked(spec, seq, plan, claim, result)
         result.changed = True
         result.seconds = time.monotonic() - started
         self.metrics.projection_seconds.observe(result.seconds)
@@ -252,30 +304,33 @@ class Projector:
     # ------------------------------------------------------------------ writing
 
     async def _write_single(
-        self, scope: ChannelScope, seq: int, plan: Plan, had_claim: bool, result: ProjectionResult
+        self, spec: Target, seq: int, plan: Plan, had_claim: bool, result: ProjectionResult
     ) -> None:
-        batch = Batch(scope, seq + 1, plan.target, expected_head_sequence=seq)
+        scope = spec.scope
+        s = max(seq + 1, spec.floor)
+        batch = Batch(scope, s, plan.target, expected_head_sequence=seq, unless_alias=spec.fence)
         if had_claim:
             batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
         work: list[Work] = [*plan.deletes, *plan.upserts]
         self._fill(batch, await self._prepare(scope.repository, work), result)
         await self._apply(batch)
-        result.sequence = seq + 1
+        result.sequence = s
         result.chunks = 1
 
     async def _write_chunked(
         self,
-        scope: ChannelScope,
+        spec: Target,
         seq: int,
         plan: Plan,
         previous: Claim | None,
         result: ProjectionResult,
     ) -> None:
-        c = seq + 1
+        scope, fence = spec.scope, spec.fence
+        c = max(seq + 1, spec.floor)
         targets = tuple(dict.fromkeys([*(previous.targets if previous else ()), plan.target]))
         claim = Claim(plan.base, targets, self.owner, self.clock(), c, full=plan.full)
-        version = plan.base or NO_VERSION
-        claim_batch = Batch(scope, c, version, expected_head_sequence=seq)
+        version = NO_VERSION if spec.hide_claims else (plan.base or NO_VERSION)
+        claim_batch = Batch(scope, c, version, expected_head_sequence=seq, unless_alias=fence)
         claim_batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
         # The first chunk is prepared while the claim is written.
         work: list[Work] = [*plan.deletes, *plan.upserts]
@@ -292,11 +347,18 @@ class Projector:
                         self._prepare(scope.repository, chunks[number + 1])
                     )
                 if last:
-                    batch = Batch(scope, c + 1, plan.target, expected_head_sequence=c)
+                    batch = Batch(
+                        scope, c + 1, plan.target, expected_head_sequence=c, unless_alias=fence
+                    )
                     batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
                 else:
                     batch = Batch(
-                        scope, c, plan.target, advance_head=False, expected_head_sequence=c
+                        scope,
+                        c,
+                        plan.target,
+                        advance_head=False,
+                        expected_head_sequence=c,
+                        unless_alias=fence,
                     )
                     claim = claim.beat(self.clock())
                     batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())

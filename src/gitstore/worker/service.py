@@ -2,12 +2,13 @@
 
 ``WorkerService(settings)`` has ``name``, async ``start()`` and ``stop()`` (the
 ``cli.runner.Service`` shape). ``start`` opens what it was not given — the queue
-(``settings.queue_url()``, stream ``settings.queue.stream``, lease ``settings.queue.ack_wait``),
-the KV store (``settings.kv_url()``) and a git client (``settings.git.grpc.uri``) — and
-starts the consumer and a sampler of the queue backlog (``pending``) for the metrics. It
-does not wait for the git service: until that answers, events are retried with backoff.
-``stop`` stops fetching, lets in-flight events finish (``grace`` seconds), and closes what
-it opened.
+(``settings.queue_url()``, stream ``settings.queue.stream``, lease
+``settings.queue.ack_wait``), a second queue on the same URL for the stream of
+``PublishedEvent``s (``published_stream(settings.queue.stream)``, written by the publisher),
+the KV store (``settings.kv_url()``) and a git client (``settings.git.grpc.uri``) — and starts
+the consumer and a sampler of the queue backlog (``pending``) for the metrics. It does not wait
+for the git service: until that answers, events are retried with backoff. ``stop`` stops
+fetching, lets in-flight events finish (``grace`` seconds), and closes what it opened.
 
 Metrics go to ``registry`` (a fresh one by default; ``serve`` passes the registry it already
 exposes). With ``serve_metrics=True`` and ``settings.worker.metrics_port`` > 0 the service
@@ -35,12 +36,14 @@ from gitstore.backends.queue.factory import open_queue
 from gitstore.config import Settings
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.errors import GitStoreError, Unavailable
+from gitstore.domain.events import PublishedEvent, published_stream
 from gitstore.git.client import GitClient
 from gitstore.worker.consumer import Consumer
 from gitstore.worker.handler import EventHandler
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.pool import PreparePool
 from gitstore.worker.projector import Projector
+from gitstore.worker.publisher import Publisher
 from gitstore.worker.statuses import StatusRecorder
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,7 @@ class WorkerService:
         serve_metrics: bool = False,
         consumer_name: str | None = None,
         queue: Queue | None = None,
+        published: Queue | None = None,
         kv: KvStore | None = None,
         git: GitClient | None = None,
         kinds: KindRegistry | None = None,
@@ -80,6 +84,8 @@ class WorkerService:
         self.grace = grace
         self.pending_interval = pending_interval
         self.queue, self.kv, self.git = queue, kv, git
+        self.published = published
+        self.publisher: Publisher | None = None
         self._owned: list[Any] = []
         self.consumer: Consumer | None = None
         self.projector: Projector | None = None
@@ -95,6 +101,13 @@ class WorkerService:
                     s.queue_url(), stream=s.queue.stream, ack_wait=s.queue.ack_wait
                 )
                 self._owned.append(self.queue)
+            if self.published is None:
+                self.published = await open_queue(
+                    s.queue_url(),
+                    stream=published_stream(s.queue.stream),
+                    ack_wait=s.queue.ack_wait,
+                )
+                self._owned.append(self.published)
             if self.kv is None:
                 self.kv = await open_kv_store(s.kv_url())
                 self._owned.append(self.kv)
@@ -126,7 +139,13 @@ class WorkerService:
             metrics=self.metrics,
             max_bytes=s.content.max_manifest_bytes,
         )
-        handler = EventHandler(self.projector, recorder)
+        published = self.published
+
+        async def announce(event: PublishedEvent) -> None:
+            await published.publish(event.to_json(), key=event.repository_id)
+
+        self.publisher = Publisher(self.projector, announce=announce)
+        handler = EventHandler(self.projector, recorder, self.publisher)
         self.consumer = Consumer(
             self.queue,
             handler.handle,

@@ -26,22 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from gitstore.domain.content import ContentError
-from gitstore.domain.content.errors import (
-    DESCRIPTION_CONFLICT,
-    DUPLICATE_KEY,
-    ENCODING,
-    FRONTMATTER_MISSING,
-    FRONTMATTER_UNCLOSED,
-    INVALID_VALUE,
-    JSON_SYNTAX,
-    MULTIPLE_DOCUMENTS,
-    NOT_A_MAPPING,
-    TOO_DEEP,
-    TOO_LARGE,
-    YAML_ALIAS,
-    YAML_SYNTAX,
-    YAML_TAG,
-)
+from gitstore.domain.content.errors import MALFORMED_RULES, NOT_A_MAPPING, TOO_LARGE
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument, PermanentError
 
 VALIDATION_FAILED = "VALIDATION_FAILED"
@@ -62,23 +47,7 @@ USER_ERROR_CODES: dict[str, str] = {
     IDEMPOTENCY_KEY_REUSED: "This idempotency key was used before with a different input.",
 }
 
-_MALFORMED_RULES = frozenset(
-    {
-        ENCODING,
-        YAML_SYNTAX,
-        JSON_SYNTAX,
-        DUPLICATE_KEY,
-        MULTIPLE_DOCUMENTS,
-        YAML_ALIAS,
-        YAML_TAG,
-        TOO_DEEP,
-        INVALID_VALUE,
-        FRONTMATTER_MISSING,
-        FRONTMATTER_UNCLOSED,
-        DESCRIPTION_CONFLICT,
-        NOT_A_MAPPING,
-    }
-)
+_MALFORMED_RULES = MALFORMED_RULES
 
 
 @dataclass(frozen=True, slots=True)

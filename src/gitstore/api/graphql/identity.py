@@ -28,10 +28,17 @@ from gitstore.backends.metadata.base import AccessToken, User
 
 from ..context import context_of
 from .builder import SchemaBuilder
-from .fields import attr
+from .fields import ExtraFields, attr
 from .info import ResolveInfo
 from .payloads import add_mutation
 from .relay import decode_global_id
+
+_USER_EXTRA = ExtraFields("User", frozenset({"id", "username", "isAdmin", "createdAt"}))
+
+
+def add_user_field(builder: SchemaBuilder, name: str, field: GraphQLField) -> None:
+    """Add ``User.<name>`` from a later module (``sshKeys``), before the schema is built."""
+    _USER_EXTRA.add(builder, name, field)
 
 
 class IdentityModule:
@@ -116,14 +123,15 @@ class IdentityModule:
 
 # ---------------------------------------------------------------------- types
 def _user_type(builder: SchemaBuilder) -> GraphQLObjectType:
+    own = {
+        "id": builder.global_id_field("User"),
+        "username": GraphQLField(GraphQLNonNull(GraphQLString)),
+        "isAdmin": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=attr("is_admin")),
+        "createdAt": GraphQLField(GraphQLNonNull(builder.datetime), resolve=attr("created_at")),
+    }
     return GraphQLObjectType(
         "User",
-        {
-            "id": builder.global_id_field("User"),
-            "username": GraphQLField(GraphQLNonNull(GraphQLString)),
-            "isAdmin": GraphQLField(GraphQLNonNull(GraphQLBoolean), resolve=attr("is_admin")),
-            "createdAt": GraphQLField(GraphQLNonNull(builder.datetime), resolve=attr("created_at")),
-        },
+        lambda: {**own, **_USER_EXTRA.of(builder)},
         interfaces=[builder.node_interface],
     )
 

@@ -7,19 +7,25 @@ Order matters only for types: a module that uses another module's type by name
 
 from __future__ import annotations
 
+from .audit import AuditModule
 from .builder import SchemaModule
 from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
 from .identity import IdentityModule
 from .namespaces import NamespacesModule
+from .releases import ReleasesModule
 from .repositories import RepositoriesModule
+from .ssh_keys import SshKeysModule
 
 
 def default_modules() -> list[SchemaModule]:
     return [
         IdentityModule(),
+        SshKeysModule(),
         NamespacesModule(),
         RepositoriesModule(),
         CatalogReadsModule(),
         CatalogMutationsModule(),
+        AuditModule(),
+        ReleasesModule(),
     ]

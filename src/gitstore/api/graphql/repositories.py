@@ -14,6 +14,7 @@ from typing import Any
 
 from graphql import (
     GraphQLArgument,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLEnumValue,
     GraphQLField,
@@ -148,6 +149,12 @@ def _repository_type(
                 resolve=lambda record, _info: list(record.release_patterns),
                 description="Tag globs that publish (ON_RELEASE_TAG).",
             ),
+            "requireSignedCommits": GraphQLField(
+                GraphQLNonNull(GraphQLBoolean),
+                resolve=attr("require_signed_commits"),
+                description="Pushed commits and tags must carry an SSH signature by a key of "
+                "the pusher.",
+            ),
             **stamp_fields(builder),
         },
         interfaces=[builder.node_interface],
@@ -189,6 +196,11 @@ def _add_mutations(
             "publishMode": GraphQLInputField(publish_mode),
             "defaultBranch": GraphQLInputField(GraphQLString),
             "visibility": GraphQLInputField(visibility),
+            "releasePatterns": GraphQLInputField(
+                GraphQLList(nn_string),
+                description='Tag globs that are release tags, e.g. ["release/*", "v*"].',
+            ),
+            "requireSignedCommits": GraphQLInputField(GraphQLBoolean),
         },
         payload_fields={"repository": GraphQLField(repository)},
         resolve=_update,
@@ -294,6 +306,10 @@ async def _update(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
         publish_mode=data.get("publishMode"),
         default_branch=data.get("defaultBranch"),
         visibility=data.get("visibility"),
+        release_patterns=(
+            tuple(data["releasePatterns"]) if data.get("releasePatterns") is not None else None
+        ),
+        require_signed_commits=data.get("requireSignedCommits"),
     )
     return {"repository": record}
 

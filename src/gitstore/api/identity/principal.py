@@ -19,8 +19,10 @@ class Principal:
     username: str
     is_admin: bool
     scopes: frozenset[str]
-    via: Literal["jwt", "pat"]
-    credential_id: str  # the JWT's jti or the access token's id
+    # "git": a user name the git service vouches for (an SSH key it authenticated through
+    # the hook service); carries read and write, like a login.
+    via: Literal["jwt", "pat", "git"]
+    credential_id: str  # the JWT's jti, the access token's id, the SSH key's id
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes

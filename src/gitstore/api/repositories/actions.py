@@ -238,6 +238,8 @@ class RepositoryActions:
         publish_mode: PublishMode | None = None,
         default_branch: str | None = None,
         visibility: Visibility | None = None,
+        release_patterns: tuple[str, ...] | None = None,
+        require_signed_commits: bool | None = None,
     ) -> RepositoryRecord:
         actor = require_caller(actor, "update repositories")
         record, standing = await self._for_change(actor, namespace, name)
@@ -248,6 +250,8 @@ class RepositoryActions:
             publish_mode=PublishMode(publish_mode) if publish_mode is not None else None,
             default_branch=default_branch.strip() if default_branch is not None else None,
             visibility=Visibility(visibility) if visibility is not None else None,
+            release_patterns=release_patterns,
+            require_signed_commits=require_signed_commits,
         )
         updated = await self.store.update_repository(record.id, patch, updated_by=actor.username)
         changes = {
@@ -255,6 +259,8 @@ class RepositoryActions:
             "publishMode": patch.publish_mode.value if patch.publish_mode else None,
             "defaultBranch": patch.default_branch,
             "visibility": patch.visibility.value if patch.visibility else None,
+            "releasePatterns": list(release_patterns) if release_patterns is not None else None,
+            "requireSignedCommits": require_signed_commits,
         }
         await self.store.append_audit(
             actor.username,

@@ -19,11 +19,19 @@ one atomic step per batch:
   head: a mismatch raises ``FailedPrecondition`` and writes nothing).
 * **Channel head.** Each scope has a head (version + sequence last materialised), advanced by a
   batch unless the stored head is newer.
+* **Alias fence.** ``Batch(..., unless_alias="live")`` applies only while alias ``live`` of
+  the scope's repository does *not* point at the batch's scope (checked in the same atomic
+  step; else ``FailedPrecondition(field="alias")`` and nothing is written). A publisher
+  filling a standby buffer uses it so that a writer that lost the race cannot write into the
+  buffer readers now see.
 
 Channel switches (releases): a channel name can be an *alias* pointing at another channel of
 the same repository (``set_alias(repo, "live", "rel-42", sequence=...)``). Readers call
 ``resolve(repo, "live")`` once per query and use the returned scope for all its reads, so a
 query never mixes two releases, and re-pointing an alias is one atomic write.
+``set_alias(..., expected_target_version=commit)`` switches only if the target scope's head
+version is that commit (else ``FailedPrecondition(field="expected_target_version")``),
+checked atomically with the switch: a buffer another writer moved on is never exposed.
 
 Reads: ``get``, ``get_many``, ``list_documents`` (one kind, ordered by name) and ``lookup``
 (one index value, ordered by name), pages of at most ``MAX_PAGE_SIZE`` with an opaque
@@ -43,7 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.errors import FailedPrecondition, InvalidArgument
 from gitstore.domain.keys import (
     ChannelScope,
     validate_channel,
@@ -137,6 +145,8 @@ class Batch:
     version: str
     advance_head: bool = True
     expected_head_sequence: int | None = None
+    # Alias fence: apply only if this alias of the repository does not point at ``scope``.
+    unless_alias: str | None = None
     upserts: list[Upsert] = field(default_factory=list, init=False)
     deletes: list[Delete] = field(default_factory=list, init=False)
     _seen: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
@@ -148,6 +158,13 @@ class Batch:
         validate_version(self.version)
         if self.expected_head_sequence is not None and self.expected_head_sequence != 0:
             validate_sequence(self.expected_head_sequence, "expected_head_sequence")
+        if self.unless_alias is not None:
+            validate_channel(self.unless_alias)
+            if self.unless_alias == self.scope.channel:
+                raise InvalidArgument(
+                    f"a batch into {self.scope} cannot be fenced by the alias of its own name",
+                    field="unless_alias",
+                )
 
     def _claim(self, kind: str, name: str) -> None:
         if isinstance(kind, str):
@@ -313,11 +330,20 @@ class KvStore(abc.ABC):
 
     @abc.abstractmethod
     async def set_alias(
-        self, repository: str, alias: str, target: str | None, *, sequence: int
+        self,
+        repository: str,
+        alias: str,
+        target: str | None,
+        *,
+        sequence: int,
+        expected_target_version: str | None = None,
     ) -> bool:
         """Point channel ``alias`` of ``repository`` at channel ``target`` (None removes the
         alias). Applies only if ``sequence`` >= the alias's stored sequence; returns whether
-        it applied."""
+        it applied. With ``expected_target_version`` the switch also requires the target
+        scope's head version to be that commit, checked atomically with the switch (after the
+        sequence rule: an older switch returns False); a mismatch (or no head) raises
+        ``FailedPrecondition(field="expected_target_version")`` and changes nothing."""
 
     @abc.abstractmethod
     async def prune_tombstones(self, scope: ChannelScope, *, below_sequence: int) -> int:
@@ -401,7 +427,13 @@ def check_read(scope: ChannelScope, kind: str, names: Iterable[str] = ()) -> Non
         validate_name(name)
 
 
-def check_alias(repository: str, alias: str, target: str | None, sequence: int) -> None:
+def check_alias(
+    repository: str,
+    alias: str,
+    target: str | None,
+    sequence: int,
+    expected_target_version: str | None = None,
+) -> None:
     validate_repository(repository)
     validate_channel(alias)
     if target is not None:
@@ -409,3 +441,35 @@ def check_alias(repository: str, alias: str, target: str | None, sequence: int) 
         if target == alias:
             raise InvalidArgument(f"channel {alias!r} cannot be an alias of itself", field="target")
     validate_sequence(sequence)
+    if expected_target_version is not None:
+        if target is None:
+            raise InvalidArgument(
+                "expected_target_version needs a target channel (not a removal)",
+                field="expected_target_version",
+            )
+        try:
+            validate_version(expected_target_version)
+        except InvalidArgument as exc:
+            raise InvalidArgument(
+                f"expected_target_version: {exc.message}", field="expected_target_version"
+            ) from None
+
+
+def alias_fenced(scope: ChannelScope, alias: str) -> FailedPrecondition:
+    """The error of a batch refused by its alias fence."""
+    return FailedPrecondition(
+        f"alias {alias!r} of {scope.repository} points at {scope.channel!r}: a batch fenced by "
+        f"that alias may not write into {scope}",
+        field="alias",
+    )
+
+
+def target_version_mismatch(
+    repository: str, alias: str, target: str, expected: str, found: str | None
+) -> FailedPrecondition:
+    """The error of a switch refused by ``expected_target_version``."""
+    return FailedPrecondition(
+        f"alias {alias!r} of {repository} not switched to {target!r}: its head is at "
+        f"{found or 'nothing'}, expected {expected}",
+        field="expected_target_version",
+    )

@@ -2,9 +2,9 @@
 
 Plain dicts plus sorted name lists (``bisect``) per kind and per index value. A batch is
 applied without awaiting anything, so under asyncio it is atomic by construction: every check
-(the head precondition, sequences) happens before the first mutation, and the mutations
-themselves are dict and list operations that cannot fail half-way. Nothing survives the
-process; use it for tests and throwaway runs, not for ``serve``.
+(the alias fence, the head precondition, sequences) happens before the first mutation, and the
+mutations themselves are dict and list operations that cannot fail half-way. Nothing survives
+the process; use it for tests and throwaway runs, not for ``serve``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from gitstore.backends.kv.base import (
     Document,
     KvStore,
     Page,
+    alias_fenced,
     check_alias,
     check_first,
     check_read,
     decode_cursor,
     index_entries,
     page_from,
+    target_version_mismatch,
 )
 from gitstore.domain.errors import FailedPrecondition
 from gitstore.domain.keys import (
@@ -77,6 +79,10 @@ class MemoryKvStore(KvStore):
 
     # ------------------------------------------------------------------ writes
     async def apply(self, batch: Batch) -> ApplyResult:
+        if batch.unless_alias is not None:
+            stored_alias = self._aliases.get((batch.scope.repository, batch.unless_alias))
+            if stored_alias is not None and stored_alias[1] == batch.scope.channel:
+                raise alias_fenced(batch.scope, batch.unless_alias)
         state = self._scopes.setdefault(batch.scope, _Scope())
         current = state.head.sequence if state.head else 0
         expected = batch.expected_head_sequence
@@ -119,12 +125,25 @@ class MemoryKvStore(KvStore):
             _insert(state.index.setdefault((kind, index, value), []), name)
 
     async def set_alias(
-        self, repository: str, alias: str, target: str | None, *, sequence: int
+        self,
+        repository: str,
+        alias: str,
+        target: str | None,
+        *,
+        sequence: int,
+        expected_target_version: str | None = None,
     ) -> bool:
-        check_alias(repository, alias, target, sequence)
+        check_alias(repository, alias, target, sequence, expected_target_version)
         stored = self._aliases.get((repository, alias))
         if stored is not None and stored[0] > sequence:
             return False
+        if expected_target_version is not None and target is not None:
+            state = self._scopes.get(ChannelScope(repository, target))
+            found = state.head.version if state is not None and state.head else None
+            if found != expected_target_version:
+                raise target_version_mismatch(
+                    repository, alias, target, expected_target_version, found
+                )
         self._aliases[(repository, alias)] = (sequence, target)
         return True
 

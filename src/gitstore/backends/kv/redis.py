@@ -13,7 +13,10 @@ share one cluster slot and a batch is one script on one node:
 * ``<p>{<namespace>/<repo>}#a:<alias>`` — hash: alias target ``t`` and sequence ``s``;
 * ``<p>raw:<key>`` — the plain strings of ``raw_bulk_set``.
 
-Writes are Lua scripts (``redis_scripts``): atomic, one round trip for a whole batch. Reads
+Writes are Lua scripts (``redis_scripts``): atomic, one round trip for a whole batch. A
+batch fenced by an alias (``Batch.unless_alias``) and a switch guarded by
+``expected_target_version`` also read a key of another slot — atomic on one node; a Redis
+Cluster would refuse them (``CROSSSLOT``), see ``redis_scripts``. Reads
 of a page (count + names + bodies) are one script too, and ``get_many`` is a MULTI/EXEC
 block, so a read never sees half of a batch. Connection problems map to ``Unavailable``.
 """
@@ -36,11 +39,13 @@ from gitstore.backends.kv.base import (
     Document,
     KvStore,
     Page,
+    alias_fenced,
     check_alias,
     check_first,
     check_read,
     decode_cursor,
     page_from,
+    target_version_mismatch,
 )
 from gitstore.domain.errors import FailedPrecondition, GitStoreError, InvalidArgument, Unavailable
 from gitstore.domain.keys import (
@@ -127,15 +132,21 @@ class RedisKvStore(KvStore):
             repr(time.time()),
             len(batch.upserts),
             len(batch.deletes),
+            batch.scope.channel if batch.unless_alias is not None else "",
         ]
         for up in batch.upserts:
             args += (up.kind, up.name, up.body, up.indexes)
         for rm in batch.deletes:
             args += (rm.kind, rm.name)
         what = f"apply to {batch.scope}"
+        keys = [f"{base}#h"]
+        if batch.unless_alias is not None:
+            keys.append(self._alias_key(batch.scope.repository, batch.unless_alias))
         try:
-            result = await self._apply(keys=[f"{base}#h"], args=args)
+            result = await self._apply(keys=keys, args=args)
         except rx.ResponseError as exc:
+            if str(exc).startswith("GITSTORE_ALIAS"):
+                raise alias_fenced(batch.scope, batch.unless_alias or "") from exc
             if str(exc).startswith("GITSTORE_HEAD"):
                 current = str(exc).split()[1]
                 raise FailedPrecondition(
@@ -150,15 +161,35 @@ class RedisKvStore(KvStore):
         return ApplyResult(applied, skipped, bool(advanced))
 
     async def set_alias(
-        self, repository: str, alias: str, target: str | None, *, sequence: int
+        self,
+        repository: str,
+        alias: str,
+        target: str | None,
+        *,
+        sequence: int,
+        expected_target_version: str | None = None,
     ) -> bool:
-        check_alias(repository, alias, target, sequence)
-        done = await self._call(
-            f"set alias {repository}:{alias}",
-            self._set_alias(
-                keys=[self._alias_key(repository, alias)], args=[str(sequence), target or ""]
-            ),
-        )
+        check_alias(repository, alias, target, sequence, expected_target_version)
+        keys = [self._alias_key(repository, alias)]
+        args = [str(sequence), target or ""]
+        if expected_target_version is not None and target is not None:
+            keys.append(f"{self._base(ChannelScope(repository, target))}#h")
+            args.append(expected_target_version)
+        try:
+            done = await self._set_alias(keys=keys, args=args)
+        except rx.ResponseError as exc:
+            if str(exc).startswith("GITSTORE_VERSION") and target and expected_target_version:
+                found = str(exc).split()[1]
+                raise target_version_mismatch(
+                    repository,
+                    alias,
+                    target,
+                    expected_target_version,
+                    None if found == "-" else found,
+                ) from exc
+            raise _map_error(exc, f"set alias {repository}:{alias}") from exc
+        except rx.RedisError as exc:
+            raise _map_error(exc, f"set alias {repository}:{alias}") from exc
         return bool(done)
 
     async def prune_tombstones(self, scope: ChannelScope, *, below_sequence: int) -> int:

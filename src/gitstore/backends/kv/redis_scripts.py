@@ -5,23 +5,34 @@ before it failed. ``APPLY`` therefore checks everything that could fail (the hea
 precondition, the types of every key it will write) before its first write; after that it
 only issues commands that cannot fail on keys of the right type. Keys are derived from
 ``KEYS[1]`` plus the scope's hash-tagged base, so every key a batch touches lives in the slot
-of ``{<namespace>/<repo>:<channel>}`` (one cluster slot per scope). Sequences travel as the
+of ``{<namespace>/<repo>:<channel>}`` (one cluster slot per scope) — except the two
+preconditions of publishing: a fenced batch also reads the alias key (slot of
+``{<namespace>/<repo>}``) and a guarded switch reads the target's head key. On one node (or
+a primary with replicas) that is atomic like the rest; a Redis *Cluster* refuses a script
+whose keys span slots (``CROSSSLOT``), so publishing on a cluster would need the alias and the
+buffers under one hash tag — not supported here. Sequences travel as the
 decimal strings Python sent and are written back verbatim; Lua compares them as doubles,
 exact below 2**53, which ``validate_sequence`` guarantees.
 """
 
 from __future__ import annotations
 
-# KEYS[1] = head key (<base>#h)
+# KEYS[1] = head key (<base>#h); KEYS[2] (only with a fence) = the fencing alias key
 # ARGV: base, sequence, version, advance(0/1), expected head (-1 = none), now, n_upserts,
-#       n_deletes, then 4 per upsert (kind, name, body, indexes JSON), 2 per delete (kind, name)
-# Returns {applied, skipped, head_advanced} or an error "GITSTORE_HEAD <current>".
+#       n_deletes, the scope's channel when fenced ('' = no fence), then 4 per upsert (kind,
+#       name, body, indexes JSON), 2 per delete (kind, name)
+# Returns {applied, skipped, head_advanced} or an error "GITSTORE_HEAD <current>" /
+# "GITSTORE_ALIAS".
 APPLY = """
 local base, seq_s, version = ARGV[1], ARGV[2], ARGV[3]
 local seq, expected = tonumber(seq_s), tonumber(ARGV[5])
 local nup, ndel = tonumber(ARGV[7]), tonumber(ARGV[8])
 local head, tombs = KEYS[1], base .. '#t'
-local first_del = 9 + nup * 4
+local first_del = 10 + nup * 4
+
+if ARGV[9] ~= '' and redis.call('HGET', KEYS[2], 't') == ARGV[9] then
+  return redis.error_reply('GITSTORE_ALIAS')
+end
 
 local cur = tonumber(redis.call('HGET', head, 's') or '0')
 if expected >= 0 and cur ~= expected then
@@ -53,7 +64,7 @@ local new_entries = {}
 local err = bad(head, 'hash') or bad(tombs, 'zset')
 for i = 0, nup - 1 do
   if err then break end
-  local j = 9 + i * 4
+  local j = 10 + i * 4
   local kind = ARGV[j]
   err = bad(base .. ':' .. kind .. ':' .. ARGV[j + 1], 'hash') or bad(base .. '#l:' .. kind, 'zset')
   local es = entries(ARGV[j + 3])
@@ -83,7 +94,7 @@ end
 
 local applied, skipped = 0, 0
 for i = 0, nup - 1 do
-  local j = 9 + i * 4
+  local j = 10 + i * 4
   local kind, name, body, idx = ARGV[j], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
   local key = base .. ':' .. kind .. ':' .. name
   local old = redis.call('HMGET', key, 's', 'x', 't')
@@ -143,10 +154,18 @@ end
 return out
 """
 
-# KEYS[1] = alias key; ARGV: sequence, target ('' = removed). Returns 1 if applied.
+# KEYS[1] = alias key, KEYS[2] (only with ARGV[3]) = the target's head key;
+# ARGV: sequence, target ('' = removed), expected target head version ('' = any).
+# Returns 1 if applied, 0 if older, or an error "GITSTORE_VERSION <found>".
 SET_ALIAS = """
 local s = redis.call('HGET', KEYS[1], 's')
 if s and tonumber(s) > tonumber(ARGV[1]) then return 0 end
+if ARGV[3] and ARGV[3] ~= '' then
+  local found = redis.call('HGET', KEYS[2], 'v')
+  if found ~= ARGV[3] then
+    return redis.error_reply('GITSTORE_VERSION ' .. (found or '-'))
+  end
+end
 redis.call('HSET', KEYS[1], 's', ARGV[1], 't', ARGV[2])
 return 1
 """

@@ -1,18 +1,20 @@
 """Embedded KV store on SQLite (``sqlite:///path``, default ``<data_dir>/kv.sqlite3``).
 
-One file in WAL mode, so readers never wait for the writer and separate processes on the
-same machine (``api`` and ``worker``) may share it. Tables: live documents, tombstones (kept
-apart so a live-document count or page never filters them out), index entries
-``(kind, index, value, name)``, channel heads, aliases, and ``kv_raw`` for the bulk-write floor.
+One file in WAL mode, so readers never wait for the writer and separate processes on the same
+machine (``api`` and ``worker``) may share it. Tables: live documents, tombstones (kept apart
+so a live-document count or page never filters them out), index entries ``(kind, index, value,
+name)``, channel heads, aliases, and ``kv_raw`` for the bulk-write floor.
 
-A batch is one ``BEGIN IMMEDIATE`` transaction on the single writer connection: read the
-stored sequences and index entries of the batch's documents (chunked ``IN`` queries), decide
-in Python which writes apply, then ``executemany`` the document, tombstone and index changes
-and the head. Any error rolls the whole transaction back, so a batch is all or nothing, also
-across a crash (``synchronous=NORMAL`` in WAL keeps every committed batch across a process
-crash; only an OS crash or power loss may lose the last ones). Reads use a small pool of
-read-only connections; a read that needs two statements (count + page) runs them in one read
-transaction so both see the same snapshot. All blocking calls run in ``asyncio.to_thread``.
+A batch is one ``BEGIN IMMEDIATE`` transaction on the single writer connection: check the alias
+fence and the head precondition, read the stored sequences and index entries of the batch's
+documents (chunked ``IN`` queries), decide in Python which writes apply, then ``executemany``
+the document, tombstone and index changes and the head. Any error rolls the whole transaction
+back, so a batch is all or nothing, also across a crash (``synchronous=NORMAL`` in WAL keeps
+every committed batch across a process crash; only an OS crash or power loss may lose the last
+ones). ``set_alias`` with an expected target version reads the target's head in the same write
+transaction. Reads use a small pool of read-only connections; a read that needs two statements
+(count + page) runs them in one read transaction so both see the same snapshot. All blocking
+calls run in ``asyncio.to_thread``.
 """
 
 from __future__ import annotations
@@ -32,12 +34,14 @@ from gitstore.backends.kv.base import (
     Document,
     KvStore,
     Page,
+    alias_fenced,
     check_alias,
     check_first,
     check_read,
     decode_cursor,
     index_entries,
     page_from,
+    target_version_mismatch,
 )
 from gitstore.domain.errors import FailedPrecondition, GitStoreError, Unavailable
 from gitstore.domain.keys import (
@@ -207,11 +211,32 @@ class SqliteKvStore(KvStore):
         return await self._write(f"apply to {batch.scope}", lambda c: _apply(c, batch, now))
 
     async def set_alias(
-        self, repository: str, alias: str, target: str | None, *, sequence: int
+        self,
+        repository: str,
+        alias: str,
+        target: str | None,
+        *,
+        sequence: int,
+        expected_target_version: str | None = None,
     ) -> bool:
-        check_alias(repository, alias, target, sequence)
+        check_alias(repository, alias, target, sequence, expected_target_version)
 
         def run(conn: sqlite3.Connection) -> bool:
+            if expected_target_version is not None and target is not None:
+                stored = conn.execute(
+                    "SELECT sequence FROM kv_aliases WHERE repository = ? AND alias = ?",
+                    (repository, alias),
+                ).fetchone()
+                if stored is not None and stored[0] > sequence:
+                    return False
+                head = conn.execute(
+                    f"SELECT version FROM kv_heads WHERE {_SCOPE}", (repository, target)
+                ).fetchone()
+                found = head[0] if head else None
+                if found != expected_target_version:
+                    raise target_version_mismatch(
+                        repository, alias, target, expected_target_version, found
+                    )
             cur = conn.execute(
                 "INSERT INTO kv_aliases VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (repository, alias) DO UPDATE SET target = excluded.target, "
@@ -432,6 +457,13 @@ _NOTHING = (0, "", False)
 def _apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
     scope, seq, version = batch.scope, batch.sequence, batch.version
     r, c = scope.repository, scope.channel
+    if batch.unless_alias is not None:
+        fence = conn.execute(
+            "SELECT target FROM kv_aliases WHERE repository = ? AND alias = ?",
+            (r, batch.unless_alias),
+        ).fetchone()
+        if fence is not None and fence[0] == c:
+            raise alias_fenced(scope, batch.unless_alias)
     row = conn.execute(f"SELECT sequence FROM kv_heads WHERE {_SCOPE}", (r, c)).fetchone()
     current = row[0] if row else 0
     expected = batch.expected_head_sequence

@@ -57,6 +57,26 @@ KIND_DEFINITION = "kind-definition"
 CURRENCY_MISMATCH = "currency-mismatch"
 OPTION = "option"
 
+# Rules meaning "the file cannot be read" (as opposed to "read, but wrong"): GraphQL reports
+# them as MALFORMED_MANIFEST, the push policy as rule "parse".
+MALFORMED_RULES = frozenset(
+    {
+        ENCODING,
+        YAML_SYNTAX,
+        JSON_SYNTAX,
+        DUPLICATE_KEY,
+        MULTIPLE_DOCUMENTS,
+        YAML_ALIAS,
+        YAML_TAG,
+        TOO_DEEP,
+        INVALID_VALUE,
+        FRONTMATTER_MISSING,
+        FRONTMATTER_UNCLOSED,
+        DESCRIPTION_CONFLICT,
+        NOT_A_MAPPING,
+    }
+)
+
 _MAX_SHOWN = 5
 
 

@@ -1,0 +1,70 @@
+"""Who may do what with releases and webhooks (the decision, in one place).
+
+=============================================  ==========================================
+operation                                      needs
+=============================================  ==========================================
+``releases``, ``publications``, ``liveRelease``  read access (anyone for a PUBLIC repository;
+                                               the namespace's people for a PRIVATE one)
+``createRelease``                              write access (writer, maintainer, owner; the
+                                               creator of a USER namespace) — the same right
+                                               as ``git push`` of a release tag, which it is
+``publishRelease``, ``replayRelease``          maintainer or owner (the creator of a USER
+                                               namespace; an admin): rolling ``live`` back
+                                               or forward is an operational control that a
+                                               push cannot do, like ``updateRepository``
+``registerWebhook``, ``deleteWebhook``,        maintainer or owner, as above: webhooks send
+``webhooks`` (+ deliveries)                    signed data to outside URLs and their
+                                               payloads and errors are operator material
+=============================================  ==========================================
+
+A caller who may not read a PRIVATE repository gets ``NOT_FOUND`` (names do not leak); one
+who may read but lacks the right gets ``PERMISSION_DENIED`` naming what is needed. Tokens
+count only for their scopes (the GraphQL context checks ``write`` for mutations).
+"""
+
+from __future__ import annotations
+
+from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
+from gitstore.domain.errors import PermissionDenied
+
+from ..catalog.access import not_found, parse_repository, readable_repository
+from ..catalog.writes_access import writable_repository
+from ..identity.principal import Principal
+from ..namespaces.permissions import standing_of
+
+
+async def readable(
+    store: MetadataStore, principal: Principal | None, repository: str
+) -> RepositoryRecord:
+    """The repository if the caller may read its releases."""
+    return await readable_repository(store, principal, repository)
+
+
+async def writable(store: MetadataStore, principal: Principal, repository: str) -> RepositoryRecord:
+    """The repository if the caller may create release tags in it (write access)."""
+    return await writable_repository(store, principal, repository)
+
+
+async def maintainable(
+    store: MetadataStore, principal: Principal, repository: str, *, what: str
+) -> RepositoryRecord:
+    """The repository if the caller may ``what`` (maintainer, owner, creator, admin)."""
+    repository = parse_repository(repository)
+    namespace_id, _, name = repository.partition("/")
+    record = await store.get_repository_by_name(namespace_id, name)
+    if record is None:
+        raise not_found(repository)
+    namespace = await store.get_namespace(record.namespace_id)
+    if namespace is None:
+        raise not_found(repository)
+    standing = await standing_of(store, principal, namespace)
+    if not standing.can_read(record):
+        raise not_found(repository)
+    if not standing.can_administer():
+        raise PermissionDenied(
+            f"you may not {what} of {repository} (needs a maintainer or owner of namespace"
+            f" {namespace.identifier!r}, its creator for a USER namespace, or an admin; a"
+            " token needs the write scope)",
+            field="repository",
+        )
+    return record

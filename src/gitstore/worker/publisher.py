@@ -1,0 +1,382 @@
+"""Publishing a release: make the ``live`` channel of a repository show a release's commit.
+
+The API asks with a ``PublishEvent`` (sequence, tag, commit, kind ``PUBLISH`` or ``REPLAY``)
+on the main event stream; the worker's consumer hands it here, under the same per-repository
+lock as ref updates. The newest requested publication (highest sequence) must win, whatever
+order the events arrive or are redelivered in, and readers must never see a mix of two
+releases. The state, all in the KV store:
+
+* **Intent**: document ``(intent, live)`` in scope ``(repo, "publish")``, written with the
+  publication's sequence first. The KV's sequence rule skips an older write, so an event
+  whose intent is older than the stored one is ``SUPERSEDED`` and changes nothing. The intent
+  also records the commit ``live`` showed when the publication started (``previousCommit``),
+  so a redelivered event reports the same ``previous_commit`` and ``changed`` again.
+* **Two buffers** ``live-a`` / ``live-b`` (ordinary channel scopes, projected like ``draft``)
+  and the **alias** ``live`` pointing at the active one; storefronts resolve it once per
+  request, so a switch is atomic for them.
+
+One attempt (restarted when it loses a race, at most ``MAX_ATTEMPTS`` times):
+
+1. A newer intent stored? ``SUPERSEDED``.
+2. **In place** (kind ``PUBLISH`` and ``live`` already points at a buffer): project the
+   commit into the *active* buffer with ``single_only`` — the diff from the buffer's commit
+   must fit ONE batch (``batch_size``), which is atomic for readers and costs
+   O(changed files): ``GetChangedPaths`` plus the changed blobs, no listing of the catalogue.
+   Then ``set_alias(live -> active, sequence, expected_target_version=commit)`` records the
+   publication's sequence on the alias.
+3. **Switch** (first release, a diff larger than a batch, or ``REPLAY``): project into the
+   *inactive* buffer — the convergent projector (``projector.project_into``) from whatever that
+   buffer holds, chunked under a claim when large, a full resync for ``REPLAY`` (every document
+   of the buffer the target lacks is deleted) — with the KV **alias fence** on every batch
+   (``unless_alias="live"``: a writer that lost the race cannot write into the buffer readers
+   see), then ``set_alias(live -> inactive, sequence, expected_target_version=commit)``: the
+   switch happens only if the buffer holds exactly the commit (a claim hides the head version,
+   so a half-written buffer never matches).
+4. ``PublishedEvent`` (``PUBLISHED``, the channel, ``previous_commit``, ``changed`` = resource
+   ids ``<kind>/<name>`` whose files differ between the previous live commit and the target,
+   from ``GetChangedPaths`` and the path convention) on ``published_stream(stream)``.
+
+**Sequences.** Writes into a buffer use sequences from ``sequence * STRIDE`` up (the
+projector's ``floor``), so a buffer head at or above ``(sequence + 1) * STRIDE`` means a newer
+publication wrote it (``Overtaken``: superseded). Together with the head compare-and-set of
+every batch this orders concurrent publications across worker processes: an older one can
+never write over a newer one's buffer, and its alias switch is refused by the alias's own
+sequence rule. Losing a head race, the fence or the version check restarts the attempt,
+which re-reads everything.
+
+Errors: a missing repository or commit, or any other permanent error, ends the publication as
+``FAILED`` (announced, then the message is acked); passing errors propagate to the consumer,
+which retries with backoff. Tombstones in the buffers are not pruned here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from gitstore.backends.kv import Batch, KvStore
+from gitstore.domain.content import KindRegistry, ManifestError, identity_for_path
+from gitstore.domain.errors import (
+    Aborted,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermanentError,
+)
+from gitstore.domain.events import PublishedEvent, PublishEvent
+from gitstore.domain.keys import LIVE, ChannelScope, validate_repository, validate_version
+from gitstore.domain.projection import document_kind, materialised_version
+from gitstore.git.client import GitClient
+from gitstore.worker.changes import changed
+from gitstore.worker.projector import Overtaken, ProjectionResult, Projector, Target, TooLarge
+
+log = logging.getLogger(__name__)
+
+BUFFERS = ("live-a", "live-b")
+PUBLISH_CHANNEL = "publish"
+INTENT_KIND = "intent"
+INTENT_NAME = LIVE
+STRIDE = 2**20
+MAX_PUBLICATION_SEQUENCE = (2**53 - 1) // STRIDE - 1
+MAX_ATTEMPTS = 16
+
+PUBLISHED = "PUBLISHED"
+SUPERSEDED = "SUPERSEDED"
+FAILED = "FAILED"
+REPLAY = "REPLAY"
+# Races that make an attempt start over (the KV refused a write or a switch).
+_RACES = ("alias", "expected_target_version", "expected_head_sequence")
+
+Announce = Callable[[PublishedEvent], Awaitable[None]]
+
+
+def publish_scope(repository: str) -> ChannelScope:
+    """Where the publication intent of ``repository`` lives."""
+    return ChannelScope(repository, PUBLISH_CHANNEL)
+
+
+def other_buffer(active: ChannelScope | None, repository: str) -> ChannelScope:
+    """The buffer to fill when ``active`` is live (``live-a`` when nothing is)."""
+    if active is None or active.channel == BUFFERS[1]:
+        return ChannelScope(repository, BUFFERS[0])
+    return ChannelScope(repository, BUFFERS[1])
+
+
+@dataclass(slots=True)
+class _Done:
+    channel: str
+    result: ProjectionResult
+    in_place: bool
+
+
+class Publisher:
+    """Handles ``PublishEvent``s; ``announce`` publishes the ``PublishedEvent`` outcome."""
+
+    def __init__(
+        self,
+        projector: Projector,
+        *,
+        announce: Announce | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.projector = projector
+        self.kv: KvStore = projector.kv
+        self.git: GitClient = projector.git
+        self.registry: KindRegistry = projector.registry
+        self.announce = announce
+        self.clock = clock
+
+    async def publish(self, event: PublishEvent) -> PublishedEvent:
+        """Make ``live`` show ``event``'s commit (or learn that a newer one wins); announce
+        and return the outcome."""
+        check_publish_event(event)
+        try:
+            outcome = await self._publish(event)
+        except PermanentError as exc:
+            log.error(
+                "publication %d (%s) of %s failed: %s [correlation_id=%s]",
+                event.sequence,
+                event.tag,
+                event.repository_id,
+                exc.message,
+                event.correlation_id,
+            )
+            outcome = self._outcome(event, FAILED, error=exc.message)
+        if self.announce is not None:
+            await self.announce(outcome)
+        return outcome
+
+    async def _publish(self, event: PublishEvent) -> PublishedEvent:
+        repository = event.repository_id
+        await self.git.resolve_revision(repository, event.commit)  # NotFound: FAILED
+        newest, previous = await self._record_intent(event)
+        if not newest:
+            return self._superseded(event, "a newer publication was requested")
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                done = await self._attempt(event)
+            except Overtaken as exc:
+                return self._superseded(event, exc.message)
+            except FailedPrecondition as exc:
+                if exc.field not in _RACES:
+                    raise
+                log.info(
+                    "publication %d of %s lost a race (%s); attempt %d starts over "
+                    "[correlation_id=%s]",
+                    event.sequence,
+                    repository,
+                    exc.message,
+                    attempt,
+                    event.correlation_id,
+                )
+                continue
+            if done is None:
+                return self._superseded(event, "a newer publication switched live first")
+            changes = await self._changed(repository, previous, event.commit)
+            log.info(
+                "published %s %s (publication %d) into %s %s: %d upserts, %d deletes, "
+                "%d changed resources [correlation_id=%s]",
+                repository,
+                event.tag,
+                event.sequence,
+                done.channel,
+                "in place" if done.in_place else "by switching",
+                done.result.upserts,
+                done.result.deletes,
+                len(changes),
+                event.correlation_id,
+            )
+            return self._outcome(
+                event,
+                PUBLISHED,
+                channel=done.channel,
+                previous=previous or "",
+                changed=changes,
+            )
+        raise Aborted(
+            f"publication {event.sequence} of {repository} lost the race {MAX_ATTEMPTS} times"
+        )
+
+    # ------------------------------------------------------------------ steps
+
+    async def _record_intent(self, event: PublishEvent) -> tuple[bool, str | None]:
+        """Write the intent: (False, None) when a newer intent is stored, else (True, the
+        commit ``live`` showed before the publication started; None for nothing)."""
+        scope = publish_scope(event.repository_id)
+        stored = await self.kv.get(scope, INTENT_KIND, INTENT_NAME)
+        if stored is not None and stored.sequence > event.sequence:
+            return False, None
+        previous: str | None
+        if stored is not None and stored.sequence == event.sequence:  # a redelivery
+            previous = str(stored.value().get("previousCommit") or "") or None
+        else:
+            previous = await self._live_commit(event.repository_id)
+        batch = Batch(scope, event.sequence, event.commit)
+        batch.upsert(
+            INTENT_KIND,
+            INTENT_NAME,
+            {
+                "sequence": event.sequence,
+                "tag": event.tag,
+                "commit": event.commit,
+                "kind": event.kind,
+                "eventId": event.event_id,
+                "previousCommit": previous or "",
+                "requestedAt": event.timestamp,
+            },
+        )
+        result = await self.kv.apply(batch)
+        return (False, None) if result.skipped else (True, previous)
+
+    async def _newer_intent(self, event: PublishEvent) -> bool:
+        stored = await self.kv.get(publish_scope(event.repository_id), INTENT_KIND, INTENT_NAME)
+        return stored is not None and stored.sequence > event.sequence
+
+    async def _live_commit(self, repository: str) -> str | None:
+        live = await self.kv.resolve(repository, LIVE)
+        if live.channel not in BUFFERS:
+            return None
+        head = await self.kv.head(live)
+        return materialised_version(head.version if head else None)
+
+    async def _attempt(self, event: PublishEvent) -> _Done | None:
+        """One try; None when a newer publication won."""
+        if await self._newer_intent(event):
+            return None
+        repository, commit, sequence = event.repository_id, event.commit, event.sequence
+        live = await self.kv.resolve(repository, LIVE)
+        active = live if live.channel in BUFFERS else None
+        floor = sequence * STRIDE
+        ceiling = floor + STRIDE
+        correlation_id = event.correlation_id
+        if active is not None and event.kind != REPLAY:
+            try:
+                result = await self.projector.project_into(
+                    Target(
+                        active,
+                        commit,
+                        floor=floor,
+                        ceiling=ceiling,
+                        hide_claims=True,
+                        single_only=True,
+                    ),
+                    correlation_id=correlation_id,
+                )
+            except TooLarge as exc:
+                log.info(
+                    "publication %d of %s: %s; projecting into the other buffer",
+                    sequence,
+                    repository,
+                    exc.message,
+                )
+            else:
+                switched = await self.kv.set_alias(
+                    repository,
+                    LIVE,
+                    active.channel,
+                    sequence=sequence,
+                    expected_target_version=commit,
+                )
+                return _Done(active.channel, result, in_place=True) if switched else None
+        standby = other_buffer(active, repository)
+        result = await self.projector.project_into(
+            Target(
+                standby,
+                commit,
+                floor=floor,
+                ceiling=ceiling,
+                fence=LIVE,
+                hide_claims=True,
+                full=event.kind == REPLAY,
+            ),
+            correlation_id=correlation_id,
+        )
+        switched = await self.kv.set_alias(
+            repository, LIVE, standby.channel, sequence=sequence, expected_target_version=commit
+        )
+        return _Done(standby.channel, result, in_place=False) if switched else None
+
+    async def _changed(self, repository: str, previous: str | None, target: str) -> list[str]:
+        """Resource ids ``<kind>/<name>`` whose files differ between ``previous`` and
+        ``target`` (every resource of the target when there was nothing before)."""
+        if previous == target:
+            return []
+        try:
+            paths = await changed(self.git, repository, previous, target)
+        except NotFound as exc:
+            log.warning("cannot diff %s from %s (%s): all resources", repository, previous, exc)
+            paths = await changed(self.git, repository, None, target)
+        ids: set[str] = set()
+        for change in paths:
+            for path in (change.path, change.old_path):
+                if not path:
+                    continue
+                try:
+                    identity = identity_for_path(path, self.registry)
+                except ManifestError:
+                    continue
+                if identity is not None:
+                    ids.add(f"{document_kind(identity.kind)}/{identity.name}")
+        return sorted(ids)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _superseded(self, event: PublishEvent, why: str) -> PublishedEvent:
+        log.info(
+            "publication %d (%s) of %s superseded: %s [correlation_id=%s]",
+            event.sequence,
+            event.tag,
+            event.repository_id,
+            why,
+            event.correlation_id,
+        )
+        return self._outcome(event, SUPERSEDED)
+
+    def _outcome(
+        self,
+        event: PublishEvent,
+        state: str,
+        *,
+        channel: str = "",
+        previous: str = "",
+        changed: list[str] | None = None,
+        error: str = "",
+    ) -> PublishedEvent:
+        return PublishedEvent(
+            event_id=f"{event.event_id}:{state.lower()}",
+            repository_id=event.repository_id,
+            sequence=event.sequence,
+            tag=event.tag,
+            commit=event.commit,
+            state=state,
+            channel=channel,
+            previous_commit=previous,
+            changed=tuple(changed or ()),
+            error=error,
+            correlation_id=event.correlation_id,
+            timestamp=self.clock(),
+        )
+
+
+def check_publish_event(event: PublishEvent) -> None:
+    """``InvalidArgument`` naming the field of a ``PublishEvent`` that cannot be published."""
+    validate_repository(event.repository_id)
+    if (
+        isinstance(event.sequence, bool)
+        or not isinstance(event.sequence, int)
+        or not 1 <= event.sequence <= MAX_PUBLICATION_SEQUENCE
+    ):
+        raise InvalidArgument(
+            f"publication sequence {event.sequence!r} must be an integer from 1 to "
+            f"{MAX_PUBLICATION_SEQUENCE}",
+            field="sequence",
+        )
+    validate_version(event.commit)
+    if event.kind not in ("PUBLISH", REPLAY):
+        raise InvalidArgument(
+            f"publication kind {event.kind!r} must be PUBLISH or REPLAY", field="kind"
+        )
+    if not isinstance(event.tag, str):
+        raise InvalidArgument("publication tag must be a string", field="tag")

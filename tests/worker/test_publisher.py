@@ -1,0 +1,339 @@
+"""The publisher against a real git service and a SQLite KV: first release, draft isolation,
+in-place small releases (one batch, work proportional to the change), rollback, REPLAY,
+superseded events, concurrent publishers, readers during a chunked publication, and a crash
+mid-publication."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from gitstore.api.catalog.access import Channel, resolve_scope
+from gitstore.backends.kv import Batch, KvStore
+from gitstore.backends.kv.base import ApplyResult
+from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility
+from gitstore.domain.events import PublishedEvent, PublishEvent
+from gitstore.domain.keys import LIVE, ChannelScope
+from gitstore.domain.projection import draft_scope
+from gitstore.git.client import GitClient
+from gitstore.worker.projector import Projector
+from gitstore.worker.publisher import BUFFERS, Publisher, publish_scope
+from tests.worker.harness import (
+    FaultyKv,
+    assert_indexes,
+    commit,
+    expected_documents,
+    files_of,
+    kv_documents,
+    path_of,
+    product,
+)
+
+
+class CountingKv(FaultyKv):
+    """Records every applied batch (scope, writes) and every ``list_documents`` call."""
+
+    def __init__(self, inner: KvStore, **kwargs: Any) -> None:
+        super().__init__(inner, **kwargs)
+        self.batches: list[tuple[ChannelScope, int]] = []
+        self.listings = 0
+
+    async def apply(self, batch: Batch) -> ApplyResult:
+        result = await super().apply(batch)
+        self.batches.append((batch.scope, len(batch)))
+        return result
+
+    async def list_documents(
+        self, scope: ChannelScope, kind: str, *, first: int, after: str | None = None
+    ) -> Any:
+        self.listings += 1
+        return await super().list_documents(scope, kind, first=first, after=after)
+
+
+def publisher_on(
+    git: GitClient, kv: KvStore, *, batch_size: int = 2000, owner: str = "", **kw: Any
+) -> tuple[Publisher, list[PublishedEvent]]:
+    announced: list[PublishedEvent] = []
+
+    async def announce(event: PublishedEvent) -> None:
+        announced.append(event)
+
+    projector = Projector(git, kv, owner=owner or uuid.uuid4().hex, batch_size=batch_size, **kw)
+    return Publisher(projector, announce=announce), announced
+
+
+def request(
+    repo: str, sequence: int, sha: str, *, tag: str = "", kind: str = "PUBLISH"
+) -> PublishEvent:
+    return PublishEvent(
+        event_id=f"publish:{repo}:{sequence}",
+        repository_id=repo,
+        sequence=sequence,
+        tag=tag or f"v{sequence}",
+        commit=sha,
+        kind=kind,
+    )
+
+
+async def assert_live_is(kv: KvStore, git: GitClient, repo: str, sha: str) -> ChannelScope:
+    """``live`` resolves to a buffer holding exactly the documents of ``sha``."""
+    scope = await kv.resolve(repo, LIVE)
+    assert scope.channel in BUFFERS, scope
+    head = await kv.head(scope)
+    assert head is not None and head.version == sha, f"{scope} head {head} is not {sha}"
+    expected = await expected_documents(git, repo, sha)
+    actual = await kv_documents(kv, scope)
+    assert set(actual) == set(expected), (
+        f"missing {sorted(set(expected) - set(actual))[:5]}, "
+        f"extra {sorted(set(actual) - set(expected))[:5]}"
+    )
+    for key, value in expected.items():
+        assert actual[key].value() == value, f"{key} differs in {scope}"
+    await assert_indexes(kv, scope, expected)
+    return scope
+
+
+def record_of(repo: str, mode: PublishMode) -> RepositoryRecord:
+    namespace, name = repo.split("/")
+    now = datetime.now(UTC)
+    return RepositoryRecord(
+        "r1", "n1", namespace, name, "", mode, "main", Visibility.PUBLIC, now, "t", now, "t"
+    )
+
+
+async def catalogue(git: GitClient, repo: str, count: int, *, title: str = "") -> str:
+    files = files_of(
+        *(
+            product(f"p{i:04d}", title=f"{title} {i}" if title else None, categories=["all"])
+            for i in range(count)
+        )
+    )
+    return (await commit(git, repo, files)).commit_sha
+
+
+async def test_first_release_switches_live_and_later_draft_commits_stay_out(
+    git: GitClient, kv: KvStore, repo: str, projector: Projector
+) -> None:
+    release_1 = await catalogue(git, repo, 5)
+    await projector.project(repo)
+    publisher, announced = publisher_on(git, kv)
+    assert await kv.head(await kv.resolve(repo, LIVE)) is None  # nothing published yet
+    # Storefront gating: before any release ON_RELEASE_TAG reads an empty live, ON_COMMIT draft.
+    tagged = record_of(repo, PublishMode.ON_RELEASE_TAG)
+    on_commit = record_of(repo, PublishMode.ON_COMMIT)
+    assert await resolve_scope(kv, tagged, Channel.LIVE) == ChannelScope(repo, LIVE)
+    assert await resolve_scope(kv, on_commit, Channel.LIVE) == draft_scope(repo)
+
+    outcome = await publisher.publish(request(repo, 1, release_1))
+
+    assert outcome.state == "PUBLISHED" and outcome.channel == "live-a"
+    assert outcome.previous_commit == "" and outcome.sequence == 1
+    assert outcome.changed == tuple(f"product/p{i:04d}" for i in range(5))
+    assert announced == [outcome]
+    await assert_live_is(kv, git, repo, release_1)
+    assert await resolve_scope(kv, tagged, Channel.LIVE) == ChannelScope(repo, "live-a")
+    assert await resolve_scope(kv, tagged, Channel.DRAFT) == draft_scope(repo)
+    intent = await kv.get(publish_scope(repo), "intent", "live")
+    assert intent is not None and intent.sequence == 1 and intent.value()["commit"] == release_1
+
+    # A draft commit is projected into draft only: live keeps release 1.
+    later = await commit(git, repo, files_of(product("p0000", title="Changed in draft")))
+    await projector.project(repo)
+    draft_doc = await kv.get(draft_scope(repo), "product", "p0000")
+    assert draft_doc is not None and draft_doc.version == later.commit_sha
+    await assert_live_is(kv, git, repo, release_1)
+
+    # A redelivery re-announces the same outcome and changes nothing.
+    again = await publisher.publish(request(repo, 1, release_1))
+    assert (again.state, again.channel, again.previous_commit, again.changed) == (
+        "PUBLISHED",
+        "live-a",
+        "",
+        outcome.changed,
+    )
+    await assert_live_is(kv, git, repo, release_1)
+
+
+async def test_small_release_is_one_batch_into_the_active_buffer_and_rollback_restores(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    release_1 = await catalogue(git, repo, 120)
+    counting = CountingKv(kv)
+    # batch_size 50 < catalogue (120): the first release is chunked, later small ones are not.
+    publisher, _ = publisher_on(git, counting, batch_size=50)
+    first = await publisher.publish(request(repo, 1, release_1))
+    assert first.state == "PUBLISHED" and first.channel == "live-a"
+    assert len([b for b in counting.batches if b[0].channel == "live-a"]) > 2  # chunked
+
+    changed = await commit(
+        git,
+        repo,
+        files_of(product("p0001", title="New title"), product("new-one")),
+        deletes=[path_of(product("p0002"))],
+    )
+    release_2 = changed.commit_sha
+    counting.batches.clear()
+    counting.listings = 0
+
+    second = await publisher.publish(request(repo, 2, release_2))
+
+    assert second.state == "PUBLISHED" and second.channel == "live-a"
+    assert second.previous_commit == release_1
+    assert second.changed == ("product/new-one", "product/p0001", "product/p0002")
+    buffer_writes = [(s.channel, n) for s, n in counting.batches if s.channel in BUFFERS]
+    assert buffer_writes == [("live-a", 3)]  # one atomic batch of exactly the 3 changes
+    assert counting.listings == 0  # no listing of the catalogue
+    await assert_live_is(kv, git, repo, release_2)
+
+    # Roll back: a new publication (higher sequence) of release 1's commit.
+    counting.batches.clear()
+    back = await publisher.publish(request(repo, 3, release_1, tag="v1"))
+    assert back.state == "PUBLISHED" and back.previous_commit == release_2
+    assert back.changed == second.changed
+    assert [(s.channel, n) for s, n in counting.batches if s.channel in BUFFERS] == [("live-a", 3)]
+    await assert_live_is(kv, git, repo, release_1)
+
+
+async def test_large_release_goes_to_the_other_buffer_and_replay_rebuilds(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    release_1 = await catalogue(git, repo, 30, title="First")
+    publisher, _ = publisher_on(git, kv, batch_size=10)
+    await publisher.publish(request(repo, 1, release_1))
+    release_2 = await catalogue(git, repo, 30, title="Second")  # 30 changes > batch of 10
+
+    second = await publisher.publish(request(repo, 2, release_2))
+
+    assert second.state == "PUBLISHED" and second.channel == "live-b"
+    assert len(second.changed) == 30
+    await assert_live_is(kv, git, repo, release_2)
+
+    # Junk in the standby buffer (live-a) that a REPLAY must not carry over.
+    standby = ChannelScope(repo, "live-a")
+    head = await kv.head(standby)
+    assert head is not None
+    await kv.apply(
+        Batch(standby, head.sequence, head.version, advance_head=False).upsert(
+            "product", "stray", {"x": 1}
+        )
+    )
+    replay = await publisher.publish(request(repo, 3, release_2, kind="REPLAY"))
+
+    assert replay.state == "PUBLISHED" and replay.channel == "live-a"
+    assert replay.changed == () and replay.previous_commit == release_2
+    await assert_live_is(kv, git, repo, release_2)  # exactly: the stray document is gone
+
+
+async def test_an_older_event_after_a_newer_one_is_superseded_and_changes_nothing(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    release_1 = await catalogue(git, repo, 4)
+    release_2 = (await commit(git, repo, files_of(product("p0000", title="Two")))).commit_sha
+    publisher, announced = publisher_on(git, kv)
+    await publisher.publish(request(repo, 2, release_2))
+    before = {k: d.body for k, d in (await kv_documents(kv, await kv.resolve(repo, LIVE))).items()}
+
+    late = await publisher.publish(request(repo, 1, release_1))
+
+    assert late.state == "SUPERSEDED" and late.channel == "" and late.changed == ()
+    assert announced[-1] == late
+    live = await assert_live_is(kv, git, repo, release_2)
+    assert {k: d.body for k, d in (await kv_documents(kv, live)).items()} == before
+    for buffer in BUFFERS:  # the late event wrote into no buffer
+        head = await kv.head(ChannelScope(repo, buffer))
+        assert head is None or head.version == release_2
+
+
+async def test_concurrent_publishers_converge_on_the_newest_publication(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    shas = [await catalogue(git, repo, 40, title=f"Round {n}") for n in range(4)]
+    one, _ = publisher_on(git, kv, batch_size=15)
+    two, _ = publisher_on(git, kv, batch_size=15)
+    await one.publish(request(repo, 1, shas[0]))
+    sequence = 1
+    for round_ in range(3):
+        older, newer = sequence + 1, sequence + 2
+        sequence = newer
+        first, second = (one, two) if round_ % 2 else (two, one)
+        outcomes = await asyncio.gather(
+            first.publish(request(repo, older, shas[1 + round_ % 3])),
+            second.publish(request(repo, newer, shas[(2 + round_) % 4])),
+        )
+        assert outcomes[1].state == "PUBLISHED"
+        assert outcomes[0].state in ("PUBLISHED", "SUPERSEDED")
+        await assert_live_is(kv, git, repo, shas[(2 + round_) % 4])
+
+
+async def test_readers_never_see_a_mix_during_a_chunked_publication(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    count = 120
+    names = [f"p{i:04d}" for i in range(count)]
+    publisher, _ = publisher_on(git, kv, batch_size=10)
+    releases = [await catalogue(git, repo, count, title=f"Gen{n}") for n in range(3)]
+    await publisher.publish(request(repo, 1, releases[0]))
+    seen: list[set[str]] = []
+    done = asyncio.Event()
+
+    async def reader() -> None:
+        while not done.is_set():
+            scope = await kv.resolve(repo, LIVE)  # once per "request", as storefronts do
+            docs: Sequence[Any] = await kv.get_many(scope, "product", names)
+            assert all(d is not None for d in docs), f"{scope} is missing documents"
+            generations = {d.value()["spec"]["title"].split()[0] for d in docs}
+            assert len(generations) == 1, f"mixed releases in {scope}: {generations}"
+            seen.append(generations)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(reader())
+    try:
+        for n, sha in enumerate(releases[1:], start=2):
+            outcome = await publisher.publish(request(repo, n, sha))
+            assert outcome.state == "PUBLISHED"
+    finally:
+        done.set()
+        await task
+    assert seen and seen[-1] == {"Gen2"}
+    await assert_live_is(kv, git, repo, releases[2])
+
+
+async def test_a_publication_killed_mid_way_converges_when_redelivered(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    release_1 = await catalogue(git, repo, 40, title="Before")
+    publisher, _ = publisher_on(git, kv, batch_size=10)
+    await publisher.publish(request(repo, 1, release_1))
+    release_2 = await catalogue(git, repo, 40, title="After")
+    # The 3rd apply (intent, claim, chunk 1, ...) dies: the standby buffer is half written.
+    faulty = FaultyKv(kv, fail_at=3)
+    crashed, _ = publisher_on(git, faulty, batch_size=10, owner="dead-worker")
+    try:
+        await crashed.publish(request(repo, 2, release_2))
+    except RuntimeError as exc:
+        assert "injected" in str(exc)
+    else:
+        raise AssertionError("the injected crash did not happen")
+    await assert_live_is(kv, git, repo, release_1)  # readers still see release 1 only
+
+    # The redelivery, on a fresh worker that takes the dead worker's claim over.
+    fresh, announced = publisher_on(git, kv, batch_size=10, claim_stale_seconds=0.2)
+    outcome = await fresh.publish(request(repo, 2, release_2))
+
+    assert outcome.state == "PUBLISHED" and outcome.previous_commit == release_1
+    assert announced == [outcome]
+    await assert_live_is(kv, git, repo, release_2)
+
+
+async def test_a_missing_commit_fails_the_publication(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    await catalogue(git, repo, 1)
+    publisher, announced = publisher_on(git, kv)
+    outcome = await publisher.publish(request(repo, 1, "f" * 40))
+    assert outcome.state == "FAILED" and outcome.error
+    assert announced == [outcome]
+    assert (await kv.resolve(repo, LIVE)).channel == LIVE
