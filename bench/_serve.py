@@ -60,6 +60,10 @@ class ServeProcess:
             str(self.api_port),
             "--grpc-port",
             str(self.grpc_port),
+            "--ssh-port",
+            "0",
+            "--hook-port",
+            "0",
             *self.args,
         ]
         with self.log_path.open("ab") as log:

@@ -39,7 +39,7 @@ from typing import Any
 import _catalog
 import _products
 import _serve
-from _util import Progress, free_port
+from _util import Progress
 
 PUSH_REPO = "bench/pushed"
 BIG_REPO = "bench/catalog"
@@ -162,13 +162,8 @@ def release_phase(
         setup = {"big_first_release_seconds": round(seen - started, 2)}
         samples: list[float] = []
         for round_ in range(1, rounds + 1):
-            manifests = [
-                {
-                    "path": _products.product_path(i),
-                    "content": _products.product_yaml(i, round_).decode(),
-                }
-                for i in range(round_ * 10, round_ * 10 + 10)
-            ]
+            changed = range(round_ * 10, round_ * 10 + 10)
+            manifests = [{"content": _products.product_yaml(i, round_).decode()} for i in changed]
             commit = mutate(
                 http,
                 APPLY,
@@ -235,9 +230,7 @@ def main() -> int:
         fixture = _catalog.cached_repo(
             big_count, Progress(f"fixture {big_count}"), layout=_products.CONTENT
         )
-        server = _serve.ServeProcess(
-            scratch, {}, args=("--no-ssh", "--hook-port", str(free_port()))
-        )
+        server = _serve.ServeProcess(scratch, {}, args=())
         try:
             token = _serve.prepare_catalog(server, fixture, BIG_REPO)
             http = _serve.Http(server.api_port, token)

@@ -24,7 +24,8 @@ class GrpcServerSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(default=50051, ge=0, le=65535)
-    max_workers: int = Field(default=16, ge=1)
+    # Streams of pushes hold a thread while their pre-receive check reads through others.
+    max_workers: int = Field(default=64, ge=1)
 
 
 class GitGrpcClientSettings(BaseModel):

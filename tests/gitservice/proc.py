@@ -33,6 +33,7 @@ class ServiceProcess(LoggedProcess):
             "0",
             "--ssh-port",
             "0",
+            *(["--hook-port", "0"] if command in ("serve", "api") else []),
         ]
         super().__init__(args, command, env)
 
