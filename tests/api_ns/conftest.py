@@ -8,11 +8,11 @@ private stack for a test that injects failures or needs another metadata backend
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.support.stacks import numbered_stacks
 
 from .harness import Stack, start_stack
 from .ops import People, make_people
@@ -31,12 +31,5 @@ def people(stack: Stack) -> People:
 
 @pytest.fixture
 def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    with ExitStack() as exits:
-        count = 0
-
-        def factory(**options: Any) -> Stack:
-            nonlocal count
-            count += 1
-            return exits.enter_context(start_stack(tmp_path / f"stack-{count}", **options))
-
+    with numbered_stacks(start_stack, tmp_path) as factory:
         yield factory

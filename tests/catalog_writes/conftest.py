@@ -4,11 +4,11 @@ per test (so commit counts and branch heads belong to one test)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.support.stacks import numbered_stacks
 
 from .harness import Stack, start_stack
 from .ops import Person, make_repository, person
@@ -32,12 +32,5 @@ def repo(stack: Stack, owner: Person) -> str:
 
 @pytest.fixture
 def stack_factory(tmp_path: Path) -> Iterator[Callable[..., Stack]]:
-    with ExitStack() as exits:
-        count = 0
-
-        def factory(**overrides: Any) -> Stack:
-            nonlocal count
-            count += 1
-            return exits.enter_context(start_stack(tmp_path / f"stack-{count}", **overrides))
-
+    with numbered_stacks(start_stack, tmp_path) as factory:
         yield factory

@@ -34,7 +34,8 @@ UPDATE_REPO = f"""mutation($i: UpdateRepositoryInput!) {{ updateRepository(input
   repository {{ publishMode requireSignedCommits }} {ERRORS} }} }}"""
 LIVE_PRODUCT = """query($r: String!, $n: String!) { catalog(repository: $r) { version
   product(name: $n) { name title version } } }"""
-MEMBER = f"""mutation($i: AddNamespaceMemberInput!) {{ addNamespaceMember(input: $i) {{ {ERRORS} }} }}"""
+MEMBER = f"""mutation($i: AddNamespaceMemberInput!) {{
+  addNamespaceMember(input: $i) {{ {ERRORS} }} }}"""
 
 
 def pat(served: Served, person: Person, *scopes: str) -> str:
@@ -256,7 +257,7 @@ def test_unsigned_commit_refused_where_signatures_are_required(
 class _Receiver(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]]
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", "0")))
         type(self).received.append((dict(self.headers.items()), body))
         self.send_response(204)
@@ -284,8 +285,6 @@ REGISTER_WEBHOOK = f"""mutation($i: RegisterWebhookInput!) {{ registerWebhook(in
   secret webhook {{ id url }} {ERRORS} }} }}"""
 PUBLISH = f"""mutation($i: PublishReleaseInput!) {{ publishRelease(input: $i) {{
   publication {{ sequence tag state }} {ERRORS} }} }}"""
-RELEASES = """query($r: String!) { repository(by: {fullName: $r}) {
-  releases(first: 10) { nodes { tag commit status } } } }"""
 
 
 def wait_for(check: Any, timeout: float = 60.0) -> Any:

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from gitstore.config import Settings
 from gitstore.domain.events import ZERO_SHA, RefUpdateEvent
@@ -23,28 +20,8 @@ from gitstore.hook.v1 import hook_service_pb2 as hook_pb
 from tests.gitservice.events_util import collect_events
 from tests.gitservice.helpers import A, action, commit, git, repo_path
 from tests.gitservice.transport_util import commit_file, remote_lines, run_git
-from tests.support.fake_hooks import FakeHooks, serve_hooks
-from tests.support.git_http_shim import Shim, serve_git_http
-
-
-@pytest.fixture
-def hooks(service: GitServiceHandle) -> Iterator[FakeHooks]:
-    servicer = FakeHooks()
-    with serve_hooks(servicer) as uri:
-        service.set_hook_uri(uri)
-        yield servicer
-
-
-@pytest.fixture
-def http(service: GitServiceHandle) -> Iterator[tuple[str, Shim]]:
-    with serve_git_http(f"127.0.0.1:{service.port}") as served:
-        yield served
-
-
-@pytest.fixture
-def seeded(stub: pb_grpc.GitServiceStub, repo: str) -> str:
-    commit(stub, repo, action(A.ACTION_TYPE_CREATE, "products/a.yaml", b"name: a\n"))
-    return repo
+from tests.support.fake_hooks import FakeHooks
+from tests.support.git_http_shim import Shim
 
 
 def _url(http: tuple[str, Shim], repo: str) -> str:
@@ -60,11 +37,9 @@ def test_clone_and_fetch(
     tmp_path: Path,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
     hooks: FakeHooks,
+    work: Path,
 ) -> None:
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     assert (work / "products/a.yaml").read_text() == "name: a\n"
     new = commit(stub, seeded, action(A.ACTION_TYPE_CREATE, "products/b.yaml", b"name: b\n"))
     run_git(tmp_path, "fetch", "-q", "origin", cwd=work)
@@ -100,10 +75,9 @@ def test_push_accepted_writes_events_with_the_push_id(
     seeded: str,
     http: tuple[str, Shim],
     hooks: FakeHooks,
+    work: Path,
 ) -> None:
     hooks.post_messages = ["release v1 recorded"]
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     old = _head(stub, seeded)
     new = commit_file(tmp_path, work, "products/c.yaml", "name: c\n", "add c")
     done = run_git(tmp_path, "push", "origin", "main", cwd=work)
@@ -140,11 +114,9 @@ def test_push_of_a_new_branch_and_a_tag(
     settings: Settings,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
     hooks: FakeHooks,
+    work: Path,
 ) -> None:
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     run_git(tmp_path, "checkout", "-q", "-b", "feature", cwd=work)
     new = commit_file(tmp_path, work, "products/d.yaml", "name: d\n", "add d")
     run_git(tmp_path, "tag", "-a", "v1", "-m", "one", cwd=work)
@@ -169,13 +141,11 @@ def test_refused_push_changes_nothing_and_shows_the_messages(
     settings: Settings,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
     hooks: FakeHooks,
+    work: Path,
 ) -> None:
     block = ["----", "❌ POLICY CHECK FAILED  (1 problem)", "products/x.yaml [schema] bad"]
     hooks.decide = lambda _request: (False, block)
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     before = _head(stub, seeded)
     bad = commit_file(tmp_path, work, "products/x.yaml", "nope\n", "bad one")
     done = run_git(tmp_path, "push", "origin", "main", cwd=work, check=False)
@@ -203,11 +173,9 @@ def test_hook_service_down_refuses_with_a_message(
     service: GitServiceHandle,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
+    work: Path,
 ) -> None:
     service.set_hook_uri("127.0.0.1:1")
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     before = _head(stub, seeded)
     commit_file(tmp_path, work, "products/e.yaml", "name: e\n", "add e")
     done = run_git(tmp_path, "push", "origin", "main", cwd=work, check=False)
@@ -223,11 +191,9 @@ def test_non_fast_forward_and_deletion_are_reported(
     tmp_path: Path,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
     hooks: FakeHooks,
+    work: Path,
 ) -> None:
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     commit_file(tmp_path, work, "products/f.yaml", "name: f\n", "add f")
     run_git(tmp_path, "push", "-q", "origin", "main:side", cwd=work)
     run_git(tmp_path, "reset", "-q", "--hard", "HEAD~1", cwd=work)
@@ -247,13 +213,11 @@ def test_pushed_commits_hide_what_refs_reach_and_are_capped(
     settings: Settings,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
     hooks: FakeHooks,
     service: GitServiceHandle,
+    work: Path,
 ) -> None:
     service.transport.max_commits = 2
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     shas = [commit_file(tmp_path, work, f"p/{i}.txt", f"{i}\n", f"c{i}") for i in range(3)]
     run_git(tmp_path, "push", "-q", "origin", "main", cwd=work)
     pushed = hooks.pre[-1].refs[0]
@@ -269,8 +233,8 @@ def test_anything_but_our_hooks_is_ignored(
     settings: Settings,
     stub: pb_grpc.GitServiceStub,
     seeded: str,
-    http: tuple[str, Shim],
     hooks: FakeHooks,
+    work: Path,
 ) -> None:
     """A hook planted in the repository's hooks/ directory never runs."""
     path = repo_path(settings, seeded)
@@ -279,8 +243,6 @@ def test_anything_but_our_hooks_is_ignored(
     planted.write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
     planted.chmod(0o755)
     git(path, "config", "core.hooksPath", str(path / "hooks"))
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", _url(http, seeded), str(work))
     new = commit_file(tmp_path, work, "products/h.yaml", "name: h\n", "add h")
     run_git(tmp_path, "push", "-q", "origin", "main", cwd=work)
     assert _head(stub, seeded) == new and not marker.exists()

@@ -9,42 +9,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import pytest
 
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
-from gitstore.gitservice.server import GitServiceHandle
 from gitstore.hook.v1 import hook_service_pb2 as hook_pb
-from tests.gitservice.helpers import A, action, commit, rpc_error
+from tests.gitservice.helpers import rpc_error
 from tests.gitservice.transport_util import commit_file, make_ssh_key, run_git
-from tests.support.fake_hooks import FakeHooks, serve_hooks
-from tests.support.git_http_shim import Shim, serve_git_http
-
-
-@pytest.fixture
-def hooks(service: GitServiceHandle) -> Iterator[FakeHooks]:
-    servicer = FakeHooks()
-    with serve_hooks(servicer) as uri:
-        service.set_hook_uri(uri)
-        yield servicer
-
-
-@pytest.fixture
-def http(service: GitServiceHandle) -> Iterator[tuple[str, Shim]]:
-    with serve_git_http(f"127.0.0.1:{service.port}") as served:
-        yield served
-
-
-@pytest.fixture
-def work(tmp_path: Path, stub: pb_grpc.GitServiceStub, repo: str, http: tuple[str, Shim]) -> Path:
-    commit(stub, repo, action(A.ACTION_TYPE_CREATE, "products/a.yaml", b"name: a\n"))
-    work = tmp_path / "work"
-    run_git(tmp_path, "clone", "-q", f"{http[0]}/{repo}.git", str(work))
-    return work
+from tests.support.fake_hooks import FakeHooks
 
 
 def _reads(

@@ -17,11 +17,33 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from gitstore.domain.errors import PermanentError, RetryableError
+from gitstore.domain.errors import (
+    GitStoreError,
+    InvalidArgument,
+    NotFound,
+    PermanentError,
+    PermissionDenied,
+    RetryableError,
+    Unauthenticated,
+    Unavailable,
+)
 
 log = logging.getLogger("gitstore.api")
 
 INTERNAL_MESSAGE = "internal error"
+_HTTP_STATUS: tuple[tuple[type[GitStoreError], int], ...] = (
+    (InvalidArgument, 400),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (Unavailable, 503),
+)
+
+
+def http_status(exc: GitStoreError) -> int | None:
+    """The HTTP status of an error the plain-HTTP routes (git Smart HTTP, the storefront
+    floor) answer with its message; None for one that is to be logged and answered 500."""
+    return next((status for kind, status in _HTTP_STATUS if isinstance(exc, kind)), None)
 
 
 def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:

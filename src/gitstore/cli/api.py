@@ -120,7 +120,8 @@ class ApiUnit:
         if port is None:
             return None
         host = self.settings.hook.grpc.host
-        return f"{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+        wildcard = host in ("", "::") or host == "0.0.0.0"  # noqa: S104 - a comparison
+        return f"{'127.0.0.1' if wildcard else host}:{port}"
 
     async def start(self) -> None:
         settings = self.settings

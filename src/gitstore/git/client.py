@@ -250,10 +250,8 @@ class GitClient:
         timeout: float | None = None,
     ) -> AsyncIterator[bytes]:
         """``git upload-pack --stateless-rpc``: ``body`` in, git's output out."""
-        source = _PackBody(body)
-        requests = source.requests(repository_id, git_protocol, context)
-        call = self._stub.UploadPack(requests, timeout=_pack_deadline(timeout))
-        return self._bytes(call, source)
+        stub = self._stub.UploadPack
+        return self._pack(stub, repository_id, body, git_protocol, context, timeout)
 
     def receive_pack(
         self,
@@ -265,10 +263,23 @@ class GitClient:
         timeout: float | None = None,
     ) -> AsyncIterator[bytes]:
         """``git receive-pack --stateless-rpc`` (with the pre/post-receive hooks)."""
+        stub = self._stub.ReceivePack
+        return self._pack(stub, repository_id, body, git_protocol, context, timeout)
+
+    def _pack(
+        self,
+        method: Any,
+        repository_id: str,
+        body: AsyncIterator[bytes],
+        git_protocol: str,
+        context: pb.PushContext | None,
+        timeout: float | None,
+    ) -> AsyncIterator[bytes]:
+        """One stateless-RPC pack call (``UploadPack`` / ``ReceivePack``): ``body`` streamed
+        in as requests, git's output streamed back."""
         source = _PackBody(body)
         requests = source.requests(repository_id, git_protocol, context)
-        call = self._stub.ReceivePack(requests, timeout=_pack_deadline(timeout))
-        return self._bytes(call, source)
+        return self._bytes(method(requests, timeout=_pack_deadline(timeout)), source)
 
     async def _bytes(self, call: Any, body: _PackBody | None = None) -> AsyncIterator[bytes]:
         try:

@@ -30,10 +30,9 @@ from gitstore.domain.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
-    Unauthenticated,
-    Unavailable,
 )
 
+from ..errors import http_status
 from .access import Channel, readable_repository, resolve_scope
 from .reads import KINDS
 
@@ -43,13 +42,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("gitstore.api.storefront")
 
 ROUTE = "/storefront/raw/{namespace}/{repo}/{kind}/{name}"
-_STATUS = {
-    InvalidArgument: 400,
-    Unauthenticated: 401,
-    PermissionDenied: 403,
-    NotFound: 404,
-    Unavailable: 503,
-}
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -69,7 +61,7 @@ class FloorRoute:
         try:
             response = await self._handle(request)
         except GitStoreError as exc:
-            status = next((s for t, s in _STATUS.items() if isinstance(exc, t)), None)
+            status = http_status(exc)
             if status is None:
                 log.error("storefront raw read failed", exc_info=exc)
                 response = _error(500, "INTERNAL", "internal error")

@@ -17,13 +17,16 @@ from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
 from gitstore.domain.errors import PermissionDenied
 
 from ..identity.principal import Principal
-from ..namespaces.permissions import standing_of
+from ..namespaces.permissions import Standing, standing_of
 from .access import not_found, parse_repository
 
 
-async def writable_repository(
+async def visible_standing(
     store: MetadataStore, principal: Principal, repository: str
-) -> RepositoryRecord:
+) -> tuple[str, RepositoryRecord, Standing]:
+    """``(the parsed name, the record, the caller's standing in its namespace)`` for a
+    repository the caller may read; ``NOT_FOUND`` otherwise (also when it does not exist).
+    The start of every check of a right beyond reading (here, ``releases.access``)."""
     repository = parse_repository(repository)
     namespace_id, _, name = repository.partition("/")
     record = await store.get_repository_by_name(namespace_id, name)
@@ -35,10 +38,18 @@ async def writable_repository(
     standing = await standing_of(store, principal, namespace)
     if not standing.can_read(record):
         raise not_found(repository)
+    return repository, record, standing
+
+
+async def writable_repository(
+    store: MetadataStore, principal: Principal, repository: str
+) -> RepositoryRecord:
+    repository, record, standing = await visible_standing(store, principal, repository)
     if not standing.can_write():
+        namespace = standing.namespace.identifier
         raise PermissionDenied(
             f"you may not change the catalogue of {repository} (needs write access to"
-            f" namespace {namespace.identifier!r}: its creator for a USER namespace, a writer,"
+            f" namespace {namespace!r}: its creator for a USER namespace, a writer,"
             " maintainer or owner of an organisation, or an admin; a token needs the write"
             " scope)",
             field="repository",

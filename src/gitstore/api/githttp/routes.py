@@ -46,13 +46,11 @@ from starlette.types import Receive, Scope, Send
 from gitstore.domain.errors import (
     GitStoreError,
     InvalidArgument,
-    NotFound,
-    PermissionDenied,
     Unauthenticated,
-    Unavailable,
 )
 from gitstore.git.v1 import git_service_pb2 as pb
 
+from ..errors import http_status
 from ..identity import access_tokens
 from ..identity.principal import Principal
 from . import protocol
@@ -65,13 +63,6 @@ log = logging.getLogger("gitstore.api.githttp")
 
 REALM = 'Basic realm="GitStore"'
 BASE = "/{namespace}/{repo}.git"
-_STATUS: tuple[tuple[type[GitStoreError], int], ...] = (
-    (InvalidArgument, 400),
-    (Unauthenticated, 401),
-    (PermissionDenied, 403),
-    (NotFound, 404),
-    (Unavailable, 503),
-)
 
 
 class GitStream(StreamingResponse):
@@ -149,7 +140,7 @@ class GitHttp:
             try:
                 response = await handler(request)
             except GitStoreError as exc:
-                status = next((s for t, s in _STATUS if isinstance(exc, t)), None)
+                status = http_status(exc)
                 if status is None:
                     log.error("git over HTTP failed", exc_info=exc)
                     response = _text(500, "internal error")

@@ -19,6 +19,7 @@ publication once per request (``ctx.cache``). Webhook IDs are global IDs
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import (
@@ -420,20 +421,19 @@ async def _create(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _publish(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
-    ctx = context_of(info)
-    publication = await actions.publish_release(
-        ctx.services,
-        ctx.require_principal(),
-        data["repository"],
-        data["tag"],
-        request_id=ctx.request_id,
-    )
-    return {"publication": publication}
+    return await _republish(info, data, actions.publish_release)
 
 
 async def _replay(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+    return await _republish(info, data, actions.replay_release)
+
+
+async def _republish(
+    info: ResolveInfo, data: dict[str, Any], action: Callable[..., Awaitable[Publication]]
+) -> dict[str, Any]:
+    """``publishRelease`` / ``replayRelease``: the same input and payload, one action each."""
     ctx = context_of(info)
-    publication = await actions.replay_release(
+    publication = await action(
         ctx.services,
         ctx.require_principal(),
         data["repository"],

@@ -27,10 +27,9 @@ from __future__ import annotations
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
 from gitstore.domain.errors import PermissionDenied
 
-from ..catalog.access import not_found, parse_repository, readable_repository
-from ..catalog.writes_access import writable_repository
+from ..catalog.access import readable_repository
+from ..catalog.writes_access import visible_standing, writable_repository
 from ..identity.principal import Principal
-from ..namespaces.permissions import standing_of
 
 
 async def readable(
@@ -49,21 +48,11 @@ async def maintainable(
     store: MetadataStore, principal: Principal, repository: str, *, what: str
 ) -> RepositoryRecord:
     """The repository if the caller may ``what`` (maintainer, owner, creator, admin)."""
-    repository = parse_repository(repository)
-    namespace_id, _, name = repository.partition("/")
-    record = await store.get_repository_by_name(namespace_id, name)
-    if record is None:
-        raise not_found(repository)
-    namespace = await store.get_namespace(record.namespace_id)
-    if namespace is None:
-        raise not_found(repository)
-    standing = await standing_of(store, principal, namespace)
-    if not standing.can_read(record):
-        raise not_found(repository)
+    repository, record, standing = await visible_standing(store, principal, repository)
     if not standing.can_administer():
         raise PermissionDenied(
             f"you may not {what} of {repository} (needs a maintainer or owner of namespace"
-            f" {namespace.identifier!r}, its creator for a USER namespace, or an admin; a"
+            f" {standing.namespace.identifier!r}, its creator for a USER namespace, or an admin; a"
             " token needs the write scope)",
             field="repository",
         )

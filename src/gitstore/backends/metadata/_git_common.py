@@ -7,9 +7,13 @@ cursors and the pure state transitions of publications and deliveries.
   are not 40 or 64 lowercase hex digits, unknown sources/kinds/states, webhook URLs that are
   not absolute http(s), empty secrets, sequences < 1, payloads that are not JSON objects,
   naive datetimes, ``limit < 0`` and ``lease_seconds <= 0``.
+  ``check_ssh_key``, ``check_release``, ... bundle the checks of one operation, so every
+  store runs the same checks in the same order.
 * **Cursors** are URL-safe base64 like the other lists, with a prefix per list so a cursor of
   one list is refused by another: releases ``r1|<created us>|<id>`` and deliveries
-  ``d1|<created us>|<id>`` (both newest first), publications ``p1|<sequence>``.
+  ``d1|<created us>|<id>`` (both newest first), publications ``p1|<sequence>``. The memory
+  store pages with ``page_newest_first`` and ``page_publications``; the SQL stores page in SQL
+  (``_git_rows.SqlGitReads``) with the same cursors.
 * **Transitions.** ``complete_publication`` and ``record_delivery_attempt`` compute the new
   values here (``publication_outcome``, ``attempt_outcome``); each store only reads the row and
   writes the result inside its own transaction.
@@ -20,12 +24,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument
 
 from . import _common as c
+from .base import Page
 from .base_git import (
     DeliveryState,
     Publication,
@@ -168,6 +173,64 @@ def lease_until(now: datetime, lease_seconds: float) -> datetime:
     return now + timedelta(seconds=lease_seconds)
 
 
+# ---------------------------------------------------------------------------- per operation
+# The checks each ``GitMetadata`` write runs first, in one order, for all three stores.
+def check_ssh_key(title: str, public_key: str, fingerprint: str) -> None:
+    check_text(title, "title")
+    check_public_key(public_key)
+    check_fingerprint(fingerprint)
+
+
+def check_release(tag: str, commit_sha: str, source: str) -> None:
+    check_tag(tag)
+    check_commit(commit_sha)
+    check_source(source)
+
+
+def check_publication(tag: str, commit_sha: str, kind: PublicationKind | str) -> PublicationKind:
+    check_tag(tag)
+    check_commit(commit_sha)
+    return check_kind(kind)
+
+
+def check_completion(
+    sequence: int, state: PublicationState | str, at: datetime, changed: tuple[str, ...]
+) -> tuple[PublicationState, datetime, tuple[str, ...]]:
+    """``complete_publication``'s input, checked: ``(state, at in UTC, changed)``."""
+    check_sequence(sequence)
+    return check_final_state(state), check_time(at, "at"), check_changed(changed)
+
+
+def check_webhook(url: str, secret: str) -> None:
+    check_url(url)
+    check_text(secret, "secret", limit=1024)
+
+
+def check_delivery(
+    publication_sequence: int, payload: dict[str, Any], next_attempt_at: datetime
+) -> tuple[dict[str, Any], datetime]:
+    """``create_delivery``'s input, checked: ``(a JSON copy of payload, next_attempt_at)``."""
+    check_sequence(publication_sequence, "publication_sequence")
+    stored = c.json_copy(payload, "payload")
+    return stored, check_time(next_attempt_at, "next_attempt_at")
+
+
+def check_claim(now: datetime, limit: int, lease_seconds: float) -> tuple[datetime, datetime]:
+    """``claim_due_deliveries``' input, checked: ``(now in UTC, end of the lease)``."""
+    now = check_time(now, "now")
+    check_limit(limit)
+    return now, lease_until(now, lease_seconds)
+
+
+def check_attempt(
+    at: datetime, next_attempt_at: datetime | None
+) -> tuple[datetime, datetime | None]:
+    at = check_time(at, "at")
+    if next_attempt_at is not None:
+        next_attempt_at = check_time(next_attempt_at, "next_attempt_at")
+    return at, next_attempt_at
+
+
 # ---------------------------------------------------------------------------- messages
 def fingerprint_taken(fingerprint: str) -> str:
     return f"SSH key {fingerprint} is already registered"
@@ -224,6 +287,43 @@ def decode_publication_cursor(cursor: str) -> int:
 
 RELEASE_CURSOR = "r1"
 DELIVERY_CURSOR = "d1"
+
+
+class _Dated(Protocol):
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def id(self) -> str: ...
+
+
+D = TypeVar("D", bound=_Dated)
+
+
+def page_newest_first(rows: list[D], first: int, after: str | None, prefix: str) -> Page[D]:
+    """A page of in-memory records, newest first by ``(created_at, id)`` (the memory store;
+    the SQL stores page in SQL, ``_git_rows``)."""
+    c.check_first(first)
+    start = decode_desc_cursor(prefix, after) if after is not None else None
+    rows = sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)
+    total = len(rows)
+    if start is not None:
+        rows = [r for r in rows if (r.created_at, r.id) < start]
+    items = rows[:first]
+    end = encode_desc_cursor(prefix, items[-1].created_at, items[-1].id) if items else None
+    return Page(items, total, len(rows) > first, end)
+
+
+def page_publications(rows: list[Publication], first: int, after: str | None) -> Page[Publication]:
+    """A page of in-memory publications, newest (highest sequence) first."""
+    c.check_first(first)
+    before = decode_publication_cursor(after) if after is not None else None
+    rows = sorted(rows, key=lambda p: p.sequence, reverse=True)
+    total = len(rows)
+    if before is not None:
+        rows = [p for p in rows if p.sequence < before]
+    items = rows[:first]
+    end = encode_publication_cursor(items[-1].sequence) if items else None
+    return Page(items, total, len(rows) > first, end)
 
 
 # ---------------------------------------------------------------------------- transitions

@@ -1,16 +1,23 @@
 """Git-ingress records to table rows and back, for both SQL stores (see ``_rows``: one
-mapping, a ``Codec`` for the dialect's timestamps and JSON)."""
+mapping, a ``Codec`` for the dialect's timestamps and JSON), and the lists both page the same
+way (``SqlGitReads``: the reads and lists, whose SQL differs only by the parameter mark, ``?`` or
+``%s``; each store runs them with its own ``_one``, ``_rows``, ``_change`` and
+``_count_and_page_rows``)."""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from . import _common as c
 from . import _git_common as g
 from ._rows import Codec, Row
 from .base import Page
 from .base_git import (
     DeliveryState,
+    GitMetadata,
     Publication,
     PublicationKind,
     PublicationState,
@@ -213,3 +220,154 @@ def publication_page(found: list[Any], first: int, total: int, k: Codec) -> Page
     items = [publication(r, k) for r in found[:first]]
     end = g.encode_publication_cursor(items[-1].sequence) if items else None
     return Page(items, total, len(found) > first, end)
+
+
+class SqlGitReads(GitMetadata):
+    """The reads, lists and one-statement writes of ``GitMetadata`` whose SQL is the same in
+    both dialects but for the parameter mark (``_MARK``) and the ``Codec`` (``_CODEC``). The
+    writes that check and lock stay in each store (``_sqlite_git``, ``_postgres_git``)."""
+
+    _MARK: ClassVar[str]
+    _CODEC: ClassVar[Codec]
+
+    if TYPE_CHECKING:
+
+        async def _one(self, sql: str, *params: Any) -> Any: ...
+        async def _change(self, sql: str, *params: Any) -> int: ...
+
+    @abc.abstractmethod
+    async def _rows(self, sql: str, *params: Any) -> list[Any]:
+        """All rows of one query."""
+
+    @abc.abstractmethod
+    async def _count_and_page_rows(
+        self, count: str, count_params: list[Any], page: str, page_params: list[Any]
+    ) -> tuple[list[Any], int]:
+        """``(page rows, total)`` read from one snapshot."""
+
+    # ------------------------------------------------------------------ SSH keys
+    async def list_ssh_keys(self, user_id: str) -> list[SshKey]:
+        sql = f"{SSH_KEY_SELECT} WHERE k.user_id = {self._MARK} ORDER BY k.created_at, k.id"
+        return [ssh_key(r, self._CODEC) for r in await self._rows(sql, user_id)]
+
+    async def get_ssh_key_by_fingerprint(self, fingerprint: str) -> SshKey | None:
+        row = await self._one(f"{SSH_KEY_SELECT} WHERE k.fingerprint = {self._MARK}", fingerprint)
+        return ssh_key(row, self._CODEC) if row else None
+
+    async def remove_ssh_key(self, user_id: str, key_id: str) -> bool:
+        m = self._MARK
+        sql = f"DELETE FROM ssh_keys WHERE id = {m} AND user_id = {m}"
+        return await self._change(sql, key_id, user_id) > 0
+
+    async def touch_ssh_key(self, key_id: str, *, at: datetime) -> None:
+        at = g.check_time(at, "at")
+        m = self._MARK
+        sql = f"UPDATE ssh_keys SET last_used_at = {m} WHERE id = {m}"
+        await self._change(sql, self._CODEC.ts_out(at), key_id)
+
+    # ------------------------------------------------------------------ releases
+    async def get_release(self, repository_uuid: str, tag: str) -> Release | None:
+        m = self._MARK
+        sql = f"SELECT * FROM releases WHERE repository_uuid = {m} AND tag = {m}"
+        row = await self._one(sql, repository_uuid, tag)
+        return release(row, self._CODEC) if row else None
+
+    async def list_releases(
+        self, repository_uuid: str, *, first: int, after: str | None = None
+    ) -> Page[Release]:
+        k = self._CODEC
+        return await self._desc_page(
+            "releases",
+            "repository_uuid",
+            repository_uuid,
+            first,
+            after,
+            g.RELEASE_CURSOR,
+            lambda r: release(r, k),
+        )
+
+    # ------------------------------------------------------------------ publications
+    async def get_publication(self, repository_uuid: str, sequence: int) -> Publication | None:
+        g.check_sequence(sequence)
+        m = self._MARK
+        sql = f"SELECT * FROM publications WHERE repository_uuid = {m} AND sequence = {m}"
+        row = await self._one(sql, repository_uuid, sequence)
+        return publication(row, self._CODEC) if row else None
+
+    async def live_publication(self, repository_uuid: str) -> Publication | None:
+        sql = (
+            f"SELECT * FROM publications WHERE repository_uuid = {self._MARK}"
+            " AND state = 'PUBLISHED' ORDER BY sequence DESC LIMIT 1"
+        )
+        row = await self._one(sql, repository_uuid)
+        return publication(row, self._CODEC) if row else None
+
+    # ------------------------------------------------------------------ webhooks
+    async def get_webhook(self, webhook_id: str) -> Webhook | None:
+        row = await self._one(f"SELECT * FROM webhooks WHERE id = {self._MARK}", webhook_id)
+        return webhook(row, self._CODEC) if row else None
+
+    async def list_webhooks(self, repository_uuid: str) -> list[Webhook]:
+        sql = f"SELECT * FROM webhooks WHERE repository_uuid = {self._MARK} ORDER BY created_at, id"
+        return [webhook(r, self._CODEC) for r in await self._rows(sql, repository_uuid)]
+
+    async def delete_webhook(self, webhook_id: str) -> bool:
+        sql = f"DELETE FROM webhooks WHERE id = {self._MARK}"
+        return await self._change(sql, webhook_id) > 0
+
+    # ------------------------------------------------------------------ deliveries
+    async def list_deliveries(
+        self, webhook_id: str, *, first: int, after: str | None = None
+    ) -> Page[WebhookDelivery]:
+        k = self._CODEC
+        return await self._desc_page(
+            "webhook_deliveries",
+            "webhook_id",
+            webhook_id,
+            first,
+            after,
+            g.DELIVERY_CURSOR,
+            lambda r: delivery(r, k),
+        )
+
+    async def list_publications(
+        self,
+        repository_uuid: str,
+        *,
+        first: int,
+        after: str | None = None,
+        tag: str | None = None,
+    ) -> Page[Publication]:
+        c.check_first(first)
+        before = g.decode_publication_cursor(after) if after is not None else None
+        count, page = publication_queries(
+            tag=tag is not None, has_cursor=before is not None, mark=self._MARK
+        )
+        params: list[Any] = [repository_uuid] + ([tag] if tag is not None else [])
+        cursor = [before] if before is not None else []
+        found, total = await self._count_and_page_rows(
+            count, params, page, [*params, *cursor, first + 1]
+        )
+        return publication_page(found, first, total, self._CODEC)
+
+    async def _desc_page(
+        self,
+        table: str,
+        key_column: str,
+        key: str,
+        first: int,
+        after: str | None,
+        prefix: str,
+        convert: Callable[[Any], T],
+    ) -> Page[T]:
+        c.check_first(first)
+        start = g.decode_desc_cursor(prefix, after) if after is not None else None
+        count, page = desc_page_queries(
+            table, key_column, has_cursor=start is not None, mark=self._MARK
+        )
+        k = self._CODEC
+        cursor = [k.ts_out(start[0]), start[1]] if start else []
+        found, total = await self._count_and_page_rows(
+            count, [key], page, [key, *cursor, first + 1]
+        )
+        return desc_page(found, first, total, convert, prefix, k)

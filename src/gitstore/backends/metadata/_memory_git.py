@@ -69,9 +69,7 @@ class MemoryGitStore(GitMetadata):
     async def add_ssh_key(
         self, user_id: str, *, title: str, public_key: str, fingerprint: str
     ) -> SshKey:
-        g.check_text(title, "title")
-        g.check_public_key(public_key)
-        g.check_fingerprint(fingerprint)
+        g.check_ssh_key(title, public_key, fingerprint)
         user = self._users.get(user_id)
         if user is None:
             raise NotFound(c.user_missing(user_id), field="user_id")
@@ -120,9 +118,7 @@ class MemoryGitStore(GitMetadata):
         source: str,
         message: str = "",
     ) -> Release:
-        g.check_tag(tag)
-        g.check_commit(commit_sha)
-        g.check_source(source)
+        g.check_release(tag, commit_sha, source)
         self._require_repository(repository_uuid)
         if any(
             r.repository_uuid == repository_uuid and r.tag == tag for r in self._releases.values()
@@ -154,20 +150,8 @@ class MemoryGitStore(GitMetadata):
     async def list_releases(
         self, repository_uuid: str, *, first: int, after: str | None = None
     ) -> Page[Release]:
-        c.check_first(first)
-        start = g.decode_desc_cursor(g.RELEASE_CURSOR, after) if after is not None else None
         rows = [r for r in self._releases.values() if r.repository_uuid == repository_uuid]
-        rows.sort(key=lambda r: (r.created_at, r.id), reverse=True)
-        total = len(rows)
-        if start is not None:
-            rows = [r for r in rows if (r.created_at, r.id) < start]
-        items = rows[:first]
-        end = (
-            g.encode_desc_cursor(g.RELEASE_CURSOR, items[-1].created_at, items[-1].id)
-            if items
-            else None
-        )
-        return Page(items, total, len(rows) > first, end)
+        return g.page_newest_first(rows, first, after, g.RELEASE_CURSOR)
 
     # ------------------------------------------------------------------ publications
     async def create_publication(
@@ -180,9 +164,7 @@ class MemoryGitStore(GitMetadata):
         requested_by: str,
         correlation_id: str = "",
     ) -> Publication:
-        g.check_tag(tag)
-        g.check_commit(commit_sha)
-        kind = g.check_kind(kind)
+        kind = g.check_publication(tag, commit_sha, kind)
         self._require_repository(repository_uuid)
         sequence = 1 + max(
             (seq for repo, seq in self._publications if repo == repository_uuid), default=0
@@ -213,20 +195,12 @@ class MemoryGitStore(GitMetadata):
         after: str | None = None,
         tag: str | None = None,
     ) -> Page[Publication]:
-        c.check_first(first)
-        before = g.decode_publication_cursor(after) if after is not None else None
         rows = [
             p
             for (repo, _), p in self._publications.items()
             if repo == repository_uuid and (tag is None or p.tag == tag)
         ]
-        rows.sort(key=lambda p: p.sequence, reverse=True)
-        total = len(rows)
-        if before is not None:
-            rows = [p for p in rows if p.sequence < before]
-        items = rows[:first]
-        end = g.encode_publication_cursor(items[-1].sequence) if items else None
-        return Page(items, total, len(rows) > first, end)
+        return g.page_publications(rows, first, after)
 
     async def complete_publication(
         self,
@@ -238,10 +212,7 @@ class MemoryGitStore(GitMetadata):
         changed: tuple[str, ...] = (),
         error: str = "",
     ) -> Publication:
-        g.check_sequence(sequence)
-        state = g.check_final_state(state)
-        at = g.check_time(at, "at")
-        changed = g.check_changed(changed)
+        state, at, changed = g.check_completion(sequence, state, at, changed)
         current = self._publications.get((repository_uuid, sequence))
         if current is None:
             raise NotFound(g.publication_missing(repository_uuid, sequence), field="sequence")
@@ -276,8 +247,7 @@ class MemoryGitStore(GitMetadata):
         created_by: str,
         description: str = "",
     ) -> Webhook:
-        g.check_url(url)
-        g.check_text(secret, "secret", limit=1024)
+        g.check_webhook(url, secret)
         self._require_repository(repository_uuid)
         if any(
             w.repository_uuid == repository_uuid and w.url == url for w in self._webhooks.values()
@@ -319,9 +289,7 @@ class MemoryGitStore(GitMetadata):
         payload: dict[str, Any],
         next_attempt_at: datetime,
     ) -> WebhookDelivery:
-        g.check_sequence(publication_sequence, "publication_sequence")
-        stored = c.json_copy(payload, "payload")
-        next_attempt_at = g.check_time(next_attempt_at, "next_attempt_at")
+        stored, next_attempt_at = g.check_delivery(publication_sequence, payload, next_attempt_at)
         webhook = self._webhooks.get(webhook_id)
         if webhook is None:
             raise NotFound(g.webhook_missing(webhook_id), field="webhook_id")
@@ -345,9 +313,7 @@ class MemoryGitStore(GitMetadata):
     async def claim_due_deliveries(
         self, *, now: datetime, limit: int, lease_seconds: float
     ) -> list[WebhookDelivery]:
-        now = g.check_time(now, "now")
-        g.check_limit(limit)
-        until = g.lease_until(now, lease_seconds)
+        now, until = g.check_claim(now, limit, lease_seconds)
         due = [
             d
             for d in self._deliveries.values()
@@ -374,9 +340,7 @@ class MemoryGitStore(GitMetadata):
         succeeded: bool,
         next_attempt_at: datetime | None,
     ) -> WebhookDelivery:
-        at = g.check_time(at, "at")
-        if next_attempt_at is not None:
-            next_attempt_at = g.check_time(next_attempt_at, "next_attempt_at")
+        at, next_attempt_at = g.check_attempt(at, next_attempt_at)
         current = self._deliveries.get(delivery_id)
         if current is None:
             raise NotFound(g.delivery_missing(delivery_id), field="delivery_id")
@@ -397,17 +361,6 @@ class MemoryGitStore(GitMetadata):
     async def list_deliveries(
         self, webhook_id: str, *, first: int, after: str | None = None
     ) -> Page[WebhookDelivery]:
-        c.check_first(first)
-        start = g.decode_desc_cursor(g.DELIVERY_CURSOR, after) if after is not None else None
         rows = [d for d in self._deliveries.values() if d.webhook_id == webhook_id]
-        rows.sort(key=lambda d: (d.created_at, d.id), reverse=True)
-        total = len(rows)
-        if start is not None:
-            rows = [d for d in rows if (d.created_at, d.id) < start]
-        items = [_copy_delivery(d) for d in rows[:first]]
-        end = (
-            g.encode_desc_cursor(g.DELIVERY_CURSOR, items[-1].created_at, items[-1].id)
-            if items
-            else None
-        )
-        return Page(items, total, len(rows) > first, end)
+        page = g.page_newest_first(rows, first, after, g.DELIVERY_CURSOR)
+        return dataclasses.replace(page, items=[_copy_delivery(d) for d in page.items])

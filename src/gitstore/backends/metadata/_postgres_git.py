@@ -22,10 +22,9 @@ Rules under concurrency:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from gitstore.domain.errors import AlreadyExists, NotFound
 
@@ -34,10 +33,8 @@ from . import _git_common as g
 from . import _git_rows as gr
 from . import _rows as rows
 from ._postgres_util import Conn, K, Row, _all, _count, _insert, _one
-from .base import Page
 from .base_git import (
     DeliveryState,
-    GitMetadata,
     Publication,
     PublicationKind,
     PublicationState,
@@ -47,13 +44,15 @@ from .base_git import (
     WebhookDelivery,
 )
 
-T = TypeVar("T")
 _PUBLICATION = "SELECT * FROM publications WHERE repository_uuid = %s AND sequence = %s"
 _LOCK_REPOSITORY = "SELECT 1 FROM repositories WHERE id = %s FOR NO KEY UPDATE"
 _SHARE_REPOSITORY = "SELECT 1 FROM repositories WHERE id = %s FOR KEY SHARE"
 
 
-class PostgresGitStore(GitMetadata):
+class PostgresGitStore(gr.SqlGitReads):
+    _MARK = "%s"
+    _CODEC = K
+
     if TYPE_CHECKING:
         _clock: c.Clock
 
@@ -66,9 +65,7 @@ class PostgresGitStore(GitMetadata):
     async def add_ssh_key(
         self, user_id: str, *, title: str, public_key: str, fingerprint: str
     ) -> SshKey:
-        g.check_text(title, "title")
-        g.check_public_key(public_key)
-        g.check_fingerprint(fingerprint)
+        g.check_ssh_key(title, public_key, fingerprint)
         async with self._tx() as conn:
             query = "SELECT username FROM users WHERE id = %s FOR KEY SHARE"
             user = await _one(conn, query, user_id)
@@ -87,22 +84,6 @@ class PostgresGitStore(GitMetadata):
                 raise AlreadyExists(g.fingerprint_taken(fingerprint), field="fingerprint")
         return key
 
-    async def list_ssh_keys(self, user_id: str) -> list[SshKey]:
-        query = gr.SSH_KEY_SELECT + " WHERE k.user_id = %s ORDER BY k.created_at, k.id"
-        return [gr.ssh_key(r, K) for r in await self._all(query, user_id)]
-
-    async def get_ssh_key_by_fingerprint(self, fingerprint: str) -> SshKey | None:
-        row = await self._one(gr.SSH_KEY_SELECT + " WHERE k.fingerprint = %s", fingerprint)
-        return gr.ssh_key(row, K) if row else None
-
-    async def remove_ssh_key(self, user_id: str, key_id: str) -> bool:
-        query = "DELETE FROM ssh_keys WHERE id = %s AND user_id = %s"
-        return await self._change(query, key_id, user_id) > 0
-
-    async def touch_ssh_key(self, key_id: str, *, at: datetime) -> None:
-        at = g.check_time(at, "at")
-        await self._change("UPDATE ssh_keys SET last_used_at = %s WHERE id = %s", at, key_id)
-
     # ------------------------------------------------------------------ releases
     async def create_release(
         self,
@@ -114,9 +95,7 @@ class PostgresGitStore(GitMetadata):
         source: str,
         message: str = "",
     ) -> Release:
-        g.check_tag(tag)
-        g.check_commit(commit_sha)
-        g.check_source(source)
+        g.check_release(tag, commit_sha, source)
         async with self._tx() as conn:
             await _require_repository(conn, repository_uuid, _SHARE_REPOSITORY)
             release = Release(
@@ -133,24 +112,6 @@ class PostgresGitStore(GitMetadata):
                 raise AlreadyExists(g.release_taken(tag), field="tag")
         return release
 
-    async def get_release(self, repository_uuid: str, tag: str) -> Release | None:
-        query = "SELECT * FROM releases WHERE repository_uuid = %s AND tag = %s"
-        row = await self._one(query, repository_uuid, tag)
-        return gr.release(row, K) if row else None
-
-    async def list_releases(
-        self, repository_uuid: str, *, first: int, after: str | None = None
-    ) -> Page[Release]:
-        return await self._desc_page(
-            "releases",
-            "repository_uuid",
-            repository_uuid,
-            first,
-            after,
-            g.RELEASE_CURSOR,
-            lambda r: gr.release(r, K),
-        )
-
     # ------------------------------------------------------------------ publications
     async def create_publication(
         self,
@@ -162,9 +123,7 @@ class PostgresGitStore(GitMetadata):
         requested_by: str,
         correlation_id: str = "",
     ) -> Publication:
-        g.check_tag(tag)
-        g.check_commit(commit_sha)
-        kind = g.check_kind(kind)
+        kind = g.check_publication(tag, commit_sha, kind)
         async with self._tx() as conn:
             await _require_repository(conn, repository_uuid, _LOCK_REPOSITORY)
             query = (
@@ -189,31 +148,6 @@ class PostgresGitStore(GitMetadata):
             )
         return publication
 
-    async def get_publication(self, repository_uuid: str, sequence: int) -> Publication | None:
-        g.check_sequence(sequence)
-        row = await self._one(_PUBLICATION, repository_uuid, sequence)
-        return gr.publication(row, K) if row else None
-
-    async def list_publications(
-        self,
-        repository_uuid: str,
-        *,
-        first: int,
-        after: str | None = None,
-        tag: str | None = None,
-    ) -> Page[Publication]:
-        c.check_first(first)
-        before = g.decode_publication_cursor(after) if after is not None else None
-        count, page = gr.publication_queries(
-            tag=tag is not None, has_cursor=before is not None, mark="%s"
-        )
-        params: list[Any] = [repository_uuid] + ([tag] if tag is not None else [])
-        cursor = [before] if before is not None else []
-        async with self._tx() as conn:
-            total = await _count(conn, count, *params)
-            found = await _all(conn, page, *params, *cursor, first + 1)
-        return gr.publication_page(found, first, total, K)
-
     async def complete_publication(
         self,
         repository_uuid: str,
@@ -224,10 +158,7 @@ class PostgresGitStore(GitMetadata):
         changed: tuple[str, ...] = (),
         error: str = "",
     ) -> Publication:
-        g.check_sequence(sequence)
-        state = g.check_final_state(state)
-        at = g.check_time(at, "at")
-        changed = g.check_changed(changed)
+        state, at, changed = g.check_completion(sequence, state, at, changed)
         async with self._tx() as conn:
             await _one(conn, _LOCK_REPOSITORY, repository_uuid)
             row = await _one(conn, _PUBLICATION, repository_uuid, sequence)
@@ -250,14 +181,6 @@ class PostgresGitStore(GitMetadata):
                 )
         return done
 
-    async def live_publication(self, repository_uuid: str) -> Publication | None:
-        query = (
-            "SELECT * FROM publications WHERE repository_uuid = %s AND state = 'PUBLISHED'"
-            " ORDER BY sequence DESC LIMIT 1"
-        )
-        row = await self._one(query, repository_uuid)
-        return gr.publication(row, K) if row else None
-
     # ------------------------------------------------------------------ webhooks
     async def create_webhook(
         self,
@@ -268,8 +191,7 @@ class PostgresGitStore(GitMetadata):
         created_by: str,
         description: str = "",
     ) -> Webhook:
-        g.check_url(url)
-        g.check_text(secret, "secret", limit=1024)
+        g.check_webhook(url, secret)
         async with self._tx() as conn:
             await _require_repository(conn, repository_uuid, _SHARE_REPOSITORY)
             hook = Webhook(
@@ -286,17 +208,6 @@ class PostgresGitStore(GitMetadata):
                 raise AlreadyExists(g.webhook_taken(url), field="url")
         return hook
 
-    async def get_webhook(self, webhook_id: str) -> Webhook | None:
-        row = await self._one("SELECT * FROM webhooks WHERE id = %s", webhook_id)
-        return gr.webhook(row, K) if row else None
-
-    async def list_webhooks(self, repository_uuid: str) -> list[Webhook]:
-        query = "SELECT * FROM webhooks WHERE repository_uuid = %s ORDER BY created_at, id"
-        return [gr.webhook(r, K) for r in await self._all(query, repository_uuid)]
-
-    async def delete_webhook(self, webhook_id: str) -> bool:
-        return await self._change("DELETE FROM webhooks WHERE id = %s", webhook_id) > 0
-
     # ------------------------------------------------------------------ deliveries
     async def create_delivery(
         self,
@@ -306,9 +217,7 @@ class PostgresGitStore(GitMetadata):
         payload: dict[str, Any],
         next_attempt_at: datetime,
     ) -> WebhookDelivery:
-        g.check_sequence(publication_sequence, "publication_sequence")
-        stored = c.json_copy(payload, "payload")
-        next_attempt_at = g.check_time(next_attempt_at, "next_attempt_at")
+        stored, next_attempt_at = g.check_delivery(publication_sequence, payload, next_attempt_at)
         async with self._tx() as conn:
             query = "SELECT repository_uuid FROM webhooks WHERE id = %s FOR KEY SHARE"
             hook = await _one(conn, query, webhook_id)
@@ -341,9 +250,7 @@ class PostgresGitStore(GitMetadata):
     async def claim_due_deliveries(
         self, *, now: datetime, limit: int, lease_seconds: float
     ) -> list[WebhookDelivery]:
-        now = g.check_time(now, "now")
-        g.check_limit(limit)
-        until = g.lease_until(now, lease_seconds)
+        now, until = g.check_claim(now, limit, lease_seconds)
         async with self._tx() as conn:
             found = await _all(
                 conn,
@@ -373,9 +280,7 @@ class PostgresGitStore(GitMetadata):
         succeeded: bool,
         next_attempt_at: datetime | None,
     ) -> WebhookDelivery:
-        at = g.check_time(at, "at")
-        if next_attempt_at is not None:
-            next_attempt_at = g.check_time(next_attempt_at, "next_attempt_at")
+        at, next_attempt_at = g.check_attempt(at, next_attempt_at)
         async with self._tx() as conn:
             query = "SELECT * FROM webhook_deliveries WHERE id = %s FOR UPDATE"
             row = await _one(conn, query, delivery_id)
@@ -401,40 +306,17 @@ class PostgresGitStore(GitMetadata):
         assert updated is not None
         return gr.delivery(updated, K)
 
-    async def list_deliveries(
-        self, webhook_id: str, *, first: int, after: str | None = None
-    ) -> Page[WebhookDelivery]:
-        return await self._desc_page(
-            "webhook_deliveries",
-            "webhook_id",
-            webhook_id,
-            first,
-            after,
-            g.DELIVERY_CURSOR,
-            lambda r: gr.delivery(r, K),
-        )
+    # ------------------------------------------------------------------ SqlGitReads
+    async def _rows(self, sql: str, *params: Any) -> list[Any]:
+        return await self._all(sql, *params)
 
-    # ------------------------------------------------------------------ paging
-    async def _desc_page(
-        self,
-        table: str,
-        key_column: str,
-        key: str,
-        first: int,
-        after: str | None,
-        prefix: str,
-        convert: Callable[[Any], T],
-    ) -> Page[T]:
-        c.check_first(first)
-        start = g.decode_desc_cursor(prefix, after) if after is not None else None
-        count, page = gr.desc_page_queries(
-            table, key_column, has_cursor=start is not None, mark="%s"
-        )
-        cursor = list(start) if start else []
+    async def _count_and_page_rows(
+        self, count: str, count_params: list[Any], page: str, page_params: list[Any]
+    ) -> tuple[list[Any], int]:
         async with self._tx() as conn:
-            total = await _count(conn, count, key)
-            found = await _all(conn, page, key, *cursor, first + 1)
-        return gr.desc_page(found, first, total, convert, prefix, K)
+            total = await _count(conn, count, *count_params)
+            found = await _all(conn, page, *page_params)
+        return found, total
 
 
 async def _require_repository(conn: Conn, repository_uuid: str, lock_query: str) -> None:

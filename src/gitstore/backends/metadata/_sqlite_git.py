@@ -26,10 +26,8 @@ from . import _common as c
 from . import _git_common as g
 from . import _git_rows as gr
 from ._sqlite_util import Conn, K, _all, _count_and_page, _insert, _one, _write
-from .base import Page
 from .base_git import (
     DeliveryState,
-    GitMetadata,
     Publication,
     PublicationKind,
     PublicationState,
@@ -40,11 +38,13 @@ from .base_git import (
 )
 
 T = TypeVar("T")
-_KEY_BY_FINGERPRINT = gr.SSH_KEY_SELECT + " WHERE k.fingerprint = ?"
 _PUBLICATION = "SELECT * FROM publications WHERE repository_uuid = ? AND sequence = ?"
 
 
-class SqliteGitStore(GitMetadata):
+class SqliteGitStore(gr.SqlGitReads):
+    _MARK = "?"
+    _CODEC = K
+
     if TYPE_CHECKING:
         _clock: c.Clock
 
@@ -56,9 +56,7 @@ class SqliteGitStore(GitMetadata):
     async def add_ssh_key(
         self, user_id: str, *, title: str, public_key: str, fingerprint: str
     ) -> SshKey:
-        g.check_text(title, "title")
-        g.check_public_key(public_key)
-        g.check_fingerprint(fingerprint)
+        g.check_ssh_key(title, public_key, fingerprint)
         key = SshKey(str(uuid.uuid4()), user_id, "", title, public_key, fingerprint, c.EPOCH)
         return await self._run(self._add_ssh_key, key)
 
@@ -69,35 +67,9 @@ class SqliteGitStore(GitMetadata):
                 raise NotFound(c.user_missing(key.user_id), field="user_id")
             if _one(conn, "SELECT 1 FROM ssh_keys WHERE fingerprint = ?", key.fingerprint):
                 raise AlreadyExists(g.fingerprint_taken(key.fingerprint), field="fingerprint")
-            key = SshKey(
-                key.id,
-                key.user_id,
-                user[0],
-                key.title,
-                key.public_key,
-                key.fingerprint,
-                self._clock.now(),
-            )
+            key = dataclasses.replace(key, username=user[0], created_at=self._clock.now())
             _insert(conn, "ssh_keys", gr.ssh_key_row(key, K))
         return key
-
-    async def list_ssh_keys(self, user_id: str) -> list[SshKey]:
-        sql = gr.SSH_KEY_SELECT + " WHERE k.user_id = ? ORDER BY k.created_at, k.id"
-        return [gr.ssh_key(r, K) for r in await self._run(_all, sql, user_id)]
-
-    async def get_ssh_key_by_fingerprint(self, fingerprint: str) -> SshKey | None:
-        row = await self._one(_KEY_BY_FINGERPRINT, fingerprint)
-        return gr.ssh_key(row, K) if row else None
-
-    async def remove_ssh_key(self, user_id: str, key_id: str) -> bool:
-        sql = "DELETE FROM ssh_keys WHERE id = ? AND user_id = ?"
-        return await self._change(sql, key_id, user_id) > 0
-
-    async def touch_ssh_key(self, key_id: str, *, at: datetime) -> None:
-        at = g.check_time(at, "at")
-        await self._change(
-            "UPDATE ssh_keys SET last_used_at = ? WHERE id = ?", K.ts_out(at), key_id
-        )
 
     # ------------------------------------------------------------------ releases
     async def create_release(
@@ -110,9 +82,7 @@ class SqliteGitStore(GitMetadata):
         source: str,
         message: str = "",
     ) -> Release:
-        g.check_tag(tag)
-        g.check_commit(commit_sha)
-        g.check_source(source)
+        g.check_release(tag, commit_sha, source)
         release = Release(
             str(uuid.uuid4()),
             repository_uuid,
@@ -131,36 +101,9 @@ class SqliteGitStore(GitMetadata):
             sql = "SELECT 1 FROM releases WHERE repository_uuid = ? AND tag = ?"
             if _one(conn, sql, r.repository_uuid, r.tag):
                 raise AlreadyExists(g.release_taken(r.tag), field="tag")
-            r = Release(
-                r.id,
-                r.repository_uuid,
-                r.tag,
-                r.commit_sha,
-                self._clock.now(),
-                r.created_by,
-                r.source,
-                r.message,
-            )
+            r = dataclasses.replace(r, created_at=self._clock.now())
             _insert(conn, "releases", gr.release_row(r, K))
         return r
-
-    async def get_release(self, repository_uuid: str, tag: str) -> Release | None:
-        sql = "SELECT * FROM releases WHERE repository_uuid = ? AND tag = ?"
-        row = await self._one(sql, repository_uuid, tag)
-        return gr.release(row, K) if row else None
-
-    async def list_releases(
-        self, repository_uuid: str, *, first: int, after: str | None = None
-    ) -> Page[Release]:
-        return await self._desc_page(
-            "releases",
-            "repository_uuid",
-            repository_uuid,
-            first,
-            after,
-            g.RELEASE_CURSOR,
-            lambda r: gr.release(r, K),
-        )
 
     # ------------------------------------------------------------------ publications
     async def create_publication(
@@ -173,9 +116,7 @@ class SqliteGitStore(GitMetadata):
         requested_by: str,
         correlation_id: str = "",
     ) -> Publication:
-        g.check_tag(tag)
-        g.check_commit(commit_sha)
-        kind = g.check_kind(kind)
+        kind = g.check_publication(tag, commit_sha, kind)
         p = Publication(
             repository_uuid,
             0,
@@ -194,44 +135,9 @@ class SqliteGitStore(GitMetadata):
             _require_repository(conn, p.repository_uuid)
             sql = "SELECT coalesce(max(sequence), 0) FROM publications WHERE repository_uuid = ?"
             sequence = int(_one(conn, sql, p.repository_uuid)[0]) + 1
-            p = Publication(
-                p.repository_uuid,
-                sequence,
-                p.tag,
-                p.commit_sha,
-                p.kind,
-                p.state,
-                self._clock.now(),
-                p.requested_by,
-                p.correlation_id,
-            )
+            p = dataclasses.replace(p, sequence=sequence, requested_at=self._clock.now())
             _insert(conn, "publications", gr.publication_row(p, K))
         return p
-
-    async def get_publication(self, repository_uuid: str, sequence: int) -> Publication | None:
-        g.check_sequence(sequence)
-        row = await self._one(_PUBLICATION, repository_uuid, sequence)
-        return gr.publication(row, K) if row else None
-
-    async def list_publications(
-        self,
-        repository_uuid: str,
-        *,
-        first: int,
-        after: str | None = None,
-        tag: str | None = None,
-    ) -> Page[Publication]:
-        c.check_first(first)
-        before = g.decode_publication_cursor(after) if after is not None else None
-        count, page = gr.publication_queries(
-            tag=tag is not None, has_cursor=before is not None, mark="?"
-        )
-        params: list[Any] = [repository_uuid] + ([tag] if tag is not None else [])
-        cursor = [before] if before is not None else []
-        found, total = await self._run(
-            _count_and_page, count, params, page, [*params, *cursor, first + 1]
-        )
-        return gr.publication_page(found, first, total, K)
 
     async def complete_publication(
         self,
@@ -243,10 +149,7 @@ class SqliteGitStore(GitMetadata):
         changed: tuple[str, ...] = (),
         error: str = "",
     ) -> Publication:
-        g.check_sequence(sequence)
-        state = g.check_final_state(state)
-        at = g.check_time(at, "at")
-        changed = g.check_changed(changed)
+        state, at, changed = g.check_completion(sequence, state, at, changed)
         args = (repository_uuid, sequence, state, at, changed, error)
         return await self._run(self._complete_publication, *args)
 
@@ -288,14 +191,6 @@ class SqliteGitStore(GitMetadata):
                 )
         return done
 
-    async def live_publication(self, repository_uuid: str) -> Publication | None:
-        sql = (
-            "SELECT * FROM publications WHERE repository_uuid = ? AND state = 'PUBLISHED'"
-            " ORDER BY sequence DESC LIMIT 1"
-        )
-        row = await self._one(sql, repository_uuid)
-        return gr.publication(row, K) if row else None
-
     # ------------------------------------------------------------------ webhooks
     async def create_webhook(
         self,
@@ -306,8 +201,7 @@ class SqliteGitStore(GitMetadata):
         created_by: str,
         description: str = "",
     ) -> Webhook:
-        g.check_url(url)
-        g.check_text(secret, "secret", limit=1024)
+        g.check_webhook(url, secret)
         hook = Webhook(
             str(uuid.uuid4()),
             repository_uuid,
@@ -326,29 +220,9 @@ class SqliteGitStore(GitMetadata):
             sql = "SELECT 1 FROM webhooks WHERE repository_uuid = ? AND url = ?"
             if _one(conn, sql, w.repository_uuid, w.url):
                 raise AlreadyExists(g.webhook_taken(w.url), field="url")
-            w = Webhook(
-                w.id,
-                w.repository_uuid,
-                w.url,
-                w.secret,
-                self._clock.now(),
-                w.created_by,
-                w.active,
-                w.description,
-            )
+            w = dataclasses.replace(w, created_at=self._clock.now())
             _insert(conn, "webhooks", gr.webhook_row(w, K))
         return w
-
-    async def get_webhook(self, webhook_id: str) -> Webhook | None:
-        row = await self._one("SELECT * FROM webhooks WHERE id = ?", webhook_id)
-        return gr.webhook(row, K) if row else None
-
-    async def list_webhooks(self, repository_uuid: str) -> list[Webhook]:
-        sql = "SELECT * FROM webhooks WHERE repository_uuid = ? ORDER BY created_at, id"
-        return [gr.webhook(r, K) for r in await self._run(_all, sql, repository_uuid)]
-
-    async def delete_webhook(self, webhook_id: str) -> bool:
-        return await self._change("DELETE FROM webhooks WHERE id = ?", webhook_id) > 0
 
     # ------------------------------------------------------------------ deliveries
     async def create_delivery(
@@ -359,9 +233,7 @@ class SqliteGitStore(GitMetadata):
         payload: dict[str, Any],
         next_attempt_at: datetime,
     ) -> WebhookDelivery:
-        g.check_sequence(publication_sequence, "publication_sequence")
-        stored = c.json_copy(payload, "payload")
-        next_attempt_at = g.check_time(next_attempt_at, "next_attempt_at")
+        stored, next_attempt_at = g.check_delivery(publication_sequence, payload, next_attempt_at)
         d = WebhookDelivery(
             str(uuid.uuid4()),
             webhook_id,
@@ -385,26 +257,14 @@ class SqliteGitStore(GitMetadata):
             )
             if existing := _one(conn, sql, d.webhook_id, d.publication_sequence):
                 return gr.delivery(existing, K)
-            d = WebhookDelivery(
-                d.id,
-                d.webhook_id,
-                hook[0],
-                d.publication_sequence,
-                d.payload,
-                d.state,
-                d.attempts,
-                self._clock.now(),
-                d.next_attempt_at,
-            )
+            d = dataclasses.replace(d, repository_uuid=hook[0], created_at=self._clock.now())
             _insert(conn, "webhook_deliveries", gr.delivery_row(d, K))
         return d
 
     async def claim_due_deliveries(
         self, *, now: datetime, limit: int, lease_seconds: float
     ) -> list[WebhookDelivery]:
-        now = g.check_time(now, "now")
-        g.check_limit(limit)
-        until = g.lease_until(now, lease_seconds)
+        now, until = g.check_claim(now, limit, lease_seconds)
         return await self._run(self._claim_deliveries, now, limit, until)
 
     def _claim_deliveries(self, conn: Conn, now: datetime, limit: int, until: datetime) -> Any:
@@ -431,9 +291,7 @@ class SqliteGitStore(GitMetadata):
         succeeded: bool,
         next_attempt_at: datetime | None,
     ) -> WebhookDelivery:
-        at = g.check_time(at, "at")
-        if next_attempt_at is not None:
-            next_attempt_at = g.check_time(next_attempt_at, "next_attempt_at")
+        at, next_attempt_at = g.check_attempt(at, next_attempt_at)
         args = (delivery_id, at, status_code, error, succeeded, next_attempt_at)
         return await self._run(self._record_attempt, *args)
 
@@ -470,40 +328,14 @@ class SqliteGitStore(GitMetadata):
             )
         return gr.delivery(updated, K)
 
-    async def list_deliveries(
-        self, webhook_id: str, *, first: int, after: str | None = None
-    ) -> Page[WebhookDelivery]:
-        return await self._desc_page(
-            "webhook_deliveries",
-            "webhook_id",
-            webhook_id,
-            first,
-            after,
-            g.DELIVERY_CURSOR,
-            lambda r: gr.delivery(r, K),
-        )
+    # ------------------------------------------------------------------ SqlGitReads
+    async def _rows(self, sql: str, *params: Any) -> list[Any]:
+        return await self._run(_all, sql, *params)
 
-    # ------------------------------------------------------------------ paging
-    async def _desc_page(
-        self,
-        table: str,
-        key_column: str,
-        key: str,
-        first: int,
-        after: str | None,
-        prefix: str,
-        convert: Callable[[Any], T],
-    ) -> Page[T]:
-        c.check_first(first)
-        start = g.decode_desc_cursor(prefix, after) if after is not None else None
-        count, page = gr.desc_page_queries(
-            table, key_column, has_cursor=start is not None, mark="?"
-        )
-        cursor = [c.to_micros(start[0]), start[1]] if start else []
-        found, total = await self._run(
-            _count_and_page, count, [key], page, [key, *cursor, first + 1]
-        )
-        return gr.desc_page(found, first, total, convert, prefix, K)
+    async def _count_and_page_rows(
+        self, count: str, count_params: list[Any], page: str, page_params: list[Any]
+    ) -> tuple[list[Any], int]:
+        return await self._run(_count_and_page, count, count_params, page, page_params)
 
 
 def _require_repository(conn: Conn, repository_uuid: str) -> None:

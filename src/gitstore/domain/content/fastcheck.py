@@ -166,6 +166,10 @@ class _Compiler:
             raise _Unsupported
         if any(k in UNSUPPORTED for k in node) or ("$id" in node and not is_root):
             raise _Unsupported
+        if node.get("type") == "string" and not any(
+            k in SUPPORTED and k not in _STRING_KEYWORDS for k in node
+        ):
+            return _string_check(node)  # the most common node: one closure, no loop
         checks: list[Check] = []
         if "$ref" in node:
             checks.append(self._ref(node["$ref"]))
@@ -188,6 +192,9 @@ class _Compiler:
             return lambda x: True
         if len(checks) == 1:
             return checks[0]
+        if len(checks) == 2:  # the common pair (a type and its structure), without a loop
+            first, second = checks
+            return lambda x: first(x) and second(x)
         frozen = tuple(checks)
 
         def every(x: Any) -> bool:
@@ -226,6 +233,25 @@ class _Compiler:
         dependent = dict(node.get("dependentRequired") or {})
         low = node.get("minProperties")
         high = node.get("maxProperties")
+
+        if not patterns and names is None and not dependent and low is None and high is None:
+
+            def plain(x: Any) -> bool:  # the usual object: properties, required, extras
+                if not isinstance(x, dict):
+                    return True
+                for name in required:
+                    if name not in x:
+                        return False
+                for key, value in x.items():
+                    sub = props.get(key)
+                    if sub is None:
+                        if extra is not None and not extra(value):
+                            return False
+                    elif not sub(value):
+                        return False
+                return True
+
+            return plain
 
         def check(x: Any) -> bool:
             if not isinstance(x, dict):
@@ -297,6 +323,26 @@ class _Compiler:
             other = self.compile(node.get("else", True))
             out.append(lambda x: then(x) if cond(x) else other(x))
         return out
+
+
+_STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "format"})
+
+
+def _string_check(node: Mapping[str, Any]) -> Check:
+    """``{"type": "string"}`` with optional length bounds and pattern, fused."""
+    min_len, max_len, pattern = node.get("minLength"), node.get("maxLength"), node.get("pattern")
+    regex = ecma_regex(pattern) if isinstance(pattern, str) else None
+    low = -1 if min_len is None else min_len
+    high = float("inf") if max_len is None else max_len
+
+    def check(x: Any) -> bool:
+        return (
+            isinstance(x, str)
+            and low <= len(x) <= high
+            and (regex is None or regex.search(x) is not None)
+        )
+
+    return check
 
 
 def _type_check(wanted: Any) -> Check:
