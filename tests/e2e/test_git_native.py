@@ -143,6 +143,12 @@ def test_force_push_to_default_branch_is_refused(
     deleted = work.attempt("push", "origin", ":main", cwd=clone)
     assert deleted.returncode != 0
     assert served.head(repo) == head
+    # a tag name git accepts but GitStore does not
+    work.run("tag", "v1#beta", cwd=clone)
+    bad_tag = work.attempt("push", "origin", "refs/tags/v1#beta", cwd=clone)
+    assert bad_tag.returncode != 0
+    assert "[ref-name]" in bad_tag.stderr
+    assert "v1#beta" not in served.git(repo, "tag", "--list")
 
 
 def test_wrong_credentials_and_anonymous_push_are_refused(
