@@ -349,6 +349,7 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         async with GitClient(address, timeout=600) as git:
             phase_runs = []
             e2e_runs: dict[int, list[float]] = {}
+            e2e_cpu: dict[int, list[float]] = {}  # this process, all threads
             floor_runs = []
             pools: dict[int, PreparePool] = {}
             for _ in range(args.runs):
@@ -367,9 +368,12 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
                     )
                     if processes:
                         await projector.pool.warm()
+                    started_cpu = time.process_time()
                     result, seconds = await timed(lambda: projector.project(REPOSITORY))
+                    spent = time.process_time() - started_cpu
                     assert result.upserts == args.count and not result.invalid, result
                     e2e_runs.setdefault(processes, []).append(seconds)
+                    e2e_cpu.setdefault(processes, []).append(spent)
                     floor_runs.append(await floor(kv2))
     finally:
         for pool in pools.values():
@@ -389,6 +393,7 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "format": fmt.value,
         "shape": args.shape,
         "kv": args.kv,
+        "yaml_reader": "pyyaml" if args.reference_yaml else "blockyaml",
         "service": args.service,
         "runs": args.runs,
         "avg_bytes": round(total / n),
@@ -396,6 +401,9 @@ async def run(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
         "phases_cpu_ms": {k: round(v * 1000, 1) for k, v in cpu.items()},
         "e2e_seconds": {
             f"processes={k}": sorted(round(x, 3) for x in runs) for k, runs in e2e_runs.items()
+        },
+        "e2e_cpu_seconds": {
+            f"processes={k}": sorted(round(x, 3) for x in runs) for k, runs in e2e_cpu.items()
         },
         "products_per_s": round(n / e2e),
         "raw_floor_pairs_per_s": round(n / raw),
@@ -422,6 +430,8 @@ def report(fig: dict[str, Any]) -> None:
     )
     for label, runs in fig["e2e_seconds"].items():
         print(f"  {label}: " + ", ".join(f"{x:.3f}s = {n / x:.0f}/s" for x in runs))
+        cpu = fig["e2e_cpu_seconds"][label]
+        print(f"  {label}, CPU of this process: " + ", ".join(f"{x:.3f}s" for x in cpu))
     print(json.dumps(fig))
 
 
@@ -436,6 +446,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--e2e-only", action="store_true", help="skip the phase breakdown")
     parser.add_argument(
+        "--reference-yaml",
+        action="store_true",
+        help="parse YAML with the PyYAML passes only (blockyaml's fast reader off), for A/B",
+    )
+    parser.add_argument(
         "--processes",
         type=int,
         nargs="+",
@@ -443,6 +458,10 @@ def main() -> int:
         help="end to end with these PreparePool sizes (0 = a thread), interleaved",
     )
     args = parser.parse_args()
+    if args.reference_yaml:
+        from gitstore.domain.content import yamlio
+
+        setattr(yamlio, "fast_load", lambda text, resolve: None)  # the PyYAML passes only
     with tempfile.TemporaryDirectory(prefix="profile-projection-") as tmp:
         report(asyncio.run(run(args, Path(tmp))))
     return 0
