@@ -149,7 +149,6 @@ class ApiUnit:
                 )
             await asyncio.sleep(0.02)
         log.info("API listening on http://%s:%s", settings.api.host, self.port)
-        log.info("hook service listening on %s", self.hook_address)
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:
