@@ -3,8 +3,9 @@
 ``seed_shop(server)`` makes an owner (USER namespace), an outsider and an admin, three
 repositories — ``shop`` (PUBLIC, ON_COMMIT), ``secret`` (PRIVATE, ON_COMMIT), ``tags``
 (PUBLIC, ON_RELEASE_TAG) — and projects into ``shop``'s draft channel 24 products, four
-categories (a small tree) and two collections, using the projection's own value and index
-functions. The expected answers of every filter are computed from the same Python data
+categories (a small tree) and two collections (one manual, one rule-based), using the
+projection's own value and index functions (products' with their rule matches, as the
+worker writes them). The expected answers of every filter are computed from the same Python data
 (``Shop.expect_products``), so tests compare the API against an independent model.
 """
 
@@ -15,8 +16,10 @@ from typing import Any
 
 from gitstore.backends.kv import Batch
 from gitstore.backends.metadata.base import PublishMode, Tier, Visibility
+from gitstore.domain.content.rules import matches, rule_set
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import document_indexes, document_value
+from gitstore.worker.collections import product_indexes
 from tests.api.server import ApiServer, unique_name
 
 STATUSES = ("active", "active", "draft", "archived")
@@ -47,6 +50,8 @@ def product_spec(i: int) -> dict[str, Any]:
         spec["collections"] = collections
     if i % 4 == 1:
         spec["handle"] = f"handle-{i:02d}"
+    if i % 7 == 0:
+        spec["tags"] = ["X"]  # in autumn by its rule (case-insensitive), p14 also by name
     if i == 1:
         spec["options"] = [{"name": "size", "values": ["S", "M"]}]
         spec["variants"] = [
@@ -102,6 +107,11 @@ def batch_of(
     deletes: list[tuple[str, str]] = (),  # type: ignore[assignment]
 ) -> Batch:
     batch = Batch(ChannelScope(repository, channel), sequence=sequence, version=version)
+    rule_sets = {
+        r.name: rules
+        for r in resources
+        if r.kind == "Collection" and (rules := rule_set(r.spec)) is not None
+    }
     plural = {"Product": "products", "Category": "categories", "Collection": "collections"}
     for r in resources:
         value = document_value(
@@ -114,9 +124,12 @@ def batch_of(
             path=f"{plural[r.kind]}/{r.name}.yaml",
             blob_id=sha(1000 + len(r.name)),
         )
-        batch.upsert(
-            r.kind.lower(), r.name, value, indexes=document_indexes(r.kind, r.name, r.spec)
+        indexes = (  # as the worker writes them: with rule matches (worker/collections.py)
+            product_indexes(r.name, r.spec, rule_sets)
+            if r.kind == "Product"
+            else document_indexes(r.kind, r.name, r.spec)
         )
+        batch.upsert(r.kind.lower(), r.name, value, indexes=indexes)
     for kind, name in deletes:
         batch.delete(kind, name)
     return batch
@@ -159,6 +172,7 @@ class Shop:
         """The names the products filter should return, in order (a model of the rules)."""
         specs = self.products()
         listed: set[str] = set()
+        document: Resource | None = None
         if collection is not None:
             document = next(
                 (r for r in self.resources if r.kind == "Collection" and r.name == collection),
@@ -172,7 +186,9 @@ class Shop:
             if status is not None and spec.get("status", "draft") != status:
                 continue
             if collection is not None and not (
-                collection in spec.get("collections", []) or name in listed
+                collection in spec.get("collections", [])
+                or name in listed
+                or (document is not None and matches(document.spec, spec, name))
             ):
                 continue
             names.append(name)

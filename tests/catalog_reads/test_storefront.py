@@ -195,7 +195,7 @@ def test_products_page_through_everything(shop: Shop) -> None:
         {"status": "DRAFT"},
         {"category": "shirts", "status": "ACTIVE"},
         {"category": "sweaters", "status": "ARCHIVED"},
-        {"collection": "autumn"},  # rules collection: through spec.collections only
+        {"collection": "autumn"},  # rule matches (p07, p21) + spec.collections
         {"collection": "autumn", "status": "ACTIVE"},
         {"collection": "summer"},  # spec.products list + spec.collections
         {"collection": "summer", "status": "ACTIVE"},
@@ -224,6 +224,15 @@ def test_collection_union_members(shop: Shop) -> None:
         "p15",
         "p20",
     ]
+
+
+def test_rule_based_collection_members(shop: Shop) -> None:
+    # naming autumn: the even products; matching its rule (tag equals "x"): p07 p14 p21
+    autumn = [f"p{i:02d}" for i in range(1, 25) if i % 2 == 0 or i in (7, 21)]
+    assert shop.expect_products(collection="autumn") == autumn
+    assert all_pages(shop, 5, {"collection": "autumn"}) == autumn
+    active = [n for n in autumn if int(n[1:]) % 4 in (0, 1)]  # p21 by its rule, not p07
+    assert all_pages(shop, 3, {"collection": "autumn", "status": "ACTIVE"}) == active
 
 
 def test_bad_page_arguments(shop: Shop) -> None:

@@ -40,6 +40,7 @@ from gitstore.domain.content import (
     path_for,
     validate_manifest,
 )
+from gitstore.domain.content.rules import matching_collections, rule_set
 from gitstore.domain.events import ChangedPathInfo, RefUpdateEvent
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
@@ -300,10 +301,20 @@ async def assert_indexes(
 ) -> None:
     """Every index entry the expected documents imply is there, and no other name is."""
     want: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    rule_sets = {
+        name: rules
+        for (kind, name), doc in expected.items()
+        if kind == "collection" and (rules := rule_set(doc["spec"])) is not None
+    }
     for (kind, name), doc in expected.items():
         for index, values in document_indexes(doc["kind"], name, doc["spec"]).items():
             for v in values:
                 want[(kind, index, v)].add(name)
+        if kind == "product":  # the rule-based collections it matches (worker/collections.py)
+            status = doc["spec"].get("status", "draft")
+            for matched in matching_collections(rule_sets, doc["spec"], name):
+                want[(kind, "collection", matched)].add(name)
+                want[(kind, "collection-status", f"{matched}|{status}")].add(name)
     handles = [k for k in want if k[1] == "handle"]
     checked = [k for k in want if k[1] != "handle"] + handles[:200]  # handles are 1:1
     for kind, index, value in checked:

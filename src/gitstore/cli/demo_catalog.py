@@ -14,10 +14,11 @@ Design notes:
 * **Valid by construction** against the built-in schemas and product rules (one currency per
   product, variants set every declared option, unique SKUs); the generator's tests validate
   every manifest and the cross-file checks (references, unique handles and SKUs).
-* **Rule-based collections are evaluated here.** Storefront reads match a rule-based
-  collection only through the products' ``spec.collections`` (``api/catalog/reads.py``), so each
-  product names the rule-based collections whose rules it satisfies; manual collections list
-  their products in ``spec.products``.
+* **Rule-based collections** are evaluated by the projection (``worker/collections.py``):
+  storefront reads find their members without help. Each product still names the rule-based
+  collections whose rules it satisfies in ``spec.collections`` (the same evaluation,
+  ``domain.content.rules``; redundant for reads, but it makes membership visible in the
+  files themselves); manual collections list their products in ``spec.products``.
 * Products are Markdown files (the description is the body), categories YAML, collections
   Markdown; prices are exact decimal strings in EUR or USD (by vendor).
 """
@@ -30,6 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
+
+from gitstore.domain.content.rules import matches
 
 from .demo_data import (
     ADJECTIVES,
@@ -259,21 +262,16 @@ def _variants(
 def _matches(spec: dict[str, Any], collection: str) -> bool:
     """Whether a product spec satisfies a rule-based collection of ``RULE_COLLECTIONS``."""
     _, _, _, rules, any_rule = next(c for c in RULE_COLLECTIONS if c[0] == collection)
-    results = [_rule(spec, field, relation, condition) for field, relation, condition in rules]
-    return any(results) if any_rule else all(results)
+    return matches(_rule_spec(rules, any_rule), spec)
 
 
-def _rule(spec: dict[str, Any], field: str, relation: str, condition: str) -> bool:
-    if field in ("price", "compareAtPrice"):
-        money = spec.get(field)
-        if money is None:
-            return False
-        amount, bound = Decimal(money["amount"]), Decimal(condition)
-        return amount > bound if relation == "greaterThan" else amount < bound
-    values = {"tag": spec["tags"], "category": spec["categories"], "status": [spec["status"]]}
-    if relation != "equals" or field not in values:
-        raise ValueError(f"demo rule {field} {relation} is not evaluated by the generator")
-    return condition in values[field]
+def _rule_spec(rules: tuple[tuple[str, str, str], ...], any_rule: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "rules": [{"field": f, "relation": r, "condition": c} for f, r, c in rules]
+    }
+    if any_rule:
+        spec["appliedDisjunctively"] = True
+    return spec
 
 
 def _collections(products: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:

@@ -11,7 +11,10 @@ so both build on this module (see docs/projection.md):
   ``blobId``. The KV stamps it with the head commit that wrote it (``Document.version``).
 * **Indexes** (:func:`document_indexes`): products by ``category``, ``collection``,
   ``handle``, ``status`` and the composites ``category-status`` / ``collection-status``
-  (``"<name>|<status>"``); categories by ``parent``; other kinds none.
+  (``"<name>|<status>"``); categories by ``parent``; collections by ``selection``
+  (``rules`` or ``products``); other kinds none. A product's ``collection`` entries also hold
+  the rule-based collections it matches: the worker adds them (``worker/collections.py``),
+  as they depend on other documents.
 * **Commit statuses.** ``ChannelScope(repo, "status")``, kind ``commit``, name = the commit
   SHA, value :func:`status_value`. No document means ``PENDING`` (not checked yet);
   :func:`commit_status` turns a stored value (or None) into a :class:`CommitStatus`.
@@ -29,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gitstore.domain.content.rules import rule_set
 from gitstore.domain.keys import DRAFT, ChannelScope
 
 STATUS_CHANNEL = "status"
@@ -119,6 +123,8 @@ def document_indexes(kind: str, name: str, spec: Mapping[str, Any]) -> dict[str,
     if kind == "Category":
         parent = spec.get("parent")
         return {"parent": [parent]} if isinstance(parent, str) and parent else {}
+    if kind == "Collection":  # the projection finds the rule-based ones by it
+        return {"selection": ["rules" if rule_set(spec) is not None else "products"]}
     return {}
 
 

@@ -48,6 +48,7 @@ class Claim:
     heartbeat: float
     sequence: int
     full: bool = False  # a full resync: finishing it needs a full resync again
+    reindex: bool = False  # re-indexes every product (rule-based collections, ``collections``)
 
     def value(self) -> dict[str, Any]:
         return {
@@ -57,10 +58,13 @@ class Claim:
             "heartbeat": self.heartbeat,
             "sequence": self.sequence,
             "full": self.full,
+            "reindex": self.reindex,
         }
 
     def beat(self, now: float) -> Claim:
-        return Claim(self.base, self.targets, self.owner, now, self.sequence, self.full)
+        return Claim(
+            self.base, self.targets, self.owner, now, self.sequence, self.full, self.reindex
+        )
 
     @classmethod
     def from_document(cls, doc: Document) -> Claim:
@@ -76,6 +80,7 @@ class Claim:
             else 0.0,
             sequence=doc.sequence,
             full=value.get("full") is True,
+            reindex=value.get("reindex") is True,
         )
 
 

@@ -15,6 +15,9 @@ and operation vocabularies), never repository names.
 * ``gitstore_worker_validation_failures_total``: invalid files met while projecting (the
   KV keeps their last valid document);
 * ``gitstore_worker_commit_statuses_total{state}``: commit statuses recorded;
+* ``gitstore_worker_prepared_cache_total{result}``: planned files looked up in the cache of
+  prepared files (``prepared_cache``), ``hit`` (neither fetched nor parsed) or ``miss``;
+  ``gitstore_worker_prepared_cache_bytes``: the bytes it holds (its cost estimate);
 * ``gitstore_worker_queue_pending``: events of the stream the group has not acked yet;
 * ``gitstore_worker_queue_lag_seconds``: age (now - event timestamp) of the newest event
   taken off the queue, and ``gitstore_worker_event_age_seconds`` its distribution.
@@ -58,6 +61,17 @@ class WorkerMetrics:
         self.statuses = Counter(
             "gitstore_worker_commit_statuses", "Commit statuses recorded", ["state"], registry=r
         )
+        self.prepared_cache = Counter(
+            "gitstore_worker_prepared_cache",
+            "Files looked up in the cache of prepared files, by result",
+            ["result"],
+            registry=r,
+        )
+        self.prepared_cache_bytes = Gauge(
+            "gitstore_worker_prepared_cache_bytes",
+            "Bytes held by the cache of prepared files (estimate)",
+            registry=r,
+        )
         self.queue_pending = Gauge(
             "gitstore_worker_queue_pending",
             "Events in the stream not yet acknowledged by the worker group",
@@ -78,5 +92,7 @@ class WorkerMetrics:
             self.events.labels(outcome)
         for op in ("upsert", "delete"):
             self.documents.labels(op)
+        for result in ("hit", "miss"):
+            self.prepared_cache.labels(result)
         for state in ("VALID", "INVALID"):
             self.statuses.labels(state)

@@ -14,6 +14,9 @@ head *now*. One attempt:
    ``pool``'s processes; the next chunk is prepared while this one is written. Valid files
    become documents with their indexes (``domain.projection``); invalid ones are counted and
    skipped, so the KV keeps the last valid document of that resource.
+   Files the ``cache`` (``prepared_cache``) already holds for the same path, blob id and
+   kind registry — ``draft`` projected this commit just before its release — are neither
+   fetched nor prepared again.
 5. Written in one batch (``sequence = seq + 1``, ``version = target``,
    ``expected_head_sequence = seq``) when it fits ``batch_size``, else in chunks under a
    claim (see ``claims``). Losing the head CAS (``FailedPrecondition`` on
@@ -32,6 +35,11 @@ sets the head version to ``NO_VERSION``, the claim document keeps the base, so a
 alias switch — ``expected_target_version`` — can never expose a half-written scope).
 ``single_only`` refuses a plan larger than one batch (:class:`TooLarge`, nothing written);
 ``full`` forces a full resync.
+
+**Rule-based collections** (``collections``): product index entries include the rule-based
+collections of the target they match; a plan that changes those collections' rules also
+re-indexes every other product from its KV document, as extra writes of the same projection
+(re-index chunks after the plan's, flagged in the claim).
 """
 
 from __future__ import annotations
@@ -42,7 +50,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from gitstore.backends.kv import Batch, KvStore
+from gitstore.backends.kv import Batch, KvStore, Upsert
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
 from gitstore.domain.errors import Aborted, FailedPrecondition, NotFound
 from gitstore.domain.keys import ChannelScope
@@ -56,9 +64,11 @@ from gitstore.domain.projection import (
 from gitstore.git.client import GitClient
 from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full
 from gitstore.worker.claims import Claim, read_claim
+from gitstore.worker.collections import RuleIndex, rule_index
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import Prepared
 from gitstore.worker.pool import PreparePool
+from gitstore.worker.prepared_cache import PreparedCache, merge
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +111,7 @@ class ProjectionResult:
     chunks: int = 0
     full: bool = False  # a full resync (base unknown to Git)
     took_over: bool = False  # finished an unfinished claim
+    reindexed: int = 0  # products re-indexed for rule-based collections (``collections``)
     seconds: float = 0.0
     invalid: list[ContentError] = field(default_factory=list)
     # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
@@ -118,6 +129,7 @@ class _Ready:
 
     deletes: list[tuple[str, str]] = field(default_factory=list)
     files: list[Prepared] = field(default_factory=list)
+    extra: list[Upsert] = field(default_factory=list)  # re-indexed products (``collections``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +156,7 @@ class Projector:
         clock: Callable[[], float] = time.time,
         poll_interval: float = 0.1,
         pool: PreparePool | None = None,
+        cache: PreparedCache | None = None,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -156,6 +169,7 @@ class Projector:
         self.clock = clock
         self.poll_interval = poll_interval
         self.pool = pool or PreparePool(0)
+        self.cache = cache  # prepared files by (path, blob id): see ``prepared_cache``
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``draft`` of ``repository`` to its default branch head; see the module doc."""
@@ -225,8 +239,18 @@ class Projector:
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
         result.invalid.extend(plan.conflicts)
-        if len(plan) + (1 if claim else 0) <= self.batch_size:
-            await self._write_single(spec, seq, plan, claim is not None, result)
+        rules = await rule_index(
+            self.kv,
+            scope,
+            plan,
+            fetch=lambda ids: contents(self.git, repository, ids),
+            registry=self.registry,
+            max_bytes=self.max_bytes,
+            force_reindex=claim is not None and claim.reindex,
+        )
+        extra = rules.extra if rules is not None else 0
+        if len(plan) + extra + (1 if claim else 0) <= self.batch_size:
+            await self._write_single(spec, seq, plan, claim is not None, result, rules)
         elif spec.single_only:
             raise TooLarge(
                 f"{len(plan)} writes from {(base or 'nothing')[:12]} to {target[:12]} do not fit "
@@ -234,7 +258,7 @@ class Projector:
                 field="batch_size",
             )
         else:
-            await self._write_chunked(spec, seq, plan, claim, result)
+            await self._write_chunked(spec, seq, plan, claim, result, rules)
         result.changed = True
         result.seconds = time.monotonic() - started
         self.metrics.projection_seconds.observe(result.seconds)
@@ -304,7 +328,13 @@ class Projector:
     # ------------------------------------------------------------------ writing
 
     async def _write_single(
-        self, spec: Target, seq: int, plan: Plan, had_claim: bool, result: ProjectionResult
+        self,
+        spec: Target,
+        seq: int,
+        plan: Plan,
+        had_claim: bool,
+        result: ProjectionResult,
+        rules: RuleIndex | None = None,
     ) -> None:
         scope = spec.scope
         s = max(seq + 1, spec.floor)
@@ -312,7 +342,10 @@ class Projector:
         if had_claim:
             batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
         work: list[Work] = [*plan.deletes, *plan.upserts]
-        self._fill(batch, await self._prepare(scope.repository, work), result)
+        ready = await self._prepare_part(scope.repository, work, rules)
+        if rules is not None and rules.reindex:
+            ready.extra = await rules.next_chunk(0, last=True)
+        self._fill(batch, ready, result)
         await self._apply(batch)
         result.sequence = s
         result.chunks = 1
@@ -324,19 +357,28 @@ class Projector:
         plan: Plan,
         previous: Claim | None,
         result: ProjectionResult,
+        rules: RuleIndex | None = None,
     ) -> None:
         scope, fence = spec.scope, spec.fence
         c = max(seq + 1, spec.floor)
         targets = tuple(dict.fromkeys([*(previous.targets if previous else ()), plan.target]))
-        claim = Claim(plan.base, targets, self.owner, self.clock(), c, full=plan.full)
+        reindex = rules is not None and rules.reindex
+        claim = Claim(
+            plan.base, targets, self.owner, self.clock(), c, full=plan.full, reindex=reindex
+        )
         version = NO_VERSION if spec.hide_claims else (plan.base or NO_VERSION)
         claim_batch = Batch(scope, c, version, expected_head_sequence=seq, unless_alias=fence)
         claim_batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
         # The first chunk is prepared while the claim is written.
         work: list[Work] = [*plan.deletes, *plan.upserts]
-        chunks = [work[i : i + self.batch_size] for i in range(0, len(work), self.batch_size)]
-        chunks = chunks or [[]]
-        ahead = asyncio.ensure_future(self._prepare(scope.repository, chunks[0]))
+        chunks: list[list[Work] | None] = [
+            work[i : i + self.batch_size] for i in range(0, len(work), self.batch_size)
+        ]
+        chunks += [None] * (rules.chunks(self.batch_size) if rules is not None else 0)
+        chunks = chunks or [[]]  # None: a re-index chunk, after the plan's (``collections``)
+        ahead = asyncio.ensure_future(
+            self._prepare_part(scope.repository, chunks[0], rules, last=len(chunks) == 1)
+        )
         try:
             await self._apply(claim_batch)
             for number in range(len(chunks)):
@@ -344,7 +386,12 @@ class Projector:
                 last = number == len(chunks) - 1
                 if not last:  # prepared (fetched, parsed, encoded) while this one is written
                     ahead = asyncio.ensure_future(
-                        self._prepare(scope.repository, chunks[number + 1])
+                        self._prepare_part(
+                            scope.repository,
+                            chunks[number + 1],
+                            rules,
+                            last=number + 2 == len(chunks),
+                        )
                     )
                 if last:
                     batch = Batch(
@@ -374,25 +421,61 @@ class Projector:
 
     async def _prepare(self, repository: str, work: Sequence[Work]) -> _Ready:
         """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
-        thread, or on worker processes for a large chunk)."""
-        wanted = [w.blob_id for w in work if isinstance(w, FileAt) and w.content is None]
-        fetched = await contents(self.git, repository, wanted) if wanted else {}
+        thread, or on worker processes for a large chunk). Files the ``cache`` holds are
+        neither fetched nor prepared again."""
         ready = _Ready()
-        files: list[tuple[str, str, bytes]] = []
+        planned: list[FileAt] = []
         for item in work:
             if isinstance(item, FileAt):
-                content = item.content if item.content is not None else fetched.get(item.blob_id)
-                if content is None:
-                    raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
-                files.append((item.path, item.blob_id, content))
+                planned.append(item)
             else:
                 ready.deletes.append(item)
-        ready.files = await self.pool.prepare(files, self.registry, max_bytes=self.max_bytes)
+        cache = self.cache if self.cache is not None and self.cache.enabled else None
+        context = cache.context(self.registry, self.max_bytes) if cache is not None else None
+        cached: list[Prepared | None] = [None] * len(planned)
+        if cache is not None and context is not None:
+            cached = cache.get_many(context, repository, [(f.path, f.blob_id) for f in planned])
+        misses = [f for f, hit in zip(planned, cached, strict=True) if hit is None]
+        wanted = [f.blob_id for f in misses if f.content is None]
+        fetched = await contents(self.git, repository, wanted) if wanted else {}
+        files: list[tuple[str, str, bytes]] = []
+        for item in misses:
+            content = item.content if item.content is not None else fetched.get(item.blob_id)
+            if content is None:
+                raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
+            files.append((item.path, item.blob_id, content))
+        prepared = await self.pool.prepare(files, self.registry, max_bytes=self.max_bytes)
+        if cache is not None and context is not None:
+            cache.put_many(context, repository, prepared)
+        ready.files = merge(cached, prepared)
+        return ready
+
+    async def _prepare_part(
+        self,
+        repository: str,
+        part: Sequence[Work] | None,
+        rules: RuleIndex | None,
+        *,
+        last: bool = False,
+    ) -> _Ready:
+        """``_prepare`` a chunk of the plan, its products' collection entries recomputed
+        with the target's rule-based collections; None: the next re-index chunk
+        (``collections``; ``last``: every product left)."""
+        if part is None:
+            assert rules is not None, "re-index chunks come with rules"
+            return _Ready(extra=await rules.next_chunk(self.batch_size, last=last))
+        ready = await self._prepare(repository, part)
+        if rules is not None:
+            ready.files = await rules.adjust(ready.files)
         return ready
 
     def _fill(self, batch: Batch, ready: _Ready, result: ProjectionResult) -> None:
         for kind, name in ready.deletes:
             batch.delete(kind, name)
+        for upsert in ready.extra:
+            batch.add(upsert)
+        result.reindexed += len(ready.extra)
+        self.metrics.documents.labels("upsert").inc(len(ready.extra))
         upserts = 0
         for p in ready.files:
             result.checked[(p.path, p.blob_id)] = p.errors

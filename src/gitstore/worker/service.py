@@ -42,6 +42,7 @@ from gitstore.worker.consumer import Consumer
 from gitstore.worker.handler import EventHandler
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.pool import PreparePool
+from gitstore.worker.prepared_cache import PreparedCache
 from gitstore.worker.projector import Projector
 from gitstore.worker.publisher import Publisher
 from gitstore.worker.statuses import StatusRecorder
@@ -131,6 +132,7 @@ class WorkerService:
             metrics=self.metrics,
             max_bytes=s.content.max_manifest_bytes,
             pool=pool,
+            cache=PreparedCache(w.prepared_cache_bytes, metrics=self.metrics),
         )
         recorder = StatusRecorder(
             self.git,

@@ -19,7 +19,8 @@ How each read uses the KV store (indexes as the worker writes them, docs/project
   (``collection-status`` with a status). With a list, the members are gathered (index pages
   and one ``get_many`` for the listed names), filtered by status/category in memory, ordered by
   name and paged with the same cursors: O(size of the collection) per page. Rule-based
-  (automatic) collections are not evaluated here: they match only through ``spec.collections``.
+  (automatic) collections need nothing here: the worker writes each product's rule matches
+  into the same ``collection`` / ``collection-status`` entries (``worker/collections.py``).
 * ``categories(filter: {parent})`` → index ``parent``; ``collections`` → ``list_documents``.
 
 Connections are ordered by name; cursors are the KV store's (base64 of the last name), so a

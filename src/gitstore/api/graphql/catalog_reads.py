@@ -134,7 +134,8 @@ class CatalogReadsModule:
                     "collection": GraphQLInputField(
                         GraphQLString,
                         description="Products in this collection (its name): listed in its "
-                        "spec.products or naming it in their spec.collections.",
+                        "spec.products, naming it in their spec.collections, or matching its "
+                        "spec.rules.",
                     ),
                     "status": GraphQLInputField(status_input, description="Products in status."),
                 },
