@@ -14,7 +14,7 @@ from gitstore.api.releases.actions import on_release_tag, request_publication
 from gitstore.api.releases.patterns import is_release_tag
 from gitstore.api.webhooks.dispatcher import next_attempt_at
 from gitstore.api.webhooks.results import GROUP, PublicationResults
-from gitstore.api.webhooks.signing import signature
+from gitstore.api.webhooks.signing import published_payload, signature
 from gitstore.api.webhooks.urls import check_destination, check_url_shape
 from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Tier, Visibility
 from gitstore.backends.metadata.base_git import PublicationKind, PublicationState
@@ -23,7 +23,7 @@ from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.memory import MemoryQueue
 from gitstore.config import WebhookSettings
 from gitstore.domain.errors import AlreadyExists, InvalidArgument, Unavailable
-from gitstore.domain.events import PublishEvent
+from gitstore.domain.events import PublishedEvent, PublishEvent
 
 
 class _Services:
@@ -132,6 +132,18 @@ def test_signature_is_hmac_sha256_of_the_body() -> None:
     body = b'{"event":"release.published"}'
     expected = hmac.new(b"k", body, hashlib.sha256).hexdigest()
     assert signature("k", body) == f"sha256={expected}"
+
+
+@pytest.mark.parametrize(("count", "truncated"), [(2, False), (5000, True)])
+def test_payload_counts_changed_resources_and_says_when_cut(count: int, truncated: bool) -> None:
+    names = tuple(f"product/p{i:05d}" for i in range(min(count, 1000)))
+    event = PublishedEvent(
+        "e", "acme/catalog", 3, "v1", "a" * 40, "PUBLISHED", changed=names, changed_count=count
+    )
+    payload = published_payload(event, datetime(2026, 11, 27, tzinfo=UTC))
+    assert payload["changed"] == list(names)
+    assert payload["changedCount"] == count
+    assert payload["changedTruncated"] is truncated
 
 
 async def test_a_pushed_release_tag_is_recorded_and_published_once() -> None:

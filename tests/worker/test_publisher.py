@@ -15,7 +15,7 @@ from gitstore.api.catalog.access import Channel, resolve_scope
 from gitstore.backends.kv import Batch, KvStore
 from gitstore.backends.kv.base import ApplyResult
 from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility
-from gitstore.domain.events import PublishedEvent, PublishEvent
+from gitstore.domain.events import MAX_CHANGED_IDS, PublishedEvent, PublishEvent
 from gitstore.domain.keys import LIVE, ChannelScope
 from gitstore.domain.projection import draft_scope
 from gitstore.git.client import GitClient
@@ -341,3 +341,19 @@ async def test_a_missing_commit_fails_the_publication(
     assert outcome.state == "FAILED" and outcome.error
     assert announced == [outcome]
     assert (await kv.resolve(repo, LIVE)).channel == LIVE
+
+
+async def test_a_big_first_release_names_at_most_max_changed_ids(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    # every resource changed; the event (and webhook payload) carries the first 1,000 only
+    count = MAX_CHANGED_IDS + 5
+    release = await catalogue(git, repo, count)
+    publisher, _ = publisher_on(git, kv)
+    outcome = await publisher.publish(request(repo, 1, release))
+    assert outcome.state == "PUBLISHED"
+    assert outcome.changed_count == count
+    assert len(outcome.changed) == MAX_CHANGED_IDS and outcome.changed_truncated
+    assert list(outcome.changed) == sorted(f"product/p{i:04d}" for i in range(count))[:1000]
+    again = PublishedEvent.from_json(outcome.to_json())
+    assert again == outcome

@@ -68,6 +68,10 @@ class RefUpdateEvent:
 
 PUBLISH_REQUESTED = "release.publish"
 RELEASE_PUBLISHED = "release.published"
+# A PublishedEvent names at most this many changed resources (a first release of a large
+# catalogue changes all of them; queues cap message sizes, NATS at 1 MiB by default);
+# ``changed_count`` always holds the full number.
+MAX_CHANGED_IDS = 1000
 
 
 def published_stream(events_stream: str) -> str:
@@ -112,12 +116,18 @@ class PublishedEvent:
     channel: str = ""
     # The commit ``live`` showed before ("" = nothing).
     previous_commit: str = ""
-    # Resource ids "<kind>/<name>" (kind in lower case) whose live document changed.
+    # Resource ids "<kind>/<name>" (kind in lower case) whose live document changed, sorted;
+    # the first MAX_CHANGED_IDS of ``changed_count``.
     changed: tuple[str, ...] = ()
     error: str = ""
     correlation_id: str = ""
     timestamp: float = 0.0
     type: str = RELEASE_PUBLISHED
+    changed_count: int = 0
+
+    @property
+    def changed_truncated(self) -> bool:
+        return self.changed_count > len(self.changed)
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()

@@ -65,7 +65,7 @@ from gitstore.domain.errors import (
     NotFound,
     PermanentError,
 )
-from gitstore.domain.events import PublishedEvent, PublishEvent
+from gitstore.domain.events import MAX_CHANGED_IDS, PublishedEvent, PublishEvent
 from gitstore.domain.keys import LIVE, ChannelScope, validate_repository, validate_version
 from gitstore.domain.projection import document_kind, materialised_version
 from gitstore.git.client import GitClient
@@ -353,7 +353,8 @@ class Publisher:
             state=state,
             channel=channel,
             previous_commit=previous,
-            changed=tuple(changed or ()),
+            changed=tuple((changed or [])[:MAX_CHANGED_IDS]),
+            changed_count=len(changed or ()),
             error=error,
             correlation_id=event.correlation_id,
             timestamp=self.clock(),

@@ -37,6 +37,8 @@ def published_payload(event: PublishedEvent, published_at: datetime) -> dict[str
         "release": {"tag": event.tag, "commit": event.commit, "sequence": event.sequence},
         "previousCommit": event.previous_commit or None,
         "changed": list(event.changed),
+        "changedCount": max(event.changed_count, len(event.changed)),
+        "changedTruncated": event.changed_truncated,
         "publishedAt": published_at.isoformat().replace("+00:00", "Z"),
     }
 
