@@ -3,13 +3,15 @@
 Each test runs against the in-memory double, a SQLite file, real Redis and real NATS
 JetStream (``tests/servers.py``: skipped on a laptop without them, a failure under CI).
 Every test gets its own stream name and drops it afterwards. Redelivery tests use a short
-``ack_wait``; tests that must *not* see redelivery use the 30 s default. Waiting is always
-"poll until a deadline", never a fixed sleep.
+``ack_wait``; tests that must *not* see redelivery use the 30 s default (or extend the lease).
+Waiting is always "poll until a deadline"; the one fixed sleep is a lower bound (a lease has
+certainly run out after it), never a hope that something happened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -134,6 +136,68 @@ async def test_unacked_message_is_redelivered_after_ack_wait(target: Target) -> 
     assert (again.id, again.body, again.key) == (message_id, b"work", "k")
     assert again.delivery_count == first.delivery_count + 1 == 2
     assert await queue.pending("workers") == 0
+
+
+async def test_extended_lease_outlives_several_ack_waits(target: Target) -> None:
+    ack_wait = 1.0  # extended every third of it: two thirds of slack for a slow machine
+    queue = await target.open(ack_wait=ack_wait)
+    message_id = await queue.publish(b"long job")
+    [first] = await collect(queue, "workers", "slow", 1, ack=False)
+    results: list[bool] = []
+    stop = asyncio.Event()
+
+    async def keep_extending() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), ack_wait / 3)
+            if not stop.is_set():
+                results.append(await queue.extend_lease("workers", first.id))
+
+    extender = asyncio.create_task(keep_extending())
+    try:
+        stolen: list[Message] = []
+        deadline = time.monotonic() + 3.5 * ack_wait
+        while time.monotonic() < deadline and not stolen:
+            stolen = await queue.fetch("workers", "other", timeout=0.2)
+    finally:
+        stop.set()
+        await extender
+    assert stolen == [], "an extended lease was handed to another consumer"
+    assert len(results) >= 9 and all(results)
+    await queue.ack("workers", first.id)
+    assert await queue.extend_lease("workers", first.id) is False  # acked: nothing to extend
+    assert await queue.pending("workers") == 0
+    assert await queue.fetch("workers", "other", timeout=0.3) == []  # not resurrected
+    assert first.id == message_id
+
+
+async def test_lease_that_ran_out_is_not_extended_and_is_redelivered(target: Target) -> None:
+    queue = await target.open(ack_wait=SHORT)
+    message_id = await queue.publish(b"abandoned")
+    [first] = await collect(queue, "workers", "slow", 1, ack=False)
+    assert await queue.extend_lease("workers", first.id) is True
+    await asyncio.sleep(SHORT * 1.5)  # a lower bound: the lease has certainly run out
+    assert await queue.extend_lease("workers", first.id) is False
+    [again] = await collect(queue, "workers", "other", 1)
+    assert again.id == message_id
+    assert again.delivery_count == 2
+
+
+async def test_extend_lease_of_nacked_unknown_and_undelivered_ids_is_false(
+    target: Target,
+) -> None:
+    queue = await target.open()
+    leased_id = await queue.publish(b"one")
+    waiting_id = await queue.publish(b"two")
+    [first] = await collect(queue, "workers", "c1", 1, ack=False)
+    assert first.id == leased_id
+    assert await queue.extend_lease("workers", waiting_id) is False  # never delivered
+    assert await queue.extend_lease("nobody", leased_id) is False  # group never used
+    assert await queue.extend_lease("workers", leased_id) is True
+    await queue.nack("workers", leased_id)
+    assert await queue.extend_lease("workers", leased_id) is False  # given back
+    again = {m.id: m.delivery_count for m in await collect(queue, "workers", "c2", 2)}
+    assert again == {leased_id: 2, waiting_id: 1}
 
 
 CRASHING_CONSUMER = """
@@ -330,6 +394,8 @@ async def test_bad_arguments_are_invalid_argument(target: Target) -> None:
         await queue.ack("workers", "not-an-id")
     with pytest.raises(InvalidArgument, match="message id"):
         await queue.nack("workers", "../x")
+    with pytest.raises(InvalidArgument, match="message id"):
+        await queue.extend_lease("workers", "x-1")
 
 
 async def test_closed_queue_refuses_work(target: Target) -> None:

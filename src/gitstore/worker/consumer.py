@@ -8,6 +8,14 @@
   publication requests alike — are handled one at a time (an ``asyncio.Lock`` per repository
   id); other repositories go on in parallel.
   Across processes the KV head compare-and-set keeps projections correct.
+* **Leases.** While an event waits for its repository's lock and while its handler runs,
+  its message's lease is extended every ``ack_wait / 3`` (``Queue.extend_lease``), so a
+  handler slower than ``ack_wait`` (the first projection of a large repository) is not
+  redelivered to another worker mid-way. Extending stops when the handler returns, fails or
+  is cancelled - before the ack or nack. A failed extension is logged, never fatal: the
+  handler goes on, and at worst the event is handled twice (handlers are convergent). A
+  worker that dies or whose event loop is stuck stops extending, so its events come back after
+  ``ack_wait``; a handler that awaits forever keeps its lease (handlers need timeouts).
 * **Acks.** A message is acked only after its handler returned, i.e. after the KV batches
   and the commit status are written. A worker killed anywhere leaves the message leased; the
   queue hands it out again after ``ack_wait`` and the (convergent) handler redoes the work.
@@ -163,7 +171,7 @@ class Consumer:
             self.metrics.event_age_seconds.observe(age)
             self.metrics.queue_lag_seconds.set(age)
         try:
-            async with self.locks.hold(event.repository_id):
+            async with self._leased(message), self.locks.hold(event.repository_id):
                 outcome = await self.handle(event)
         except RetryableError as exc:
             await self._retry(message, event, exc)
@@ -186,6 +194,41 @@ class Consumer:
         else:
             self.metrics.events.labels(outcome).inc()
             await self._ack(message)
+
+    @contextlib.asynccontextmanager
+    async def _leased(self, message: Message) -> AsyncIterator[None]:
+        """Keep ``message`` leased while the body runs; stop extending on the way out."""
+        keeper = asyncio.create_task(self._keep_leased(message))
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            await asyncio.wait([keeper])  # an outer cancellation still propagates
+
+    async def _keep_leased(self, message: Message) -> None:
+        every = self.queue.ack_wait / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                extended = await self.queue.extend_lease(self.group, message.id)
+            except GitStoreError as err:  # the queue is unreachable, say: try again next time
+                log.warning(
+                    "cannot extend the lease of message %s (%s); still handling it",
+                    message.id,
+                    err.message,
+                )
+                continue
+            except Exception:
+                log.exception(
+                    "cannot extend the lease of message %s; still handling it", message.id
+                )
+                continue
+            if not extended:
+                log.warning(
+                    "message %s lost its lease (it may be handled twice); still handling it",
+                    message.id,
+                )
+                return
 
     async def _retry(self, message: Message, event: Event, exc: BaseException) -> None:
         self.metrics.events.labels("retried").inc()

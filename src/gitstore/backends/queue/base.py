@@ -8,7 +8,10 @@ group at a time). Delivery is at-least-once:
 * ``ack`` ends a message's life for that group;
 * a message not acked within ``ack_wait`` seconds (the consumer crashed or hung) is handed
   out again, to any consumer of the group, with ``delivery_count`` increased;
-* ``nack`` gives a message back at once for redelivery.
+* ``nack`` gives a message back at once for redelivery;
+* ``extend_lease`` says "still working on it": a live lease starts again from now, so a
+  handler that runs longer than ``ack_wait`` keeps its message by extending every
+  ``ack_wait / 3`` (``worker.consumer`` does).
 
 A ``Queue`` instance is bound to one stream (``stream``, a name of letters, digits, ``-`` and
 ``_``) and one lease length (``ack_wait`` seconds), both fixed when it is opened (see
@@ -116,6 +119,24 @@ class Queue(abc.ABC):
     @abc.abstractmethod
     async def nack(self, group: str, message_id: str) -> None:
         """Release a leased message so it is redelivered as soon as possible."""
+
+    @abc.abstractmethod
+    async def extend_lease(self, group: str, message_id: str) -> bool:
+        """Restart a live lease: ``message_id`` is not redelivered for another ``ack_wait``.
+
+        Returns ``True`` if the message is leased in ``group`` and its lease has not run out;
+        the lease now ends ``ack_wait`` seconds from now, with the same holder and
+        ``delivery_count``. Returns ``False`` and changes nothing when there is no live lease:
+        the message was acked or nacked, its lease expired (it is due for redelivery), or the
+        group or id is unknown. An expired lease is never revived and an acked message never
+        comes back. A malformed id is ``InvalidArgument``, as for ``ack``.
+
+        Leases are per (group, message), like ``ack``: there is no consumer argument. A holder
+        that extends every ``ack_wait / 3`` never loses its lease; one that let it run out
+        gets ``False`` - unless the message was already fetched again, in which case the call
+        renews the new holder's lease (harmless: handlers are idempotent). The JetStream
+        backend can extend only messages this instance fetched (see its module).
+        """
 
     @abc.abstractmethod
     async def pending(self, group: str) -> int:

@@ -170,6 +170,16 @@ class MemoryQueue(Queue):
             lease.deadline = 0.0
             state.wake()
 
+    async def extend_lease(self, group: str, message_id: str) -> bool:
+        check_name("group", group)
+        seq = parse_id(message_id)
+        lease = self._state().group(group).unacked.get(seq)
+        now = time.monotonic()
+        if lease is None or lease.deadline <= now:  # acked/unknown, nacked or expired
+            return False
+        lease.deadline = now + self.ack_wait
+        return True
+
     async def pending(self, group: str) -> int:
         check_name("group", group)
         state = self._state()

@@ -19,6 +19,14 @@
   ``ack`` is confirmed by the server (``ack_sync``), ``nack`` is ``-NAK`` (prompt
   redelivery). Acking an id this instance did not fetch is a no-op: the lease then expires
   and the message is redelivered (at-least-once still holds).
+* ``extend_lease`` sends ``+WPI`` (work in progress) on the delivery's reply subject as a
+  request, so the server confirms receiving it; the server then restarts the message's
+  ``ack_wait``. The server ignores ``+WPI`` for a message that is not pending and says
+  nothing either way, so the answer comes from this instance's own books: each remembered
+  delivery carries the monotonic time its lease ends (arrival or last extension + the
+  queue's ``ack_wait``; the server's clock started a network hop earlier). ``False`` for an
+  id this instance did not fetch, acked or nacked, or whose lease ran out by that clock (the
+  server may have redelivered it already).
 * ``pending`` is the consumer's ``num_pending`` (not delivered) + ``num_ack_pending``.
 
 A consumer's ``ack_wait`` is fixed when the group is first created on the server.
@@ -33,6 +41,7 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import nats
@@ -85,6 +94,12 @@ async def _reachable(servers: list[str], where: str) -> None:
     raise Unavailable(f"NATS at {where} is unavailable: {'; '.join(errors)}")
 
 
+@dataclass(slots=True)
+class _Delivery:
+    msg: Msg
+    lease_until: float  # monotonic: arrival (or last extension) + ack_wait
+
+
 def _check_id(message_id: str) -> int:
     if not isinstance(message_id, str) or not message_id.isdigit() or int(message_id) < 1:
         raise InvalidArgument(f"invalid JetStream message id {message_id!r}", field="message_id")
@@ -102,7 +117,7 @@ class NatsJetStreamQueue(Queue):
         self._groups: set[str] = set()
         self._subs: dict[tuple[str, str], Subscription] = {}
         self._sub_locks: dict[tuple[str, str], asyncio.Lock] = {}
-        self._delivered: OrderedDict[tuple[str, str], Msg] = OrderedDict()
+        self._delivered: OrderedDict[tuple[str, str], _Delivery] = OrderedDict()
         self._closed = False
 
     @classmethod
@@ -193,8 +208,11 @@ class NatsJetStreamQueue(Queue):
 
     async def _pull(
         self, sub: Subscription, group: str, batch: int, expires: float | None
-    ) -> list[Msg]:
+    ) -> list[tuple[Msg, float]]:
         """One pull request; read its replies until it is fulfilled or a status ends it.
+
+        Returns the deliveries with the monotonic time each arrived (its lease started just
+        before, on the server).
 
         ``expires=None`` is a no-wait request (what is available now, then ``404``/``408``);
         otherwise the server holds the request up to ``expires`` seconds. Reading up to the
@@ -208,7 +226,7 @@ class NatsJetStreamQueue(Queue):
         subject = f"$JS.API.CONSUMER.MSG.NEXT.{self.stream}.{group}"
         await self._nc.publish(subject, json.dumps(request).encode(), reply=sub.subject)
         deadline = time.monotonic() + (expires or 0) + REQUEST_TIMEOUT
-        msgs: list[Msg] = []
+        msgs: list[tuple[Msg, float]] = []
         while len(msgs) < batch:
             try:
                 msg = await sub.next_msg(timeout=max(0.001, deadline - time.monotonic()))
@@ -216,7 +234,7 @@ class NatsJetStreamQueue(Queue):
                 break
             status = (msg.headers or {}).get("Status")
             if not status:
-                msgs.append(msg)
+                msgs.append((msg, time.monotonic()))
             elif status == "100":  # idle heartbeat
                 continue
             else:  # 404 no messages, 408 expired, 409 limits or consumer deleted
@@ -234,10 +252,10 @@ class NatsJetStreamQueue(Queue):
             )
             return str(ack.seq)
 
-    def _remember(self, group: str, msg: Msg) -> Message:
+    def _remember(self, group: str, msg: Msg, received_at: float) -> Message:
         meta = msg.metadata
         mid = str(meta.sequence.stream)
-        self._delivered[(group, mid)] = msg
+        self._delivered[(group, mid)] = _Delivery(msg, received_at + self.ack_wait)
         self._delivered.move_to_end((group, mid))
         while len(self._delivered) > MAX_REMEMBERED:
             self._delivered.popitem(last=False)
@@ -263,25 +281,37 @@ class NatsJetStreamQueue(Queue):
                 msgs = await self._pull(sub, group, 1, timeout)
                 if msgs and max_messages > 1:
                     msgs += await self._pull(sub, group, max_messages - 1, None)
-            return [self._remember(group, m) for m in msgs]
+            return [self._remember(group, m, at) for m, at in msgs]
 
     async def ack(self, group: str, message_id: str) -> None:
         check_name("group", group)
         _check_id(message_id)
-        msg = self._delivered.pop((group, message_id), None)
-        if msg is None:
+        delivery = self._delivered.pop((group, message_id), None)
+        if delivery is None:
             log.debug("ack of %s/%s: not fetched by this instance, ignored", group, message_id)
             return
         async with self._errors():
-            await msg.ack_sync(timeout=REQUEST_TIMEOUT)
+            await delivery.msg.ack_sync(timeout=REQUEST_TIMEOUT)
 
     async def nack(self, group: str, message_id: str) -> None:
         check_name("group", group)
         _check_id(message_id)
-        msg = self._delivered.pop((group, message_id), None)
-        if msg is not None:
+        delivery = self._delivered.pop((group, message_id), None)
+        if delivery is not None:
             async with self._errors():
-                await msg.nak()
+                await delivery.msg.nak()
+
+    async def extend_lease(self, group: str, message_id: str) -> bool:
+        check_name("group", group)
+        _check_id(message_id)
+        delivery = self._delivered.get((group, message_id))
+        now = time.monotonic()
+        if delivery is None or delivery.lease_until <= now:
+            return False
+        async with self._errors():
+            await self._nc.request(delivery.msg.reply, b"+WPI", timeout=REQUEST_TIMEOUT)
+        delivery.lease_until = now + self.ack_wait
+        return True
 
     async def pending(self, group: str) -> int:
         check_name("group", group)

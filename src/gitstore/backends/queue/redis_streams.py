@@ -12,7 +12,11 @@ part the publish time. Mapping of the contract onto stream commands:
   entries, blocking in slices so expiring leases are noticed while waiting;
 * ack - ``XACK``; pending - the group's ``pending`` plus ``lag`` from ``XINFO GROUPS``;
 * nack - ``XCLAIM ... IDLE <ack_wait> JUSTID`` to the current owner: the entry looks expired
-  and is reclaimed by the next fetch, without counting a delivery twice.
+  and is reclaimed by the next fetch, without counting a delivery twice;
+* extend_lease - a Lua script (atomic): ``XPENDING`` for the entry; if it is pending and idle
+  for less than ``ack_wait`` (a live lease), ``XCLAIM <owner> 0 <id> JUSTID`` resets its idle
+  time to 0 without counting a delivery. Acked entries are not in the pending list and
+  expired or nacked ones are idle for at least ``ack_wait``: neither is touched.
 
 Entries are never trimmed (a later group starts at the beginning); ``drop`` deletes the key.
 """
@@ -45,6 +49,14 @@ from gitstore.domain.errors import (
 )
 
 _ID = re.compile(r"^\d+-\d+$")
+
+# KEYS[1] stream; ARGV: group, id, ack_wait in ms. 1 = lease restarted, 0 = no live lease.
+_EXTEND = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+if #p == 0 or tonumber(p[1][3]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], p[1][2], 0, ARGV[2], 'JUSTID')
+return 1
+"""
 
 
 def _text(value: Any) -> str:
@@ -209,6 +221,18 @@ class RedisStreamsQueue(Queue):
                 await self._client.xclaim(
                     self.key, group, owner, 0, [mid], idle=self._idle_ms, justid=True
                 )
+
+    async def extend_lease(self, group: str, message_id: str) -> bool:
+        check_name("group", group)
+        mid = _check_id(message_id)
+        async with self._errors():
+            try:
+                done: Any = await self._client.eval(_EXTEND, 1, self.key, group, mid, self._idle_ms)
+            except rexc.ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    return False
+                raise
+            return bool(done)
 
     async def pending(self, group: str) -> int:
         check_name("group", group)

@@ -7,6 +7,8 @@ Tables (one file may hold several streams; ids are the global ``seq``, so unique
 * ``queue_leases(stream, grp, seq, consumer, lease_until, delivery_count)`` - delivered,
   not yet acked messages. ``ack`` deletes the row; ``nack`` sets ``lease_until = 0``; a row
   whose ``lease_until`` (wall clock, shared by processes) has passed is handed out again.
+  ``extend_lease`` is one ``UPDATE ... SET lease_until = now + ack_wait`` guarded by
+  ``lease_until > now``, so an expired, nacked or acked (deleted) lease is never revived.
 
 Durability and concurrency: WAL journal, ``synchronous=FULL`` (a publish is fsynced before
 it returns), ``busy_timeout`` for waiting on other writers. Claiming runs in ``BEGIN
@@ -233,6 +235,25 @@ class SqliteQueue(Queue):
         sql = "UPDATE queue_leases SET lease_until = 0 WHERE stream = ? AND grp = ? AND seq = ?"
         await self._run(lambda c: c.execute(sql, args))
         self._changed.set()
+
+    async def extend_lease(self, group: str, message_id: str) -> bool:
+        check_name("group", group)
+        seq = parse_id(message_id)
+        sql = """UPDATE queue_leases SET lease_until = :until
+                 WHERE stream = :s AND grp = :g AND seq = :q AND lease_until > :now"""
+
+        def extend(conn: sqlite3.Connection) -> bool:
+            now = time.time()
+            args = {
+                "s": self.stream,
+                "g": group,
+                "q": seq,
+                "now": now,
+                "until": now + self.ack_wait,
+            }
+            return conn.execute(sql, args).rowcount == 1
+
+        return await self._run(extend)
 
     async def pending(self, group: str) -> int:
         check_name("group", group)
