@@ -452,6 +452,55 @@ async def test_webhooks(store: MetadataStore) -> None:
     assert await store.list_webhooks(repo.id) == [w2]
 
 
+async def test_update_webhook_changes_only_given_fields(store: MetadataStore) -> None:
+    repo = await repo_of(store)
+    hook = await store.create_webhook(
+        repo.id, "https://shop.example/hook", "s3cret", created_by="alice", description="shop"
+    )
+    paused = await store.update_webhook(hook.id, active=False)
+    assert (paused.active, paused.description, paused.secret) == (False, "shop", "s3cret")
+    assert await store.get_webhook(hook.id) == paused
+    renamed = await store.update_webhook(hook.id, description="")
+    assert (renamed.active, renamed.description, renamed.secret) == (False, "", "s3cret")
+    rotated = await store.update_webhook(hook.id, secret="n3w", active=True)
+    assert (rotated.active, rotated.description, rotated.secret) == (True, "", "n3w")
+    assert (rotated.id, rotated.url, rotated.created_at) == (hook.id, hook.url, hook.created_at)
+    assert await store.update_webhook(hook.id) == rotated
+    assert await store.list_webhooks(repo.id) == [rotated]
+    with pytest.raises(NotFound, match="nope") as missing:
+        await store.update_webhook("nope", active=False)
+    assert missing.value.field == "webhook_id"
+    with pytest.raises(InvalidArgument, match="secret"):
+        await store.update_webhook(hook.id, secret="")
+    with pytest.raises(InvalidArgument, match="description"):
+        await store.update_webhook(hook.id, description="x" * 1025)
+    assert await store.get_webhook(hook.id) == rotated
+
+
+async def test_paused_webhooks_keep_pending_deliveries_unclaimed(store: MetadataStore) -> None:
+    repo = await repo_of(store)
+    paused, running = [await hook_of(store, repo, n) for n in range(2)]
+    made = {
+        hook.id: await store.create_delivery(
+            hook.id, publication_sequence=1, payload={"n": 1}, next_attempt_at=T0
+        )
+        for hook in (paused, running)
+    }
+    await store.update_webhook(paused.id, active=False)
+    # A paused webhook still records deliveries; they wait, PENDING, until it is resumed.
+    later = await store.create_delivery(
+        paused.id, publication_sequence=2, payload={"n": 2}, next_attempt_at=T0
+    )
+    now = T0 + timedelta(minutes=1)
+    claimed = await store.claim_due_deliveries(now=now, limit=10, lease_seconds=60)
+    assert [d.id for d in claimed] == [made[running.id].id]
+    assert await store.claim_due_deliveries(now=now, limit=10, lease_seconds=60) == []
+    await store.update_webhook(paused.id, active=True)
+    resumed = await store.claim_due_deliveries(now=now, limit=10, lease_seconds=60)
+    assert {d.id for d in resumed} == {made[paused.id].id, later.id}
+    assert all(d.state is DeliveryState.PENDING and d.attempts == 0 for d in resumed)
+
+
 # ---------------------------------------------------------------------------- deliveries
 PAYLOAD: dict[str, Any] = {
     "repository": "acme/catalog",

@@ -63,6 +63,16 @@ mutation($input: DeleteWebhookInput!) {{
   deleteWebhook(input: $input) {{ deletedWebhookId {ERRORS} }}
 }}"""
 
+UPDATE_WEBHOOK = f"""
+mutation($input: UpdateWebhookInput!) {{
+  updateWebhook(input: $input) {{ webhook {{ id url description active }} {ERRORS} }}
+}}"""
+
+ROTATE_WEBHOOK_SECRET = f"""
+mutation($input: RotateWebhookSecretInput!) {{
+  rotateWebhookSecret(input: $input) {{ secret webhook {{ id url active }} {ERRORS} }}
+}}"""
+
 WEBHOOKS = """
 query($repository: String!) {
   webhooks(repository: $repository) {

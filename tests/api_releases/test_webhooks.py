@@ -1,7 +1,8 @@
 """Webhooks end to end: a real receiver on 127.0.0.1 gets a correctly signed
 ``release.published`` POST when a publication completes; a receiver answering 500 is retried
 with backoff and the delivery ends FAILED after ``webhook.max_attempts`` (3 here); deliveries
-are queryable; registration checks URLs and permissions."""
+are queryable; registration checks URLs and permissions; a paused webhook gets no deliveries
+and a resumed one does, signed with a rotated secret (the old one no longer verifies)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from tests.catalog_writes.harness import Stack
 from .harness import QueueView, receiver, wait_for
 from .ops import (
     DELETE_WEBHOOK,
+    ROTATE_WEBHOOK_SECRET,
+    UPDATE_WEBHOOK,
     Person,
     add_member,
     create_release,
@@ -152,3 +155,84 @@ def test_registration_checks_the_url_and_the_caller(stack: Stack, owner: Person)
     assert webhooks(stack.api, owner.token, repo) == []
     gone = error_of(mutate(stack.api, DELETE_WEBHOOK, {"id": webhook_id}, owner.token))
     assert gone["code"] == "NOT_FOUND" and gone["field"] == "id"
+
+
+def test_a_paused_webhook_gets_nothing_and_a_rotated_secret_signs_after_resuming(
+    stack: Stack, owner: Person, repo: str, queue: QueueView
+) -> None:
+    with receiver(200) as paused_hook, receiver(200) as witness:
+        registered = ok(register(stack.api, owner.token, repo, paused_hook.url, "shop"))
+        old_secret, webhook_id = registered["secret"], registered["webhook"]["id"]
+        paused = ok(
+            mutate(stack.api, UPDATE_WEBHOOK, {"id": webhook_id, "active": False}, owner.token)
+        )
+        assert paused["webhook"] == {
+            "id": webhook_id,
+            "url": paused_hook.url,
+            "description": "shop",
+            "active": False,
+        }
+        # The witness is active: once it has its POST, the publication's deliveries are queued.
+        ok(register(stack.api, owner.token, repo, witness.url))
+        ok(create_release(stack.api, owner.token, repo, "v1"))
+        queue.report(queue.requests(repo)[0])
+        wait_for(witness.count, "the active webhook's POST")
+        listed = {w["id"]: w for w in webhooks(stack.api, owner.token, repo)}
+        assert listed[webhook_id]["active"] is False
+        assert listed[webhook_id]["deliveries"]["totalCount"] == 0
+        assert paused_hook.count() == 0
+
+        renamed = ok(
+            mutate(
+                stack.api, UPDATE_WEBHOOK, {"id": webhook_id, "description": "  new  "}, owner.token
+            )
+        )
+        assert renamed["webhook"]["description"] == "new" and renamed["webhook"]["active"] is False
+        rotated = ok(mutate(stack.api, ROTATE_WEBHOOK_SECRET, {"id": webhook_id}, owner.token))
+        new_secret = rotated["secret"]
+        assert new_secret.startswith("whsec_") and new_secret != old_secret
+        assert rotated["webhook"] == {"id": webhook_id, "url": paused_hook.url, "active": False}
+        resumed = ok(
+            mutate(stack.api, UPDATE_WEBHOOK, {"id": webhook_id, "active": True}, owner.token)
+        )
+        assert resumed["webhook"]["active"] is True and resumed["webhook"]["description"] == "new"
+
+        ok(create_release(stack.api, owner.token, repo, "v2"))
+        queue.report(queue.requests(repo)[1])
+        wait_for(paused_hook.count, "the resumed webhook's POST")
+        (request,) = paused_hook.requests
+        signature = request.headers["X-GitStore-Signature-256"]
+        assert json.loads(request.body)["release"]["tag"] == "v2"
+        assert _verify(new_secret, request.body, signature)
+        assert not _verify(old_secret, request.body, signature)
+
+
+def test_update_and_rotate_need_a_maintainer_and_a_known_webhook(
+    stack: Stack, owner: Person
+) -> None:
+    repo = make_repository(stack.api, owner, organisation=True)
+    writer = person(stack.api)
+    add_member(stack.api, owner, repo, writer, "WRITER")
+    webhook_id = ok(register(stack.api, owner.token, repo, "https://example.com/hook"))["webhook"][
+        "id"
+    ]
+    for query, variables in (
+        (UPDATE_WEBHOOK, {"id": webhook_id, "active": False}),
+        (ROTATE_WEBHOOK_SECRET, {"id": webhook_id}),
+    ):
+        denied = error_of(mutate(stack.api, query, variables, writer.token))
+        assert denied["code"] == "PERMISSION_DENIED" and "maintainer or owner" in denied["message"]
+    stranger = person(stack.api)
+    hidden = error_of(mutate(stack.api, ROTATE_WEBHOOK_SECRET, {"id": webhook_id}, stranger.token))
+    assert hidden["code"] == "NOT_FOUND" and hidden["field"] == "id"
+    assert webhooks(stack.api, owner.token, repo)[0]["active"] is True
+    too_long = error_of(
+        mutate(
+            stack.api, UPDATE_WEBHOOK, {"id": webhook_id, "description": "x" * 1025}, owner.token
+        )
+    )
+    assert too_long["code"] == "INVALID_ARGUMENT" and too_long["field"] == "description"
+    ok(mutate(stack.api, DELETE_WEBHOOK, {"id": webhook_id}, owner.token))
+    for query in (UPDATE_WEBHOOK, ROTATE_WEBHOOK_SECRET):
+        gone = error_of(mutate(stack.api, query, {"id": webhook_id}, owner.token))
+        assert gone["code"] == "NOT_FOUND" and gone["field"] == "id"

@@ -1,9 +1,12 @@
 """Git over SSH end to end: the real ``ssh`` client and real ``git`` against
 ``start_ssh_server`` with a real gRPC HookService (``ssh_helpers.FakeHooks``) that knows two
-keys (wendy writes, rita reads acme/catalog) and nothing else."""
+keys (wendy writes, rita reads acme/catalog) and nothing else. The per-connection session
+cap is driven with an asyncssh client: the ``ssh`` client opens one session per connection
+unless multiplexed."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import stat
@@ -12,13 +15,16 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import asyncssh
 import grpc
 import pytest
 
 from gitstore.config import Settings
 from gitstore.domain.identity import RepositoryId
 from gitstore.gitservice.ssh import SshHandle, start_ssh_server
+from gitstore.gitservice.ssh.server import MAX_AUTH_FAILURES, MAX_SESSIONS_PER_CONNECTION
 from gitstore.gitservice.storage import RepositoryStore
 from tests.gitservice.helpers import make_settings
 from tests.gitservice.proc import ServiceProcess
@@ -234,6 +240,50 @@ def test_api_unreachable_refuses_the_login(world: World) -> None:
         world.ssh.set_hook_uri(f"127.0.0.1:{world.hooks_port}")
     assert done.returncode == 255
     assert "Permission denied (publickey)" in done.stderr
+
+
+def test_too_many_refused_keys_cut_the_connection(world: World, tmp_path: Path) -> None:
+    keys = [make_key(tmp_path, f"unknown{n}") for n in range(MAX_AUTH_FAILURES + 2)]
+    offered = tuple(arg for key in keys[1:] for arg in ("-i", str(key.path)))
+    before = len(world.hooks.called("AuthenticateSshKey"))
+    done = run_ssh(world.port, keys[0].path, "git-upload-pack '/acme/catalog.git'", options=offered)
+    assert done.returncode == 255
+    assert "too many authentication failures" in done.stderr
+    asked = [r.fingerprint for r in world.hooks.called("AuthenticateSshKey")[before:]]
+    assert asked == [key.fingerprint for key in keys[:MAX_AUTH_FAILURES]]
+
+
+def test_sessions_per_connection_are_capped(world: World) -> None:
+    command = "git-upload-pack '/acme/catalog.git'"
+
+    async def advertised(conn: asyncssh.SSHClientConnection) -> Any:
+        process = await conn.create_process(command, encoding=None)
+        assert (await process.stdout.readexactly(4)).isalnum()  # the first pkt-line length
+        return process
+
+    async def scenario() -> None:
+        key = asyncssh.read_private_key(str(world.writer.path))
+        async with asyncssh.connect(
+            "127.0.0.1", world.port, username="git", client_keys=[key], known_hosts=None
+        ) as conn:
+            running = [await advertised(conn) for _ in range(MAX_SESSIONS_PER_CONNECTION)]
+            extra = await conn.create_process(command, encoding=None)
+            # the bound only turns a missing cap (upload-pack waiting for wants) into a failure
+            refused = await asyncio.wait_for(extra.wait(), 30)
+            assert refused.exit_status == 128
+            assert isinstance(refused.stderr, bytes)
+            assert f"at most {MAX_SESSIONS_PER_CONNECTION} sessions".encode() in refused.stderr
+            first = running.pop()
+            first.stdin.write(b"0000")  # no wants: upload-pack ends
+            first.stdin.write_eof()
+            assert (await first.wait()).exit_status == 0
+            running.append(await advertised(conn))  # a free slot again
+            for process in running:
+                process.stdin.write(b"0000")
+                process.stdin.write_eof()
+                await process.wait()
+
+    asyncio.run(scenario())
 
 
 # ---------------------------------------------------------------------- sessions refused

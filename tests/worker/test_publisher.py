@@ -1,7 +1,7 @@
 """The publisher against a real git service and a SQLite KV: first release, draft isolation,
 in-place small releases (one batch, work proportional to the change), rollback, REPLAY,
-superseded events, concurrent publishers, readers during a chunked publication, and a crash
-mid-publication."""
+superseded events, concurrent publishers, readers during a chunked publication, a crash
+mid-publication, and the pruning of the buffers' tombstones."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from gitstore.api.catalog.access import Channel, resolve_scope
 from gitstore.backends.kv import Batch, KvStore
 from gitstore.backends.kv.base import ApplyResult
 from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility
+from gitstore.domain.errors import FailedPrecondition
 from gitstore.domain.events import MAX_CHANGED_IDS, PublishedEvent, PublishEvent
 from gitstore.domain.keys import LIVE, ChannelScope
 from gitstore.domain.projection import draft_scope
 from gitstore.git.client import GitClient
 from gitstore.worker.projector import Projector
-from gitstore.worker.publisher import BUFFERS, Publisher, publish_scope
+from gitstore.worker.publisher import BUFFERS, STRIDE, Publisher, publish_scope
 from tests.worker.harness import (
     FaultyKv,
     assert_indexes,
@@ -51,6 +52,19 @@ class CountingKv(FaultyKv):
     ) -> Any:
         self.listings += 1
         return await super().list_documents(scope, kind, first=first, after=after)
+
+
+class PruningKv(FaultyKv):
+    """Records every ``prune_tombstones`` call: (channel, below_sequence, how many)."""
+
+    def __init__(self, inner: KvStore) -> None:
+        super().__init__(inner)
+        self.prunes: list[tuple[str, int, int]] = []
+
+    async def prune_tombstones(self, scope: ChannelScope, *, below_sequence: int) -> int:
+        pruned = await super().prune_tombstones(scope, below_sequence=below_sequence)
+        self.prunes.append((scope.channel, below_sequence, pruned))
+        return pruned
 
 
 def publisher_on(
@@ -357,3 +371,117 @@ async def test_a_big_first_release_names_at_most_max_changed_ids(
     assert list(outcome.changed) == sorted(f"product/p{i:04d}" for i in range(count))[:1000]
     again = PublishedEvent.from_json(outcome.to_json())
     assert again == outcome
+
+
+async def snapshot(kv: KvStore, repo: str) -> dict[str, dict[tuple[str, str], bytes]]:
+    """Every document body of both buffers."""
+    return {
+        buffer: {k: d.body for k, d in (await kv_documents(kv, ChannelScope(repo, buffer))).items()}
+        for buffer in BUFFERS
+    }
+
+
+async def test_tombstones_below_the_live_publication_are_pruned_and_late_events_stay_out(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    release_1 = await catalogue(git, repo, 30)
+    pruning = PruningKv(kv)
+    publisher, _ = publisher_on(git, pruning, batch_size=10)  # the first release is chunked
+    assert (await publisher.publish(request(repo, 1, release_1))).channel == "live-a"
+
+    def drop(*names: str) -> list[str]:
+        return [path_of(product(name)) for name in names]
+
+    # 2 and 3: small releases deleting products, in place into live-a. Each prunes what is
+    # below its own range: 2 the chunked claim's marker of 1, 3 the products deleted by 2.
+    release_2 = (await commit(git, repo, deletes=drop("p0001", "p0002"))).commit_sha
+    assert (await publisher.publish(request(repo, 2, release_2))).channel == "live-a"
+    release_3 = (
+        await commit(git, repo, files_of(product("p0000", title="Three")), deletes=drop("p0003"))
+    ).commit_sha
+    assert (await publisher.publish(request(repo, 3, release_3))).channel == "live-a"
+    # 4: a large release (deletes 12 products) switches to live-b (prunes 3's p0003 in live-a);
+    # 5: a rollback to 3 switches back to live-a (prunes 4's claim marker in live-b).
+    release_4 = (
+        await commit(git, repo, deletes=drop(*(f"p{i:04d}" for i in range(10, 22))))
+    ).commit_sha
+    assert (await publisher.publish(request(repo, 4, release_4))).channel == "live-b"
+    planned_against = await kv.head(ChannelScope(repo, "live-a"))  # still 3's head
+    assert planned_against is not None and planned_against.version == release_3
+    back = await publisher.publish(request(repo, 5, release_3, tag="v3"))
+    assert back.state == "PUBLISHED" and back.channel == "live-a"
+    assert [(c, below // STRIDE, n) for c, below, n in pruning.prunes] == [
+        ("live-a", 1, 0),
+        ("live-b", 1, 0),
+        ("live-a", 2, 1),
+        ("live-b", 2, 0),
+        ("live-a", 3, 2),
+        ("live-b", 3, 0),
+        ("live-a", 4, 1),
+        ("live-b", 4, 0),
+        ("live-a", 5, 0),
+        ("live-b", 5, 1),
+    ]
+    assert all(below % STRIDE == 0 for _, below, _ in pruning.prunes)
+    live = await assert_live_is(kv, git, repo, release_3)
+
+    # No tombstone older than publication 5's range is left in either buffer ...
+    for buffer in BUFFERS:
+        assert await kv.prune_tombstones(ChannelScope(repo, buffer), below_sequence=5 * STRIDE) == 0
+    # ... the standby buffer still holds release 4 exactly ...
+    standby = ChannelScope(repo, "live-b")
+    assert set(await kv_documents(kv, standby)) == set(
+        await expected_documents(git, repo, release_4)
+    )
+    # ... and a batch an older publication (4, in place) planned against live-a's head before
+    # 5 made it live (the only kind of write a tombstone could have stopped) is refused: 5 found
+    # live-a already at release 3, wrote nothing, but stamped the head into its own range.
+    head = await kv.head(live)
+    assert head is not None and head.sequence == 5 * STRIDE and head.version == release_3
+    stale = Batch(live, 4 * STRIDE + 7, release_4, expected_head_sequence=planned_against.sequence)
+    stale.delete("product", "p0000")
+    try:
+        await kv.apply(stale)
+    except FailedPrecondition as exc:
+        assert exc.field == "expected_head_sequence"
+    else:
+        raise AssertionError("a stale batch was applied into the live buffer")
+
+    # Late, older publication events: SUPERSEDED, nothing written, nothing resurrected.
+    before = await snapshot(kv, repo)
+    for late in (request(repo, 2, release_2), request(repo, 1, release_1, kind="REPLAY")):
+        outcome = await publisher.publish(late)
+        assert outcome.state == "SUPERSEDED" and outcome.channel == ""
+    assert await snapshot(kv, repo) == before
+    await assert_live_is(kv, git, repo, release_3)
+    for name in ("p0001", "p0002", "p0003"):
+        assert await kv.get(live, "product", name) is None
+
+
+async def test_an_older_in_place_write_in_flight_cannot_land_after_a_no_op_publication(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    release_1 = await catalogue(git, repo, 5)
+    publisher, _ = publisher_on(git, kv)
+    await publisher.publish(request(repo, 1, release_1))
+    release_2 = (
+        await commit(
+            git, repo, files_of(product("p0000", title="Two")), deletes=[path_of(product("p0001"))]
+        )
+    ).commit_sha
+    # Publication 2 (in place into live-a) has planned its batch; it is held before applying
+    # it (apply 1 = intent, 2 = the buffer batch) ...
+    slow_kv = FaultyKv(kv, block_at=2)
+    slow, _ = publisher_on(git, slow_kv)
+    task = asyncio.create_task(slow.publish(request(repo, 2, release_2)))
+    await slow_kv.blocked.wait()
+    # ... when publication 3 asks for release 1 again: live-a already holds it (nothing to
+    # write), so 3 only stamps live-a's head into its range and keeps live there.
+    third = await publisher.publish(request(repo, 3, release_1, tag="v1"))
+    assert third.state == "PUBLISHED" and third.channel == "live-a"
+    slow_kv.release.set()
+    second = await task
+
+    assert second.state == "SUPERSEDED"
+    live = await assert_live_is(kv, git, repo, release_1)  # not release 2
+    assert await kv.get(live, "product", "p0001") is not None

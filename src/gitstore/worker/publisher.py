@@ -46,7 +46,40 @@ which re-reads everything.
 
 Errors: a missing repository or commit, or any other permanent error, ends the publication as
 ``FAILED`` (announced, then the message is acked); passing errors propagate to the consumer,
-which retries with backoff. Tombstones in the buffers are not pruned here.
+which retries with backoff.
+
+**Stamping.** A projection that finds the buffer already at the commit writes nothing
+(a rollback to the release the standby buffer still holds, or an in-place publication of
+the commit ``live`` shows). Its head would then stay in an older publication's range, and an
+older publication *m* still in flight that planned a batch against that head — in place,
+into the buffer that was live when it looked, without the alias fence — would pass the head
+compare-and-set *after* this publication made the buffer live, and readers would see *m*'s
+commit. So such a publication first writes an empty batch at ``sequence * STRIDE`` (head
+compare-and-set; the alias fence on the standby path) before switching: afterwards the
+buffer ``live`` points at always has a head at or above the live publication's range.
+
+**Pruning tombstones.** Deletes leave tombstones in the buffers. Once publication *n* has
+made ``live`` point at its buffer (in place or by switching), :meth:`Publisher._prune` drops
+the tombstones below ``n * STRIDE`` — everything older than *n*'s own range — in both
+buffers. Why no write still in flight can need them: a tombstone only ever blocks a write
+whose sequence is *below* it, and every write into a buffer is a projector batch that
+compares-and-sets the buffer's head (``expected_head_sequence`` = the head its writer planned
+against) with a sequence at or above that head (``max(head + 1, floor)``; the chunks of a
+claim use the claim's sequence, which *is* the head). The head is at or above every
+sequence stored in the buffer, tombstones included (a batch sets it to its own sequence and
+heads never go down: the publisher never drops a buffer). So a batch that the KV applies
+carries a sequence no tombstone in the buffer exceeds, and the sequence rule lets it
+through with or without the tombstones; a batch planned against an older head is refused as
+a whole by the compare-and-set, with or without them. The other fences rest on the head,
+the alias and the intent, never on tombstones: older publications *m* < *n* are stopped by
+the intent check (``SUPERSEDED`` before any write), by the alias fence on the standby path
+(refused while ``live`` points at that buffer), by ``Overtaken`` (a head at or above
+``(m + 1) * STRIDE``) and by the alias's sequence rule (their switch returns False). A
+newer publication *p* > *n* running at the same time writes tombstones at or above
+``p * STRIDE`` > ``n * STRIDE``, which the prune leaves alone. The bound ``n * STRIDE`` (not
+the head) also keeps *n*'s own tombstones, so a redelivery of *n* finds the same state.
+Pruning is idempotent and cumulative: a prune that fails (logged) is made up by the next
+publication.
 """
 
 from __future__ import annotations
@@ -61,6 +94,7 @@ from gitstore.domain.content import KindRegistry, ManifestError, identity_for_pa
 from gitstore.domain.errors import (
     Aborted,
     FailedPrecondition,
+    GitStoreError,
     InvalidArgument,
     NotFound,
     PermanentError,
@@ -174,6 +208,7 @@ class Publisher:
                 continue
             if done is None:
                 return self._superseded(event, "a newer publication switched live first")
+            await self._prune(event)
             changes = await self._changed(repository, previous, event.commit)
             log.info(
                 "published %s %s (publication %d) into %s %s: %d upserts, %d deletes, "
@@ -272,6 +307,8 @@ class Publisher:
                     exc.message,
                 )
             else:
+                if not result.changed:
+                    await self._stamp(active, commit, floor, fence=None)
                 switched = await self.kv.set_alias(
                     repository,
                     LIVE,
@@ -293,10 +330,55 @@ class Publisher:
             ),
             correlation_id=correlation_id,
         )
+        if not result.changed:
+            await self._stamp(standby, commit, floor, fence=LIVE)
         switched = await self.kv.set_alias(
             repository, LIVE, standby.channel, sequence=sequence, expected_target_version=commit
         )
         return _Done(standby.channel, result, in_place=False) if switched else None
+
+    async def _stamp(
+        self, scope: ChannelScope, commit: str, floor: int, *, fence: str | None
+    ) -> None:
+        """The buffer already held ``commit`` (nothing was written): move its head into this
+        publication's range anyway — an empty batch, compare-and-set on the head — so that a
+        batch an older publication planned against the buffer's earlier head is refused
+        once this publication has made the buffer live (see "Stamping" in the module doc)."""
+        head = await self.kv.head(scope)
+        if head is None or head.sequence >= floor:
+            return  # nothing to stamp, or already in this publication's range (a redelivery)
+        await self.kv.apply(
+            Batch(scope, floor, commit, expected_head_sequence=head.sequence, unless_alias=fence)
+        )
+
+    async def _prune(self, event: PublishEvent) -> int:
+        """After ``event``'s publication is live: drop the tombstones below its range in both
+        buffers (why that is safe: the module doc). Returns how many; a KV error is logged,
+        not raised — the next publication prunes them."""
+        below = event.sequence * STRIDE
+        pruned = 0
+        for buffer in BUFFERS:
+            scope = ChannelScope(event.repository_id, buffer)
+            try:
+                pruned += await self.kv.prune_tombstones(scope, below_sequence=below)
+            except GitStoreError as exc:
+                log.warning(
+                    "could not prune the tombstones of %s below %d: %s [correlation_id=%s]",
+                    scope,
+                    below,
+                    exc.message,
+                    event.correlation_id,
+                )
+        if pruned:
+            log.info(
+                "publication %d of %s pruned %d tombstone(s) below sequence %d [correlation_id=%s]",
+                event.sequence,
+                event.repository_id,
+                pruned,
+                below,
+                event.correlation_id,
+            )
+        return pruned
 
     async def _changed(self, repository: str, previous: str | None, target: str) -> list[str]:
         """Resource ids ``<kind>/<name>`` whose files differ between ``previous`` and

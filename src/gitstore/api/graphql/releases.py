@@ -7,7 +7,8 @@ Root fields take ``repository: "<namespace>/<repo>"`` like the storefront fields
   ``liveRelease(repository)``, ``publications(repository, tag, first, after)`` (newest
   first), ``webhooks(repository)`` with ``Webhook.deliveries(first, after)``;
 * mutations ``createRelease``, ``publishRelease``, ``replayRelease``, ``registerWebhook``
-  (the payload's ``secret`` is shown this once), ``deleteWebhook``.
+  (the payload's ``secret`` is shown this once), ``updateWebhook`` (pause/resume,
+  description), ``rotateWebhookSecret`` (the new secret, shown once), ``deleteWebhook``.
 
 Resolvers are thin: use cases live in ``gitstore.api.releases`` and ``gitstore.api.webhooks``;
 who may do what is ``releases.access`` (reads: read access; createRelease: write;
@@ -311,6 +312,34 @@ def _add_mutations(builder: SchemaBuilder, types: _Types) -> None:
         resolve=_delete,
         description="Delete a webhook and its deliveries (maintainers).",
     )
+    webhook_id = {"id": GraphQLInputField(GraphQLNonNull(GraphQLID))}
+    add_mutation(
+        builder,
+        "updateWebhook",
+        input_fields={
+            **webhook_id,
+            "active": GraphQLInputField(
+                GraphQLBoolean, description="false pauses (nothing is sent), true resumes."
+            ),
+            "description": GraphQLInputField(GraphQLString),
+        },
+        payload_fields={"webhook": GraphQLField(types.webhook)},
+        resolve=_update,
+        description="Pause/resume or re-describe a webhook; omitted fields stay (maintainers).",
+    )
+    add_mutation(
+        builder,
+        "rotateWebhookSecret",
+        input_fields=webhook_id,
+        payload_fields={
+            "webhook": GraphQLField(types.webhook),
+            "secret": GraphQLField(
+                GraphQLString, description="The new HMAC-SHA256 signing key; shown only now."
+            ),
+        },
+        resolve=_rotate,
+        description="Replace a webhook's signing secret; later deliveries use it (maintainers).",
+    )
 
 
 # ---------------------------------------------------------------------- query resolvers
@@ -461,3 +490,23 @@ async def _delete(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
     raw = decode_global_id(data["id"], WEBHOOK).id
     deleted = await webhooks.delete_webhook(ctx.services.store, ctx.require_principal(), raw)
     return {"deletedWebhookId": encode_global_id(WEBHOOK, deleted.id)}
+
+
+async def _update(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+    ctx = context_of(info)
+    raw = decode_global_id(data["id"], WEBHOOK).id
+    updated = await webhooks.update_webhook(
+        ctx.services.store,
+        ctx.require_principal(),
+        raw,
+        active=data.get("active"),
+        description=data.get("description"),
+    )
+    return {"webhook": updated}
+
+
+async def _rotate(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+    ctx = context_of(info)
+    raw = decode_global_id(data["id"], WEBHOOK).id
+    rotated = await webhooks.rotate_secret(ctx.services.store, ctx.require_principal(), raw)
+    return {"webhook": rotated.webhook, "secret": rotated.secret}

@@ -1,10 +1,18 @@
-"""Webhook use cases: register, delete, list (with deliveries). No GraphQL here.
+"""Webhook use cases: register, update (pause/resume, description), rotate the secret,
+delete, list (with deliveries). No GraphQL here.
 
 All of them need a maintainer or owner of the repository's namespace (see
 ``releases.access``). Registering checks the URL (``urls``), makes a fresh secret and returns
 it with the webhook — the only time it is shown; listings never include it. Deleting removes
-the webhook's deliveries too (pending ones are not sent any more). Every change is audited
-(``webhook.create`` / ``webhook.delete``, target ``<ns>/<repo>``, the URL in the details).
+the webhook's deliveries too (pending ones are not sent any more). Pausing
+(``active=False``) keeps the webhook and its deliveries: publications completed while it is
+paused queue no delivery for it (``results``), and its PENDING deliveries stay PENDING but are
+not claimed (``claim_due_deliveries`` skips inactive webhooks), so nothing is sent until it is
+resumed — then the pending ones go out with their remaining attempts.
+Rotating makes a new secret, returned once like at registration; deliveries sent after it
+are signed with the new one. Every change is audited (``webhook.create`` /
+``webhook.update`` / ``webhook.rotate_secret`` / ``webhook.delete``, target ``<ns>/<repo>``,
+the URL in the details, never a secret).
 """
 
 from __future__ import annotations
@@ -46,12 +54,7 @@ async def register_webhook(
     record = await maintainable(store, principal, repository, what=WHAT)
     text = check_url_shape(url)
     await check_destination(text, allow_private=settings.allow_private)
-    about = (description or "").strip()
-    if len(about) > MAX_DESCRIPTION or "\x00" in about:
-        raise InvalidArgument(
-            f"description must be at most {MAX_DESCRIPTION} characters without NUL bytes",
-            field="description",
-        )
+    about = _check_description(description)
     secret = new_secret()
     webhook = await store.create_webhook(
         record.id, text, secret, created_by=principal.username, description=about
@@ -62,7 +65,11 @@ async def register_webhook(
     return Registered(webhook, secret)
 
 
-async def delete_webhook(store: MetadataStore, principal: Principal, webhook_id: str) -> Webhook:
+async def _managed(
+    store: MetadataStore, principal: Principal, webhook_id: str
+) -> tuple[Webhook, RepositoryRecord]:
+    """The webhook and its repository if the caller may manage it; ``NotFound`` otherwise
+    (also when the caller cannot see the repository, so IDs do not leak)."""
     webhook = await store.get_webhook(webhook_id) if is_uuid(webhook_id) else None
     record = await store.get_repository(webhook.repository_uuid) if webhook else None
     if webhook is None or record is None:
@@ -71,6 +78,21 @@ async def delete_webhook(store: MetadataStore, principal: Principal, webhook_id:
         await maintainable(store, principal, record.repository_id, what=WHAT)
     except NotFound:
         raise NotFound(f"webhook {webhook_id!r} does not exist", field="id") from None
+    return webhook, record
+
+
+def _check_description(description: str) -> str:
+    about = (description or "").strip()
+    if len(about) > MAX_DESCRIPTION or "\x00" in about:
+        raise InvalidArgument(
+            f"description must be at most {MAX_DESCRIPTION} characters without NUL bytes",
+            field="description",
+        )
+    return about
+
+
+async def delete_webhook(store: MetadataStore, principal: Principal, webhook_id: str) -> Webhook:
+    webhook, record = await _managed(store, principal, webhook_id)
     if not await store.delete_webhook(webhook.id):
         raise NotFound(f"webhook {webhook_id!r} does not exist", field="id")
     await store.append_audit(
@@ -80,6 +102,47 @@ async def delete_webhook(store: MetadataStore, principal: Principal, webhook_id:
         {"url": webhook.url, "id": webhook.id},
     )
     return webhook
+
+
+async def update_webhook(
+    store: MetadataStore,
+    principal: Principal,
+    webhook_id: str,
+    *,
+    active: bool | None = None,
+    description: str | None = None,
+) -> Webhook:
+    """Pause/resume (``active``) and/or re-describe a webhook; None keeps a field."""
+    webhook, record = await _managed(store, principal, webhook_id)
+    about = None if description is None else _check_description(description)
+    try:
+        updated = await store.update_webhook(webhook.id, active=active, description=about)
+    except NotFound:
+        raise NotFound(f"webhook {webhook_id!r} does not exist", field="id") from None
+    changes: dict[str, Any] = {"url": webhook.url, "id": webhook.id}
+    if active is not None:
+        changes["active"] = active
+    if about is not None:
+        changes["description"] = about
+    await store.append_audit(principal.username, "webhook.update", record.repository_id, changes)
+    return updated
+
+
+async def rotate_secret(store: MetadataStore, principal: Principal, webhook_id: str) -> Registered:
+    """A fresh signing secret, returned this once; the old one stops signing at once."""
+    webhook, record = await _managed(store, principal, webhook_id)
+    secret = new_secret()
+    try:
+        updated = await store.update_webhook(webhook.id, secret=secret)
+    except NotFound:
+        raise NotFound(f"webhook {webhook_id!r} does not exist", field="id") from None
+    await store.append_audit(
+        principal.username,
+        "webhook.rotate_secret",
+        record.repository_id,
+        {"url": webhook.url, "id": webhook.id},
+    )
+    return Registered(updated, secret)
 
 
 async def list_webhooks(

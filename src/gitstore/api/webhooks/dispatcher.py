@@ -126,11 +126,13 @@ class DeliveryDispatcher:
         webhook = await self.store.get_webhook(delivery.webhook_id)
         if webhook is None:
             return  # deleted meanwhile (its deliveries went with it)
+        if not webhook.active:
+            # Paused after the claim: no attempt is spent; the delivery stays PENDING, its
+            # lease runs out and claims skip it until the webhook is resumed.
+            return
         status: int | None = None
         error = ""
         try:
-            if not webhook.active:
-                raise InvalidArgument("the webhook is inactive")
             await check_destination(webhook.url, allow_private=self.settings.allow_private)
             body = body_of(delivery.payload)
             response = await self._http().post(

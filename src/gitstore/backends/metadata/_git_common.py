@@ -206,6 +206,15 @@ def check_webhook(url: str, secret: str) -> None:
     check_text(secret, "secret", limit=1024)
 
 
+def check_webhook_update(description: str | None, secret: str | None) -> None:
+    if description is not None and (not isinstance(description, str) or len(description) > 1024):
+        raise InvalidArgument(
+            "description must be a string of at most 1024 characters", field="description"
+        )
+    if secret is not None:
+        check_text(secret, "secret", limit=1024)
+
+
 def check_delivery(
     publication_sequence: int, payload: dict[str, Any], next_attempt_at: datetime
 ) -> tuple[dict[str, Any], datetime]:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from gitstore.domain.errors import NotFound
+
 from . import _common as c
 from . import _git_common as g
 from ._rows import Codec, Row
@@ -310,6 +312,30 @@ class SqlGitReads(GitMetadata):
     async def list_webhooks(self, repository_uuid: str) -> list[Webhook]:
         sql = f"SELECT * FROM webhooks WHERE repository_uuid = {self._MARK} ORDER BY created_at, id"
         return [webhook(r, self._CODEC) for r in await self._rows(sql, repository_uuid)]
+
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        active: bool | None = None,
+        description: str | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        # One UPDATE: COALESCE keeps a column whose new value is NULL (not given).
+        g.check_webhook_update(description, secret)
+        m = self._MARK
+        sql = (
+            f"UPDATE webhooks SET active = COALESCE({m}, active),"
+            f" description = COALESCE({m}, description), secret = COALESCE({m}, secret)"
+            f" WHERE id = {m}"
+        )
+        flag = None if active is None else bool(active)
+        if not await self._change(sql, flag, description, secret, webhook_id):
+            raise NotFound(g.webhook_missing(webhook_id), field="webhook_id")
+        found = await self.get_webhook(webhook_id)
+        if found is None:  # deleted in between
+            raise NotFound(g.webhook_missing(webhook_id), field="webhook_id")
+        return found
 
     async def delete_webhook(self, webhook_id: str) -> bool:
         sql = f"DELETE FROM webhooks WHERE id = {self._MARK}"

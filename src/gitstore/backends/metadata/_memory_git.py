@@ -273,6 +273,27 @@ class MemoryGitStore(GitMetadata):
         mine = [w for w in self._webhooks.values() if w.repository_uuid == repository_uuid]
         return sorted(mine, key=lambda w: (w.created_at, w.id))
 
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        active: bool | None = None,
+        description: str | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        g.check_webhook_update(description, secret)
+        current = self._webhooks.get(webhook_id)
+        if current is None:
+            raise NotFound(g.webhook_missing(webhook_id), field="webhook_id")
+        updated = dataclasses.replace(
+            current,
+            active=current.active if active is None else bool(active),
+            description=current.description if description is None else description,
+            secret=current.secret if secret is None else secret,
+        )
+        self._webhooks[webhook_id] = updated
+        return updated
+
     async def delete_webhook(self, webhook_id: str) -> bool:
         if self._webhooks.pop(webhook_id, None) is None:
             return False

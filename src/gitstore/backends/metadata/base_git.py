@@ -233,6 +233,19 @@ class GitMetadata(abc.ABC):
         """Oldest first."""
 
     @abc.abstractmethod
+    async def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        active: bool | None = None,
+        description: str | None = None,
+        secret: str | None = None,
+    ) -> Webhook:
+        """Change the given fields (None keeps one) and return the webhook as stored.
+        ``active=False`` pauses it: ``claim_due_deliveries`` skips its deliveries (they stay
+        PENDING and are claimed again once it is active). ``NotFound`` if unknown."""
+
+    @abc.abstractmethod
     async def delete_webhook(self, webhook_id: str) -> bool:
         """Deletes its deliveries too. False if unknown."""
 

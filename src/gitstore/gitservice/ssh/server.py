@@ -5,7 +5,12 @@ API maps to a user (``HookService.AuthenticateSshKey``). Only public-key authent
 offered (no passwords, no keyboard-interactive, no host-based); another login name is
 refused without asking the API. Each offered key is looked up once per connection (the key
 query and the signed attempt share the answer); the user of the key whose signature was
-accepted is the connection's user.
+accepted is the connection's user. Limits: authentication must finish within
+``LOGIN_TIMEOUT`` (asyncssh's ``login_timeout``), and after ``MAX_AUTH_FAILURES`` refused keys
+the connection is cut (asyncssh has no MaxAuthTries of its own, so ``validate_public_key``
+counts); at most ``MAX_SESSIONS_PER_CONNECTION`` sessions run at once on one connection —
+another is answered on stderr with exit status 128 (asyncssh opens the channel before the
+process factory sees it, so the refusal comes after the open, not as an open failure).
 
 Sessions run exactly one of git's pack services (``command.parse_git_command``); the
 request is authorised by the API (``AuthorizeGit``: READ for upload-pack, WRITE for
@@ -57,6 +62,12 @@ log = logging.getLogger(__name__)
 LOGIN = "git"
 REFUSED = 128
 LOGIN_TIMEOUT = 30.0
+# Refused keys (unknown, or offered for another login name) before the connection is cut: as
+# OpenSSH's MaxAuthTries default. Each refused key may have cost an API lookup.
+MAX_AUTH_FAILURES = 6
+# Sessions (exec channels) running at once on one connection; git uses one, multiplexing
+# clients (ControlMaster) a few.
+MAX_SESSIONS_PER_CONNECTION = 4
 # A client that stops answering keepalives for ~2 minutes is dropped (and its git killed).
 KEEPALIVE_INTERVAL = 30.0
 KEEPALIVE_COUNT_MAX = 4
@@ -89,6 +100,8 @@ class _Connection(asyncssh.SSHServer):
         self.peer = ""
         self._known: dict[str, str | None] = {}
         self._candidate = ""
+        self._failures = 0
+        self.sessions = 0
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
@@ -116,6 +129,23 @@ class _Connection(asyncssh.SSHServer):
         return False
 
     async def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        if self._failures >= MAX_AUTH_FAILURES:
+            self._too_many_failures()
+            return False
+        accepted = await self._check_key(username, key)
+        if not accepted:
+            self._failures += 1
+        return accepted
+
+    def _too_many_failures(self) -> None:
+        log.info("ssh login from %s cut off after %d refused keys", self.peer, self._failures)
+        if self.conn is not None:
+            self.conn.disconnect(
+                asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE,
+                "gitstore: too many authentication failures",
+            )
+
+    async def _check_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         if username != LOGIN:
             log.info(
                 "ssh login as %r from %s refused: the login must be %r",
@@ -259,7 +289,22 @@ async def _run_with_transport(
 
 
 async def _handle(shared: _Shared, process: asyncssh.SSHServerProcess[bytes]) -> None:
+    conn = process.get_extra_info("connection")
+    owner = conn.get_owner() if conn is not None else None
+    if isinstance(owner, _Connection) and owner.sessions >= MAX_SESSIONS_PER_CONNECTION:
+        log.info("ssh session from %s refused: %d already running", owner.peer, owner.sessions)
+        with contextlib.suppress(asyncssh.Error, OSError):
+            process.exit(
+                _refuse(
+                    process,
+                    f"gitstore: at most {MAX_SESSIONS_PER_CONNECTION} sessions may run at "
+                    "once on one connection",
+                )
+            )
+        return
     shared.sessions += 1
+    if isinstance(owner, _Connection):
+        owner.sessions += 1
     try:
         try:
             code = await _session(shared, process)
@@ -274,6 +319,8 @@ async def _handle(shared: _Shared, process: asyncssh.SSHServerProcess[bytes]) ->
             process.exit(code)  # the channel may be gone already
     finally:
         shared.sessions -= 1
+        if isinstance(owner, _Connection):
+            owner.sessions -= 1
 
 
 @dataclass
