@@ -26,6 +26,20 @@ Every document write is stamped with the target commit and a sequence above ever
 channel held, and the head moves only with the write that completes the target, so a crash
 anywhere leaves a state the next attempt repairs: the KV converges to exactly the branch head.
 
+**Pruning tombstones** (``draft`` only, after a projection that moved the head to ``h``):
+the tombstones below ``h`` are dropped (``prune_tombstones``), so deleted documents do not
+pile up. Safe for the reason ``publisher`` gives for its buffers: a tombstone only blocks a
+write with a *lower* sequence, and every write into ``draft`` is one of this module's
+batches, compare-and-setting the head (``expected_head_sequence``) with a sequence at or
+above it (``seq + 1``; a claim's chunks use the claim's sequence, which is the head). The
+head is at or above every stored sequence and never goes down, so an applied batch is
+never below a tombstone, and a batch planned against an older head (a stalled chunk after
+a takeover, a worker that lost the race) is refused whole by the compare-and-set. Late and
+redelivered events carry no state: they re-resolve the branch head. No other code writes
+``draft`` (statuses and publication intents live in their own channels). A failed prune is
+logged, not raised; the next projection makes up for it. The last projection's own
+tombstones (at ``h``) stay until the next one.
+
 **Other targets** (``project_into``, used by the publisher, ``publisher``): the same algorithm
 for any scope and a given commit, described by a :class:`Target`. Three extra knobs, all off
 for ``draft``: ``floor`` (the lowest sequence to write with; a head at or above ``ceiling``
@@ -52,7 +66,7 @@ from dataclasses import dataclass, field
 
 from gitstore.backends.kv import Batch, KvStore, Upsert
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
-from gitstore.domain.errors import Aborted, FailedPrecondition, NotFound
+from gitstore.domain.errors import Aborted, FailedPrecondition, GitStoreError, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
     NO_VERSION,
@@ -112,6 +126,7 @@ class ProjectionResult:
     full: bool = False  # a full resync (base unknown to Git)
     took_over: bool = False  # finished an unfinished claim
     reindexed: int = 0  # products re-indexed for rule-based collections (``collections``)
+    pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
     seconds: float = 0.0
     invalid: list[ContentError] = field(default_factory=list)
     # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
@@ -173,9 +188,35 @@ class Projector:
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``draft`` of ``repository`` to its default branch head; see the module doc."""
-        return await self.project_into(
-            Target(draft_scope(repository)), correlation_id=correlation_id
-        )
+        scope = draft_scope(repository)
+        result = await self.project_into(Target(scope), correlation_id=correlation_id)
+        if result.changed:
+            result.pruned = await self._prune(scope, result.sequence, correlation_id)
+        return result
+
+    async def _prune(self, scope: ChannelScope, below: int, correlation_id: str) -> int:
+        """Drop the tombstones of ``scope`` below ``below`` (the head the projection just
+        wrote; why that is safe: the module doc). A KV error is logged, not raised."""
+        try:
+            pruned = await self.kv.prune_tombstones(scope, below_sequence=below)
+        except GitStoreError as exc:
+            log.warning(
+                "could not prune the tombstones of %s below %d: %s [correlation_id=%s]",
+                scope,
+                below,
+                exc.message,
+                correlation_id,
+            )
+            return 0
+        if pruned:
+            log.info(
+                "pruned %d tombstone(s) of %s below sequence %d [correlation_id=%s]",
+                pruned,
+                scope,
+                below,
+                correlation_id,
+            )
+        return pruned
 
     async def project_into(self, target: Target, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``target.scope`` to ``target.commit`` (see :class:`Target`)."""
