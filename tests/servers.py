@@ -25,6 +25,13 @@ def on_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def missing(message: str) -> None:
+    """Something a test needs is not on this machine: a failure on CI, else a skip."""
+    if on_ci():
+        pytest.fail(f"{message}; CI=true requires it")
+    pytest.skip(message)
+
+
 def require_server(url: str, name: str) -> str:
     """Return ``url`` if its host:port accepts TCP connections; otherwise fail (CI) or skip."""
     parsed = urlparse(url)
@@ -34,7 +41,5 @@ def require_server(url: str, name: str) -> str:
         with socket.create_connection((host, port), timeout=2):
             return url
     except OSError as exc:
-        message = f"{name} is not reachable at {host}:{port} ({exc})"
-        if on_ci():
-            pytest.fail(f"{message}; CI=true requires it")
-        pytest.skip(message)
+        missing(f"{name} is not reachable at {host}:{port} ({exc})")
+        raise AssertionError("unreachable") from None

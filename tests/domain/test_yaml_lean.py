@@ -25,6 +25,7 @@ from gitstore.domain.content import (
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.yamlio import LazyPositions, YamlProblem, load_yaml
 from tests.domain import samples
+from tests.servers import missing
 
 DOCUMENTS = [
     "",
@@ -92,7 +93,7 @@ def loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> s
     if request.param == "pure-python":
         monkeypatch.setattr(yamlio, "_Loader", yamlio._PyLoader)
     elif not getattr(yaml, "__with_libyaml__", False):
-        pytest.skip("libyaml is not installed")
+        missing("libyaml is not installed (PyYAML without its C extension)")
     return str(request.param)
 
 

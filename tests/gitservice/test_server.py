@@ -11,9 +11,10 @@ from gitstore.config import Settings
 from gitstore.domain import errors
 from gitstore.domain.events import ZERO_SHA
 from gitstore.git.client import GitClient, GitServiceError
+from gitstore.git.status import status_of as status_code
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
-from gitstore.gitservice.server import GitServiceHandle, start_server, status_code
+from gitstore.gitservice.server import GitServiceHandle, start_server
 from gitstore.gitservice.storage import RepositoryStore
 from tests.gitservice.helpers import AUTHOR, A, action, rpc_error
 

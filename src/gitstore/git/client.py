@@ -35,6 +35,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gitstore.config import Settings
 from gitstore.domain import errors
+from gitstore.git.status import error_class
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
 
@@ -46,23 +47,9 @@ class GitServiceError(errors.GitStoreError):
     """The git service failed in a way that is not the caller's fault (``INTERNAL`` etc.)."""
 
 
-_ERRORS: dict[grpc.StatusCode, type[errors.GitStoreError]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.ALREADY_EXISTS: errors.AlreadyExists,
-    grpc.StatusCode.FAILED_PRECONDITION: errors.FailedPrecondition,
-    grpc.StatusCode.ABORTED: errors.Aborted,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-    grpc.StatusCode.UNAVAILABLE: errors.Unavailable,
-    grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: errors.Unavailable,
-}
-
-
 def error_from_rpc(exc: grpc.aio.AioRpcError) -> errors.GitStoreError:
     """The project error for a failed call, carrying the server's message."""
-    kind = _ERRORS.get(exc.code(), GitServiceError)
+    kind = error_class(exc.code()) or GitServiceError
     details = exc.details() or exc.code().name
     if kind is GitServiceError:
         details = f"git service: {exc.code().name}: {details}"

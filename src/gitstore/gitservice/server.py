@@ -46,6 +46,7 @@ from gitstore.backends.queue.factory import open_queue
 from gitstore.config import Settings
 from gitstore.domain import errors
 from gitstore.domain.identity import RepositoryId
+from gitstore.git.status import status_of
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
 from gitstore.gitservice import commits, durability, reads
@@ -60,32 +61,15 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME: str = pb.DESCRIPTOR.services_by_name["GitService"].full_name
 OUTBOX_FILE = ".outbox.sqlite3"
-_CODES: dict[type[errors.GitStoreError], grpc.StatusCode] = {
-    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    errors.NotFound: grpc.StatusCode.NOT_FOUND,
-    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
-    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    errors.Aborted: grpc.StatusCode.ABORTED,
-    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
-}
 
 S = TypeVar("S")
 Req = TypeVar("Req")
 R = TypeVar("R")
 
 
-def status_code(exc: errors.GitStoreError) -> grpc.StatusCode:
-    for kind in type(exc).__mro__:
-        if kind in _CODES:
-            return _CODES[kind]
-    return grpc.StatusCode.INTERNAL
-
-
 def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> None:
     if isinstance(exc, errors.GitStoreError):
-        context.abort(status_code(exc), exc.message)
+        context.abort(status_of(exc), exc.message)
     incident = uuid.uuid4().hex[:12]
     log.error("%s failed (incident %s)", method, incident, exc_info=exc)
     context.abort(grpc.StatusCode.INTERNAL, f"internal error (incident {incident})")

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import grpc
 
 from gitstore.domain import errors
+from gitstore.git.status import status_of
 from gitstore.hook.v1 import hook_service_pb2 as hpb
 from gitstore.hook.v1 import hook_service_pb2_grpc as hpb_grpc
 
@@ -55,21 +56,6 @@ log = logging.getLogger("gitstore.api.hooks")
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 T = TypeVar("T")
-
-_CODES: tuple[tuple[type[errors.GitStoreError], grpc.StatusCode], ...] = (
-    (errors.InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (errors.NotFound, grpc.StatusCode.NOT_FOUND),
-    (errors.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
-    (errors.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (errors.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-    (errors.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (errors.Aborted, grpc.StatusCode.ABORTED),
-    (errors.Unavailable, grpc.StatusCode.UNAVAILABLE),
-)
-
-
-def status_of(exc: errors.GitStoreError) -> grpc.StatusCode:
-    return next((code for kind, code in _CODES if isinstance(exc, kind)), grpc.StatusCode.INTERNAL)
 
 
 async def _answer(context: grpc.aio.ServicerContext[Any, Any], what: str, work: Awaitable[T]) -> T:

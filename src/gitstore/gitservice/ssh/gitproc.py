@@ -17,10 +17,9 @@ Which process, with which environment: with the git service's ``GitTransport``
 ``Invocation`` (``argv``/``env``/``cwd``; ``close()`` settles the push) whose receive-pack
 runs the service's pre-receive/post-receive hooks with the push context. Without one (a
 bare store, e.g. tests of the SSH layer alone) ``open_git`` builds an isolated invocation
-itself: ``git -c core.hooksPath=/dev/null <service> -- <repo>`` (no hook runs, repository
-hooks included) with a minimal environment (``PATH``, ``LANG=C``, no system/global config,
-``HOME=/dev/null``, no inherited ``GIT_*``) plus ``GIT_PROTOCOL`` when the client sent a
-well-formed one (``version=2``).
+itself from the same building blocks (``transport.process.git_command`` with
+``core.hooksPath=/dev/null``: no hook runs, repository hooks included; ``git_env``: the minimal
+environment) plus ``GIT_PROTOCOL`` when the client sent a well-formed one (``version=2``).
 """
 
 from __future__ import annotations
@@ -28,19 +27,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.identity import RepositoryId
 from gitstore.git.v1 import git_service_pb2 as git_pb
 from gitstore.gitservice.ssh.command import GitService
+from gitstore.gitservice.transport import process
 
 CHUNK = 64 * 1024
-_PROTOCOL = re.compile(r"[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?(:[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?)*")
-_KEPT = ("PATH", "TZ")
 
 
 class Reader(Protocol):
@@ -51,14 +48,6 @@ class Writer(Protocol):
     def write(self, data: bytes) -> None: ...
 
     async def drain(self) -> None: ...
-
-
-class Invocation(Protocol):
-    """What to run (as gitservice.transport.process.Invocation)."""
-
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path | None
 
 
 class Transport(Protocol):
@@ -73,23 +62,16 @@ class Transport(Protocol):
         git_protocol: str = "",
         stateless: bool = False,
         advertise: bool = False,
-    ) -> ClosingInvocation: ...
-
-
-class ClosingInvocation(Invocation, Protocol):
-    def close(self) -> None: ...
-
-
-@dataclass
-class LocalInvocation:
-    argv: list[str]
-    env: dict[str, str]
-    cwd: Path | None
+    ) -> process.Invocation: ...
 
 
 def protocol_ok(value: str) -> bool:
     """Whether a client's ``GIT_PROTOCOL`` is ``key[=value]`` items joined by ``:``."""
-    return len(value) <= 256 and _PROTOCOL.fullmatch(value) is not None
+    try:
+        process.check_protocol(value)
+    except InvalidArgument:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -99,34 +81,21 @@ def open_git(
     repo_path: Path,
     context: git_pb.PushContext,
     git_protocol: str | None,
-) -> Iterator[Invocation]:
+) -> Iterator[process.Invocation]:
     """A hook-less git process for one session (used when no ``GitTransport`` is given)."""
-    env = {name: os.environ[name] for name in _KEPT if name in os.environ}
-    env.setdefault("PATH", os.defpath)
-    env.update(
-        LANG="C",
-        LC_ALL="C",
-        HOME=os.devnull,
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_TERMINAL_PROMPT="0",
+    protocol = git_protocol if git_protocol and protocol_ok(git_protocol) else ""
+    argv = process.git_command(
+        service.program, repo_path, stateless=False, hooks_dir=Path(os.devnull)
     )
-    if git_protocol and protocol_ok(git_protocol):
-        env["GIT_PROTOCOL"] = git_protocol
-    argv = ["git", "-c", f"core.hooksPath={os.devnull}", service.program, "--", str(repo_path)]
-    yield LocalInvocation(argv, env, repo_path)
+    with process.Invocation(argv, process.git_env(protocol), repo_path) as invocation:
+        yield invocation
 
 
-async def run_git(invocation: Invocation, stdin: Reader, stdout: Writer, stderr: Writer) -> int:
+async def run_git(
+    invocation: process.Invocation, stdin: Reader, stdout: Writer, stderr: Writer
+) -> int:
     """Run the invocation bridged to the streams; return its exit status."""
-    proc = await asyncio.create_subprocess_exec(
-        *invocation.argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=invocation.env,
-        cwd=invocation.cwd,
-    )
+    proc = await process.spawn_async(invocation)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     feed = asyncio.create_task(_feed(stdin, proc.stdin))
     try:

@@ -22,19 +22,13 @@ import grpc
 
 from gitstore.config import Settings
 from gitstore.domain import errors
+from gitstore.git.status import error_class
 from gitstore.hook.v1 import hook_service_pb2 as hook_pb
 from gitstore.hook.v1 import hook_service_pb2_grpc as hook_grpc
 
-_ERRORS: dict[grpc.StatusCode, type[errors.GitStoreError]] = {
-    grpc.StatusCode.NOT_FOUND: errors.NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: errors.PermissionDenied,
-    grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
-    grpc.StatusCode.UNAUTHENTICATED: errors.Unauthenticated,
-}
-
 
 def _error(exc: grpc.aio.AioRpcError, what: str) -> errors.GitStoreError:
-    kind = _ERRORS.get(exc.code(), errors.Unavailable)
+    kind = error_class(exc.code()) or errors.Unavailable
     details = exc.details() or exc.code().name
     if kind is errors.Unavailable:
         return errors.Unavailable(f"{what}: the API's hook service is unavailable ({details})")
