@@ -19,11 +19,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psycopg
 import pytest
 import redis
 
 from gitstore.backends.queue.factory import open_queue
-from tests.servers import NATS_URL, REDIS_URL, require_server
+from tests.servers import NATS_URL, POSTGRES_URL, REDIS_URL, require_server
 
 from .flows import create_namespace, create_repository, login
 from .served import Served
@@ -61,14 +62,25 @@ def _delete_keys(url: str, prefix: str) -> None:
         client.close()
 
 
-@pytest.fixture(scope="session", params=["embedded", "redis-nats"])
+def _drop_schema(url: str, schema: str) -> int:
+    """Drop ``schema``; how many repositories it held (the API really used PostgreSQL)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        try:
+            row = conn.execute(f"SELECT count(*) FROM {schema}.repositories".encode()).fetchone()
+        except psycopg.errors.UndefinedTable:
+            row = (0,)
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE".encode())
+    return int(row[0]) if row else 0
+
+
+@pytest.fixture(scope="session", params=["embedded", "redis-nats", "split"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Served]:
     env = {"GITSTORE_API__MAX_BODY_BYTES": BODY_LIMIT}
     args: tuple[str, ...] = ()
-    stream = prefix = ""
-    if request.param == "redis-nats":
+    stream = prefix = schema = ""
+    if request.param in ("redis-nats", "split"):
         redis_url = require_server(REDIS_URL, "Redis")
         nats_url = require_server(NATS_URL, "NATS")
         tag = uuid.uuid4().hex[:10]
@@ -76,8 +88,16 @@ def served(
         env["GITSTORE_QUEUE__STREAM"] = stream
         env["GITSTORE_KV__URL"] = f"{redis_url}?prefix={prefix}"
         args = ("--queue-url", nats_url)
+    if request.param == "split":
+        env["GITSTORE_QUEUE__URL"] = nats_url
+        schema = f"e2e_{tag}"
+        postgres = require_server(POSTGRES_URL, "PostgreSQL")
+        env["GITSTORE_DB__URL"] = f"{postgres}{'&' if '?' in postgres else '?'}schema={schema}"
     data_dir = tmp_path_factory.mktemp(f"e2e-{request.param}") / "data"
-    server = Served.start(data_dir, env=env, args=args)
+    if request.param == "split":
+        server = Served.start_split(data_dir, env=env)
+    else:
+        server = Served.start(data_dir, env=env, args=args)
     try:
         yield server
     finally:
@@ -85,7 +105,9 @@ def served(
         if stream:
             _drop_stream(NATS_URL, stream)
             _delete_keys(REDIS_URL, prefix)
-        assert code == 0, f"gitstore serve exited with {code}:\n{server.log}"
+        repositories = _drop_schema(POSTGRES_URL, schema) if schema else -1
+        assert code == 0, f"gitstore exited with {code}:\n{server.log}"
+        assert repositories != 0, "the split deployment's API did not write to PostgreSQL"
 
 
 def make_user(served: Served, name: str, *, admin: bool = False) -> Person:

@@ -1,9 +1,12 @@
 """``gitstore serve`` as a real OS process, driven over HTTP like a user would.
 
-``Served.start(data_dir, env=..., args=...)`` runs ``python -m gitstore serve`` with both
-ports chosen by the OS (``--grpc-port 0 --api-port 0``: no race for a free port), reads the
-API's port from its log line ``API listening on http://127.0.0.1:<port>`` and returns once the
-worker logged ``worker started``. ``stop()`` sends SIGTERM and returns the exit code.
+``Served.start(data_dir, env=..., args=...)`` runs ``python -m gitstore serve`` with its
+ports chosen by the OS (``--grpc-port 0 --api-port 0 ...``: no race for a free port), reads the
+API's port from its log line ``API listening on http://127.0.0.1:<port>`` (and SSH's from
+``SSH listening on``) and returns once the worker is consuming. ``Served.start_split`` does the
+same for ``gitstore git-service`` + ``gitstore api`` + ``gitstore worker`` as three processes
+(the git and hook gRPC ports picked free beforehand: each side must name the other's).
+``stop()`` sends SIGTERM to every process and returns the first non-zero exit code.
 
 Helpers: ``cli(...)`` runs another ``gitstore`` subcommand with the same environment (to create
 users, run the demo); ``gql(...)`` posts one GraphQL request and returns the decoded body;
@@ -16,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -29,19 +33,29 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"API listening on (http://[0-9.]+:\d+)")
 _SSH = re.compile(r"SSH listening on [0-9.]+:(\d+)")
-_READY = "worker started"
+_READY = re.compile(r"worker started|worker \S+ consuming")  # serve / gitstore worker
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago (for flags that cannot take 0)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 @dataclass
 class Served:
+    """A running GitStore: one ``serve`` process, or the split deployment's three."""
+
     data_dir: Path
     env: dict[str, str]
-    proc: subprocess.Popen[str]
+    procs: dict[str, subprocess.Popen[str]]
     lines: list[str] = field(default_factory=list)
     url: str = ""
     ssh_port: int = 0
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=120))
-    _pump: threading.Thread | None = None
+    _pumps: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -52,42 +66,84 @@ class Served:
         args: tuple[str, ...] = (),
         timeout: float = 60.0,
     ) -> Served:
-        full_env = {**os.environ, "GITSTORE_GIT__FSYNC": "false", **(env or {})}
-        command = [sys.executable, "-m", "gitstore", "serve", "--data-dir", str(data_dir)]
+        """``gitstore serve``: every service in one process."""
+        command = ["serve", "--data-dir", str(data_dir)]
         command += ["--grpc-port", "0", "--api-port", "0", "--ssh-port", "0", "--hook-port", "0"]
-        command += args
-        proc = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=full_env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        served = cls(data_dir, full_env, proc)
-        ready = threading.Event()
+        return cls._launch(data_dir, env, {"serve": [*command, *args]}, timeout)
 
-        def pump() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                served.lines.append(line)
-                found = _LISTENING.search(line)
-                if found:
-                    served.url = found.group(1)
-                ssh = _SSH.search(line)
-                if ssh:
-                    served.ssh_port = int(ssh.group(1))
-                if _READY in line and served.url:
-                    ready.set()
+    @classmethod
+    def start_split(
+        cls, data_dir: Path, *, env: dict[str, str] | None = None, timeout: float = 60.0
+    ) -> Served:
+        """The deployment for more than one machine: ``gitstore git-service``, ``gitstore
+        api`` and ``gitstore worker`` as three processes that meet only over gRPC and the
+        backends in ``env`` (each flag as an operator would pass it)."""
+        git_port, hook_port = free_port(), free_port()
+        git_uri, data = f"127.0.0.1:{git_port}", str(data_dir)
+        commands = {
+            "git-service": [
+                "git-service", "--data-dir", data, "--grpc-port", str(git_port),
+                "--ssh-port", "0", "--hook-uri", f"127.0.0.1:{hook_port}",
+            ],
+            "api": [
+                "api", "--data-dir", data, "--api-port", "0", "--git-grpc-uri", git_uri,
+                "--hook-port", str(hook_port),
+            ],
+            "worker": ["worker", "--data-dir", data, "--git-grpc-uri", git_uri],
+        }  # fmt: skip
+        return cls._launch(data_dir, env, commands, timeout)
 
-        served._pump = threading.Thread(target=pump, daemon=True)
-        served._pump.start()
+    @classmethod
+    def _launch(
+        cls,
+        data_dir: Path,
+        env: dict[str, str] | None,
+        commands: dict[str, list[str]],
+        timeout: float,
+    ) -> Served:
+        full_env = {**os.environ, "GITSTORE_GIT__FSYNC": "false", **(env or {})}
+        served = cls(data_dir, full_env, {})
+        seen_worker = threading.Event()
+        for name, args in commands.items():
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gitstore", *args],
+                cwd=ROOT,
+                env=full_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            served.procs[name] = proc
+            prefix = f"[{name}] " if len(commands) > 1 else ""
+            pump = threading.Thread(
+                target=served._pump_lines, args=(proc, prefix, seen_worker), daemon=True
+            )
+            pump.start()
+            served._pumps.append(pump)
         deadline = time.monotonic() + timeout
-        while not ready.wait(0.05):
-            if proc.poll() is not None or time.monotonic() > deadline:
+        while not (seen_worker.is_set() and served.url and served.ssh_port):
+            time.sleep(0.05)
+            gone = [n for n, p in served.procs.items() if p.poll() is not None]
+            if gone or time.monotonic() > deadline:
                 served.kill()
-                raise AssertionError(f"gitstore serve did not start:\n{served.log}")
+                what = f"{', '.join(gone)} exited" if gone else "timed out"
+                raise AssertionError(f"gitstore did not start ({what}):\n{served.log}")
         return served
+
+    def _pump_lines(
+        self, proc: subprocess.Popen[str], prefix: str, seen_worker: threading.Event
+    ) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.lines.append(prefix + line)
+            found = _LISTENING.search(line)
+            if found:
+                self.url = found.group(1)
+            ssh = _SSH.search(line)
+            if ssh:
+                self.ssh_port = int(ssh.group(1))
+            if _READY.search(line):
+                seen_worker.set()
 
     @property
     def log(self) -> str:
@@ -95,21 +151,28 @@ class Served:
 
     # ------------------------------------------------------------------ process
     def stop(self, timeout: float = 60.0) -> int:
-        """SIGTERM; the exit code."""
+        """SIGTERM to every process; the first non-zero exit code, else 0."""
         self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        if self._pump is not None:
-            self._pump.join(10)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-        return code
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes = [proc.wait(timeout) for proc in self.procs.values()]
+        self._release()
+        return next((code for code in codes if code), 0)
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(30)
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(30)
+        self._release()
+
+    def _release(self) -> None:
+        for pump in self._pumps:
+            pump.join(10)
+        for proc in self.procs.values():
+            if proc.stderr is not None and not proc.stderr.closed:
+                proc.stderr.close()
 
     def cli(
         self, *args: str, stdin: str = "", timeout: float = 180.0
