@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from .conftest import Person, make_user
-from .flows import ERRORS, create_repository
+from .flows import ERRORS, create_repository, settled_status
 from .gitwork import Workspace, manifest
 from .served import Served
 
@@ -73,6 +73,8 @@ def test_clone_commit_push_over_http(
     url = http_url(served, repo, person.username, secret)
     clone = work.root / "clone"
     work.run("clone", "-q", url, str(clone))
+    work.write(clone, "products/red-shirt.yaml", manifest("red-shirt"))
+    earlier = work.commit_all(clone, "Add red shirt")
     work.write(clone, "products/blue-shirt.yaml", manifest("blue-shirt"))
     sha = work.commit_all(clone, "Add blue shirt")
     pushed = work.attempt("push", "origin", "HEAD:main", cwd=clone)
@@ -87,6 +89,9 @@ def test_clone_commit_push_over_http(
         assert time.monotonic() < deadline, data
         time.sleep(0.2)
     assert data["catalog"]["product"]["version"] == sha
+    # both pushed commits get a verdict of their own, not only the new head
+    for commit in (earlier, sha):
+        assert settled_status(served, person.token, repo, commit)["state"] == "VALID"
     # protocol v2 clone of what was pushed
     again = work.root / "again"
     work.run("-c", "protocol.version=2", "clone", "-q", url, str(again))

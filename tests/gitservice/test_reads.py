@@ -232,3 +232,10 @@ def test_commit_log(stub: pb_grpc.GitServiceStub, repo: str, history: list[str])
     assert first.author.name == "Ada Lovelace" and first.tree_sha
     assert rpc_error(lambda: log(path="/abs")).code() == grpc.StatusCode.INVALID_ARGUMENT
     assert rpc_error(lambda: log(revision="nope")).code() == grpc.StatusCode.NOT_FOUND
+    # what a ref update from c0 to c2 brought: `git log c2 ^c0`
+    assert log(hide_revisions=[history[0]]) == ["c2", "c1"]
+    assert log(hide_revisions=[history[0]], limit=1) == ["c2"]
+    assert log(hide_revisions=[history[1], history[0]]) == ["c2"]
+    assert log(revision=history[1], hide_revisions=[history[1]]) == []
+    assert log(revision=history[0], hide_revisions=[history[2]]) == []
+    assert rpc_error(lambda: log(hide_revisions=["nope"])).code() == grpc.StatusCode.NOT_FOUND

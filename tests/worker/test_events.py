@@ -171,3 +171,66 @@ def test_decode_event_names_what_is_wrong() -> None:
 
 def test_event_types_are_what_the_git_service_sends() -> None:
     assert pb.ChangeType.Name(pb.CHANGE_TYPE_DELETED) == "CHANGE_TYPE_DELETED"
+
+
+async def test_every_commit_a_ref_update_brought_gets_its_own_status(
+    git: GitClient, kv: KvStore, repo: str, handler: EventHandler
+) -> None:
+    """A push of several commits is one ref update; each commit is judged on its own diff."""
+    base = await commit(git, repo, files_of(product("a")))
+    await handler.handle(event_of(repo, base))
+    one = await commit(git, repo, files_of(product("b")))
+    bad = await commit(git, repo, {"products/c.yaml": b"apiVersion: nope\n"})
+    fixed = await commit(git, repo, files_of(product("c")))
+    pushed = dataclasses.replace(event_of(repo, fixed), old=base.commit_sha, changed_paths=())
+
+    assert await handler.handle(pushed) == "projected"
+
+    async def state(done: pb.CommitFilesResponse) -> str:
+        return (await get_commit_status(kv, repo, done.commit_sha)).state
+
+    assert [await state(c) for c in (one, bad, fixed)] == ["VALID", "INVALID", "VALID"]
+    errors = (await get_commit_status(kv, repo, bad.commit_sha)).errors
+    assert {e["path"] for e in errors} == {"products/c.yaml"}
+    before = await get_commit_status(kv, repo, one.commit_sha)
+    assert await handler.handle(pushed) == "unchanged"  # redelivered: nothing is re-judged
+    assert await get_commit_status(kv, repo, one.commit_sha) == before
+
+
+async def test_statuses_of_a_very_long_push_stop_at_the_cap(
+    git: GitClient,
+    kv: KvStore,
+    repo: str,
+    handler: EventHandler,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gitstore.worker.statuses.MAX_BROUGHT", 1)
+    base = await commit(git, repo, files_of(product("a")))
+    await handler.handle(event_of(repo, base))
+    older = await commit(git, repo, files_of(product("b")))
+    newer = await commit(git, repo, files_of(product("c")))
+    tip = await commit(git, repo, files_of(product("d")))
+
+    await handler.handle(dataclasses.replace(event_of(repo, tip), old=base.commit_sha))
+
+    states = [(await get_commit_status(kv, repo, c.commit_sha)).state for c in (older, newer, tip)]
+    assert states == ["PENDING", "VALID", "VALID"]
+
+
+async def test_a_new_branch_gets_statuses_for_what_no_other_branch_has(
+    git: GitClient, kv: KvStore, repo: str, handler: EventHandler
+) -> None:
+    base = await commit(git, repo, files_of(product("a")))
+    await handler.handle(event_of(repo, base))
+    first = await commit(
+        git, repo, {"products/b.yaml": b"kind: [\n"}, branch="feature", start_revision="main"
+    )
+    tip = await commit(git, repo, files_of(product("b")), branch="feature")
+    created = dataclasses.replace(event_of(repo, tip), old=ZERO_SHA, changed_paths=())
+    assert created.ref == "refs/heads/feature"
+
+    await handler.handle(created)
+
+    assert (await get_commit_status(kv, repo, first.commit_sha)).state == "INVALID"
+    assert (await get_commit_status(kv, repo, tip.commit_sha)).state == "VALID"
+    assert (await get_commit_status(kv, repo, base.commit_sha)).state == "VALID"

@@ -276,9 +276,17 @@ def _touches(commit: pygit2.Commit, path: str) -> bool:
 
 
 def _log(
-    repo: pygit2.Repository, tip: pygit2.Oid, path: str, offset: int, limit: int
+    repo: pygit2.Repository,
+    tip: pygit2.Oid,
+    path: str,
+    offset: int,
+    limit: int,
+    hide: Iterable[pygit2.Oid] = (),
 ) -> Iterator[pb.CommitInfo]:
-    commits: Iterator[pygit2.Commit] = iter(repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.TIME))
+    walker = repo.walk(tip, SortMode.TOPOLOGICAL | SortMode.TIME)
+    for oid in hide:
+        walker.hide(oid)
+    commits: Iterator[pygit2.Commit] = iter(walker)
     if path:
         commits = (c for c in commits if _touches(c, path))
     stop = offset + limit if limit else None
@@ -293,7 +301,9 @@ def commit_log(
     with store.session(repo_id) as session:
         with session.lock.read():
             tip = resolve(session.repo, req.revision).id
-        yield from _batched(session, _log(session.repo, tip, path, req.offset, req.limit), 64)
+            hide = [resolve(session.repo, rev).id for rev in req.hide_revisions]
+        log = _log(session.repo, tip, path, req.offset, req.limit, hide)
+        yield from _batched(session, log, 64)
 
 
 def resolve_revision(

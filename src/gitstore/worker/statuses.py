@@ -8,10 +8,18 @@ result is stored in ``ChannelScope(repo, "status")`` as document ``("commit", sh
 column}``). Files the projection just parsed are not parsed again (``checked``). Deleted
 files and files outside kind directories are not checked.
 
+A ref update can bring several commits (a ``git push`` of a branch with a history): every
+commit it brought — ``CommitLog(new, hide_revisions=[old])``; for a new branch (the first
+push to an empty repository included) what no other branch head reaches — up to
+``MAX_BROUGHT`` of them, the newest first, gets its own status, from the diff against its
+first parent (a root commit: its whole tree), before the status of ``new`` is written. So a
+status of ``new`` means the commits before it were done; a redelivered event finds it and
+costs one read. Commits beyond ``MAX_BROUGHT`` (older ones of a very long push) stay
+``PENDING``, logged.
+
 Statuses are written with sequence 1 and ``advance_head=False`` (the scope has no head); a
-status that exists already is left alone, so redelivered events cost one read. Tag events
-and branch deletions record nothing. A missing status reads as ``PENDING``
-(:func:`get_commit_status`).
+status that exists already is left alone. Tag events and branch deletions record nothing. A
+missing status reads as ``PENDING`` (:func:`get_commit_status`).
 """
 
 from __future__ import annotations
@@ -54,14 +62,41 @@ async def get_commit_status(kv: KvStore, repository: str, sha: str) -> CommitSta
     return commit_status(sha, doc.value() if doc is not None else None)
 
 
-async def _files_of(git: GitClient, event: RefUpdateEvent) -> list[tuple[str, str]]:
-    """``(path, blob id)`` of the files ``event.new`` added or changed (blob id may be '')."""
-    if event.changed_paths:
-        return [(c.path, c.new_blob_id) for c in event.changed_paths if c.change_type != "DELETED"]
-    if event.is_creation:
-        return []  # a new branch at an existing commit: that commit has its status already
-    diff = await changed(git, event.repository_id, event.old, event.new)
+MAX_BROUGHT = 100
+
+Files = list[tuple[str, str]]  # (path, blob id); the blob id may be ''
+
+
+async def _diff(git: GitClient, repository: str, base: str | None, commit: str) -> Files:
+    diff = await changed(git, repository, base, commit)
     return [(c.path, c.new_blob_id) for c in diff if c.change_type != pb.CHANGE_TYPE_DELETED]
+
+
+async def _brought(git: GitClient, event: RefUpdateEvent) -> list[pb.CommitInfo]:
+    """The commits the update brought, ``event.new`` first if it is one of them (newest
+    first, at most ``MAX_BROUGHT`` besides ``event.new``)."""
+    if event.is_creation:  # a new branch brought what no other branch has
+        heads = await git.list_refs(event.repository_id, "refs/heads/")
+        hide = [ref.peeled or ref.target for ref in heads if ref.name != event.ref]
+    else:
+        hide = [event.old]
+    request = pb.CommitLogRequest(
+        repository_id=event.repository_id,
+        revision=event.new,
+        hide_revisions=hide,
+        limit=MAX_BROUGHT + 2,
+    )
+    commits = [c async for c in git.commit_log(request)]
+    if len(commits) > MAX_BROUGHT + 1:
+        log.warning(
+            "%s: %d+ commits arrived with %s; statuses for the newest %d only [correlation_id=%s]",
+            event.repository_id,
+            len(commits),
+            event.new[:12],
+            MAX_BROUGHT,
+            event.correlation_id,
+        )
+    return commits[: MAX_BROUGHT + 1]
 
 
 class StatusRecorder:
@@ -87,13 +122,44 @@ class StatusRecorder:
         if not event.ref.startswith("refs/heads/") or event.new == ZERO_SHA:
             return None
         repository, sha = event.repository_id, event.new
-        scope = status_scope(repository)
-        existing = await self.kv.get(scope, COMMIT_STATUS_KIND, sha)
+        existing = await self.kv.get(status_scope(repository), COMMIT_STATUS_KIND, sha)
         if existing is not None:
             return commit_status(sha, existing.value())
-        errors = await self._check(event, checked or {})
+        brought = await _brought(self.git, event)
+        for info in brought:
+            if info.sha == sha or await self.kv.get(
+                status_scope(repository), COMMIT_STATUS_KIND, info.sha
+            ):
+                continue
+            files = await _diff(self.git, repository, _first_parent(info), info.sha)
+            await self._judge(repository, info.sha, files, checked, event.correlation_id)
+        if event.changed_paths:
+            changes = event.changed_paths
+            files = [(c.path, c.new_blob_id) for c in changes if c.change_type != "DELETED"]
+        elif not event.is_creation:
+            files = await _diff(self.git, repository, event.old, sha)
+        elif brought and brought[0].sha == sha:  # a new branch at a new commit
+            files = await _diff(self.git, repository, _first_parent(brought[0]), sha)
+        else:  # a new branch at a commit other branches have (its status was recorded there)
+            files = []
+        return await self._judge(repository, sha, files, checked, event.correlation_id)
+
+    async def _judge(
+        self,
+        repository: str,
+        sha: str,
+        files: Files,
+        checked: Checked | None,
+        correlation_id: str,
+    ) -> CommitStatus:
+        errors = await self._check(repository, sha, files, checked or {})
+        return await self._store(repository, sha, errors, correlation_id)
+
+    async def _store(
+        self, repository: str, sha: str, errors: list[ContentError], correlation_id: str
+    ) -> CommitStatus:
         value = status_value(sha, error_dicts(errors), _now())
-        batch = Batch(scope, 1, sha, advance_head=False)
+        batch = Batch(status_scope(repository), 1, sha, advance_head=False)
         batch.upsert(COMMIT_STATUS_KIND, sha, value)
         await self.kv.apply(batch)
         status = commit_status(sha, value)
@@ -104,14 +170,16 @@ class StatusRecorder:
             repository,
             status.state,
             len(errors),
-            event.correlation_id,
+            correlation_id,
         )
         return status
 
-    async def _check(self, event: RefUpdateEvent, checked: Checked) -> list[ContentError]:
+    async def _check(
+        self, repository: str, sha: str, files: Files, checked: Checked
+    ) -> list[ContentError]:
         errors: list[ContentError] = []
-        todo: list[tuple[str, str]] = []
-        for path, blob_id in await _files_of(self.git, event):
+        todo: Files = []
+        for path, blob_id in files:
             try:
                 if identity_for_path(path, self.registry) is None:
                     continue
@@ -124,16 +192,13 @@ class StatusRecorder:
             else:
                 todo.append((path, blob_id))
         if todo:
-            errors.extend(await self._parse(event, todo))
+            errors.extend(await self._parse(repository, sha, todo))
         errors.sort(key=lambda e: (e.path, e.line or 0, e.field))
         return errors
 
-    async def _parse(
-        self, event: RefUpdateEvent, todo: list[tuple[str, str]]
-    ) -> list[ContentError]:
-        repository = event.repository_id
+    async def _parse(self, repository: str, sha: str, todo: Files) -> list[ContentError]:
         by_id = await contents(self.git, repository, [b for _, b in todo if b])
-        by_path = await files_at(self.git, repository, event.new, [p for p, b in todo if not b])
+        by_path = await files_at(self.git, repository, sha, [p for p, b in todo if not b])
         files: list[tuple[str, str, bytes]] = []
         for path, blob_id in todo:
             if blob_id and blob_id in by_id:
@@ -142,6 +207,10 @@ class StatusRecorder:
                 files.append((path, found.blob_id, found.content))
         parsed = await asyncio.to_thread(parse_many, files, self.registry, max_bytes=self.max_bytes)
         return [e for p in parsed for e in p.errors]
+
+
+def _first_parent(info: pb.CommitInfo) -> str | None:
+    return info.parent_shas[0] if info.parent_shas else None  # a root commit: its whole tree
 
 
 def _now() -> str:

@@ -1108,6 +1108,7 @@ class CommitLogRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     OFFSET_FIELD_NUMBER: _builtins.int
     QUARANTINE_ID_FIELD_NUMBER: _builtins.int
+    HIDE_REVISIONS_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     revision: _builtins.str
     path: _builtins.str
@@ -1120,6 +1121,13 @@ class CommitLogRequest(_message.Message):
     """Set by the API's pre-receive check (hook service): read with the objects of that push's
     quarantine visible. Only valid while that push's pre-receive hook runs; else NOT_FOUND.
     """
+    @_builtins.property
+    def hide_revisions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optional: leave out every commit reachable from any of these revisions
+        (`git log REV ^HIDE...`), e.g. the commits a ref update brought: revision = the new head,
+        hide_revisions = [the old head], or every other branch head for a new branch.
+        """
+
     def __init__(
         self,
         *,
@@ -1129,10 +1137,11 @@ class CommitLogRequest(_message.Message):
         limit: _builtins.int = ...,
         offset: _builtins.int = ...,
         quarantine_id: _builtins.str = ...,
+        hide_revisions: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "offset", b"offset", "path", b"path", "quarantine_id", b"quarantine_id", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hide_revisions", b"hide_revisions", "limit", b"limit", "offset", b"offset", "path", b"path", "quarantine_id", b"quarantine_id", "repository_id", b"repository_id", "revision", b"revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
