@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -73,14 +75,14 @@ def _drop_schema(url: str, schema: str) -> int:
     return int(row[0]) if row else 0
 
 
-@pytest.fixture(scope="session", params=["embedded", "redis-nats", "split"])
-def served(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Served]:
+@contextlib.contextmanager
+def deployment(kind: str, data_dir: Path) -> Iterator[Served]:
+    """A running GitStore of ``kind`` (``embedded``, ``redis-nats`` or ``split``) on
+    ``data_dir``, stopped (exit code checked) and its server-side state removed afterwards."""
     env = {"GITSTORE_API__MAX_BODY_BYTES": BODY_LIMIT}
     args: tuple[str, ...] = ()
     stream = prefix = schema = ""
-    if request.param in ("redis-nats", "split"):
+    if kind in ("redis-nats", "split"):
         redis_url = require_server(REDIS_URL, "Redis")
         nats_url = require_server(NATS_URL, "NATS")
         tag = uuid.uuid4().hex[:10]
@@ -88,13 +90,12 @@ def served(
         env["GITSTORE_QUEUE__STREAM"] = stream
         env["GITSTORE_KV__URL"] = f"{redis_url}?prefix={prefix}"
         args = ("--queue-url", nats_url)
-    if request.param == "split":
+    if kind == "split":
         env["GITSTORE_QUEUE__URL"] = nats_url
         schema = f"e2e_{tag}"
         postgres = require_server(POSTGRES_URL, "PostgreSQL")
         env["GITSTORE_DB__URL"] = f"{postgres}{'&' if '?' in postgres else '?'}schema={schema}"
-    data_dir = tmp_path_factory.mktemp(f"e2e-{request.param}") / "data"
-    if request.param == "split":
+    if kind == "split":
         server = Served.start_split(data_dir, env=env)
     else:
         server = Served.start(data_dir, env=env, args=args)
@@ -108,6 +109,15 @@ def served(
         repositories = _drop_schema(POSTGRES_URL, schema) if schema else -1
         assert code == 0, f"gitstore exited with {code}:\n{server.log}"
         assert repositories != 0, "the split deployment's API did not write to PostgreSQL"
+
+
+@pytest.fixture(scope="session", params=["embedded", "redis-nats", "split"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    data_dir = tmp_path_factory.mktemp(f"e2e-{request.param}") / "data"
+    with deployment(request.param, data_dir) as server:
+        yield server
 
 
 def make_user(served: Served, name: str, *, admin: bool = False) -> Person:

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"API listening on (http://[0-9.]+:\d+)")
 _SSH = re.compile(r"SSH listening on [0-9.]+:(\d+)")
 _READY = re.compile(r"worker started|worker \S+ consuming")  # serve / gitstore worker
+_READY_OF = {"api": _LISTENING, "git-service": re.compile(r"git-service started")}
 
 
 def free_port() -> int:
@@ -55,6 +56,7 @@ class Served:
     url: str = ""
     ssh_port: int = 0
     http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=120))
+    commands: dict[str, list[str]] = field(default_factory=dict)
     _pumps: list[threading.Thread] = field(default_factory=list)
 
     @classmethod
@@ -102,36 +104,64 @@ class Served:
         timeout: float,
     ) -> Served:
         full_env = {**os.environ, "GITSTORE_GIT__FSYNC": "false", **(env or {})}
-        served = cls(data_dir, full_env, {})
-        seen_worker = threading.Event()
-        for name, args in commands.items():
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "gitstore", *args],
-                cwd=ROOT,
-                env=full_env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            served.procs[name] = proc
-            prefix = f"[{name}] " if len(commands) > 1 else ""
-            pump = threading.Thread(
-                target=served._pump_lines, args=(proc, prefix, seen_worker), daemon=True
-            )
-            pump.start()
-            served._pumps.append(pump)
-        deadline = time.monotonic() + timeout
-        while not (seen_worker.is_set() and served.url and served.ssh_port):
-            time.sleep(0.05)
-            gone = [n for n, p in served.procs.items() if p.poll() is not None]
-            if gone or time.monotonic() > deadline:
-                served.kill()
-                what = f"{', '.join(gone)} exited" if gone else "timed out"
-                raise AssertionError(f"gitstore did not start ({what}):\n{served.log}")
+        served = cls(data_dir, full_env, {}, commands=commands)
+        ready = [served._spawn(name) for name in commands]
+        served._await(ready, timeout)
         return served
 
+    def _spawn(self, name: str) -> threading.Event:
+        """Start process ``name``; the event is set once it logged that it is ready."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gitstore", *self.commands[name]],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.procs[name] = proc
+        prefix = f"[{name}] " if len(self.commands) > 1 else ""
+        marker = _READY_OF.get(name, _READY)
+        ready = threading.Event()
+        pump = threading.Thread(
+            target=self._pump_lines, args=(proc, prefix, marker, ready), daemon=True
+        )
+        pump.start()
+        self._pumps.append(pump)
+        return ready
+
+    def _await(self, ready: list[threading.Event], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not (all(e.is_set() for e in ready) and self.url and self.ssh_port):
+            time.sleep(0.05)
+            gone = [n for n, p in self.procs.items() if p.poll() is not None]
+            if gone or time.monotonic() > deadline:
+                self.kill()
+                what = f"{', '.join(gone)} exited" if gone else "timed out"
+                raise AssertionError(f"gitstore did not start ({what}):\n{self.log}")
+
+    def restart(self, name: str, *, hard: bool = False, timeout: float = 60.0) -> int:
+        """Stop process ``name`` (SIGTERM, or SIGKILL when ``hard``) and start it again with
+        the same flags; its exit code. The API's new URL replaces the old one."""
+        code = self.halt(name, hard=hard)
+        if name in ("api", "serve"):
+            self.url = ""
+        self._await([self._spawn(name)], timeout)
+        return code
+
+    def halt(self, name: str, *, hard: bool = False, timeout: float = 60.0) -> int:
+        """Stop process ``name`` only (SIGTERM, or SIGKILL when ``hard``); its exit code."""
+        proc = self.procs[name]
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        return proc.wait(timeout)
+
     def _pump_lines(
-        self, proc: subprocess.Popen[str], prefix: str, seen_worker: threading.Event
+        self,
+        proc: subprocess.Popen[str],
+        prefix: str,
+        marker: re.Pattern[str],
+        ready: threading.Event,
     ) -> None:
         assert proc.stderr is not None
         for line in proc.stderr:
@@ -142,8 +172,9 @@ class Served:
             ssh = _SSH.search(line)
             if ssh:
                 self.ssh_port = int(ssh.group(1))
-            if _READY.search(line):
-                seen_worker.set()
+            if marker.search(line):
+                ready.set()
+        proc.stderr.close()
 
     @property
     def log(self) -> str:
@@ -170,9 +201,6 @@ class Served:
     def _release(self) -> None:
         for pump in self._pumps:
             pump.join(10)
-        for proc in self.procs.values():
-            if proc.stderr is not None and not proc.stderr.closed:
-                proc.stderr.close()
 
     def cli(
         self, *args: str, stdin: str = "", timeout: float = 180.0

@@ -151,10 +151,11 @@ def run_ssh(
     user: str = "git",
     options: tuple[str, ...] = (),
     terminal: bool = False,
+    log_level: str = "ERROR",
 ) -> subprocess.CompletedProcess[str]:
     """Run the real ``ssh``; ``terminal=True`` gives it a pseudo-terminal as stdin (so it
     asks the server for a pty the way an interactive user's client does)."""
-    argv = [*ssh_argv(key), *options, "-p", str(port), f"{user}@127.0.0.1", *args]
+    argv = [*ssh_argv(key, log_level), *options, "-p", str(port), f"{user}@127.0.0.1", *args]
     if not terminal:
         return subprocess.run(
             argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL

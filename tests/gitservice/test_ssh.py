@@ -235,11 +235,28 @@ def test_only_public_key_authentication_is_offered(world: World) -> None:
 def test_api_unreachable_refuses_the_login(world: World) -> None:
     world.ssh.set_hook_uri("127.0.0.1:9")
     try:
-        done = run_ssh(world.port, world.writer.path, "git-upload-pack '/acme/catalog.git'")
+        done = run_ssh(
+            world.port, world.writer.path, "git-upload-pack '/acme/catalog.git'", log_level="INFO"
+        )
     finally:
         world.ssh.set_hook_uri(f"127.0.0.1:{world.hooks_port}")
     assert done.returncode == 255
     assert "Permission denied (publickey)" in done.stderr
+    # the client is told why (an auth banner, shown at OpenSSH's default log level)
+    assert "authentication service is unavailable" in done.stderr
+    assert done.stderr.count("authentication service is unavailable") == 1
+
+
+def test_a_refused_key_gets_no_banner(world: World) -> None:
+    done = run_ssh(
+        world.port,
+        world.stranger.path,
+        "git-upload-pack '/acme/catalog.git'",
+        log_level="INFO",
+    )
+    assert done.returncode == 255
+    assert "Permission denied (publickey)" in done.stderr
+    assert "unavailable" not in done.stderr
 
 
 def test_too_many_refused_keys_cut_the_connection(world: World, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ repository is a long stream) unless ``timeout=`` says otherwise; errors map as a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -35,6 +35,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gitstore.config import Settings
 from gitstore.domain import errors
+from gitstore.git import channels
 from gitstore.git.status import error_class
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
@@ -61,11 +62,7 @@ class GitClient:
         self.uri = uri
         self.timeout = timeout
         self._channel = grpc.aio.insecure_channel(
-            uri,
-            options=[
-                ("grpc.max_receive_message_length", -1),
-                ("grpc.max_send_message_length", -1),
-            ],
+            uri, options=[*channels.UNLIMITED_MESSAGES, *channels.RECONNECT]
         )
         self._stub = pb_grpc.GitServiceStub(self._channel)
 
@@ -85,13 +82,23 @@ class GitClient:
     def _deadline(self, timeout: float | None) -> float:
         return self.timeout if timeout is None else timeout
 
+    async def _connected(self) -> None:
+        """Wait (briefly) for the channel to connect: see ``gitstore.git.channels``."""
+        if not await channels.ready(self._channel):
+            raise errors.Unavailable(
+                f"the git service at {self.uri} is unavailable (no connection within "
+                f"{channels.READY_WAIT:g} s)"
+            )
+
     async def _unary(self, method: Any, request: Any, timeout: float | None) -> Any:
+        await self._connected()
         try:
             return await method(request, timeout=self._deadline(timeout))
         except grpc.aio.AioRpcError as exc:
             raise error_from_rpc(exc) from None
 
     async def _stream(self, method: Any, request: Any, timeout: float | None) -> AsyncIterator[Any]:
+        await self._connected()
         try:
             async for item in method(request, timeout=self._deadline(timeout)):
                 yield item
@@ -225,7 +232,8 @@ class GitClient:
             git_protocol=git_protocol,
             context=context,
         )
-        return self._bytes(self._stub.AdvertiseRefs(request, timeout=_pack_deadline(timeout)))
+        method = self._stub.AdvertiseRefs
+        return self._bytes(lambda: method(request, timeout=_pack_deadline(timeout)))
 
     def upload_pack(
         self,
@@ -266,9 +274,13 @@ class GitClient:
         in as requests, git's output streamed back."""
         source = _PackBody(body)
         requests = source.requests(repository_id, git_protocol, context)
-        return self._bytes(method(requests, timeout=_pack_deadline(timeout)), source)
+        return self._bytes(lambda: method(requests, timeout=_pack_deadline(timeout)), source)
 
-    async def _bytes(self, call: Any, body: _PackBody | None = None) -> AsyncIterator[bytes]:
+    async def _bytes(
+        self, start: Callable[[], Any], body: _PackBody | None = None
+    ) -> AsyncIterator[bytes]:
+        await self._connected()
+        call = start()
         try:
             async for response in call:
                 if response.data:

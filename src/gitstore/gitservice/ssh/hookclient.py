@@ -22,6 +22,7 @@ import grpc
 
 from gitstore.config import Settings
 from gitstore.domain import errors
+from gitstore.git import channels
 from gitstore.git.status import error_class
 from gitstore.hook.v1 import hook_service_pb2 as hook_pb
 from gitstore.hook.v1 import hook_service_pb2_grpc as hook_grpc
@@ -59,9 +60,12 @@ class HookClient:
         uri = self.uri
         if self._stub is None or uri != self._channel_uri:
             await self.close()
-            self._channel = grpc.aio.insecure_channel(uri)
+            self._channel = grpc.aio.insecure_channel(uri, options=channels.RECONNECT)
             self._channel_uri = uri
             self._stub = hook_grpc.HookServiceStub(self._channel)
+        assert self._channel is not None
+        if not await channels.ready(self._channel):
+            raise errors.Unavailable(f"the API's hook service at {uri} is unavailable")
         return self._stub
 
     async def authenticate_key(self, public_key: str, fingerprint: str) -> str:

@@ -65,6 +65,10 @@ LOGIN_TIMEOUT = 30.0
 # Refused keys (unknown, or offered for another login name) before the connection is cut: as
 # OpenSSH's MaxAuthTries default. Each refused key may have cost an API lookup.
 MAX_AUTH_FAILURES = 6
+UNAVAILABLE_BANNER = (
+    "gitstore: your key could not be checked: the authentication service is unavailable."
+    " Try again shortly.\r\n"
+)
 # Sessions (exec channels) running at once on one connection; git uses one, multiplexing
 # clients (ControlMaster) a few.
 MAX_SESSIONS_PER_CONNECTION = 4
@@ -101,6 +105,7 @@ class _Connection(asyncssh.SSHServer):
         self._known: dict[str, str | None] = {}
         self._candidate = ""
         self._failures = 0
+        self._told = False
         self.sessions = 0
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -164,6 +169,7 @@ class _Connection(asyncssh.SSHServer):
                 user = None
             except errors.GitStoreError as exc:
                 log.warning("ssh key %s from %s not checked: %s", fingerprint, self.peer, exc)
+                self._say_unavailable()
                 return False  # not remembered: the API may be back for the next attempt
             self._known[fingerprint] = user
         user = self._known[fingerprint]
@@ -171,6 +177,14 @@ class _Connection(asyncssh.SSHServer):
         if user is None:
             log.info("ssh key %s from %s is not registered", fingerprint, self.peer)
         return user is not None
+
+    def _say_unavailable(self) -> None:
+        """Tell the client why its key was refused (an SSH auth banner: OpenSSH prints it
+        at its default log level) — once per connection; a refusal alone would read as
+        "your key is wrong"."""
+        if self.conn is not None and not self._told:
+            self._told = True
+            self.conn.send_auth_banner(UNAVAILABLE_BANNER)
 
     def auth_completed(self) -> None:
         # asyncssh reports success right after the signed attempt it validated last.

@@ -17,6 +17,7 @@ import threading
 
 import grpc
 
+from gitstore.git import channels
 from gitstore.hook.v1 import hook_service_pb2 as hook_pb
 from gitstore.hook.v1 import hook_service_pb2_grpc as hook_grpc
 
@@ -54,17 +55,24 @@ class HookClient:
 
     def _get_stub(self) -> tuple[str, hook_grpc.HookServiceStub]:
         with self._mutex:
-            if self._stub is None:
-                self._channel = grpc.insecure_channel(self._uri)
+            if self._stub is None or self._channel is None:
+                self._channel = grpc.insecure_channel(self._uri, options=channels.RECONNECT)
                 self._stub = hook_grpc.HookServiceStub(self._channel)
-            return self._uri, self._stub
+            channel, uri, stub = self._channel, self._uri, self._stub
+        if not channels.ready_sync(channel):
+            raise self._unavailable(uri)
+        return uri, stub
+
+    @staticmethod
+    def _unavailable(uri: str) -> HookUnavailable:
+        return HookUnavailable(
+            f"push refused: the GitStore API hook service at {uri} is unavailable"
+        )
 
     def _failure(self, uri: str, exc: grpc.RpcError) -> HookFailed:
         code = exc.code() if isinstance(exc, grpc.Call) else None
         if code in _UNREACHABLE or code is None:
-            return HookUnavailable(
-                f"push refused: the GitStore API hook service at {uri} is unavailable"
-            )
+            return self._unavailable(uri)
         details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
         return HookFailed(f"push refused: {details}")
 
