@@ -154,7 +154,13 @@ class Served:
         proc = self.procs[name]
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
-        return proc.wait(timeout)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+            tail = "".join(self.lines[-60:])
+            raise AssertionError(f"{name} did not stop within {timeout:g} s:\n{tail}") from None
 
     def _pump_lines(
         self,

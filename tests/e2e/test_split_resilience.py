@@ -76,7 +76,8 @@ def test_each_service_can_go_away_and_come_back(split: Served, tmp_path: Path) -
     work.write(clone, "products/pushed.yaml", manifest("pushed"))
     sha = work.commit_all(clone, "pushed while the API is down")
     before = split.head(repo)
-    assert split.halt("api") == 0
+    code = split.halt("api")
+    assert code == 0, f"the API exited with {code}:\n{split.log[-6000:]}"
     told = {"GIT_SSH_COMMAND": env["GIT_SSH_COMMAND"].replace("LogLevel=ERROR", "LogLevel=INFO")}
     refused = work.attempt("push", "origin", "HEAD:main", cwd=clone, env=told)
     assert refused.returncode != 0

@@ -31,7 +31,7 @@ from .options import (
     settings_from_args,
     with_git_uri,
 )
-from .runner import run_services
+from .runner import SHUTDOWN_DEADLINE, run_services
 
 log = logging.getLogger(__name__)
 
@@ -159,5 +159,5 @@ class ApiUnit:
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     check_settings(settings)
-    asyncio.run(run_services([ApiUnit(settings)]))
+    asyncio.run(run_services([ApiUnit(settings)], deadline=SHUTDOWN_DEADLINE))
     return 0

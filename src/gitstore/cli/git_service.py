@@ -25,7 +25,7 @@ from .options import (
     add_ssh_flags,
     settings_from_args,
 )
-from .runner import run_services
+from .runner import SHUTDOWN_DEADLINE, run_services
 
 
 class GitServiceUnit:
@@ -84,5 +84,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    asyncio.run(run_services([GitServiceUnit(settings)]))
+    asyncio.run(run_services([GitServiceUnit(settings)], deadline=SHUTDOWN_DEADLINE))
     return 0

@@ -28,7 +28,7 @@ from .options import (
     settings_from_args,
     with_git_uri,
 )
-from .runner import Service, run_services
+from .runner import SHUTDOWN_DEADLINE, Service, run_services
 
 
 def services(settings: Settings) -> list[Service]:
@@ -104,5 +104,5 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run_services(services(settings)))
+    asyncio.run(run_services(services(settings), deadline=SHUTDOWN_DEADLINE))
     return 0
