@@ -12,7 +12,7 @@ import argparse
 import asyncio
 
 from gitstore.config import Settings
-from gitstore.worker.service import run_worker
+from gitstore.worker.service import WorkerService
 
 from .options import (
     add_data_dir,
@@ -21,6 +21,7 @@ from .options import (
     add_queue_flags,
     settings_from_args,
 )
+from .runner import SHUTDOWN_DEADLINE, run_services
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,5 +56,6 @@ def worker_settings(args: argparse.Namespace) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
-    asyncio.run(run_worker(worker_settings(args)))
+    service = WorkerService(worker_settings(args), serve_metrics=True)
+    asyncio.run(run_services([service], deadline=SHUTDOWN_DEADLINE))
     return 0

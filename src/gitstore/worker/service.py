@@ -13,7 +13,7 @@ fetching, lets in-flight events finish (``grace`` seconds), and closes what it o
 Metrics go to ``registry`` (a fresh one by default; ``serve`` passes the registry it already
 exposes). With ``serve_metrics=True`` and ``settings.worker.metrics_port`` > 0 the service
 serves ``/metrics`` itself on ``metrics_host:metrics_port`` (standalone ``gitstore worker``).
-``run_worker(settings)`` runs one service until SIGTERM/SIGINT.
+``gitstore worker`` runs one service until SIGTERM/SIGINT (``cli.runner``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import contextlib
 import itertools
 import logging
 import os
-import signal
 import socket
 import uuid
 from typing import Any
@@ -232,24 +231,3 @@ def _redact(url: str) -> str:
         user = creds.split(":", 1)[0]
         return f"{head}://{user}:***@{host}"
     return url
-
-
-async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Run one worker (serving metrics if configured) until SIGTERM/SIGINT or ``stop``."""
-    loop = asyncio.get_running_loop()
-    stop_event = stop if stop is not None else asyncio.Event()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop_event.set)
-            handled.append(sig)
-    service = WorkerService(settings, serve_metrics=True)
-    try:
-        await service.start()
-        await stop_event.wait()
-        log.info("worker stopping")
-        await service.stop()
-        log.info("worker stopped")
-    finally:
-        for sig in handled:
-            loop.remove_signal_handler(sig)
