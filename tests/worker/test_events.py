@@ -234,3 +234,20 @@ async def test_a_new_branch_gets_statuses_for_what_no_other_branch_has(
     assert (await get_commit_status(kv, repo, first.commit_sha)).state == "INVALID"
     assert (await get_commit_status(kv, repo, tip.commit_sha)).state == "VALID"
     assert (await get_commit_status(kv, repo, base.commit_sha)).state == "VALID"
+
+
+async def test_an_update_from_a_head_that_no_longer_exists_still_gets_a_status(
+    git: GitClient, kv: KvStore, repo: str, handler: EventHandler
+) -> None:
+    """A late event whose old head was force-pushed away and pruned: judged on its own diff."""
+    base = await commit(git, repo, files_of(product("a")))
+    await handler.handle(event_of(repo, base))
+    tip = await commit(git, repo, {"products/b.yaml": b"apiVersion: nope\n"})
+    gone = "f" * 40
+    late = dataclasses.replace(event_of(repo, tip), old=gone, changed_paths=())
+
+    await handler.handle(late)
+
+    status = await get_commit_status(kv, repo, tip.commit_sha)
+    assert status.state == "INVALID"
+    assert {e["path"] for e in status.errors} == {"products/b.yaml"}

@@ -37,6 +37,7 @@ from gitstore.domain.content import (
     ManifestError,
     identity_for_path,
 )
+from gitstore.domain.errors import NotFound
 from gitstore.domain.events import ZERO_SHA, RefUpdateEvent
 from gitstore.domain.projection import (
     COMMIT_STATUS_KIND,
@@ -86,7 +87,15 @@ async def _brought(git: GitClient, event: RefUpdateEvent) -> list[pb.CommitInfo]
         hide_revisions=hide,
         limit=MAX_BROUGHT + 2,
     )
-    commits = [c async for c in git.commit_log(request)]
+    try:
+        commits = [c async for c in git.commit_log(request)]
+    except NotFound:  # e.g. the old head of a late event was force-pushed away and pruned
+        log.info(
+            "%s: cannot list what %s brought; its own status only",
+            event.repository_id,
+            event.new[:12],
+        )
+        return []
     if len(commits) > MAX_BROUGHT + 1:
         log.warning(
             "%s: %d+ commits arrived with %s; statuses for the newest %d only [correlation_id=%s]",
@@ -137,7 +146,11 @@ class StatusRecorder:
             changes = event.changed_paths
             files = [(c.path, c.new_blob_id) for c in changes if c.change_type != "DELETED"]
         elif not event.is_creation:
-            files = await _diff(self.git, repository, event.old, sha)
+            try:
+                files = await _diff(self.git, repository, event.old, sha)
+            except NotFound:  # the old head is gone (late event after a force-push + prune)
+                [head] = [c async for c in self.git.commit_log(_one(repository, sha))]
+                files = await _diff(self.git, repository, _first_parent(head), sha)
         elif brought and brought[0].sha == sha:  # a new branch at a new commit
             files = await _diff(self.git, repository, _first_parent(brought[0]), sha)
         else:  # a new branch at a commit other branches have (its status was recorded there)
@@ -207,6 +220,10 @@ class StatusRecorder:
                 files.append((path, found.blob_id, found.content))
         parsed = await asyncio.to_thread(parse_many, files, self.registry, max_bytes=self.max_bytes)
         return [e for p in parsed for e in p.errors]
+
+
+def _one(repository: str, sha: str) -> pb.CommitLogRequest:
+    return pb.CommitLogRequest(repository_id=repository, revision=sha, limit=1)
 
 
 def _first_parent(info: pb.CommitInfo) -> str | None:
