@@ -103,10 +103,11 @@ class DeliveryDispatcher:
             await asyncio.gather(*(self._attempt(delivery) for delivery in due))
         return len(due)
 
-    async def run(self) -> None:
-        """Dispatch until cancelled."""
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Dispatch until ``stop`` is set (and ``wake`` called) or cancelled."""
         pause = self.poll_seconds
-        while True:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 busy = await self.run_once()
                 pause = self.poll_seconds

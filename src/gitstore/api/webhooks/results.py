@@ -22,6 +22,7 @@ its ``ack_wait``; an undecodable message is logged and acked (it would never dec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -125,10 +126,12 @@ class PublicationResults:
             )
         await self.queue.ack(self.group, message.id)
 
-    async def run(self) -> None:
-        """Consume until cancelled; passing failures pause (doubling, at most 30 s)."""
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Consume until ``stop`` is set (checked between fetches of at most
+        ``FETCH_TIMEOUT`` s) or cancelled; passing failures pause (doubling, at most 30 s)."""
         pause = 0.5
-        while True:
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
             try:
                 messages = await self.queue.fetch(
                     self.group, self.consumer, max_messages=BATCH, timeout=FETCH_TIMEOUT
@@ -140,5 +143,6 @@ class PublicationResults:
                 raise
             except Exception:
                 log.exception("consuming publication results failed; retrying in %.1fs", pause)
-                await asyncio.sleep(pause)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
                 pause = min(pause * 2, MAX_PAUSE)
