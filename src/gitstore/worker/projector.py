@@ -154,6 +154,22 @@ class _Again:
     stale: Claim | None = None
 
 
+async def prune_quietly(kv: KvStore, scope: ChannelScope, below: int, correlation_id: str) -> int:
+    """``kv.prune_tombstones`` below sequence ``below``; a KV error is logged, not raised (the
+    next projection or publication prunes them), and counts as nothing pruned."""
+    try:
+        return await kv.prune_tombstones(scope, below_sequence=below)
+    except GitStoreError as exc:
+        log.warning(
+            "could not prune the tombstones of %s below %d: %s [correlation_id=%s]",
+            scope,
+            below,
+            exc.message,
+            correlation_id,
+        )
+        return 0
+
+
 class Projector:
     """Projects repositories into ``draft``; one instance per worker (``owner`` unique)."""
 
@@ -196,18 +212,8 @@ class Projector:
 
     async def _prune(self, scope: ChannelScope, below: int, correlation_id: str) -> int:
         """Drop the tombstones of ``scope`` below ``below`` (the head the projection just
-        wrote; why that is safe: the module doc). A KV error is logged, not raised."""
-        try:
-            pruned = await self.kv.prune_tombstones(scope, below_sequence=below)
-        except GitStoreError as exc:
-            log.warning(
-                "could not prune the tombstones of %s below %d: %s [correlation_id=%s]",
-                scope,
-                below,
-                exc.message,
-                correlation_id,
-            )
-            return 0
+        wrote; why that is safe: the module doc)."""
+        pruned = await prune_quietly(self.kv, scope, below, correlation_id)
         if pruned:
             log.info(
                 "pruned %d tombstone(s) of %s below sequence %d [correlation_id=%s]",

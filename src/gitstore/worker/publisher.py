@@ -94,7 +94,6 @@ from gitstore.domain.content import KindRegistry, ManifestError, identity_for_pa
 from gitstore.domain.errors import (
     Aborted,
     FailedPrecondition,
-    GitStoreError,
     InvalidArgument,
     NotFound,
     PermanentError,
@@ -104,7 +103,14 @@ from gitstore.domain.keys import LIVE, ChannelScope, validate_repository, valida
 from gitstore.domain.projection import document_kind, materialised_version
 from gitstore.git.client import GitClient
 from gitstore.worker.changes import changed
-from gitstore.worker.projector import Overtaken, ProjectionResult, Projector, Target, TooLarge
+from gitstore.worker.projector import (
+    Overtaken,
+    ProjectionResult,
+    Projector,
+    Target,
+    TooLarge,
+    prune_quietly,
+)
 
 log = logging.getLogger(__name__)
 
@@ -359,16 +365,7 @@ class Publisher:
         pruned = 0
         for buffer in BUFFERS:
             scope = ChannelScope(event.repository_id, buffer)
-            try:
-                pruned += await self.kv.prune_tombstones(scope, below_sequence=below)
-            except GitStoreError as exc:
-                log.warning(
-                    "could not prune the tombstones of %s below %d: %s [correlation_id=%s]",
-                    scope,
-                    below,
-                    exc.message,
-                    event.correlation_id,
-                )
+            pruned += await prune_quietly(self.kv, scope, below, event.correlation_id)
         if pruned:
             log.info(
                 "publication %d of %s pruned %d tombstone(s) below sequence %d [correlation_id=%s]",

@@ -131,14 +131,16 @@ class StatusRecorder:
         if not event.ref.startswith("refs/heads/") or event.new == ZERO_SHA:
             return None
         repository, sha = event.repository_id, event.new
-        existing = await self.kv.get(status_scope(repository), COMMIT_STATUS_KIND, sha)
+        scope = status_scope(repository)
+        existing = await self.kv.get(scope, COMMIT_STATUS_KIND, sha)
         if existing is not None:
             return commit_status(sha, existing.value())
         brought = await _brought(self.git, event)
-        for info in brought:
-            if info.sha == sha or await self.kv.get(
-                status_scope(repository), COMMIT_STATUS_KIND, info.sha
-            ):
+        earlier = [info for info in brought if info.sha != sha]  # usually none
+        shas = [info.sha for info in earlier]
+        judged = await self.kv.get_many(scope, COMMIT_STATUS_KIND, shas) if shas else []
+        for info, status in zip(earlier, judged, strict=True):
+            if status is not None:
                 continue
             files = await _diff(self.git, repository, _first_parent(info), info.sha)
             await self._judge(repository, info.sha, files, checked, event.correlation_id)
