@@ -2,19 +2,24 @@
 #   make serve   set up, then run everything on embedded backends (data in ./data)
 #   make test    set up, then run the whole check: generated code, lint, types, tests
 #   make bench   set up, then run every benchmark in bench/ (one JSON line each)
+#   make lock    upgrade requirements.lock on purpose; kept only if `make test` passes on it
+#
+# Installs are locked: requirements.lock pins the whole tree (exact versions with hashes) and
+# setup installs only that, so an upstream release cannot change what a fresh clone gets.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test check lint typecheck proto proto-check bench clean
+.PHONY: setup serve test check lint typecheck proto proto-check bench lock clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)"; exit 1; }
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
 	@touch $(STAMP)
 
 serve: setup
@@ -45,6 +50,9 @@ test: check
 
 bench: setup
 	$(PY) bench/run.py
+
+lock: setup
+	PYTHON=$(PY) scripts/lock.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

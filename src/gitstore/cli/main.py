@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from gitstore import __version__
+from gitstore.cli import warnings_policy
 from gitstore.domain.errors import GitStoreError, InvalidArgument
 
 # Subcommand modules, in the order ``--help`` lists them.
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings_policy.install()  # before build_parser imports the subcommands' libraries
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
