@@ -11,7 +11,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test check lint typecheck proto proto-check bench lock clean
+.PHONY: setup serve test check lint typecheck proto proto-check lock-check bench lock clean
 
 setup: $(STAMP)
 
@@ -36,14 +36,17 @@ proto-check: setup
 	  if [ $$stale = 0 ]; then echo "generated gRPC code is up to date"; else exit 1; fi
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/ruff format --check src tests bench scripts
 	$(VENV)/bin/lint-imports
 
 typecheck: setup
 	$(VENV)/bin/mypy
 
-check: proto-check lint typecheck
+lock-check: setup
+	$(PY) scripts/check_lock.py
+
+check: lock-check proto-check lint typecheck
 
 test: check
 	$(VENV)/bin/pytest -q
