@@ -14,11 +14,14 @@ The pipeline of every write (``applyManifests``, ``upsert<Kind>``, ``delete<Kind
 5. **check and commit**, up to ``MAX_ATTEMPTS`` rounds: read the branch head ``H``; read the
    resources' files at ``H``; check ``expectedVersion`` (``writes_plan``); plan the actions
    (unchanged resources make none; if nothing changes, no commit is made and the answer is
-   ``H`` with ``committed: false``); ``CommitFiles`` with ``expected_head = H``. If the
-   branch moved meanwhile (``FAILED_PRECONDITION`` and a new head), start the round again,
-   so every check holds for exactly the state the commit replaces: no lost update. A
-   ``FAILED_PRECONDITION`` at an unchanged head is the git service refusing for another
-   reason and is returned. Rounds exhausted: ``ABORTED``.
+   ``H`` with ``committed: false``); ``CommitFiles`` with ``expected_head = H``, ``rebase``
+   and the paths the round read at ``H`` (``BranchView.paths_read``): the git service
+   applies it to a later head when none of the paths it writes or read changed since
+   ``H``, so writers of different resources never refuse each other. If a path did change
+   (``FAILED_PRECONDITION`` and a new head), start the round again, so every check holds
+   for exactly the state the commit replaces: no lost update. A ``FAILED_PRECONDITION`` at
+   an unchanged head is the git service refusing for another reason and is returned.
+   Rounds exhausted: ``ABORTED``.
 6. **indexing** — the answer's ``indexing`` handle (``writes_indexing``); with
    ``waitForIndex`` the answer waits until storefront reads see the commit, or the timeout.
 
@@ -272,6 +275,7 @@ class CatalogWriter:
                     trailers=trailers,
                     extra_trailers=extra_trailers,
                     start_revision=base if head is None and base else "",
+                    read_paths=view.paths_read(base),
                 )
             except FailedPrecondition:
                 if await view.head() == head:
@@ -291,12 +295,13 @@ class CatalogWriter:
                 return self._result(view, plan, found, committed=True, blobs=blobs)
             blob_ids = {c.path: c.new_blob_id for c in response.changed_paths}
             log.info(
-                "committed %s to %s@%s (%d files, request %s)",
+                "committed %s to %s@%s (%d files, request %s%s)",
                 response.commit_sha,
                 view.repository_id,
                 view.branch,
                 len(plan.actions),
                 caller.request_id,
+                f", planned at {response.rebased_from}" if response.rebased_from else "",
             )
             return self._result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
         raise Aborted(
