@@ -12,6 +12,7 @@ in that benchmark's JSON and in the summary.
     python bench/run.py                 # everything, full sizes
     python bench/run.py --quick         # smaller sizes: a smoke test
     python bench/run.py --only commit   # bench_commit.py only
+    python bench/run.py --only writers  # bench_writers.py: 20 concurrent writers vs one
 """
 
 from __future__ import annotations

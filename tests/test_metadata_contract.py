@@ -520,6 +520,69 @@ async def test_complete_and_release_idempotency_keys(store: MetadataStore) -> No
         await store.complete_idempotency_key("s", "k", {"bad": object()})
 
 
+async def test_a_claim_holds_a_lease_its_owner_extends(store: MetadataStore) -> None:
+    assert await store.claim_idempotency_key("s", "k", "h", owner="a", lease_seconds=60) is None
+    seen = await store.claim_idempotency_key("s", "k", "h", owner="b", lease_seconds=60)
+    assert seen is not None and seen.owner == "a" and seen.response is None
+    assert seen.claimed_at is not None and seen.lease_until is not None
+    assert seen.lease_until - seen.claimed_at == timedelta(seconds=60)
+    assert seen.claimed_at == seen.created_at and not seen.lease_expired
+    # a live owner's claim cannot be taken over
+    assert not await store.take_over_idempotency_key("s", "k", expired_owner="a", owner="b")
+    assert await store.extend_idempotency_lease("s", "k", owner="a", lease_seconds=120)
+    later = await store.claim_idempotency_key("s", "k", "h", owner="b")
+    assert later is not None and later.lease_until is not None
+    assert later.lease_until > seen.lease_until and later.owner == "a"
+    assert not await store.extend_idempotency_lease("s", "k", owner="b")  # not b's claim
+    assert not await store.extend_idempotency_lease("s", "missing", owner="a")
+    with pytest.raises(InvalidArgument, match="lease_seconds"):
+        await store.claim_idempotency_key("s", "k2", "h", owner="a", lease_seconds=-1)
+    await store.complete_idempotency_key("s", "k", {"commit": "c1"})
+    assert not await store.extend_idempotency_lease("s", "k", owner="a")  # completed
+    done = await store.claim_idempotency_key("s", "k", "h", owner="b")
+    assert done is not None and done.response == {"commit": "c1"} and not done.lease_expired
+
+
+async def test_an_expired_claim_is_taken_over_by_exactly_one_caller(
+    store: MetadataStore,
+) -> None:
+    """An owner that died (lease 0: its lease has run out) leaves an in-progress claim; of 20
+    retries that see it expired, exactly one takes it over; then it is live again."""
+    assert await store.claim_idempotency_key("s", "k", "h", owner="dead", lease_seconds=0) is None
+    seen = await store.claim_idempotency_key("s", "k", "h", owner="x")
+    assert seen is not None and seen.lease_expired and seen.owner == "dead"
+    won = await asyncio.gather(
+        *(
+            store.take_over_idempotency_key(
+                "s", "k", expired_owner="dead", owner=f"r{i}", lease_seconds=60
+            )
+            for i in range(20)
+        )
+    )
+    assert sum(won) == 1
+    winner = f"r{won.index(True)}"
+    now = await store.claim_idempotency_key("s", "k", "h", owner="x")
+    assert now is not None and now.owner == winner and not now.lease_expired
+    assert now.claimed_at is not None and now.claimed_at > now.created_at
+    # the dead owner, back after all: it cannot extend, release or take back the claim
+    assert not await store.extend_idempotency_lease("s", "k", owner="dead")
+    await store.release_idempotency_key("s", "k", owner="dead")
+    assert not await store.take_over_idempotency_key("s", "k", expired_owner="dead", owner="dead")
+    still = await store.claim_idempotency_key("s", "k", "h", owner="x")
+    assert still is not None and still.owner == winner
+    # the new owner releases its claim: the key is free again
+    await store.release_idempotency_key("s", "k", owner=winner)
+    assert await store.claim_idempotency_key("s", "k", "h", owner="y") is None
+
+
+async def test_an_expired_owner_can_still_extend_until_taken_over(store: MetadataStore) -> None:
+    assert await store.claim_idempotency_key("s", "k", "h", owner="slow", lease_seconds=0) is None
+    assert await store.extend_idempotency_lease("s", "k", owner="slow", lease_seconds=60)
+    seen = await store.claim_idempotency_key("s", "k", "h", owner="x")
+    assert seen is not None and not seen.lease_expired
+    assert not await store.take_over_idempotency_key("s", "k", expired_owner="slow", owner="x")
+
+
 # ---------------------------------------------------------------------------- audit log
 async def test_audit_log_newest_first_with_filters(store: MetadataStore) -> None:
     entries = [

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -155,3 +157,57 @@ def test_twenty_concurrent_retries_make_exactly_one_commit(
     assert commits == {stack.git_head(repo)}
     assert sum(1 for a in answers if not a["replayed"]) == 1
     assert stack.trailers(repo)["Idempotency-Key"] == "burst-1"
+
+
+def leave_claim_of_a_dead_owner(stack: Stack, key: str) -> None:
+    """Put the key back in the state a ``kill -9`` of the API leaves it in: claimed by an
+    owner that never completes it or extends its lease (which has run out)."""
+    path = Path(stack.settings.data_dir) / "metadata.sqlite3"
+    with sqlite3.connect(path, timeout=30) as conn:
+        changed = conn.execute(
+            "UPDATE idempotency_keys SET response = NULL, owner = 'dead-api', lease_until = 0"
+            " WHERE key = ?",
+            (key,),
+        ).rowcount
+    assert changed == 1
+
+
+def test_a_key_left_claimed_by_a_dead_owner_whose_commit_landed_answers_that_commit(
+    stack: Stack, owner: Person, repo: str
+) -> None:
+    """The API died after its commit landed, before it stored the answer: the retry takes
+    over the expired claim, finds the commit by its Idempotency-Key trailer and answers it
+    (no 30 s wait, no ABORTED, no second commit)."""
+    first = ok(upsert_product(stack.api, owner.token, repo, "crash", idempotencyKey="dead-1"))
+    ok(upsert_product(stack.api, owner.token, repo, "later"))  # the branch moved on since
+    leave_claim_of_a_dead_owner(stack, "dead-1")
+    again = ok(upsert_product(stack.api, owner.token, repo, "crash", idempotencyKey="dead-1"))
+    assert again["commit"] == first["commit"] and again["committed"] is True
+    assert again["replayed"] is True
+    assert again["changes"] == first["changes"]
+    assert again["product"] == first["product"]
+    assert stack.commit_count(repo) == 2
+    # the key is completed with that answer: the next retry replays it at once
+    third = ok(upsert_product(stack.api, owner.token, repo, "crash", idempotencyKey="dead-1"))
+    assert third["commit"] == first["commit"] and stack.commit_count(repo) == 2
+
+
+def test_a_key_left_claimed_by_a_dead_owner_without_a_commit_commits_once(
+    stack: Stack, owner: Person, repo: str
+) -> None:
+    """The API died after claiming the key, before its commit: the retry takes over and
+    commits, exactly once."""
+    base = ok(upsert_product(stack.api, owner.token, repo, "base"))["commit"]
+    landed = ok(upsert_product(stack.api, owner.token, repo, "crash", idempotencyKey="dead-2"))
+    # undo that commit: the dead owner never got that far
+    stack.run_git(repo, "update-ref", "refs/heads/main", base, landed["commit"])
+    leave_claim_of_a_dead_owner(stack, "dead-2")
+    again = ok(upsert_product(stack.api, owner.token, repo, "crash", idempotencyKey="dead-2"))
+    assert again["committed"] is True and again["replayed"] is False
+    assert again["commit"] == stack.git_head(repo) != landed["commit"]
+    assert stack.commit_count(repo) == 2
+    assert stack.trailers(repo)["Idempotency-Key"] == "dead-2"
+    assert "products/crash.yaml" in stack.files(repo)
+    third = ok(upsert_product(stack.api, owner.token, repo, "crash", idempotencyKey="dead-2"))
+    assert third["replayed"] is True and third["commit"] == again["commit"]
+    assert stack.commit_count(repo) == 2

@@ -16,6 +16,13 @@ Order of work (everything that can be refused is refused before anything is writ
    ``settings.git.max_commit_retries`` times with a small random pause, then ``ABORTED``.
    Inside one gitstore process, and between gitstore processes (file lock), writers to a
    repository are already serialised, so retries only happen against other writers (git).
+4. ``rebase`` turns the head-level precondition into a path-level one: a branch that moved
+   on from ``expected_head`` is no refusal as long as every path of the precondition set
+   (the actions' paths and ``read_paths``) has at the head the entry it had at
+   ``expected_head`` (:func:`unchanged_since`); the actions are then applied to the head,
+   exactly as if the caller had planned them there, since nothing it looked at differs.
+   Writers of different files therefore never refuse each other; two writers of one file
+   still do (the second gets ``FAILED_PRECONDITION``, reads again, and decides again).
 
 The changed paths come from the actions themselves (old entry looked up by path in the head
 tree, new blob known), not from a diff of the trees: cost stays with the depth of the paths.
@@ -36,7 +43,13 @@ import pygit2
 from pygit2.enums import FileMode
 
 from gitstore.config import GitSettings
-from gitstore.domain.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument
+from gitstore.domain.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
 from gitstore.domain.events import ZERO_SHA
 from gitstore.domain.identity import RepositoryId
 from gitstore.git.v1 import git_service_pb2 as pb
@@ -47,6 +60,7 @@ from gitstore.gitservice.revisions import peel_commit, resolve
 from gitstore.gitservice.storage import RepositoryStore
 
 MAX_ACTIONS = 10_000
+MAX_READ_PATHS = 10_000
 A = pb.ActionType
 _MODES = {0: 0, FileMode.BLOB: FileMode.BLOB, FileMode.BLOB_EXECUTABLE: FileMode.BLOB_EXECUTABLE}
 _KEEPABLE = (FileMode.BLOB, FileMode.BLOB_EXECUTABLE)
@@ -188,6 +202,57 @@ def _plan(
     return plan
 
 
+def validate_read_paths(read_paths: list[str]) -> None:
+    if len(read_paths) > MAX_READ_PATHS:
+        raise InvalidArgument(f"at most {MAX_READ_PATHS} read_paths", field="read_paths")
+    for i, path in enumerate(read_paths):
+        paths.validate_path(path, f"read_paths[{i}]")
+
+
+def precondition_paths(actions: list[pb.CommitAction], read_paths: list[str]) -> list[str]:
+    """The paths a rebased commit needs unchanged: what it edits and what it read."""
+    touched = [p for a in actions for p in (a.path, a.previous_path) if p]
+    return list(dict.fromkeys([*touched, *read_paths]))
+
+
+def _state(tree: pygit2.Tree | None, path: str) -> tuple[str, int] | None:
+    entry = _entry(tree, path)
+    return None if entry is None else (str(entry.id), entry.filemode)
+
+
+def unchanged_since(
+    repo: pygit2.Repository, base: str | None, head: str, watched: list[str]
+) -> bool:
+    """Whether every path of ``watched`` is the same entry at ``head`` as at ``base`` (a
+    commit id; None = the empty tree: the paths must still be absent); False when ``base``
+    is no commit of the repository."""
+    base_tree: pygit2.Tree | None = None
+    if base is not None:
+        try:
+            base_tree = peel_commit(repo.get(base), base).tree
+        except (NotFound, InvalidArgument, ValueError):
+            return False
+    head_tree = peel_commit(repo.get(head), head).tree
+    if base_tree is not None and base_tree.id == head_tree.id:
+        return True
+    return all(_state(base_tree, p) == _state(head_tree, p) for p in watched)
+
+
+def _planned_at(expected: str, start: str | None) -> tuple[bool, str | None]:
+    """(whether a rebase is possible, the commit the caller planned at: None = nothing).
+
+    ``expected`` all zeros means the caller planned the branch's creation: from
+    ``start_revision`` when given (only a full commit id says what it read; a name may have
+    moved since), else on an empty tree."""
+    if expected != ZERO_SHA:
+        return True, expected
+    if start is None:
+        return True, None
+    if len(start) == 40 and all(ch in "0123456789abcdef" for ch in start):
+        return True, start
+    return False, None
+
+
 def _branch(repo: pygit2.Repository, requested: str) -> str:
     if requested:
         return names.branch_ref(requested)
@@ -225,6 +290,8 @@ def commit_files(
 ) -> pb.CommitFilesResponse:
     actions = list(req.actions)
     validate_actions(actions, git)
+    read_paths = list(req.read_paths)
+    validate_read_paths(read_paths)
     author = metadata.signature(req.author, "author")
     committer = (
         metadata.signature(req.committer, "committer") if req.HasField("committer") else author
@@ -232,6 +299,10 @@ def commit_files(
     message = metadata.compose_message(req.message, req.trailers)
     expected = names.expected_head(req.expected_head)
     start = names.revision(req.start_revision, "start_revision") if req.start_revision else None
+    rebase, planned_at = (
+        _planned_at(expected, start) if req.rebase and expected is not None else (False, None)
+    )
+    watched = precondition_paths(actions, read_paths) if rebase else []
     with store.write(repo_id) as repo:
         ref = _branch(repo, req.branch)
         blobs = [
@@ -243,11 +314,17 @@ def commit_files(
         ]
         for attempt in range(git.max_commit_retries + 1):
             head = cas.current(repo, ref)
+            rebased_from = ""
             if expected is not None and (head or ZERO_SHA) != expected:
-                raise FailedPrecondition(
-                    f"{ref} is at {head or ZERO_SHA}, not at expected_head {expected}",
-                    field="expected_head",
-                )
+                if not (
+                    rebase and head is not None and unchanged_since(repo, planned_at, head, watched)
+                ):
+                    raise FailedPrecondition(
+                        f"{ref} is at {head or ZERO_SHA}, not at expected_head {expected}"
+                        + (" and a path the commit depends on changed" if rebase else ""),
+                        field="expected_head",
+                    )
+                rebased_from = expected
             tree, parents = _base(repo, ref, head, start)
             plan = _plan(tree, actions, blobs)
             new_tree = treeedit.apply(repo, tree, plan.edits)
@@ -264,7 +341,7 @@ def commit_files(
                     stale_after=git.stale_lock_seconds,
                 )
             except cas.RefMoved as moved:
-                if expected is not None:
+                if expected is not None and not rebase:
                     raise FailedPrecondition(
                         f"{ref} moved to {moved.current or ZERO_SHA} (expected_head {expected})",
                         field="expected_head",
@@ -277,6 +354,7 @@ def commit_files(
                 branch=ref[len(names.HEADS) :],
                 changed_paths=plan.changes,
                 retries=attempt,
+                rebased_from=rebased_from,
             )
     raise Aborted(
         f"{ref} kept moving; gave up after {git.max_commit_retries + 1} attempts, try again"

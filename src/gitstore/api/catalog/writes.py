@@ -14,11 +14,14 @@ The pipeline of every write (``applyManifests``, ``upsert<Kind>``, ``delete<Kind
 5. **check and commit**, up to ``MAX_ATTEMPTS`` rounds: read the branch head ``H``; read the
    resources' files at ``H``; check ``expectedVersion`` (``writes_plan``); plan the actions
    (unchanged resources make none; if nothing changes, no commit is made and the answer is
-   ``H`` with ``committed: false``); ``CommitFiles`` with ``expected_head = H``. If the
-   branch moved meanwhile (``FAILED_PRECONDITION`` and a new head), start the round again,
-   so every check holds for exactly the state the commit replaces: no lost update. A
-   ``FAILED_PRECONDITION`` at an unchanged head is the git service refusing for another
-   reason and is returned. Rounds exhausted: ``ABORTED``.
+   ``H`` with ``committed: false``); ``CommitFiles`` with ``expected_head = H``, ``rebase``
+   and the paths the round read at ``H`` (``BranchView.paths_read``): the git service
+   applies it to a later head when none of the paths it writes or read changed since
+   ``H``, so writers of different resources never refuse each other. If a path did change
+   (``FAILED_PRECONDITION`` and a new head), start the round again, so every check holds
+   for exactly the state the commit replaces: no lost update. A ``FAILED_PRECONDITION`` at
+   an unchanged head is the git service refusing for another reason and is returned.
+   Rounds exhausted: ``ABORTED``.
 6. **indexing** — the answer's ``indexing`` handle (``writes_indexing``); with
    ``waitForIndex`` the answer waits until storefront reads see the commit, or the timeout.
 
@@ -52,10 +55,12 @@ from gitstore.domain.errors import (
     Aborted,
     FailedPrecondition,
     GitStoreError,
+    NotFound,
     PermanentError,
     Unavailable,
 )
 from gitstore.git.client import GitClient, GitServiceError
+from gitstore.git.v1 import git_service_pb2 as pb
 
 from .writes_access import writable_repository
 from .writes_git import BranchView
@@ -72,6 +77,8 @@ log = logging.getLogger("gitstore.api.catalog.writes")
 
 MAX_ATTEMPTS = 16
 RECOVERY_DEPTH = 50
+KEY_SEARCH_DEPTH = 1_000  # commits searched for the key of an owner that died
+KEY_SEARCH_SKEW = 300.0  # seconds of clock difference allowed between stores and git
 DEFAULT_SCHEMA_VERSION = "gitstore.dev/v1"
 
 Planner = Callable[[BranchView, str | None], Awaitable[Plan]]
@@ -212,9 +219,24 @@ class CatalogWriter:
                 await _discard(first_round)
                 replayed = replace(WriteResult.from_json(stored), replayed=True)
                 return await self._indexing(record, view, replayed, options)
+            if gate.took_over is not None:
+                try:
+                    found = await self._landed_with_key(view, caller, gate)
+                except BaseException:
+                    await _discard(first_round)
+                    await gate.abandon()  # not released: the next retry searches again
+                    raise
+                if found is not None:
+                    await _discard(first_round)
+                    result = await self._answer_for(view, planner, found)
+                    _, answered = await asyncio.gather(
+                        gate.complete(result.to_json()),
+                        self._indexing(record, view, result, options),
+                    )
+                    return answered
         try:
             result = await self._commit(
-                caller, record, view, options, planner, message, extra_trailers, first_round
+                caller, record, view, options, planner, message, extra_trailers, first_round, gate
             )
         except BaseException:
             if first_round is not None:
@@ -248,6 +270,7 @@ class CatalogWriter:
         message: str | None,
         extra_trailers: Mapping[str, str] | None,
         first_round: asyncio.Task[_Round] | None = None,
+        gate: IdempotencyGate | None = None,
     ) -> WriteResult:
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0 and first_round is not None:
@@ -257,6 +280,12 @@ class CatalogWriter:
             head, base, plan = current.head, current.base, current.plan
             if not plan.actions:
                 return self._result(view, plan, base, committed=False)
+            if gate is not None and gate.lost:
+                raise Aborted(
+                    f"idempotencyKey {options.idempotency_key!r} was taken over by a retry"
+                    " while this request worked on it; retry with the same key",
+                    field="idempotencyKey",
+                )
             trailers = {
                 "actor": caller.principal.username,
                 "request_id": caller.request_id,
@@ -272,6 +301,7 @@ class CatalogWriter:
                     trailers=trailers,
                     extra_trailers=extra_trailers,
                     start_revision=base if head is None and base else "",
+                    read_paths=view.paths_read(base),
                 )
             except FailedPrecondition:
                 if await view.head() == head:
@@ -291,18 +321,67 @@ class CatalogWriter:
                 return self._result(view, plan, found, committed=True, blobs=blobs)
             blob_ids = {c.path: c.new_blob_id for c in response.changed_paths}
             log.info(
-                "committed %s to %s@%s (%d files, request %s)",
+                "committed %s to %s@%s (%d files, request %s%s)",
                 response.commit_sha,
                 view.repository_id,
                 view.branch,
                 len(plan.actions),
                 caller.request_id,
+                f", planned at {response.rebased_from}" if response.rebased_from else "",
             )
             return self._result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
         raise Aborted(
             f"branch {view.branch} of {view.repository_id} kept moving during"
             f" {MAX_ATTEMPTS} attempts; retry"
         )
+
+    async def _landed_with_key(
+        self, view: BranchView, caller: Caller, gate: IdempotencyGate
+    ) -> str | None:
+        """The commit on the branch made with this key by this caller (``Idempotency-Key``
+        and ``Actor`` trailers), if the dead owner whose claim ``gate`` took over got that
+        far. Searched newest first among the last ``KEY_SEARCH_DEPTH`` commits, stopping at
+        commits older than the key's first claim (less ``KEY_SEARCH_SKEW`` for clocks)."""
+        taken = gate.took_over
+        if taken is None:
+            return None
+        cutoff = taken.created_at.timestamp() - KEY_SEARCH_SKEW
+        request = pb.CommitLogRequest(
+            repository_id=view.repository_id, revision=view.ref, limit=KEY_SEARCH_DEPTH
+        )
+        try:
+            async for info in view.git.commit_log(request):
+                trailers = info.trailers
+                if (
+                    trailers.get("Idempotency-Key") == gate.key
+                    and trailers.get("Actor") == caller.principal.username
+                ):
+                    log.warning(
+                        "idempotency key %r: found commit %s of the owner that died",
+                        gate.key,
+                        info.sha,
+                    )
+                    return info.sha
+                if info.committer.time < cutoff:
+                    break
+        except NotFound:  # the branch does not exist: nothing landed on it
+            return None
+        return None
+
+    async def _answer_for(self, view: BranchView, planner: Planner, sha: str) -> WriteResult:
+        """The answer of a write whose commit ``sha`` landed but was never answered: the plan
+        made again at the commit's parent (what the commit changed, as the dead owner would
+        have answered). Every path it depends on was the same there as where it was planned
+        (the commit landed under that precondition)."""
+        info = await view.commit_info(sha)
+        parent = info.parent_shas[0] if info.parent_shas else None
+        try:
+            plan = await planner(view, parent)
+        except GitStoreError:
+            log.exception("could not re-plan the answer of commit %s", sha)
+            plan = Plan()
+        blobs = {a.path: git_blob_id(a.content) for a in plan.actions if a.content}
+        return replace(self._result(view, plan, sha, committed=True, blobs=blobs), replayed=True)
 
     async def _recover(self, view: BranchView, request_id: str) -> str | None:
         """The commit this request made, if it landed although its answer was lost."""

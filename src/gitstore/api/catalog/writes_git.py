@@ -13,6 +13,15 @@ the mutations ask, each one call:
 * ``commit(...)`` — ``CommitFiles`` with the author, message, trailers and the
   ``expected_head`` CAS, timed into the commit-latency histogram.
 
+**Read set.** The view remembers every path it read at each revision (``paths_read``): what a
+plan made at a branch head depended on. A commit sends them as ``read_paths`` with
+``rebase``, so the git service may apply it to a later head as long as none of those paths
+(nor the ones it writes) changed — see ``docs/mutations.md`` "Concurrent writers". Reads by
+blob id are content-addressed and reads at fixed commits cannot change, so only reads *by
+path at the planned head* matter. Whatever a planner reads through the view at the head
+(today: the candidate files of the written resources, and a revert's files) is therefore
+part of the precondition, without the planner having to declare it.
+
 Revision-not-found answers are turned into errors naming the mutation's input field by the
 callers, which know which field a revision came from.
 """
@@ -74,6 +83,12 @@ class BranchView:
         self.ref = f"refs/heads/{branch}"
         self.registry = registry
         self.metrics = metrics
+        self._reads: dict[str, set[str]] = {}
+
+    def paths_read(self, revision: str | None) -> list[str]:
+        """Every path read at ``revision`` (None: before the branch's first commit) through
+        this view so far (sorted)."""
+        return sorted(self._reads.get(revision or "", ()))
 
     async def head(self) -> str | None:
         refs = await self.git.list_refs(self.repository_id, self.ref)
@@ -85,13 +100,14 @@ class BranchView:
         """The files holding each resource at ``revision`` (None: nothing exists yet)."""
         wanted = list(dict.fromkeys(identities))
         found: dict[ResourceIdentity, list[StoredFile]] = {i: [] for i in wanted}
-        if revision is None or not wanted:
-            return found
         owner: dict[str, ResourceIdentity] = {}
         for identity in wanted:
             for path in candidate_paths(identity.kind, identity.name, self.registry):
                 owner[path] = identity
         paths = list(owner)
+        if revision is None:  # nothing exists yet: "absent" is what was read
+            self._reads.setdefault("", set()).update(paths)
+            return found
         for start in range(0, len(paths), MAX_BLOBS_PER_CALL):
             chunk = paths[start : start + MAX_BLOBS_PER_CALL]
             for stored in await self.blobs(revision, paths=chunk):
@@ -104,6 +120,8 @@ class BranchView:
         """Present blobs by path at ``revision`` and/or by id (missing ones left out)."""
         if not paths and not ids:
             return []
+        if paths:
+            self._reads.setdefault(revision, set()).update(paths)
         request = pb.GetBlobsRequest(
             repository_id=self.repository_id,
             revision=revision,
@@ -165,8 +183,13 @@ class BranchView:
         trailers: Mapping[str, str],
         extra_trailers: Mapping[str, str] | None = None,
         start_revision: str = "",
+        read_paths: Sequence[str] = (),
     ) -> pb.CommitFilesResponse:
-        """One commit on the branch; ``expected_head`` None = the branch must not exist."""
+        """One commit on the branch; ``expected_head`` None = the branch must not exist.
+
+        The commit is sent with ``rebase`` and ``read_paths`` (what the plan read at the
+        head, or at ``start_revision`` for a new branch): it lands on a later head when none
+        of its paths nor ``read_paths`` changed since."""
         signature = pb.Signature(name=author.name, email=author.email)
         request = pb.CommitFilesRequest(
             repository_id=self.repository_id,
@@ -183,6 +206,8 @@ class BranchView:
             ),
             actions=list(actions),
             start_revision=start_revision,
+            rebase=True,
+            read_paths=list(read_paths),
         )
         started = time.perf_counter()
         outcome = "error"

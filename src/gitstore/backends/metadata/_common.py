@@ -343,6 +343,13 @@ def user_missing(user_id: str) -> str:
     return f"user {user_id!r} does not exist"
 
 
+def lease_end(now: datetime, lease_seconds: float) -> datetime:
+    """When a lease of ``lease_seconds`` taken at ``now`` runs out."""
+    if not lease_seconds >= 0:  # also NaN
+        raise InvalidArgument("lease_seconds must be >= 0", field="lease_seconds")
+    return now + timedelta(seconds=lease_seconds)
+
+
 def idempotency_missing(scope: str, key: str) -> str:
     return f"idempotency key {key!r} (scope {scope!r}) is not claimed"
 

@@ -222,14 +222,20 @@ def repository(row: Row, k: Codec) -> RepositoryRecord:
     )
 
 
-def idempotency(row: Row, k: Codec) -> IdempotencyRecord:
+def idempotency(row: Row, k: Codec, now: datetime) -> IdempotencyRecord:
+    """``now``: the store's clock when the row was read (judges ``lease_expired``)."""
     response = row["response"]
+    lease_until = k.ts_in(row["lease_until"])
     return IdempotencyRecord(
         scope=row["scope"],
         key=row["key"],
         request_hash=row["request_hash"],
         response=None if response is None else k.json_in(response),
         created_at=k.ts_in(row["created_at"]),
+        owner=row["owner"],
+        claimed_at=k.ts_in(row["claimed_at"]),
+        lease_until=lease_until,
+        lease_expired=response is None and lease_until <= now,
     )
 
 

@@ -130,15 +130,28 @@ class RepositoryRecord:
         return f"{self.namespace}/{self.name}"
 
 
+DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 20.0
+
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyRecord:
-    """A claimed key. ``response`` is None while the first caller is still working."""
+    """A claimed key. ``response`` is None while the claim's owner is still working.
+
+    ``owner`` is the token of the request holding the claim, ``claimed_at`` when it got it
+    (first claim or take-over), ``lease_until`` until when the claim holds unless its owner
+    extends it. ``lease_expired`` (judged by the store's clock when the record was read):
+    the claim is in progress and its lease has run out — its owner is presumed dead and
+    ``take_over_idempotency_key`` may hand the key to another request."""
 
     scope: str
     key: str
     request_hash: str
     response: dict[str, Any] | None
     created_at: datetime
+    owner: str = ""
+    claimed_at: datetime | None = None
+    lease_until: datetime | None = None
+    lease_expired: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,11 +334,48 @@ class MetadataStore(GitMetadata, abc.ABC):
     # ------------------------------------------------------------------ idempotency
     @abc.abstractmethod
     async def claim_idempotency_key(
-        self, scope: str, key: str, request_hash: str
+        self,
+        scope: str,
+        key: str,
+        request_hash: str,
+        *,
+        owner: str = "",
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     ) -> IdempotencyRecord | None:
-        """Atomically claim ``(scope, key)``. Returns None if this caller claimed it (it must
-        then call ``complete_idempotency_key`` or ``release_idempotency_key``); otherwise
-        returns the existing record (``response`` None = still in progress)."""
+        """Atomically claim ``(scope, key)`` for ``owner`` with a lease of ``lease_seconds``
+        from now. Returns None if this caller claimed it (it must then call
+        ``complete_idempotency_key`` or ``release_idempotency_key``, and
+        ``extend_idempotency_lease`` while it works); otherwise returns the existing record
+        (``response`` None = still in progress; ``lease_expired`` = its owner is presumed
+        dead). ``InvalidArgument`` for a negative lease."""
+
+    @abc.abstractmethod
+    async def take_over_idempotency_key(
+        self,
+        scope: str,
+        key: str,
+        *,
+        expired_owner: str,
+        owner: str,
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+    ) -> bool:
+        """Atomically hand an in-progress key whose lease has run out, and whose owner is
+        still ``expired_owner``, to ``owner`` with a fresh lease (``claimed_at`` = now). True
+        if this caller now owns it; False if the key is completed, released, its lease was
+        extended, or another caller took it over first (of concurrent callers, one wins)."""
+
+    @abc.abstractmethod
+    async def extend_idempotency_lease(
+        self,
+        scope: str,
+        key: str,
+        *,
+        owner: str,
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+    ) -> bool:
+        """Move the lease of ``owner``'s in-progress claim to now + ``lease_seconds`` (also
+        when it has run out, as long as nobody took it over). False when the claim is not
+        ``owner``'s (any more): taken over, completed, released or never made."""
 
     @abc.abstractmethod
     async def complete_idempotency_key(
@@ -335,9 +385,12 @@ class MetadataStore(GitMetadata, abc.ABC):
         claimed, ``InvalidArgument`` if the response is not JSON-serialisable."""
 
     @abc.abstractmethod
-    async def release_idempotency_key(self, scope: str, key: str) -> None:
+    async def release_idempotency_key(
+        self, scope: str, key: str, *, owner: str | None = None
+    ) -> None:
         """Forget a claim whose work failed, so a retry can run again. A completed key is kept
-        (its response stays the answer); an unknown key is ignored."""
+        (its response stays the answer); an unknown key is ignored. With ``owner``, only
+        that owner's claim is forgotten (not one another request took over)."""
 
     # ------------------------------------------------------------------ audit log
     @abc.abstractmethod

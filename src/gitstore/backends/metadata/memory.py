@@ -30,6 +30,7 @@ from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from . import _common as c
 from ._memory_git import MemoryGitStore
 from .base import (
+    DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     AccessToken,
     AuditEntry,
     IdempotencyRecord,
@@ -313,15 +314,65 @@ class MemoryMetadataStore(MemoryGitStore, MetadataStore):
 
     # ------------------------------------------------------------------ idempotency
     async def claim_idempotency_key(
-        self, scope: str, key: str, request_hash: str
+        self,
+        scope: str,
+        key: str,
+        request_hash: str,
+        *,
+        owner: str = "",
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     ) -> IdempotencyRecord | None:
+        now = self._clock.now()
+        until = c.lease_end(now, lease_seconds)
         existing = self._idempotency.get((scope, key))
         if existing is not None:
-            return dataclasses.replace(existing, response=copy.deepcopy(existing.response))
+            expired = existing.response is None and (existing.lease_until or now) <= now
+            return dataclasses.replace(
+                existing, response=copy.deepcopy(existing.response), lease_expired=expired
+            )
         self._idempotency[(scope, key)] = IdempotencyRecord(
-            scope, key, request_hash, None, self._clock.now()
+            scope, key, request_hash, None, now, owner, now, until
         )
         return None
+
+    async def take_over_idempotency_key(
+        self,
+        scope: str,
+        key: str,
+        *,
+        expired_owner: str,
+        owner: str,
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+    ) -> bool:
+        now = self._clock.now()
+        until = c.lease_end(now, lease_seconds)
+        existing = self._idempotency.get((scope, key))
+        if (
+            existing is None
+            or existing.response is not None
+            or existing.owner != expired_owner
+            or (existing.lease_until or now) > now
+        ):
+            return False
+        self._idempotency[(scope, key)] = dataclasses.replace(
+            existing, owner=owner, claimed_at=now, lease_until=until
+        )
+        return True
+
+    async def extend_idempotency_lease(
+        self,
+        scope: str,
+        key: str,
+        *,
+        owner: str,
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+    ) -> bool:
+        until = c.lease_end(self._clock.now(), lease_seconds)
+        existing = self._idempotency.get((scope, key))
+        if existing is None or existing.response is not None or existing.owner != owner:
+            return False
+        self._idempotency[(scope, key)] = dataclasses.replace(existing, lease_until=until)
+        return True
 
     async def complete_idempotency_key(
         self, scope: str, key: str, response: dict[str, Any]
@@ -332,9 +383,13 @@ class MemoryMetadataStore(MemoryGitStore, MetadataStore):
             raise NotFound(c.idempotency_missing(scope, key), field="key")
         self._idempotency[(scope, key)] = dataclasses.replace(existing, response=stored)
 
-    async def release_idempotency_key(self, scope: str, key: str) -> None:
+    async def release_idempotency_key(
+        self, scope: str, key: str, *, owner: str | None = None
+    ) -> None:
         existing = self._idempotency.get((scope, key))
-        if existing is not None and existing.response is None:
+        if existing is None or existing.response is not None:
+            return
+        if owner is None or existing.owner == owner:
             del self._idempotency[(scope, key)]
 
     # ------------------------------------------------------------------ audit log

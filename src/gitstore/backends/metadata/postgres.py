@@ -56,6 +56,7 @@ from . import _rows as rows
 from ._postgres_git import PostgresGitStore
 from ._postgres_util import Conn, K, Row, _all, _count, _insert, _one
 from .base import (
+    DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     AccessToken,
     AuditEntry,
     IdempotencyRecord,
@@ -424,25 +425,71 @@ class PostgresMetadataStore(PostgresGitStore, MetadataStore):
 
     # ------------------------------------------------------------------ idempotency
     async def claim_idempotency_key(
-        self, scope: str, key: str, request_hash: str
+        self,
+        scope: str,
+        key: str,
+        request_hash: str,
+        *,
+        owner: str = "",
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     ) -> IdempotencyRecord | None:
         while True:
+            now = self._clock.now()
+            until = c.lease_end(now, lease_seconds)
             async with self._tx() as conn:
                 inserted = await _one(
                     conn,
-                    "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
-                    " VALUES (%s, %s, %s, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING key",
+                    "INSERT INTO idempotency_keys"
+                    " (scope, key, request_hash, created_at, owner, claimed_at, lease_until)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (scope, key) DO NOTHING RETURNING key",
                     scope,
                     key,
                     request_hash,
-                    self._clock.now(),
+                    now,
+                    owner,
+                    now,
+                    until,
                 )
                 if inserted is not None:
                     return None
                 query = "SELECT * FROM idempotency_keys WHERE scope = %s AND key = %s"
                 row = await _one(conn, query, scope, key)
             if row is not None:  # else: released between the two statements; claim again
-                return rows.idempotency(row, K)
+                return rows.idempotency(row, K, now)
+
+    async def take_over_idempotency_key(
+        self,
+        scope: str,
+        key: str,
+        *,
+        expired_owner: str,
+        owner: str,
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+    ) -> bool:
+        now = self._clock.now()
+        query = (
+            "UPDATE idempotency_keys SET owner = %s, claimed_at = %s, lease_until = %s"
+            " WHERE scope = %s AND key = %s AND owner = %s AND response IS NULL"
+            " AND lease_until <= %s"
+        )
+        until = c.lease_end(now, lease_seconds)
+        return await self._change(query, owner, now, until, scope, key, expired_owner, now) == 1
+
+    async def extend_idempotency_lease(
+        self,
+        scope: str,
+        key: str,
+        *,
+        owner: str,
+        lease_seconds: float = DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
+    ) -> bool:
+        until = c.lease_end(self._clock.now(), lease_seconds)
+        query = (
+            "UPDATE idempotency_keys SET lease_until = %s"
+            " WHERE scope = %s AND key = %s AND owner = %s AND response IS NULL"
+        )
+        return await self._change(query, until, scope, key, owner) == 1
 
     async def complete_idempotency_key(
         self, scope: str, key: str, response: dict[str, Any]
@@ -451,12 +498,14 @@ class PostgresMetadataStore(PostgresGitStore, MetadataStore):
         if not await self._change(query, Jsonb(c.json_copy(response, "response")), scope, key):
             raise NotFound(c.idempotency_missing(scope, key), field="key")
 
-    async def release_idempotency_key(self, scope: str, key: str) -> None:
-        await self._change(
-            "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND response IS NULL",
-            scope,
-            key,
-        )
+    async def release_idempotency_key(
+        self, scope: str, key: str, *, owner: str | None = None
+    ) -> None:
+        query = "DELETE FROM idempotency_keys WHERE scope = %s AND key = %s AND response IS NULL"
+        if owner is None:
+            await self._change(query, scope, key)
+        else:
+            await self._change(query + " AND owner = %s", scope, key, owner)
 
     # ------------------------------------------------------------------ audit log
     async def append_audit(

@@ -57,6 +57,7 @@ from gitstore.domain.errors import (
 from . import _common as c
 from . import _rows as rows
 from ._sqlite_git import SqliteGitStore
+from ._sqlite_idempotency import SqliteIdempotency
 from ._sqlite_util import (
     Conn,
     K,
@@ -70,7 +71,6 @@ from ._sqlite_util import (
 from .base import (
     AccessToken,
     AuditEntry,
-    IdempotencyRecord,
     Membership,
     MetadataStore,
     Namespace,
@@ -102,7 +102,7 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteMetadataStore(SqliteGitStore, MetadataStore):
+class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, MetadataStore):
     """``SqliteMetadataStore(path, *, busy_timeout=5.0)``; the file and its directory are
     created on first use (normally ``migrate()``)."""
 
@@ -483,34 +483,6 @@ class SqliteMetadataStore(SqliteGitStore, MetadataStore):
             raise NotFound(c.repository_missing(repository_uuid), field="repository_id")
 
     # ------------------------------------------------------------------ idempotency
-    async def claim_idempotency_key(
-        self, scope: str, key: str, request_hash: str
-    ) -> IdempotencyRecord | None:
-        return await self._run(self._claim, scope, key, request_hash)
-
-    def _claim(self, conn: Conn, scope: str, key: str, request_hash: str) -> Any:
-        with _write(conn):
-            inserted = conn.execute(
-                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-                (scope, key, request_hash, c.to_micros(self._clock.now())),
-            ).rowcount
-            if inserted:
-                return None
-            sql = "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?"
-            return rows.idempotency(_one(conn, sql, scope, key), K)
-
-    async def complete_idempotency_key(
-        self, scope: str, key: str, response: dict[str, Any]
-    ) -> None:
-        sql = "UPDATE idempotency_keys SET response = ? WHERE scope = ? AND key = ?"
-        if not await self._change(sql, c.json_text(response, "response"), scope, key):
-            raise NotFound(c.idempotency_missing(scope, key), field="key")
-
-    async def release_idempotency_key(self, scope: str, key: str) -> None:
-        sql = "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND response IS NULL"
-        await self._change(sql, scope, key)
-
     # ------------------------------------------------------------------ audit log
     async def append_audit(
         self, actor: str, action: str, target: str, details: dict[str, Any] | None = None

@@ -451,6 +451,8 @@ class CommitFilesRequest(_message.Message):
     TRAILERS_FIELD_NUMBER: _builtins.int
     ACTIONS_FIELD_NUMBER: _builtins.int
     START_REVISION_FIELD_NUMBER: _builtins.int
+    REBASE_FIELD_NUMBER: _builtins.int
+    READ_PATHS_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     branch: _builtins.str
     expected_head: _builtins.str
@@ -460,6 +462,18 @@ class CommitFilesRequest(_message.Message):
     message: _builtins.str
     start_revision: _builtins.str
     """Optional: create the branch from this revision when it does not exist yet."""
+    rebase: _builtins.bool
+    """Path-level precondition instead of a head-level one. With `expected_head` set: when
+    the branch is no longer at `expected_head`, the actions are applied to the current
+    head instead of FAILED_PRECONDITION, provided that every path of the precondition set
+    holds at the head exactly what it held where the caller planned (same object id and
+    mode, or absent at both). The set is the actions' paths (`path`, and `previous_path`
+    of moves) plus `read_paths`. Where the caller planned: `expected_head`; for all zeros
+    (the branch did not exist yet) `start_revision` when it is a full commit id, an empty
+    tree when there is none (a start_revision given by name disables the rebase). A
+    changed path, or an `expected_head` that is no commit of the repository, is
+    FAILED_PRECONDITION as before.
+    """
     @_builtins.property
     def author(self) -> Global___Signature: ...
     @_builtins.property
@@ -470,6 +484,12 @@ class CommitFilesRequest(_message.Message):
     def trailers(self) -> Global___Trailers: ...
     @_builtins.property
     def actions(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitAction]: ...
+    @_builtins.property
+    def read_paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What else the caller read where it planned (files it checked but does not change,
+        present or not; a directory stands for everything beneath it). At most 10,000.
+        """
+
     def __init__(
         self,
         *,
@@ -482,10 +502,12 @@ class CommitFilesRequest(_message.Message):
         trailers: Global___Trailers | None = ...,
         actions: _abc.Iterable[Global___CommitAction] | None = ...,
         start_revision: _builtins.str = ...,
+        rebase: _builtins.bool = ...,
+        read_paths: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "committer", b"committer", "trailers", b"trailers"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "author", b"author", "branch", b"branch", "committer", b"committer", "expected_head", b"expected_head", "message", b"message", "repository_id", b"repository_id", "start_revision", b"start_revision", "trailers", b"trailers"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "author", b"author", "branch", b"branch", "committer", b"committer", "expected_head", b"expected_head", "message", b"message", "read_paths", b"read_paths", "rebase", b"rebase", "repository_id", b"repository_id", "start_revision", b"start_revision", "trailers", b"trailers"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -532,11 +554,16 @@ class CommitFilesResponse(_message.Message):
     BRANCH_FIELD_NUMBER: _builtins.int
     CHANGED_PATHS_FIELD_NUMBER: _builtins.int
     RETRIES_FIELD_NUMBER: _builtins.int
+    REBASED_FROM_FIELD_NUMBER: _builtins.int
     commit_sha: _builtins.str
     old_head: _builtins.str
     branch: _builtins.str
     retries: _builtins.int
     """How many times the actions were re-applied after losing a race."""
+    rebased_from: _builtins.str
+    """With `rebase`: `expected_head` when the commit was made on a later head (its parent is
+    `old_head`); empty when the branch was still at `expected_head`.
+    """
     @_builtins.property
     def changed_paths(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChangedPath]: ...
     def __init__(
@@ -547,10 +574,11 @@ class CommitFilesResponse(_message.Message):
         branch: _builtins.str = ...,
         changed_paths: _abc.Iterable[Global___ChangedPath] | None = ...,
         retries: _builtins.int = ...,
+        rebased_from: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "changed_paths", b"changed_paths", "commit_sha", b"commit_sha", "old_head", b"old_head", "retries", b"retries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "changed_paths", b"changed_paths", "commit_sha", b"commit_sha", "old_head", b"old_head", "rebased_from", b"rebased_from", "retries", b"retries"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
