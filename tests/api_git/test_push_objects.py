@@ -209,3 +209,33 @@ def test_a_refused_push_leaves_a_clonable_repository(pushers: Pushers) -> None:
     run_git(env, "-C", str(work), "push", "-q", "origin", "HEAD:refs/heads/main")
     run_git(env, "clone", "-q", pushers.url("ssh", repo_id), str(pushers.tmp / "ok-clone-2"))
     assert (pushers.tmp / "ok-clone-2" / "README.md").read_text() == "fine\n"
+
+
+def test_every_problem_of_a_push_in_one_answer(pushers: Pushers) -> None:
+    """A parse error does not hide the schema and reference problems of the same push; the
+    answer is bounded (50 lines, then a count)."""
+    p = pushers
+    repo_id = p.stack.new_repo(p.alice)
+    env = p.env()
+    work = p.tmp / "all-at-once"
+    run_git(env, "init", "-q", "-b", "main", str(work))
+    (work / "products").mkdir()
+    (work / "products" / "broken.yaml").write_text("apiVersion: gitstore.dev/v1\nkind: [\n")
+    bad = (
+        "apiVersion: gitstore.dev/v1\nkind: Product\nmetadata:\n  name: hat\nspec:\n"
+        "  title: Hat\n  price:\n    amount: '-1.00'\n    currency: EUR\n"
+        "  categories:\n  - nowhere\n"
+    )
+    (work / "products" / "hat.yaml").write_text(bad)
+    for n in range(60):
+        (work / "products" / f"p{n:02d}.yaml").write_text("kind: [\n")
+    run_git(env, "-C", str(work), "add", ".")
+    run_git(env, "-C", str(work), "commit", "-q", "-m", "many problems")
+    done = run_git(env, "-C", str(work), "push", p.url("http", repo_id), "main", check=False)
+    assert done.returncode != 0
+    text = done.stderr
+    assert "POLICY CHECK FAILED  (63 problems)" in text, text
+    assert "remote: products/broken.yaml @ " in text, text
+    assert "[schema] spec.price.amount" in text, text
+    assert "products/hat.yaml @ " in text and "[reference] spec.categories[0]" in text, text
+    assert "remote: … and 13 more" in text, text
