@@ -59,6 +59,7 @@ async def test_audit_and_releases(hooks: Hooks) -> None:
         "old": first,
         "new": second,
         "pushId": ctx.push_id,
+        "operation": "push",
         "remoteAddress": "::1",
     }
     v1 = await store.get_release(hooks.record.id, "v1")

@@ -285,3 +285,26 @@ async def test_untouched_dangling_references_are_not_this_pushs_fault(hooks: Hoo
     ref = pushed_ref("refs/heads/main", shirt_base, sha, [pushed_commit(sha, [shirt_base])])
     response = await pre_receive(hooks.services, request(hooks, ref))
     assert rules(response) == [("reference", "products/shirt.yaml")]
+
+
+async def test_every_problem_of_a_push_is_reported_at_once(hooks: Hooks) -> None:
+    """A parse error does not hide the reference, duplicate and deletion problems of the same
+    push: one answer lists them all."""
+    files = {
+        "products/broken.yaml": b"apiVersion: gitstore.dev/v1\nkind: [\n",
+        **files_of(product("hat", categories=["hats"])),
+        "products/bad.yaml": encode(product("bad", price="-1.00", categories=["nowhere"])),
+        "products/cap.yaml": encode(product("cap", categories=["nope"])),
+        "products/cap.json": encode(product("cap", categories=["tops"]), ManifestFormat.JSON),
+    }
+    response, _ = await push_main(hooks, files, (path_of(TOPS),))
+    assert not response.allowed
+    found = sorted(rules(response))
+    assert ("parse", "products/broken.yaml") in found, found
+    assert ("reference", "products/hat.yaml") in found, found
+    # a file that breaks its schema still has its references checked in the same answer
+    assert ("schema", "products/bad.yaml") in found, found
+    assert ("reference", "products/bad.yaml") in found, found
+    assert ("duplicate", "products/cap.yaml") in found, found
+    assert ("reference", "products/shirt.yaml") in found, found  # tops deleted, still named
+    assert f"({len(found)} problems)" in "\n".join(response.messages)

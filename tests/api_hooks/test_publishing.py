@@ -254,3 +254,17 @@ def test_reference_errors_and_referencing_kinds() -> None:
     names = {"Category": {"shirts"}}
     (e,) = reference_errors([product], lambda k, n: n in names.get(k, set()), registry)
     assert e.rule == "reference" and e.field == "spec.categories[1]" and "ghost" in e.message
+
+
+def test_a_bounded_refusal_keeps_the_first_problem_of_every_rule() -> None:
+    parse = [
+        Violation("refs/heads/main", "parse", "bad", "c", f"p/{n:02d}.yaml") for n in range(60)
+    ]
+    late = Violation("refs/heads/main", "reference", "missing", "c", "p/x.yaml")
+    lines = refusal_lines([*parse, late])
+    assert "❌ POLICY CHECK FAILED  (61 problems)" in lines[1]
+    shown = [line for line in lines if line.startswith("p/")]
+    assert len(shown) == 50
+    assert shown[-1] == late.line()  # kept although it came 61st, order otherwise kept
+    assert shown[:49] == [v.line() for v in parse[:49]]
+    assert "… and 11 more" in lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import pygit2
 import pytest
 
 from gitstore.config import Settings
@@ -239,3 +240,22 @@ def test_commit_log(stub: pb_grpc.GitServiceStub, repo: str, history: list[str])
     assert log(revision=history[1], hide_revisions=[history[1]]) == []
     assert log(revision=history[0], hide_revisions=[history[2]]) == []
     assert rpc_error(lambda: log(hide_revisions=["nope"])).code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_names_that_are_not_utf8_are_read_escaped(
+    stub: pb_grpc.GitServiceStub, repo: str, settings: Settings
+) -> None:
+    """A repository that holds a non-UTF-8 file name (from before pushes were checked) is
+    still readable: names come back with ``\\xNN`` escapes instead of an INTERNAL error."""
+    handle = pygit2.Repository(str(repo_path(settings, repo)))
+    blob = handle.create_blob(b"x")
+    inner = handle.write(pygit2.GIT_OBJECT_TREE, b"100644 caf\xe9.md\0" + blob.raw)
+    root = handle.write(pygit2.GIT_OBJECT_TREE, b"40000 docs\0" + inner.raw)
+    who = pygit2.Signature("T", "t@example.com")
+    sha = str(handle.create_commit("refs/heads/main", who, who, "legacy", root, []))
+    changed = stub.GetChangedPaths(pb.GetChangedPathsRequest(repository_id=repo, to_revision=sha))
+    assert [c.path for c in changed.changed_paths] == ["docs/caf\\xe9.md"]
+    listing = stub.ListTree(pb.ListTreeRequest(repository_id=repo, revision=sha, recursive=True))
+    assert [e.path for e in listing] == ["docs", "docs/caf\\xe9.md"]
+    log = list(stub.CommitLog(pb.CommitLogRequest(repository_id=repo, revision=sha)))
+    assert [c.subject for c in log] == ["legacy"]

@@ -27,6 +27,7 @@ BAD_PATHS = {
     "a\\b": "backslash",
     "a\nb": "control",
     "x" * 4097: "4096",
+    "d/" * 64 + "f.yaml": "at most 64 components deep",
 }
 
 
@@ -45,6 +46,19 @@ def test_bad_paths_are_refused_naming_the_path(path: str) -> None:
 )
 def test_good_paths_pass(path: str) -> None:
     assert paths.validate_path(path) == path
+
+
+def test_depth_and_length_limits_are_inclusive() -> None:
+    deepest = "d/" * (paths.MAX_TREE_DEPTH - 1) + "f.yaml"
+    assert paths.validate_path(deepest) == deepest
+    longest = "x" * paths.MAX_PATH_BYTES
+    assert paths.validate_path(longest) == longest
+
+
+def test_display_escapes_bytes_that_are_not_utf8() -> None:
+    name = b"caf\xe9/\xff.yaml".decode("utf-8", "surrogateescape")
+    assert paths.display(name) == "caf\\xe9/\\xff.yaml"
+    assert paths.display("ü/日本") == "ü/日本"
 
 
 def test_prefix_allows_root_and_one_trailing_slash() -> None:

@@ -510,11 +510,29 @@ def refusal_lines(violations: Sequence[Violation], *, max_lines: int = MAX_LINES
     count = len(violations)
     noun = "problem" if count == 1 else "problems"
     lines = [RULE_LINE, f"❌ POLICY CHECK FAILED  ({count} {noun})", RULE_LINE]
-    lines.extend(v.line() for v in violations[:max_lines])
+    lines.extend(v.line() for v in shown_violations(violations, max_lines))
     if count > max_lines:
         lines.append(f"… and {count - max_lines} more")
     lines.extend(["Please fix policy violations and push again.", RULE_LINE])
     return lines
+
+
+def shown_violations(violations: Sequence[Violation], max_lines: int) -> list[Violation]:
+    """At most ``max_lines`` of ``violations``, in their order, the first of every rule kept
+    (so 60 parse errors cannot hide the one reference problem of the same push)."""
+    if len(violations) <= max_lines:
+        return list(violations)
+    keep: set[int] = set()
+    rules: set[str] = set()
+    for i, v in enumerate(violations):
+        if v.rule not in rules and len(keep) < max_lines:
+            rules.add(v.rule)
+            keep.add(i)
+    for i in range(len(violations)):
+        if len(keep) >= max_lines:
+            break
+        keep.add(i)
+    return [v for i, v in enumerate(violations) if i in keep]
 
 
 def success_line(manifests: int, seconds: float) -> str:

@@ -9,7 +9,12 @@ checked before anything is read or written. Rejected (``InvalidArgument`` naming
   spaces and the 8.3 short name (``git~1``) that Windows and macOS file systems treat as
   ``.git``, so a clone can never be tricked into writing its own metadata;
 * NUL bytes, backslashes and other control characters;
-* more than ``MAX_PATH_BYTES`` bytes of UTF-8.
+* more than ``MAX_PATH_BYTES`` bytes of UTF-8, or more than ``MAX_TREE_DEPTH`` components.
+
+The same two limits bound every tree a push brings (``transport.objects``), so no path the
+service reads or writes is longer or deeper than these. ``display(name)`` turns a name git
+handed over (pygit2 decodes bytes that are not UTF-8 with ``surrogateescape``) into text that
+can travel in a protobuf string: undecodable bytes become ``\\xNN``.
 
 These are the same paths ``git fsck`` accepts with its ``.git`` protections on; every tree
 the service writes therefore stays loadable by any git client.
@@ -24,7 +29,8 @@ from collections.abc import Iterable
 
 from gitstore.domain.errors import InvalidArgument
 
-MAX_PATH_BYTES = 4096
+MAX_PATH_BYTES = 4096  # PATH_MAX on Linux; git itself has no limit
+MAX_TREE_DEPTH = 64  # directories deep; git >= 2.44 defaults core.maxTreeDepth to 2048
 _GIT_ALIASES = frozenset({".git", "git~1"})
 
 
@@ -40,6 +46,8 @@ def path_problem(path: str) -> str | None:
         return "must not contain control characters"
     if len(path.encode("utf-8")) > MAX_PATH_BYTES:
         return f"must be at most {MAX_PATH_BYTES} bytes"
+    if path.count("/") >= MAX_TREE_DEPTH:
+        return f"must be at most {MAX_TREE_DEPTH} components deep"
     if path.startswith("/"):
         return "must be relative (no leading '/')"
     if path.endswith("/"):
@@ -52,6 +60,16 @@ def path_problem(path: str) -> str | None:
         if component.rstrip(". ").lower() in _GIT_ALIASES or component.lower() in _GIT_ALIASES:
             return "must not contain a '.git' component"
     return None
+
+
+def display(name: str) -> str:
+    """``name`` as valid UTF-8 text: bytes that were not UTF-8 (surrogate escapes) as ``\\xNN``."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = name.encode("utf-8", "surrogateescape")
+        return raw.decode("utf-8", "backslashreplace")
+    return name
 
 
 def validate_path(path: str, field: str = "path") -> str:

@@ -200,7 +200,7 @@ def _entries(tree: pygit2.Tree, prefix: str, recursive: bool) -> Iterator[pb.Tre
         if entry is None:
             stack.pop()
             continue
-        path = f"{base}{entry.name}"
+        path = f"{base}{paths.display(entry.name or '')}"
         yield pb.TreeEntry(
             path=path,
             oid=str(entry.id),
@@ -237,11 +237,11 @@ def diff_changes(diff: pygit2.Diff) -> Iterable[pb.ChangedPath]:
         kind = _STATUS.get(delta.status, pb.CHANGE_TYPE_MODIFIED)
         added, deleted = kind == pb.CHANGE_TYPE_ADDED, kind == pb.CHANGE_TYPE_DELETED
         yield pb.ChangedPath(
-            path=delta.old_file.path if deleted else delta.new_file.path,
+            path=paths.display(delta.old_file.path if deleted else delta.new_file.path),
             change_type=kind,
             old_blob_id="" if added else str(delta.old_file.id),
             new_blob_id="" if deleted else str(delta.new_file.id),
-            old_path=delta.old_file.path if kind == pb.CHANGE_TYPE_RENAMED else "",
+            old_path=paths.display(delta.old_file.path) if kind == pb.CHANGE_TYPE_RENAMED else "",
         )
 
 

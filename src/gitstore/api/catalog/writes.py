@@ -62,6 +62,7 @@ from gitstore.domain.errors import (
 from gitstore.git.client import GitClient, GitServiceError
 from gitstore.git.v1 import git_service_pb2 as pb
 
+from ..refaudit import audit_ref_update
 from .writes_access import writable_repository
 from .writes_git import BranchView
 from .writes_history import HistoryEntry, resource_history
@@ -236,7 +237,16 @@ class CatalogWriter:
                     return answered
         try:
             result = await self._commit(
-                caller, record, view, options, planner, message, extra_trailers, first_round, gate
+                caller,
+                record,
+                view,
+                options,
+                planner,
+                message,
+                extra_trailers,
+                first_round,
+                gate,
+                mutation=mutation,
             )
         except BaseException:
             if first_round is not None:
@@ -251,6 +261,34 @@ class CatalogWriter:
             gate.complete(result.to_json()), self._indexing(record, view, result, options)
         )
         return answered
+
+    async def _audit(
+        self,
+        caller: Caller,
+        mutation: str,
+        record: RepositoryRecord,
+        view: BranchView,
+        options: WriteOptions,
+        old: str | None,
+        response: pb.CommitFilesResponse,
+    ) -> None:
+        """The commit's ``ref.update`` audit entry (one insert; the commit is durable already,
+        so a failure is logged, not raised)."""
+        try:
+            await audit_ref_update(
+                self.store,
+                caller.principal.username,
+                record.repository_id,
+                view.ref,
+                old,
+                response.commit_sha,
+                transport="api",
+                operation=mutation,
+                correlation_id=caller.request_id,
+                idempotency_key=options.idempotency_key or "",
+            )
+        except Exception:
+            log.exception("audit of %s on %s failed", response.commit_sha, record.repository_id)
 
     async def _prepare(
         self, view: BranchView, record: RepositoryRecord, planner: Planner
@@ -271,6 +309,8 @@ class CatalogWriter:
         extra_trailers: Mapping[str, str] | None,
         first_round: asyncio.Task[_Round] | None = None,
         gate: IdempotencyGate | None = None,
+        *,
+        mutation: str = "",
     ) -> WriteResult:
         for attempt in range(MAX_ATTEMPTS):
             if attempt == 0 and first_round is not None:
@@ -319,6 +359,8 @@ class CatalogWriter:
                 )
                 blobs = {a.path: git_blob_id(a.content) for a in plan.actions if a.content}
                 return self._result(view, plan, found, committed=True, blobs=blobs)
+            old = response.old_head or head
+            await self._audit(caller, mutation, record, view, options, old, response)
             blob_ids = {c.path: c.new_blob_id for c in response.changed_paths}
             log.info(
                 "committed %s to %s@%s (%d files, request %s%s)",

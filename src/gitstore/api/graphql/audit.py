@@ -1,10 +1,14 @@
-"""The push audit schema module: ``auditLog(repository:, first, after)``.
+"""The ref audit schema module: ``auditLog(repository:, first, after)``.
 
-Every ref update git accepted (Smart HTTP, SSH) is recorded by the post-receive hook as an
-audit entry with action ``ref.update``, target ``<ns>/<repo>@<ref>`` and details
-``{transport, old, new, push_id}`` (``pushId`` is read too). ``auditLog`` lists a
-repository's entries newest first, as a Relay connection of
-``RefUpdateAuditEntry {at actor action ref old new transport pushId}``.
+Every ref update is an audit entry with action ``ref.update``, target ``<ns>/<repo>@<ref>``
+and details ``{transport, old, new, pushId, operation, idempotencyKey}`` (``api.refaudit``):
+pushes (post-receive, Smart HTTP and SSH), API-led commits (``applyManifests``, upserts,
+deletes, ``revertCommit``: transport ``api``) and release tags made by ``createRelease``.
+Releases and publications are listed too (actions ``release.create``, ``release.publish``,
+``release.replay``, ... with target ``<ns>/<repo>@<tag>``). ``auditLog`` lists a
+repository's entries (every action whose target is ``<ns>/<repo>@…``) newest first, as a
+Relay connection of ``RefUpdateAuditEntry {at actor action ref old new transport pushId
+operation idempotencyKey}``.
 
 Who may read it: whoever may read the repository's DRAFT channel (``catalog.access``
 ``readable_repository(draft=True)``: the namespace's people and admins; a token needs
@@ -32,8 +36,6 @@ from ..namespaces import paging
 from .builder import SchemaBuilder
 from .info import ResolveInfo
 from .relay import Connection, check_first
-
-REF_UPDATE = "ref.update"
 
 
 def _detail(*names: str) -> Any:
@@ -75,10 +77,21 @@ class AuditModule:
                     "pushId": GraphQLField(
                         nn_string,
                         resolve=_detail("push_id", "pushId"),
-                        description="The push (correlation id of its events).",
+                        description="The push or API request (correlation id of its events).",
+                    ),
+                    "operation": GraphQLField(
+                        nn_string,
+                        resolve=_detail("operation"),
+                        description="push, the mutation (applyManifests, revertCommit,"
+                        " createRelease, ...) or the release action.",
+                    ),
+                    "idempotencyKey": GraphQLField(
+                        nn_string,
+                        resolve=_detail("idempotencyKey"),
+                        description="The mutation's idempotency key, if it had one.",
                     ),
                 },
-                description="One accepted ref update of a push.",
+                description="One ref update (push, API commit, release tag) or release action.",
             )
         )
         builder.add_query_field(
@@ -89,8 +102,8 @@ class AuditModule:
                     repository=GraphQLArgument(nn_string, description="namespace/name")
                 ),
                 resolve=_audit_log,
-                description="Accepted ref updates (pushes) of a repository, newest first"
-                " (readers of its draft channel).",
+                description="Ref updates (pushes, API commits, release tags), releases and"
+                " publications of a repository, newest first (readers of its draft channel).",
             ),
         )
 
@@ -105,8 +118,6 @@ async def _audit_log(
     prefix = f"{record.repository_id}@"
 
     async def fetch(count: int, store_after: str | None) -> Page[AuditEntry]:
-        return await services.store.list_audit(
-            first=count, after=store_after, target_prefix=prefix, action=REF_UPDATE
-        )
+        return await services.store.list_audit(first=count, after=store_after, target_prefix=prefix)
 
     return await paging.connection(fetch, first=size, after=after)

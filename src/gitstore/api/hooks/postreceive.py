@@ -28,13 +28,14 @@ from gitstore.domain.publishing import (
 )
 from gitstore.hook.v1 import hook_service_pb2 as hook_pb2
 
+from ..refaudit import REF_UPDATE, audit_ref_update
 from .prereceive import repository_record
 
 if TYPE_CHECKING:
     from ..services import ApiServices
 
 log = logging.getLogger("gitstore.api.hooks")
-AUDIT_ACTION = "ref.update"
+AUDIT_ACTION = REF_UPDATE
 
 
 async def post_receive(
@@ -49,17 +50,17 @@ async def post_receive(
     messages: list[str] = []
     policy = RepositoryPolicy(record.default_branch, tuple(record.release_patterns))
     for update in request.updates:
-        await store.append_audit(
+        await audit_ref_update(
+            store,
             ctx.username,
-            AUDIT_ACTION,
-            f"{record.repository_id}@{update.ref}",
-            {
-                "transport": ctx.transport,
-                "old": update.old,
-                "new": update.new,
-                "pushId": ctx.push_id,
-                "remoteAddress": ctx.remote_address,
-            },
+            record.repository_id,
+            update.ref,
+            update.old,
+            update.new,
+            transport=ctx.transport,
+            operation="push",
+            correlation_id=ctx.push_id,
+            extra={"remoteAddress": ctx.remote_address},
         )
         cls = classify_ref(update.ref, policy)
         if cls.kind is not RefKind.RELEASE_TAG or not is_zero(update.old) or is_zero(update.new):

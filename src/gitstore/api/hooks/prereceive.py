@@ -12,7 +12,9 @@ RPCs see the pushed objects. In order:
 2. **refs**: ``gitstore.domain.publishing.ref_violations`` per update, with the facts looked
    up here: recorded releases of the release tags the push touches, and — when the
    repository has ``require_signed_commits`` — the pusher's SSH key fingerprints.
-3. **content**: ``prereceive_content.ContentCheck`` (every pushed commit valid, every pushed
+3. **objects**: the git service's ``object_problems`` (pushed paths that are not UTF-8, too
+   long or deep, submodules, ...: ``gitservice.transport.objects``) are violations as sent.
+4. **content**: ``prereceive_content.ContentCheck`` (every pushed commit valid, every pushed
    tip's references resolvable, no duplicate files), skipped for a push that is refused for
    ``permission``.
 
@@ -80,7 +82,10 @@ async def pre_receive(
     )
     facts = await policy_facts(store, record, user, pushes, policy)
     max_commits = services.settings.hook.max_commits_per_push
-    violations: list[Violation] = []
+    violations = [
+        Violation(v.ref, v.rule, v.message, v.commit, v.path, v.field)
+        for v in request.object_problems
+    ]
     for push in pushes:
         violations.extend(ref_violations(push, policy, facts, max_commits=max_commits))
 

@@ -219,7 +219,8 @@ class ContentCheck:
         if not changed and not deleted:
             return []
         parsed = await self.parse(changed.items())
-        fresh = [r.manifest for r in parsed.values() if r.manifest is not None]
+        # schema-invalid documents too: their reference problems belong in the same answer
+        fresh = [r.document for r in parsed.values() if r.document is not None]
         mine = {i for p in changed if (i := self._id(p))}
         refs = await asyncio.to_thread(_referenced, fresh, self.registry)
         # The diff from nothing lists every file of the tip; otherwise look up every spelling

@@ -57,6 +57,7 @@ from gitstore.git.v1 import git_service_pb2 as pb
 
 from ..catalog.writes_result import EMAIL_DOMAIN
 from ..identity.principal import Principal
+from ..refaudit import audit_ref_update
 from . import access
 from .patterns import check_tag_name, is_release_tag, short_tag
 
@@ -177,7 +178,7 @@ async def _recorded(
                 by,
                 "release.create",
                 f"{record.repository_id}@{tag}",
-                {"commit": commit, "source": source},
+                {"commit": commit, "new": commit, "source": source, "operation": "release.create"},
             )
             return created, True
     if existing.commit_sha != commit:
@@ -218,6 +219,18 @@ async def request_publication(
         requested_by=by,
         correlation_id=correlation_id,
         timestamp=time.time(),
+    )
+    await store.append_audit(
+        by,
+        f"release.{kind.value.lower()}",
+        f"{record.repository_id}@{release.tag}",
+        {
+            "sequence": publication.sequence,
+            "commit": release.commit_sha,
+            "new": release.commit_sha,
+            "pushId": correlation_id,
+            "operation": f"release.{kind.value.lower()}",
+        },
     )
     try:
         await services.events().publish(event.to_json(), key=record.repository_id)
@@ -282,12 +295,6 @@ async def _republish(
     publication = await request_publication(
         services, record, release, kind=kind, by=principal.username, correlation_id=request_id
     )
-    await store.append_audit(
-        principal.username,
-        f"release.{kind.value.lower()}",
-        f"{record.repository_id}@{name}",
-        {"sequence": publication.sequence, "commit": release.commit_sha},
-    )
     return publication
 
 
@@ -327,6 +334,17 @@ async def create_release(
     )
     response = await services.git().create_tag(request)
     commit = response.ref.peeled or response.ref.target
+    await audit_ref_update(
+        store,
+        principal.username,
+        record.repository_id,
+        f"refs/tags/{name}",
+        None,
+        response.ref.target,
+        transport="api",
+        operation="createRelease",
+        correlation_id=request_id,
+    )
     return await record_release(
         services,
         record,

@@ -28,6 +28,9 @@ class Parsed:
     blob_id: str
     manifest: Manifest | None
     errors: tuple[ContentError, ...] = ()
+    # The parsed document even when it breaks its schema (None: it could not be parsed), so
+    # that cross-file checks (references) can still report on it in the same answer.
+    document: Manifest | None = None
 
     @property
     def valid(self) -> bool:
@@ -48,8 +51,8 @@ def parse_file(
         return Parsed(path, blob_id, None, err.errors)
     errors = validate_manifest(manifest, registry)
     if errors:
-        return Parsed(path, blob_id, None, tuple(errors))
-    return Parsed(path, blob_id, manifest)
+        return Parsed(path, blob_id, None, tuple(errors), manifest)
+    return Parsed(path, blob_id, manifest, (), manifest)
 
 
 def parse_many(

@@ -24,6 +24,7 @@ receive-pack needs), then::
 (``PATH``, ``LANG=C``, no ``HOME`` config: ``GIT_CONFIG_NOSYSTEM=1``,
 ``GIT_CONFIG_GLOBAL=/dev/null``, no inherited ``GIT_*``) so nothing from the service's
 environment or a user's config reaches git; the only ``-c`` options are ours.
+receive-pack checks every pushed object with git's fsck (``FSCK_OPTIONS``).
 ``core.hooksPath`` points at the service's own hook directory for receive-pack (repository
 hooks never run) and at an empty directory for upload-pack. ``GIT_PROTOCOL`` carries the
 client's ``Git-Protocol`` header (``version=2``), checked to be ``key=value`` items.
@@ -52,6 +53,36 @@ CHUNK = 64 * 1024
 MAX_PROTOCOL_CHARS = 256
 _PROTOCOL = re.compile(r"[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?(:[A-Za-z0-9._-]+(=[A-Za-z0-9._-]*)?)*")
 _KEPT_ENV = ("PATH", "TZ")
+# git's own object checks on every pushed object (as GitHub runs them): index-pack --strict,
+# so fsck warnings are errors too; the severities that matter most are spelled out so that a
+# later git default cannot relax them. A failure refuses the pack before any hook runs, with
+# ``remote: error: object <sha>: <msgId>: <text>`` on the client (sideband), over HTTP and SSH.
+FSCK_ERRORS = (
+    "hasDot",
+    "hasDotdot",
+    "hasDotgit",
+    "fullPathname",
+    "emptyName",
+    "duplicateEntries",
+    "treeNotSorted",
+    "zeroPaddedFilemode",
+    "badFilemode",
+    "nulInHeader",
+    "gitmodulesName",
+    "gitmodulesUrl",
+    "gitmodulesPath",
+    "gitmodulesSymlink",
+    "gitmodulesParse",
+    "gitmodulesUpdate",
+    "gitattributesSymlink",
+    "gitignoreSymlink",
+    "mailmapSymlink",
+)
+FSCK_OPTIONS = (
+    "receive.fsckObjects=true",
+    "transfer.fsckObjects=true",
+    *(f"receive.fsck.{name}=error" for name in FSCK_ERRORS),
+)
 
 
 def check_service(service: str) -> str:
@@ -84,6 +115,8 @@ def git_command(
     argv = ["git", "-c", f"core.hooksPath={hooks_dir}"]
     if name == RECEIVE_PACK:
         argv += ["-c", "receive.advertisePushOptions=false"]
+        for option in FSCK_OPTIONS:
+            argv += ["-c", option]
     argv.append(name.removeprefix("git-"))
     if stateless:
         argv.append("--stateless-rpc")

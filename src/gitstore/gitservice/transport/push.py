@@ -11,7 +11,8 @@ the caller gave none) and the outbox rows of the push. ``Invocation.close()`` se
 A push, step by step:
 
 1. pre-receive (``_pre_receive``): the quarantine git reports is registered under a fresh
-   ``quarantine_id``; each update becomes a ``PushedRef`` (``analysis``); the API's
+   ``quarantine_id``; each update becomes a ``PushedRef`` (``analysis``), the paths of the
+   pushed commits are checked (``objects``: sent as ``object_problems``); the API's
    ``HookService.PreReceive`` decides (``hookclient``; unreachable -> refused, with a message
    naming the URI). The quarantine id is unregistered as soon as the answer is in. If the
    push is allowed, one ``RefUpdateEvent`` per update (actor = the pusher, correlation id =
@@ -53,7 +54,7 @@ from gitstore.gitservice import events
 from gitstore.gitservice.outbox import Outbox
 from gitstore.gitservice.reads import diff_changes
 from gitstore.gitservice.storage import RepositoryStore
-from gitstore.gitservice.transport import analysis, hooks, process
+from gitstore.gitservice.transport import analysis, hooks, objects, process
 from gitstore.gitservice.transport.hookclient import HookClient, HookFailed
 from gitstore.gitservice.transport.quarantine import (
     Quarantine,
@@ -84,6 +85,17 @@ def _hook_context(context: pb.PushContext) -> hook_pb.PushContext:
         transport=context.transport,
         push_id=context.push_id,
         remote_address=context.remote_address,
+    )
+
+
+def _violation(refs: list[hook_pb.PushedRef], problem: objects.Problem) -> hook_pb.Violation:
+    ref = next((r.update.ref for r in refs if any(c.sha == problem.commit for c in r.commits)), "")
+    return hook_pb.Violation(
+        ref=ref,
+        commit=problem.commit,
+        path=problem.path,
+        rule=problem.rule,
+        message=problem.message,
     )
 
 
@@ -239,11 +251,13 @@ class GitTransport:
                 analysis.pushed_ref(repo, ref, old, new, hidden, self.max_commits)
                 for ref, old, new in updates
             ]
+            problems = objects.push_problems(repo, (c.sha for r in refs for c in r.commits))
             call = hook_pb.PreReceiveRequest(
                 repository_id=str(push.repo_id),
                 refs=refs,
                 quarantine_id=quarantine_id,
                 context=_hook_context(push.context),
+                object_problems=[_violation(refs, p) for p in problems],
             )
             try:
                 answer = self.hooks.pre_receive(call)

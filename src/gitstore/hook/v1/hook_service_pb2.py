@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#gitstore/hook/v1/hook_service.proto\x12\x10gitstore.hook.v1\"[\n\x0bPushContext\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x11\n\ttransport\x18\x02 \x01(\t\x12\x0f\n\x07push_id\x18\x03 \x01(\t\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\"D\n\x19\x41uthenticateSshKeyRequest\x12\x12\n\npublic_key\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\">\n\x1a\x41uthenticateSshKeyResponse\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"~\n\x13\x41uthorizeGitRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x15\n\rrepository_id\x18\x02 \x01(\t\x12+\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0e\x32\x1b.gitstore.hook.v1.GitAccess\x12\x11\n\ttransport\x18\x04 \x01(\t\"\x16\n\x14\x41uthorizeGitResponse\"2\n\tRefUpdate\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0b\n\x03old\x18\x02 \x01(\t\x12\x0b\n\x03new\x18\x03 \x01(\t\"q\n\x0cPushedCommit\x12\x0b\n\x03sha\x18\x01 \x01(\t\x12\x13\n\x0bparent_shas\x18\x02 \x03(\t\x12\x10\n\x08tree_sha\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\t\x12\x1a\n\x12signer_fingerprint\x18\x05 \x01(\t\"\xeb\x01\n\tPushedRef\x12+\n\x06update\x18\x01 \x01(\x0b\x32\x1b.gitstore.hook.v1.RefUpdate\x12\x10\n\x08new_type\x18\x02 \x01(\t\x12\x0e\n\x06peeled\x18\x03 \x01(\t\x12\x14\n\x0c\x66\x61st_forward\x18\x04 \x01(\x08\x12/\n\x07\x63ommits\x18\x05 \x03(\x0b\x32\x1e.gitstore.hook.v1.PushedCommit\x12\x11\n\ttruncated\x18\x06 \x01(\x08\x12\x15\n\rtag_signature\x18\x07 \x01(\t\x12\x1e\n\x16tag_signer_fingerprint\x18\x08 \x01(\t\"\x9c\x01\n\x11PreReceiveRequest\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12)\n\x04refs\x18\x02 \x03(\x0b\x32\x1b.gitstore.hook.v1.PushedRef\x12\x15\n\rquarantine_id\x18\x03 \x01(\t\x12.\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x1d.gitstore.hook.v1.PushContext\"d\n\tViolation\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\r\n\x05\x66ield\x18\x06 \x01(\t\"h\n\x12PreReceiveResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12/\n\nviolations\x18\x02 \x03(\x0b\x32\x1b.gitstore.hook.v1.Violation\x12\x10\n\x08messages\x18\x03 \x03(\t\"\x89\x01\n\x12PostReceiveRequest\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12,\n\x07updates\x18\x02 \x03(\x0b\x32\x1b.gitstore.hook.v1.RefUpdate\x12.\n\x07\x63ontext\x18\x03 \x01(\x0b\x32\x1d.gitstore.hook.v1.PushContext\"\'\n\x13PostReceiveResponse\x12\x10\n\x08messages\x18\x01 \x03(\t*R\n\tGitAccess\x12\x1a\n\x16GIT_ACCESS_UNSPECIFIED\x10\x00\x12\x13\n\x0fGIT_ACCESS_READ\x10\x01\x12\x14\n\x10GIT_ACCESS_WRITE\x10\x02\x32\x92\x03\n\x0bHookService\x12o\n\x12\x41uthenticateSshKey\x12+.gitstore.hook.v1.AuthenticateSshKeyRequest\x1a,.gitstore.hook.v1.AuthenticateSshKeyResponse\x12]\n\x0c\x41uthorizeGit\x12%.gitstore.hook.v1.AuthorizeGitRequest\x1a&.gitstore.hook.v1.AuthorizeGitResponse\x12W\n\nPreReceive\x12#.gitstore.hook.v1.PreReceiveRequest\x1a$.gitstore.hook.v1.PreReceiveResponse\x12Z\n\x0bPostReceive\x12$.gitstore.hook.v1.PostReceiveRequest\x1a%.gitstore.hook.v1.PostReceiveResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#gitstore/hook/v1/hook_service.proto\x12\x10gitstore.hook.v1\"[\n\x0bPushContext\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x11\n\ttransport\x18\x02 \x01(\t\x12\x0f\n\x07push_id\x18\x03 \x01(\t\x12\x16\n\x0eremote_address\x18\x04 \x01(\t\"D\n\x19\x41uthenticateSshKeyRequest\x12\x12\n\npublic_key\x18\x01 \x01(\t\x12\x13\n\x0b\x66ingerprint\x18\x02 \x01(\t\">\n\x1a\x41uthenticateSshKeyResponse\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x0e\n\x06key_id\x18\x02 \x01(\t\"~\n\x13\x41uthorizeGitRequest\x12\x10\n\x08username\x18\x01 \x01(\t\x12\x15\n\rrepository_id\x18\x02 \x01(\t\x12+\n\x06\x61\x63\x63\x65ss\x18\x03 \x01(\x0e\x32\x1b.gitstore.hook.v1.GitAccess\x12\x11\n\ttransport\x18\x04 \x01(\t\"\x16\n\x14\x41uthorizeGitResponse\"2\n\tRefUpdate\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0b\n\x03old\x18\x02 \x01(\t\x12\x0b\n\x03new\x18\x03 \x01(\t\"q\n\x0cPushedCommit\x12\x0b\n\x03sha\x18\x01 \x01(\t\x12\x13\n\x0bparent_shas\x18\x02 \x03(\t\x12\x10\n\x08tree_sha\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\t\x12\x1a\n\x12signer_fingerprint\x18\x05 \x01(\t\"\xeb\x01\n\tPushedRef\x12+\n\x06update\x18\x01 \x01(\x0b\x32\x1b.gitstore.hook.v1.RefUpdate\x12\x10\n\x08new_type\x18\x02 \x01(\t\x12\x0e\n\x06peeled\x18\x03 \x01(\t\x12\x14\n\x0c\x66\x61st_forward\x18\x04 \x01(\x08\x12/\n\x07\x63ommits\x18\x05 \x03(\x0b\x32\x1e.gitstore.hook.v1.PushedCommit\x12\x11\n\ttruncated\x18\x06 \x01(\x08\x12\x15\n\rtag_signature\x18\x07 \x01(\t\x12\x1e\n\x16tag_signer_fingerprint\x18\x08 \x01(\t\"\xd2\x01\n\x11PreReceiveRequest\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12)\n\x04refs\x18\x02 \x03(\x0b\x32\x1b.gitstore.hook.v1.PushedRef\x12\x15\n\rquarantine_id\x18\x03 \x01(\t\x12.\n\x07\x63ontext\x18\x04 \x01(\x0b\x32\x1d.gitstore.hook.v1.PushContext\x12\x34\n\x0fobject_problems\x18\x05 \x03(\x0b\x32\x1b.gitstore.hook.v1.Violation\"d\n\tViolation\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0c\n\x04rule\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\r\n\x05\x66ield\x18\x06 \x01(\t\"h\n\x12PreReceiveResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12/\n\nviolations\x18\x02 \x03(\x0b\x32\x1b.gitstore.hook.v1.Violation\x12\x10\n\x08messages\x18\x03 \x03(\t\"\x89\x01\n\x12PostReceiveRequest\x12\x15\n\rrepository_id\x18\x01 \x01(\t\x12,\n\x07updates\x18\x02 \x03(\x0b\x32\x1b.gitstore.hook.v1.RefUpdate\x12.\n\x07\x63ontext\x18\x03 \x01(\x0b\x32\x1d.gitstore.hook.v1.PushContext\"\'\n\x13PostReceiveResponse\x12\x10\n\x08messages\x18\x01 \x03(\t*R\n\tGitAccess\x12\x1a\n\x16GIT_ACCESS_UNSPECIFIED\x10\x00\x12\x13\n\x0fGIT_ACCESS_READ\x10\x01\x12\x14\n\x10GIT_ACCESS_WRITE\x10\x02\x32\x92\x03\n\x0bHookService\x12o\n\x12\x41uthenticateSshKey\x12+.gitstore.hook.v1.AuthenticateSshKeyRequest\x1a,.gitstore.hook.v1.AuthenticateSshKeyResponse\x12]\n\x0c\x41uthorizeGit\x12%.gitstore.hook.v1.AuthorizeGitRequest\x1a&.gitstore.hook.v1.AuthorizeGitResponse\x12W\n\nPreReceive\x12#.gitstore.hook.v1.PreReceiveRequest\x1a$.gitstore.hook.v1.PreReceiveResponse\x12Z\n\x0bPostReceive\x12$.gitstore.hook.v1.PostReceiveRequest\x1a%.gitstore.hook.v1.PostReceiveResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gitstore.hook.v1.hook_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GITACCESS']._serialized_start=1389
-  _globals['_GITACCESS']._serialized_end=1471
+  _globals['_GITACCESS']._serialized_start=1443
+  _globals['_GITACCESS']._serialized_end=1525
   _globals['_PUSHCONTEXT']._serialized_start=57
   _globals['_PUSHCONTEXT']._serialized_end=148
   _globals['_AUTHENTICATESSHKEYREQUEST']._serialized_start=150
@@ -50,15 +50,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PUSHEDREF']._serialized_start=604
   _globals['_PUSHEDREF']._serialized_end=839
   _globals['_PRERECEIVEREQUEST']._serialized_start=842
-  _globals['_PRERECEIVEREQUEST']._serialized_end=998
-  _globals['_VIOLATION']._serialized_start=1000
-  _globals['_VIOLATION']._serialized_end=1100
-  _globals['_PRERECEIVERESPONSE']._serialized_start=1102
-  _globals['_PRERECEIVERESPONSE']._serialized_end=1206
-  _globals['_POSTRECEIVEREQUEST']._serialized_start=1209
-  _globals['_POSTRECEIVEREQUEST']._serialized_end=1346
-  _globals['_POSTRECEIVERESPONSE']._serialized_start=1348
-  _globals['_POSTRECEIVERESPONSE']._serialized_end=1387
-  _globals['_HOOKSERVICE']._serialized_start=1474
-  _globals['_HOOKSERVICE']._serialized_end=1876
+  _globals['_PRERECEIVEREQUEST']._serialized_end=1052
+  _globals['_VIOLATION']._serialized_start=1054
+  _globals['_VIOLATION']._serialized_end=1154
+  _globals['_PRERECEIVERESPONSE']._serialized_start=1156
+  _globals['_PRERECEIVERESPONSE']._serialized_end=1260
+  _globals['_POSTRECEIVEREQUEST']._serialized_start=1263
+  _globals['_POSTRECEIVEREQUEST']._serialized_end=1400
+  _globals['_POSTRECEIVERESPONSE']._serialized_start=1402
+  _globals['_POSTRECEIVERESPONSE']._serialized_end=1441
+  _globals['_HOOKSERVICE']._serialized_start=1528
+  _globals['_HOOKSERVICE']._serialized_end=1930
 # @@protoc_insertion_point(module_scope)

@@ -291,6 +291,7 @@ class PreReceiveRequest(_message.Message):
     REFS_FIELD_NUMBER: _builtins.int
     QUARANTINE_ID_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    OBJECT_PROBLEMS_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     quarantine_id: _builtins.str
     """Pass as `quarantine_id` to the git service's read RPCs to see the pushed objects."""
@@ -298,6 +299,13 @@ class PreReceiveRequest(_message.Message):
     def refs(self) -> _containers.RepeatedCompositeFieldContainer[Global___PushedRef]: ...
     @_builtins.property
     def context(self) -> Global___PushContext: ...
+    @_builtins.property
+    def object_problems(self) -> _containers.RepeatedCompositeFieldContainer[Global___Violation]:
+        """Problems the git service found in the pushed objects themselves (tree entries that are
+        not valid repository paths: rules "path-encoding", "path-length", "tree-depth",
+        "tree-entry", "submodule"); `path` is escaped (non-UTF-8 bytes as \\xNN).
+        """
+
     def __init__(
         self,
         *,
@@ -305,10 +313,11 @@ class PreReceiveRequest(_message.Message):
         refs: _abc.Iterable[Global___PushedRef] | None = ...,
         quarantine_id: _builtins.str = ...,
         context: Global___PushContext | None = ...,
+        object_problems: _abc.Iterable[Global___Violation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "quarantine_id", b"quarantine_id", "refs", b"refs", "repository_id", b"repository_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "object_problems", b"object_problems", "quarantine_id", b"quarantine_id", "refs", b"refs", "repository_id", b"repository_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
