@@ -2,9 +2,9 @@
 
 The service is started the way an operator starts it (``python -m gitstore git-service``
 with ``--git-data-dir``, ``--grpc-port`` and ``--queue-url``; its data dir and log in the
-benchmark's scratch directory), on a free port, and is ready once the gRPC channel connects
-and the benchmark repositories resolve. Its output goes to ``service.log`` beside it; the
-tail is shown when it fails to start.
+benchmark's scratch directory), on a free port and without SSH (``--no-ssh``), and is
+ready once the gRPC channel connects and the benchmark repositories resolve. Its output goes
+to ``service.log`` beside it; the tail is shown when it fails to start.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class GitServiceProcess:
             str(self.port),
             "--queue-url",
             queue,
+            "--no-ssh",  # not measured; its default port 2222 may belong to a running serve
         ]
 
     def start(self, repository_ids: list[str], timeout: float = 60.0) -> grpc.Channel:

@@ -80,6 +80,9 @@ class ApiProcess:
             **os.environ,
             "GITSTORE_DATA_DIR": str(scratch / "data"),
             "GITSTORE_API__PORT": str(self.port),
+            # The API's other listener: any free port (two of these run at once, and the
+            # default 50052 may belong to a `gitstore serve` running beside the benchmark).
+            "GITSTORE_HOOK__GRPC__PORT": "0",
             "GITSTORE_API__DOCUMENT_CACHE": "true" if document_cache else "false",
             "GITSTORE_LOG_LEVEL": "WARNING",
         }

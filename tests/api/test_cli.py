@@ -98,8 +98,9 @@ def free_port() -> int:
 
 def test_gitstore_api_serves_healthz_and_graphql(tmp_path: Path) -> None:
     port = free_port()
+    listeners = ["--api-port", str(port), "--hook-port", "0"]
     process = subprocess.Popen(
-        [*GITSTORE, "api", "--data-dir", str(tmp_path), "--api-port", str(port)],
+        [*GITSTORE, "api", "--data-dir", str(tmp_path), *listeners],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -126,7 +127,7 @@ def test_gitstore_api_serves_healthz_and_graphql(tmp_path: Path) -> None:
         output = process.communicate(timeout=30)[0]
     # the service runner owns SIGTERM: a graceful shutdown, then a clean exit
     assert process.returncode == 0, output
-    assert "Application shutdown complete" in output
+    assert "api stopped" in output
     assert "Traceback" not in output
 
 

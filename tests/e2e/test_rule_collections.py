@@ -89,3 +89,52 @@ def test_storefront_reads_rule_based_collections(served: Served, owner: Person, 
     deleted = ok(served.data(DELETE_COLLECTION, variables, owner.token)["deleteCollection"])
     assert deleted["indexing"]["state"] == "INDEXED"
     assert all_products(served, repo, collection="summer") == []
+
+
+COLLECTIONS_OF = """query($r: String!) { catalog(repository: $r) {
+  products(first: 10) { nodes { name collections } } } }"""
+
+
+PRODUCT_COLLECTIONS = """query($r: String!, $n: String!) { catalog(repository: $r) {
+  product(name: $n) { collections } } }"""
+
+
+def collections_of(served: Served, repo: str) -> dict[str, list[str]]:
+    """``collections`` of every product, by product name."""
+    nodes = served.data(COLLECTIONS_OF, {"r": repo})["catalog"]["products"]["nodes"]
+    return {node["name"]: node["collections"] for node in nodes}
+
+
+def test_a_product_lists_every_collection_it_is_in(
+    served: Served, owner: Person, repo: str
+) -> None:
+    named = shirt("linen-shirt", "19.00", "summer")
+    named["manifest"]["spec"]["collections"] = ["featured"]
+    apply(
+        served,
+        owner,
+        repo,
+        named,
+        shirt("wool-sweater", "89.00", "winter"),
+        shirt("cotton-tee", "9.00"),
+        rules("summer", ("tag", "equals", "summer")),
+        rules("cheap", ("price", "lessThan", "20")),
+        manifest("Collection", "featured", {"title": "Featured", "products": ["cotton-tee"]}),
+    )
+    # By rule, by naming the collection, by being listed in it; in none at all.
+    assert collections_of(served, repo) == {
+        "cotton-tee": ["cheap", "featured"],
+        "linen-shirt": ["cheap", "featured", "summer"],
+        "wool-sweater": [],
+    }
+    one = served.data(PRODUCT_COLLECTIONS, {"r": repo, "n": "linen-shirt"})["catalog"]
+    assert one["product"]["collections"] == ["cheap", "featured", "summer"]
+
+    # The product changes so that it matches no rule any more: the rule-based collections are
+    # gone from it (the one it names stays), and the filters agree.
+    changed = shirt("linen-shirt", "29.00", "autumn")
+    changed["manifest"]["spec"]["collections"] = ["featured"]
+    apply(served, owner, repo, changed)
+    assert collections_of(served, repo)["linen-shirt"] == ["featured"]
+    assert all_products(served, repo, collection="summer") == []
+    assert all_products(served, repo, collection="cheap") == ["cotton-tee"]

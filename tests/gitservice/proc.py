@@ -14,7 +14,8 @@ _LISTENING = re.compile(r"git service listening on (\S+):(\d+)")
 
 
 class ServiceProcess(LoggedProcess):
-    """``python -m gitstore <command> --data-dir D --grpc-port 0``; learns the port from its log."""
+    """``python -m gitstore <command> --data-dir D --grpc-port 0`` (every other listener on port 0
+    too: tests run side by side); learns the gRPC port from its log."""
 
     def __init__(
         self, data_dir: Path, command: str = "git-service", env: dict[str, str] | None = None
@@ -33,7 +34,7 @@ class ServiceProcess(LoggedProcess):
             "0",
             "--ssh-port",
             "0",
-            *(["--hook-port", "0"] if command in ("serve", "api") else []),
+            *(["--api-port", "0", "--hook-port", "0"] if command in ("serve", "api") else []),
         ]
         super().__init__(args, command, env)
 

@@ -12,14 +12,17 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable, Generator
 
 import uvicorn
 from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
+from gitstore import listening
 from gitstore.api.app import create_app
 from gitstore.api.identity.signing_key import load_signing_key
+from gitstore.api.services import ApiServices
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
@@ -94,6 +97,7 @@ class ApiUnit:
         self.app: Starlette | None = None
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._services: ApiServices | None = None
 
     @property
     def registry(self) -> CollectorRegistry | None:
@@ -124,36 +128,62 @@ class ApiUnit:
         return f"{'127.0.0.1' if wildcard else host}:{port}"
 
     async def start(self) -> None:
+        """Bind the HTTP port, start the app's services (the hook service binds its port
+        there), then serve HTTP. The app's lifespan is run here rather than by uvicorn, so
+        that any failure to start (a taken port among them) is the caller's exception, with
+        whatever had started stopped again, instead of a traceback uvicorn logs."""
         settings = self.settings
         if self._git_uri is not None:
             settings = with_git_uri(settings, self._git_uri())
         check_settings(settings)
         self.app = create_app(settings, hook_server=True)
+        sockets = listening.bind_sockets(settings.api.host, settings.api.port, "HTTP")
+        self._services = self.app.state.services
+        try:
+            await self._services.start()
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            await self._services.stop()
+            raise
         config = uvicorn.Config(
             self.app,
             host=settings.api.host,
             port=settings.api.port,
             log_config=None,
             access_log=False,
-            lifespan="on",
+            lifespan="off",
             ws="none",
             server_header=False,
         )
         self._server = _EmbeddedServer(config)
-        self._task = asyncio.create_task(self._server.serve(), name="uvicorn")
+        self._task = asyncio.create_task(self._serve(self._server, sockets), name="uvicorn")
         while not self._server.started:
             if self._task.done():
-                self._task.result()  # raises the startup failure
-                raise Unavailable(
-                    f"the API could not listen on {settings.api.host}:{settings.api.port}"
-                )
+                await self.stop()  # raises the startup failure
+                raise Unavailable(f"the API could not serve HTTP on {settings.api.host}")
             await asyncio.sleep(0.02)
         log.info("API listening on http://%s:%s", settings.api.host, self.port)
 
+    @staticmethod
+    async def _serve(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+        try:
+            await server.serve(sockets=sockets)
+        except SystemExit:  # uvicorn's way to report a failed start; never let it end the loop
+            raise Unavailable("the HTTP server failed to start") from None
+        finally:
+            for sock in sockets:
+                sock.close()
+
     async def stop(self) -> None:
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await self._task
+        try:
+            if self._server is not None and self._task is not None:
+                self._server.should_exit = True
+                await self._task
+        finally:
+            if self._services is not None:
+                services, self._services = self._services, None
+                await services.stop()
 
 
 def run(args: argparse.Namespace) -> int:

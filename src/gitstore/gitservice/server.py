@@ -42,6 +42,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gitstore import listening
 from gitstore.backends.queue.factory import open_queue
 from gitstore.config import Settings
 from gitstore.domain import errors
@@ -312,14 +313,14 @@ class GitServiceHandle:
 
 
 def _bind(server: grpc.Server, host: str, port: int) -> tuple[int, str]:
-    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    listening.ensure_free(host, port, "gRPC git service")
     try:
-        bound = server.add_insecure_port(f"{shown}:{port}")
+        bound = server.add_insecure_port(listening.address(host, port))
     except RuntimeError as exc:
-        raise errors.Unavailable(f"cannot listen on {shown}:{port}: {exc}") from None
+        raise listening.cannot_listen(host, port, "gRPC git service", str(exc)) from None
     if not bound:
-        raise errors.Unavailable(f"cannot listen on {shown}:{port}")
-    return bound, f"{shown}:{bound}"
+        raise listening.cannot_listen(host, port, "gRPC git service", "the bind failed")
+    return bound, listening.address(host, bound)
 
 
 def start_server(

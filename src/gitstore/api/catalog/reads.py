@@ -22,6 +22,8 @@ How each read uses the KV store (indexes as the worker writes them, docs/project
   (automatic) collections need nothing here: the worker writes each product's rule matches
   into the same ``collection`` / ``collection-status`` entries (``worker/collections.py``).
 * ``categories(filter: {parent})`` → index ``parent``; ``collections`` → ``list_documents``.
+* a product's ``collections`` (every collection it is in, by rule too): ``membership``, the
+  scope's rule-based and product-listing collections read once per view.
 
 Connections are ordered by name; cursors are the KV store's (base64 of the last name), so a
 cursor from one page works with the next whatever path served it.
@@ -44,6 +46,7 @@ from ..graphql.relay import Connection
 from ..identity.principal import Principal
 from .access import Channel, readable_repository, resolve_scope
 from .ids import decode_resource_id
+from .membership import CollectionMembership
 from .resources import CatalogResource
 
 PRODUCT, CATEGORY, COLLECTION = "product", "category", "collection"
@@ -99,6 +102,7 @@ class CatalogView:
     scope: ChannelScope
     _head: asyncio.Future[ChannelHead | None] | None = field(default=None, repr=False)
     _loader: _Loader | None = field(default=None, repr=False)
+    _membership: CollectionMembership | None = field(default=None, repr=False)
 
     @property
     def repository(self) -> str:
@@ -115,6 +119,12 @@ class CatalogView:
             self._loader = _Loader(self.kv, self.scope)
         return await self._loader.load(kind, name)
 
+    def membership(self) -> CollectionMembership:
+        """What products of this view answer ``collections`` with (read once per view)."""
+        if self._membership is None:
+            self._membership = CollectionMembership(self.kv, self.scope)
+        return self._membership
+
     def resource(self, document: Document) -> CatalogResource:
         return CatalogResource(
             self.repository,
@@ -122,6 +132,7 @@ class CatalogView:
             document.name,
             document.value(),
             document.version,
+            self.membership() if document.kind == PRODUCT else None,
         )
 
 

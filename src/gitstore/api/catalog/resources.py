@@ -10,16 +10,27 @@ stamped with the commit it came from (``Document.version``). A ``CatalogResource
 value with the repository it belongs to, so the envelope fields of every generated type (``id``,
 ``name``, ``labels``, ``annotations``, ``version``, ``path``, ``spec``) and the spec fields
 resolve without further I/O. The mutations module returns the same objects in its payloads.
+
+The one field that needs more than the document is a product's ``collections`` (every
+collection it is in, by rule too): a resource read from the KV carries the read it came from
+(``membership``, see ``membership.py``), which answers it from the same KV scope; a resource
+of a mutation payload has none and answers with its own ``spec.collections``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from gitstore.backends.kv import Document
 
 from .ids import encode_resource_id
+
+
+class Membership(Protocol):
+    """The collections a product of one KV read is in (``membership.CollectionMembership``)."""
+
+    async def collections_of(self, name: str, spec: dict[str, Any]) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +40,7 @@ class CatalogResource:
     name: str
     value: dict[str, Any] = field(repr=False)
     version: str  # the commit SHA stamped on the document
+    membership: Membership | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_value(
@@ -74,3 +86,11 @@ class CatalogResource:
     def path(self) -> str | None:
         path = self.value.get("path")
         return path if isinstance(path, str) else None
+
+    async def collections(self) -> list[str]:
+        """The names of the collections this product is in: with ``membership`` (a KV read)
+        the evaluated membership, else the names its ``spec.collections`` lists."""
+        if self.membership is not None:
+            return await self.membership.collections_of(self.name, self.spec)
+        named = self.spec.get("collections")
+        return sorted({c for c in named if isinstance(c, str)}) if isinstance(named, list) else []

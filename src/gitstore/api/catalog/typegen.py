@@ -118,10 +118,16 @@ def enum_value_name(value: str) -> str | None:
     return "_" + text if text[0].isdigit() else text
 
 
-def types_for_kind(definition: KindDefinition, builder: SchemaBuilder) -> GraphQLObjectType:
+def types_for_kind(
+    definition: KindDefinition,
+    builder: SchemaBuilder,
+    overrides: Mapping[str, GraphQLField] | None = None,
+) -> GraphQLObjectType:
     """The GraphQL object type of ``definition``'s hub version (added to ``builder`` with
-    every nested type; see the module docstring for the mapping)."""
-    return _KindTypes(definition, builder).build()
+    every nested type; see the module docstring for the mapping). ``overrides``: fields that
+    replace generated fields of the same name (ones the schema does not generate are left
+    out), for a value the API works out rather than reads from the spec."""
+    return _KindTypes(definition, builder).build(overrides or {})
 
 
 def _types(node: Mapping[str, Any]) -> tuple[set[str], bool]:
@@ -187,7 +193,7 @@ class _KindTypes:
         self.deprecations = self._deprecations()
 
     # ------------------------------------------------------------------ entry
-    def build(self) -> GraphQLObjectType:
+    def build(self, overrides: Mapping[str, GraphQLField]) -> GraphQLObjectType:
         fields: dict[str, GraphQLField] = {}
         description = self.definition.description or f"A {self.kind} of the catalogue."
         kind_type = self.builder.add_type(
@@ -197,6 +203,7 @@ class _KindTypes:
         node = resolve(self.root, self.root)
         if isinstance(node.get("properties"), Mapping):
             fields.update(self._fields(node, ROOT, self.kind, top=True, taken=set(fields)))
+        fields.update({name: f for name, f in overrides.items() if name in fields})
         return kind_type
 
     # ------------------------------------------------------------------ naming

@@ -43,6 +43,7 @@ from gitstore.domain.projection import INVALID, PENDING, VALID, CommitStatus, ma
 
 from ..catalog.access import Channel, readable_repository
 from ..catalog.reads import CATEGORY, COLLECTION, PRODUCT, CatalogReads, CatalogView
+from ..catalog.resources import CatalogResource
 from ..catalog.status import read_commit_status
 from ..catalog.typegen import types_for_kind
 from ..context import context_of
@@ -118,7 +119,9 @@ class CatalogReadsModule:
                 },
             )
         )
-        product = types_for_kind(registry.get("Product"), builder)
+        product = types_for_kind(
+            registry.get("Product"), builder, {"collections": _product_collections()}
+        )
         category = types_for_kind(registry.get("Category"), builder)
         collection = types_for_kind(registry.get("Collection"), builder)
         status_field = product.fields.get("status")
@@ -192,8 +195,11 @@ class CatalogReadsModule:
             "resolvedChannel": GraphQLField(
                 GraphQLNonNull(GraphQLString),
                 resolve=lambda v, _i: v.scope.channel,
-                description="The KV channel read: draft for LIVE of an ON_COMMIT "
-                "repository, a release channel when live is an alias.",
+                description="The KV channel read: draft (DRAFT, or LIVE of an ON_COMMIT "
+                "repository); live-a or live-b (LIVE once a release is published: the release "
+                "buffer live points at, which changes when a publication switches buffers — use "
+                "version to identify the release); live (LIVE with no release published: "
+                "empty).",
             ),
             "version": GraphQLField(
                 GraphQLString,
@@ -286,6 +292,21 @@ class CatalogReadsModule:
                 description="Whether the worker found the commit's manifests valid.",
             ),
         )
+
+
+def _product_collections() -> GraphQLField:
+    async def resolve(resource: CatalogResource, _info: ResolveInfo) -> list[str]:
+        return await resource.collections()
+
+    return GraphQLField(
+        GraphQLNonNull(GraphQLList(GraphQLNonNull(GraphQLString))),
+        resolve=resolve,
+        description="Names of every collection the product is in, ordered by name — the "
+        "membership products(filter: {collection}) uses: the ones its spec.collections "
+        "names, the ones listing it in their spec.products, and the rule-based ones whose "
+        "spec.rules it satisfies. In a mutation's payload: its spec.collections only (rules "
+        "apply when the commit is projected).",
+    )
 
 
 async def _catalog(

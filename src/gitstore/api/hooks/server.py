@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 
+from gitstore import listening
 from gitstore.domain import errors
 from gitstore.git.status import status_of
 from gitstore.hook.v1 import hook_service_pb2 as hpb
@@ -164,22 +165,18 @@ class HookServer:
             ]
         )
         hpb_grpc.add_HookServiceServicer_to_server(HookServicer(self.services), server)
-        shown = (
-            f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
-        )
-        address = f"{shown}:{self.requested_port}"
+        host, requested, what = self.host, self.requested_port, "gRPC hook service"
+        listening.ensure_free(host, requested, what)
         try:
-            port = server.add_insecure_port(address)
+            port = server.add_insecure_port(listening.address(host, requested))
         except RuntimeError as exc:
-            raise errors.Unavailable(
-                f"the hook service cannot listen on {address}: {exc}"
-            ) from None
+            raise listening.cannot_listen(host, requested, what, str(exc)) from None
         if not port:
-            raise errors.Unavailable(f"the hook service cannot listen on {address}")
+            raise listening.cannot_listen(host, requested, what, "the bind failed")
         await server.start()
         self._server = server
         self.port = port
-        log.info("hook service listening on %s:%d", shown, port)
+        log.info("hook service listening on %s", listening.address(host, port))
         return port
 
     async def stop(self, grace: float = 2.0) -> None:

@@ -43,6 +43,7 @@ from typing import Any, TypeVar
 
 import asyncssh
 
+from gitstore import listening
 from gitstore.config import Settings
 from gitstore.domain import errors
 from gitstore.git.v1 import git_service_pb2 as git_pb
@@ -408,7 +409,7 @@ async def _listen(shared: _Shared) -> asyncssh.SSHAcceptor:
             reuse_address=True,
         )
     except OSError as exc:
-        raise errors.Unavailable(f"cannot listen for SSH on {ssh.host}:{ssh.port}: {exc}") from None
+        raise listening.cannot_listen(ssh.host, ssh.port, "SSH", listening.reason_of(exc)) from None
 
 
 def start_ssh_server(
