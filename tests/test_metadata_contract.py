@@ -209,6 +209,42 @@ async def test_users(store: MetadataStore) -> None:
     assert not page.has_next_page and page.total_count == 2
 
 
+async def test_disabling_and_password_resets_end_sessions(store: MetadataStore) -> None:
+    alice = await store.create_user("alice", "hash-1", is_admin=False)
+    bob = await store.create_user("bob", "hash-b", is_admin=False)
+    assert alice.session_epoch == 0 and not alice.disabled
+
+    disabled = await store.set_user_disabled(alice.id, True)
+    assert disabled.disabled and disabled.session_epoch == 1
+    assert await store.get_user(alice.id) == disabled
+    assert await store.get_user_by_username("alice") == disabled
+    again = await store.set_user_disabled(alice.id, True)  # already disabled: no new epoch
+    assert again.disabled and again.session_epoch == 1
+    enabled = await store.set_user_disabled(alice.id, False)
+    assert not enabled.disabled and enabled.session_epoch == 1  # enabling keeps the epoch
+    assert (await store.list_users(first=5)).items[0] == enabled
+    with pytest.raises(NotFound):
+        await store.set_user_disabled("missing", True)
+
+    await store.update_user_password(alice.id, "hash-2")  # a rehash keeps sessions
+    kept = await store.get_user(alice.id)
+    assert kept is not None and kept.password_hash == "hash-2" and kept.session_epoch == 1
+    await store.update_user_password(alice.id, "hash-3", end_sessions=True)
+    reset = await store.get_user(alice.id)
+    assert reset is not None and reset.password_hash == "hash-3" and reset.session_epoch == 2
+    with pytest.raises(NotFound):
+        await store.update_user_password("missing", "x", end_sessions=True)
+    assert await store.get_user(bob.id) == bob  # nobody else changed
+
+
+async def test_concurrent_disables_bump_the_epoch_once(store: MetadataStore) -> None:
+    alice = await store.create_user("alice", "h", is_admin=False)
+    results = await asyncio.gather(*(store.set_user_disabled(alice.id, True) for _ in range(5)))
+    assert all(r.disabled for r in results)
+    final = await store.get_user(alice.id)
+    assert final is not None and final.session_epoch == 1
+
+
 # ---------------------------------------------------------------------------- tokens
 async def test_tokens(store: MetadataStore) -> None:
     alice = await store.create_user("alice", "h", is_admin=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path("data")
@@ -112,6 +112,40 @@ class ApiSettings(BaseModel):
     max_page_size: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_query_tokens: int = Field(default=20_000, ge=100)
+    # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks,
+    # e.g. "127.0.0.1" behind a local reverse proxy); empty = the TCP peer is the client.
+    trusted_proxies: str = ""
+
+
+class AuthLimitSettings(BaseModel):
+    """Back-off after failed sign-ins (``GITSTORE_AUTH__*``); see docs/identity.md.
+
+    Passwords (``login``) are limited per account and per client address, access tokens per
+    address (only unknown tokens count), SSH keys per address (in the git service). The state
+    is in each process's memory: with N API replicas a client gets N times the allowance.
+    """
+
+    enabled: bool = True
+    # Failed logins of one account within account_window_seconds before back-off starts.
+    account_failures: int = Field(default=10, ge=0)
+    account_window_seconds: float = Field(default=3600.0, gt=0)
+    # Failed checks (passwords, unknown access tokens) from one address (IPv6: its /64)
+    # within address_window_seconds before back-off starts.
+    address_failures: int = Field(default=30, ge=0)
+    address_window_seconds: float = Field(default=900.0, gt=0)
+    # Refused SSH keys from one address within address_window_seconds (agents offer several).
+    ssh_failures: int = Field(default=60, ge=0)
+    # The first lock after the allowance, doubling with each further failure, at most max.
+    base_delay_seconds: float = Field(default=1.0, gt=0)
+    max_delay_seconds: float = Field(default=900.0, gt=0)
+    # Accounts and addresses tracked (each); the least recently failed are dropped first.
+    max_tracked: int = Field(default=100_000, ge=1)
+
+    @model_validator(mode="after")
+    def _delays_in_order(self) -> AuthLimitSettings:
+        if self.max_delay_seconds < self.base_delay_seconds:
+            raise ValueError("auth.max_delay_seconds must be at least auth.base_delay_seconds")
+        return self
 
 
 class SshSettings(BaseModel):
@@ -205,6 +239,7 @@ class Settings(BaseSettings):
     ssh: SshSettings = SshSettings()
     hook: HookSettings = HookSettings()
     webhook: WebhookSettings = WebhookSettings()
+    auth: AuthLimitSettings = AuthLimitSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:

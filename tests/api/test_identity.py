@@ -68,7 +68,7 @@ def test_login_returns_a_signed_token_with_the_required_claims(api_server: ApiSe
     assert payload["userErrors"] == []
     assert payload["user"]["username"] == user.username and payload["user"]["isAdmin"] is True
     decoded = jwt.decode(payload["token"], TEST_JWT_SECRET, algorithms=["HS256"])
-    assert set(decoded) == {"sub", "isAdmin", "iat", "exp", "jti"}
+    assert set(decoded) == {"sub", "isAdmin", "iat", "exp", "jti", "sessionEpoch"}
     assert decoded["sub"] == user.id and decoded["isAdmin"] is True
     assert decoded["exp"] - decoded["iat"] == 3600
     expires = datetime.fromisoformat(payload["expiresAt"].replace("Z", "+00:00"))

@@ -62,6 +62,7 @@ class FakeHooks(hook_grpc.HookServiceServicer):
     grants: dict[tuple[str, str], int] = field(default_factory=dict)
     repositories: set[str] = field(default_factory=set)
     refused_refs: set[str] = field(default_factory=set)  # PreReceive refuses these refs
+    disabled: set[str] = field(default_factory=set)  # users whose keys are PERMISSION_DENIED
     calls: list[tuple[str, object]] = field(default_factory=list)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,6 +72,9 @@ class FakeHooks(hook_grpc.HookServiceServicer):
         known = self.keys.get(request.public_key)
         if known is None or known[0] != request.fingerprint:
             context.abort(grpc.StatusCode.NOT_FOUND, "unknown SSH key")
+            raise AssertionError("abort raises")
+        if known[1] in self.disabled:
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, f"user {known[1]!r} is disabled")
             raise AssertionError("abort raises")
         return hook_pb.AuthenticateSshKeyResponse(username=known[1], key_id="k-" + known[1])
 

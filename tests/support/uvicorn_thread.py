@@ -38,7 +38,13 @@ def serve_in_thread(
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        app, lifespan="on", log_config=None, access_log=False, ws="none", loop="asyncio"
+        app,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        ws="none",
+        loop="asyncio",
+        proxy_headers=False,  # as ``gitstore api``: X-Forwarded-For is the app's to judge
     )
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()

@@ -6,6 +6,9 @@ and stops it. ``/healthz`` answers 200 ``{"status": "ok"}`` only between a compl
 I/O, so it is also the throughput floor the benchmarks compare against. ``/metrics`` is the
 Prometheus text of this app's own registry.
 
+Every HTTP request first passes ``ClientAddressMiddleware``, which settles the client's
+address (the TCP peer, or what a trusted proxy forwarded) for the sign-in limits.
+
 Git's Smart HTTP protocol is served under ``/{namespace}/{repo}.git/...`` (``githttp``);
 ``hook_server=True`` also starts the ``HookService`` gRPC server with the app (see
 ``ApiServices``).
@@ -22,6 +25,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -33,6 +37,7 @@ from gitstore.git.client import GitClient
 
 from .catalog.floor import ROUTE as FLOOR_ROUTE
 from .catalog.floor import FloorRoute
+from .client_address import ClientAddressMiddleware, parse_trusted_proxies
 from .githttp import GitHttp
 from .graphql.builder import SchemaModule
 from .graphql_http import GraphQLEndpoint
@@ -59,6 +64,7 @@ def create_app(
         hook_server=hook_server,
     )
     metrics = services.metrics
+    trusted = parse_trusted_proxies(settings.api.trusted_proxies)
 
     # Label children bound once: /healthz is the benchmark's floor, keep it honest and cheap.
     healthz_ok = metrics.requests.labels("healthz", "GET", "200")
@@ -96,6 +102,7 @@ def create_app(
             *GitHttp(services).routes(),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(ClientAddressMiddleware, trusted=trusted)],
     )
     app.state.services = services
     return app

@@ -24,6 +24,7 @@ from gitstore.domain.errors import (
     PermanentError,
     PermissionDenied,
     RetryableError,
+    TooManyAttempts,
     Unauthenticated,
     Unavailable,
 )
@@ -33,6 +34,7 @@ log = logging.getLogger("gitstore.api")
 INTERNAL_MESSAGE = "internal error"
 _HTTP_STATUS: tuple[tuple[type[GitStoreError], int], ...] = (
     (InvalidArgument, 400),
+    (TooManyAttempts, 429),
     (Unauthenticated, 401),
     (PermissionDenied, 403),
     (NotFound, 404),
@@ -60,6 +62,8 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         extensions: dict[str, Any] = {"code": original.code}
         if original.field:
             extensions["field"] = original.field
+        if isinstance(original, TooManyAttempts):
+            extensions["retryAfter"] = original.retry_after
         return _shape(original.message, error, extensions)
     log.error(
         "request %s: unexpected error at %s",

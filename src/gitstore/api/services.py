@@ -55,6 +55,7 @@ from .hooks.server import HookServer
 from .identity.actions import IdentityActions
 from .identity.auth import Authenticator
 from .identity.jwt_tokens import JwtCodec
+from .identity.limits import api_guard
 from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
@@ -105,6 +106,8 @@ class ApiServices:
         self._kv = kv_store
         self._owns_kv = kv_store is None
         self._authenticator: Authenticator | None = None
+        # Sign-in limits of this process (in memory: per replica); tests may set its clocks.
+        self.guard = api_guard(settings.auth)
         self._serve_hooks = hook_server
         self._hooks: HookServer | None = None
         self._events = events_queue
@@ -126,8 +129,8 @@ class ApiServices:
         jwt = JwtCodec(
             key, algorithm=api.jwt_algorithm, ttl=timedelta(seconds=api.token_ttl_seconds)
         )
-        self._identity = IdentityActions(self._store, Passwords(), jwt)
-        self._authenticator = Authenticator(self._store, jwt)
+        self._identity = IdentityActions(self._store, Passwords(), jwt, self.guard)
+        self._authenticator = Authenticator(self._store, jwt, self.guard)
         if self._git is None:
             self._git = self._git_factory(self.settings)
             self._owns_git = True

@@ -155,6 +155,9 @@ class ApiUnit:
             lifespan="off",
             ws="none",
             server_header=False,
+            # X-Forwarded-For is ours to judge (GITSTORE_API__TRUSTED_PROXIES), not uvicorn's
+            # (which would believe any process on 127.0.0.1).
+            proxy_headers=False,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._serve(self._server, sockets), name="uvicorn")

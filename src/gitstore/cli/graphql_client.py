@@ -36,6 +36,7 @@ from gitstore.domain.errors import (
 _BY_CODE: dict[str, type[GitStoreError]] = {
     "UNAUTHENTICATED": Unauthenticated,
     "INVALID_CREDENTIALS": Unauthenticated,
+    "TOO_MANY_ATTEMPTS": Unauthenticated,
     "PERMISSION_DENIED": PermissionDenied,
     "NOT_FOUND": NotFound,
     "ALREADY_EXISTS": AlreadyExists,

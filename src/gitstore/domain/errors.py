@@ -60,3 +60,15 @@ class Aborted(RetryableError):
 
 class Unavailable(RetryableError):
     code = "UNAVAILABLE"
+
+
+class TooManyAttempts(Unauthenticated):
+    """Credentials were not checked: too many failed attempts for the account or from the
+    client's address (``domain.ratelimit``). ``retry_after`` is whole seconds to wait.
+    HTTP 429 with ``Retry-After`` over git's Smart HTTP; a ``login`` user error in GraphQL."""
+
+    code = "TOO_MANY_ATTEMPTS"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -18,7 +18,9 @@ Errors become plain-text responses (git prints them as ``remote: ...``): 401 wit
 ``WWW-Authenticate: Basic realm="GitStore"`` for missing or wrong credentials (and for an
 anonymous caller refused anything, so ``git`` asks for credentials), 403 for a known caller who
 may read but not push (or a dumb-protocol request), 404 for an unknown repository or a private
-one the caller may not read, 400/415 for malformed requests, 503 when the git service is down.
+one the caller may not read, 400/415 for malformed requests, 503 when the git service is down,
+429 with ``Retry-After`` (seconds) while the client's address is locked after too many unknown
+access tokens (``domain.ratelimit``; the token is then not even looked up).
 The first chunk of git's output is awaited before the status line is sent, so a failure to
 start git (unknown repository on the git side, service down) still gets its status code; a
 failure later cuts the stream, which git reports as an early EOF.
@@ -46,6 +48,7 @@ from starlette.types import Receive, Scope, Send
 from gitstore.domain.errors import (
     GitStoreError,
     InvalidArgument,
+    TooManyAttempts,
     Unauthenticated,
 )
 from gitstore.git.v1 import git_service_pb2 as pb
@@ -146,6 +149,8 @@ class GitHttp:
                     response = _text(500, "internal error")
                 else:
                     response = _text(status, exc.message)
+                if isinstance(exc, TooManyAttempts):
+                    response.headers["Retry-After"] = str(exc.retry_after)
             except Exception:
                 log.exception("git over HTTP failed")
                 response = _text(500, "internal error")

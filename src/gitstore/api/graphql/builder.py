@@ -56,6 +56,7 @@ BASE_USER_ERROR_CODES: dict[str, str] = {
     "FAILED_PRECONDITION": "The object is not in a state that allows this change.",
     "PERMISSION_DENIED": "The caller is authenticated but may not do this.",
     "INVALID_CREDENTIALS": "Username or password is wrong.",
+    "TOO_MANY_ATTEMPTS": "Too many failed sign-in attempts: wait as long as the message says.",
     "ABORTED": "A concurrent change won a race; retrying may succeed.",
 }
 

@@ -26,6 +26,7 @@ from graphql import (
 
 from gitstore.backends.metadata.base import AccessToken, User
 
+from ..client_address import current_client_address
 from ..context import context_of
 from .builder import SchemaBuilder
 from .fields import ExtraFields, attr
@@ -199,7 +200,9 @@ async def _fetch_token(info: ResolveInfo, raw_id: str) -> AccessToken | None:
 
 async def _login(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
     identity = context_of(info).services.identity
-    result = await identity.login(data["username"], data["password"])
+    result = await identity.login(
+        data["username"], data["password"], client=current_client_address()
+    )
     return {"token": result.token, "expiresAt": result.expires_at, "user": result.user}
 
 

@@ -8,9 +8,11 @@ function ``fn(info, input) -> dict`` of payload fields. The wrapper:
 * turns expected failures into ``userErrors`` with ``data`` fields null: every permanent
   project error (``InvalidArgument``, ``NotFound``, ``AlreadyExists``, ``FailedPrecondition``,
   ``PermissionDenied``, ``InvalidCredentials`` ...) and ``Aborted`` (a lost race);
-* lets ``Unauthenticated`` through as a GraphQL error (HTTP 401) and ``Unavailable`` as a
-  GraphQL error with its code (the request may be retried), and any other exception to the
-  error formatter (``internal error``).
+* reports ``TooManyAttempts`` (a refused ``login``) as a user error too, its message saying
+  how long to wait;
+* lets other ``Unauthenticated`` errors through as a GraphQL error (HTTP 401) and
+  ``Unavailable`` as a GraphQL error with its code (the request may be retried), and any
+  other exception to the error formatter (``internal error``).
 
 ``userErrors[].field`` is the input field in GraphQL spelling (``expires_in_days`` in a domain
 error becomes ``expiresInDays``); ``code`` is a ``UserErrorCode`` value (the error's own code
@@ -42,6 +44,7 @@ from gitstore.domain.errors import (
     NotFound,
     PermanentError,
     PermissionDenied,
+    TooManyAttempts,
     Unauthenticated,
 )
 
@@ -67,6 +70,8 @@ def camel_case(name: str) -> str:
 
 def is_user_error(exc: BaseException) -> bool:
     """Does ``exc`` belong in a payload's ``userErrors`` (rather than ``errors``)?"""
+    if isinstance(exc, TooManyAttempts):
+        return True
     return isinstance(exc, PermanentError | Aborted) and not isinstance(exc, Unauthenticated)
 
 

@@ -2,7 +2,14 @@
 
 * ``login``: one message (``INVALID_CREDENTIALS``) for an unknown user, a wrong password and a
   disabled account, and the same argon2 work in each case. A hash made with older argon2
-  parameters is upgraded on a successful login.
+  parameters is upgraded on a successful login. Attempts go through the ``CredentialGuard``
+  (per account and per client address): while either is locked the answer is
+  ``TOO_MANY_ATTEMPTS`` with the seconds to wait, and no password is verified. The login
+  token carries the user's session epoch (see ``reset_password``).
+* ``set_disabled`` / ``reset_password``: operator tooling (``gitstore user disable|enable|
+  reset-password``), audited. Disabling ends the user's login sessions; so does a password
+  reset (both bump the session epoch the login tokens are checked against); the user's
+  access tokens and SSH keys stop working while disabled and work again once enabled.
 * ``create_user``: admins only. ``bootstrap_user`` is the same without the check, for the CLI
   (``gitstore user create``) which runs with the operator's authority over the data dir.
   Usernames are DNS labels; passwords 8..1024 characters.
@@ -13,6 +20,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,9 +31,11 @@ from gitstore.domain.errors import (
     NotFound,
     PermanentError,
     PermissionDenied,
+    TooManyAttempts,
     Unauthenticated,
 )
 from gitstore.domain.identity import validate_dns_label
+from gitstore.domain.ratelimit import CredentialGuard
 
 from . import access_tokens
 from .jwt_tokens import JwtCodec
@@ -35,6 +45,8 @@ from .principal import ALL_SCOPES, Principal
 MAX_TOKEN_NAME = 100
 MAX_TOKEN_DAYS = 366
 LOGIN_FAILED = "invalid username or password"
+
+log = logging.getLogger("gitstore.api.identity")
 
 
 class InvalidCredentials(PermanentError):
@@ -55,22 +67,44 @@ class CreatedAccessToken:
 
 
 class IdentityActions:
-    def __init__(self, store: MetadataStore, passwords: Passwords, jwt: JwtCodec) -> None:
+    def __init__(
+        self,
+        store: MetadataStore,
+        passwords: Passwords,
+        jwt: JwtCodec,
+        guard: CredentialGuard | None = None,
+    ) -> None:
         self.store = store
         self.passwords = passwords
         self.jwt = jwt
+        self.guard = guard
 
     # ------------------------------------------------------------------ login
-    async def login(self, username: str, password: str) -> LoginResult:
+    async def login(self, username: str, password: str, *, client: str = "") -> LoginResult:
+        """``client``: the caller's address, for the per-address limit."""
+        account = username or None
+        if self.guard is not None:
+            blocked = self.guard.admit(client, account)
+            if blocked is not None:
+                log.info(
+                    "login as %r from %s refused: %s locked for %ds",
+                    username[:64],
+                    client or "(unknown)",
+                    blocked.scope,
+                    blocked.retry_after,
+                )
+                raise TooManyAttempts(blocked.message, retry_after=blocked.retry_after)
         user = await self.store.get_user_by_username(username) if username else None
         matches = await self.passwords.verify_async(user.password_hash if user else None, password)
         if user is None or not matches or user.disabled:
             raise InvalidCredentials(LOGIN_FAILED)
+        if self.guard is not None:
+            self.guard.succeeded(client, account)
         if self.passwords.needs_rehash(user.password_hash):
             await self.store.update_user_password(
                 user.id, await self.passwords.hash_async(password)
             )
-        issued = self.jwt.issue(user.id, is_admin=user.is_admin)
+        issued = self.jwt.issue(user.id, is_admin=user.is_admin, epoch=user.session_epoch)
         return LoginResult(issued.token, issued.expires_at, user)
 
     # ------------------------------------------------------------------ users
@@ -184,3 +218,36 @@ async def create_user(
         raise AlreadyExists(f"user {username!r} already exists", field="username") from None
     await store.append_audit(actor, "user.create", username, {"isAdmin": is_admin})
     return user
+
+
+async def _user_named(store: MetadataStore, username: str) -> User:
+    user = await store.get_user_by_username(username)
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist", field="username")
+    return user
+
+
+async def set_user_disabled(
+    store: MetadataStore, username: str, disabled: bool, *, actor: str
+) -> tuple[User, bool]:
+    """Disable (or enable) a user, audited; ``(user, changed)`` — already so is no change.
+    Disabling ends the user's login sessions (the store bumps the session epoch)."""
+    user = await _user_named(store, username)
+    if user.disabled == disabled:
+        return user, False
+    updated = await store.set_user_disabled(user.id, disabled)
+    await store.append_audit(actor, "user.disable" if disabled else "user.enable", username, {})
+    return updated, True
+
+
+async def reset_password(
+    store: MetadataStore, passwords: Passwords, username: str, password: str, *, actor: str
+) -> User:
+    """Set a new password (same rules as at creation), end the user's login sessions, audit."""
+    user = await _user_named(store, username)
+    check_password(password)
+    password_hash = await passwords.hash_async(password)
+    await store.update_user_password(user.id, password_hash, end_sessions=True)
+    await store.append_audit(actor, "user.reset-password", username, {"sessionsEnded": True})
+    refreshed = await store.get_user(user.id)
+    return refreshed or user

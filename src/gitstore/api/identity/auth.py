@@ -1,11 +1,15 @@
 """Turning credentials into a :class:`Principal`.
 
 * ``Authorization: Bearer <jwt>``: a login token (see ``jwt_tokens``); the user must still
-  exist and not be disabled; ``isAdmin`` holds only while both the token and the stored user
-  say so (a demoted admin loses the role at once, not when the token expires).
+  exist and not be disabled, and the token's session epoch must be the user's (a password
+  reset or a disable ends older sessions); ``isAdmin`` holds only while both the token and
+  the stored user say so (a demoted admin loses the role at once, not when the token expires).
 * ``Authorization: Bearer gst_...``: a personal access token, looked up by its SHA-256; it
   must not be revoked or expired and its user must be active. Its last use is recorded at
-  most once a minute.
+  most once a minute. An unknown token counts as a failure of the client's address in the
+  ``CredentialGuard``; while the address is locked, access tokens from it are not looked up
+  (``TooManyAttempts``). Revoked or expired tokens do not count: they are real tokens, not
+  guesses. Login tokens are signatures, not guessable secrets: they are never limited.
 * :meth:`Authenticator.authenticate_basic` is the same check for HTTP Basic credentials (git
   over Smart HTTP): the password is a personal access token and the username must be its
   owner's. Account passwords are not accepted there on purpose: they would need an argon2
@@ -20,8 +24,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from gitstore.backends.metadata.base import MetadataStore, User
-from gitstore.domain.errors import Unauthenticated
+from gitstore.domain.errors import TooManyAttempts, Unauthenticated
+from gitstore.domain.ratelimit import CredentialGuard
 
+from ..client_address import current_client_address
 from . import access_tokens
 from .jwt_tokens import JwtCodec
 from .principal import ALL_SCOPES, Principal
@@ -30,12 +36,16 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 class Authenticator:
-    def __init__(self, store: MetadataStore, jwt: JwtCodec) -> None:
+    def __init__(
+        self, store: MetadataStore, jwt: JwtCodec, guard: CredentialGuard | None = None
+    ) -> None:
         self._store = store
         self._jwt = jwt
+        self._guard = guard
 
     async def authenticate_header(self, authorization: str | None) -> Principal | None:
-        """The principal of an ``Authorization`` header value (None when there is none)."""
+        """The principal of an ``Authorization`` header value (None when there is none).
+        The client's address, for the limits, is the current request's."""
         if authorization is None:
             return None
         scheme, _, credentials = authorization.strip().partition(" ")
@@ -55,6 +65,10 @@ class Authenticator:
         user = await self._store.get_user(claims.user_id)
         _check_active(user, "token")
         assert user is not None
+        if claims.session_epoch != user.session_epoch:
+            raise Unauthenticated(
+                "this login session has ended (password reset or account disabled); log in again"
+            )
         return Principal(
             user_id=user.id,
             username=user.username,
@@ -77,9 +91,17 @@ class Authenticator:
         return principal
 
     async def _access_token(self, token: str) -> Principal:
+        client = current_client_address()
+        guard = self._guard
+        if guard is not None:
+            blocked = guard.blocked(client)
+            if blocked is not None:
+                raise TooManyAttempts(blocked.message, retry_after=blocked.retry_after)
         record = await self._store.get_token_by_hash(access_tokens.digest(token))
         now = datetime.now(UTC)
         if record is None:
+            if guard is not None:
+                guard.failed(client)
             raise Unauthenticated("access token is not valid")
         if record.revoked_at is not None:
             raise Unauthenticated("access token has been revoked")

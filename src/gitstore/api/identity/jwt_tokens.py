@@ -1,5 +1,8 @@
 """Login tokens: JWTs signed with HMAC (HS256 by default), claims ``sub`` (user id),
-``isAdmin``, ``iat``, ``exp`` and ``jti``.
+``isAdmin``, ``iat``, ``exp``, ``jti`` and ``sessionEpoch`` (the user's session epoch when the
+token was issued; the authenticator refuses a token whose epoch is not the user's current one,
+which is how a password reset or a disable ends every login session; a token without the claim,
+issued before it existed, has epoch 0).
 
 Verification accepts exactly the configured algorithm. The header is inspected first so the
 refusal says why: ``alg: none``, another algorithm (``HS512``, ``RS256``...), a bad signature,
@@ -35,6 +38,7 @@ class TokenClaims:
     issued_at: datetime
     expires_at: datetime
     jti: str
+    session_epoch: int = 0
 
 
 class JwtCodec:
@@ -43,7 +47,9 @@ class JwtCodec:
         self.algorithm = algorithm
         self.ttl = ttl
 
-    def issue(self, user_id: str, *, is_admin: bool, now: datetime | None = None) -> IssuedToken:
+    def issue(
+        self, user_id: str, *, is_admin: bool, epoch: int = 0, now: datetime | None = None
+    ) -> IssuedToken:
         issued = (now or datetime.now(UTC)).replace(microsecond=0)
         expires = issued + self.ttl
         jti = secrets.token_hex(16)
@@ -53,6 +59,7 @@ class JwtCodec:
             "iat": int(issued.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": jti,
+            "sessionEpoch": epoch,
         }
         token = jwt.encode(claims, self._key, algorithm=self.algorithm)
         return IssuedToken(token, expires, jti)
@@ -100,10 +107,14 @@ def _claims(claims: dict[str, Any]) -> TokenClaims:
         raise Unauthenticated("token claim 'jti' must be a non-empty string")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (iat, exp)):
         raise Unauthenticated("token claims 'iat' and 'exp' must be numeric dates")
+    epoch = claims.get("sessionEpoch", 0)
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise Unauthenticated("token claim 'sessionEpoch' must be a non-negative integer")
     return TokenClaims(
         user_id=sub,
         is_admin=is_admin,
         issued_at=datetime.fromtimestamp(iat, UTC),
         expires_at=datetime.fromtimestamp(exp, UTC),
         jti=jti,
+        session_epoch=epoch,
     )

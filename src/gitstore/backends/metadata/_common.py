@@ -339,6 +339,15 @@ def repository_missing(repository_id: str) -> str:
     return f"repository {repository_id!r} does not exist"
 
 
+# Disabling (not re-disabling) ends the user's login sessions; one statement, so two admins
+# racing cannot lose the increment. ``{m}`` is the dialect's parameter mark.
+SET_USER_DISABLED = (
+    "UPDATE users SET session_epoch = session_epoch"
+    " + CASE WHEN {m} AND NOT disabled THEN 1 ELSE 0 END, disabled = {m}"
+    " WHERE id = {m} RETURNING *"
+)
+
+
 def user_missing(user_id: str) -> str:
     return f"user {user_id!r} does not exist"
 

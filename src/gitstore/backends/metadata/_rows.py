@@ -77,6 +77,7 @@ def user_row(u: User, k: Codec) -> dict[str, Any]:
         "is_admin": u.is_admin,
         "disabled": u.disabled,
         "created_at": k.ts_out(u.created_at),
+        "session_epoch": u.session_epoch,
     }
 
 
@@ -166,6 +167,7 @@ def user(row: Row, k: Codec) -> User:
         is_admin=bool(row["is_admin"]),
         created_at=k.ts_in(row["created_at"]),
         disabled=bool(row["disabled"]),
+        session_epoch=int(row["session_epoch"]),
     )
 
 

@@ -68,6 +68,9 @@ class User:
     is_admin: bool
     created_at: datetime
     disabled: bool = False
+    # Incremented when the user's login sessions end (password reset, disable); login tokens
+    # carry the epoch they were issued under.
+    session_epoch: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +216,17 @@ class MetadataStore(GitMetadata, abc.ABC):
     async def list_users(self, *, first: int, after: str | None = None) -> Page[User]: ...
 
     @abc.abstractmethod
-    async def update_user_password(self, user_id: str, password_hash: str) -> None:
-        """``NotFound`` if there is no such user."""
+    async def update_user_password(
+        self, user_id: str, password_hash: str, *, end_sessions: bool = False
+    ) -> None:
+        """``NotFound`` if there is no such user. ``end_sessions`` also increments the user's
+        ``session_epoch`` (in the same statement)."""
+
+    @abc.abstractmethod
+    async def set_user_disabled(self, user_id: str, disabled: bool) -> User:
+        """Disable or enable a user; the user as now stored. Disabling a user who is not yet
+        disabled increments ``session_epoch`` in the same statement; enabling leaves it.
+        ``NotFound`` if there is no such user."""
 
     # ------------------------------------------------------------------ access tokens
     @abc.abstractmethod

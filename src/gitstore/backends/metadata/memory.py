@@ -105,11 +105,27 @@ class MemoryMetadataStore(MemoryGitStore, MetadataStore):
         c.check_first(first)
         return _page_by_created(self._users.values(), lambda u: (u.created_at, u.id), first, after)
 
-    async def update_user_password(self, user_id: str, password_hash: str) -> None:
+    async def update_user_password(
+        self, user_id: str, password_hash: str, *, end_sessions: bool = False
+    ) -> None:
         user = self._users.get(user_id)
         if user is None:
             raise NotFound(c.user_missing(user_id), field="user_id")
-        self._users[user_id] = dataclasses.replace(user, password_hash=password_hash)
+        epoch = user.session_epoch + (1 if end_sessions else 0)
+        self._users[user_id] = dataclasses.replace(
+            user, password_hash=password_hash, session_epoch=epoch
+        )
+
+    async def set_user_disabled(self, user_id: str, disabled: bool) -> User:
+        user = self._users.get(user_id)
+        if user is None:
+            raise NotFound(c.user_missing(user_id), field="user_id")
+        ending = disabled and not user.disabled
+        user = dataclasses.replace(
+            user, disabled=disabled, session_epoch=user.session_epoch + (1 if ending else 0)
+        )
+        self._users[user_id] = user
+        return user
 
     # ------------------------------------------------------------------ access tokens
     async def create_token(

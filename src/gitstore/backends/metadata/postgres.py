@@ -228,10 +228,22 @@ class PostgresMetadataStore(PostgresGitStore, MetadataStore):
     async def list_users(self, *, first: int, after: str | None = None) -> Page[User]:
         return await self._page("users", None, first, after, lambda r: rows.user(r, K))
 
-    async def update_user_password(self, user_id: str, password_hash: str) -> None:
-        query = "UPDATE users SET password_hash = %s WHERE id = %s"
-        if not await self._change(query, password_hash, user_id):
+    async def update_user_password(
+        self, user_id: str, password_hash: str, *, end_sessions: bool = False
+    ) -> None:
+        query = (
+            "UPDATE users SET password_hash = %s, session_epoch = session_epoch + %s WHERE id = %s"
+        )
+        if not await self._change(query, password_hash, int(end_sessions), user_id):
             raise NotFound(c.user_missing(user_id), field="user_id")
+
+    async def set_user_disabled(self, user_id: str, disabled: bool) -> User:
+        async with self._tx() as conn:
+            query = c.SET_USER_DISABLED.format(m="%s")
+            row = await _one(conn, query, disabled, disabled, user_id)
+        if row is None:
+            raise NotFound(c.user_missing(user_id), field="user_id")
+        return rows.user(row, K)
 
     # ------------------------------------------------------------------ access tokens
     async def create_token(

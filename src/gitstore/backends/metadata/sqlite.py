@@ -265,10 +265,19 @@ class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, MetadataStore):
     async def list_users(self, *, first: int, after: str | None = None) -> Page[User]:
         return await self._page("users", None, first, after, lambda r: rows.user(r, K))
 
-    async def update_user_password(self, user_id: str, password_hash: str) -> None:
-        sql = "UPDATE users SET password_hash = ? WHERE id = ?"
-        if not await self._change(sql, password_hash, user_id):
+    async def update_user_password(
+        self, user_id: str, password_hash: str, *, end_sessions: bool = False
+    ) -> None:
+        sql = "UPDATE users SET password_hash = ?, session_epoch = session_epoch + ? WHERE id = ?"
+        if not await self._change(sql, password_hash, int(end_sessions), user_id):
             raise NotFound(c.user_missing(user_id), field="user_id")
+
+    async def set_user_disabled(self, user_id: str, disabled: bool) -> User:
+        sql = c.SET_USER_DISABLED.format(m="?")
+        row = await self._run(_one, sql, disabled, disabled, user_id)
+        if row is None:
+            raise NotFound(c.user_missing(user_id), field="user_id")
+        return rows.user(row, K)
 
     # ------------------------------------------------------------------ access tokens
     async def create_token(

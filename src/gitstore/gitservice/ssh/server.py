@@ -8,7 +8,13 @@ query and the signed attempt share the answer); the user of the key whose signat
 accepted is the connection's user. Limits: authentication must finish within
 ``LOGIN_TIMEOUT`` (asyncssh's ``login_timeout``), and after ``MAX_AUTH_FAILURES`` refused keys
 the connection is cut (asyncssh has no MaxAuthTries of its own, so ``validate_public_key``
-counts); at most ``MAX_SESSIONS_PER_CONNECTION`` sessions run at once on one connection —
+counts). Across connections, refused keys count against the client's address
+(``domain.ratelimit``, ``GITSTORE_AUTH__SSH_FAILURES`` within the address window, then
+back-off): while the address is locked no key is looked up and the client is told why in an
+auth banner; a successful login takes back the refusals of its own connection (an agent that
+offers a few other keys first is normal). A key of a disabled user is refused with a banner
+saying so, and does not count. At most ``MAX_SESSIONS_PER_CONNECTION`` sessions run at once on
+one connection —
 another is answered on stderr with exit status 128 (asyncssh opens the channel before the
 process factory sees it, so the refusal comes after the open, not as an open failure).
 
@@ -36,7 +42,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -46,6 +52,7 @@ import asyncssh
 from gitstore import listening
 from gitstore.config import Settings
 from gitstore.domain import errors
+from gitstore.domain.ratelimit import CredentialGuard, FailureLimiter, Policy
 from gitstore.git.v1 import git_service_pb2 as git_pb
 from gitstore.gitservice.ssh import gitproc
 from gitstore.gitservice.ssh.command import (
@@ -70,6 +77,7 @@ UNAVAILABLE_BANNER = (
     "gitstore: your key could not be checked: the authentication service is unavailable."
     " Try again shortly.\r\n"
 )
+DISABLED_BANNER = "gitstore: the account this key belongs to is disabled.\r\n"
 # Sessions (exec channels) running at once on one connection; git uses one, multiplexing
 # clients (ControlMaster) a few.
 MAX_SESSIONS_PER_CONNECTION = 4
@@ -91,6 +99,7 @@ class _Shared:
     store: RepositoryStore
     hooks: HookClient
     transport: gitproc.Transport | None = None
+    guard: CredentialGuard | None = None
     connections: set[asyncssh.SSHServerConnection] = field(default_factory=set)
     sessions: int = 0
 
@@ -106,6 +115,7 @@ class _Connection(asyncssh.SSHServer):
         self._known: dict[str, str | None] = {}
         self._candidate = ""
         self._failures = 0
+        self._counted = 0  # refusals counted against the address by this connection
         self._told = False
         self.sessions = 0
 
@@ -138,9 +148,22 @@ class _Connection(asyncssh.SSHServer):
         if self._failures >= MAX_AUTH_FAILURES:
             self._too_many_failures()
             return False
+        guard = self.shared.guard
+        blocked = guard.blocked(self.peer) if guard is not None else None
+        if blocked is not None:
+            log.info("ssh key from %s not checked: address locked", self.peer)
+            self._banner(f"gitstore: {blocked.message}.\r\n")
+            self._failures += 1
+            return False
         accepted = await self._check_key(username, key)
+        if accepted is None:  # refused for a reason that is no guess
+            self._failures += 1
+            return False
         if not accepted:
             self._failures += 1
+            if guard is not None:
+                self._counted += 1
+                guard.failed(self.peer)
         return accepted
 
     def _too_many_failures(self) -> None:
@@ -151,7 +174,9 @@ class _Connection(asyncssh.SSHServer):
                 "gitstore: too many authentication failures",
             )
 
-    async def _check_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+    async def _check_key(self, username: str, key: asyncssh.SSHKey) -> bool | None:
+        """True: the key's user logs in; False: refused; None: refused, not a guess (the
+        API is down, the user is disabled)."""
         if username != LOGIN:
             log.info(
                 "ssh login as %r from %s refused: the login must be %r",
@@ -168,10 +193,14 @@ class _Connection(asyncssh.SSHServer):
                 )
             except errors.NotFound:
                 user = None
+            except errors.PermissionDenied as exc:
+                log.info("ssh key %s from %s refused: %s", fingerprint, self.peer, exc.message)
+                self._banner(DISABLED_BANNER)
+                return None  # not remembered: the user may be enabled for the next attempt
             except errors.GitStoreError as exc:
                 log.warning("ssh key %s from %s not checked: %s", fingerprint, self.peer, exc)
-                self._say_unavailable()
-                return False  # not remembered: the API may be back for the next attempt
+                self._banner(UNAVAILABLE_BANNER)
+                return None  # not remembered: the API may be back for the next attempt
             self._known[fingerprint] = user
         user = self._known[fingerprint]
         self._candidate = user or ""
@@ -179,18 +208,21 @@ class _Connection(asyncssh.SSHServer):
             log.info("ssh key %s from %s is not registered", fingerprint, self.peer)
         return user is not None
 
-    def _say_unavailable(self) -> None:
+    def _banner(self, text: str) -> None:
         """Tell the client why its key was refused (an SSH auth banner: OpenSSH prints it
         at its default log level) — once per connection; a refusal alone would read as
         "your key is wrong"."""
         if self.conn is not None and not self._told:
             self._told = True
-            self.conn.send_auth_banner(UNAVAILABLE_BANNER)
+            self.conn.send_auth_banner(text)
 
     def auth_completed(self) -> None:
         # asyncssh reports success right after the signed attempt it validated last.
         self.user = self._candidate
         log.info("ssh login of %s from %s", self.user, self.peer)
+        if self.shared.guard is not None and self._counted:
+            self.shared.guard.succeeded(self.peer, admitted=self._counted)
+            self._counted = 0
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return False
@@ -412,21 +444,38 @@ async def _listen(shared: _Shared) -> asyncssh.SSHAcceptor:
         raise listening.cannot_listen(ssh.host, ssh.port, "SSH", listening.reason_of(exc)) from None
 
 
+def ssh_guard(
+    settings: Settings, *, clock: Callable[[], float] = time.monotonic
+) -> CredentialGuard:
+    """The per-address limit on refused SSH keys (``GITSTORE_AUTH__*``), in this process."""
+    auth = settings.auth
+    policy = Policy(
+        auth.ssh_failures,
+        auth.address_window_seconds,
+        auth.base_delay_seconds,
+        auth.max_delay_seconds,
+    )
+    limiter = FailureLimiter(policy, clock=clock, max_keys=auth.max_tracked)
+    return CredentialGuard(address=limiter, enabled=auth.enabled)
+
+
 def start_ssh_server(
     settings: Settings,
     store: RepositoryStore,
     *,
     transport: gitproc.Transport | None = None,
     hook_uri: str | None = None,
+    guard: CredentialGuard | None = None,
 ) -> SshHandle:
     """Listen on ``settings.ssh.host:port`` (0 = a free port) and serve git over SSH.
 
     ``store`` is the git service's ``RepositoryStore`` (``GitServiceHandle.store``);
     ``transport`` its ``GitTransport`` (``GitServiceHandle.transport``: pushes then run the
     pre-/post-receive hooks; without it git runs with no hooks); ``hook_uri`` overrides
-    ``settings.hook.grpc.uri`` for authentication (later: ``handle.set_hook_uri``).
+    ``settings.hook.grpc.uri`` for authentication (later: ``handle.set_hook_uri``);
+    ``guard`` replaces the refused-key limit made from ``settings.auth`` (tests: a clock).
     """
-    shared = _Shared(settings, store, HookClient(settings), transport)
+    shared = _Shared(settings, store, HookClient(settings), transport, guard or ssh_guard(settings))
     if hook_uri:
         shared.hooks.set_uri(hook_uri)
     loop = asyncio.new_event_loop()
