@@ -14,6 +14,8 @@ leaves behind are settled, not orphaned (pytest turns "never awaited" warnings i
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from enum import Enum
 from typing import Any
 
@@ -374,3 +376,103 @@ async def test_awaitables_left_by_a_synchronous_failure_are_settled() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
     assert finished == ["slow"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ slowA slowB }",
+        "{ failLater slowA slowB }",
+        "{ slowA failNow slowB }",
+        "{ items(count: 3) { asyncLabel nextAsync { asyncLabel } } slowA slowB }",
+    ],
+)
+async def test_cancelling_an_execution_leaves_no_coroutine_unawaited(query: str) -> None:
+    """The request task is cancelled while sibling resolvers wait to start (a client that
+    went away, a server shutting down): every resolver coroutine created still runs, so
+    nothing is reported "never awaited" (checked explicitly, not only by pytest's
+    warnings-as-errors, which miss warnings raised in ``gc`` after the test)."""
+    started: list[str] = []
+
+    async def slow(_root: Any, info: Any) -> str:
+        started.append(info.field_name)
+        await asyncio.sleep(0.01)
+        return "slow"
+
+    async def fail_later(_root: Any, _info: Any) -> str:
+        await asyncio.sleep(0)
+        raise ValueError("later")
+
+    async def fail_now(_root: Any, _info: Any) -> str:
+        raise ValueError("now")
+
+    fields = {
+        "slowA": GraphQLField(GraphQLString, resolve=slow),
+        "slowB": GraphQLField(GraphQLString, resolve=slow),
+        "failLater": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fail_later),
+        "failNow": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fail_now),
+    }
+    schema = GraphQLSchema(
+        GraphQLObjectType("Query", {**SCHEMA.query_type.fields, **fields})  # type: ignore[union-attr]
+    )
+    document = parse(query)
+    assert not validate(schema, document)
+    plan = compile_plan(schema, document, document.definitions[0])  # type: ignore[arg-type]
+    assert plan is not None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = plan.execute(None, None, is_awaitable)
+        assert not isinstance(outcome, ExecutionResult)
+
+        async def request() -> Any:
+            return await outcome
+
+        task = asyncio.ensure_future(request())
+        await asyncio.sleep(0)  # the request runs until its resolvers are scheduled
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.05)  # the resolvers left behind finish
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []
+    if "slowA" in query:
+        assert sorted(started) == ["slowA", "slowB"]
+
+
+async def test_a_failing_sibling_cancels_the_others_after_they_started() -> None:
+    cancelled: list[str] = []
+
+    async def slow(_root: Any, info: Any) -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(info.field_name)
+            raise
+        return "never"
+
+    async def fail(_root: Any, _info: Any) -> str:
+        await asyncio.sleep(0)
+        raise ValueError("boom")
+
+    schema = GraphQLSchema(
+        GraphQLObjectType(
+            "Query",
+            {
+                "a": GraphQLField(GraphQLString, resolve=slow),
+                "b": GraphQLField(GraphQLString, resolve=slow),
+                "fail": GraphQLField(GraphQLNonNull(GraphQLString), resolve=fail),
+            },
+        )
+    )
+    document = parse("{ a fail b }")
+    plan = compile_plan(schema, document, document.definitions[0])  # type: ignore[arg-type]
+    assert plan is not None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcome = plan.execute(None, None, is_awaitable)
+        result = outcome if isinstance(outcome, ExecutionResult) else await outcome
+        gc.collect()
+    assert result.data is None
+    assert [e.message for e in result.errors or ()] == ["boom"]
+    assert sorted(cancelled) == ["a", "b"]
+    assert not [w for w in caught if "never awaited" in str(w.message)]

@@ -308,3 +308,28 @@ async def test_every_problem_of_a_push_is_reported_at_once(hooks: Hooks) -> None
     assert ("duplicate", "products/cap.yaml") in found, found
     assert ("reference", "products/shirt.yaml") in found, found  # tops deleted, still named
     assert f"({len(found)} problems)" in "\n".join(response.messages)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "field"),
+    [
+        (b'  title: "a\\x00b"\n', "schema", "spec.title"),  # YAML escape: a valid file
+        (b'  title: "a\\e[31m"\n', "schema", "spec.title"),
+        (b"  title: a\x01b\n", "parse", ""),  # raw: the YAML reader refuses the file
+        (b"  title: a\x7fb\n", "parse", ""),
+    ],
+)
+async def test_control_characters_in_pushed_text_are_refused(
+    hooks: Hooks, text: bytes, rule: str, field: str
+) -> None:
+    """The API's text rule (domain/content/text.py) holds for a push too."""
+    good = encode(product("hat", categories=["tops"]))
+    assert b"\n  title: " in good
+    lines = [line for line in good.split(b"\n") if not line.startswith(b"  title: ")]
+    spec = lines.index(b"spec:")
+    content = b"\n".join(lines[: spec + 1]) + b"\n" + text + b"\n".join(lines[spec + 1 :])
+    response, _ = await push_main(hooks, {"products/hat.yaml": content})
+    assert not response.allowed
+    (v,) = response.violations
+    assert (v.rule, v.path, v.field) == (rule, "products/hat.yaml", field)
+    assert "control character" in v.message or "not allowed in YAML text" in v.message

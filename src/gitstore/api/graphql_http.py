@@ -4,7 +4,9 @@ Requests: ``POST`` with ``Content-Type: application/json`` and a JSON object
 ``{query, variables, operationName, extensions}`` (anything else: 415); ``GET`` with the same
 names as URL parameters (``variables``/``extensions`` JSON-encoded), for queries only: a
 mutation over GET is 405 with ``Allow: POST``. Bodies over ``GITSTORE_API__MAX_BODY_BYTES`` are
-413. Batches (JSON arrays) are not supported (400).
+413. Batches (JSON arrays) are not supported (400). JSON is RFC 8259's: UTF-8 only (UTF-16/32
+bodies 415, other non-UTF-8 bytes 400), no ``NaN``/``Infinity``/overflowing numbers (400), and
+nesting past the parser's recursion limit is 400, never an internal error.
 
 Responses: ``application/graphql-response+json`` when the ``Accept`` header allows it (it is
 preferred on a tie and chosen for ``*/*``), else ``application/json``; no ``Accept`` header
@@ -77,6 +79,7 @@ JSON = "application/json"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 _KIND_NAMES = {kind: kind.value for kind in OperationType}  # Enum.value is a slow descriptor
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"))
 # the request headers the endpoint reads, by their (lowercase) ASGI name
 _ACCEPT, _CONTENT_TYPE, _CONTENT_LENGTH, _AUTHORIZATION, _X_REQUEST_ID = range(5)
 _WANTED = {
@@ -363,12 +366,7 @@ class GraphQLEndpoint:
         raw = await _read_body(
             request, headers[_CONTENT_LENGTH], self.services.settings.api.max_body_bytes
         )
-        try:
-            payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _Reject(
-                400, [request_error(f"the body is not valid JSON: {exc}", "BAD_REQUEST")]
-            ) from None
+        payload = _json_body(raw)
         if isinstance(payload, list):
             raise _Reject(400, [request_error("batched requests are not supported", "BAD_REQUEST")])
         if not isinstance(payload, dict):
@@ -384,13 +382,7 @@ class GraphQLEndpoint:
         for name in ("variables", "extensions"):
             value = request.query_params.get(name)
             if value:
-                try:
-                    raw[name] = json.loads(value)
-                except ValueError:
-                    raise _Reject(
-                        400,
-                        [request_error(f"URL parameter {name} is not valid JSON", "BAD_REQUEST")],
-                    ) from None
+                raw[name] = _json_text(value, f"URL parameter {name}")
         return _params(raw)
 
     def _count_errors(self, errors: list[dict[str, Any]]) -> None:
@@ -398,6 +390,63 @@ class GraphQLEndpoint:
             code = (error.get("extensions") or {}).get("code", "UNKNOWN")
             self._metrics.error(str(code)).inc()
 
+
+class _NotJson(ValueError):
+    """A JSON extension Python's parser accepts and RFC 8259 does not."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON value (RFC 8259 has no NaN or infinities)")
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if value in (_INF, -_INF):  # 1e999: valid JSON syntax, but no finite number
+        raise _NotJson(f"the number {literal[:40]} is out of range")
+    return value
+
+
+_INF = float("inf")
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _json_body(raw: bytes) -> Any:
+    """The JSON value of a POST body: UTF-8 only (RFC 8259 section 8.1; a leading UTF-8 BOM
+    is ignored, which the RFC allows). A body in UTF-16 or UTF-32 (recognised by its BOM or
+    the NUL bytes of an ASCII first character) is 415, anything else that is not JSON 400."""
+    if raw[:2] in _UTF16_BOMS or b"\x00" in raw[:4]:
+        raise _Reject(
+            415,
+            [
+                request_error(
+                    "the body must be JSON in UTF-8 (RFC 8259); it looks like UTF-16 or UTF-32",
+                    "UNSUPPORTED_MEDIA_TYPE",
+                )
+            ],
+        )
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as exc:
+        raise _Reject(
+            400,
+            [request_error(f"the body is not valid UTF-8: byte {exc.start}", "BAD_REQUEST")],
+        ) from None
+    if text[:1] == "\ufeff":
+        text = text[1:]
+    return _json_text(text, "the body")
+
+
+def _json_text(text: str, what: str) -> Any:
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        message = f"{what} is nested too deeply to parse as JSON"
+    except ValueError as exc:  # json.JSONDecodeError, _NotJson, int() over 4300 digits
+        message = f"{what} is not valid JSON: {exc}"
+    raise _Reject(400, [request_error(message, "BAD_REQUEST")])
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of UTF-32's BOMs
 
 _EXPECTED: tuple[tuple[str, type, str], ...] = (
     ("query", str, "a string"),
@@ -485,7 +534,11 @@ def _respond(
     request_id: str,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    return _JsonResponse(_ENCODER.encode(body).encode("utf-8"), status, media, request_id, headers)
+    try:
+        content = _ENCODER.encode(body).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate echoed from the input: escape it as \udxxx
+        content = _ASCII_ENCODER.encode(body).encode("ascii")
+    return _JsonResponse(content, status, media, request_id, headers)
 
 
 def _request_id(given: str | None) -> str:

@@ -88,6 +88,7 @@ class ApiServices:
             capacity=api.document_cache_size,
             max_depth=api.max_depth,
             max_cost=api.max_cost,
+            max_mutation_fields=api.max_mutation_fields,
             max_page_size=api.max_page_size,
             max_tokens=api.max_query_tokens,
             on_lookup=self.metrics.document_lookup,

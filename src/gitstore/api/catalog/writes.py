@@ -3,10 +3,12 @@
 The pipeline of every write (``applyManifests``, ``upsert<Kind>``, ``delete<Kind>``,
 ``revertCommit``), in order; nothing is committed unless every step passes:
 
-1. **input** — options and manifests checked and validated against their kind's schema
+1. **access** — the caller may write the repository's namespace (``writes_access``), checked
+   before the input is even read, so a caller without access learns nothing from the
+   answers to bad input (and cannot make the server parse anything);
+2. **input** — options and manifests checked and validated against their kind's schema
    without any I/O (``writes_inputs``): all problems at once, as ``userErrors`` with JSON
    paths (``writes_problems``);
-2. **access** — the caller may write the repository's namespace (``writes_access``);
 3. **dry run** — plan at the branch head, return the changes with their semantic diffs,
    stop (no idempotency key is taken, nothing is written);
 4. **idempotency** — with an ``idempotencyKey``, claim it or replay the first answer
@@ -127,8 +129,11 @@ class CatalogWriter:
         data: Mapping[str, Any],
         operations: Sequence[Operation],
         options: WriteOptions,
+        *,
+        record: RepositoryRecord | None = None,
     ) -> WriteResult:
-        """Put and remove resources in one commit (see the module docstring)."""
+        """Put and remove resources in one commit (see the module docstring); ``record``:
+        the repository as ``writable`` answered it (else it is looked up and checked)."""
         identities = [op.identity for op in operations]
 
         async def planner(view: BranchView, base: str | None) -> Plan:
@@ -138,13 +143,24 @@ class CatalogWriter:
             return plan_operations(operations, current, self.builder, self.registry)
 
         message = options.message
-        return await self._run(caller, mutation, data, options, planner, message)
+        return await self._run(caller, mutation, data, options, planner, message, record=record)
+
+    async def writable(self, caller: Caller, repository: str) -> RepositoryRecord:
+        """The repository, if the caller may change its catalogue (``writes_access``)."""
+        return await writable_repository(self.store, caller.principal, repository)
 
     async def revert(
-        self, caller: Caller, data: Mapping[str, Any], sha: str, options: WriteOptions
+        self,
+        caller: Caller,
+        data: Mapping[str, Any],
+        sha: str,
+        options: WriteOptions,
+        *,
+        record: RepositoryRecord | None = None,
     ) -> WriteResult:
+        if record is None:
+            record = await self.writable(caller, data["repository"])
         wanted = check_sha(sha)
-        record = await writable_repository(self.store, caller.principal, data["repository"])
         view = self._view(record, options)
         target = await load_commit(view, wanted)
 

@@ -5,8 +5,9 @@ at once (``WriteRefused``), so one round trip tells an agent everything that is 
 
 * the options every catalogue mutation shares (:class:`WriteOptions`): ``idempotencyKey``
   (1-200 printable ASCII characters: it becomes a commit trailer), ``expectedVersion`` (a
-  40- or 64-hex commit id), ``message`` (at most 64 KiB), ``indexTimeout`` (seconds, > 0 and
-  at most 60; default 10) and ``branch``;
+  40- or 64-hex commit id), ``message`` (at most 64 KiB, no control characters but tab,
+  newline and carriage return), ``indexTimeout`` (seconds, > 0 and at most 60; default 10)
+  and ``branch`` (a valid git branch name: ``branch_problem``);
 * manifests: built from typed fields (``upsertProduct(name, spec, labels, annotations)``,
   apiVersion = the kind's hub version) or parsed from documents (``applyManifests``: YAML,
   JSON or Markdown text, or a JSON object), then validated against the kind's schema
@@ -38,7 +39,9 @@ from gitstore.domain.content import (
     validate_manifest,
 )
 from gitstore.domain.content.manifest import ResourceIdentity
+from gitstore.domain.content.text import bad_character
 from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.publishing import ref_name_problem
 
 from .writes_problems import (
     VALIDATION_FAILED,
@@ -56,6 +59,8 @@ MAX_MESSAGE_BYTES = 64 * 1024
 MAX_MANIFESTS = 10_000  # the git service's limit of actions per commit
 _KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?")
 _SHA = re.compile(r"(?:[0-9a-f]{40}|[0-9a-f]{64})")
+HEADS = "refs/heads/"
+MAX_BRANCH_BYTES = 255
 _NOT_HASHED = frozenset({"clientMutationId", "waitForIndex", "indexTimeout"})
 
 
@@ -96,7 +101,17 @@ class WriteOptions:
                     )
                 )
         message = data.get("message")
-        if message is not None and (
+        bad = bad_character(message) if message is not None else None
+        if bad is not None:
+            problems.append(
+                Problem(
+                    "message",
+                    f"message: {bad[1]} at position {bad[0]} is not allowed (tab, newline"
+                    " and carriage return are the only control characters allowed)",
+                    "INVALID_ARGUMENT",
+                )
+            )
+        elif message is not None and (
             not message.strip() or len(message.encode()) > MAX_MESSAGE_BYTES
         ):
             problems.append(
@@ -119,6 +134,13 @@ class WriteOptions:
                 )
             )
         branch = data.get("branch")
+        if isinstance(branch, str) and branch.strip():
+            branch = branch.strip()
+            problem = branch_problem(branch)
+            if problem is not None:
+                problems.append(
+                    Problem("branch", f"branch {branch!r:.120} {problem}", "INVALID_ARGUMENT")
+                )
         if problems:
             raise WriteRefused(problems)
         return cls(
@@ -128,8 +150,22 @@ class WriteOptions:
             wait_for_index=bool(data.get("waitForIndex")),
             index_timeout=float(timeout),
             message=message,
-            branch=branch.strip() if isinstance(branch, str) and branch.strip() else None,
+            branch=branch or None,
         )
+
+
+def branch_problem(branch: str) -> str | None:
+    """Why ``branch`` (``main`` or ``refs/heads/main``) cannot name a branch, or None: git's
+    ``check-ref-format`` rules, not ``HEAD``, no leading ``-``, at most ``MAX_BRANCH_BYTES``."""
+    short = branch.removeprefix(HEADS)
+    if short == "HEAD" or short.startswith("-"):
+        return "is not allowed (HEAD, or starts with '-')"
+    if bad_character(short) is not None:
+        return "contains a control character or a lone surrogate"
+    if len(short.encode()) > MAX_BRANCH_BYTES:
+        return f"is longer than {MAX_BRANCH_BYTES} bytes"
+    problem = ref_name_problem(HEADS + short)
+    return None if problem is None else f"is not a valid git branch name: it {problem}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,9 +91,11 @@ class CatalogMutationsModule:
 
         async def apply(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
             w, caller = writer(info)
+            record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
             puts = w.builder.documents(data["manifests"])
-            return _payload(await w.write(caller, "applyManifests", data, puts, options))
+            result = await w.write(caller, "applyManifests", data, puts, options, record=record)
+            return _payload(result)
 
         _mutation(
             builder,
@@ -132,6 +134,7 @@ class CatalogMutationsModule:
 
         async def upsert(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
             w, caller = writer(info)
+            record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
             put = w.builder.typed(
                 kind,
@@ -141,7 +144,7 @@ class CatalogMutationsModule:
                 data.get("annotations"),
                 ManifestFormat(data.get("format") or ManifestFormat.YAML),
             )
-            result = await w.write(caller, f"upsert{kind}", data, [put], options)
+            result = await w.write(caller, f"upsert{kind}", data, [put], options, record=record)
             payload = _payload(result)
             payload[field] = None if result.dry_run else result.resource(kind)
             return payload
@@ -177,9 +180,10 @@ class CatalogMutationsModule:
 
         async def delete(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
             w, caller = writer(info)
+            record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
             result = await w.write(
-                caller, f"delete{kind}", data, [Remove(kind, data["name"])], options
+                caller, f"delete{kind}", data, [Remove(kind, data["name"])], options, record=record
             )
             payload = _payload(result)
             payload["deletedId"] = encode_resource_id(kind, result.repository, data["name"])
@@ -212,8 +216,9 @@ class CatalogMutationsModule:
     ) -> None:
         async def revert(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
             w, caller = writer(info)
+            record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
-            result = await w.revert(caller, data, data["sha"], options)
+            result = await w.revert(caller, data, data["sha"], options, record=record)
             payload = _payload(result)
             payload["revertedCommit"] = result.reverted
             return payload

@@ -112,6 +112,7 @@ class DocumentCache:
         max_depth: int,
         max_cost: int,
         max_page_size: int,
+        max_mutation_fields: int = 25,
         max_tokens: int,
         on_lookup: Callable[[bool], None] | None = None,
     ) -> None:
@@ -119,7 +120,12 @@ class DocumentCache:
         self._entries: LRU[tuple[int, str], PreparedDocument] = LRU(capacity)
         self._rules = [
             *specified_rules,
-            limits_rule(max_depth=max_depth, max_cost=max_cost, max_page_size=max_page_size),
+            limits_rule(
+                max_depth=max_depth,
+                max_cost=max_cost,
+                max_page_size=max_page_size,
+                max_mutation_fields=max_mutation_fields,
+            ),
         ]
         self._max_tokens = max_tokens
         self._on_lookup = on_lookup

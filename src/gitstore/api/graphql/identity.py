@@ -77,7 +77,9 @@ class IdentityModule:
                 "user": GraphQLField(user),
             },
             resolve=_login,
-            description="Exchange a username and password for a signed login token (JWT).",
+            description="Exchange a username and password for a signed login token (JWT)."
+            " At most once per operation (each is a password check).",
+            once_per_operation=True,
         )
         add_mutation(
             builder,

@@ -50,6 +50,7 @@ from gitstore.domain.errors import (
 
 from .builder import SchemaBuilder
 from .info import ResolveInfo
+from .limits import ONCE_PER_OPERATION
 
 MutationFn = Callable[[ResolveInfo, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -91,7 +92,10 @@ def add_mutation(
     payload_fields: Mapping[str, GraphQLField],
     resolve: MutationFn,
     description: str | None = None,
+    once_per_operation: bool = False,
 ) -> None:
+    """A Relay-style mutation ``name(input: <Name>Input!): <Name>Payload!``. With
+    ``once_per_operation`` an operation may select it only once (``limits``)."""
     type_base = name[:1].upper() + name[1:]
     input_type = builder.add_type(
         GraphQLInputObjectType(
@@ -132,5 +136,6 @@ def add_mutation(
             args={"input": GraphQLArgument(GraphQLNonNull(input_type))},
             resolve=resolver,
             description=description,
+            extensions={ONCE_PER_OPERATION: True} if once_per_operation else None,
         ),
     )

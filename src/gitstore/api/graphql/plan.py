@@ -30,7 +30,9 @@ path) and a null, and a null in a non-null position propagates to the nearest nu
 parent (``data`` itself for a non-null root field), dropping later errors from inside the
 nulled subtree; sibling fields that return awaitables run concurrently, and when one of them
 nulls the parent the others are cancelled; awaitables left behind by a synchronous error are
-settled in the background rather than orphaned.
+settled in the background rather than orphaned, and so are siblings still waiting for their
+first step when the request itself is cancelled (``plan_run.gather_settled``: no resolver
+coroutine is ever left "never awaited").
 
 Code: this module (``Plan``, ``compile_plan``), ``plan_shapes`` (compiling selections into
 field plans) and ``plan_run`` (one execution). ``PreparedDocument.plan(operation)`` compiles

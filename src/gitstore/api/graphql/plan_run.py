@@ -29,7 +29,7 @@ from graphql import (
     located_error,
 )
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path, Undefined, gather_with_cancel, inspect, is_iterable
+from graphql.pyutils import Path, Undefined, inspect, is_iterable
 from graphql.pyutils import is_awaitable as _graphql_is_awaitable
 
 from .plan_shapes import (
@@ -170,7 +170,7 @@ class Run:
             key = pending[0]
             results[key] = await results[key]
         else:
-            values = await gather_with_cancel(*(results[key] for key in pending))
+            values = await gather_settled([results[key] for key in pending])
             results.update(zip(pending, values, strict=True))
         return results
 
@@ -391,7 +391,7 @@ class Run:
         if len(pending) == 1:
             completed[pending[0]] = await completed[pending[0]]
         else:
-            values = await gather_with_cancel(*(completed[index] for index in pending))
+            values = await gather_settled([completed[index] for index in pending])
             for index, value in zip(pending, values, strict=True):
                 completed[index] = value
         return completed
@@ -440,6 +440,36 @@ def complete_leaf(
     return coerced
 
 
+async def gather_settled(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
+    """The values of ``awaitables``, run concurrently; the first failure is raised once the
+    others are cancelled and finished (graphql-core's ``gather_with_cancel``, but nothing is
+    ever left un-awaited). ``asyncio.gather`` cancels its children as soon as the caller is
+    cancelled, and a task cancelled before its first step never runs its coroutine, so the
+    resolver coroutine that coroutine holds was "never awaited". Here a cancelled caller
+    leaves the children to finish in the background instead (``_settle_in_background``); on a
+    child's failure every sibling has already started (their first steps were scheduled
+    before any child could finish), so cancelling them is safe."""
+    futures = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        _, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
+    except BaseException:
+        _settle_in_background(futures)
+        raise
+    if pending:
+        for future in pending:
+            future.cancel()
+        await asyncio.wait(pending)
+    failure: BaseException | None = None
+    for future in futures:
+        if not future.cancelled():
+            error = future.exception()  # retrieved: no "never retrieved" log
+            if error is not None and failure is None:
+                failure = error
+    if failure is not None:
+        raise failure
+    return [future.result() for future in futures]
+
+
 def _settle_in_background(awaitables: list[Any]) -> None:
     """Run awaitables nobody waits for any more to their end, errors swallowed (asyncio
     keeps only weak references to tasks, so the futures are held here until done)."""
@@ -464,7 +494,7 @@ def _helpers(is_awaitable: IsAwaitable) -> Any:
 def _make_helpers(is_awaitable: IsAwaitable) -> Any:
 
     def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
-        return gather_with_cancel(*values)
+        return gather_settled(values)
 
     def track(values: Sequence[Any]) -> None:
         awaitables = [value for value in values if is_awaitable(value)]

@@ -56,6 +56,7 @@ SCHEMA = "schema"
 KIND_DEFINITION = "kind-definition"
 CURRENCY_MISMATCH = "currency-mismatch"
 OPTION = "option"
+INVALID_CHARACTER = "invalid-character"
 
 # Rules meaning "the file cannot be read" (as opposed to "read, but wrong"): GraphQL reports
 # them as MALFORMED_MANIFEST, the push policy as rule "parse".

@@ -4,7 +4,9 @@
 list means valid). In order:
 
 1. path (only when ``manifest.path`` is set): the file follows the path convention and its
-   content agrees with it (kind and ``metadata.name``);
+   content agrees with it (kind and ``metadata.name``); then text: no string holds a control
+   character other than tab, newline and carriage return, or a lone surrogate (``text``,
+   rule ``invalid-character``);
 2. kind and version: the kind is registered and ``apiVersion`` is one of its served versions
    (``unknown-kind`` / ``unknown-version``);
 3. the JSON Schema of that version (for built-ins: the hub, ``gitstore.dev/v1``) applied to
@@ -44,6 +46,7 @@ from gitstore.domain.content.kinds import KIND_DEFINITION_KIND, KindRegistry, ki
 from gitstore.domain.content.manifest import Manifest
 from gitstore.domain.content.paths import identity_errors
 from gitstore.domain.content.schemas import spec_errors
+from gitstore.domain.content.text import text_errors
 
 
 def validate_manifest(
@@ -54,6 +57,7 @@ def validate_manifest(
     errors: list[ContentError] = []
     if check_path and manifest.path:
         errors.extend(identity_errors(manifest, registry))
+    errors.extend(text_errors(manifest))
     definition = registry.find(manifest.kind)
     if definition is None:
         errors.append(

@@ -42,6 +42,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.error import MarkedYAMLError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from gitstore.domain.content.blockyaml import fast_load
 from gitstore.domain.content.errors import (
@@ -165,14 +166,32 @@ def load_yaml(
     Returns ``(None, {})`` for an empty document. With ``lazy_positions`` the positions are
     a ``LazyPositions`` computed on first use (see the module docstring).
     """
-    if lazy_positions:
-        data = fast_load(text, _plain_tag)
-        if data is not None:
-            return data, LazyPositions(text, line_offset)
-        data = _load_lean(text)
-        if data is not _SLOW:
-            return data, LazyPositions(text, line_offset)
-    return _load_full(text, line_offset)
+    try:
+        if lazy_positions:
+            data = fast_load(text, _plain_tag)
+            if data is not None:
+                return data, LazyPositions(text, line_offset)
+            data = _load_lean(text)
+            if data is not _SLOW:
+                return data, LazyPositions(text, line_offset)
+        return _load_full(text, line_offset)
+    except ReaderError as err:  # a character YAML does not allow in a stream (e.g. NUL)
+        raise _reader_problem(err, text, line_offset) from None
+
+
+def _reader_problem(err: ReaderError, text: str, line_offset: int) -> YamlProblem:
+    position = max(0, min(int(err.position), len(text)))
+    line = text.count("\n", 0, position) + 1 + line_offset
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = err.character
+    code = character if isinstance(character, int) else ord(str(character)[:1] or "\0")
+    return YamlProblem(
+        YAML_SYNTAX,
+        f"invalid YAML: character U+{code:04X} is not allowed in YAML text (control"
+        " characters other than tab, newline and carriage return are not)",
+        line,
+        column,
+    )
 
 
 def _plain_tag(value: str) -> str:
