@@ -208,9 +208,11 @@ def test_unknown_access_tokens_lock_the_address_but_login_tokens_still_work(
         assert response.status_code == 401
         assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     locked = server.graphql(VIEWER, token=secret)  # a real token is not even looked up now
-    assert locked.status_code == 401
+    assert locked.status_code == 429
+    assert locked.headers["Retry-After"] == "60"
     error = locked.json()["errors"][0]
     assert error["extensions"]["code"] == "TOO_MANY_ATTEMPTS"
+    assert error["extensions"]["retryAfter"] == 60
     assert "try again in 60 seconds" in error["message"]
     assert server.graphql(VIEWER, token=jwt_token).json()["data"]["viewer"] is not None
     clock.now += 60

@@ -21,6 +21,7 @@ parse / validation / limit / variable errors,       400                         
 unknown operation, PersistedQueryNotFound
 executed (with or without field errors)             200                         200
 missing or bad credentials                          401 + WWW-Authenticate      401
+too many unknown access tokens from the address     429 + Retry-After           429
 a backend unavailable outside execution             503                         503
 unexpected failure outside execution                500 ("internal error")      500
 =================================================  ==========================  ================
@@ -63,7 +64,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gitstore.domain.errors import Unauthenticated, Unavailable
+from gitstore.domain.errors import TooManyAttempts, Unauthenticated, Unavailable
 
 from .context import RequestContext
 from .errors import format_error, internal_error, request_error
@@ -311,6 +312,10 @@ class GraphQLEndpoint:
         if authorization is not None:
             try:
                 principal = await services.authenticator.authenticate_header(authorization)
+            except TooManyAttempts as exc:
+                error = request_error(exc.message, exc.code)
+                error["extensions"]["retryAfter"] = exc.retry_after
+                raise _Reject(429, [error], {"Retry-After": str(exc.retry_after)}) from None
             except Unauthenticated as exc:
                 raise _Reject(
                     401,

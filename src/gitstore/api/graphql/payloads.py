@@ -50,6 +50,7 @@ from gitstore.domain.errors import (
 
 from .builder import SchemaBuilder
 from .info import ResolveInfo
+from .input_text import check_input_text
 from .limits import ONCE_PER_OPERATION
 
 MutationFn = Callable[[ResolveInfo, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -122,6 +123,7 @@ def add_mutation(
     async def resolver(_root: Any, info: ResolveInfo, input: dict[str, Any]) -> Any:
         echo = {"clientMutationId": input.get("clientMutationId")}
         try:
+            check_input_text(input_type, input)
             result = await resolve(info, input)
         except GitStoreError as exc:
             if not is_user_error(exc):
