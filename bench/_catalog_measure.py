@@ -45,11 +45,26 @@ from _serve import Http, ServeProcess
 from gitstore.api.catalog.ids import encode_resource_id
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.domain.keys import ChannelScope
+from gitstore.domain.projection import DRAFT_VIEW, draft_view
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
 
 REPOSITORY = "bench/catalog"
-SCOPE = ChannelScope(REPOSITORY, "draft")
+SCOPE = ChannelScope(REPOSITORY, "draft")  # no alias: the draft buffer readers see
+
+
+async def _visible(kv: KvStore) -> ChannelScope:
+    """The draft buffer storefronts read (``draft`` or ``draft-b``, alias ``draft-view``)."""
+    return draft_view(await kv.resolve(REPOSITORY, DRAFT_VIEW))
+
+
+async def _visible_head(kv: KvStore) -> Any:
+    return await kv.head(await _visible(kv))
+
+
+async def _visible_get_many(kv: KvStore, names: list[str]) -> list[Any]:
+    return await kv.get_many(await _visible(kv), "product", names)
+
 
 UPSERT = """mutation Upsert($input: UpsertProductInput!) {
   upsertProduct(input: $input) {
@@ -119,7 +134,7 @@ class Session:
 
     # ------------------------------------------------------------------ primitives
     def head_version(self) -> str | None:
-        head = self.runner.run(self.kv.head(SCOPE))
+        head = self.runner.run(_visible_head(self.kv))
         return head.version if head is not None else None
 
     def wait_visible(
@@ -401,7 +416,7 @@ class Session:
         for start in range(0, len(names), 500):
             chunk = names[start : start + 500]
             for name, document in zip(
-                chunk, self.runner.run(self.kv.get_many(SCOPE, "product", chunk)), strict=True
+                chunk, self.runner.run(_visible_get_many(self.kv, chunk)), strict=True
             ):
                 if document is None:
                     raise RuntimeError(f"product {name} is not in the KV store")

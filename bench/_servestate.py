@@ -68,19 +68,19 @@ def save(count: int, key: str, data_dir: Path, setup: dict[str, Any]) -> None:
 
 
 async def copy_projection(source_url: str, target_url: str, repository: str) -> int:
-    """Copy the ``draft`` projection of ``repository`` from one KV store to another: every
+    """Copy the draft projection readers see (``draft`` or ``draft-b`` behind the alias
+    ``draft-view``) of ``repository`` from one KV store to another: every
     catalogue document with the index entries the worker derives for it
     (``document_indexes``), then the head (same version and sequence). Returns the number
     of documents. Used to give a Redis run the state the worker projected for the embedded
     run, instead of projecting 100,000 products a second time."""
     from gitstore.backends.kv import Batch, open_kv_store
     from gitstore.backends.kv.base import MAX_PAGE_SIZE
-    from gitstore.domain.keys import ChannelScope
-    from gitstore.domain.projection import document_indexes
+    from gitstore.domain.projection import DRAFT_VIEW, document_indexes, draft_view
 
-    scope = ChannelScope(repository, "draft")
     source, target = await open_kv_store(source_url), await open_kv_store(target_url)
     try:
+        scope = draft_view(await source.resolve(repository, DRAFT_VIEW))
         head = await source.head(scope)
         if head is None:
             raise RuntimeError(f"{source_url} holds no projection of {repository}")
@@ -108,6 +108,14 @@ async def copy_projection(source_url: str, target_url: str, repository: str) -> 
         for upsert in pending.upserts:
             final.add(upsert)
         await target.apply(final)
+        if scope.channel != "draft":
+            await target.set_alias(
+                repository,
+                DRAFT_VIEW,
+                scope.channel,
+                sequence=head.sequence,
+                expected_target_version=head.version,
+            )
         return copied
     finally:
         await source.close()

@@ -59,7 +59,7 @@ from gitstore.domain.content import (
     path_for,
     validate_manifest,
 )
-from gitstore.domain.projection import draft_scope
+from gitstore.domain.projection import DRAFT_VIEW, draft_scope, draft_view
 from gitstore.git.client import GitClient
 from gitstore.worker.changes import contents, plan_changes
 from gitstore.worker.parsing import parse_many, prepare_many, upsert_args
@@ -304,7 +304,7 @@ async def phases(git: GitClient, kv: KvStore, batch_size: int) -> Phases:
 
 async def floor(kv: KvStore) -> float:
     """Seconds for ``raw_bulk_set`` of the documents a projection writes (keys + bodies)."""
-    scope = draft_scope(REPOSITORY)
+    scope = draft_view(await kv.resolve(REPOSITORY, DRAFT_VIEW))  # the buffer it filled
     pairs: list[tuple[str, bytes]] = []
     after: str | None = None
     while True:

@@ -44,12 +44,13 @@ from gitstore.domain.content.rules import matching_collections, rule_set
 from gitstore.domain.events import ChangedPathInfo, RefUpdateEvent
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
+    DRAFT_VIEW,
     PROJECTION_KIND,
     PROJECTION_MARKER,
     document_indexes,
     document_kind,
     document_value,
-    draft_scope,
+    draft_view,
 )
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
@@ -276,10 +277,16 @@ async def kv_documents(
     return out
 
 
+async def visible_draft(kv: KvStore, repository: str) -> ChannelScope:
+    """The draft buffer readers see (``draft`` or ``draft-b``: ``worker/draft_switch.py``)."""
+    return draft_view(await kv.resolve(repository, DRAFT_VIEW))
+
+
 async def assert_kv_matches_head(kv: KvStore, git: GitClient, repository: str) -> str:
-    """Every document of ``draft`` equals the branch head's file, and nothing else is there."""
+    """Every document of the draft readers see equals the branch head's file, and nothing
+    else is there."""
     sha = await head_of(git, repository)
-    scope = draft_scope(repository)
+    scope = await visible_draft(kv, repository)
     head = await kv.head(scope)
     assert head is not None and head.version == sha, f"head {head} is not at {sha}"
     assert await kv.get(scope, PROJECTION_KIND, PROJECTION_MARKER) is None, "a claim is left"
@@ -330,10 +337,10 @@ async def assert_indexes(
 
 
 async def wait_for_head(kv: KvStore, repository: str, sha: str, *, timeout: float = 30.0) -> None:
-    """Poll until the draft head is ``sha`` with no claim left."""
-    scope = draft_scope(repository)
+    """Poll until the draft readers see is at ``sha`` with no claim left."""
     deadline = time.monotonic() + timeout
     while True:
+        scope = await visible_draft(kv, repository)
         head = await kv.head(scope)
         at = head is not None and head.version == sha
         if at and await kv.get(scope, PROJECTION_KIND, PROJECTION_MARKER) is None:

@@ -16,6 +16,7 @@ import pytest
 
 from gitstore.backends.kv import KvStore
 from gitstore.config import Settings
+from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import draft_scope
 from gitstore.git.client import GitClient
 from gitstore.worker.claims import read_claim
@@ -24,6 +25,7 @@ from tests.worker.harness import (
     commit,
     files_of,
     product,
+    visible_draft,
     wait_for_head,
 )
 from tests.worker.proc import WorkerProcess
@@ -62,7 +64,9 @@ async def test_worker_killed_mid_projection_converges_after_restart(
         for i in range(N)
     ]
     big = await commit(git, repo, files_of(*products))
-    scope = draft_scope(repo)
+    # Too large for one batch: written into the standby buffer ``draft-b`` while readers see
+    # ``draft`` (nothing yet), then switched (``worker/draft_switch.py``).
+    scope = ChannelScope(repo, "draft-b")
 
     first = worker(worker_settings).start()
     try:
@@ -82,6 +86,9 @@ async def test_worker_killed_mid_projection_converges_after_restart(
     assert claim is not None and claim.targets == (big.commit_sha,)
     written = sorted(d.name for d in (await kv.list_documents(scope, "product", first=1000)).items)
     assert len(written) >= BATCH
+    # Readers see no part of the killed projection.
+    assert await visible_draft(kv, repo) == draft_scope(repo)
+    assert (await kv.list_documents(draft_scope(repo), "product", first=1)).total_count == 0
 
     # While no worker runs, the branch moves on: some written products change, some go,
     # new ones arrive.
@@ -95,6 +102,7 @@ async def test_worker_killed_mid_projection_converges_after_restart(
     try:
         await wait_for_head(kv, repo, moved.commit_sha, timeout=240)
         await assert_kv_matches_head(kv, git, repo)
+        scope = await visible_draft(kv, repo)
         total = await kv.list_documents(scope, "product", first=1)
         assert total.total_count == N - 40 + 5
         moved_page = await kv.lookup(scope, "product", "category", "moved", first=100)

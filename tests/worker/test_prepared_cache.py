@@ -17,7 +17,6 @@ from gitstore.domain.content import KindRegistry, Manifest
 from gitstore.domain.errors import FailedPrecondition
 from gitstore.domain.events import PublishedEvent, PublishEvent
 from gitstore.domain.keys import LIVE
-from gitstore.domain.projection import draft_scope
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.worker import parsing
@@ -41,6 +40,7 @@ from tests.worker.harness import (
     kv_documents,
     path_of,
     product,
+    visible_draft,
 )
 from tests.worker.test_pool import BRANDS
 
@@ -287,12 +287,13 @@ async def test_a_release_of_the_projected_head_fetches_and_parses_nothing(
     live = await kv.resolve(repo, LIVE)
     head = await kv.head(live)
     assert head is not None and head.version == done.commit_sha
-    draft_docs = await kv_documents(kv, draft_scope(repo))
+    draft = await visible_draft(kv, repo)
+    draft_docs = await kv_documents(kv, draft)
     live_docs = await kv_documents(kv, live)
     assert set(draft_docs) == set(live_docs) and len(live_docs) == 26
     for key, doc in draft_docs.items():
         assert live_docs[key].body == doc.body, key
-    for scope in (draft_scope(repo), live):
+    for scope in (draft, live):
         page = await kv.lookup(scope, "product", "category-status", "shirts|active", first=100)
         assert len(page.items) == 25
 
@@ -301,7 +302,7 @@ async def test_a_release_of_the_projected_head_fetches_and_parses_nothing(
     result = await projector.project(repo)
     assert result.version == changed.commit_sha and result.upserts == 1
     assert parses == ["products/p3.yaml"]
-    p3 = await kv.get(draft_scope(repo), "product", "p3")
+    p3 = await kv.get(await visible_draft(kv, repo), "product", "p3")
     assert p3 is not None and p3.value()["spec"]["title"] == "Renamed"
     by_id = [list(r.blob_ids) for r in counting.blob_requests if r.blob_ids]
     assert by_id == [[p3.value()["blobId"]]]  # (the other requests look up other spellings)

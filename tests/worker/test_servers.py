@@ -15,7 +15,6 @@ import redis.asyncio as aioredis
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.queue.factory import open_queue
 from gitstore.config import Settings
-from gitstore.domain.projection import draft_scope
 from gitstore.git.client import GitClient
 from gitstore.gitservice.server import GitServiceHandle, start_server
 from gitstore.worker.service import WorkerService
@@ -28,6 +27,7 @@ from tests.worker.harness import (
     files_of,
     make_settings,
     product,
+    visible_draft,
     wait_for_head,
     wait_until,
     with_git_uri,
@@ -93,12 +93,12 @@ async def test_events_from_a_server_queue_into_a_redis_kv(
             deletes=["products/p3.yaml"],
         )
         await wait_for_head(kv, repo, second.commit_sha, timeout=60)
-        p1 = await kv.get(draft_scope(repo), "product", "p1")
+        p1 = await kv.get(await visible_draft(kv, repo), "product", "p1")
         assert p1 is not None and p1.version == first.commit_sha
         await wait_until(lambda: _checked(kv, repo, second.commit_sha), what="the status")
         status = await get_commit_status(kv, repo, second.commit_sha)
         assert status.state == "INVALID" and status.errors[0]["path"] == "products/p1.yaml"
-        page = await kv.lookup(draft_scope(repo), "product", "category", "d", first=10)
+        page = await kv.lookup(await visible_draft(kv, repo), "product", "category", "d", first=10)
         assert [d.name for d in page.items] == ["p2"]
     finally:
         await worker.stop()

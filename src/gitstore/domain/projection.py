@@ -24,6 +24,13 @@ so both build on this module (see docs/projection.md):
   projection finished; :func:`materialised_version` maps that to None ("nothing yet").
   The claim's bookkeeping document has kind :data:`PROJECTION_KIND`, which is never a
   catalogue kind (manifest kinds have no dots).
+* **Draft buffers.** A commit is visible all or nothing: ``draft`` and ``draft-b`` are two
+  buffers and the alias :data:`DRAFT_VIEW` points at the one readers see (no alias: ``draft``,
+  as before buffers existed). A commit that fits one batch is written into the visible buffer
+  in that one atomic batch; a larger one fills the other buffer (chunks under a claim, its head
+  version hidden) and then re-points the alias by a guarded switch (``worker/draft_switch.py``).
+  Readers of the DRAFT channel (and of LIVE of an ``ON_COMMIT`` repository) resolve the alias
+  once per request: :func:`draft_view`.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ COMMIT_STATUS_KIND = "commit"
 PROJECTION_KIND = "gitstore.projection"
 PROJECTION_MARKER = "pending"
 NO_VERSION = "0" * 40
+DRAFT_VIEW = "draft-view"  # alias: the draft buffer readers see
+DRAFT_BUFFERS = (DRAFT, "draft-b")
 
 VALID = "VALID"
 INVALID = "INVALID"
@@ -52,6 +61,20 @@ DEFAULT_PRODUCT_STATUS = "draft"
 def draft_scope(repository: str) -> ChannelScope:
     """Where the default branch of ``repository`` is projected."""
     return ChannelScope(repository, DRAFT)
+
+
+def draft_view(resolved: ChannelScope) -> ChannelScope:
+    """The draft buffer readers see, from ``kv.resolve(repo, DRAFT_VIEW)``: the alias target,
+    or ``draft`` when there is no alias."""
+    if resolved.channel == DRAFT_VIEW:
+        return draft_scope(resolved.repository)
+    return resolved
+
+
+def standby_draft(visible: ChannelScope) -> ChannelScope:
+    """The draft buffer readers do not see, given the one they see."""
+    other = DRAFT_BUFFERS[1] if visible.channel == DRAFT_BUFFERS[0] else DRAFT_BUFFERS[0]
+    return ChannelScope(visible.repository, other)
 
 
 def status_scope(repository: str) -> ChannelScope:

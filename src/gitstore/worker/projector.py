@@ -72,7 +72,6 @@ from gitstore.domain.projection import (
     NO_VERSION,
     PROJECTION_KIND,
     PROJECTION_MARKER,
-    draft_scope,
     materialised_version,
 )
 from gitstore.git.client import GitClient
@@ -127,6 +126,8 @@ class ProjectionResult:
     took_over: bool = False  # finished an unfinished claim
     reindexed: int = 0  # products re-indexed for rule-based collections (``collections``)
     pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
+    channel: str = ""  # the draft buffer written (``draft_switch``; ``draft`` only)
+    switched: bool = False  # readers were switched to that buffer (``draft_switch``)
     seconds: float = 0.0
     invalid: list[ContentError] = field(default_factory=list)
     # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
@@ -203,14 +204,13 @@ class Projector:
         self.cache = cache  # prepared files by (path, blob id): see ``prepared_cache``
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
-        """Bring ``draft`` of ``repository`` to its default branch head; see the module doc."""
-        scope = draft_scope(repository)
-        result = await self.project_into(Target(scope), correlation_id=correlation_id)
-        if result.changed:
-            result.pruned = await self._prune(scope, result.sequence, correlation_id)
-        return result
+        """Bring the draft of ``repository`` to its default branch head, seen by readers all
+        or nothing (the two draft buffers: ``draft_switch``); see the module doc."""
+        from gitstore.worker.draft_switch import project_draft  # it builds on this module
 
-    async def _prune(self, scope: ChannelScope, below: int, correlation_id: str) -> int:
+        return await project_draft(self, repository, correlation_id=correlation_id)
+
+    async def prune(self, scope: ChannelScope, below: int, correlation_id: str) -> int:
         """Drop the tombstones of ``scope`` below ``below`` (the head the projection just
         wrote; why that is safe: the module doc)."""
         pruned = await prune_quietly(self.kv, scope, below, correlation_id)

@@ -17,6 +17,10 @@ an alias (issue 5 points ``live`` at a release channel). ``LIVE`` of an ``ON_COM
 repository whose ``live`` scope has no head (no alias, nothing materialised) falls back to
 ``draft``, the default branch's projection. ``ON_RELEASE_TAG`` never falls back: until a
 release is published, ``live`` is empty.
+
+``draft`` itself is two buffers (``draft``, ``draft-b``) behind the alias ``draft-view``, so
+that a commit too large for one KV batch becomes visible at once: a DRAFT read (and the
+``ON_COMMIT`` fallback) resolves that alias, once per read too (``domain.projection``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from gitstore.backends.metadata.base import (
 from gitstore.domain.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from gitstore.domain.identity import RepositoryId
 from gitstore.domain.keys import DRAFT, LIVE, ChannelScope
+from gitstore.domain.projection import DRAFT_VIEW, draft_view
 
 from ..identity.principal import Principal
 from ..namespaces.permissions import can_read_repository
@@ -97,9 +102,11 @@ async def readable_repository(
 async def resolve_scope(kv: KvStore, record: RepositoryRecord, channel: Channel) -> ChannelScope:
     """The KV scope a read of ``channel`` uses (see the module docstring)."""
     repository = record.repository_id
+    if channel is Channel.DRAFT:
+        return draft_view(await kv.resolve(repository, DRAFT_VIEW))
     scope = await kv.resolve(repository, channel.value)
-    if channel is Channel.DRAFT or scope.channel != LIVE:
+    if scope.channel != LIVE:
         return scope
     if record.publish_mode is PublishMode.ON_COMMIT and await kv.head(scope) is None:
-        return ChannelScope(repository, DRAFT)
+        return draft_view(await kv.resolve(repository, DRAFT_VIEW))
     return scope
