@@ -19,9 +19,12 @@ from pathlib import Path
 import pytest
 
 from gitstore.api.catalog.access import Channel, resolve_scope
+from gitstore.api.catalog.writes_git import BranchView
+from gitstore.api.catalog.writes_indexing import INDEXED, PENDING, IndexWatcher
 from gitstore.backends.kv import ApplyResult, Batch, KvStore
 from gitstore.backends.kv.base import MAX_PAGE_SIZE
 from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility
+from gitstore.domain.content import KindRegistry
 from gitstore.git.client import GitClient
 from gitstore.worker.projector import Projector
 from tests.test_kv_contract import _open
@@ -172,3 +175,10 @@ async def test_small_commits_stay_one_batch_and_readers_follow(
     seen = await read_as_storefront(store, repo, Channel.LIVE)
     assert seen.version == small.commit_sha and seen.count == NEW
     assert seen.versions == {big.commit_sha, small.commit_sha}
+
+    # waitForIndex follows readers to the buffer they see (the big commit switched them)
+    watcher = IndexWatcher(store, BranchView(git, repo, "main", registry=KindRegistry.builtin()))
+    assert await watcher.state(big.commit_sha) == INDEXED
+    assert await watcher.state(small.commit_sha) == INDEXED
+    later = await commit(git, repo, files_of(product("p002", title="v3", categories=["all"])))
+    assert await watcher.state(later.commit_sha) == PENDING

@@ -1,9 +1,10 @@
 """The indexing handle of a write, and ``waitForIndex`` (read-your-writes for agents).
 
-A commit is *indexed* once the KV projection of the branch's ``draft`` channel has reached
-it: the channel head (``kv.head(ChannelScope(repo, "draft"))``) is the commit itself or a
-descendant of it. That is what storefront reads see (``live`` of an ``ON_COMMIT``
-repository reads ``draft`` until issue 5 materialises releases).
+A commit is *indexed* once the draft buffer storefronts read has reached it: the head of the
+buffer the ``draft-view`` alias names (``draft`` or ``draft-b``, resolved at every poll: a
+large commit switches readers to the other buffer, ``domain.projection.draft_view``) is the
+commit itself or a descendant of it. That is what DRAFT reads, and LIVE reads of an
+``ON_COMMIT`` repository, see.
 
 :class:`IndexWatcher` answers ``state(commit)`` once (``INDEXED`` / ``PENDING``) and
 ``wait(commit, timeout)``: poll the head every 20 ms; when it moved to another commit, ask
@@ -23,7 +24,7 @@ import time
 
 from gitstore.backends.kv import KvStore
 from gitstore.domain.errors import GitStoreError
-from gitstore.domain.keys import DRAFT, ChannelScope
+from gitstore.domain.projection import DRAFT_VIEW, draft_view
 
 from .writes_git import BranchView
 
@@ -39,8 +40,7 @@ class IndexWatcher:
     def __init__(self, kv: KvStore, view: BranchView) -> None:
         self.kv = kv
         self.view = view
-        self.scope = ChannelScope(view.repository_id, DRAFT)
-        self._checked: dict[str, bool] = {}  # head -> has the commit
+        self._checked: dict[tuple[str, str], bool] = {}  # (head, commit) -> head has commit
 
     async def state(self, commit: str) -> str:
         try:
@@ -61,14 +61,15 @@ class IndexWatcher:
             await asyncio.sleep(min(POLL_SECONDS, left))
 
     async def _reached(self, commit: str) -> bool:
-        head = await self.kv.head(self.scope)
+        scope = draft_view(await self.kv.resolve(self.view.repository_id, DRAFT_VIEW))
+        head = await self.kv.head(scope)
         if head is None:
             return False
         if head.version == commit:
             return True
-        known = self._checked.get(head.version)
+        known = self._checked.get((head.version, commit))
         if known is None:
             log_ = await self.view.log(head.version, limit=ANCESTRY_DEPTH)
             known = any(info.sha == commit for info in log_)
-            self._checked[head.version] = known
+            self._checked[head.version, commit] = known
         return known
