@@ -17,6 +17,12 @@ ZERO_SHA = "0" * 40
 
 REF_UPDATE = "ref.updated"
 
+# The size budget of an event body: a quarter of the smallest queue backend limit (NATS'
+# default max_payload, 1 MiB, less room for headers), so every event fits every backend.
+MAX_EVENT_BYTES = 256 * 1024
+# Longest ``actor`` / ``correlation_id`` an event keeps once its changed paths are dropped.
+MAX_LABEL_CHARS = 512
+
 
 @dataclass(frozen=True, slots=True)
 class ChangedPathInfo:
