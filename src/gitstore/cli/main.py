@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "git_service",
     "api",
     "worker",
+    "events",
     "user",
     "demo",
 )

@@ -4,7 +4,8 @@ Every layer raises these (or subclasses); backend libraries' errors are mapped i
 the boundary. Two questions a caller asks of any error are explicit in the type:
 
 * is it the caller's fault (``InvalidArgument``, ``NotFound``, ``AlreadyExists``,
-  ``FailedPrecondition``, ``PermissionDenied``) — a permanent error, don't retry as is;
+  ``FailedPrecondition``, ``PermissionDenied``, ``ResourceExhausted``) — a permanent error,
+  don't retry as is;
 * or a passing condition (``Aborted``, ``Unavailable``) — a ``RetryableError``.
 """
 
@@ -52,6 +53,13 @@ class PermissionDenied(PermanentError):
 
 class Unauthenticated(PermanentError):
     code = "UNAUTHENTICATED"
+
+
+class ResourceExhausted(PermanentError):
+    """Something is larger than a fixed limit allows (e.g. a message over a queue's maximum
+    payload); retrying the same thing fails again."""
+
+    code = "RESOURCE_EXHAUSTED"
 
 
 class Aborted(RetryableError):

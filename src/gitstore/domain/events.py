@@ -5,17 +5,31 @@ change is durable. Consumers (the worker) must treat delivery as at-least-once: 
 ``event_id`` is stable across redeliveries and republishing after a crash, so it can be used
 to deduplicate. ``old``/``new`` are 40-hex commit or tag-object ids; all zeros means "did not
 exist" (creation) or "no longer exists" (deletion).
+
+Size: an event must fit every queue backend whatever the push, so its body is kept under
+``MAX_EVENT_BYTES``. The only part that grows with the push is ``changed_paths`` (a push of
+~6,000 files with long names made a 2 MB event, over NATS' 1 MiB maximum payload); when the
+full event is over the budget, ``fitted()`` gives its *reference form*: repository, ref, old
+and new sha, actor and correlation id, no paths, and ``changed_count`` = the number of
+changed paths (``changed_truncated`` is then true). Consumers list the changes themselves
+from Git (a diff ``old -> new``), as they already did for an event without paths.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 ZERO_SHA = "0" * 40
 
 REF_UPDATE = "ref.updated"
+
+# The size budget of an event body: a quarter of the smallest queue backend limit (NATS'
+# default max_payload, 1 MiB, less room for headers), so every event fits every backend.
+MAX_EVENT_BYTES = 256 * 1024
+# Longest ``actor`` / ``correlation_id`` an event keeps once its changed paths are dropped.
+MAX_LABEL_CHARS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,30 @@ class RefUpdateEvent:
     timestamp: float = 0.0
     changed_paths: tuple[ChangedPathInfo, ...] = field(default_factory=tuple)
     type: str = REF_UPDATE
+    # How many paths the change touched; more than ``len(changed_paths)`` when the list was
+    # left out to keep the event small (0: not known, as in events from older versions).
+    changed_count: int = 0
+
+    @property
+    def changed_truncated(self) -> bool:
+        """True when ``changed_paths`` is not the whole list: diff ``old -> new`` instead."""
+        return self.changed_count > len(self.changed_paths)
+
+    def fitted(self, max_bytes: int = MAX_EVENT_BYTES) -> RefUpdateEvent:
+        """This event if its body fits ``max_bytes``, else its reference form (see above)."""
+        if len(self.to_json()) <= max_bytes:
+            return self
+        return self.reference()
+
+    def reference(self) -> RefUpdateEvent:
+        """The event without its changed paths (and with bounded labels)."""
+        return replace(
+            self,
+            changed_paths=(),
+            changed_count=max(self.changed_count, len(self.changed_paths)),
+            actor=self.actor[:MAX_LABEL_CHARS],
+            correlation_id=self.correlation_id[:MAX_LABEL_CHARS],
+        )
 
     @property
     def is_deletion(self) -> bool:

@@ -5,6 +5,8 @@ tag creation and deletion. ``actor`` and ``correlation_id`` come from the reques
 (``Actor``, ``Request-Id``); ``old``/``new`` use ``ZERO_SHA`` for "did not exist" / "no
 longer exists"; for an annotated tag ``new`` is the tag object. ``event_id`` is a fresh
 UUID stored with the outbox row, so a republished event keeps it and consumers can dedupe.
+The event is ``fitted()`` to ``MAX_EVENT_BYTES`` before it reaches the outbox: a change with
+too many (or too long) paths is announced by reference (``changed_count``, no paths).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ def ref_update(
     new: str | None,
     trailers: pb.Trailers,
     changes: Iterable[pb.ChangedPath] = (),
+    *,
+    changed_count: int | None = None,
 ) -> RefUpdateEvent:
+    """The event of one ref change; ``changed_count`` when ``changes`` is not the whole list."""
+    paths = tuple(changed_path_info(c) for c in changes)
     return RefUpdateEvent(
         event_id=uuid.uuid4().hex,
         repository_id=repository_id,
@@ -46,5 +52,6 @@ def ref_update(
         actor=trailers.actor,
         correlation_id=trailers.request_id,
         timestamp=time.time(),
-        changed_paths=tuple(changed_path_info(c) for c in changes),
-    )
+        changed_paths=paths,
+        changed_count=len(paths) if changed_count is None else changed_count,
+    ).fitted()

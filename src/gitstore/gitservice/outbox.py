@@ -18,6 +18,14 @@ goes through a row in ``<repos_dir>/.outbox.sqlite3`` (WAL):
    it (commits landed and others built on top), for deletions if the ref is gone; otherwise
    the swap never happened and the row is dropped.
 
+Dead letters: a row the queue refuses for good (``PermanentError``, e.g. a body over the
+queue's maximum payload even in its reference form), or one that kept failing while the
+queue took other rows, is moved by the relay into ``outbox_dead`` (``bury``) with the reason,
+so it no longer holds back the rows behind it. ``dead_rows`` lists them, ``revive`` moves one
+back as a committed row of the calling ``Outbox`` (a ``gitstore events dead-letters replay``
+process: once it exits, the running git service adopts the row like any orphan and publishes
+it), ``drop_dead`` deletes it.
+
 Ownership: each ``Outbox`` has a random ``owner`` id and holds an ``flock`` on
 ``.outbox-owners/<owner>.lock`` for its lifetime; the kernel releases it when the process
 dies. A row belongs to a dead process exactly when its owner's lock can be taken, so several
@@ -32,7 +40,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -54,6 +62,18 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_by_owner ON outbox (owner, state, id);
+CREATE TABLE IF NOT EXISTS outbox_dead (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    repository_id TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    old TEXT NOT NULL,
+    new TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    reason TEXT NOT NULL,
+    dead_at REAL NOT NULL
+);
 """
 
 
@@ -70,6 +90,22 @@ class Row:
     id: int
     repository_id: str
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeadRow:
+    """An outbox row set aside by the relay (``id`` is its outbox row id)."""
+
+    id: int
+    event_id: str
+    repository_id: str
+    ref: str
+    old: str
+    new: str
+    size: int
+    created_at: float
+    reason: str
+    dead_at: float
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
@@ -132,13 +168,16 @@ class Outbox:
 
     # ------------------------------------------------------------------ relay side
 
-    def pending(self, limit: int = 100) -> list[Row]:
-        """Committed, unpublished rows of this process, oldest first."""
+    def pending(self, limit: int = 100, *, skip: Collection[str] = ()) -> list[Row]:
+        """Committed, unpublished rows of this process, oldest first; none of the
+        repositories in ``skip`` (those waiting for a retry keep their order)."""
+        marks = ",".join("?" * len(skip))
         with self._mutex:
             rows = self._fast.execute(
                 "SELECT id, repository_id, payload FROM outbox"
-                " WHERE owner = ? AND state = 'committed' ORDER BY id LIMIT ?",
-                (self.owner, limit),
+                " WHERE owner = ? AND state = 'committed'"
+                f" AND repository_id NOT IN ({marks}) ORDER BY id LIMIT ?",
+                (self.owner, *skip, limit),
             ).fetchall()
         return [Row(int(r[0]), str(r[1]), bytes(r[2])) for r in rows]
 
@@ -148,6 +187,66 @@ class Outbox:
         marks = ",".join("?" * len(row_ids))
         with self._mutex:
             self._fast.execute(f"DELETE FROM outbox WHERE id IN ({marks})", row_ids)
+
+    # ------------------------------------------------------------------ dead letters
+
+    def bury(self, row_id: int, reason: str) -> bool:
+        """Move a row to ``outbox_dead``; False if it is gone already."""
+        with self._mutex:
+            self._durable.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._durable.execute(
+                    "INSERT INTO outbox_dead (id, event_id, repository_id, ref, old, new, payload,"
+                    " created_at, reason, dead_at) SELECT id, event_id, repository_id, ref, old,"
+                    " new, payload, created_at, ?, ? FROM outbox WHERE id = ?",
+                    (reason, time.time(), row_id),
+                ).rowcount
+                self._durable.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                self._durable.execute("COMMIT")
+            except BaseException:
+                self._durable.execute("ROLLBACK")
+                raise
+        return bool(moved)
+
+    def dead_rows(self, limit: int = 100) -> list[DeadRow]:
+        """The oldest ``limit`` dead rows (without their payloads)."""
+        with self._mutex:
+            rows = self._fast.execute(
+                "SELECT id, event_id, repository_id, ref, old, new, length(payload), created_at,"
+                " reason, dead_at FROM outbox_dead ORDER BY id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [DeadRow(*r) for r in rows]
+
+    def dead_count(self) -> int:
+        with self._mutex:
+            return int(self._fast.execute("SELECT COUNT(*) FROM outbox_dead").fetchone()[0])
+
+    def revive(self, dead_id: int) -> bool:
+        """Move a dead row back as a committed row of this ``Outbox``; False if unknown."""
+        with self._mutex:
+            self._durable.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._durable.execute(
+                    "INSERT INTO outbox (event_id, owner, state, repository_id, ref, old, new,"
+                    " payload, created_at) SELECT event_id, ?, 'committed', repository_id, ref,"
+                    " old, new, payload, created_at FROM outbox_dead WHERE id = ?",
+                    (self.owner, dead_id),
+                ).rowcount
+                self._durable.execute("DELETE FROM outbox_dead WHERE id = ?", (dead_id,))
+                self._durable.execute("COMMIT")
+            except BaseException:
+                self._durable.execute("ROLLBACK")
+                raise
+        if moved:
+            for callback in self._listeners:
+                callback()
+        return bool(moved)
+
+    def drop_dead(self, dead_id: int) -> bool:
+        with self._mutex:
+            deleted = self._fast.execute("DELETE FROM outbox_dead WHERE id = ?", (dead_id,))
+        return deleted.rowcount == 1
 
     def count(self) -> int:
         with self._mutex:

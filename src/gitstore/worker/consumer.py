@@ -22,8 +22,14 @@
 * **Errors.** A passing error (``RetryableError``: git service or KV unavailable, a lost
   race) is logged, waited out with exponential backoff by delivery count, then the message
   is nacked for redelivery. A permanent error (bad event, a refused write) makes the message
-  *poison*: logged with the event and acked, so it never blocks the stream. Unexpected
-  exceptions are retried like passing errors until ``max_deliveries``, then dropped as poison.
+  *poison*. Unexpected exceptions and passing errors are retried until the message's
+  ``max_deliveries``-th delivery failed; then it is poison too. A poison message is moved to
+  the group's dead letters (``Queue.dead_letter``: kept with the reason, acked), logged at
+  ERROR with the event and correlation id and counted, so it never blocks the stream;
+  ``gitstore events dead-letters list|replay|drop`` shows, replays or deletes it.
+* **Delivery budget.** ``fetch`` gets ``max_deliveries`` too: a message handed out more often
+  than that - its workers died or hung while handling it, so no handler ever returned - is
+  dead-lettered by the queue instead of being handled again.
 * **Shutdown.** ``stop()`` ends fetching; in-flight events get ``grace`` seconds to finish,
   then are cancelled (their messages are redelivered: nothing is lost).
 """
@@ -124,7 +130,11 @@ class Consumer:
                     continue
                 try:
                     messages = await self.queue.fetch(
-                        self.group, self.name, max_messages=free, timeout=self.fetch_timeout
+                        self.group,
+                        self.name,
+                        max_messages=free,
+                        timeout=self.fetch_timeout,
+                        max_deliveries=self.max_deliveries,
                     )
                 except RetryableError as exc:
                     failures += 1
@@ -174,12 +184,15 @@ class Consumer:
             async with self._leased(message), self.locks.hold(event.repository_id):
                 outcome = await self.handle(event)
         except RetryableError as exc:
-            await self._retry(message, event, exc)
+            if message.delivery_count >= self.max_deliveries:
+                await self._poison(message, event, exc, cause="budget")
+            else:
+                await self._retry(message, event, exc)
         except PermanentError as exc:
             await self._poison(message, event, exc)
         except Exception as exc:
             if message.delivery_count >= self.max_deliveries:
-                await self._poison(message, event, exc)
+                await self._poison(message, event, exc, cause="budget")
             else:
                 log.exception(
                     "event %s for %s failed unexpectedly (delivery %d of at most %d) "
@@ -248,7 +261,14 @@ class Consumer:
         except GitStoreError as err:
             log.warning("cannot nack message %s (%s): redelivered later", message.id, err.message)
 
-    async def _poison(self, message: Message, event: Event | None, exc: BaseException) -> None:
+    async def _poison(
+        self,
+        message: Message,
+        event: Event | None,
+        exc: BaseException,
+        *,
+        cause: str = "permanent",
+    ) -> None:
         self.metrics.events.labels("poison").inc()
         what = (
             f"event {event.event_id} for {event.repository_id} "
@@ -256,14 +276,26 @@ class Consumer:
             if event is not None
             else f"message {message.id} ({message.body[:200]!r})"
         )
+        error = exc.message if isinstance(exc, GitStoreError) else repr(exc)
+        if cause == "budget":
+            reason = f"failed on delivery {message.delivery_count} of {self.max_deliveries}"
+        else:
+            reason = "failed for good"
+        reason += f": {type(exc).__name__}: {error}"
+        try:
+            await self.queue.dead_letter(self.group, message, reason)
+        except GitStoreError as err:
+            log.warning("cannot dead-letter %s (%s); it will be delivered again", what, err.message)
+            return
+        self.metrics.dead_lettered.labels(cause).inc()
         log.error(
-            "dropping %s after %d delivery(ies): %s",
+            "dead-lettered %s (message %s) after %d delivery(ies): %s",
             what,
+            message.id,
             message.delivery_count,
-            exc.message if isinstance(exc, GitStoreError) else repr(exc),
+            reason,
             exc_info=not isinstance(exc, GitStoreError),
         )
-        await self._ack(message)
 
     async def _ack(self, message: Message) -> None:
         try:

@@ -7,7 +7,12 @@ and operation vocabularies), never repository names.
 * ``gitstore_worker_events_total{outcome}``: events consumed, by what became of them:
   ``projected`` (KV written), ``unchanged`` (already at the head: redelivered or late),
   ``ignored`` (repository or branch gone), ``retried`` (nacked after a passing error),
-  ``poison`` (a permanent error: logged and acked);
+  ``poison`` (failed for good, or on its last allowed delivery: moved to the dead letters);
+* ``gitstore_worker_dead_lettered_total{cause}``: messages this worker moved to the group's
+  dead letters, ``permanent`` (a permanent error) or ``budget`` (failed on its
+  ``max_deliveries``-th delivery); ``gitstore_worker_dead_letters``: how many dead letters
+  the group holds (sampled with the backlog; the queue also dead-letters messages over the
+  delivery budget when it fetches them). Alert on ``gitstore_worker_dead_letters > 0``;
 * ``gitstore_worker_projection_seconds``: one projection, from resolving the head to the last
   batch (only projections that wrote something);
 * ``gitstore_worker_kv_apply_seconds``: one KV batch (``kv.apply``);
@@ -77,6 +82,17 @@ class WorkerMetrics:
             "Events in the stream not yet acknowledged by the worker group",
             registry=r,
         )
+        self.dead_lettered = Counter(
+            "gitstore_worker_dead_lettered",
+            "Messages moved to the group's dead letters by this worker, by cause",
+            ["cause"],
+            registry=r,
+        )
+        self.dead_letters = Gauge(
+            "gitstore_worker_dead_letters",
+            "Dead letters the worker group holds (list, replay or drop them)",
+            registry=r,
+        )
         self.queue_lag_seconds = Gauge(
             "gitstore_worker_queue_lag_seconds",
             "Seconds between the newest consumed event's timestamp and its consumption",
@@ -90,6 +106,8 @@ class WorkerMetrics:
         )
         for outcome in ("projected", "unchanged", "ignored", "retried", "poison"):
             self.events.labels(outcome)
+        for cause in ("permanent", "budget"):
+            self.dead_lettered.labels(cause)
         for op in ("upsert", "delete"):
             self.documents.labels(op)
         for result in ("hit", "miss"):

@@ -218,6 +218,7 @@ class WorkerService:
         while True:
             try:
                 self.metrics.queue_pending.set(await self.queue.pending(group))
+                self.metrics.dead_letters.set(await self.queue.dead_letter_count(group))
             except GitStoreError as exc:
                 log.debug("cannot read the queue backlog: %s", exc.message)
             await asyncio.sleep(self.pending_interval)

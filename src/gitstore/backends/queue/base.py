@@ -31,15 +31,53 @@ never have produced is ``InvalidArgument``.
 
 Backend library errors are mapped to ``gitstore.domain.errors``: connection problems are
 ``Unavailable`` (retryable), misuse is ``InvalidArgument``.
+
+**Size.** ``max_payload`` is the largest body ``publish`` accepts (1 MiB, or what the NATS
+server allows less room for headers). A larger body is refused *before* anything is sent with
+``MessageTooLarge`` - a permanent error (``ResourceExhausted``): retrying it fails the same way,
+so callers must shrink it or set it aside, never retry it. Events are built to fit
+``domain.events.MAX_EVENT_BYTES``, well under every backend's limit.
+
+**Dead letters.** A message that cannot be handled is moved, per group, into the group's
+dead-letter store: ``dead_letter(group, message, reason)`` records it (body, key, delivery
+count, reason) and acks it in the group, so it no longer comes back ahead of other messages.
+``fetch(..., max_deliveries=N)`` applies a delivery budget: a message that would be handed out
+for the (N+1)-th time (its consumers crashed, hung or kept failing) is dead-lettered instead
+(logged at ERROR) and not returned. ``dead_letters``/``dead_letter_count`` list and count the
+store (oldest first), ``replay_dead_letter`` publishes the body again (a new message id, seen
+by every group: handlers deduplicate by the id in the body) and removes it from the store,
+``drop_dead_letter`` removes it. Dead-letter ids are strings chosen by the backend.
 """
 
 from __future__ import annotations
 
 import abc
+import logging
 import re
 from dataclasses import dataclass
 
-from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.errors import GitStoreError, InvalidArgument, ResourceExhausted
+
+log = logging.getLogger(__name__)
+
+#: The payload limit of the backends that have no limit of their own (memory, SQLite, Redis):
+#: the same as a NATS server's default, so a message that fits one backend fits them all.
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
+#: Longest ``reason`` kept with a dead letter.
+MAX_REASON = 1000
+
+
+class MessageTooLarge(ResourceExhausted):
+    """``publish`` refused a body over the queue's ``max_payload`` (nothing was stored)."""
+
+    def __init__(self, size: int, limit: int, stream: str) -> None:
+        super().__init__(
+            f"message of {size} bytes is over the {limit}-byte maximum payload of queue {stream!r}",
+            field="body",
+        )
+        self.size = size
+        self.limit = limit
+
 
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -72,6 +110,12 @@ def check_fetch_args(max_messages: int, timeout: float) -> None:
         raise InvalidArgument(f"timeout must be >= 0, got {timeout}", field="timeout")
 
 
+def check_limit(limit: int) -> int:
+    if not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit must be >= 1, got {limit!r}", field="limit")
+    return limit
+
+
 def check_ack_wait(ack_wait: float) -> float:
     if not ack_wait > 0:
         raise InvalidArgument(f"ack_wait must be > 0 seconds, got {ack_wait}", field="ack_wait")
@@ -89,28 +133,136 @@ class Message:
     published_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message set aside for one group: what it was, how often it was tried and why."""
+
+    id: str  # the dead-letter store's id (for replay/drop)
+    message_id: str  # the message's id in the stream
+    body: bytes
+    key: str
+    delivery_count: int
+    published_at: float
+    reason: str
+    dead_at: float
+
+
+def clip_reason(reason: str) -> str:
+    """One line of at most ``MAX_REASON`` characters (NATS carries it in a header)."""
+    line = " ".join(str(reason).split())
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
+
+
 class Queue(abc.ABC):
-    """A durable stream with consumer groups. Implementations are safe for asyncio use."""
+    """A durable stream with consumer groups. Implementations are safe for asyncio use.
+
+    Backends implement the ``_publish``/``_fetch`` steps; ``publish`` and ``fetch`` here add
+    the size check and the delivery budget, the same for all of them.
+    """
 
     #: The stream this instance reads and writes.
     stream: str
     #: Seconds a fetched message stays leased to its consumer before it is redelivered.
     ack_wait: float
+    #: The largest body ``publish`` accepts, in bytes.
+    max_payload: int = DEFAULT_MAX_PAYLOAD
 
-    @abc.abstractmethod
     async def publish(self, body: bytes, *, key: str = "") -> str:
-        """Append a message durably; return its id."""
+        """Append a message durably; return its id.
+
+        ``MessageTooLarge`` (permanent) if ``body`` is over ``max_payload``; nothing is stored.
+        """
+        if len(body) > self.max_payload:
+            raise MessageTooLarge(len(body), self.max_payload, self.stream)
+        return await self._publish(bytes(body), key=key)
 
     @abc.abstractmethod
+    async def _publish(self, body: bytes, *, key: str) -> str:
+        """Store a message that fits ``max_payload``; return its id."""
+
     async def fetch(
-        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+        self,
+        group: str,
+        consumer: str,
+        *,
+        max_messages: int = 10,
+        timeout: float = 1.0,
+        max_deliveries: int = 0,
     ) -> list[Message]:
         """Lease up to ``max_messages`` for ``consumer`` of ``group``.
 
         Waits up to ``timeout`` seconds for at least one message; returns ``[]`` if none
         came. The group is created on first use and starts at the beginning of the stream.
         Includes messages whose lease (``ack_wait``) expired, before new ones.
+
+        ``max_deliveries`` > 0 is a delivery budget: a message delivered more often than that
+        is moved to the group's dead letters instead of being returned.
         """
+        check_name("group", group)
+        check_consumer(consumer)
+        check_fetch_args(max_messages, timeout)
+        if max_deliveries < 0:
+            raise InvalidArgument(
+                f"max_deliveries must be >= 0, got {max_deliveries}", field="max_deliveries"
+            )
+        got = await self._fetch(group, consumer, max_messages=max_messages, timeout=timeout)
+        if not max_deliveries:
+            return got
+        live = []
+        for message in got:
+            if message.delivery_count <= max_deliveries:
+                live.append(message)
+                continue
+            reason = (
+                f"delivered {message.delivery_count} times, over the budget of "
+                f"{max_deliveries} (its consumers crashed, hung or kept failing)"
+            )
+            try:
+                await self.dead_letter(group, message, reason)
+            except GitStoreError as exc:  # it stays leased and comes back after ack_wait
+                log.warning(
+                    "cannot dead-letter message %s of %s/%s (%s)",
+                    message.id,
+                    self.stream,
+                    group,
+                    exc.message,
+                )
+                continue
+            log.error(
+                "message %s of %s/%s dead-lettered: %s", message.id, self.stream, group, reason
+            )
+        return live
+
+    @abc.abstractmethod
+    async def _fetch(
+        self, group: str, consumer: str, *, max_messages: int, timeout: float
+    ) -> list[Message]:
+        """``fetch`` without the budget (arguments already checked)."""
+
+    @abc.abstractmethod
+    async def dead_letter(self, group: str, message: Message, reason: str) -> None:
+        """Record ``message`` (fetched from this stream) in ``group``'s dead letters and ack
+        it in ``group``. A message dead-lettered twice (two consumers raced) may be listed
+        twice; replaying both is harmless (handlers deduplicate)."""
+
+    @abc.abstractmethod
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters of ``group``."""
+
+    @abc.abstractmethod
+    async def dead_letter_count(self, group: str) -> int:
+        """How many dead letters ``group`` has."""
+
+    @abc.abstractmethod
+    async def replay_dead_letter(self, group: str, dead_id: str) -> str | None:
+        """Publish a dead letter's body (and key) again and remove it from the store.
+
+        Returns the new message id; ``None`` if ``group`` has no dead letter ``dead_id``.
+        """
+
+    @abc.abstractmethod
+    async def drop_dead_letter(self, group: str, dead_id: str) -> bool:
+        """Remove a dead letter for good; ``False`` if there was none with that id."""
 
     @abc.abstractmethod
     async def ack(self, group: str, message_id: str) -> None:

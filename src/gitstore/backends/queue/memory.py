@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gitstore.backends.queue.base import (
+    DeadLetter,
     Message,
     Queue,
     check_ack_wait,
-    check_consumer,
-    check_fetch_args,
+    check_limit,
     check_name,
+    clip_reason,
 )
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument
 
@@ -44,6 +45,7 @@ class _Lease:
 class _Group:
     cursor: int = 0  # messages[:cursor] have been delivered at least once
     unacked: dict[int, _Lease] = field(default_factory=dict)  # seq -> lease
+    dead: dict[int, DeadLetter] = field(default_factory=dict)  # seq -> dead letter
 
 
 @dataclass(slots=True)
@@ -106,7 +108,7 @@ class MemoryQueue(Queue):
             raise FailedPrecondition(f"queue {self.stream!r} is closed")
         return self._broker.streams.setdefault(self.stream, _Stream())
 
-    async def publish(self, body: bytes, *, key: str = "") -> str:
+    async def _publish(self, body: bytes, *, key: str) -> str:
         state = self._state()
         state.messages.append((bytes(body), key, time.time()))
         state.wake()
@@ -129,12 +131,9 @@ class MemoryQueue(Queue):
             out.append(Message(str(seq), body, key, count, published_at))
         return out
 
-    async def fetch(
-        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    async def _fetch(
+        self, group: str, consumer: str, *, max_messages: int, timeout: float
     ) -> list[Message]:
-        check_name("group", group)
-        check_consumer(consumer)
-        check_fetch_args(max_messages, timeout)
         deadline = time.monotonic() + timeout
         while True:
             state = self._state()
@@ -179,6 +178,46 @@ class MemoryQueue(Queue):
             return False
         lease.deadline = now + self.ack_wait
         return True
+
+    async def dead_letter(self, group: str, message: Message, reason: str) -> None:
+        check_name("group", group)
+        seq = parse_id(message.id)
+        grp = self._state().group(group)
+        grp.dead[seq] = DeadLetter(
+            id=str(seq),
+            message_id=message.id,
+            body=message.body,
+            key=message.key,
+            delivery_count=message.delivery_count,
+            published_at=message.published_at,
+            reason=clip_reason(reason),
+            dead_at=time.time(),
+        )
+        grp.unacked.pop(seq, None)
+
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
+        check_name("group", group)
+        check_limit(limit)
+        dead = self._state().group(group).dead
+        return [dead[seq] for seq in sorted(dead)[:limit]]
+
+    async def dead_letter_count(self, group: str) -> int:
+        check_name("group", group)
+        return len(self._state().group(group).dead)
+
+    async def replay_dead_letter(self, group: str, dead_id: str) -> str | None:
+        check_name("group", group)
+        seq = parse_id(dead_id)
+        letter = self._state().group(group).dead.get(seq)
+        if letter is None:
+            return None
+        new_id = await self.publish(letter.body, key=letter.key)
+        self._state().group(group).dead.pop(seq, None)
+        return new_id
+
+    async def drop_dead_letter(self, group: str, dead_id: str) -> bool:
+        check_name("group", group)
+        return self._state().group(group).dead.pop(parse_id(dead_id), None) is not None
 
     async def pending(self, group: str) -> int:
         check_name("group", group)

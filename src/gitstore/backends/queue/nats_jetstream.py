@@ -30,6 +30,21 @@
 * ``pending`` is the consumer's ``num_pending`` (not delivered) + ``num_ack_pending``.
 
 A consumer's ``ack_wait`` is fixed when the group is first created on the server.
+
+Size: the server refuses a message whose headers and body exceed its ``max_payload`` (1 MiB
+by default; nats-py raises ``MaxPayloadError``, which used to surface as ``Unavailable`` and
+was retried forever). ``max_payload`` here is the server's (read at connect time) less
+``HEADER_ROOM`` for our headers, so the base class refuses larger bodies up front with the
+permanent ``MessageTooLarge``.
+
+Dead letters live in a second stream, ``<stream>--dead`` (subjects
+``gitstore.dead.<stream>.<group>``, file storage, direct get allowed), created on first use.
+``dead_letter`` publishes the body there with the headers ``Gitstore-Message-Id``,
+``Gitstore-Delivery-Count``, ``Gitstore-Published-At``, ``Gitstore-Reason`` (one line) and
+the key, then acks the delivery in the group (so an instance can dead-letter only what it
+fetched, as for ``ack``). The dead-letter id is that stream's sequence; listing walks the
+group's subject with direct gets (``next_by_subj``), replay publishes the body to the queue
+stream then deletes the entry, drop deletes it.
 """
 
 from __future__ import annotations
@@ -54,18 +69,26 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from gitstore.backends.queue.base import (
+    DeadLetter,
     Message,
     Queue,
     check_ack_wait,
-    check_consumer,
-    check_fetch_args,
+    check_limit,
     check_name,
+    clip_reason,
 )
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)
 
 KEY_HEADER = "Gitstore-Key"
+ID_HEADER = "Gitstore-Message-Id"
+COUNT_HEADER = "Gitstore-Delivery-Count"
+PUBLISHED_HEADER = "Gitstore-Published-At"
+REASON_HEADER = "Gitstore-Reason"
+DEAD_AT_HEADER = "Gitstore-Dead-At"
+# Room kept under the server's max_payload for the headers of a message or a dead letter.
+HEADER_ROOM = 4096
 MAX_REMEMBERED = 100_000  # delivered, not yet acked messages kept for ack/nack by id
 REQUEST_TIMEOUT = 5.0
 CONNECT_TIMEOUT = 5
@@ -119,6 +142,9 @@ class NatsJetStreamQueue(Queue):
         self._sub_locks: dict[tuple[str, str], asyncio.Lock] = {}
         self._delivered: OrderedDict[tuple[str, str], _Delivery] = OrderedDict()
         self._closed = False
+        self.max_payload = max(1, nc.max_payload - HEADER_ROOM)
+        self.dead_stream = f"{stream}--dead"
+        self._dead_ready = False
 
     @classmethod
     async def open(
@@ -244,7 +270,7 @@ class NatsJetStreamQueue(Queue):
                 break
         return msgs
 
-    async def publish(self, body: bytes, *, key: str = "") -> str:
+    async def _publish(self, body: bytes, *, key: str) -> str:
         async with self._errors():
             headers = {KEY_HEADER: key} if key else None
             ack = await self._js.publish(
@@ -267,12 +293,9 @@ class NatsJetStreamQueue(Queue):
             published_at=meta.timestamp.timestamp(),
         )
 
-    async def fetch(
-        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    async def _fetch(
+        self, group: str, consumer: str, *, max_messages: int, timeout: float
     ) -> list[Message]:
-        check_name("group", group)
-        check_consumer(consumer)
-        check_fetch_args(max_messages, timeout)
         lock = self._sub_locks.setdefault((group, consumer), asyncio.Lock())
         async with self._errors(), lock:
             sub = await self._inbox(group, consumer)
@@ -313,6 +336,107 @@ class NatsJetStreamQueue(Queue):
         delivery.lease_until = now + self.ack_wait
         return True
 
+    # ------------------------------------------------------------------ dead letters
+
+    def _dead_subject(self, group: str) -> str:
+        return f"gitstore.dead.{self.stream}.{check_name('group', group)}"
+
+    async def _ensure_dead_stream(self) -> None:
+        if self._dead_ready:
+            return
+        try:
+            await self._js.stream_info(self.dead_stream)
+        except nats.js.errors.NotFoundError:
+            config = StreamConfig(
+                name=self.dead_stream,
+                subjects=[f"gitstore.dead.{self.stream}.*"],
+                storage=StorageType.FILE,
+                allow_direct=True,
+            )
+            await self._js.add_stream(config)
+        self._dead_ready = True
+
+    async def dead_letter(self, group: str, message: Message, reason: str) -> None:
+        subject = self._dead_subject(group)
+        _check_id(message.id)
+        headers = {
+            ID_HEADER: message.id,
+            COUNT_HEADER: str(message.delivery_count),
+            PUBLISHED_HEADER: repr(message.published_at),
+            REASON_HEADER: clip_reason(reason),
+            DEAD_AT_HEADER: repr(time.time()),
+        }
+        if message.key:
+            headers[KEY_HEADER] = message.key
+        async with self._errors():
+            await self._ensure_dead_stream()
+            await self._js.publish(subject, message.body, stream=self.dead_stream, headers=headers)
+        await self.ack(group, message.id)
+
+    async def _dead_at(self, group: str, seq: int, *, following: bool) -> DeadLetter | None:
+        """The group's dead letter at ``seq`` (or the first after it); None if there is none."""
+        subject = self._dead_subject(group)
+        try:
+            await self._ensure_dead_stream()
+            raw = await self._js.get_msg(
+                self.dead_stream, seq=seq, subject=subject, next=True, direct=True
+            )
+        except nats.js.errors.NotFoundError:
+            return None
+        if raw.seq is None or raw.subject != subject or (not following and raw.seq != seq):
+            return None
+        h = raw.headers or {}
+        return DeadLetter(
+            id=str(raw.seq),
+            message_id=h.get(ID_HEADER, ""),
+            body=raw.data or b"",
+            key=h.get(KEY_HEADER, ""),
+            delivery_count=int(h.get(COUNT_HEADER, "0")),
+            published_at=float(h.get(PUBLISHED_HEADER, "0")),
+            reason=h.get(REASON_HEADER, ""),
+            dead_at=float(h.get(DEAD_AT_HEADER, "0")),
+        )
+
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
+        check_limit(limit)
+        out: list[DeadLetter] = []
+        seq = 1
+        async with self._errors():
+            while len(out) < limit:
+                letter = await self._dead_at(group, seq, following=True)
+                if letter is None:
+                    break
+                out.append(letter)
+                seq = int(letter.id) + 1
+        return out
+
+    async def dead_letter_count(self, group: str) -> int:
+        subject = self._dead_subject(group)
+        async with self._errors():
+            await self._ensure_dead_stream()
+            info = await self._js.stream_info(self.dead_stream, subjects_filter=subject)
+            return int((info.state.subjects or {}).get(subject, 0))
+
+    async def replay_dead_letter(self, group: str, dead_id: str) -> str | None:
+        seq = _check_id(dead_id)
+        async with self._errors():
+            letter = await self._dead_at(group, seq, following=False)
+        if letter is None:
+            return None
+        new_id = await self.publish(letter.body, key=letter.key)
+        await self.drop_dead_letter(group, dead_id)
+        return new_id
+
+    async def drop_dead_letter(self, group: str, dead_id: str) -> bool:
+        seq = _check_id(dead_id)
+        async with self._errors():
+            if await self._dead_at(group, seq, following=False) is None:
+                return False
+            try:
+                return bool(await self._js.delete_msg(self.dead_stream, seq))
+            except nats.js.errors.NotFoundError:
+                return False
+
     async def pending(self, group: str) -> int:
         check_name("group", group)
         async with self._errors():
@@ -329,6 +453,9 @@ class NatsJetStreamQueue(Queue):
             self._delivered.clear()
             with suppress(nats.js.errors.NotFoundError):
                 await self._js.delete_stream(self.stream)
+            with suppress(nats.js.errors.NotFoundError):
+                await self._js.delete_stream(self.dead_stream)
+            self._dead_ready = False
 
     async def close(self) -> None:
         if not self._closed:

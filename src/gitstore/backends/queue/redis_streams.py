@@ -18,7 +18,14 @@ part the publish time. Mapping of the contract onto stream commands:
   time to 0 without counting a delivery. Acked entries are not in the pending list and
   expired or nacked ones are idle for at least ``ack_wait``: neither is touched.
 
-Entries are never trimmed (a later group starts at the beginning); ``drop`` deletes the key.
+Dead letters of a group are entries of a second stream, ``gitstore:queue:<stream>:dead:<group>``
+(fields ``message_id``, ``body``, ``key``, ``delivery_count``, ``published_at``, ``reason``,
+``dead_at``); the dead-letter id is that entry's id. ``dead_letter`` is one ``MULTI``: ``XADD``
+there and ``XACK`` in the group. ``replay_dead_letter`` reads the entry, then ``XADD``s the body
+to the stream and ``XDEL``s the entry in one ``MULTI``.
+
+Entries are never trimmed (a later group starts at the beginning); ``drop`` deletes the key
+and the dead-letter keys.
 """
 
 from __future__ import annotations
@@ -34,12 +41,13 @@ import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
 from gitstore.backends.queue.base import (
+    DeadLetter,
     Message,
     Queue,
     check_ack_wait,
-    check_consumer,
-    check_fetch_args,
+    check_limit,
     check_name,
+    clip_reason,
 )
 from gitstore.domain.errors import (
     FailedPrecondition,
@@ -131,7 +139,7 @@ class RedisStreamsQueue(Queue):
                 raise
         self._groups.add(group)
 
-    async def publish(self, body: bytes, *, key: str = "") -> str:
+    async def _publish(self, body: bytes, *, key: str) -> str:
         async with self._errors():
             return _text(await self._client.xadd(self.key, {"body": bytes(body), "key": key}))
 
@@ -177,12 +185,9 @@ class RedisStreamsQueue(Queue):
             out += [self._message(eid, fields, 1) for eid, fields in entries]
         return out
 
-    async def fetch(
-        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    async def _fetch(
+        self, group: str, consumer: str, *, max_messages: int, timeout: float
     ) -> list[Message]:
-        check_name("group", group)
-        check_consumer(consumer)
-        check_fetch_args(max_messages, timeout)
         deadline = time.monotonic() + timeout
         async with self._errors():
             while True:
@@ -234,6 +239,65 @@ class RedisStreamsQueue(Queue):
                 raise
             return bool(done)
 
+    def _dead_key(self, group: str) -> str:
+        return f"{self.key}:dead:{check_name('group', group)}"
+
+    async def dead_letter(self, group: str, message: Message, reason: str) -> None:
+        dead = self._dead_key(group)
+        fields: dict[Any, Any] = {
+            "message_id": _check_id(message.id),
+            "body": message.body,
+            "key": message.key,
+            "delivery_count": message.delivery_count,
+            "published_at": repr(message.published_at),
+            "reason": clip_reason(reason),
+            "dead_at": repr(time.time()),
+        }
+        async with self._errors(), self._client.pipeline(transaction=True) as pipe:
+            pipe.xadd(dead, fields)
+            pipe.xack(self.key, group, message.id)
+            await pipe.execute()
+
+    def _dead(self, entry_id: Any, f: dict[bytes, bytes]) -> DeadLetter:
+        return DeadLetter(
+            id=_text(entry_id),
+            message_id=_text(f.get(b"message_id", b"")),
+            body=f.get(b"body", b""),
+            key=_text(f.get(b"key", b"")),
+            delivery_count=int(f.get(b"delivery_count", b"0")),
+            published_at=float(f.get(b"published_at", b"0")),
+            reason=_text(f.get(b"reason", b"")),
+            dead_at=float(f.get(b"dead_at", b"0")),
+        )
+
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
+        check_limit(limit)
+        async with self._errors():
+            entries: Any = await self._client.xrange(self._dead_key(group), count=limit)
+        return [self._dead(eid, fields) for eid, fields in entries]
+
+    async def dead_letter_count(self, group: str) -> int:
+        async with self._errors():
+            return int(await self._client.xlen(self._dead_key(group)))
+
+    async def replay_dead_letter(self, group: str, dead_id: str) -> str | None:
+        dead, did = self._dead_key(group), _check_id(dead_id)
+        async with self._errors():
+            entries: Any = await self._client.xrange(dead, min=did, max=did, count=1)
+            if not entries:
+                return None
+            letter = self._dead(*entries[0])
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.xadd(self.key, {"body": letter.body, "key": letter.key})
+                pipe.xdel(dead, did)
+                new_id, _ = await pipe.execute()
+            return _text(new_id)
+
+    async def drop_dead_letter(self, group: str, dead_id: str) -> bool:
+        dead, did = self._dead_key(group), _check_id(dead_id)
+        async with self._errors():
+            return bool(await self._client.xdel(dead, did))
+
     async def pending(self, group: str) -> int:
         check_name("group", group)
         async with self._errors():
@@ -252,7 +316,8 @@ class RedisStreamsQueue(Queue):
 
     async def drop(self) -> None:
         async with self._errors():
-            await self._client.delete(self.key)
+            dead = [k async for k in self._client.scan_iter(match=f"{self.key}:dead:*")]
+            await self._client.delete(self.key, *dead)
         self._groups.clear()
 
     async def close(self) -> None:

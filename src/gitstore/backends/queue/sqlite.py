@@ -4,6 +4,9 @@ Tables (one file may hold several streams; ids are the global ``seq``, so unique
 
 * ``queue_messages(seq, stream, key, body, published_at)`` - the append-only log;
 * ``queue_groups(stream, grp, cursor)`` - per group, the highest ``seq`` handed out once;
+* ``queue_dead(stream, grp, seq, key, body, delivery_count, published_at, reason, dead_at)``
+  - each group's dead letters (the dead-letter id is the message's ``seq``); ``dead_letter``
+  inserts the row and deletes the lease in one transaction;
 * ``queue_leases(stream, grp, seq, consumer, lease_until, delivery_count)`` - delivered,
   not yet acked messages. ``ack`` deletes the row; ``nack`` sets ``lease_until = 0``; a row
   whose ``lease_until`` (wall clock, shared by processes) has passed is handed out again.
@@ -36,12 +39,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from gitstore.backends.queue.base import (
+    DeadLetter,
     Message,
     Queue,
     check_ack_wait,
-    check_consumer,
-    check_fetch_args,
+    check_limit,
     check_name,
+    clip_reason,
 )
 from gitstore.backends.queue.memory import parse_id
 from gitstore.domain.errors import FailedPrecondition, Unavailable
@@ -75,6 +79,18 @@ CREATE TABLE IF NOT EXISTS queue_leases (
     PRIMARY KEY (stream, grp, seq)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_leases_due ON queue_leases (stream, grp, lease_until);
+CREATE TABLE IF NOT EXISTS queue_dead (
+    stream TEXT NOT NULL,
+    grp TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    body BLOB NOT NULL,
+    delivery_count INTEGER NOT NULL,
+    published_at REAL NOT NULL,
+    reason TEXT NOT NULL,
+    dead_at REAL NOT NULL,
+    PRIMARY KEY (stream, grp, seq)
+) WITHOUT ROWID;
 """
 
 _CURSOR = "COALESCE((SELECT cursor FROM queue_groups WHERE stream = :s AND grp = :g), 0)"
@@ -132,7 +148,7 @@ class SqliteQueue(Queue):
 
         return await asyncio.to_thread(call)
 
-    async def publish(self, body: bytes, *, key: str = "") -> str:
+    async def _publish(self, body: bytes, *, key: str) -> str:
         sql = "INSERT INTO queue_messages (stream, key, body, published_at) VALUES (?, ?, ?, ?)"
         args = (self.stream, key, bytes(body), time.time())
         cur = await self._run(lambda c: c.execute(sql, args))
@@ -207,12 +223,9 @@ class SqliteQueue(Queue):
         by_seq = {r[0]: Message(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
         return [by_seq[q] for q in seqs]
 
-    async def fetch(
-        self, group: str, consumer: str, *, max_messages: int = 10, timeout: float = 1.0
+    async def _fetch(
+        self, group: str, consumer: str, *, max_messages: int, timeout: float
     ) -> list[Message]:
-        check_name("group", group)
-        check_consumer(consumer)
-        check_fetch_args(max_messages, timeout)
         deadline = time.monotonic() + timeout
         while True:
             self._changed.clear()
@@ -255,6 +268,81 @@ class SqliteQueue(Queue):
 
         return await self._run(extend)
 
+    async def dead_letter(self, group: str, message: Message, reason: str) -> None:
+        check_name("group", group)
+        seq = parse_id(message.id)
+        row = (
+            self.stream,
+            group,
+            seq,
+            message.key,
+            message.body,
+            message.delivery_count,
+            message.published_at,
+            clip_reason(reason),
+            time.time(),
+        )
+
+        marks = ",".join("?" * len(row))
+
+        def move(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"INSERT OR REPLACE INTO queue_dead VALUES ({marks})", row)
+            conn.execute(
+                "DELETE FROM queue_leases WHERE stream = ? AND grp = ? AND seq = ?",
+                (self.stream, group, seq),
+            )
+            conn.execute("COMMIT")
+
+        await self._run(move)
+
+    async def dead_letters(self, group: str, *, limit: int = 100) -> list[DeadLetter]:
+        check_name("group", group)
+        check_limit(limit)
+        sql = """SELECT seq, key, body, delivery_count, published_at, reason, dead_at
+                 FROM queue_dead WHERE stream = ? AND grp = ? ORDER BY seq LIMIT ?"""
+        rows = await self._run(lambda c: c.execute(sql, (self.stream, group, limit)).fetchall())
+        return [
+            DeadLetter(str(r[0]), str(r[0]), bytes(r[2]), r[1], r[3], r[4], r[5], r[6])
+            for r in rows
+        ]
+
+    async def dead_letter_count(self, group: str) -> int:
+        check_name("group", group)
+        sql = "SELECT count(*) FROM queue_dead WHERE stream = ? AND grp = ?"
+        row = await self._run(lambda c: c.execute(sql, (self.stream, group)).fetchone())
+        return int(row[0])
+
+    async def replay_dead_letter(self, group: str, dead_id: str) -> str | None:
+        check_name("group", group)
+        args = (self.stream, group, parse_id(dead_id))
+
+        def replay(conn: sqlite3.Connection) -> str | None:
+            conn.execute("BEGIN IMMEDIATE")
+            row = conn.execute(
+                "SELECT key, body FROM queue_dead WHERE stream = ? AND grp = ? AND seq = ?", args
+            ).fetchone()
+            if row is None:
+                conn.execute("COMMIT")
+                return None
+            cur = conn.execute(
+                "INSERT INTO queue_messages (stream, key, body, published_at) VALUES (?, ?, ?, ?)",
+                (self.stream, row[0], row[1], time.time()),
+            )
+            conn.execute("DELETE FROM queue_dead WHERE stream = ? AND grp = ? AND seq = ?", args)
+            conn.execute("COMMIT")
+            return str(cur.lastrowid)
+
+        new_id = await self._run(replay)
+        self._changed.set()
+        return new_id
+
+    async def drop_dead_letter(self, group: str, dead_id: str) -> bool:
+        check_name("group", group)
+        args = (self.stream, group, parse_id(dead_id))
+        sql = "DELETE FROM queue_dead WHERE stream = ? AND grp = ? AND seq = ?"
+        return bool(await self._run(lambda c: c.execute(sql, args).rowcount == 1))
+
     async def pending(self, group: str) -> int:
         check_name("group", group)
         args = {"s": self.stream, "g": group}
@@ -274,7 +362,7 @@ class SqliteQueue(Queue):
     async def drop(self) -> None:
         def delete(conn: sqlite3.Connection) -> None:
             conn.execute("BEGIN IMMEDIATE")
-            for table in ("queue_leases", "queue_groups", "queue_messages"):
+            for table in ("queue_dead", "queue_leases", "queue_groups", "queue_messages"):
                 conn.execute(f"DELETE FROM {table} WHERE stream = ?", (self.stream,))
             conn.execute("COMMIT")
 

@@ -29,7 +29,9 @@ A push, step by step:
 
 Changed paths in events: for a branch update, the tree diff ``old -> new``; for a branch
 creation, everything in ``new``'s tree as ADDED; none for tags and deletions. Beyond
-``MAX_EVENT_PATHS`` the list is left empty (consumers diff ``old -> new`` themselves).
+``MAX_EVENT_PATHS`` the list is left empty (consumers diff ``old -> new`` themselves) and
+``changed_count`` says how many there were; below it, a list that would make the event larger
+than ``MAX_EVENT_BYTES`` is left out the same way (``RefUpdateEvent.fitted``).
 """
 
 from __future__ import annotations
@@ -116,12 +118,15 @@ def parse_updates(raw: Any) -> list[_Key]:
     return updates
 
 
-def _changes(repo: pygit2.Repository, ref: str, old: str, new: str) -> list[pb.ChangedPath]:
+def _changes(
+    repo: pygit2.Repository, ref: str, old: str, new: str
+) -> tuple[list[pb.ChangedPath], int]:
+    """The changed paths (empty beyond ``MAX_EVENT_PATHS``) and how many there are."""
     if new == ZERO_SHA or not ref.startswith("refs/heads/"):
-        return []
+        return [], 0
     target = analysis.commit_of(repo, new)
     if target is None:
-        return []
+        return [], 0
     before = analysis.commit_of(repo, old)
     diff = (
         before.tree.diff_to_tree(target.tree)
@@ -129,19 +134,22 @@ def _changes(repo: pygit2.Repository, ref: str, old: str, new: str) -> list[pb.C
         else target.tree.diff_to_tree(swap=True)
     )
     if len(diff) > MAX_EVENT_PATHS:
-        return []
-    return list(diff_changes(diff))
+        return [], len(diff)
+    changes = list(diff_changes(diff))
+    return changes, len(changes)
 
 
 def push_event(repo: pygit2.Repository, push: Push, ref: str, old: str, new: str) -> RefUpdateEvent:
     trailers = pb.Trailers(actor=push.context.username, request_id=push.context.push_id)
+    changes, count = _changes(repo, ref, old, new)
     return events.ref_update(
         str(push.repo_id),
         ref,
         None if old == ZERO_SHA else old,
         None if new == ZERO_SHA else new,
         trailers,
-        _changes(repo, ref, old, new),
+        changes,
+        changed_count=count,
     )
 
 
