@@ -6,11 +6,13 @@ sha256 of their bytes (the same key a KindDefinition declares): every kind that 
 same module shares one entry, and a changed module is a new key, never a stale hit.
 
 With ``directory`` set, compiled code is also written there (``Module.serialize``) and read
-back with ``Module.deserialize_file`` after a restart, skipping compilation. Deserializing
-runs native code without validation, so the directory must be private to this process's
-user: files are only ever written by this cache (atomic rename), and their names carry the
-wasmtime version so an upgrade recompiles instead of loading incompatible code; a file that
-does not load is deleted and the module recompiled.
+back after a restart, skipping compilation. The file is read into memory and deserialized
+from the bytes (``Module.deserialize``), not mapped (``deserialize_file``): a mapped file
+changed under a live module crashes the process with SIGBUS. Deserializing runs native code
+without validation, so the directory must be private to this process's user: files are only
+ever written by this cache (atomic rename), and their names carry the wasmtime version so an
+upgrade recompiles instead of loading incompatible code; a file that does not load (wasmtime
+checks its header and engine settings) is deleted and the module recompiled.
 
 The cache also refuses modules before anything runs: bytes whose sha256 is not the declared
 one, bytes that are not WebAssembly, and modules that are not WASI preview 1 commands (an
@@ -91,8 +93,8 @@ class ModuleCache:
         path = self._directory / (digest + self._suffix) if self._directory else None
         if path is not None and path.exists():
             try:
-                return wasmtime.Module.deserialize_file(self._engine, str(path))
-            except wasmtime.WasmtimeError:
+                return wasmtime.Module.deserialize(self._engine, path.read_bytes())
+            except (OSError, wasmtime.WasmtimeError):
                 with contextlib.suppress(OSError):
                     path.unlink()
         try:
