@@ -7,6 +7,7 @@
 #include "hook_io.h"
 
 int main(void) {
+    hook_io_init();
     size_t len;
     char *doc = read_line(&len);
     char mode[16] = "garbage";

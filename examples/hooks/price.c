@@ -152,6 +152,7 @@ static int convert(const char *doc, size_t len, int to_hub) {
 }
 
 int main(int argc, char **argv) {
+    hook_io_init();
     if (argc != 4) {
         fputs("usage: price to-hub|from-hub FROM TO\n", stderr);
         return 2;
