@@ -41,10 +41,12 @@ from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
+from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.events import published_stream
 from gitstore.git.client import GitClient
+from gitstore.git.kinds import KindsLoader
 
 from .graphql.apq import PersistedQueries
 from .graphql.builder import SchemaModule, build_schema
@@ -117,6 +119,8 @@ class ApiServices:
         self._owns_published = published_queue is None
         self._release_background = release_background
         self._background: ReleaseBackground | None = None
+        self._kinds: KindsLoader | None = None
+        self._hook_runner: WasmHookRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -181,6 +185,10 @@ class ApiServices:
             await self._hooks.stop()
             self._hooks = None
         await self._stop_releases()
+        if self._hook_runner is not None:
+            self._hook_runner.close()
+            self._hook_runner = None
+        self._kinds = None
         if self._owns_kv and self._kv is not None:
             await self._kv.close()
             self._kv = None
@@ -246,6 +254,20 @@ class ApiServices:
         if self._git is None:
             raise Unavailable("the git service client is not open")
         return self._git
+
+    def kinds(self) -> KindsLoader:
+        """Kind registries of commits (``gitstore.git.kinds``), cached by ``kinds/`` tree."""
+        if self._kinds is None or self._kinds.git is not self.git():
+            self._kinds = KindsLoader(
+                self.git(), max_bytes=self.settings.content.max_manifest_bytes
+            )
+        return self._kinds
+
+    def hook_runner(self) -> WasmHookRunner:
+        """The conversion hook runner (made on first use: checks of Wasm definitions)."""
+        if self._hook_runner is None:
+            self._hook_runner = WasmHookRunner()
+        return self._hook_runner
 
 
 async def _close(client: GitClient) -> None:

@@ -75,6 +75,7 @@ from gitstore.domain.projection import (
     materialised_version,
 )
 from gitstore.git.client import GitClient
+from gitstore.git.kinds import KindsLoader
 from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.collections import RuleIndex, rule_index
@@ -189,6 +190,7 @@ class Projector:
         poll_interval: float = 0.1,
         pool: PreparePool | None = None,
         cache: PreparedCache | None = None,
+        kinds: KindsLoader | None = None,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -202,6 +204,8 @@ class Projector:
         self.poll_interval = poll_interval
         self.pool = pool or PreparePool(0)
         self.cache = cache  # prepared files by (path, blob id): see ``prepared_cache``
+        # the registry of each commit projected: built-ins plus its kinds/ (``git.kinds``)
+        self.kinds = kinds or KindsLoader(git, max_bytes=max_bytes, base=self.registry)
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
         """Bring the draft of ``repository`` to its default branch head, seen by readers all
@@ -281,7 +285,10 @@ class Projector:
             return await self._wait(scope, seq, claim)
         # A head without a materialised version but no claim to explain it: trust nothing.
         suspect = head is not None and base is None and claim is None
-        plan = await self._plan(repository, scope, base, target, claim, suspect or spec.full)
+        registry = await self.kinds.registry(repository, target)
+        plan = await self._plan(
+            repository, scope, base, target, claim, suspect or spec.full, registry
+        )
         result = ProjectionResult(
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
@@ -291,13 +298,13 @@ class Projector:
             scope,
             plan,
             fetch=lambda ids: contents(self.git, repository, ids),
-            registry=self.registry,
+            registry=registry,
             max_bytes=self.max_bytes,
             force_reindex=claim is not None and claim.reindex,
         )
         extra = rules.extra if rules is not None else 0
         if len(plan) + extra + (1 if claim else 0) <= self.batch_size:
-            await self._write_single(spec, seq, plan, claim is not None, result, rules)
+            await self._write_single(spec, seq, plan, claim is not None, result, rules, registry)
         elif spec.single_only:
             raise TooLarge(
                 f"{len(plan)} writes from {(base or 'nothing')[:12]} to {target[:12]} do not fit "
@@ -305,7 +312,7 @@ class Projector:
                 field="batch_size",
             )
         else:
-            await self._write_chunked(spec, seq, plan, claim, result, rules)
+            await self._write_chunked(spec, seq, plan, claim, result, rules, registry)
         result.changed = True
         result.seconds = time.monotonic() - started
         self.metrics.projection_seconds.observe(result.seconds)
@@ -337,6 +344,7 @@ class Projector:
         target: str,
         claim: Claim | None,
         suspect: bool,
+        registry: KindRegistry,
     ) -> Plan:
         if not suspect and (claim is None or (claim.base == base and not claim.full)):
             try:
@@ -346,12 +354,12 @@ class Projector:
                     base=base,
                     target=target,
                     dirty=claim.targets if claim else (),
-                    registry=self.registry,
+                    registry=registry,
                 )
             except NotFound as exc:
                 log.warning("cannot diff %s from %s (%s): full resync", repository, base, exc)
         return await plan_full(
-            self.git, self.kv, scope, repository, target=target, registry=self.registry
+            self.git, self.kv, scope, repository, target=target, registry=registry
         )
 
     async def _wait(self, scope: ChannelScope, seq: int, claim: Claim) -> _Again:
@@ -381,7 +389,8 @@ class Projector:
         plan: Plan,
         had_claim: bool,
         result: ProjectionResult,
-        rules: RuleIndex | None = None,
+        rules: RuleIndex | None,
+        registry: KindRegistry,
     ) -> None:
         scope = spec.scope
         s = max(seq + 1, spec.floor)
@@ -389,7 +398,7 @@ class Projector:
         if had_claim:
             batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
         work: list[Work] = [*plan.deletes, *plan.upserts]
-        ready = await self._prepare_part(scope.repository, work, rules)
+        ready = await self._prepare_part(scope.repository, work, rules, registry)
         if rules is not None and rules.reindex:
             ready.extra = await rules.next_chunk(0, last=True)
         self._fill(batch, ready, result)
@@ -404,7 +413,8 @@ class Projector:
         plan: Plan,
         previous: Claim | None,
         result: ProjectionResult,
-        rules: RuleIndex | None = None,
+        rules: RuleIndex | None,
+        registry: KindRegistry,
     ) -> None:
         scope, fence = spec.scope, spec.fence
         c = max(seq + 1, spec.floor)
@@ -424,7 +434,7 @@ class Projector:
         chunks += [None] * (rules.chunks(self.batch_size) if rules is not None else 0)
         chunks = chunks or [[]]  # None: a re-index chunk, after the plan's (``collections``)
         ahead = asyncio.ensure_future(
-            self._prepare_part(scope.repository, chunks[0], rules, last=len(chunks) == 1)
+            self._prepare_part(scope.repository, chunks[0], rules, registry, last=len(chunks) == 1)
         )
         try:
             await self._apply(claim_batch)
@@ -437,6 +447,7 @@ class Projector:
                             scope.repository,
                             chunks[number + 1],
                             rules,
+                            registry,
                             last=number + 2 == len(chunks),
                         )
                     )
@@ -466,7 +477,9 @@ class Projector:
                 ahead.exception()  # a chunk that will not be written: its failure is no news
         result.sequence = c + 1
 
-    async def _prepare(self, repository: str, work: Sequence[Work]) -> _Ready:
+    async def _prepare(
+        self, repository: str, work: Sequence[Work], registry: KindRegistry
+    ) -> _Ready:
         """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
         thread, or on worker processes for a large chunk). Files the ``cache`` holds are
         neither fetched nor prepared again."""
@@ -478,7 +491,7 @@ class Projector:
             else:
                 ready.deletes.append(item)
         cache = self.cache if self.cache is not None and self.cache.enabled else None
-        context = cache.context(self.registry, self.max_bytes) if cache is not None else None
+        context = cache.context(registry, self.max_bytes) if cache is not None else None
         cached: list[Prepared | None] = [None] * len(planned)
         if cache is not None and context is not None:
             cached = cache.get_many(context, repository, [(f.path, f.blob_id) for f in planned])
@@ -491,7 +504,7 @@ class Projector:
             if content is None:
                 raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
             files.append((item.path, item.blob_id, content))
-        prepared = await self.pool.prepare(files, self.registry, max_bytes=self.max_bytes)
+        prepared = await self.pool.prepare(files, registry, max_bytes=self.max_bytes)
         if cache is not None and context is not None:
             cache.put_many(context, repository, prepared)
         ready.files = merge(cached, prepared)
@@ -502,6 +515,7 @@ class Projector:
         repository: str,
         part: Sequence[Work] | None,
         rules: RuleIndex | None,
+        registry: KindRegistry,
         *,
         last: bool = False,
     ) -> _Ready:
@@ -511,7 +525,7 @@ class Projector:
         if part is None:
             assert rules is not None, "re-index chunks come with rules"
             return _Ready(extra=await rules.next_chunk(self.batch_size, last=last))
-        ready = await self._prepare(repository, part)
+        ready = await self._prepare(repository, part, registry)
         if rules is not None:
             ready.files = await rules.adjust(ready.files)
         return ready

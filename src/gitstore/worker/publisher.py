@@ -387,13 +387,14 @@ class Publisher:
         except NotFound as exc:
             log.warning("cannot diff %s from %s (%s): all resources", repository, previous, exc)
             paths = await changed(self.git, repository, None, target)
+        registry = await self.projector.kinds.registry(repository, target)  # the target's kinds
         ids: set[str] = set()
         for change in paths:
             for path in (change.path, change.old_path):
                 if not path:
                     continue
                 try:
-                    identity = identity_for_path(path, self.registry)
+                    identity = identity_for_path(path, registry)
                 except ManifestError:
                     continue
                 if identity is not None:

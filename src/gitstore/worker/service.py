@@ -37,6 +37,7 @@ from gitstore.domain.content import KindRegistry
 from gitstore.domain.errors import GitStoreError, Unavailable
 from gitstore.domain.events import PublishedEvent, published_stream
 from gitstore.git.client import GitClient
+from gitstore.git.kinds import KindsLoader
 from gitstore.worker.consumer import Consumer
 from gitstore.worker.handler import EventHandler
 from gitstore.worker.metrics import WorkerMetrics
@@ -121,6 +122,7 @@ class WorkerService:
         w = s.worker
         pool = PreparePool(w.prepare_processes)
         self._owned.append(pool)
+        kinds = KindsLoader(self.git, max_bytes=s.content.max_manifest_bytes, base=self.kinds)
         self.projector = Projector(
             self.git,
             self.kv,
@@ -132,6 +134,7 @@ class WorkerService:
             max_bytes=s.content.max_manifest_bytes,
             pool=pool,
             cache=PreparedCache(w.prepared_cache_bytes, metrics=self.metrics),
+            kinds=kinds,
         )
         recorder = StatusRecorder(
             self.git,
@@ -139,6 +142,7 @@ class WorkerService:
             registry=self.kinds,
             metrics=self.metrics,
             max_bytes=s.content.max_manifest_bytes,
+            kinds=kinds,
         )
         published = self.published
 

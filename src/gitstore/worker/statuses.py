@@ -37,6 +37,7 @@ from gitstore.domain.content import (
     ManifestError,
     identity_for_path,
 )
+from gitstore.domain.content.kindset import KINDS_DIRECTORY
 from gitstore.domain.errors import NotFound
 from gitstore.domain.events import ZERO_SHA, RefUpdateEvent
 from gitstore.domain.projection import (
@@ -47,6 +48,7 @@ from gitstore.domain.projection import (
     status_value,
 )
 from gitstore.git.client import GitClient
+from gitstore.git.kinds import KindsLoader
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.worker.changes import changed, contents, files_at
 from gitstore.worker.metrics import WorkerMetrics
@@ -117,12 +119,15 @@ class StatusRecorder:
         registry: KindRegistry | None = None,
         metrics: WorkerMetrics | None = None,
         max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+        kinds: KindsLoader | None = None,
     ) -> None:
         self.git = git
         self.kv = kv
         self.registry = registry or KindRegistry.builtin()
         self.metrics = metrics or WorkerMetrics()
         self.max_bytes = max_bytes
+        # a commit is judged with its own kinds (built-ins plus its kinds/: ``git.kinds``)
+        self.kinds = kinds or KindsLoader(git, max_bytes=max_bytes, base=self.registry)
 
     async def record(
         self, event: RefUpdateEvent, checked: Checked | None = None
@@ -192,11 +197,15 @@ class StatusRecorder:
     async def _check(
         self, repository: str, sha: str, files: Files, checked: Checked
     ) -> list[ContentError]:
+        kinds = await self.kinds.at(repository, sha)
+        registry = kinds.registry
         errors: list[ContentError] = []
+        if any(path.startswith(f"{KINDS_DIRECTORY}/") for path, _ in files):
+            errors.extend(kinds.errors)  # conflicting definitions, named on their files
         todo: Files = []
         for path, blob_id in files:
             try:
-                if identity_for_path(path, self.registry) is None:
+                if identity_for_path(path, registry) is None:
                     continue
             except ManifestError as err:
                 errors.extend(err.errors)
@@ -207,11 +216,13 @@ class StatusRecorder:
             else:
                 todo.append((path, blob_id))
         if todo:
-            errors.extend(await self._parse(repository, sha, todo))
+            errors.extend(await self._parse(repository, sha, todo, registry))
         errors.sort(key=lambda e: (e.path, e.line or 0, e.field))
         return errors
 
-    async def _parse(self, repository: str, sha: str, todo: Files) -> list[ContentError]:
+    async def _parse(
+        self, repository: str, sha: str, todo: Files, registry: KindRegistry
+    ) -> list[ContentError]:
         by_id = await contents(self.git, repository, [b for _, b in todo if b])
         by_path = await files_at(self.git, repository, sha, [p for p, b in todo if not b])
         files: list[tuple[str, str, bytes]] = []
@@ -220,7 +231,7 @@ class StatusRecorder:
                 files.append((path, blob_id, by_id[blob_id]))
             elif (found := by_path.get(path)) is not None and found.content is not None:
                 files.append((path, found.blob_id, found.content))
-        parsed = await asyncio.to_thread(parse_many, files, self.registry, max_bytes=self.max_bytes)
+        parsed = await asyncio.to_thread(parse_many, files, registry, max_bytes=self.max_bytes)
         return [e for p in parsed for e in p.errors]
 
 

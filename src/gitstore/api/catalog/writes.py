@@ -51,8 +51,9 @@ from typing import Any
 from gitstore.backends.kv import KvStore
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
 from gitstore.config import Settings
-from gitstore.domain.content import KindRegistry
+from gitstore.domain.content import KindRegistry, Manifest
 from gitstore.domain.content.manifest import ResourceIdentity
+from gitstore.domain.conversion import HookRunner
 from gitstore.domain.errors import (
     Aborted,
     FailedPrecondition,
@@ -62,6 +63,7 @@ from gitstore.domain.errors import (
     Unavailable,
 )
 from gitstore.git.client import GitClient, GitServiceError
+from gitstore.git.kinds import KindsLoader
 from gitstore.git.v1 import git_service_pb2 as pb
 
 from ..refaudit import audit_ref_update
@@ -71,6 +73,7 @@ from .writes_history import HistoryEntry, resource_history
 from .writes_idempotency import IdempotencyGate
 from .writes_indexing import PENDING, IndexWatcher
 from .writes_inputs import ManifestBuilder, Operation, WriteOptions, request_hash
+from .writes_kinds import WriteKinds, touches_kinds
 from .writes_metrics import WriteMetrics
 from .writes_plan import Plan, check_expected_version, plan_operations
 from .writes_result import Caller, WriteResult, generated_message, git_blob_id
@@ -112,6 +115,8 @@ class CatalogWriter:
         settings: Settings,
         metrics: WriteMetrics | None = None,
         registry: KindRegistry | None = None,
+        kinds: KindsLoader | None = None,
+        hook_runner: Callable[[], HookRunner] | None = None,
     ) -> None:
         self.store = store
         self.git = git
@@ -120,6 +125,36 @@ class CatalogWriter:
         self.metrics = metrics
         self.registry = registry or KindRegistry.builtin()
         self.builder = ManifestBuilder(self.registry, settings.content.max_manifest_bytes)
+        # the kinds of the head a write is planned on (``writes_kinds``); None: built-ins only
+        self.kinds = kinds
+        self.hook_runner = hook_runner
+
+    def _write_kinds(self, repository_id: str) -> WriteKinds | None:
+        if self.kinds is None:
+            return None
+        runner = self.hook_runner
+        if runner is None:
+            raise Unavailable("no conversion hook runner is configured")
+        return WriteKinds(
+            self.kinds, repository_id, self.settings.content.max_manifest_bytes, runner
+        )
+
+    async def use_head_kinds(
+        self,
+        record: RepositoryRecord,
+        options: WriteOptions,
+        definitions: Sequence[Manifest] = (),
+    ) -> None:
+        """Validate input with the kinds of the branch head (plus the request's own
+        ``definitions``): ``self.builder`` and ``self.registry`` follow."""
+        kinds = self._write_kinds(record.repository_id)
+        if kinds is None:
+            return
+        view = self._view(record, options)
+        head = await view.head() or await self._fork_point(view, record)
+        effective = kinds.effective(await kinds.head(head), definitions)
+        self.registry = effective.registry
+        self.builder = ManifestBuilder(self.registry, self.settings.content.max_manifest_bytes)
 
     # ------------------------------------------------------------------ entry points
     async def write(
@@ -136,11 +171,25 @@ class CatalogWriter:
         the repository as ``writable`` answered it (else it is looked up and checked)."""
         identities = [op.identity for op in operations]
 
+        if record is None:
+            record = await self.writable(caller, data["repository"])
+        kinds = self._write_kinds(record.repository_id)
+
         async def planner(view: BranchView, base: str | None) -> Plan:
+            registry, builder = self.registry, self.builder
+            if kinds is not None:
+                head = await kinds.head(base)
+                effective = kinds.for_operations(head, operations)
+                registry = view.registry = effective.registry
+                if registry is not self.registry:
+                    kinds.revalidate(operations, registry)
+                    builder = ManifestBuilder(registry, self.settings.content.max_manifest_bytes)
+                if touches_kinds(operations):
+                    await kinds.check_change(base, head.registry, effective, operations)
             current = await view.files(base, identities)
             if options.expected_version:
                 await check_expected_version(view, base, options.expected_version, current)
-            return plan_operations(operations, current, self.builder, self.registry)
+            return plan_operations(operations, current, builder, registry)
 
         message = options.message
         return await self._run(caller, mutation, data, options, planner, message, record=record)
@@ -164,9 +213,14 @@ class CatalogWriter:
         view = self._view(record, options)
         target = await load_commit(view, wanted)
 
+        kinds = self._write_kinds(record.repository_id)
+
         async def planner(view: BranchView, base: str | None) -> Plan:
+            registry = self.registry
+            if kinds is not None:  # the kinds of the head the revert is planned on
+                registry = view.registry = (await kinds.head(base)).registry
             return await plan_revert(
-                view, base, target, self.registry, self.settings.content.max_manifest_bytes
+                view, base, target, registry, self.settings.content.max_manifest_bytes
             )
 
         message = options.message or revert_message(target)
@@ -188,12 +242,15 @@ class CatalogWriter:
         view = BranchView(
             self.git, record.repository_id, record.default_branch, registry=self.registry
         )
-        definition = self.registry.get(kind)
+        kinds = self._write_kinds(record.repository_id)
+        if kinds is not None:  # the kinds of the default branch's head
+            view.registry = (await kinds.head(await view.head())).registry
+        definition = view.registry.get(kind)
         return await resource_history(
             view,
             ResourceIdentity(definition.kind, name),
             first,
-            self.registry,
+            view.registry,
             self.settings.content.max_manifest_bytes,
         )
 

@@ -43,6 +43,7 @@ from ..catalog.ids import encode_resource_id
 from ..catalog.writes import Caller, CatalogWriter, WriteResult, is_refusal
 from ..catalog.writes_history import HistoryEntry
 from ..catalog.writes_inputs import Remove, WriteOptions
+from ..catalog.writes_kinds import definitions_in
 from ..catalog.writes_metrics import WriteMetrics, write_metrics
 from ..catalog.writes_plan import Change
 from ..catalog.writes_problems import USER_ERROR_CODES, WriteRefused
@@ -85,6 +86,8 @@ class CatalogMutationsModule:
                     settings=services.settings,
                     metrics=_metrics(info),
                     registry=registry,
+                    kinds=services.kinds(),
+                    hook_runner=services.hook_runner,
                 ),
                 Caller(principal, ctx.request_id),
             )
@@ -93,7 +96,10 @@ class CatalogMutationsModule:
             w, caller = writer(info)
             record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
-            puts = w.builder.documents(data["manifests"])
+            items = data["manifests"]
+            max_bytes = w.settings.content.max_manifest_bytes
+            await w.use_head_kinds(record, options, definitions_in(items, max_bytes))
+            puts = w.builder.documents(items)
             result = await w.write(caller, "applyManifests", data, puts, options, record=record)
             return _payload(result)
 
@@ -136,6 +142,7 @@ class CatalogMutationsModule:
             w, caller = writer(info)
             record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
+            await w.use_head_kinds(record, options)
             put = w.builder.typed(
                 kind,
                 data["name"],

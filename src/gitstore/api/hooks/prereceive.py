@@ -16,7 +16,8 @@ RPCs see the pushed objects. In order:
    long or deep, submodules, ...: ``gitservice.transport.objects``) are violations as sent.
 4. **content**: ``prereceive_content.ContentCheck`` (every pushed commit valid, every pushed
    tip's references resolvable, no duplicate files), skipped for a push that is refused for
-   ``permission``.
+   ``permission``; each commit is judged with the kinds of its own tree, and a commit that
+   changes ``kinds/`` must not break stored resources (``prereceive_kinds``).
 
 The answer is ``allowed`` with one ``✓`` line (how many manifests were validated, how
 long it took), or not allowed with every violation and the refusal block
@@ -33,7 +34,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord, User
-from gitstore.domain.content import KindRegistry
 from gitstore.domain.publishing import (
     PERMISSION,
     PolicyFacts,
@@ -52,7 +52,7 @@ from gitstore.hook.v1 import hook_service_pb2 as hook_pb2
 
 from ..identity.principal import ALL_SCOPES, Principal
 from ..namespaces.permissions import can_write_repository
-from .prereceive_content import ContentCheck
+from .prereceive_kinds import PushKinds
 
 if TYPE_CHECKING:
     from ..services import ApiServices
@@ -89,13 +89,16 @@ async def pre_receive(
     for push in pushes:
         violations.extend(ref_violations(push, policy, facts, max_commits=max_commits))
 
-    check = ContentCheck(
+    kinds = PushKinds(
         services.git(),
+        services.kinds(),
         record.repository_id,
         request.quarantine_id,
-        KindRegistry.builtin(),
+        services.hook_runner,
         services.settings.content.max_manifest_bytes,
     )
+    kind_violations, check = await kinds.check(pushes)
+    violations.extend(kind_violations)
     violations.extend(await check.check_commits(pushes))
     for push in pushes:
         violations.extend(await check.check_tip(push))

@@ -1,0 +1,141 @@
+"""The kinds of a push: each pushed commit judged with the registry of its own tree.
+
+A push may add a kind and resources of it in one commit, change a kind and migrate its
+resources, or remove one; so there is no single registry for a push. For every pushed
+commit (and every pushed tip) this module looks up the registry of *that* commit
+(``KindsLoader``: one ``ListTree`` of the top level, the registry itself cached by the id of
+the ``kinds/`` tree) and:
+
+* when the commit's ``kinds/`` tree differs from its first parent's, admits the change with
+  ``api.kinds.kind_change_problems`` (conflicting definitions, stranded resources, Wasm
+  hooks that do not round-trip), reading the commit's tree through the push's quarantine;
+  the refusals are violations of that commit (``remote:`` lines naming the definition file);
+* hands ``prereceive_content.ContentCheck`` the registry to validate with: commits are
+  grouped by registry (nearly always one group) and each group gets its own check, so the
+  per-file checks are exactly the existing ones, run with the right kinds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from gitstore.domain.content import KindRegistry
+from gitstore.domain.conversion import HookRunner
+from gitstore.domain.publishing import RefPush, Violation, content_violations
+from gitstore.git.client import GitClient
+from gitstore.git.kinds import EMPTY, KindsLoader, file_at, stored_files
+
+from ..kinds import kind_change_problems
+from .prereceive_content import ContentCheck, tip_base
+
+
+class PushKinds:
+    """Registries of a push's commits, and the checks of their kind changes."""
+
+    def __init__(
+        self,
+        git: GitClient,
+        loader: KindsLoader,
+        repository_id: str,
+        quarantine_id: str,
+        runner: Callable[[], HookRunner],
+        max_bytes: int,
+    ) -> None:
+        self.git = git
+        self.loader = loader
+        self.repository_id = repository_id
+        self.quarantine_id = quarantine_id
+        self.runner = runner
+        self.max_bytes = max_bytes
+        self._trees: dict[str, str] = {}
+
+    async def tree(self, sha: str) -> str:
+        if sha not in self._trees:
+            self._trees[sha] = await self.loader.tree_id(
+                self.repository_id, sha, quarantine_id=self.quarantine_id
+            )
+        return self._trees[sha]
+
+    async def registry(self, sha: str) -> KindRegistry:
+        tree = await self.tree(sha)
+        kinds = await self.loader.of_tree(
+            self.repository_id, sha, tree, quarantine_id=self.quarantine_id
+        )
+        return kinds.registry
+
+    async def check(self, pushes: Sequence[RefPush]) -> tuple[list[Violation], ContentChecks]:
+        """Violations of the pushed kind changes, and the content checks by registry."""
+        violations: list[Violation] = []
+        seen: set[str] = set()
+        by_registry: dict[int, tuple[KindRegistry, set[str]]] = {}
+        for push in pushes:
+            for commit in push.commits:
+                if commit.sha in seen:
+                    continue
+                seen.add(commit.sha)
+                parent = commit.parents[0] if commit.parents else ""
+                violations.extend(await self._changes(push.ref, commit.sha, parent))
+                registry = await self.registry(commit.sha)
+                by_registry.setdefault(id(registry), (registry, set()))[1].add(commit.sha)
+        checks = ContentChecks(self, by_registry)
+        return violations, checks
+
+    async def _changes(self, ref: str, sha: str, parent: str) -> list[Violation]:
+        tree = await self.tree(sha)
+        before = await self.tree(parent) if parent else EMPTY
+        if tree == before:
+            return []
+        q = self.quarantine_id
+        kinds = await self.loader.of_tree(self.repository_id, sha, tree, quarantine_id=q)
+        old = await self.registry(parent) if parent else self.loader.base
+
+        async def stored(directories: Sequence[str]) -> list[tuple[str, str, bytes]]:
+            return await stored_files(
+                self.git, self.repository_id, sha, directories, quarantine_id=q
+            )
+
+        async def module(path: str) -> bytes | None:
+            return await file_at(self.git, self.repository_id, sha, path, quarantine_id=q)
+
+        errors = await kind_change_problems(
+            old, kinds, stored, module, self.runner, max_bytes=self.max_bytes
+        )
+        return content_violations(ref, sha, errors)
+
+
+class ContentChecks:
+    """``ContentCheck``s of one push, one per registry its commits use."""
+
+    def __init__(self, kinds: PushKinds, groups: dict[int, tuple[KindRegistry, set[str]]]) -> None:
+        self.kinds = kinds
+        self.groups = groups
+        self._checks: dict[int, ContentCheck] = {}
+
+    def _check(self, registry: KindRegistry) -> ContentCheck:
+        key = id(registry)
+        if key not in self._checks:
+            k = self.kinds
+            self._checks[key] = ContentCheck(
+                k.git, k.repository_id, k.quarantine_id, registry, k.max_bytes
+            )
+        return self._checks[key]
+
+    async def check_commits(self, pushes: Sequence[RefPush]) -> list[Violation]:
+        out: list[Violation] = []
+        for registry, shas in self.groups.values():
+            mine = [
+                replace(p, commits=tuple(c for c in p.commits if c.sha in shas)) for p in pushes
+            ]
+            out.extend(await self._check(registry).check_commits(mine))
+        return out
+
+    async def check_tip(self, push: RefPush) -> list[Violation]:
+        if tip_base(push) is None or not push.peeled:
+            return []
+        registry = await self.kinds.registry(push.peeled)
+        return await self._check(registry).check_tip(push)
+
+    @property
+    def validated(self) -> int:
+        return sum(c.validated for c in self._checks.values())

@@ -1,0 +1,147 @@
+"""Custom kinds through applyManifests: the registry of the head the write is planned on,
+plus the request's own KindDefinitions; projected by the real worker with the kinds of the
+commit it projects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from gitstore.domain.content.kindset import registry_for
+from gitstore.git.client import GitClient
+from gitstore.worker.service import WorkerService
+from tests.worker.harness import visible_draft
+
+from .harness import Stack
+from .ops import APPLY, Person, mutate, ok
+
+
+def brand_kind(required: tuple[str, ...] = ("title",)) -> dict[str, Any]:
+    return {
+        "apiVersion": "gitstore.dev/v1",
+        "kind": "KindDefinition",
+        "metadata": {"name": "brands"},
+        "spec": {
+            "group": "acme.example",
+            "names": {"kind": "Brand", "plural": "brands", "singular": "brand"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "type": "object",
+                        "required": list(required),
+                        "properties": {"title": {"type": "string"}, "country": {"type": "string"}},
+                    },
+                }
+            ],
+        },
+    }
+
+
+def brand(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "acme.example/v1",
+        "kind": "Brand",
+        "metadata": {"name": name},
+        "spec": spec or {"title": name.title()},
+    }
+
+
+def apply(stack: Stack, owner: Person, repo: str, *manifests: Any, **extra: Any) -> Any:
+    items = [{"manifest": m} for m in manifests]
+    return mutate(stack.api, APPLY, {"repository": repo, "manifests": items, **extra}, owner.token)
+
+
+@pytest.fixture(scope="module")
+def worker(stack: Stack) -> Iterator[WorkerService]:
+    async def client() -> GitClient:
+        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
+
+    git = stack.api.run(client())
+    service = WorkerService(
+        stack.settings, kv=stack.api.services.kv(), git=git, grace=1.0, pending_interval=0.5
+    )
+    stack.api.run(service.start())
+    try:
+        yield service
+    finally:
+        stack.api.run(service.stop())
+        stack.api.run(git.close())
+
+
+def test_a_kind_and_its_resources_in_one_commit_are_projected(
+    stack: Stack, owner: Person, repo: str, worker: WorkerService
+) -> None:
+    written = ok(
+        apply(
+            stack,
+            owner,
+            repo,
+            brand_kind(),
+            brand("acme"),
+            waitForIndex=True,
+            indexTimeout=30.0,
+        )
+    )
+    assert written["indexing"]["state"] == "INDEXED"
+    assert sorted(c["path"] for c in written["changes"]) == [
+        "brands/acme.yaml",
+        "kinds/brands.yaml",
+    ]
+    kv = stack.api.services.kv()
+
+    async def read() -> Any:
+        scope = await visible_draft(kv, repo)
+        return await kv.get(scope, "brand", "acme")
+
+    document = stack.api.run(read())
+    assert document is not None
+    assert document.value()["spec"] == {"title": "Acme"}
+    # a later write of brands alone uses the head's kinds
+    ok(apply(stack, owner, repo, brand("zeta")))
+
+
+def test_a_resource_of_an_undefined_kind_is_refused(stack: Stack, owner: Person, repo: str) -> None:
+    result = apply(stack, owner, repo, brand("acme"))
+    [error] = result["userErrors"]
+    assert error["message"].startswith("kind: unknown kind 'Brand'"), error
+    assert not result["committed"]
+
+
+def test_an_invalid_definition_is_refused(stack: Stack, owner: Person, repo: str) -> None:
+    bad = brand_kind()
+    bad["spec"]["names"]["plural"] = "products"
+    bad["metadata"]["name"] = "products"
+    bad["spec"]["names"]["singular"] = "product"
+    result = apply(stack, owner, repo, bad)
+    assert not result["committed"]
+    assert any("already used by kind Product" in e["message"] for e in result["userErrors"])
+
+
+def test_a_definition_change_that_invalidates_stored_resources_is_refused(
+    stack: Stack, owner: Person, repo: str
+) -> None:
+    ok(apply(stack, owner, repo, brand_kind(), brand("acme"), brand("zeta")))
+    result = apply(stack, owner, repo, brand_kind(required=("title", "country")))
+    assert not result["committed"]
+    [error] = result["userErrors"]
+    assert "2 resources (brands/acme.yaml, brands/zeta.yaml) invalid" in error["message"]
+    # migrating them in the same request is accepted
+    ok(
+        apply(
+            stack,
+            owner,
+            repo,
+            brand_kind(required=("title", "country")),
+            brand("acme", title="Acme", country="NL"),
+            brand("zeta", title="Zeta", country="DE"),
+        )
+    )
+
+
+def test_registry_for_without_definitions_is_the_shared_builtin_registry() -> None:
+    assert registry_for([]).registry is registry_for([]).registry
