@@ -138,3 +138,12 @@ def test_a_product_lists_every_collection_it_is_in(
     assert collections_of(served, repo)["linen-shirt"] == ["featured"]
     assert all_products(served, repo, collection="summer") == []
     assert all_products(served, repo, collection="cheap") == ["cotton-tee"]
+
+    # A collection's rules change (the products do not): the membership read right after
+    # follows (the membership cache is keyed by the scope's head, which every batch moves).
+    apply(served, owner, repo, rules("cheap", ("price", "lessThan", "50")))
+    assert collections_of(served, repo) == {
+        "cotton-tee": ["cheap", "featured"],
+        "linen-shirt": ["cheap", "featured"],
+        "wool-sweater": [],
+    }

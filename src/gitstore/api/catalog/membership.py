@@ -11,21 +11,33 @@ index entry, ``domain.projection``: one index page each, usually a few documents
 product is checked against them with the projection's own rule evaluation
 (``domain.content.rules``). Both read the collection documents of the one scope the
 ``catalog`` selection resolved, so the answer agrees with the collection filter.
+
+The selections of a scope only change with a batch the worker applies, and every batch moves
+the scope's head (its ``sequence`` grows; a large commit is switched to whole, never applied in
+view). So they are cached in-process per store by ``(scope, head version, head sequence)``: a
+storefront reading product pages pays the reads once per scope state, not once per request
+(the catalogue benchmark reads ``collections`` on every product request).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore.backends.kv import Document, KvStore
+from gitstore.backends.kv import ChannelHead, Document, KvStore
 from gitstore.backends.kv.base import MAX_PAGE_SIZE
 from gitstore.domain.content.rules import RuleSet, matching_collections, rule_set
 from gitstore.domain.keys import ChannelScope
 
+from ..graphql.lru import LRU
+
 COLLECTION = "collection"
+CACHED_STATES = 512
+_Key = tuple[ChannelScope, str, int]
+_caches: weakref.WeakKeyDictionary[KvStore, LRU[_Key, _Selections]] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,9 +49,15 @@ class _Selections:
 class CollectionMembership:
     """Answers ``collections_of`` for the products of one KV scope (one per ``catalog``)."""
 
-    def __init__(self, kv: KvStore, scope: ChannelScope) -> None:
+    def __init__(
+        self,
+        kv: KvStore,
+        scope: ChannelScope,
+        head: Callable[[], Awaitable[ChannelHead | None]] | None = None,
+    ) -> None:
         self.kv = kv
         self.scope = scope
+        self.head = head  # the view's (read once per request); None: never cached
         self._selections: asyncio.Future[_Selections] | None = None
 
     async def collections_of(self, name: str, spec: dict[str, Any]) -> list[str]:
@@ -57,6 +75,20 @@ class CollectionMembership:
         return self._selections
 
     async def _read(self) -> _Selections:
+        head = await self.head() if self.head is not None else None
+        if head is None:
+            return await self._read_store()
+        cache = _caches.get(self.kv)
+        if cache is None:
+            cache = _caches.setdefault(self.kv, LRU(CACHED_STATES))
+        key = (self.scope, head.version, head.sequence)
+        cached = cache.get(key)
+        if cached is None:
+            cached = await self._read_store()
+            cache.put(key, cached)
+        return cached
+
+    async def _read_store(self) -> _Selections:
         rules: dict[str, RuleSet] = {}
         async for document in self._selecting("rules"):
             found = rule_set(_spec(document))

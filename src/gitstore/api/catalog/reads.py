@@ -122,7 +122,7 @@ class CatalogView:
     def membership(self) -> CollectionMembership:
         """What products of this view answer ``collections`` with (read once per view)."""
         if self._membership is None:
-            self._membership = CollectionMembership(self.kv, self.scope)
+            self._membership = CollectionMembership(self.kv, self.scope, self.head)
         return self._membership
 
     def resource(self, document: Document) -> CatalogResource:
