@@ -157,10 +157,17 @@ def layout_moves(
             continue
         if found is None or found.layout is to:
             continue
-        ext = path[path.rindex(".") :]  # keeps .yml as it is: a move, not a rewrite
-        new = path_for(found.kind, found.name, registry=registry, layout=to)
-        moves.append((path, new.removesuffix(".yaml") + ext))
+        moves.append((path, relocated(path, found, to, registry)))
     return sorted(moves)
+
+
+def relocated(
+    path: str, found: PathIdentity, layout: Layout, registry: KindRegistry | None = None
+) -> str:
+    """The same file (name and extension, ``.yml`` kept) as ``path`` in ``layout``."""
+    ext = path[path.rindex(".") :]
+    new = path_for(found.kind, found.name, registry=registry or _builtin(), layout=layout)
+    return new.removesuffix(".yaml") + ext
 
 
 def identity_errors(manifest: Manifest, registry: KindRegistry | None = None) -> list[ContentError]:
