@@ -71,7 +71,7 @@ def test_new_repository_writes_the_fanout_layout_and_marker(
     stack: Stack, owner: Person, repo: str
 ) -> None:
     ok(upsert_product(stack.api, owner.token, repo, "oxford-shirt"))
-    assert stack.files(repo) == sorted([".gitstore/layout", fan("oxford-shirt")])
+    assert stack.all_files(repo) == sorted([".gitstore/layout", fan("oxford-shirt")])
     assert stack.git_show(repo, ".gitstore/layout") == b"fanout\n"
     again = migrate(stack, owner.token, repo)  # already fan-out: nothing to do
     assert again["committed"] is False and again["moved"] == 0
@@ -88,7 +88,7 @@ def test_flat_repository_migrates_and_history_revert_follow(
 
     result = migrate(stack, owner.token, repo)
     assert result["committed"] is True and result["moved"] == 2 and result["layout"] == "fanout"
-    assert stack.files(repo) == sorted(
+    assert stack.all_files(repo) == sorted(
         [".gitstore/layout", "README.md", fan("p"), fan("q", "json")]
     )
     assert (

@@ -119,9 +119,10 @@ class BranchView:
 
     async def layout(self, revision: str | None) -> Layout:
         """The repository layout at ``revision`` (None: no commit yet), from its marker file;
-        the marker's path is recorded as read, so a concurrent migration re-plans a write."""
+        the marker's path is recorded as read, so a concurrent migration re-plans a write.
+        With no commit the marker is not a read: the first commit writes it, and the git
+        service lets two first commits writing the same marker both land."""
         if revision is None:
-            self._reads.setdefault("", set()).add(LAYOUT_MARKER)
             return layout_of(None, has_commits=False)
         found = await self.blobs(revision, paths=[LAYOUT_MARKER])
         return layout_of(found[0].content if found else None, has_commits=True)
