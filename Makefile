@@ -3,6 +3,8 @@
 #   make test    set up, then run the whole check: generated code, lint, types, tests
 #   make bench   set up, then run every benchmark in bench/ (one JSON line each)
 #   make lock    upgrade requirements.lock on purpose; kept only if `make test` passes on it
+#   make hooks   build the example WASI conversion hooks (examples/hooks/*.c -> build/hooks/)
+#   make toolchain  install what `make hooks` needs (Debian packages; run by `make test`)
 #
 # Installs are locked: requirements.lock pins the whole tree (exact versions with hashes) and
 # setup installs only that, so an upstream release cannot change what a fresh clone gets.
@@ -11,7 +13,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve test check lint typecheck proto proto-check lock-check bench lock clean
+.PHONY: setup serve test check lint typecheck proto proto-check lock-check bench lock clean toolchain hooks
 
 setup: $(STAMP)
 
@@ -48,14 +50,29 @@ lock-check: setup
 
 check: lock-check proto-check lint typecheck
 
-test: check
+test: check hooks
 	$(VENV)/bin/pytest -q
 
-bench: setup
+# Example conversion hooks: C compiled to WASI preview 1 commands (docs/conversion.md).
+HOOK_CC     ?= clang
+HOOK_CFLAGS ?= --target=wasm32-wasi -O2 -Wall -Wextra -Werror
+HOOKS_DIR   := build/hooks
+HOOKS       := $(patsubst examples/hooks/%.c,$(HOOKS_DIR)/%.wasm,$(wildcard examples/hooks/*.c))
+
+toolchain:
+	@HOOK_CC=$(HOOK_CC) scripts/toolchain.sh
+
+hooks: toolchain $(HOOKS)
+
+$(HOOKS_DIR)/%.wasm: examples/hooks/%.c $(wildcard examples/hooks/*.h) | toolchain
+	@mkdir -p $(HOOKS_DIR)
+	$(HOOK_CC) $(HOOK_CFLAGS) -o $@.tmp $< && mv $@.tmp $@
+
+bench: setup hooks
 	$(PY) bench/run.py
 
 lock: setup
 	PYTHON=$(PY) scripts/lock.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(HOOKS_DIR)

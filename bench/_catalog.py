@@ -1,31 +1,16 @@
-"""Synthetic catalogue repositories for the benchmarks, built with ``git fast-import``.
+"""Catalogue repositories for the benchmarks, built with ``git fast-import``.
 
-A repository of N files holds realistic ~300-byte YAML manifests (``apiVersion``, ``kind``,
-``metadata``, ``spec``): 94 % Products, 5 % Categories, 1 % Collections. Paths are sharded
-by the SHA-1 of the manifest name so that no tree is huge and tree sizes stay bounded as
-the repository grows::
-
-    <plural>/<h0>/<h1h2>/<name>.yaml      e.g. products/7/3f/graphite-kettle-004211.yaml
-
-``h0`` is the first hex digit of sha1(name) (16 directories per kind) and ``h1h2`` the next
-two (256 below each): 4,096 leaf directories per kind. At 100,000 files a leaf holds ~23
-manifests, at 10,000 about 2; a one-file commit rewrites four trees (root, kind, h0, leaf)
-whatever the size.
-
-The whole repository is one commit on ``refs/heads/main`` (HEAD), generated as a fast-import
-stream in Python and piped into ``git fast-import`` in a fresh bare repository. Built
-repositories are cached under ``bench/.cache/`` keyed by size and :data:`LAYOUT_VERSION`
-(bump it when the generator changes); benchmarks work on copies (:func:`copy_repo`).
-
-That sharded layout is the default (:data:`SHARDED`). Other layouts plug in as a
-:class:`Layout` (a name, a version and the files of a repository of N), e.g. the flat
-content-model layout of ``_products.py`` (``products/<name>.yaml``) that the catalogue
-benchmark uses: ``cached_repo(count, progress, layout=_products.CONTENT)``.
+A :class:`Layout` says what a repository of N holds (a name, a version and the files of a
+repository of N): ``_products.CONTENT`` is the catalogue the product writes (real manifests
+of the built-in kinds at the content model's ``path_for`` paths). The whole repository is one
+commit on ``refs/heads/main`` (HEAD), generated as a fast-import stream in Python and piped
+into ``git fast-import`` in a fresh bare repository. Built repositories are cached under
+``bench/.cache/`` keyed by size, layout name and version; benchmarks work on copies
+(:func:`copy_repo`). Names of products come from :func:`name_of`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -52,70 +37,12 @@ _NOUNS = (
     "wallet",
 )  # fmt: skip
 _BRANDS = ("acme", "northwind", "contoso", "fabrikam", "tailspin", "wingtip")
-_CURRENCIES = ("EUR", "USD", "GBP")
-
-
-def kind_of(index: int) -> tuple[str, str]:
-    """(kind, plural directory) of the index-th manifest."""
-    if index % 100 == 0:
-        return "Collection", "collections"
-    if index % 20 == 0:
-        return "Category", "categories"
-    return "Product", "products"
 
 
 def name_of(index: int) -> str:
     adjective = _ADJECTIVES[(index * 7) % len(_ADJECTIVES)]
     noun = _NOUNS[(index * 13) % len(_NOUNS)]
     return f"{adjective}-{noun}-{index:06d}"
-
-
-def path_of(index: int) -> str:
-    name = name_of(index)
-    digest = hashlib.sha1(name.encode()).hexdigest()  # sharding, not security
-    return f"{kind_of(index)[1]}/{digest[0]}/{digest[1:3]}/{name}.yaml"
-
-
-def product_indices(count: int) -> list[int]:
-    """Indices of the Product manifests of a repository of ``count`` files."""
-    return [i for i in range(count) if kind_of(i)[0] == "Product"]
-
-
-def manifest(index: int, revision: int = 0) -> bytes:
-    """The manifest of the index-th file; ``revision`` > 0 gives a changed version of it."""
-    kind, _ = kind_of(index)
-    name = name_of(index)
-    adjective, noun, _ = name.split("-")
-    brand = _BRANDS[index % len(_BRANDS)]
-    price = 499 + (index * 37 + revision * 101) % 20000
-    stock = (index * 11 + revision * 3) % 500
-    if kind == "Product":
-        spec = (
-            f"  title: {adjective.title()} {noun.title()} {index}\n"
-            f"  sku: SKU-{index:06d}\n"
-            f"  price:\n    amount: {price}\n"
-            f"    currency: {_CURRENCIES[index % len(_CURRENCIES)]}\n"
-            f"  stock: {stock}\n"
-            f"  tags: [{adjective}, {noun}]\n"
-            f"  description: A {adjective} {noun} by {brand.title()} (rev {revision}).\n"
-        )
-    else:
-        spec = (
-            f"  title: {adjective.title()} {noun.title()}s\n"
-            f"  parent: {noun}s\n"
-            f"  sortOrder: {index % 97}\n"
-            f"  description: Everything {adjective} for your {noun} (rev {revision}).\n"
-        )
-    return (
-        "apiVersion: catalog.gitstore.dev/v1\n"
-        f"kind: {kind}\n"
-        "metadata:\n"
-        f"  name: {name}\n"
-        "  labels:\n"
-        f"    brand: {brand}\n"
-        f"    collection: {noun}s\n"
-        "spec:\n" + spec
-    ).encode()
 
 
 @dataclass(frozen=True)
@@ -127,14 +54,6 @@ class Layout:
     version: int
     files: Callable[[int], Iterable[tuple[str, bytes]]]
     total: Callable[[int], int] = lambda count: count
-
-
-def _sharded_files(count: int) -> Iterator[tuple[str, bytes]]:
-    for index in range(count):
-        yield path_of(index), manifest(index)
-
-
-SHARDED = Layout("v", LAYOUT_VERSION, _sharded_files)
 
 
 def _fast_import_stream(
@@ -169,7 +88,8 @@ def build_repo(
     count: int,
     dest: Path,
     progress: Callable[[int, int], None] | None = None,
-    layout: Layout = SHARDED,
+    *,
+    layout: Layout,
 ) -> None:
     """Create a bare repository of ``count`` manifests at ``dest`` (must not exist)."""
     total = layout.total(count)
@@ -193,9 +113,7 @@ def build_repo(
         raise RuntimeError(f"fixture {dest} holds {files} files, expected {total}")
 
 
-def cached_repo(
-    count: int, progress: Callable[[int, int], None] | None = None, layout: Layout = SHARDED
-) -> Path:
+def cached_repo(count: int, progress: Callable[[int, int], None] | None, layout: Layout) -> Path:
     """The cached bare repository of ``count`` manifests in ``layout``, built on first use."""
     path = CACHE_DIR / f"catalog-{layout.name}{layout.version}-{count}.git"
     if path.is_dir():  # only ever created by an atomic rename of a complete build
@@ -203,7 +121,7 @@ def cached_repo(
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f"build-{count}-", dir=CACHE_DIR))
     try:
-        build_repo(count, staging / "repo.git", progress, layout)
+        build_repo(count, staging / "repo.git", progress, layout=layout)
         shutil.rmtree(path, ignore_errors=True)
         (staging / "repo.git").rename(path)
     finally:

@@ -2,9 +2,9 @@
 
 Unlike ``_catalog.SHARDED`` (synthetic manifests in sharded directories), these are valid
 manifests of the built-in kinds at the paths of the content-model convention
-(docs/content-model.md): ``products/<name>.yaml``, ``categories/<name>.yaml``,
-``collections/<name>.yaml`` — so a repository of 100,000 products has one tree of 100,000
-entries, as a real store of that size would.
+(docs/content-model.md), computed by the domain's own ``path_for`` (``path_of`` here), so a
+repository of 100,000 products is laid out as a real store of that size is, whatever the
+convention is at the time (fixtures are cached per layout: ``layout_fingerprint``).
 
 * 31 categories: three roots (``home``, ``apparel``, ``accessories``) and one per noun
   (``kettles``, ``mugs``, ...) below them; 3 rule-based collections.
@@ -44,8 +44,24 @@ def product_name(index: int) -> str:
     return _catalog.name_of(index)
 
 
+def path_of(kind: str, name: str) -> str:
+    """Where the product puts ``(kind, name)``: the content model's own path function, so
+    the benchmarks follow any change of the layout."""
+    from gitstore.domain.content.paths import path_for
+
+    return path_for(kind, name)
+
+
 def product_path(index: int) -> str:
-    return f"products/{product_name(index)}.yaml"
+    return path_of("Product", product_name(index))
+
+
+def layout_fingerprint() -> str:
+    """A short hash of sample paths: fixtures built for another layout are not reused."""
+    import hashlib
+
+    sample = [product_path(i) for i in (0, 1, 99_999)] + [path_of("Category", "mugs")]
+    return hashlib.sha1("\n".join(sample).encode()).hexdigest()[:8]
 
 
 def _words(index: int) -> tuple[str, str, str]:
@@ -192,9 +208,9 @@ def _collection(index: int, name: str) -> bytes:
 def files(count: int) -> Iterator[tuple[str, bytes]]:
     """Every file of a repository of ``count`` products (categories and collections first)."""
     for index, name in enumerate(category_names()):
-        yield f"categories/{name}.yaml", _category(index, name)
+        yield path_of("Category", name), _category(index, name)
     for index, name in enumerate(COLLECTIONS):
-        yield f"collections/{name}.yaml", _collection(index, name)
+        yield path_of("Collection", name), _collection(index, name)
     for index in range(count):
         yield product_path(index), product_yaml(index)
 
@@ -203,7 +219,7 @@ def total_files(count: int) -> int:
     return count + len(category_names()) + len(COLLECTIONS)
 
 
-CONTENT = _catalog.Layout("content-v", CONTENT_VERSION, files, total_files)
+CONTENT = _catalog.Layout(f"content-{layout_fingerprint()}-v", CONTENT_VERSION, files, total_files)
 
 
 def check_sample(indices: list[int], revision: int = 0) -> None:

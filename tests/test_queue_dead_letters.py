@@ -107,8 +107,7 @@ async def test_replay_publishes_again_and_drop_forgets(target: Target) -> None:
 
 
 async def test_dead_letters_survive_reopening(target: Target) -> None:
-    if target.name == "memory":
-        pytest.skip("the memory backend lives as long as its process (shared by name)")
+    """(memory: a queue lives as long as its process, shared by name, so it holds too)"""
     queue = await target.open()
     await queue.publish(b"keep me")
     [message] = await collect(queue, "workers", "c1", 1, ack=False)

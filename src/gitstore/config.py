@@ -35,6 +35,32 @@ class GitGrpcClientSettings(BaseModel):
     timeout_seconds: float = 30.0
 
 
+class HousekeepingSettings(BaseModel):
+    """Repository housekeeping (``GITSTORE_GIT__HOUSEKEEPING__*``, docs/git-service.md)."""
+
+    # Schedule an optimisation check after writes (off: only the RPC and the CLI run it).
+    enabled: bool = True
+    # Wait this long after a repository's last write before checking it (writes in between
+    # push the check back, up to ``max_delay_seconds`` after the first one).
+    debounce_seconds: float = Field(default=5.0, ge=0)
+    max_delay_seconds: float = Field(default=60.0, ge=0)
+    # Repositories optimised at once by the background scheduler (one at a time each).
+    concurrency: int = Field(default=1, ge=1, le=64)
+    # Geometric repack (``git repack -d --geometric=2``) when this many loose objects ...
+    loose_objects_limit: int = Field(default=1024, ge=1)
+    # ... or more packs than this (a full repack when twice as many).
+    max_packs: int = Field(default=16, ge=2)
+    # A full repack (everything reachable into one pack, the rest into a cruft pack) at most
+    # this often, and only when there is more than one pack.
+    full_repack_interval_seconds: float = Field(default=86_400.0, ge=0)
+    # Objects unreachable for less than this are never deleted (git's --expire / gc.pruneExpire).
+    prune_grace_seconds: float = Field(default=14 * 86_400.0, ge=0)
+    # Prune (a full repack that drops expired unreachable objects) at most this often.
+    prune_interval_seconds: float = Field(default=7 * 86_400.0, ge=0)
+    # A ``git`` housekeeping command running longer than this is killed (the run fails).
+    command_timeout_seconds: float = Field(default=3600.0, gt=0)
+
+
 class GitSettings(BaseModel):
     """Repository storage (``GITSTORE_GIT__*``)."""
 
@@ -56,6 +82,7 @@ class GitSettings(BaseModel):
     tree_cache_object_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     # ... within this total cache size (libgit2's default is 256 MiB).
     object_cache_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
+    housekeeping: HousekeepingSettings = HousekeepingSettings()
 
 
 class QueueSettings(BaseModel):

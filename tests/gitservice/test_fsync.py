@@ -12,11 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from gitstore.domain.identity import RepositoryId
 from gitstore.gitservice.storage import RepositoryStore
 from tests.gitservice.proc import ROOT
+from tests.servers import missing
 
 _OPEN = re.compile(r'openat\(AT_FDCWD, "([^"]+)", [^)]*\) = (\d+)')
 _FSYNC = re.compile(r"f(?:data)?sync\((\d+)\)\s+= 0")
@@ -39,7 +38,7 @@ def synced_paths(trace: str) -> list[str]:
 
 def test_commit_syncs_objects_then_intent_then_ref(tmp_path: Path) -> None:
     if shutil.which("strace") is None:
-        pytest.skip("strace is not installed")
+        missing("strace is not installed")
     data = tmp_path / "data"
     RepositoryStore(data / "repos").create(RepositoryId("acme", "r"), "main", "")
     trace_file = tmp_path / "trace.txt"
@@ -49,7 +48,7 @@ def test_commit_syncs_objects_then_intent_then_ref(tmp_path: Path) -> None:
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     if done.returncode != 0 and "ptrace" in done.stderr:
-        pytest.skip(f"strace not permitted: {done.stderr.strip()}")
+        missing(f"strace not permitted: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     sha = done.stdout.strip()
     synced = synced_paths(trace_file.read_text())

@@ -21,7 +21,6 @@ from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.queue.factory import open_queue
 from gitstore.config import Settings
 from gitstore.domain.events import MAX_EVENT_BYTES, ChangedPathInfo, RefUpdateEvent
-from gitstore.domain.projection import draft_scope
 from gitstore.git.client import GitClient
 from gitstore.gitservice.server import start_server
 from gitstore.worker.service import WorkerService
@@ -33,6 +32,7 @@ from tests.worker.harness import (
     files_of,
     make_settings,
     product,
+    visible_draft,
     wait_for_head,
     with_git_uri,
 )
@@ -81,9 +81,9 @@ async def test_a_huge_change_and_a_normal_one_are_both_projected(nats_settings: 
         await worker.start()
         await wait_for_head(kv, small, normal.commit_sha, timeout=120)
         await wait_for_head(kv, big, huge.commit_sha, timeout=180)
-        last = await kv.get(draft_scope(big), "product", long_name(FILES - 1))
+        last = await kv.get(await visible_draft(kv, big), "product", long_name(FILES - 1))
         assert last is not None and last.version == huge.commit_sha
-        assert await kv.get(draft_scope(small), "product", "upsert-product") is not None
+        assert await kv.get(await visible_draft(kv, small), "product", "upsert-product") is not None
 
         # what went over the wire: the huge change by reference, the small one in full
         queue = await open_queue(settings.queue_url(), stream=settings.queue.stream)

@@ -25,6 +25,7 @@ SUBCOMMANDS = (
     "api",
     "worker",
     "events",
+    "repo",
     "user",
     "demo",
 )

@@ -143,6 +143,17 @@ class GitClient:
         )
         return response
 
+    async def optimize_repository(
+        self, repository_id: str, *, eager: bool = False, timeout: float | None = None
+    ) -> pb.OptimizeRepositoryResponse:
+        """Housekeeping now (heuristic, or ``eager``: full repack, prune, commit-graph)."""
+        strategy = pb.OPTIMIZE_STRATEGY_EAGER if eager else pb.OPTIMIZE_STRATEGY_HEURISTIC
+        request = pb.OptimizeRepositoryRequest(repository_id=repository_id, strategy=strategy)
+        response: pb.OptimizeRepositoryResponse = await self._unary(
+            self._stub.OptimizeRepository, request, timeout
+        )
+        return response
+
     async def resolve_revision(
         self, repository_id: str, revision: str = "", *, timeout: float | None = None
     ) -> pb.ResolveRevisionResponse:

@@ -51,9 +51,11 @@ from gitstore.git.status import status_of
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
 from gitstore.gitservice import commits, durability, reads
+from gitstore.gitservice.housekeeping import Housekeeper, Report, Stats
 from gitstore.gitservice.outbox import Outbox
 from gitstore.gitservice.refs import RefService
 from gitstore.gitservice.relay import OutboxRelay, QueueOpener, RelayThread, StoreProbe
+from gitstore.gitservice.scheduler import HousekeepingMetrics, HousekeepingScheduler
 from gitstore.gitservice.storage import RepositoryInfo, RepositoryStore
 from gitstore.gitservice.transport import rpcs
 from gitstore.gitservice.transport.push import GitTransport
@@ -104,6 +106,31 @@ def stream(
     return wrapper
 
 
+def _stats_pb(stats: Stats) -> pb.RepositoryStatistics:
+    return pb.RepositoryStatistics(
+        loose_objects=stats.loose_objects,
+        loose_bytes=stats.loose_bytes,
+        packed_objects=stats.packed_objects,
+        packs=stats.packs,
+        pack_bytes=stats.pack_bytes,
+        garbage_files=stats.garbage_files,
+        garbage_bytes=stats.garbage_bytes,
+        has_commit_graph=stats.has_commit_graph,
+        has_bitmap=stats.has_bitmap,
+    )
+
+
+def _report_pb(report: Report) -> pb.OptimizeRepositoryResponse:
+    return pb.OptimizeRepositoryResponse(
+        before=_stats_pb(report.before),
+        after=_stats_pb(report.after),
+        actions=report.actions,
+        reason=report.reason,
+        seconds=report.seconds,
+        skipped=report.skipped,
+    )
+
+
 def _repo_pb(info: RepositoryInfo) -> pb.Repository:
     return pb.Repository(
         repository_id=info.repository_id,
@@ -119,12 +146,20 @@ class GitServicer(pb_grpc.GitServiceServicer):
         outbox: Outbox,
         settings: Settings,
         transport: GitTransport,
+        housekeeper: Housekeeper,
+        scheduler: HousekeepingScheduler | None = None,
     ) -> None:
         self.store = store
         self.outbox = outbox
         self.git = settings.git
         self.refs = RefService(store, outbox, settings.git)
         self.transport = transport
+        self.housekeeper = housekeeper
+        self.scheduler = scheduler
+
+    def _wrote(self, repo_id: RepositoryId) -> None:
+        if self.scheduler is not None:
+            self.scheduler.notify(repo_id)
 
     def _source(self, repo_id: RepositoryId, quarantine_id: str) -> reads.ReadSource:
         return self.transport.quarantines.source(self.store, repo_id, quarantine_id)
@@ -160,7 +195,10 @@ class GitServicer(pb_grpc.GitServiceServicer):
         self, request: pb.CommitFilesRequest, context: grpc.ServicerContext
     ) -> pb.CommitFilesResponse:
         repo_id = RepositoryId.parse(request.repository_id)
-        return commits.commit_files(self.store, self.outbox, self.git, repo_id, request)
+        try:
+            return commits.commit_files(self.store, self.outbox, self.git, repo_id, request)
+        finally:
+            self._wrote(repo_id)  # a failed attempt may have written objects too
 
     # ------------------------------------------------------------------ reads
 
@@ -226,14 +264,18 @@ class GitServicer(pb_grpc.GitServiceServicer):
         self, request: pb.CreateBranchRequest, context: grpc.ServicerContext
     ) -> pb.CreateBranchResponse:
         repo_id = RepositoryId.parse(request.repository_id)
-        return pb.CreateBranchResponse(ref=self.refs.create_branch(repo_id, request))
+        response = pb.CreateBranchResponse(ref=self.refs.create_branch(repo_id, request))
+        self._wrote(repo_id)
+        return response
 
     @unary
     def DeleteBranch(
         self, request: pb.DeleteBranchRequest, context: grpc.ServicerContext
     ) -> pb.DeleteBranchResponse:
         repo_id = RepositoryId.parse(request.repository_id)
-        return pb.DeleteBranchResponse(old_head=self.refs.delete_branch(repo_id, request))
+        response = pb.DeleteBranchResponse(old_head=self.refs.delete_branch(repo_id, request))
+        self._wrote(repo_id)
+        return response
 
     @unary
     def CreateTag(
@@ -241,6 +283,7 @@ class GitServicer(pb_grpc.GitServiceServicer):
     ) -> pb.CreateTagResponse:
         repo_id = RepositoryId.parse(request.repository_id)
         ref, tag_sha = self.refs.create_tag(repo_id, request)
+        self._wrote(repo_id)
         return pb.CreateTagResponse(ref=ref, tag_object_sha=tag_sha)
 
     @unary
@@ -248,7 +291,19 @@ class GitServicer(pb_grpc.GitServiceServicer):
         self, request: pb.DeleteTagRequest, context: grpc.ServicerContext
     ) -> pb.DeleteTagResponse:
         repo_id = RepositoryId.parse(request.repository_id)
-        return pb.DeleteTagResponse(old_target=self.refs.delete_tag(repo_id, request))
+        response = pb.DeleteTagResponse(old_target=self.refs.delete_tag(repo_id, request))
+        self._wrote(repo_id)
+        return response
+
+    # ------------------------------------------------------------------ housekeeping
+
+    @unary
+    def OptimizeRepository(
+        self, request: pb.OptimizeRepositoryRequest, context: grpc.ServicerContext
+    ) -> pb.OptimizeRepositoryResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        eager = request.strategy == pb.OPTIMIZE_STRATEGY_EAGER
+        return _report_pb(self.housekeeper.optimize(repo_id, eager=eager))
 
     # ------------------------------------------------------------------ smart protocol
 
@@ -283,6 +338,8 @@ class GitServiceHandle:
     relay: OutboxRelay
     health: health.HealthServicer
     transport: GitTransport
+    housekeeper: Housekeeper
+    scheduler: HousekeepingScheduler | None = None
     _relay_thread: RelayThread | None = None
     _relay_future: concurrent.futures.Future[None] | None = None
     _stopped: bool = False
@@ -297,6 +354,8 @@ class GitServiceHandle:
         self._stopped = True
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         if self._relay_thread is not None:
             self._relay_thread.stop()
         elif self._relay_future is not None:
@@ -356,7 +415,17 @@ def start_server(
         ],
     )
     transport = GitTransport(store, outbox, settings)
-    servicer = GitServicer(store, outbox, settings, transport)
+    housekeeping = settings.git.housekeeping
+    metrics = HousekeepingMetrics()
+    housekeeper = Housekeeper(
+        store, housekeeping, push_running=transport.pushes_running, observe=metrics.observe
+    )
+    scheduler = (
+        HousekeepingScheduler(housekeeper, housekeeping, metrics) if housekeeping.enabled else None
+    )
+    if scheduler is not None:
+        transport.after_push = scheduler.notify
+    servicer = GitServicer(store, outbox, settings, transport, housekeeper, scheduler)
     pb_grpc.add_GitServiceServicer_to_server(servicer, server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -373,8 +442,11 @@ def start_server(
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     handle = GitServiceHandle(
-        server, port, address, store, outbox, relay, health_servicer, transport
+        server, port, address, store, outbox, relay, health_servicer, transport, housekeeper
     )
+    if scheduler is not None:
+        scheduler.start()
+        handle.scheduler = scheduler
     if relay_loop is None:
         handle._relay_thread = RelayThread(relay)
         handle._relay_thread.start()

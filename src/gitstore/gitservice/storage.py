@@ -162,6 +162,14 @@ class RepositoryStore:
         finally:
             self._give_back(repo_id, state, repo, inode)
 
+    def drop_idle_handles(self, repo_id: RepositoryId) -> None:
+        """Close the idle handles of a repository (after a repack: they may hold deleted
+        packs open, which keeps their disk space; new handles see the new packs)."""
+        with self._mutex:
+            state = self._states.get(repo_id)
+            if state is not None:
+                self._drop_idle(repo_id, state)
+
     # ------------------------------------------------------------------ access
 
     @contextlib.contextmanager

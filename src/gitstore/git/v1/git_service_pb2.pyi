@@ -107,6 +107,34 @@ ENTRY_TYPE_TREE: EntryType.ValueType  # 2
 ENTRY_TYPE_COMMIT: EntryType.ValueType  # 3
 Global___EntryType: _TypeAlias = EntryType  # noqa: Y015
 
+class _OptimizeStrategy:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OptimizeStrategyEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OptimizeStrategy.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OPTIMIZE_STRATEGY_HEURISTIC: _OptimizeStrategy.ValueType  # 0
+    """Do what the heuristics say is due (loose objects, pack count, time since the last full
+    repack and prune); nothing when nothing is due.
+    """
+    OPTIMIZE_STRATEGY_EAGER: _OptimizeStrategy.ValueType  # 1
+    """Everything now: full repack (unreachable objects into a cruft pack), prune what has been
+    unreachable longer than the grace period, commit-graph and bitmaps.
+    """
+
+class OptimizeStrategy(_OptimizeStrategy, metaclass=_OptimizeStrategyEnumTypeWrapper):
+    """---------------------------------------------------------------- housekeeping"""
+
+OPTIMIZE_STRATEGY_HEURISTIC: OptimizeStrategy.ValueType  # 0
+"""Do what the heuristics say is due (loose objects, pack count, time since the last full
+repack and prune); nothing when nothing is due.
+"""
+OPTIMIZE_STRATEGY_EAGER: OptimizeStrategy.ValueType  # 1
+"""Everything now: full repack (unreachable objects into a cruft pack), prune what has been
+unreachable longer than the grace period, commit-graph and bitmaps.
+"""
+Global___OptimizeStrategy: _TypeAlias = OptimizeStrategy  # noqa: Y015
+
 @_typing.final
 class Signature(_message.Message):
     """---------------------------------------------------------------- shared types"""
@@ -1299,3 +1327,113 @@ class PackResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PackResponse: _TypeAlias = PackResponse  # noqa: Y015
+
+@_typing.final
+class OptimizeRepositoryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    strategy: Global___OptimizeStrategy.ValueType
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        strategy: Global___OptimizeStrategy.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["repository_id", b"repository_id", "strategy", b"strategy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OptimizeRepositoryRequest: _TypeAlias = OptimizeRepositoryRequest  # noqa: Y015
+
+@_typing.final
+class RepositoryStatistics(_message.Message):
+    """What `git count-objects -v` reports, in objects and bytes."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LOOSE_OBJECTS_FIELD_NUMBER: _builtins.int
+    LOOSE_BYTES_FIELD_NUMBER: _builtins.int
+    PACKED_OBJECTS_FIELD_NUMBER: _builtins.int
+    PACKS_FIELD_NUMBER: _builtins.int
+    PACK_BYTES_FIELD_NUMBER: _builtins.int
+    GARBAGE_FILES_FIELD_NUMBER: _builtins.int
+    GARBAGE_BYTES_FIELD_NUMBER: _builtins.int
+    HAS_COMMIT_GRAPH_FIELD_NUMBER: _builtins.int
+    HAS_BITMAP_FIELD_NUMBER: _builtins.int
+    loose_objects: _builtins.int
+    loose_bytes: _builtins.int
+    packed_objects: _builtins.int
+    packs: _builtins.int
+    pack_bytes: _builtins.int
+    garbage_files: _builtins.int
+    """Files in objects/ git does not recognise (leftovers of killed processes), and their bytes."""
+    garbage_bytes: _builtins.int
+    has_commit_graph: _builtins.bool
+    """Whether objects/info/commit-graph(s) and a bitmap exist."""
+    has_bitmap: _builtins.bool
+    def __init__(
+        self,
+        *,
+        loose_objects: _builtins.int = ...,
+        loose_bytes: _builtins.int = ...,
+        packed_objects: _builtins.int = ...,
+        packs: _builtins.int = ...,
+        pack_bytes: _builtins.int = ...,
+        garbage_files: _builtins.int = ...,
+        garbage_bytes: _builtins.int = ...,
+        has_commit_graph: _builtins.bool = ...,
+        has_bitmap: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["garbage_bytes", b"garbage_bytes", "garbage_files", b"garbage_files", "has_bitmap", b"has_bitmap", "has_commit_graph", b"has_commit_graph", "loose_bytes", b"loose_bytes", "loose_objects", b"loose_objects", "pack_bytes", b"pack_bytes", "packed_objects", b"packed_objects", "packs", b"packs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RepositoryStatistics: _TypeAlias = RepositoryStatistics  # noqa: Y015
+
+@_typing.final
+class OptimizeRepositoryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """Why (the heuristic that fired), or why nothing ran."""
+    seconds: _builtins.float
+    skipped: _builtins.bool
+    """True when another optimisation of this repository was running (nothing was done)."""
+    @_builtins.property
+    def before(self) -> Global___RepositoryStatistics: ...
+    @_builtins.property
+    def after(self) -> Global___RepositoryStatistics: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """What ran, in order: "geometric-repack", "full-repack", "prune", "commit-graph"."""
+
+    def __init__(
+        self,
+        *,
+        before: Global___RepositoryStatistics | None = ...,
+        after: Global___RepositoryStatistics | None = ...,
+        actions: _abc.Iterable[_builtins.str] | None = ...,
+        reason: _builtins.str = ...,
+        seconds: _builtins.float = ...,
+        skipped: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "after", b"after", "before", b"before", "reason", b"reason", "seconds", b"seconds", "skipped", b"skipped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OptimizeRepositoryResponse: _TypeAlias = OptimizeRepositoryResponse  # noqa: Y015

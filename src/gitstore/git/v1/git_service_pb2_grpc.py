@@ -124,6 +124,11 @@ class GitServiceStub:
                 request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.SerializeToString,
                 response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
                 _registered_method=True)
+        self.OptimizeRepository = channel.unary_unary(
+                '/gitstore.git.v1.GitService/OptimizeRepository',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.OptimizeRepositoryRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.OptimizeRepositoryResponse.FromString,
+                _registered_method=True)
 
 
 class GitServiceServicer:
@@ -240,6 +245,13 @@ class GitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OptimizeRepository(self, request, context):
+        """Housekeeping (repack, prune, commit-graph, bitmaps); also scheduled after writes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -332,6 +344,11 @@ def add_GitServiceServicer_to_server(servicer, server):
                     servicer.ReceivePack,
                     request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.FromString,
                     response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.SerializeToString,
+            ),
+            'OptimizeRepository': grpc.unary_unary_rpc_method_handler(
+                    servicer.OptimizeRepository,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.OptimizeRepositoryRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.OptimizeRepositoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -820,6 +837,33 @@ class GitService:
             '/gitstore.git.v1.GitService/ReceivePack',
             gitstore_dot_git_dot_v1_dot_git__service__pb2.PackRequest.SerializeToString,
             gitstore_dot_git_dot_v1_dot_git__service__pb2.PackResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OptimizeRepository(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gitstore.git.v1.GitService/OptimizeRepository',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.OptimizeRepositoryRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.OptimizeRepositoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,8 @@ class GitServiceStub:
     UploadPack: _grpc.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]
     ReceivePack: _grpc.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]
     """Runs pre-receive (the API's hook service decides) and post-receive (events, audit)."""
+    OptimizeRepository: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.OptimizeRepositoryRequest, _git_service_pb2.OptimizeRepositoryResponse]
+    """Housekeeping (repack, prune, commit-graph, bitmaps); also scheduled after writes."""
 
 @_typing.type_check_only
 class GitServiceAsyncStub(GitServiceStub):
@@ -89,6 +91,8 @@ class GitServiceAsyncStub(GitServiceStub):
     UploadPack: _aio.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
     ReceivePack: _aio.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
     """Runs pre-receive (the API's hook service decides) and post-receive (events, audit)."""
+    OptimizeRepository: _aio.UnaryUnaryMultiCallable[_git_service_pb2.OptimizeRepositoryRequest, _git_service_pb2.OptimizeRepositoryResponse]  # type: ignore[assignment]
+    """Housekeeping (repack, prune, commit-graph, bitmaps); also scheduled after writes."""
 
 class GitServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -219,5 +223,13 @@ class GitServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_git_service_pb2.PackResponse], _abc.AsyncIterator[_git_service_pb2.PackResponse]]:
         """Runs pre-receive (the API's hook service decides) and post-receive (events, audit)."""
+
+    @_abc_1.abstractmethod
+    def OptimizeRepository(
+        self,
+        request: _git_service_pb2.OptimizeRepositoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_git_service_pb2.OptimizeRepositoryResponse, _abc.Awaitable[_git_service_pb2.OptimizeRepositoryResponse]]:
+        """Housekeeping (repack, prune, commit-graph, bitmaps); also scheduled after writes."""
 
 def add_GitServiceServicer_to_server(servicer: GitServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -41,6 +41,7 @@ import re
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,6 +175,8 @@ class GitTransport:
         self._mutex = threading.Lock()
         self._pushes: dict[str, Push] = {}
         self._socket = hooks.HookSocket(self._handle)
+        # Called with the repository after each push ends (housekeeping's ``notify``).
+        self.after_push: Callable[[RepositoryId], None] | None = None
 
     def set_hook_uri(self, uri: str) -> None:
         """Point pre-/post-receive at the API's hook service at ``uri`` (``host:port``)."""
@@ -225,6 +228,11 @@ class GitTransport:
             name, repo_path, stateless=stateless, hooks_dir=self._socket.directory
         )
         return process.Invocation(argv, env, repo_path, [lambda: self._finish(token)])
+
+    def pushes_running(self, repo_id: RepositoryId) -> bool:
+        """Whether a receive-pack of ``repo_id`` started here is still running."""
+        with self._mutex:
+            return any(push.repo_id == repo_id for push in self._pushes.values())
 
     def close(self) -> None:
         self._socket.close()
@@ -304,6 +312,8 @@ class GitTransport:
             push = self._pushes.pop(token, None)
         if push is None:
             return
+        if self.after_push is not None:
+            self.after_push(push.repo_id)
         for (ref, _old, new), row in push.rows.items():
             now = self.store.ref_target(push.repo_id, ref)
             if new == ZERO_SHA:
