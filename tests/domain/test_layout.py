@@ -106,3 +106,25 @@ def test_layout_moves_lists_flat_manifests_only() -> None:
         ("categories/c.json", path_for("Category", "c", ManifestFormat.JSON)),
         ("products/a.yml", path_for("Product", "a").removesuffix(".yaml") + ".yml"),
     ]
+
+
+def test_layout_errors_refuse_flat_spelling_only_in_a_fanout_repository() -> None:
+    from gitstore.domain.content import layout_errors
+
+    paths = ["products/a.yaml", f"products/{bucket_for('b')}/b.json", "README.md", "docs/x.md"]
+    (error,) = layout_errors(paths, Layout.FANOUT)
+    assert (error.path, error.rule) == ("products/a.yaml", "layout")
+    assert error.message.endswith(f"move the file to products/{bucket_for('a')}/a.yaml")
+    assert layout_errors(paths, Layout.FLAT) == []  # flat repositories accept both
+
+
+def test_marker_errors() -> None:
+    from gitstore.domain.content import marker_errors
+
+    assert marker_errors(b"fanout\n") == [] and marker_errors(b"flat") == []
+    (bad,) = marker_errors(b"sharded\n")
+    assert (bad.path, bad.rule) == (".gitstore/layout", "layout")
+    assert "'sharded'" in bad.message
+    (gone,) = marker_errors(None, was=Layout.FANOUT)
+    assert "cannot be deleted" in gone.message
+    assert marker_errors(None, was=Layout.FLAT) == [] and marker_errors(None) == []

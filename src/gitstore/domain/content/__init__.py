@@ -43,6 +43,7 @@ from gitstore.domain.content.layout import (
     bucket_for,
     layout_of,
     marker_content,
+    marker_errors,
     marker_problem,
 )
 from gitstore.domain.content.manifest import Manifest, ResourceIdentity
@@ -52,6 +53,7 @@ from gitstore.domain.content.paths import (
     candidate_paths,
     identity_errors,
     identity_for_path,
+    layout_errors,
     layout_moves,
     path_for,
 )
@@ -92,9 +94,11 @@ __all__ = [
     "identity_for_path",
     "kind_definition_errors",
     "kind_definition_from_manifest",
+    "layout_errors",
     "layout_moves",
     "layout_of",
     "marker_content",
+    "marker_errors",
     "marker_problem",
     "parse_amount",
     "parse_and_validate",

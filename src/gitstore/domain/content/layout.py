@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 from enum import StrEnum
 
+from gitstore.domain.content.errors import LAYOUT, ContentError
 from gitstore.domain.errors import FailedPrecondition
 
 LAYOUT_MARKER = ".gitstore/layout"
@@ -76,6 +77,30 @@ def marker_problem(content: bytes) -> str | None:
     )
 
 
+def marker_errors(content: bytes | None, *, was: Layout | None = None) -> list[ContentError]:
+    """The pre-receive rule of a pushed ``.gitstore/layout`` (``content`` None: the push
+    deleted it; ``was``: the layout of the ref before the push, None for a new ref).
+
+    The content must be one line naming a layout. Deleting the marker of a fan-out branch
+    is refused: without it the branch would read as flat while its files are fanned out,
+    and API writes would start putting new files in the flat spelling.
+    """
+    if content is None:
+        if was is Layout.FANOUT:
+            return [
+                ContentError(
+                    LAYOUT_MARKER,
+                    "",
+                    LAYOUT,
+                    f"{LAYOUT_MARKER} cannot be deleted from a fan-out branch (its files are "
+                    "in <plural>/<bucket>/); keep it holding: fanout",
+                )
+            ]
+        return []
+    problem = marker_problem(content)
+    return [] if problem is None else [ContentError(LAYOUT_MARKER, "", LAYOUT, problem)]
+
+
 __all__ = [
     "BUCKET_CHARS",
     "DEFAULT_LAYOUT",
@@ -85,5 +110,6 @@ __all__ = [
     "is_bucket",
     "layout_of",
     "marker_content",
+    "marker_errors",
     "marker_problem",
 ]

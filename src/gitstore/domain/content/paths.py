@@ -41,12 +41,19 @@ from dataclasses import dataclass
 from gitstore.domain.content.errors import (
     IDENTITY_MISMATCH,
     INVALID_PATH,
+    LAYOUT,
     ContentError,
     ManifestError,
 )
 from gitstore.domain.content.formats import EXTENSIONS, ManifestFormat, format_for_path
 from gitstore.domain.content.kinds import KindRegistry
-from gitstore.domain.content.layout import DEFAULT_LAYOUT, Layout, bucket_for, is_bucket
+from gitstore.domain.content.layout import (
+    DEFAULT_LAYOUT,
+    LAYOUT_MARKER,
+    Layout,
+    bucket_for,
+    is_bucket,
+)
 from gitstore.domain.content.manifest import Manifest, ResourceIdentity
 from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.identity import dns_label_problem
@@ -159,6 +166,41 @@ def layout_moves(
             continue
         moves.append((path, relocated(path, found, to, registry)))
     return sorted(moves)
+
+
+def layout_errors(
+    paths: Iterable[str], layout: Layout, registry: KindRegistry | None = None
+) -> list[ContentError]:
+    """The added or changed files ``paths`` that a repository in ``layout`` refuses (rule
+    ``layout``, naming the path the file should have).
+
+    A fan-out repository refuses manifests in the flat spelling (``products/a.yaml``: it
+    must be ``products/<bucket>/a.yaml``), so the layout its marker announces stays true. A
+    flat repository accepts both spellings until it migrates (reads accept both, and a
+    hand-made move can land over several pushes before the marker is set). Files that break
+    the convention outright, and files that are no manifests, are other rules' business.
+    """
+    if layout is not Layout.FANOUT:
+        return []
+    registry = registry or _builtin()
+    errors: list[ContentError] = []
+    for path in sorted(paths):
+        try:
+            found = identity_for_path(path, registry)
+        except ManifestError:
+            continue
+        if found is None or found.layout is Layout.FANOUT:
+            continue
+        errors.append(
+            ContentError(
+                path,
+                "",
+                LAYOUT,
+                f"this repository uses the fan-out layout ({LAYOUT_MARKER}): move the file "
+                f"to {relocated(path, found, Layout.FANOUT, registry)}",
+            )
+        )
+    return errors
 
 
 def relocated(
