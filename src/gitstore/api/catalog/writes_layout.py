@@ -98,7 +98,9 @@ async def migrate_layout(
     author: Author,
     actor: str,
     request_id: str,
+    dry_run: bool = False,
 ) -> MigrationResult:
+    """``dry_run``: how many files would move (``committed`` False, ``commit`` the head)."""
     view = BranchView(
         git, record.repository_id, record.default_branch, registry=KindRegistry.builtin()
     )
@@ -115,6 +117,8 @@ async def migrate_layout(
         layout = await view.layout(head)
         if not moves and layout is Layout.FANOUT:
             return MigrationResult(record.repository_id, layout, False, head, 0)
+        if dry_run:
+            return MigrationResult(record.repository_id, layout, False, head, len(moves))
         actions = [
             pb.CommitAction(action=pb.ACTION_TYPE_MOVE, previous_path=old, path=new)
             for old, new in moves

@@ -258,6 +258,7 @@ class CatalogMutationsModule:
                 author=caller.author,
                 actor=principal.username,
                 request_id=ctx.request_id,
+                dry_run=bool(data.get("dryRun")),
             )
             return {
                 "repository": result.repository,
@@ -270,11 +271,18 @@ class CatalogMutationsModule:
         _mutation(
             builder,
             "migrateRepositoryLayout",
-            {},
+            {
+                "dryRun": GraphQLInputField(
+                    GraphQLBoolean,
+                    description="Only count the files that would move (layout: the current"
+                    " one; nothing is committed).",
+                )
+            },
             {
                 "repository": GraphQLField(GraphQLString),
                 "layout": GraphQLField(
-                    GraphQLString, description="The layout after the call: fanout."
+                    GraphQLString,
+                    description="The layout after the call: fanout (with dryRun: the current).",
                 ),
                 "committed": GraphQLField(
                     GraphQLNonNull(GraphQLBoolean),
@@ -284,7 +292,8 @@ class CatalogMutationsModule:
                     GraphQLString, description="The migration commit, or the head as it was."
                 ),
                 "moved": GraphQLField(
-                    GraphQLNonNull(GraphQLInt), description="Files moved to the fan-out layout."
+                    GraphQLNonNull(GraphQLInt),
+                    description="Files moved to the fan-out layout (with dryRun: to move).",
                 ),
             },
             migrate,
