@@ -86,6 +86,10 @@ class Stack:
         return {key: value for key, value in pairs}
 
     def files(self, repository: str, revision: str = "refs/heads/main") -> list[str]:
+        """Every file but the layout marker (``all_files`` includes it)."""
+        return [p for p in self.all_files(repository, revision) if not p.startswith(".gitstore/")]
+
+    def all_files(self, repository: str, revision: str = "refs/heads/main") -> list[str]:
         return self.run_git(repository, "ls-tree", "-r", "--name-only", revision).split()
 
     # ------------------------------------------------------------------ projection stand-in

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from gitstore.domain.content import bucket_for
 from tests.api.server import ApiServer, unique_name
 from tests.support.graphql_ops import Person, execute, mutate, ok, person
 
@@ -134,3 +135,9 @@ def upsert_product(
         {"repository": repository, "name": name, "spec": spec, **input},
         token,
     )
+
+
+def fan(path: str) -> str:
+    """``products/p.yaml`` in the fan-out layout new repositories use."""
+    kind_dir, name_ext = path.split("/")
+    return f"{kind_dir}/{bucket_for(name_ext.rsplit('.', 1)[0])}/{name_ext}"

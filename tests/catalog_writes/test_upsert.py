@@ -12,6 +12,7 @@ from .ops import (
     DELETE_PRODUCT,
     UPSERT_CATEGORY,
     Person,
+    fan,
     mutate,
     ok,
     product_spec,
@@ -54,8 +55,8 @@ def test_upsert_commits_canonical_file_with_trailers(
     assert payload["branch"] == "main" and payload["repository"] == repo
     assert stack.commit_count(repo) == 1
     # canonical bytes at the conventional path
-    assert stack.files(repo) == ["products/blue-shirt.yaml"]
-    content = stack.git_show(repo, "products/blue-shirt.yaml")
+    assert stack.files(repo) == [fan("products/blue-shirt.yaml")]
+    content = stack.git_show(repo, fan("products/blue-shirt.yaml"))
     assert content == canonical("blue-shirt", spec, ManifestFormat.YAML, labels={"team": "apparel"})
     # author, message and trailers, read with the real git binary
     author = stack.run_git(repo, "log", "-1", "--format=%an <%ae>|%s").strip()
@@ -70,7 +71,7 @@ def test_upsert_commits_canonical_file_with_trailers(
     assert len(trailers["Request-Id"]) >= 8
     # the payload: changes with a semantic diff, the product as the generated type reads it
     (change,) = payload["changes"]
-    assert change["path"] == "products/blue-shirt.yaml"
+    assert change["path"] == fan("products/blue-shirt.yaml")
     assert change["changeType"] == "ADDED" and change["kind"] == "Product"
     assert {"path": "spec.price.amount", "op": "ADDED", "old": None, "new": "19.99"} in change[
         "diff"
@@ -78,7 +79,7 @@ def test_upsert_commits_canonical_file_with_trailers(
     product = payload["product"]
     assert product["name"] == "blue-shirt" and product["title"] == "Blue Shirt"
     assert product["price"] == {"amount": "19.99", "currency": "EUR"}
-    assert product["version"] == head and product["path"] == "products/blue-shirt.yaml"
+    assert product["version"] == head and product["path"] == fan("products/blue-shirt.yaml")
     assert product["labels"] == {"team": "apparel"}
     assert payload["indexing"] == {"repository": repo, "commit": head, "state": "PENDING"}
 
@@ -99,7 +100,7 @@ def test_update_keeps_existing_format_and_unchanged_makes_no_commit(
     stack: Stack, owner: Person, repo: str
 ) -> None:
     first = ok(upsert_product(stack.api, owner.token, repo, "tee", format="JSON"))
-    assert stack.files(repo) == ["products/tee.json"]
+    assert stack.files(repo) == [fan("products/tee.json")]
     again = ok(upsert_product(stack.api, owner.token, repo, "tee"))
     assert again["committed"] is False and again["commit"] == first["commit"]
     assert again["changes"] == [] and stack.commit_count(repo) == 1
@@ -114,9 +115,9 @@ def test_update_keeps_existing_format_and_unchanged_makes_no_commit(
             format="MARKDOWN",  # only for new files: the JSON file stays JSON
         )
     )
-    assert stack.files(repo) == ["products/tee.json"]
+    assert stack.files(repo) == [fan("products/tee.json")]
     assert stack.commit_count(repo) == 2
-    stored = json.loads(stack.git_show(repo, "products/tee.json"))
+    stored = json.loads(stack.git_show(repo, fan("products/tee.json")))
     assert stored["spec"]["price"]["amount"] == "24.50"
     (change,) = changed["changes"]
     assert change["changeType"] == "MODIFIED"
@@ -127,7 +128,7 @@ def test_update_keeps_existing_format_and_unchanged_makes_no_commit(
 
 def test_markdown_keeps_description_as_body(stack: Stack, owner: Person, repo: str) -> None:
     ok(upsert_product(stack.api, owner.token, repo, "md-tee", format="MARKDOWN"))
-    text = stack.git_show(repo, "products/md-tee.md").decode()
+    text = stack.git_show(repo, fan("products/md-tee.md")).decode()
     assert text.startswith("---\n") and text.endswith("\n\nA shirt, **blue**.\n")
 
 
@@ -169,7 +170,7 @@ def test_delete_removes_every_file_of_the_resource(stack: Stack, owner: Person, 
     payload = ok(
         mutate(stack.api, DELETE_PRODUCT, {"repository": repo, "name": "gone"}, owner.token)
     )
-    assert stack.files(repo) == ["products/stays.yaml"]
+    assert stack.files(repo) == [fan("products/stays.yaml")]
     assert payload["commit"] == stack.git_head(repo)
     (change,) = payload["changes"]
     assert change["changeType"] == "DELETED" and change["name"] == "gone"
@@ -219,13 +220,13 @@ def test_apply_manifests_writes_several_in_one_commit(
     )
     assert stack.commit_count(repo) == 1
     assert sorted(stack.files(repo)) == [
-        "categories/shirts.yaml",
-        "collections/summer.md",
-        "products/linen-shirt.json",
+        fan("categories/shirts.yaml"),
+        fan("collections/summer.md"),
+        fan("products/linen-shirt.json"),
     ]
     assert stack.run_git(repo, "log", "-1", "--format=%s").strip() == "Summer launch"
     assert sorted(c["path"] for c in payload["changes"]) == sorted(stack.files(repo))
-    collection = stack.git_show(repo, "collections/summer.md").decode()
+    collection = stack.git_show(repo, fan("collections/summer.md")).decode()
     assert collection.endswith("\n\nLight things.\n")
 
 
@@ -259,7 +260,7 @@ def test_upsert_category_returns_generated_type(stack: Stack, owner: Person, rep
     )
     assert payload["category"]["title"] == "Knitwear"
     assert payload["category"]["version"] == stack.git_head(repo)
-    assert stack.files(repo) == ["categories/knitwear.yaml"]
+    assert stack.files(repo) == [fan("categories/knitwear.yaml")]
 
 
 def test_metrics_record_mutation_and_commit_latency(stack: Stack, owner: Person, repo: str) -> None:

@@ -10,6 +10,7 @@ from .ops import (
     REVERT,
     Person,
     execute,
+    fan,
     mutate,
     ok,
     product_spec,
@@ -34,7 +35,7 @@ def test_stale_expected_version_is_a_conflict(stack: Stack, owner: Person, repo:
     assert error["code"] == "CONFLICT" and error["field"] == "expectedVersion"
     assert f"current version is {v2}" in error["message"]
     assert stack.git_head(repo) == v2
-    assert b"Second" in stack.git_show(repo, "products/p.yaml")
+    assert b"Second" in stack.git_show(repo, fan("products/p.yaml"))
 
 
 def test_fresh_expected_version_commits(stack: Stack, owner: Person, repo: str) -> None:
@@ -93,7 +94,7 @@ def test_revert_commit_undoes_one_change(stack: Stack, owner: Person, repo: str)
     added = ok(upsert_product(stack.api, owner.token, repo, "extra"))["commit"]
     payload = ok(mutate(stack.api, REVERT, {"repository": repo, "sha": edit}, owner.token))
     assert payload["revertedCommit"] == edit and payload["commit"] == stack.git_head(repo)
-    assert b"title: Blue Shirt" in stack.git_show(repo, "products/p.yaml")
+    assert b"title: Blue Shirt" in stack.git_show(repo, fan("products/p.yaml"))
     (change,) = payload["changes"]
     assert change["diff"] == [
         {"path": "spec.title", "op": "CHANGED", "old": "Oops", "new": "Blue Shirt"}
@@ -103,7 +104,7 @@ def test_revert_commit_undoes_one_change(stack: Stack, owner: Person, repo: str)
     assert stack.trailers(repo)["Reverts"] == edit
     # reverting an addition deletes the file
     ok(mutate(stack.api, REVERT, {"repository": repo, "sha": added[:12]}, owner.token))
-    assert stack.files(repo) == ["products/p.yaml"]
+    assert stack.files(repo) == [fan("products/p.yaml")]
 
 
 def test_revert_restores_a_deleted_resource(stack: Stack, owner: Person, repo: str) -> None:
@@ -112,7 +113,7 @@ def test_revert_restores_a_deleted_resource(stack: Stack, owner: Person, repo: s
         "commit"
     ]
     payload = ok(mutate(stack.api, REVERT, {"repository": repo, "sha": deleted}, owner.token))
-    assert stack.files(repo) == ["products/p.json"]
+    assert stack.files(repo) == [fan("products/p.json")]
     assert payload["changes"][0]["changeType"] == "ADDED"
 
 
@@ -166,7 +167,7 @@ def test_revert_validates_what_it_restores(stack: Stack, owner: Person, repo: st
                 message="invalid push",
                 actions=[
                     pb.CommitAction(
-                        action=pb.ACTION_TYPE_UPSERT, path="products/p.yaml", content=bad
+                        action=pb.ACTION_TYPE_UPSERT, path=fan("products/p.yaml"), content=bad
                     )
                 ],
             )
@@ -178,7 +179,7 @@ def test_revert_validates_what_it_restores(stack: Stack, owner: Person, repo: st
     payload = mutate(stack.api, REVERT, {"repository": repo, "sha": fix}, owner.token)
     (error,) = payload["userErrors"]
     assert error["field"] == "sha" and error["code"] == "VALIDATION_FAILED"
-    assert error["message"].startswith("products/p.yaml: spec.title is required")
+    assert error["message"].startswith(fan("products/p.yaml") + ": spec.title is required")
     assert stack.git_head(repo) == fix
 
 
@@ -224,10 +225,10 @@ def test_history_lists_changes_newest_first(stack: Stack, owner: Person, repo: s
     assert [e["commit"] for e in entries] == [recreated, deleted, edited, created]
     assert [e["changeType"] for e in entries] == ["ADDED", "DELETED", "MODIFIED", "ADDED"]
     assert [e["path"] for e in entries] == [
-        "products/p.yaml",
-        "products/p.json",
-        "products/p.json",
-        "products/p.json",
+        fan("products/p.yaml"),
+        fan("products/p.json"),
+        fan("products/p.json"),
+        fan("products/p.json"),
     ]
     oldest = entries[-1]
     assert oldest["actor"] == owner.username and oldest["idempotencyKey"] == "h-1"

@@ -6,6 +6,7 @@ import pytest
 
 from gitstore.domain.content import (
     KindRegistry,
+    Layout,
     ManifestError,
     ManifestFormat,
     candidate_paths,
@@ -59,7 +60,7 @@ def registry() -> KindRegistry:
 def test_round_trip(
     registry: KindRegistry, kind: str, name: str, fmt: ManifestFormat, path: str
 ) -> None:
-    assert path_for(kind, name, fmt, registry) == path
+    assert path_for(kind, name, fmt, registry, layout=Layout.FLAT) == path
     found = identity_for_path(path, registry)
     assert found is not None
     assert (found.kind, found.name, found.format) == (kind, name, fmt)
@@ -69,8 +70,14 @@ def test_round_trip(
 def test_yml_is_read_and_written_back_as_yaml() -> None:
     found = identity_for_path("products/tee.yml")
     assert found is not None and found.format is ManifestFormat.YAML
-    assert path_for(found.kind, found.name, found.format) == "products/tee.yaml"
+    assert path_for(found.kind, found.name, found.format, layout=found.layout) == (
+        "products/tee.yaml"
+    )
     assert candidate_paths("Product", "tee") == [
+        "products/62/tee.yaml",
+        "products/62/tee.yml",
+        "products/62/tee.json",
+        "products/62/tee.md",
         "products/tee.yaml",
         "products/tee.yml",
         "products/tee.json",

@@ -7,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from gitstore.domain.content import bucket_for
+
 from .conftest import Person, make_user
 from .flows import (
     DELETE_PRODUCT,
@@ -69,7 +71,8 @@ def test_a_new_user_goes_from_login_to_a_storefront_read(served: Served) -> None
     trailers = served.git(repo, "log", "-1", "--format=%(trailers:only,unfold)", commit)
     assert "Actor: alice" in trailers and "Idempotency-Key: first-product" in trailers
     assert served.git(repo, "ls-tree", "-r", "--name-only", commit).split() == [
-        "products/blue-shirt.yaml"
+        ".gitstore/layout",  # a new repository fans out (docs/content-model.md)
+        f"products/{bucket_for('blue-shirt')}/blue-shirt.yaml",
     ]
 
 
@@ -115,7 +118,9 @@ def test_update_then_delete(served: Served, owner: Person, repo: str) -> None:
     page = products(served, repo)
     assert page["totalCount"] == 1 and [n["name"] for n in page["nodes"]] == ["plate"]
     assert served.commit_count(repo) == 4
-    assert "products/mug.yaml" not in served.git(repo, "ls-tree", "-r", "--name-only", "main")
+    tree = served.git(repo, "ls-tree", "-r", "--name-only", "main").split()
+    assert f"products/{bucket_for('plate')}/plate.yaml" in tree
+    assert not [p for p in tree if p.endswith("/mug.yaml")]
     for sha in (updated["commit"], deleted["commit"]):
         assert settled_status(served, owner.token, repo, sha)["state"] == "VALID"
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from gitstore.domain.content import bucket_for
+
 from .conftest import PASSWORD, deployment, make_user
 from .flows import (
     create_namespace,
@@ -73,7 +75,8 @@ def test_each_service_can_go_away_and_come_back(split: Served, tmp_path: Path) -
 
     # 2. without the API nobody can approve a push: refused, nothing changes
     work.run("pull", "-q", "--rebase", "origin", "main", cwd=clone, env=env)
-    work.write(clone, "products/pushed.yaml", manifest("pushed"))
+    # the repository was started by the API: fan-out layout (docs/content-model.md)
+    work.write(clone, f"products/{bucket_for('pushed')}/pushed.yaml", manifest("pushed"))
     sha = work.commit_all(clone, "pushed while the API is down")
     before = split.head(repo)
     code = split.halt("api")

@@ -32,6 +32,7 @@ from gitstore.backends.kv.base import MAX_PAGE_SIZE, ApplyResult
 from gitstore.config import Settings, load_settings
 from gitstore.domain.content import (
     KindRegistry,
+    Layout,
     Manifest,
     ManifestFormat,
     encode_manifest,
@@ -142,7 +143,7 @@ def encode(obj: Mapping[str, Any], fmt: ManifestFormat = ManifestFormat.YAML) ->
 
 
 def path_of(obj: Mapping[str, Any], fmt: ManifestFormat = ManifestFormat.YAML) -> str:
-    return path_for(obj["kind"], obj["metadata"]["name"], fmt, REGISTRY)
+    return path_for(obj["kind"], obj["metadata"]["name"], fmt, REGISTRY, layout=Layout.FLAT)
 
 
 def files_of(*objs: Mapping[str, Any]) -> dict[str, bytes]:

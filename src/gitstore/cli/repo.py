@@ -1,4 +1,5 @@
 """``gitstore repo optimize NS/REPO ... | --all``: repository housekeeping now.
+``gitstore repo migrate-layout NS/REPO``: move a flat repository to the fan-out layout.
 
 Asks the running git service (``--git-grpc-uri``) to ``OptimizeRepository``: by default what
 its heuristics say is due (the same check the service schedules after writes), with
@@ -7,6 +8,12 @@ commit-graph and bitmaps. One line per repository: what ran and the objects, pac
 before and after (``--json``: one JSON object per line). With ``--all`` every repository
 (optionally of ``--namespace``) in turn, with a progress count on stderr on a terminal.
 Exit code 1 when any repository failed.
+
+``migrate-layout`` is an API client (``--url``, ``--token`` or ``GITSTORE_TOKEN``: a
+maintainer's, owner's or admin's login or access token): it calls the GraphQL mutation
+``migrateRepositoryLayout`` (docs/content-model.md), first with ``dryRun`` to say how many
+files will move ("moving N files ..." on stderr), then for real, and prints one line with
+the commit. Safe to run again (an already fanned-out repository is reported as such).
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import sys
 from typing import Any
 
@@ -24,7 +33,16 @@ from gitstore.domain.errors import GitStoreError, InvalidArgument
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
+from .graphql_client import GraphQLClient, raise_user_errors
 from .options import add_git_client_flags, settings_from_args
+
+DEFAULT_API_URL = "http://127.0.0.1:8080"
+MIGRATE = """
+mutation Migrate($input: MigrateRepositoryLayoutInput!) {
+  migrateRepositoryLayout(input: $input) {
+    layout committed commit moved userErrors { field message code }
+  }
+}"""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,6 +67,58 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_git_client_flags(optimize)
     optimize.set_defaults(handler=run)
+
+    migrate = commands.add_parser(
+        "migrate-layout",
+        help="move a flat repository's manifests to the fan-out layout (one commit)",
+        description="Move every manifest of a repository's default branch from "
+        "<plural>/<name>.<ext> to <plural>/<bucket>/<name>.<ext> in one commit and write "
+        ".gitstore/layout, through the running API (migrateRepositoryLayout). Safe to run again.",
+    )
+    migrate.add_argument("repository", metavar="NS/REPO", help="<namespace>/<name>")
+    migrate.add_argument(
+        "--url",
+        default=os.environ.get("GITSTORE_API_URL", DEFAULT_API_URL),
+        help=f"API base URL (GITSTORE_API_URL, else {DEFAULT_API_URL})",
+    )
+    migrate.add_argument(
+        "--token", help="a maintainer's login or access token (default: GITSTORE_TOKEN)"
+    )
+    migrate.add_argument("--timeout", type=float, default=600.0, help="seconds (600)")
+    migrate.set_defaults(handler=run_migrate)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    token = args.token or os.environ.get("GITSTORE_TOKEN", "")
+    if not token:
+        raise InvalidArgument("give --token TOKEN or set GITSTORE_TOKEN (a maintainer's token)")
+    repository = args.repository
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # no line per request
+    with GraphQLClient(args.url, token=token, timeout=args.timeout) as client:
+
+        def call(dry_run: bool) -> dict[str, Any]:
+            data = client.execute(MIGRATE, {"input": {"repository": repository, "dryRun": dry_run}})
+            payload: dict[str, Any] = data["migrateRepositoryLayout"]
+            raise_user_errors(payload, f"cannot migrate {repository}")
+            return payload
+
+        planned = call(True)
+        if planned["commit"] is None:
+            print(f"{repository}: empty; its first commit will write the fan-out layout")
+            return 0
+        if planned["moved"] == 0 and planned["layout"] == "fanout":
+            print(f"{repository}: already in the fan-out layout at {planned['commit'][:12]}")
+            return 0
+        sys.stderr.write(
+            f"moving {planned['moved']:,} files of {repository} to the fan-out layout…\n"
+        )
+        sys.stderr.flush()
+        done = call(False)
+    print(
+        f"{repository}: moved {done['moved']:,} files to the fan-out layout in commit "
+        f"{done['commit']}"
+    )
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:

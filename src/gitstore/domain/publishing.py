@@ -56,6 +56,7 @@ from gitstore.domain.content.errors import (
     DUPLICATE,
     IDENTITY_MISMATCH,
     INVALID_PATH,
+    LAYOUT,
     MALFORMED_RULES,
     REFERENCE,
     TOO_LARGE,
@@ -77,6 +78,7 @@ PATH = "path"
 SCHEMA = "schema"
 DUPLICATE_RULE = DUPLICATE
 REFERENCE_RULE = REFERENCE
+LAYOUT_RULE = LAYOUT
 REF_NAME = "ref-name"
 REF_NAMESPACE = "ref-namespace"
 BRANCH_DELETE = "branch-delete"
@@ -93,6 +95,8 @@ RULES: Mapping[str, str] = {
     SCHEMA: "a manifest breaks the envelope rules, its kind's schema or the product rules",
     DUPLICATE_RULE: "two files of the pushed tip hold one resource (kind, name)",
     REFERENCE_RULE: "a manifest names a resource that the pushed tip does not hold",
+    LAYOUT_RULE: "a file is not in its repository's layout (.gitstore/layout), or the marker "
+    "itself is wrong",
     REF_NAME: "the ref name is not valid",
     REF_NAMESPACE: "only refs/heads/* and refs/tags/* may be pushed",
     BRANCH_DELETE: "the default branch cannot be deleted",
@@ -430,6 +434,8 @@ def content_rule(error: ContentError) -> str:
         return DUPLICATE_RULE
     if error.rule == REFERENCE:
         return REFERENCE_RULE
+    if error.rule == LAYOUT:
+        return LAYOUT_RULE
     return SCHEMA
 
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pygit2
@@ -221,11 +222,17 @@ def _state(tree: pygit2.Tree | None, path: str) -> tuple[str, int] | None:
 
 
 def unchanged_since(
-    repo: pygit2.Repository, base: str | None, head: str, watched: list[str]
+    repo: pygit2.Repository,
+    base: str | None,
+    head: str,
+    watched: list[str],
+    settled: Mapping[str, pygit2.Oid] | None = None,
 ) -> bool:
     """Whether every path of ``watched`` is the same entry at ``head`` as at ``base`` (a
     commit id; None = the empty tree: the paths must still be absent); False when ``base``
-    is no commit of the repository."""
+    is no commit of the repository. A path of ``settled`` (written, never read) that already
+    holds the blob the commit writes counts as unchanged: the commit changes nothing there
+    (two first commits of a repository both writing the same layout marker)."""
     base_tree: pygit2.Tree | None = None
     if base is not None:
         try:
@@ -235,7 +242,15 @@ def unchanged_since(
     head_tree = peel_commit(repo.get(head), head).tree
     if base_tree is not None and base_tree.id == head_tree.id:
         return True
-    return all(_state(base_tree, p) == _state(head_tree, p) for p in watched)
+    settled = settled or {}
+
+    def same(p: str) -> bool:
+        if _state(base_tree, p) == _state(head_tree, p):
+            return True
+        entry = _entry(head_tree, p) if p in settled else None
+        return entry is not None and entry.id == settled[p] and entry.filemode == FileMode.BLOB
+
+    return all(same(p) for p in watched)
 
 
 def _planned_at(expected: str, start: str | None) -> tuple[bool, str | None]:
@@ -312,12 +327,20 @@ def commit_files(
             else None
             for a in actions
         ]
+        read = set(read_paths)
+        settled = {
+            a.path: blob
+            for a, blob in zip(actions, blobs, strict=True)
+            if a.action == A.ACTION_TYPE_UPSERT and blob is not None and a.path not in read
+        }
         for attempt in range(git.max_commit_retries + 1):
             head = cas.current(repo, ref)
             rebased_from = ""
             if expected is not None and (head or ZERO_SHA) != expected:
                 if not (
-                    rebase and head is not None and unchanged_since(repo, planned_at, head, watched)
+                    rebase
+                    and head is not None
+                    and unchanged_since(repo, planned_at, head, watched, settled)
                 ):
                     raise FailedPrecondition(
                         f"{ref} is at {head or ZERO_SHA}, not at expected_head {expected}"

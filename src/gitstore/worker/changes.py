@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gitstore.backends.kv import KvStore
-from gitstore.backends.kv.base import MAX_PAGE_SIZE
+from gitstore.backends.kv.base import MAX_PAGE_SIZE, Upsert, encode_upsert
 from gitstore.domain.content import (
     ContentError,
     KindRegistry,
@@ -42,7 +42,7 @@ from gitstore.domain.content import (
 )
 from gitstore.domain.content.errors import DUPLICATE
 from gitstore.domain.keys import ChannelScope
-from gitstore.domain.projection import document_kind
+from gitstore.domain.projection import document_indexes, document_kind
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
@@ -54,11 +54,18 @@ FETCH_STREAMS = 2
 
 @dataclass(frozen=True, slots=True)
 class FileAt:
-    """A file of the target tree; ``content`` is set when a path lookup already read it."""
+    """A file of the target tree; ``content`` is set when a path lookup already read it.
+
+    ``moved_from``: the resource's only other file at the base, deleted by the change, held
+    the same blob (a layout migration, a ``git mv``): only the document's ``path`` changes.
+    ``relocated``: that document's upsert, built by the projector from the KV document (no
+    fetch, parse or validation)."""
 
     path: str
     blob_id: str
     content: bytes | None = None
+    moved_from: str = ""
+    relocated: Upsert | None = None
 
 
 @dataclass(slots=True)
@@ -157,9 +164,11 @@ def _resolve(
     registry: KindRegistry,
     *,
     complete: bool = False,
+    gone: dict[str, str] | None = None,
 ) -> None:
     """``complete``: ``state`` holds every file of the target (a diff from nothing, a full
-    listing), so an identity met at one path has no other spelling to look for."""
+    listing), so an identity met at one path has no other spelling to look for. ``gone``:
+    the blob each path deleted by the diff held at the base (to recognise moves)."""
     for identity in sorted(touched):
         kind, name = identity
         paths = touched[identity]
@@ -172,9 +181,17 @@ def _resolve(
         if not present:
             plan.deletes.append((document_kind(kind), name))
         elif len(present) == 1:
-            plan.upserts.append(present[0])
+            plan.upserts.append(_moved(present[0], paths, gone or {}))
         else:
             plan.conflicts.extend(_duplicate(identity, present))
+
+
+def _moved(found: FileAt, paths: set[str], gone: dict[str, str]) -> FileAt:
+    """``found`` marked as moved when the identity's one deleted path held its very blob."""
+    before = [p for p in paths if p != found.path and p in gone]
+    if len(before) == 1 and gone[before[0]] == found.blob_id:
+        return FileAt(found.path, found.blob_id, found.content, moved_from=before[0])
+    return found
 
 
 async def plan_changes(
@@ -190,9 +207,15 @@ async def plan_changes(
     ``base`` or a dirty target is not a commit of the repository."""
     plan = Plan(base, target)
     state: dict[str, FileAt | None] = {}
+    gone: dict[str, str] = {}
     for change in await changed(git, repository, base, target):
         deleted = change.change_type == pb.CHANGE_TYPE_DELETED
         state[change.path] = None if deleted else FileAt(change.path, change.new_blob_id)
+        if deleted and change.old_blob_id:
+            gone[change.path] = change.old_blob_id
+        if change.change_type == pb.CHANGE_TYPE_RENAMED and change.old_path:
+            state.setdefault(change.old_path, None)
+            gone[change.old_path] = change.old_blob_id
     extra: set[str] = set()
     for other in dict.fromkeys(dirty):
         if other == target:
@@ -217,8 +240,44 @@ async def plan_changes(
         }
         if unknown:
             state.update(await files_at(git, repository, target, unknown))
-    _resolve(plan, touched, state, registry, complete=base is None)
+    if extra:  # a dirty target's files may be in the KV: no move shortcut
+        gone.clear()
+    _resolve(plan, touched, state, registry, complete=base is None, gone=gone)
     return plan
+
+
+async def relocate(
+    kv: KvStore, scope: ChannelScope, upserts: list[FileAt], registry: KindRegistry
+) -> list[FileAt]:
+    """``upserts`` with each moved file (``moved_from``) given its ``relocated`` upsert: the
+    KV document of the same identity, when it was written from that very blob at the old
+    path, with only ``path`` changed (same spec, labels, annotations and index entries; the
+    rule-based collection entries are recomputed downstream like any product's). A layout
+    migration of N files then costs N KV reads instead of N fetches, parses and
+    validations. A file whose document does not match (missing, invalid at the base, another
+    blob) keeps the ordinary path. ``scope`` must hold the plan's base (no open claim)."""
+    moved: dict[str, list[tuple[int, str]]] = defaultdict(list)  # kv kind -> (index, name)
+    for i, f in enumerate(upserts):
+        if f.moved_from and (found := _identity(f.path, registry)[0]) is not None:
+            moved[document_kind(found[0])].append((i, found[1]))
+    if not moved:
+        return upserts
+    out = list(upserts)
+    for kind, items in moved.items():
+        for start in range(0, len(items), MAX_PAGE_SIZE):
+            part = items[start : start + MAX_PAGE_SIZE]
+            docs = await kv.get_many(scope, kind, [name for _, name in part])
+            for (i, name), doc in zip(part, docs, strict=True):
+                f = out[i]
+                value = doc.value() if doc is not None else {}
+                if value.get("path") != f.moved_from or value.get("blobId") != f.blob_id:
+                    continue
+                value["path"] = f.path
+                spec = value.get("spec")
+                indexes = document_indexes(str(value.get("kind")), name, spec or {})
+                upsert = encode_upsert(kind, name, value, indexes=indexes)
+                out[i] = FileAt(f.path, f.blob_id, f.content, f.moved_from, upsert)
+    return out
 
 
 async def plan_full(

@@ -227,7 +227,8 @@ async def rule_index(
     """The rule-based collections at ``plan.target`` and whether every product needs
     re-indexing (``force_reindex``: an unfinished claim said so); None when the plan
     writes neither products nor collections and nothing forces a re-index."""
-    collection_files = _collection_files(plan.upserts, registry)
+    # a relocated collection (only its path moved) keeps the rules the KV holds
+    collection_files = [f for f in _collection_files(plan.upserts, registry) if f.relocated is None]
     collection_deletes = [name for kind, name in plan.deletes if kind == COLLECTION]
     products = any(f.path.startswith(PRODUCTS_DIR) for f in plan.upserts)
     if not (products or collection_files or collection_deletes or force_reindex):

@@ -76,7 +76,7 @@ from gitstore.domain.projection import (
 )
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
-from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full
+from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full, relocate
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.collections import RuleIndex, rule_index
 from gitstore.worker.metrics import WorkerMetrics
@@ -126,6 +126,7 @@ class ProjectionResult:
     full: bool = False  # a full resync (base unknown to Git)
     took_over: bool = False  # finished an unfinished claim
     reindexed: int = 0  # products re-indexed for rule-based collections (``collections``)
+    relocated: int = 0  # of the upserts: moved files whose KV document only changed path
     pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
     channel: str = ""  # the draft buffer written (``draft_switch``; ``draft`` only)
     switched: bool = False  # readers were switched to that buffer (``draft_switch``)
@@ -147,6 +148,7 @@ class _Ready:
     deletes: list[tuple[str, str]] = field(default_factory=list)
     files: list[Prepared] = field(default_factory=list)
     extra: list[Upsert] = field(default_factory=list)  # re-indexed products (``collections``)
+    moved: int = 0  # of ``files``: relocated documents (``changes.relocate``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +295,8 @@ class Projector:
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
         result.invalid.extend(plan.conflicts)
+        if claim is None and not plan.full:
+            plan.upserts = await relocate(self.kv, scope, plan.upserts, self.registry)
         rules = await rule_index(
             self.kv,
             scope,
@@ -485,8 +489,11 @@ class Projector:
         neither fetched nor prepared again."""
         ready = _Ready()
         planned: list[FileAt] = []
+        moved: list[Prepared] = []
         for item in work:
-            if isinstance(item, FileAt):
+            if isinstance(item, FileAt) and item.relocated is not None:
+                moved.append(Prepared(item.path, item.blob_id, item.relocated))
+            elif isinstance(item, FileAt):
                 planned.append(item)
             else:
                 ready.deletes.append(item)
@@ -507,7 +514,8 @@ class Projector:
         prepared = await self.pool.prepare(files, registry, max_bytes=self.max_bytes)
         if cache is not None and context is not None:
             cache.put_many(context, repository, prepared)
-        ready.files = merge(cached, prepared)
+        ready.files = merge(cached, prepared) + moved
+        ready.moved = len(moved)
         return ready
 
     async def _prepare_part(
@@ -545,6 +553,7 @@ class Projector:
                 upserts += 1
             else:
                 result.invalid.extend(p.errors)
+        result.relocated += ready.moved
         result.deletes += len(ready.deletes)
         result.upserts += upserts
         self.metrics.documents.labels("delete").inc(len(ready.deletes))

@@ -189,7 +189,15 @@ class CatalogWriter:
             current = await view.files(base, identities)
             if options.expected_version:
                 await check_expected_version(view, base, options.expected_version, current)
-            return plan_operations(operations, current, builder, registry)
+            layout = await view.layout(base)
+            return plan_operations(
+                operations,
+                current,
+                builder,
+                registry,
+                layout=layout,
+                first_commit=base is None,
+            )
 
         message = options.message
         return await self._run(caller, mutation, data, options, planner, message, record=record)

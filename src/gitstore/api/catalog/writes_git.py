@@ -33,10 +33,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gitstore.domain.content import (
+    LAYOUT_MARKER,
     KindRegistry,
+    Layout,
     ManifestFormat,
     candidate_paths,
     format_for_path,
+    layout_of,
 )
 from gitstore.domain.content.manifest import ResourceIdentity
 from gitstore.domain.errors import FailedPrecondition
@@ -113,6 +116,16 @@ class BranchView:
             for stored in await self.blobs(revision, paths=chunk):
                 found[owner[stored.path]].append(stored)
         return found
+
+    async def layout(self, revision: str | None) -> Layout:
+        """The repository layout at ``revision`` (None: no commit yet), from its marker file;
+        the marker's path is recorded as read, so a concurrent migration re-plans a write.
+        With no commit the marker is not a read: the first commit writes it, and the git
+        service lets two first commits writing the same marker both land."""
+        if revision is None:
+            return layout_of(None, has_commits=False)
+        found = await self.blobs(revision, paths=[LAYOUT_MARKER])
+        return layout_of(found[0].content if found else None, has_commits=True)
 
     async def blobs(
         self, revision: str, *, paths: Sequence[str] = (), ids: Sequence[str] = ()

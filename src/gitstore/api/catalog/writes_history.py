@@ -8,7 +8,9 @@ from the KV projection). For resource ``(kind, name)`` on the default branch:
    survives a change of format; merged newest first by committer time, ``first`` kept;
 2. per commit, ``GetChangedPaths(parent, commit)`` restricted to those paths tells how the
    resource changed (``ADDED`` / ``MODIFIED`` / ``DELETED``; a format switch is one
-   ``MODIFIED``) and which blobs to compare;
+   ``MODIFIED``) and which blobs to compare; a layout migration commit (trailer
+   ``Layout-Migration``, which moves every file) is not diffed: the resource's files are
+   looked up by path at it and at its parent instead (a ``MODIFIED`` entry, no field changes);
 3. one ``GetBlobs`` by id for all of them; the diff is ``diff_manifests(old, new)`` (a side
    that does not parse counts as absent).
 
@@ -75,6 +77,8 @@ async def resource_history(
     async def changes_of(info: pb.CommitInfo) -> list[pb.ChangedPath]:
         parent = info.parent_shas[0] if info.parent_shas else ""
         async with gate:
+            if info.trailers.get("Layout-Migration") and parent:
+                return await _moved(view, parent, info.sha, paths)
             changed = await view.changed_paths(parent, info.sha)
         return [c for c in changed if c.path in wanted]
 
@@ -87,6 +91,30 @@ async def resource_history(
         _entry(info, changes, contents, max_bytes)
         for info, changes in zip(ordered, per_commit, strict=True)
     ]
+
+
+async def _moved(view: BranchView, parent: str, sha: str, paths: list[str]) -> list[pb.ChangedPath]:
+    """The resource's changes in a commit that moved files, from its files at both sides."""
+    before = {s.path: s.blob_id for s in await view.blobs(parent, paths=paths)}
+    after = {s.path: s.blob_id for s in await view.blobs(sha, paths=paths)}
+    out: list[pb.ChangedPath] = []
+    for path in paths:
+        old, new = before.get(path), after.get(path)
+        if old == new:
+            continue
+        if new is None:
+            out.append(
+                pb.ChangedPath(path=path, change_type=pb.CHANGE_TYPE_DELETED, old_blob_id=old or "")
+            )
+        elif old is None:
+            out.append(pb.ChangedPath(path=path, change_type=pb.CHANGE_TYPE_ADDED, new_blob_id=new))
+        else:
+            out.append(
+                pb.ChangedPath(
+                    path=path, change_type=pb.CHANGE_TYPE_MODIFIED, old_blob_id=old, new_blob_id=new
+                )
+            )
+    return out
 
 
 async def _branch_order(

@@ -4,7 +4,9 @@ Given the files that hold each resource at the head (``BranchView.files``):
 
 * **Put** writes the canonical bytes at the resource's *existing* path, keeping its format
   (a product kept as ``products/tee.md`` stays Markdown, re-encoded canonically), or at
-  ``path_for(kind, name, format)`` for a new resource. A put whose data equals what is
+  ``path_for(kind, name, format, layout=)`` for a new resource, in the repository's layout
+  (``BranchView.layout``; the first commit of a new repository also writes the fan-out
+  marker ``.gitstore/layout``). A put whose data equals what is
   stored (compared as data, not text) is no change and makes no action. Two files holding
   one resource (``products/a.yaml`` and ``products/a.json``) are refused: the caller must
   delete one first (``deleteProduct`` removes both).
@@ -14,14 +16,15 @@ Each change carries ``diff_manifests(old, new)`` (a stored file that no longer p
 diffs as if absent).
 
 ``expectedVersion`` (:func:`check_expected_version`): the rule is **the resource's files at
-``expectedVersion`` must be exactly its files at the head** — same paths, same blob ids
-(created, deleted, moved to another format or edited since are all conflicts). It compares
-content, not history: a resource changed and changed back is not a conflict, because the
-caller's view is the current state and nothing it did not see would be overwritten. A
-resource that existed at neither commit passes (creating it is safe). The conflict error
-names the current version: the last commit on the branch that touched the resource's file.
-The check runs at the same head the commit is then compare-and-swapped against, so nothing
-can slip in between.
+``expectedVersion`` must be exactly its files at the head** — same file names, same blob
+ids (created, deleted, moved to another format or edited since are all conflicts; only the
+layout directory may differ, so a version from before ``migrateRepositoryLayout`` stays
+fresh). It compares content, not history: a resource changed and changed back is not a
+conflict, because the caller's view is the current state and nothing it did not see would
+be overwritten. A resource that existed at neither commit passes (creating it is safe). The
+conflict error names the current version: the last commit on the branch that touched the
+resource's file. The check runs at the same head the commit is then compare-and-swapped
+against, so nothing can slip in between.
 """
 
 from __future__ import annotations
@@ -31,12 +34,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitstore.domain.content import (
+    LAYOUT_MARKER,
     FieldChange,
     KindRegistry,
+    Layout,
     Manifest,
     ManifestError,
     ManifestFormat,
     diff_manifests,
+    marker_content,
     parse_manifest,
     path_for,
 )
@@ -118,14 +124,25 @@ def plan_operations(
     current: Mapping[ResourceIdentity, list[StoredFile]],
     builder: ManifestBuilder,
     registry: KindRegistry,
+    *,
+    layout: Layout = Layout.FLAT,
+    first_commit: bool = False,
 ) -> Plan:
+    """``layout``: where new resources go; ``first_commit``: the branch has no commit yet,
+    so a commit also writes the layout marker (new repositories get the fan-out layout)."""
     plan = Plan()
     for op in operations:
         files = current.get(op.identity, [])
         if isinstance(op, Put):
-            _plan_put(op, files, builder, registry, plan)
+            _plan_put(op, files, builder, registry, plan, layout)
         else:
             _plan_remove(op, files, builder.max_bytes, plan)
+    if first_commit and plan.actions:
+        plan.actions.append(
+            pb.CommitAction(
+                action=pb.ACTION_TYPE_UPSERT, path=LAYOUT_MARKER, content=marker_content(layout)
+            )
+        )
     return plan
 
 
@@ -135,6 +152,7 @@ def _plan_put(
     builder: ManifestBuilder,
     registry: KindRegistry,
     plan: Plan,
+    layout: Layout,
 ) -> None:
     manifest = op.manifest
     if len(files) > 1:
@@ -149,7 +167,7 @@ def _plan_put(
         plan.documents.append(document_value(manifest, existing.path, existing.blob_id))
         return
     if existing is None:
-        path = path_for(manifest.kind, manifest.name, op.fmt, registry)
+        path = path_for(manifest.kind, manifest.name, op.fmt, registry, layout=layout)
         content = op.content
     else:
         path = existing.path
@@ -208,11 +226,11 @@ async def check_expected_version(
             field="expectedVersion",
         ) from None
     for identity, now_files in current.items():
-        before = {(f.path, f.blob_id) for f in then.get(identity, [])}
-        after = {(f.path, f.blob_id) for f in now_files}
-        if before == after:
+        then_files = then.get(identity, [])
+        if _same_files(then_files, now_files):
             continue
-        paths = sorted({p for p, _ in before | after})
+        paths = sorted({f.path for f in [*then_files, *now_files]})
+        before, after = then_files, now_files
         last = None
         if head is not None:
             for path in paths:
@@ -228,6 +246,15 @@ async def check_expected_version(
             f" is {current_version} (read it again and retry with that version)",
             field="expectedVersion",
         )
+
+
+def _same_files(a: Sequence[StoredFile], b: Sequence[StoredFile]) -> bool:
+    """Same file names (format) and blob ids: a move between layouts changes neither."""
+
+    def key(files: Sequence[StoredFile]) -> set[tuple[str, str]]:
+        return {(f.path.rsplit("/", 1)[-1], f.blob_id) for f in files}
+
+    return key(a) == key(b)
 
 
 def _newer(a: pb.CommitInfo, b: pb.CommitInfo) -> bool:

@@ -21,6 +21,9 @@ against:
   one first, or edit by hand. (A commit that is not on the branch fails this too.)
 * a manifest being re-created must not exist at the head in another format
   (``products/a.json`` when ``products/a.yaml`` comes back): ``CONFLICT``;
+* across a layout migration (``migrateRepositoryLayout``) a manifest path of ``C`` is
+  followed to the same file in the head's layout: a file ``C`` changed at
+  ``products/a.yaml`` that now lives at ``products/86/a.yaml`` is checked and restored there;
 * every restored manifest is validated like any write (``VALIDATION_FAILED`` etc., each
   message starting with the file); files that are not manifests (``README.md``) are restored
   as they were.
@@ -42,7 +45,8 @@ from gitstore.domain.content import (
     identity_for_path,
     parse_and_validate,
 )
-from gitstore.domain.content.paths import PathIdentity
+from gitstore.domain.content.layout import Layout
+from gitstore.domain.content.paths import PathIdentity, relocated
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from gitstore.git.v1 import git_service_pb2 as pb
 
@@ -84,6 +88,12 @@ async def plan_revert(
     registry: KindRegistry,
     max_bytes: int,
 ) -> Plan:
+    if target.trailers.get("Layout-Migration"):
+        raise FailedPrecondition(
+            f"commit {target.sha} is a layout migration; it moved files without changing"
+            " them and cannot be reverted",
+            field="sha",
+        )
     parent = target.parent_shas[0] if target.parent_shas else ""
     changed = [c for c in await view.changed_paths(parent, target.sha) if c.path]
     if not changed:
@@ -94,15 +104,18 @@ async def plan_revert(
             field="sha",
         )
     identities = {c.path: _identity(c.path, registry) for c in changed}
+    probe = {c.path for c in changed}
+    for found in identities.values():
+        if found is not None:
+            probe.update(candidate_paths(found.kind, found.name, registry))
+    now = {s.path: s for s in await view.blobs(base, paths=sorted(probe))}
+    changed = _follow_layout(changed, identities, now, await view.layout(base), registry)
+    identities = {c.path: _identity(c.path, registry) for c in changed}
     recreated: list[PathIdentity] = []
     for c in changed:
         found = identities[c.path]
         if c.change_type == pb.CHANGE_TYPE_DELETED and found is not None:
             recreated.append(found)
-    probe = {c.path for c in changed}
-    for again in recreated:
-        probe.update(candidate_paths(again.kind, again.name, registry))
-    now = {s.path: s for s in await view.blobs(base, paths=sorted(probe))}
     await _check_unchanged(view, base, target, changed, now)
     mine = {c.path for c in changed}
     for again in recreated:
@@ -156,6 +169,41 @@ async def plan_revert(
     if problems:
         raise WriteRefused(problems)
     return plan
+
+
+def _follow_layout(
+    changed: list[pb.ChangedPath],
+    identities: dict[str, PathIdentity | None],
+    now: dict[str, StoredFile],
+    layout: Layout,
+    registry: KindRegistry,
+) -> list[pb.ChangedPath]:
+    """Each manifest path of the commit moved to where that file is at the head: a file
+    present at the head in the other layout is followed there; a deleted one comes back in
+    the head's layout."""
+    out: list[pb.ChangedPath] = []
+    for c in changed:
+        found = identities[c.path]
+        path = c.path
+        if found is not None:
+            if c.change_type == pb.CHANGE_TYPE_DELETED:
+                path = relocated(c.path, found, layout, registry)
+            elif c.path not in now:
+                other = Layout.FLAT if found.layout is Layout.FANOUT else Layout.FANOUT
+                twin = relocated(c.path, found, other, registry)
+                path = twin if twin in now else c.path
+        if path == c.path:
+            out.append(c)
+        else:
+            out.append(
+                pb.ChangedPath(
+                    path=path,
+                    change_type=c.change_type,
+                    old_blob_id=c.old_blob_id,
+                    new_blob_id=c.new_blob_id,
+                )
+            )
+    return out
 
 
 def _identity(path: str, registry: KindRegistry) -> PathIdentity | None:

@@ -1,7 +1,8 @@
 """The catalogue mutations schema module (docs/mutations.md).
 
 ``applyManifests``, ``upsertProduct`` / ``upsertCategory`` / ``upsertCollection``,
-``deleteProduct`` / ``deleteCategory`` / ``deleteCollection``, ``revertCommit``, and the query
+``deleteProduct`` / ``deleteCategory`` / ``deleteCollection``, ``revertCommit``,
+``migrateRepositoryLayout``, and the query
 ``resourceHistory``. Thin by design: resolvers translate the input into
 ``api.catalog.writes_inputs`` operations and call ``api.catalog.writes.CatalogWriter``; all
 rules live there. Payloads return the generated ``Product`` / ``Category`` / ``Collection``
@@ -24,6 +25,7 @@ from typing import Any
 
 from graphql import (
     GraphQLArgument,
+    GraphQLBoolean,
     GraphQLField,
     GraphQLID,
     GraphQLInputField,
@@ -44,6 +46,7 @@ from ..catalog.writes import Caller, CatalogWriter, WriteResult, is_refusal
 from ..catalog.writes_history import HistoryEntry
 from ..catalog.writes_inputs import Remove, WriteOptions
 from ..catalog.writes_kinds import definitions_in
+from ..catalog.writes_layout import administrable_repository, migrate_layout
 from ..catalog.writes_metrics import WriteMetrics, write_metrics
 from ..catalog.writes_plan import Change
 from ..catalog.writes_problems import USER_ERROR_CODES, WriteRefused
@@ -125,6 +128,7 @@ class CatalogMutationsModule:
         for kind in TYPED_KINDS:
             self._typed(builder, t, kind, writer)
         self._revert(builder, t, writer)
+        self._migrate(builder)
         self._history(builder, t, registry)
 
     def _typed(
@@ -246,6 +250,63 @@ class CatalogMutationsModule:
             revert,
             "Undo one earlier commit with a new commit (refused if a later commit changed"
             " the same files).",
+        )
+
+    def _migrate(self, builder: SchemaBuilder) -> None:
+        async def migrate(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+            ctx = context_of(info)
+            principal = ctx.require_principal()
+            services = ctx.services
+            record = await administrable_repository(services.store, principal, data["repository"])
+            caller = Caller(principal, ctx.request_id)
+            result = await migrate_layout(
+                services.git(),
+                record,
+                author=caller.author,
+                actor=principal.username,
+                request_id=ctx.request_id,
+                dry_run=bool(data.get("dryRun")),
+            )
+            return {
+                "repository": result.repository,
+                "layout": result.layout.value,
+                "committed": result.committed,
+                "commit": result.commit,
+                "moved": result.moved,
+            }
+
+        _mutation(
+            builder,
+            "migrateRepositoryLayout",
+            {
+                "dryRun": GraphQLInputField(
+                    GraphQLBoolean,
+                    description="Only count the files that would move (layout: the current"
+                    " one; nothing is committed).",
+                )
+            },
+            {
+                "repository": GraphQLField(GraphQLString),
+                "layout": GraphQLField(
+                    GraphQLString,
+                    description="The layout after the call: fanout (with dryRun: the current).",
+                ),
+                "committed": GraphQLField(
+                    GraphQLNonNull(GraphQLBoolean),
+                    description="False when nothing had to move (already migrated).",
+                ),
+                "commit": GraphQLField(
+                    GraphQLString, description="The migration commit, or the head as it was."
+                ),
+                "moved": GraphQLField(
+                    GraphQLNonNull(GraphQLInt),
+                    description="Files moved to the fan-out layout (with dryRun: to move).",
+                ),
+            },
+            migrate,
+            "Move every manifest of the repository's default branch to the fan-out layout"
+            " (<plural>/<sha1(name)[:2]>/<name>.<ext>) in one commit and write the marker"
+            " .gitstore/layout. Maintainers, owners and admins; idempotent.",
         )
 
     def _history(self, builder: SchemaBuilder, t: MutationTypes, registry: KindRegistry) -> None:

@@ -38,12 +38,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from gitstore.domain.content import (
+    LAYOUT_MARKER,
     ContentError,
     KindRegistry,
+    Layout,
     Manifest,
     ManifestError,
     candidate_paths,
     identity_for_path,
+    layout_errors,
+    layout_of,
+    marker_errors,
 )
 from gitstore.domain.content.errors import DUPLICATE
 from gitstore.domain.content.files import Parsed, parse_many
@@ -176,12 +181,16 @@ class ContentCheck:
         )
         out: list[Violation] = []
         first_seen: dict[Key, tuple[str, str]] = {}  # (path, blob) -> (ref, commit)
+        markers: dict[str, tuple[str, str]] = {}  # marker blob -> (ref, commit)
         for (sha, (ref, _)), changes in zip(order.items(), diffs, strict=True):
             for change in changes:
                 if change.change_type in _GONE:
                     continue
-                if self._manifest_path(change.path, ref, sha, out):
+                if change.path == LAYOUT_MARKER:
+                    markers.setdefault(change.new_blob_id, (ref, sha))
+                elif self._manifest_path(change.path, ref, sha, out):
                     first_seen.setdefault((change.path, change.new_blob_id), (ref, sha))
+        out.extend(await self._check_markers(markers))
         parsed = await self.parse(first_seen)
         for key, (ref, sha) in first_seen.items():
             result = parsed.get(key)
@@ -190,6 +199,42 @@ class ContentCheck:
             elif result.errors:
                 out.extend(content_violations(ref, sha, result.errors))
         return out
+
+    async def _check_markers(self, markers: dict[str, tuple[str, str]]) -> list[Violation]:
+        """Each distinct pushed ``.gitstore/layout`` must name a layout."""
+        missing = [blob for blob in markers if blob not in self._blobs]
+        if missing:
+            await self._fetch(missing)
+        out: list[Violation] = []
+        for blob, (ref, sha) in markers.items():
+            out.extend(content_violations(ref, sha, marker_errors(self._blobs.get(blob, b""))))
+        return out
+
+    async def layout_at(self, revision: str) -> Layout | None:
+        """The layout of ``revision`` (a commit); None when its marker is unreadable (that
+        marker is reported by pass 1)."""
+        found = await self.at_tip(revision, [LAYOUT_MARKER])
+        blob = found.get(LAYOUT_MARKER)
+        try:
+            return layout_of(None if blob is None else self._blobs[blob], has_commits=True)
+        except GitStoreError:
+            return None
+
+    async def check_layout(
+        self, push: RefPush, base: str, tip: str, state: dict[str, str | None]
+    ) -> list[Violation]:
+        """The tip keeps its layout: no flat-spelled manifest added or changed in a fan-out
+        branch, and no marker deleted from a fan-out branch (``layout_errors``,
+        ``marker_errors``). Reads the marker only when a change could break the rule."""
+        errors: list[ContentError] = []
+        changed = [p for p, b in state.items() if b is not None and p != LAYOUT_MARKER]
+        if layout_errors(changed, Layout.FANOUT, self.registry):
+            layout = await self.layout_at(tip)
+            if layout is not None:
+                errors.extend(layout_errors(changed, layout, self.registry))
+        if LAYOUT_MARKER in state and state[LAYOUT_MARKER] is None and base:
+            errors.extend(marker_errors(None, was=await self.layout_at(base)))
+        return content_violations(push.ref, tip, errors)
 
     def _manifest_path(self, path: str, ref: str, sha: str, out: list[Violation]) -> bool:
         if self._ids.get(path) is not None:
@@ -214,10 +259,11 @@ class ContentCheck:
         state: dict[str, str | None] = {}  # path -> blob at the tip, None = absent
         for change in await self.changed(base, tip):
             state[change.path] = None if change.change_type in _GONE else change.new_blob_id
+        misplaced = await self.check_layout(push, base, tip, state)
         changed = {p: b for p, b in state.items() if b is not None and self._id(p)}
         deleted = {i for p, b in state.items() if b is None and (i := self._id(p))}
         if not changed and not deleted:
-            return []
+            return misplaced
         parsed = await self.parse(changed.items())
         # schema-invalid documents too: their reference problems belong in the same answer
         fresh = [r.document for r in parsed.values() if r.document is not None]
@@ -245,7 +291,7 @@ class ContentCheck:
         gone = deleted - present
         if gone:
             errors.extend(await self._dangling(tip, gone, set(changed), state, complete=not base))
-        return content_violations(push.ref, tip, sorted(errors, key=_order))
+        return misplaced + content_violations(push.ref, tip, sorted(errors, key=_order))
 
     def _id(self, path: str) -> ResourceIdentity | None:
         if path not in self._ids:

@@ -36,6 +36,16 @@ from gitstore.domain.content.kinds import (
     kind_definition_errors,
     kind_definition_from_manifest,
 )
+from gitstore.domain.content.layout import (
+    DEFAULT_LAYOUT,
+    LAYOUT_MARKER,
+    Layout,
+    bucket_for,
+    layout_of,
+    marker_content,
+    marker_errors,
+    marker_problem,
+)
 from gitstore.domain.content.manifest import Manifest, ResourceIdentity
 from gitstore.domain.content.money import Money, format_amount, parse_amount, price_currency_codes
 from gitstore.domain.content.paths import (
@@ -43,13 +53,17 @@ from gitstore.domain.content.paths import (
     candidate_paths,
     identity_errors,
     identity_for_path,
+    layout_errors,
+    layout_moves,
     path_for,
 )
 from gitstore.domain.content.references import check_references
 from gitstore.domain.content.validation import parse_and_validate, validate_manifest
 
 __all__ = [
+    "DEFAULT_LAYOUT",
     "DEFAULT_MAX_MANIFEST_BYTES",
+    "LAYOUT_MARKER",
     "ContentError",
     "ConversionHook",
     "DeprecatedField",
@@ -58,12 +72,14 @@ __all__ = [
     "KindNames",
     "KindRegistry",
     "KindVersion",
+    "Layout",
     "Manifest",
     "ManifestError",
     "ManifestFormat",
     "Money",
     "PathIdentity",
     "ResourceIdentity",
+    "bucket_for",
     "builtin_definitions",
     "candidate_paths",
     "check_references",
@@ -78,6 +94,12 @@ __all__ = [
     "identity_for_path",
     "kind_definition_errors",
     "kind_definition_from_manifest",
+    "layout_errors",
+    "layout_moves",
+    "layout_of",
+    "marker_content",
+    "marker_errors",
+    "marker_problem",
     "parse_amount",
     "parse_and_validate",
     "parse_manifest",

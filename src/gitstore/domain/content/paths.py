@@ -1,8 +1,10 @@
 """The path convention: where the manifest of ``(kind, name)`` lives in a repository.
 
-One fixed, reversible rule for every kind, built-in or custom::
+One fixed, reversible rule for every kind, built-in or custom, in two layouts
+(``layout.py``)::
 
-    <plural>/<name>.<ext>
+    <plural>/<bucket>/<name>.<ext>     fanout (default): <bucket> = sha1(name)[:2]
+    <plural>/<name>.<ext>              flat (repositories from before the fan-out layout)
 
 =================  ========================  ===============================
 kind               directory (plural)        example
@@ -14,31 +16,44 @@ KindDefinition     ``kinds/``                ``kinds/brands.yaml``
 custom (Brand)     ``spec.names.plural``     ``brands/acme.yaml``
 =================  ========================  ===============================
 
-``<name>`` is ``metadata.name``; ``<ext>`` is ``.yaml`` (``.yml`` is read too), ``.json`` or
-``.md``. ``path_for`` always writes ``.yaml`` for YAML, so ``identity_for_path(path_for(...))``
-gives back the same identity and format, and ``path_for(*identity_for_path(p))`` gives back
-``p`` except that ``.yml`` becomes ``.yaml``.
+The table shows the flat spelling; in the fan-out layout ``products/blue-t-shirt.yaml`` is
+``products/ef/blue-t-shirt.yaml``. ``<name>`` is ``metadata.name``; ``<ext>`` is ``.yaml``
+(``.yml`` is read too), ``.json`` or ``.md``. ``path_for`` always writes ``.yaml`` for YAML,
+so ``identity_for_path(path_for(...))`` gives back the same identity and format, and
+``path_for(*identity_for_path(p))`` gives back ``p`` except that ``.yml`` becomes ``.yaml``.
+Both layouts are read everywhere (``identity_for_path``, ``candidate_paths``); a file in a
+bucket that is not its name's bucket is an ``invalid-path`` error naming the right one.
 
 Files outside a kind directory (``README.md``, ``docs/...``, ``.gitignore``) are not
 manifests: ``identity_for_path`` returns None. Inside a kind directory, hidden files
 (``.gitkeep``) and ``README*`` files are ignored too; anything else must follow the
-convention — a subdirectory, an unknown extension or a file name that is not a valid name
-raises ``ManifestError`` (rule ``invalid-path``), so a typo is never silently skipped.
+convention — a subdirectory other than the name's bucket, an unknown extension or a file
+name that is not a valid name raises ``ManifestError`` (rule ``invalid-path``), so a typo
+is never silently skipped.
 A manifest's content must agree with its path (``identity_errors``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gitstore.domain.content.errors import (
     IDENTITY_MISMATCH,
     INVALID_PATH,
+    LAYOUT,
     ContentError,
     ManifestError,
 )
 from gitstore.domain.content.formats import EXTENSIONS, ManifestFormat, format_for_path
 from gitstore.domain.content.kinds import KindRegistry
+from gitstore.domain.content.layout import (
+    DEFAULT_LAYOUT,
+    LAYOUT_MARKER,
+    Layout,
+    bucket_for,
+    is_bucket,
+)
 from gitstore.domain.content.manifest import Manifest, ResourceIdentity
 from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.identity import dns_label_problem
@@ -51,6 +66,7 @@ class PathIdentity:
     kind: str
     name: str
     format: ManifestFormat
+    layout: Layout = Layout.FLAT
 
     @property
     def identity(self) -> ResourceIdentity:
@@ -62,21 +78,30 @@ def path_for(
     name: str,
     fmt: ManifestFormat = ManifestFormat.YAML,
     registry: KindRegistry | None = None,
+    *,
+    layout: Layout = DEFAULT_LAYOUT,
 ) -> str:
-    """The file of ``(kind, name)`` in format ``fmt``; ``NotFound`` for an unknown kind."""
+    """The file of ``(kind, name)`` in format ``fmt`` and ``layout``; ``NotFound`` for an
+    unknown kind."""
     registry = registry or _builtin()
     definition = registry.get(kind)
     problem = dns_label_problem(name)
     if problem:
         raise InvalidArgument(f"name {name!r} is not a valid name: {problem}", field="name")
+    if layout is Layout.FANOUT:
+        return f"{definition.plural}/{bucket_for(name)}/{name}{fmt.extension}"
     return f"{definition.plural}/{name}{fmt.extension}"
 
 
 def candidate_paths(kind: str, name: str, registry: KindRegistry | None = None) -> list[str]:
-    """Every path the manifest of ``(kind, name)`` may have (one per accepted extension)."""
+    """Every path the manifest of ``(kind, name)`` may have: one per accepted extension in
+    each layout, fan-out first (both layouts are read in every repository)."""
     registry = registry or _builtin()
-    base = path_for(kind, name, registry=registry).removesuffix(".yaml")
-    return [base + ext for ext in EXTENSIONS]
+    out: list[str] = []
+    for layout in (Layout.FANOUT, Layout.FLAT):
+        base = path_for(kind, name, registry=registry, layout=layout).removesuffix(".yaml")
+        out += [base + ext for ext in EXTENSIONS]
+    return out
 
 
 def identity_for_path(path: str, registry: KindRegistry | None = None) -> PathIdentity | None:
@@ -96,11 +121,12 @@ def identity_for_path(path: str, registry: KindRegistry | None = None) -> PathId
     if base.startswith(".") or base.startswith("README") or not base:
         return None
     dirname = f"{definition.plural}/"
-    if len(parts) > 2:
+    if len(parts) > 3 or (len(parts) == 3 and not is_bucket(parts[1])):
         _invalid(
             path,
-            f"{definition.kind} manifests live directly in {dirname} "
-            f"({dirname}<name>.yaml); subdirectories are not allowed",
+            f"{definition.kind} manifests live in {dirname}<bucket>/<name>.yaml, <bucket> being "
+            f"the first two hex digits of the SHA-1 of the name (or directly in {dirname} in "
+            "the flat layout); other subdirectories are not allowed",
         )
     fmt = format_for_path(path)
     if fmt is None:
@@ -113,7 +139,77 @@ def identity_for_path(path: str, registry: KindRegistry | None = None) -> PathId
     problem = dns_label_problem(stem)
     if problem:
         _invalid(path, f"file name {stem!r} is not a valid resource name: {problem}")
-    return PathIdentity(definition.kind, stem, fmt)
+    if len(parts) == 3:
+        if parts[1] != bucket_for(stem):
+            _invalid(
+                path,
+                f"{stem!r} belongs in bucket {bucket_for(stem)}/, not {parts[1]}/: move it to "
+                f"{dirname}{bucket_for(stem)}/{base}",
+            )
+        return PathIdentity(definition.kind, stem, fmt, Layout.FANOUT)
+    return PathIdentity(definition.kind, stem, fmt, Layout.FLAT)
+
+
+def layout_moves(
+    paths: Iterable[str], registry: KindRegistry | None = None, *, to: Layout = Layout.FANOUT
+) -> list[tuple[str, str]]:
+    """``(old, new)`` for every manifest in ``paths`` that is not in layout ``to`` (sorted by
+    old path). Files that break the convention, and files that are no manifests, stay."""
+    registry = registry or _builtin()
+    moves: list[tuple[str, str]] = []
+    for path in paths:
+        try:
+            found = identity_for_path(path, registry)
+        except ManifestError:
+            continue
+        if found is None or found.layout is to:
+            continue
+        moves.append((path, relocated(path, found, to, registry)))
+    return sorted(moves)
+
+
+def layout_errors(
+    paths: Iterable[str], layout: Layout, registry: KindRegistry | None = None
+) -> list[ContentError]:
+    """The added or changed files ``paths`` that a repository in ``layout`` refuses (rule
+    ``layout``, naming the path the file should have).
+
+    A fan-out repository refuses manifests in the flat spelling (``products/a.yaml``: it
+    must be ``products/<bucket>/a.yaml``), so the layout its marker announces stays true. A
+    flat repository accepts both spellings until it migrates (reads accept both, and a
+    hand-made move can land over several pushes before the marker is set). Files that break
+    the convention outright, and files that are no manifests, are other rules' business.
+    """
+    if layout is not Layout.FANOUT:
+        return []
+    registry = registry or _builtin()
+    errors: list[ContentError] = []
+    for path in sorted(paths):
+        try:
+            found = identity_for_path(path, registry)
+        except ManifestError:
+            continue
+        if found is None or found.layout is Layout.FANOUT:
+            continue
+        errors.append(
+            ContentError(
+                path,
+                "",
+                LAYOUT,
+                f"this repository uses the fan-out layout ({LAYOUT_MARKER}): move the file "
+                f"to {relocated(path, found, Layout.FANOUT, registry)}",
+            )
+        )
+    return errors
+
+
+def relocated(
+    path: str, found: PathIdentity, layout: Layout, registry: KindRegistry | None = None
+) -> str:
+    """The same file (name and extension, ``.yml`` kept) as ``path`` in ``layout``."""
+    ext = path[path.rindex(".") :]
+    new = path_for(found.kind, found.name, registry=registry or _builtin(), layout=layout)
+    return new.removesuffix(".yaml") + ext
 
 
 def identity_errors(manifest: Manifest, registry: KindRegistry | None = None) -> list[ContentError]:
@@ -130,15 +226,16 @@ def identity_errors(manifest: Manifest, registry: KindRegistry | None = None) ->
                 "",
                 INVALID_PATH,
                 f"{manifest.path!r} is not in a kind directory; manifests live at "
-                "<plural>/<name>.<ext>, e.g. products/blue-t-shirt.yaml",
+                "<plural>/<bucket>/<name>.<ext>, e.g. products/ef/blue-t-shirt.yaml",
             )
         ]
     errors: list[ContentError] = []
     if found.kind != manifest.kind:
         expected = registry.find(manifest.kind)
         hint = (
-            f"; move it to {expected.plural}/{manifest.name}{found.format.extension}"
-            if expected
+            "; move it to "
+            + path_for(expected.kind, manifest.name, found.format, registry, layout=found.layout)
+            if expected and not dns_label_problem(manifest.name)
             else ""
         )
         errors.append(
