@@ -79,10 +79,10 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_and_others_go_on(
 
     async def handle(e: RefUpdateEvent) -> str:
         handled.append(e.event_id)
+        if ("e2" in handled and handled.count("e1") >= 3) or len(handled) > 6:
+            done.set()
         if e.event_id in broken:
             raise Unavailable("the git service cannot read this one")
-        if e.event_id == "e2" or len(handled) > 5:
-            done.set()
         return "projected"
 
     metrics = WorkerMetrics()
@@ -99,7 +99,9 @@ async def test_a_message_that_keeps_failing_is_dead_lettered_and_others_go_on(
     with caplog.at_level(logging.ERROR, logger="gitstore.worker.consumer"):
         await run_until(consumer, done)
 
-    assert handled == ["e1", "e1", "e1", "e2"]
+    # e1 gets exactly its budget of deliveries and e2 is handled once; in which order the
+    # queue hands a redelivery and the next message to one slot is the backend's business
+    assert sorted(handled) == ["e1", "e1", "e1", "e2"]
     assert await queue.pending(GROUP) == 0
     [letter] = await queue.dead_letters(GROUP)
     assert RefUpdateEvent.from_json(letter.body).event_id == "e1"
