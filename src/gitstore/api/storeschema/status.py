@@ -1,0 +1,100 @@
+"""``schemaStatus``: which schema a store endpoint serves, and why a newer one is not served.
+
+A query field of every store schema (no arguments: the endpoint's repository). It answers
+from ``StoreSchemas.status`` — the fingerprint of the kinds the served schema was built from,
+the commit it was built at, when it was published, when the head was last checked, the
+kinds that are served as JSON because they could not be typed, and the last failure (a
+candidate that did not build or validate, or a head that could not be read) with its errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLString
+
+from ..context import context_of
+from ..graphql.builder import SchemaBuilder
+from ..graphql.catalog_reads import endpoint_repository
+from ..graphql.info import ResolveInfo
+
+
+def _key(name: str) -> Any:
+    return lambda source, _info: getattr(source, name)
+
+
+class SchemaStatusModule:
+    name = "schema-status"
+
+    def contribute(self, builder: SchemaBuilder) -> None:
+        text = GraphQLNonNull(GraphQLString)
+        texts = GraphQLNonNull(GraphQLList(text))
+        failure = builder.add_type(
+            GraphQLObjectType(
+                "SchemaFailure",
+                {
+                    "at": GraphQLField(GraphQLNonNull(builder.datetime), resolve=_key("at")),
+                    "commit": GraphQLField(
+                        GraphQLString,
+                        resolve=_key("commit"),
+                        description="The head whose kinds were tried (null: not read).",
+                    ),
+                    "fingerprint": GraphQLField(GraphQLString, resolve=_key("fingerprint")),
+                    "errors": GraphQLField(texts, resolve=_key("errors")),
+                },
+                description="A schema candidate that was not published (the last known-good "
+                "schema stayed in force).",
+            )
+        )
+        status = builder.add_type(
+            GraphQLObjectType(
+                "SchemaStatus",
+                {
+                    "repository": GraphQLField(text, resolve=_key("repository")),
+                    "fingerprint": GraphQLField(
+                        text,
+                        resolve=_key("fingerprint"),
+                        description="Of the kinds the served schema was built from "
+                        "(repositories with the same kinds share one schema).",
+                    ),
+                    "commit": GraphQLField(
+                        GraphQLString,
+                        resolve=_key("commit"),
+                        description="The default-branch commit the served schema's kinds "
+                        "were read at (null: an empty repository, or the head could not be "
+                        "read and the built-in schema is served).",
+                    ),
+                    "kinds": GraphQLField(
+                        texts, resolve=_key("kinds"), description="Custom kinds served."
+                    ),
+                    "untyped": GraphQLField(
+                        texts,
+                        resolve=_key("untyped"),
+                        description="Custom kinds served as JSON, with the reason.",
+                    ),
+                    "publishedAt": GraphQLField(
+                        GraphQLNonNull(builder.datetime), resolve=_key("published_at")
+                    ),
+                    "checkedAt": GraphQLField(
+                        GraphQLNonNull(builder.datetime),
+                        resolve=_key("checked_at"),
+                        description="When the head's kinds were last compared.",
+                    ),
+                    "lastFailure": GraphQLField(failure, resolve=_key("last_failure")),
+                },
+                description="The schema this store endpoint serves.",
+            )
+        )
+
+        async def resolve(_root: Any, info: ResolveInfo) -> Any:
+            ctx = context_of(info)
+            return ctx.services.store_schemas.status(endpoint_repository(info, None))
+
+        builder.add_query_field(
+            "schemaStatus",
+            GraphQLField(
+                GraphQLNonNull(status),
+                resolve=resolve,
+                description="Which schema this endpoint serves and the last failed rebuild.",
+            ),
+        )
