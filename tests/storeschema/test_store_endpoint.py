@@ -74,8 +74,10 @@ def test_builtins_under_catalog_without_repository_argument(
     )
     assert data(response)["catalog"]["product"] == {"title": "Blue Shirt"}
     # the store endpoint has no repository argument
-    refused = store_query(stack, repo, f'{{ catalog(repository: "{repo}") {{ version }} }}', None)
-    assert refused.status_code in (200, 404)
+    unknown = f'{{ catalog(repository: "{repo}") {{ version }} }}'
+    refused = store_query(stack, repo, unknown, owner.token)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
 def test_a_private_repository_is_not_found_anonymously(stack: Stack, repo: str) -> None:
