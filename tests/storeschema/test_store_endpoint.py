@@ -97,6 +97,14 @@ def test_builtin_only_repositories_share_one_schema(stack: Stack, owner: Person,
             store_query(stack, name, "{ schemaStatus { fingerprint kinds } }", owner.token)
         )
         assert status["schemaStatus"] == {"fingerprint": BUILTIN, "kinds": []}
+    # the global endpoint reports the same, by repository
+    fields = "fingerprint lastFailure { errors }"
+    global_status = stack.api.client.post(
+        f"{stack.api.base_url}/graphql",
+        json={"query": f'{{ schemaStatus(repository: "{other}") {{ {fields} }} }}'},
+        headers={"Authorization": f"Bearer {owner.token}"},
+    )
+    assert data(global_status)["schemaStatus"] == {"fingerprint": BUILTIN, "lastFailure": None}
     schemas = stack.api.services.store_schemas
     record_a = schemas._repos[repo]
     record_b = schemas._repos[other]

@@ -55,7 +55,7 @@ from starlette.requests import Request
 from gitstore.backends.metadata.base import RepositoryRecord
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.content.kindset import builtin_registry
-from gitstore.domain.errors import NotFound, Unavailable
+from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
@@ -187,13 +187,15 @@ class StoreSchemas:
             self._start(record)
         return state.built.snapshot
 
-    def status(self, repository: str) -> SchemaStatus:
-        state = self._repos.get(repository)
-        if state is None:  # evicted since the request began: nothing to report but that
-            raise Unavailable(f"no schema state for {repository!r}; ask again")
+    async def status(self, record: RepositoryRecord) -> SchemaStatus:
+        """What ``record``'s endpoint serves (its schema is worked out if it has none yet)."""
+        await self.snapshot(record)
+        state = self._repos.get(record.repository_id)
+        if state is None:  # evicted at once (thousands of repositories in one tick)
+            state = await self.refresh(record)
         built = state.built
         return SchemaStatus(
-            repository,
+            record.repository_id,
             built.fingerprint,
             state.commit,
             built.kinds,

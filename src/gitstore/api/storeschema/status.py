@@ -1,6 +1,7 @@
 """``schemaStatus``: which schema a store endpoint serves, and why a newer one is not served.
 
-A query field of every store schema (no arguments: the endpoint's repository). It answers
+A query field of every store schema (no arguments: the endpoint's repository) and of the
+global ``/graphql`` (``schemaStatus(repository:)``, needs read access). It answers
 from ``StoreSchemas.status`` — the fingerprint of the kinds the served schema was built from,
 the commit it was built at, when it was published, when the head was last checked, the
 kinds that are served as JSON because they could not be typed, and the last failure (a
@@ -11,8 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLField, GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLString
+from graphql import (
+    GraphQLArgument,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLString,
+)
 
+from ..catalog.access import readable_repository
 from ..context import context_of
 from ..graphql.builder import SchemaBuilder
 from ..graphql.catalog_reads import endpoint_repository
@@ -24,7 +33,13 @@ def _key(name: str) -> Any:
 
 
 class SchemaStatusModule:
+    """``repository_argument=True`` (the global ``/graphql``): ``schemaStatus(repository:)``;
+    False (a store endpoint): the endpoint's repository."""
+
     name = "schema-status"
+
+    def __init__(self, *, repository_argument: bool = False) -> None:
+        self.repository_argument = repository_argument
 
     def contribute(self, builder: SchemaBuilder) -> None:
         text = GraphQLNonNull(GraphQLString)
@@ -86,15 +101,28 @@ class SchemaStatusModule:
             )
         )
 
-        async def resolve(_root: Any, info: ResolveInfo) -> Any:
+        async def resolve(_root: Any, info: ResolveInfo, repository: str | None = None) -> Any:
             ctx = context_of(info)
-            return ctx.services.store_schemas.status(endpoint_repository(info, None))
+            target = endpoint_repository(info, repository)
+            record = await readable_repository(ctx.services.store, ctx.actor(), target)
+            return await ctx.services.store_schemas.status(record)
 
+        args = (
+            {
+                "repository": GraphQLArgument(
+                    GraphQLNonNull(GraphQLString), description="<namespace>/<repo>"
+                )
+            }
+            if self.repository_argument
+            else {}
+        )
         builder.add_query_field(
             "schemaStatus",
             GraphQLField(
                 GraphQLNonNull(status),
+                args=args,
                 resolve=resolve,
-                description="Which schema this endpoint serves and the last failed rebuild.",
+                description="Which schema the store endpoint of the repository "
+                "(/<namespace>/<repo>/graphql) serves, and its last failed rebuild.",
             ),
         )
