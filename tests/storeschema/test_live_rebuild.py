@@ -148,3 +148,30 @@ def test_a_failed_candidate_keeps_the_last_known_good_schema(
 
     found = eventually(recovered, "the schema once candidates build again")
     assert found["lastFailure"] is None
+
+
+def test_a_change_hint_checks_at_once(stack: Stack, owner: Person, repo: str) -> None:
+    """What post-receive does after a push to the default branch: no waiting for the TTL."""
+    token = owner.token
+    services = stack.api.services
+    schemas = services.store_schemas
+    assert data(store_query(stack, repo, STATUS, token))["schemaStatus"]["fingerprint"] == BUILTIN
+    schemas.ttl = 3600.0  # no request-driven check in this test
+    try:
+        ok(apply(stack, owner, repo, brand_kind(required=("title", "country"))))
+
+        async def hint() -> None:
+            namespace, name = repo.split("/")
+            record = await services.store.get_repository_by_name(namespace, name)
+            assert record is not None
+            schemas.changed(record)
+
+        stack.api.run(hint())
+
+        def served() -> bool:
+            found = data(store_query(stack, repo, STATUS, token))["schemaStatus"]
+            return bool(found["kinds"] == ["Brand"])
+
+        eventually(served, "the hinted change")
+    finally:
+        schemas.ttl = 0.1

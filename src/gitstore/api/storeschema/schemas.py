@@ -22,7 +22,9 @@ request is answered at once on the schema in force, and one background task per 
 changed one loads the registry (cached by tree id in ``KindsLoader``), fingerprints it and
 takes the cached schema or builds a candidate. Only the first request of a repository (no
 state yet) waits for that work. Idle repositories cost nothing. A kind change is thus
-visible within ``ttl`` plus one build after the commit.
+visible within ``ttl`` plus one build after the commit. Pushes also give a hint: the
+post-receive hook calls :meth:`StoreSchemas.changed` when the default branch moved, which
+starts the check at once.
 
 **Safe publish.** A candidate is built from fresh module objects, validated with
 ``validate_schema`` and only then swapped in, by replacing the repository's immutable
@@ -150,6 +152,7 @@ class StoreSchemas:
     _schemas: OrderedDict[str, BuiltSchema] = field(default_factory=OrderedDict)
     _repos: OrderedDict[str, RepositorySchema] = field(default_factory=OrderedDict)
     _tasks: dict[str, asyncio.Task[RepositorySchema]] = field(default_factory=dict)
+    _again: dict[str, RepositoryRecord] = field(default_factory=dict)
     _version: int = 0
     _documents: DocumentCache | None = None
 
@@ -206,6 +209,7 @@ class StoreSchemas:
         )
 
     async def close(self) -> None:
+        self._again.clear()
         tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
@@ -216,6 +220,18 @@ class StoreSchemas:
     def refresh(self, record: RepositoryRecord) -> asyncio.Task[RepositorySchema]:
         """Check the head's kinds now (joins a check already running)."""
         return self._start(record)
+
+    def changed(self, record: RepositoryRecord) -> None:
+        """A hint that ``record``'s default branch moved (post-receive of a push): check now
+        rather than at the next stale request. A check already running may have read the
+        old head, so another one follows it. Repositories never served are left alone."""
+        key = record.repository_id
+        if key not in self._repos:
+            return
+        if key in self._tasks:
+            self._again[key] = record
+        else:
+            self._start(record)
 
     def _start(self, record: RepositoryRecord) -> asyncio.Task[RepositorySchema]:
         key = record.repository_id
@@ -229,6 +245,9 @@ class StoreSchemas:
     def _done(self, key: str, task: asyncio.Task[RepositorySchema]) -> None:
         if self._tasks.get(key) is task:
             del self._tasks[key]
+        again = self._again.pop(key, None)
+        if again is not None and not task.cancelled():
+            self._start(again)
         if not task.cancelled() and task.exception() is not None:
             log.error("schema refresh of %s failed", key, exc_info=task.exception())
 
