@@ -9,6 +9,9 @@ Prometheus text of this app's own registry.
 Every HTTP request first passes ``ClientAddressMiddleware``, which settles the client's
 address (the TCP peer, or what a trusted proxy forwarded) for the sign-in limits.
 
+Each repository has its own store endpoint ``/{namespace}/{repo}/graphql`` (same GraphQL over
+HTTP handling, a schema built from that repository's kinds: ``storeschema``).
+
 Git's Smart HTTP protocol is served under ``/{namespace}/{repo}.git/...`` (``githttp``);
 ``hook_server=True`` also starts the ``HookService`` gRPC server with the app (see
 ``ApiServices``).
@@ -96,6 +99,11 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route(
+                "/{namespace}/{repo}/graphql",
+                GraphQLEndpoint(services, services.store_schemas),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),

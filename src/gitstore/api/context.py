@@ -2,7 +2,8 @@
 
 It carries the request id (also in logs and the ``X-Request-Id`` response header), the
 authenticated :class:`Principal` (None when anonymous), the app's services and a scratch
-``cache`` dict for per-request memoisation (e.g. loaders). Resolvers ask it for the caller:
+``cache`` dict for per-request memoisation (e.g. loaders), and on a store endpoint the
+repository it serves (``repository``). Resolvers ask it for the caller:
 
 * ``ctx.actor()``: the principal, checked for the scope this operation needs (``read`` for
   queries, ``write`` for mutations), or None when anonymous. Use it when anonymous callers
@@ -34,6 +35,8 @@ class RequestContext:
     principal: Principal | None = None
     operation_type: str = "query"  # "query" | "mutation" | "subscription"
     cache: dict[Any, Any] = field(default_factory=dict)
+    # ``<namespace>/<repo>`` on a store endpoint (``/<namespace>/<repo>/graphql``), else None
+    repository: str | None = None
 
     def actor(self) -> Principal | None:
         principal = self.principal

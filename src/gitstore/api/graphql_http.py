@@ -64,13 +64,15 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gitstore.domain.errors import TooManyAttempts, Unauthenticated, Unavailable
+from gitstore.domain.errors import GitStoreError, TooManyAttempts, Unauthenticated, Unavailable
 
 from .context import RequestContext
 from .errors import format_error, internal_error, request_error
 from .graphql.apq import PersistedQueryError
 from .graphql.documents import DocumentError
 from .graphql.plan import is_awaitable as _is_awaitable
+from .graphql.source import SchemaSource
+from .identity.principal import Principal
 from .services import ApiServices
 
 log = logging.getLogger("gitstore.api")
@@ -199,13 +201,22 @@ class _Metrics:
         return child
 
 
+_SOURCE_STATUS = {"NOT_FOUND": 404, "PERMISSION_DENIED": 403, "INVALID_ARGUMENT": 400}
+
+
 class GraphQLEndpoint:
     """``handle(request)`` is a Starlette endpoint; the instance itself is also a plain ASGI
     app (``Route("/graphql", GraphQLEndpoint(services))``), which spares the route
-    Starlette's per-request endpoint wrapper (``request_response``)."""
+    Starlette's per-request endpoint wrapper (``request_response``).
 
-    def __init__(self, services: ApiServices) -> None:
+    Without ``source`` it serves the global schema (``services.holder``). With one (a store
+    endpoint, ``/<namespace>/<repo>/graphql``) the caller is authenticated first, then
+    ``source.select`` picks the schema, document cache and repository; everything else —
+    parameters, status codes, media types, plans — is the same code."""
+
+    def __init__(self, services: ApiServices, source: SchemaSource | None = None) -> None:
         self.services = services
+        self.source = source
         self._metrics = _Metrics(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -279,9 +290,25 @@ class GraphQLEndpoint:
         if resolved.query is None or not resolved.query.strip():
             raise _Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
 
-        snapshot = services.holder.current
+        authorization = headers[_AUTHORIZATION]
+        repository: str | None = None
+        authenticated = False
+        principal: Principal | None = None  # anonymous: what authenticate_header(None) answers
+        if self.source is None:
+            snapshot, documents = services.holder.current, services.documents
+        else:
+            principal, authenticated = await self._authenticate(authorization), True
+            try:
+                choice = await self.source.select(request, principal)
+            except Unavailable:
+                raise
+            except GitStoreError as exc:
+                raise _Reject(
+                    _SOURCE_STATUS.get(exc.code, 400), [request_error(exc.message, exc.code)]
+                ) from None
+            snapshot, documents, repository = choice.snapshot, choice.documents, choice.repository
         try:
-            prepared = services.documents.prepare(snapshot, resolved.query)
+            prepared = documents.prepare(snapshot, resolved.query)
             operation = prepared.operation(params.operation_name)
         except DocumentError as exc:
             raise _Reject(
@@ -307,23 +334,12 @@ class GraphQLEndpoint:
                     [request_error("subscriptions are not served at this endpoint", "BAD_REQUEST")],
                 )
 
-        authorization = headers[_AUTHORIZATION]
-        principal = None  # anonymous: what authenticate_header(None) answers
-        if authorization is not None:
-            try:
-                principal = await services.authenticator.authenticate_header(authorization)
-            except TooManyAttempts as exc:
-                error = request_error(exc.message, exc.code)
-                error["extensions"]["retryAfter"] = exc.retry_after
-                raise _Reject(429, [error], {"Retry-After": str(exc.retry_after)}) from None
-            except Unauthenticated as exc:
-                raise _Reject(
-                    401,
-                    [request_error(exc.message, exc.code)],
-                    {"WWW-Authenticate": 'Bearer realm="gitstore", error="invalid_token"'},
-                ) from None
+        if not authenticated:
+            principal = await self._authenticate(authorization)
 
-        context = RequestContext(request_id, services, principal, _KIND_NAMES[kind])
+        context = RequestContext(
+            request_id, services, principal, _KIND_NAMES[kind], repository=repository
+        )
         plan = prepared.plan(operation)
         if plan is not None:
             outcome = plan.execute(context, params.variables, _is_awaitable)
@@ -354,6 +370,22 @@ class GraphQLEndpoint:
                 media, 401, body, request_id, {"WWW-Authenticate": 'Bearer realm="gitstore"'}
             )
         return _respond(media, 200 if executed else request_status, body, request_id)
+
+    async def _authenticate(self, authorization: str | None) -> Principal | None:
+        if authorization is None:
+            return None
+        try:
+            return await self.services.authenticator.authenticate_header(authorization)
+        except TooManyAttempts as exc:
+            error = request_error(exc.message, exc.code)
+            error["extensions"]["retryAfter"] = exc.retry_after
+            raise _Reject(429, [error], {"Retry-After": str(exc.retry_after)}) from None
+        except Unauthenticated as exc:
+            raise _Reject(
+                401,
+                [request_error(exc.message, exc.code)],
+                {"WWW-Authenticate": 'Bearer realm="gitstore", error="invalid_token"'},
+            ) from None
 
     # ------------------------------------------------------------------ parameters
     async def _post_params(self, request: Request, headers: list[str | None]) -> _Params:

@@ -61,6 +61,7 @@ from .identity.limits import api_guard
 from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
+from .storeschema.schemas import StoreSchemas
 from .webhooks.background import ReleaseBackground
 
 log = logging.getLogger("gitstore.api")
@@ -96,6 +97,8 @@ class ApiServices:
             on_lookup=self.metrics.document_lookup,
         )
         self.apq = PersistedQueries(api.apq_cache_size)
+        # the schemas of the store endpoints /<namespace>/<repo>/graphql (api.storeschema)
+        self.store_schemas = StoreSchemas(self)
         self.modules: list[SchemaModule] = (
             list(modules) if modules is not None else default_modules()
         )
@@ -185,6 +188,7 @@ class ApiServices:
             await self._hooks.stop()
             self._hooks = None
         await self._stop_releases()
+        await self.store_schemas.close()
         if self._hook_runner is not None:
             self._hook_runner.close()
             self._hook_runner = None

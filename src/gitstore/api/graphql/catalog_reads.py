@@ -10,6 +10,10 @@ before them in ``modules.py``.
 Every resolver below ``catalog`` and ``commitStatus`` is timed into
 ``gitstore_api_storefront_read_duration_seconds{field}``.
 
+On a store endpoint (``/<namespace>/<repo>/graphql``, ``api.storeschema``) the module is built
+with ``repository_argument=False``: ``catalog`` and ``commitStatus`` then read the endpoint's
+repository from the request context instead of an argument.
+
 Later modules may add fields to ``Catalog`` with :func:`add_catalog_field` (before the schema
 is built); their resolvers receive the request's ``api.catalog.reads.CatalogView`` (the
 repository record, the resolved KV scope) as the source object.
@@ -99,8 +103,12 @@ def _reads(info: ResolveInfo) -> CatalogReads:
 class CatalogReadsModule:
     name = "catalog-reads"
 
-    def __init__(self, registry: KindRegistry | None = None) -> None:
+    def __init__(
+        self, registry: KindRegistry | None = None, *, repository_argument: bool = True
+    ) -> None:
         self.registry = registry
+        # False on a store endpoint: the repository is the endpoint's (``RequestContext``)
+        self.repository_argument = repository_argument
 
     def contribute(self, builder: SchemaBuilder) -> None:
         registry = self.registry or KindRegistry.builtin()
@@ -263,14 +271,21 @@ class CatalogReadsModule:
                 "projection (never from Git).",
             )
         )
+        repository_args = (
+            {
+                "repository": GraphQLArgument(
+                    GraphQLNonNull(GraphQLString), description="<namespace>/<repo>"
+                )
+            }
+            if self.repository_argument
+            else {}
+        )
         builder.add_query_field(
             "catalog",
             GraphQLField(
                 GraphQLNonNull(catalog),
                 args={
-                    "repository": GraphQLArgument(
-                        GraphQLNonNull(GraphQLString), description="<namespace>/<repo>"
-                    ),
+                    **repository_args,
                     "channel": GraphQLArgument(channel, default_value=Channel.LIVE),
                 },
                 resolve=_timed("catalog", _catalog),
@@ -283,7 +298,7 @@ class CatalogReadsModule:
             GraphQLField(
                 GraphQLNonNull(_commit_status_type(builder)),
                 args={
-                    "repository": GraphQLArgument(GraphQLNonNull(GraphQLString)),
+                    **repository_args,
                     "sha": GraphQLArgument(
                         GraphQLNonNull(GraphQLString), description="A full commit id."
                     ),
@@ -309,11 +324,22 @@ def _product_collections() -> GraphQLField:
     )
 
 
+def endpoint_repository(info: ResolveInfo, repository: str | None) -> str:
+    """The ``repository`` argument, or on a store endpoint the endpoint's repository."""
+    if repository is not None:
+        return repository
+    own = context_of(info).repository
+    if own is None:  # the global schema makes the argument required: not reached
+        raise TypeError("no repository: neither an argument nor a store endpoint")
+    return own
+
+
 async def _catalog(
-    _root: Any, info: ResolveInfo, repository: str, channel: Channel | None = None
+    _root: Any, info: ResolveInfo, repository: str | None = None, channel: Channel | None = None
 ) -> CatalogView:
     ctx = context_of(info)
-    return await _reads(info).open(ctx.actor(), repository, channel or Channel.LIVE)
+    target = endpoint_repository(info, repository)
+    return await _reads(info).open(ctx.actor(), target, channel or Channel.LIVE)
 
 
 async def _version(view: CatalogView, _info: ResolveInfo) -> str | None:
@@ -326,9 +352,12 @@ async def _updated_at(view: CatalogView, _info: ResolveInfo) -> datetime | None:
     return datetime.fromtimestamp(head.updated_at, UTC) if head else None
 
 
-async def _commit_status(_root: Any, info: ResolveInfo, repository: str, sha: str) -> Any:
+async def _commit_status(
+    _root: Any, info: ResolveInfo, sha: str, repository: str | None = None
+) -> Any:
     ctx = context_of(info)
-    record = await readable_repository(ctx.services.store, ctx.actor(), repository)
+    target = endpoint_repository(info, repository)
+    record = await readable_repository(ctx.services.store, ctx.actor(), target)
     return await read_commit_status(ctx.services.kv(), record.repository_id, sha)
 
 

@@ -7,6 +7,7 @@ Order matters only for types: a module that uses another module's type by name
 
 from __future__ import annotations
 
+from ..storeschema.status import SchemaStatusModule
 from .audit import AuditModule
 from .builder import SchemaModule
 from .catalog_mutations import CatalogMutationsModule
@@ -28,4 +29,5 @@ def default_modules() -> list[SchemaModule]:
         CatalogMutationsModule(),
         AuditModule(),
         ReleasesModule(),
+        SchemaStatusModule(repository_argument=True),
     ]

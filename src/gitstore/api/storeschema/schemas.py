@@ -1,0 +1,337 @@
+"""``StoreSchemas``: the schema each store endpoint serves, shared, refreshed, published safely.
+
+**What a repository serves.** The schema of ``/<namespace>/<repo>/graphql`` is built from the
+kinds of the repository's default-branch head (``git.kinds.KindsLoader``): ``catalog`` (the
+built-ins, no ``repository`` argument), one root field per API group of its custom kinds
+(``groups``), ``commitStatus`` and ``schemaStatus``. Mutations and the platform (identity,
+namespaces, releases) stay on the global ``/graphql``.
+
+**Sharing.** Schemas are cached by the *fingerprint* of the kinds they serve — a SHA-256 of
+the custom definitions (their hub schemas, names, group, versions; not the file they came
+from), sorted by kind — in a bounded LRU (``capacity`` schemas). Repositories with only the
+built-ins all get the one ``builtin`` schema object; repositories with the same custom kinds
+share theirs. The per-repository state is a bounded LRU too (``repositories``).
+
+**Refresh: a short TTL, off the request path.** The API does not see ref updates as events
+(the main event stream's consumer group is the worker's; the API consumes only publication
+results), so rather than add a second consumer group to every queue backend, a repository's
+head is re-checked when a request arrives and its state is older than ``ttl`` seconds: the
+request is answered at once on the schema in force, and one background task per repository
+(single-flight) resolves ``refs/heads/<default>`` and the id of its ``kinds/`` tree — one
+``ResolveRevision`` and one top-level ``ListTree``. An unchanged tree id costs nothing more; a
+changed one loads the registry (cached by tree id in ``KindsLoader``), fingerprints it and
+takes the cached schema or builds a candidate. Only the first request of a repository (no
+state yet) waits for that work. Idle repositories cost nothing. A kind change is thus
+visible within ``ttl`` plus one build after the commit. Pushes also give a hint: the
+post-receive hook calls :meth:`StoreSchemas.changed` when the default branch moved, which
+starts the check at once.
+
+**Safe publish.** A candidate is built from fresh module objects, validated with
+``validate_schema`` and only then swapped in, by replacing the repository's immutable
+:class:`RepositorySchema` (one reference assignment): a request holds the snapshot it started
+with to the end. A candidate that fails keeps the last known-good schema and records a
+:class:`Failure` (``schemaStatus.lastFailure``); a repository with no schema yet whose first
+build fails serves the built-in schema, so its catalogue keeps working. A kind that cannot be
+typed does not fail the candidate: it is served as JSON (``groups``).
+
+**Document cache.** Store schemas have their own ``DocumentCache``; every built schema gets a
+fresh version number from one counter, so cached documents and plans are keyed by schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from graphql import validate_schema
+from starlette.requests import Request
+
+from gitstore.backends.metadata.base import RepositoryRecord
+from gitstore.domain.content import KindRegistry
+from gitstore.domain.content.kindset import builtin_registry
+from gitstore.domain.errors import NotFound
+from gitstore.git.kinds import EMPTY
+
+from ..catalog.access import readable_repository
+from ..graphql.builder import SchemaModule, build_schema
+from ..graphql.catalog_reads import CatalogReadsModule
+from ..graphql.documents import DocumentCache
+from ..graphql.holder import SchemaSnapshot
+from ..graphql.source import SchemaChoice
+from ..identity.principal import Principal
+from .groups import CustomKindsModule
+from .status import SchemaStatusModule
+
+if TYPE_CHECKING:
+    from ..services import ApiServices
+
+log = logging.getLogger(__name__)
+
+BUILTIN = "builtin"  # the fingerprint of a registry with no custom kinds
+DEFAULT_TTL = 1.0
+DEFAULT_CAPACITY = 64
+DEFAULT_REPOSITORIES = 4096
+
+
+def fingerprint(registry: KindRegistry) -> str:
+    """The identity of the kinds a store schema serves (``builtin`` for none)."""
+    custom = sorted((d for d in registry if not d.builtin), key=lambda d: d.kind)
+    if not custom:
+        return BUILTIN
+    text = json.dumps(
+        [dataclasses.asdict(dataclasses.replace(d, source="")) for d in custom],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+class CandidateError(Exception):
+    def __init__(self, errors: tuple[str, ...]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltSchema:
+    snapshot: SchemaSnapshot
+    fingerprint: str
+    kinds: tuple[str, ...]
+    untyped: tuple[str, ...]  # "<Kind>: <reason>"
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    at: datetime
+    commit: str | None
+    fingerprint: str | None
+    errors: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RepositorySchema:
+    """What one repository serves; replaced whole, never changed."""
+
+    built: BuiltSchema
+    commit: str | None  # the head the served kinds were read at
+    tree: str | None  # the kinds tree id last tried (None: head not read)
+    checked: float  # monotonic time of the last check
+    checked_at: datetime
+    last_failure: Failure | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    repository: str
+    fingerprint: str
+    commit: str | None
+    kinds: tuple[str, ...]
+    untyped: tuple[str, ...]
+    published_at: datetime
+    checked_at: datetime
+    last_failure: Failure | None
+
+
+@dataclass
+class StoreSchemas:
+    """The ``SchemaSource`` of store endpoints (``graphql_http.GraphQLEndpoint``)."""
+
+    services: ApiServices
+    ttl: float = DEFAULT_TTL
+    capacity: int = DEFAULT_CAPACITY
+    repositories: int = DEFAULT_REPOSITORIES
+    builds: int = 0  # candidates built (cache misses), for tests and metrics
+    _schemas: OrderedDict[str, BuiltSchema] = field(default_factory=OrderedDict)
+    _repos: OrderedDict[str, RepositorySchema] = field(default_factory=OrderedDict)
+    _tasks: dict[str, asyncio.Task[RepositorySchema]] = field(default_factory=dict)
+    _again: dict[str, RepositoryRecord] = field(default_factory=dict)
+    _version: int = 0
+    _documents: DocumentCache | None = None
+
+    @property
+    def documents(self) -> DocumentCache:
+        if self._documents is None:
+            api = self.services.settings.api
+            self._documents = DocumentCache(
+                enabled=api.document_cache,
+                capacity=api.document_cache_size,
+                max_depth=api.max_depth,
+                max_cost=api.max_cost,
+                max_mutation_fields=api.max_mutation_fields,
+                max_page_size=api.max_page_size,
+                max_tokens=api.max_query_tokens,
+            )
+        return self._documents
+
+    # ------------------------------------------------------------------ serving
+    async def select(self, request: Request, principal: Principal | None) -> SchemaChoice:
+        params = request.path_params
+        name = f"{params['namespace']}/{params['repo']}"
+        record = await readable_repository(self.services.store, principal, name)
+        snapshot = await self.snapshot(record)
+        return SchemaChoice(snapshot, self.documents, record.repository_id)
+
+    async def snapshot(self, record: RepositoryRecord) -> SchemaSnapshot:
+        """The schema ``record`` serves now (a stale one triggers a background refresh)."""
+        key = record.repository_id
+        state = self._repos.get(key)
+        if state is None:
+            state = await self.refresh(record)
+        elif time.monotonic() - state.checked >= self.ttl:
+            self._repos.move_to_end(key)
+            self._start(record)
+        return state.built.snapshot
+
+    async def status(self, record: RepositoryRecord) -> SchemaStatus:
+        """What ``record``'s endpoint serves (its schema is worked out if it has none yet)."""
+        await self.snapshot(record)
+        state = self._repos.get(record.repository_id)
+        if state is None:  # evicted at once (thousands of repositories in one tick)
+            state = await self.refresh(record)
+        built = state.built
+        return SchemaStatus(
+            record.repository_id,
+            built.fingerprint,
+            state.commit,
+            built.kinds,
+            built.untyped,
+            built.snapshot.published_at,
+            state.checked_at,
+            state.last_failure,
+        )
+
+    async def close(self) -> None:
+        self._again.clear()
+        tasks, self._tasks = list(self._tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks)
+
+    # ------------------------------------------------------------------ refresh
+    def refresh(self, record: RepositoryRecord) -> asyncio.Task[RepositorySchema]:
+        """Check the head's kinds now (joins a check already running)."""
+        return self._start(record)
+
+    def changed(self, record: RepositoryRecord) -> None:
+        """A hint that ``record``'s default branch moved (post-receive of a push): check now
+        rather than at the next stale request. A check already running may have read the
+        old head, so another one follows it. Repositories never served are left alone."""
+        key = record.repository_id
+        if key not in self._repos:
+            return
+        if key in self._tasks:
+            self._again[key] = record
+        else:
+            self._start(record)
+
+    def _start(self, record: RepositoryRecord) -> asyncio.Task[RepositorySchema]:
+        key = record.repository_id
+        task = self._tasks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._refresh(record))
+            self._tasks[key] = task
+            task.add_done_callback(lambda done: self._done(key, done))
+        return task
+
+    def _done(self, key: str, task: asyncio.Task[RepositorySchema]) -> None:
+        if self._tasks.get(key) is task:
+            del self._tasks[key]
+        again = self._again.pop(key, None)
+        if again is not None and not task.cancelled():
+            self._start(again)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("schema refresh of %s failed", key, exc_info=task.exception())
+
+    async def _refresh(self, record: RepositoryRecord) -> RepositorySchema:
+        key = record.repository_id
+        old = self._repos.get(key)
+        now, at = time.monotonic(), datetime.now(UTC)
+        commit: str | None = None
+        left_out: tuple[str, ...] = ()
+        try:
+            commit = await self._head(record)
+            loader = self.services.kinds()
+            tree = EMPTY if commit is None else await loader.tree_id(key, commit)
+            if old is not None and old.tree == tree:
+                return self._keep(key, dataclasses.replace(old, checked=now, checked_at=at))
+            if commit is None:
+                registry = builtin_registry()
+            else:
+                kinds = await loader.of_tree(key, commit, tree)
+                registry = kinds.registry
+                left_out = tuple(f"{e.path}: {e.message}" for e in kinds.errors)
+            fp = fingerprint(registry)
+            built = self._schemas.get(fp) or self._build(fp, registry)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last known-good schema stays
+            errors = exc.errors if isinstance(exc, CandidateError) else (f"{exc}",)
+            failure = Failure(at, commit, None, errors)
+            log.warning("store schema of %s not rebuilt: %s", key, "; ".join(errors))
+            if old is None:  # nothing known-good yet: serve the built-ins meanwhile
+                base = self._schemas.get(BUILTIN) or self._build(BUILTIN, builtin_registry())
+                state = RepositorySchema(base, None, None, now, at, failure)
+            else:  # tree None: try again at the next check
+                state = dataclasses.replace(
+                    old, tree=None, checked=now, checked_at=at, last_failure=failure
+                )
+            return self._keep(key, state)
+        self._schemas[fp] = built
+        self._schemas.move_to_end(fp)
+        while len(self._schemas) > self.capacity:
+            self._schemas.popitem(last=False)
+        published_failure = (
+            Failure(at, commit, fp, tuple(f"definition left out: {e}" for e in left_out))
+            if left_out
+            else None
+        )
+        if old is not None and old.built is not built:
+            log.info("store schema of %s now %s (commit %s)", key, fp, commit)
+        return self._keep(key, RepositorySchema(built, commit, tree, now, at, published_failure))
+
+    def _keep(self, key: str, state: RepositorySchema) -> RepositorySchema:
+        self._repos[key] = state  # the atomic swap: one reference
+        self._repos.move_to_end(key)
+        while len(self._repos) > self.repositories:
+            self._repos.popitem(last=False)
+        return state
+
+    async def _head(self, record: RepositoryRecord) -> str | None:
+        try:
+            resolved = await self.services.git().resolve_revision(
+                record.repository_id, f"refs/heads/{record.default_branch}"
+            )
+        except NotFound:
+            return None  # no commit yet
+        return resolved.commit_sha or None
+
+    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
+        """Build and validate a candidate (``CandidateError`` if it is not one)."""
+        self.builds += 1
+        custom = CustomKindsModule(registry)
+        modules: list[SchemaModule] = [
+            CatalogReadsModule(registry, repository_argument=False),
+            custom,
+            SchemaStatusModule(),
+        ]
+        try:
+            schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
+        except Exception as exc:
+            raise CandidateError((f"schema build failed: {exc}",)) from exc
+        errors = tuple(e.message for e in validate_schema(schema))
+        if errors:
+            raise CandidateError(errors)
+        self._version += 1
+        snapshot = SchemaSnapshot(schema, self._version, datetime.now(UTC))
+        kinds = tuple(sorted(d.kind for d in registry if not d.builtin))
+        untyped = tuple(f"{k}: {why}" for k, why in sorted(custom.fallbacks.items()))
+        return BuiltSchema(snapshot, fp, kinds, untyped)
