@@ -184,6 +184,8 @@ class WorkerService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.projector is not None:
+            await asyncio.to_thread(self.projector.close)
         await self._close_owned()
 
     async def _close_owned(self) -> None:
