@@ -6,6 +6,7 @@ hook, and the server keeps serving."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from gitstore.domain.projection import CommitStatus
 from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
+from gitstore.worker.statuses import get_commit_status
 from tests.conversion.build import build_hooks
 from tests.worker.harness import commit, visible_draft
 
@@ -106,6 +109,17 @@ def commit_hooks(stack: Stack, git: GitClient, repo: str, hooks: Path, *names: s
     stack.api.run(commit(git, repo, files, message="hooks"))
 
 
+async def judged(stack: Stack, repo: str, sha: str) -> CommitStatus:
+    """The commit status of ``sha`` once the worker recorded it (just after projecting)."""
+    kv = stack.api.services.kv()
+    for _ in range(300):
+        status = await get_commit_status(kv, repo, sha)
+        if status.state != "PENDING":
+            return status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no status for {sha}")
+
+
 def kv_document(stack: Stack, repo: str, name: str) -> Any:
     kv = stack.api.services.kv()
 
@@ -148,6 +162,8 @@ def test_v1_and_v2_writes_are_accepted_and_stored_as_hub_documents(
         "pricingMatrix": [{"minQuantity": 1, "price": PRICE}],
     }
     assert hub["spec"] == {"title": "Hub", "pricingMatrix": MATRIX}
+    status = stack.api.run(judged(stack, repo, written["commit"]))
+    assert status.state == "VALID", status.errors
 
 
 def test_a_runaway_hook_refuses_the_write_and_the_server_stays_healthy(
