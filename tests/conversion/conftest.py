@@ -7,8 +7,6 @@ missing these tests fail under CI=true and skip elsewhere, saying what to instal
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,10 +14,7 @@ import pytest
 
 from gitstore.backends.wasm import WasmHookRunner
 from gitstore.domain.conversion import ConversionRequest, Direction, HookLimits, HookRef
-from tests.servers import missing
-
-ROOT = Path(__file__).resolve().parents[2]
-HOOKS_DIR = ROOT / "build" / "hooks"
+from tests.conversion.build import build_hooks
 
 # Small enough that runaway hooks stop quickly, ample for the examples.
 TEST_LIMITS = HookLimits(
@@ -33,16 +28,7 @@ TEST_LIMITS = HookLimits(
 
 @pytest.fixture(scope="session")
 def hooks_dir() -> Path:
-    if shutil.which("make") is None:
-        missing("make is not installed (needed to build the example hooks)")
-    check = subprocess.run(
-        [str(ROOT / "scripts" / "toolchain.sh"), "--check"], capture_output=True, text=True
-    )
-    if check.returncode != 0:
-        missing(f"no WASI toolchain: {check.stderr.strip()}")
-    built = subprocess.run(["make", "-s", "hooks"], cwd=ROOT, capture_output=True, text=True)
-    assert built.returncode == 0, f"make hooks failed:\n{built.stdout}\n{built.stderr}"
-    return HOOKS_DIR
+    return build_hooks()
 
 
 Hook = Callable[[str], tuple[HookRef, bytes]]

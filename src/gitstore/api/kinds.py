@@ -21,12 +21,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
+from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.domain.content import ContentError, KindRegistry, Manifest, ManifestError
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.kinds import kind_definition_from_manifest
 from gitstore.domain.content.kindset import Kinds, changed_kinds, kind_change_errors
-from gitstore.domain.conversion import HookRunner, check_conversion
+from gitstore.domain.conversion import (
+    ConversionRequest,
+    HookRunner,
+    check_conversion,
+    needs_hub,
+    to_hub,
+)
+from gitstore.domain.conversion.hub import Convert
 
 StoredReader = Callable[[Sequence[str]], Awaitable[list[tuple[str, str, bytes]]]]
 ModuleReader = Callable[[str], Awaitable[bytes | None]]
@@ -78,3 +87,29 @@ async def kind_change_problems(
         wasm = await module(parsed.conversion.module)
         errors.extend(await asyncio.to_thread(check_conversion, definition, wasm, runner()))
     return errors
+
+
+def hub_converter(
+    runner: Callable[[], HookRunner], pool: Callable[[], AsyncHookRunner] | None = None
+) -> Convert:
+    """How a write path runs hooks to the hub: on the API's bounded async pool when there is
+    one (``ApiServices.hook_pool``), else on a worker thread — never on the event loop."""
+
+    async def convert(request: ConversionRequest, module: bytes) -> list[dict[str, Any]]:
+        if pool is not None:
+            return await pool().convert(request, module)
+        return await asyncio.to_thread(runner().convert, request, module)
+
+    return convert
+
+
+async def hub_problems(
+    manifests: Sequence[Manifest],
+    registry: KindRegistry,
+    module: ModuleReader,
+    convert: Convert,
+) -> dict[int, list[ContentError]]:
+    """Why manifests ``i`` cannot be stored as their hub form (``{}``: all can)."""
+    if not needs_hub(manifests, registry):
+        return {}
+    return (await to_hub(manifests, registry, module, convert)).failures

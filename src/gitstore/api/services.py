@@ -31,6 +31,7 @@ ends by starting the ``HookService`` gRPC server (``hooks.server.HookServer``) o
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
+from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
@@ -124,6 +126,7 @@ class ApiServices:
         self._background: ReleaseBackground | None = None
         self._kinds: KindsLoader | None = None
         self._hook_runner: WasmHookRunner | None = None
+        self._hook_pool: AsyncHookRunner | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -189,6 +192,9 @@ class ApiServices:
             self._hooks = None
         await self._stop_releases()
         await self.store_schemas.close()
+        if self._hook_pool is not None:
+            await asyncio.to_thread(self._hook_pool.close)
+            self._hook_pool = None
         if self._hook_runner is not None:
             self._hook_runner.close()
             self._hook_runner = None
@@ -272,6 +278,13 @@ class ApiServices:
         if self._hook_runner is None:
             self._hook_runner = WasmHookRunner()
         return self._hook_runner
+
+    def hook_pool(self) -> AsyncHookRunner:
+        """The runner's asyncio pool: conversions of written documents to the hub (made on
+        first use; bounded, never on the event loop)."""
+        if self._hook_pool is None:
+            self._hook_pool = AsyncHookRunner(self.hook_runner())
+        return self._hook_pool
 
 
 async def _close(client: GitClient) -> None:

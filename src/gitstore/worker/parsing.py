@@ -23,6 +23,8 @@ from typing import Any
 from gitstore.backends.kv import Upsert, encode_upsert
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
 from gitstore.domain.content.files import Parsed, parse_file, parse_many
+from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.conversion.hub import spoke_of
 from gitstore.domain.projection import (
     document_indexes,
     document_kind,
@@ -50,6 +52,9 @@ class Prepared:
     blob_id: str
     upsert: Upsert | None
     errors: tuple[ContentError, ...] = ()
+    # valid, but written in a spoke version: converted to the hub (``worker.hub``) before
+    # it is written or cached
+    pending: Manifest | None = None
 
 
 def prepare_file(
@@ -65,6 +70,8 @@ def prepare_file(
     parsed = parse_file(path, blob_id, content, registry, max_bytes=max_bytes)
     if parsed.manifest is None:
         return Prepared(path, blob_id, None, parsed.errors)
+    if spoke_of(parsed.manifest, registry) is not None:
+        return Prepared(path, blob_id, None, pending=parsed.manifest)
     kind, name, value, indexes = upsert_args(parsed)
     return Prepared(path, blob_id, encode_upsert(kind, name, value, indexes=indexes))
 

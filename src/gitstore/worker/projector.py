@@ -65,6 +65,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from gitstore.backends.kv import Batch, KvStore, Upsert
+from gitstore.backends.wasm.pool import AsyncHookRunner
+from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
 from gitstore.domain.errors import Aborted, FailedPrecondition, GitStoreError, NotFound
 from gitstore.domain.keys import ChannelScope
@@ -79,6 +81,7 @@ from gitstore.git.kinds import KindsLoader
 from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full, relocate
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.collections import RuleIndex, rule_index
+from gitstore.worker.hub import module_at, to_hub_prepared
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import Prepared
 from gitstore.worker.pool import PreparePool
@@ -193,6 +196,7 @@ class Projector:
         pool: PreparePool | None = None,
         cache: PreparedCache | None = None,
         kinds: KindsLoader | None = None,
+        hooks: AsyncHookRunner | None = None,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -208,6 +212,22 @@ class Projector:
         self.cache = cache  # prepared files by (path, blob id): see ``prepared_cache``
         # the registry of each commit projected: built-ins plus its kinds/ (``git.kinds``)
         self.kinds = kinds or KindsLoader(git, max_bytes=max_bytes, base=self.registry)
+        self._hooks = hooks  # conversion hooks to the hub (``worker.hub``); made on first use
+        self._runner: WasmHookRunner | None = None  # the runner of hooks made here
+
+    @property
+    def hooks(self) -> AsyncHookRunner:
+        if self._hooks is None:
+            self._runner = WasmHookRunner()
+            self._hooks = AsyncHookRunner(self._runner)
+        return self._hooks
+
+    def close(self) -> None:
+        """Stop the hook runner this projector made (if any)."""
+        if self._runner is not None and self._hooks is not None:
+            self._hooks.close()
+            self._runner.close()
+            self._hooks = self._runner = None
 
     async def project(self, repository: str, *, correlation_id: str = "") -> ProjectionResult:
         """Bring the draft of ``repository`` to its default branch head, seen by readers all
@@ -402,7 +422,7 @@ class Projector:
         if had_claim:
             batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
         work: list[Work] = [*plan.deletes, *plan.upserts]
-        ready = await self._prepare_part(scope.repository, work, rules, registry)
+        ready = await self._prepare_part(scope.repository, work, rules, registry, at=plan.target)
         if rules is not None and rules.reindex:
             ready.extra = await rules.next_chunk(0, last=True)
         self._fill(batch, ready, result)
@@ -438,7 +458,14 @@ class Projector:
         chunks += [None] * (rules.chunks(self.batch_size) if rules is not None else 0)
         chunks = chunks or [[]]  # None: a re-index chunk, after the plan's (``collections``)
         ahead = asyncio.ensure_future(
-            self._prepare_part(scope.repository, chunks[0], rules, registry, last=len(chunks) == 1)
+            self._prepare_part(
+                scope.repository,
+                chunks[0],
+                rules,
+                registry,
+                at=plan.target,
+                last=len(chunks) == 1,
+            )
         )
         try:
             await self._apply(claim_batch)
@@ -452,6 +479,7 @@ class Projector:
                             chunks[number + 1],
                             rules,
                             registry,
+                            at=plan.target,
                             last=number + 2 == len(chunks),
                         )
                     )
@@ -482,7 +510,7 @@ class Projector:
         result.sequence = c + 1
 
     async def _prepare(
-        self, repository: str, work: Sequence[Work], registry: KindRegistry
+        self, repository: str, work: Sequence[Work], registry: KindRegistry, at: str
     ) -> _Ready:
         """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
         thread, or on worker processes for a large chunk). Files the ``cache`` holds are
@@ -512,6 +540,9 @@ class Projector:
                 raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
             files.append((item.path, item.blob_id, content))
         prepared = await self.pool.prepare(files, registry, max_bytes=self.max_bytes)
+        if any(p.pending is not None for p in prepared):
+            module = module_at(self.git, repository, at)
+            prepared = await to_hub_prepared(prepared, registry, module, self.hooks)
         if cache is not None and context is not None:
             cache.put_many(context, repository, prepared)
         ready.files = merge(cached, prepared) + moved
@@ -525,6 +556,7 @@ class Projector:
         rules: RuleIndex | None,
         registry: KindRegistry,
         *,
+        at: str,
         last: bool = False,
     ) -> _Ready:
         """``_prepare`` a chunk of the plan, its products' collection entries recomputed
@@ -533,7 +565,7 @@ class Projector:
         if part is None:
             assert rules is not None, "re-index chunks come with rules"
             return _Ready(extra=await rules.next_chunk(self.batch_size, last=last))
-        ready = await self._prepare(repository, part, registry)
+        ready = await self._prepare(repository, part, registry, at)
         if rules is not None:
             ready.files = await rules.adjust(ready.files)
         return ready

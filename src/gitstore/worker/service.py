@@ -123,7 +123,7 @@ class WorkerService:
         pool = PreparePool(w.prepare_processes)
         self._owned.append(pool)
         kinds = KindsLoader(self.git, max_bytes=s.content.max_manifest_bytes, base=self.kinds)
-        self.projector = Projector(
+        self.projector = projector = Projector(
             self.git,
             self.kv,
             owner=f"{self.consumer_name}-{uuid.uuid4().hex[:8]}",
@@ -143,6 +143,7 @@ class WorkerService:
             metrics=self.metrics,
             max_bytes=s.content.max_manifest_bytes,
             kinds=kinds,
+            hooks=lambda: projector.hooks,  # one hook pool for projection and statuses
         )
         published = self.published
 
@@ -184,6 +185,8 @@ class WorkerService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        if self.projector is not None:
+            await asyncio.to_thread(self.projector.close)
         await self._close_owned()
 
     async def _close_owned(self) -> None:

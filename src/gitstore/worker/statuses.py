@@ -6,7 +6,12 @@ validated on their own (syntax, envelope, path convention, schema, product rules
 result is stored in ``ChannelScope(repo, "status")`` as document ``("commit", sha)``
 (shape: ``domain.projection.status_value``; errors ``{path, field, rule, message, line,
 column}``). Files the projection just parsed are not parsed again (``checked``). Deleted
-files and files outside kind directories are not checked.
+files and files outside kind directories are not checked. A valid file written in a spoke
+version is judged after conversion to its kind's hub (``worker.hub.hub_errors_of``: the hook
+module read at the commit judged, run on the worker's bounded hook pool): a hook that fails or
+a hub form that is invalid makes the file invalid (rule ``conversion`` or the hub schema's
+rule, "after conversion from … to the hub"). ``HookTimedOut``/a busy pool are raised: the
+event is retried.
 
 A ref update can bring several commits (a ``git push`` of a branch with a history): every
 commit it brought — ``CommitLog(new, hide_revisions=[old])``; for a new branch (the first
@@ -27,9 +32,11 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gitstore.backends.kv import Batch, KvStore
+from gitstore.backends.wasm.pool import AsyncHookRunner
+from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.domain.content import (
     DEFAULT_MAX_MANIFEST_BYTES,
     ContentError,
@@ -38,6 +45,7 @@ from gitstore.domain.content import (
     identity_for_path,
 )
 from gitstore.domain.content.kindset import KINDS_DIRECTORY
+from gitstore.domain.conversion import needs_hub
 from gitstore.domain.errors import NotFound
 from gitstore.domain.events import ZERO_SHA, RefUpdateEvent
 from gitstore.domain.projection import (
@@ -51,6 +59,7 @@ from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.worker.changes import changed, contents, files_at
+from gitstore.worker.hub import hub_errors_of, module_at
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import error_dicts, parse_many
 
@@ -120,6 +129,7 @@ class StatusRecorder:
         metrics: WorkerMetrics | None = None,
         max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
         kinds: KindsLoader | None = None,
+        hooks: Callable[[], AsyncHookRunner] | None = None,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -128,6 +138,26 @@ class StatusRecorder:
         self.max_bytes = max_bytes
         # a commit is judged with its own kinds (built-ins plus its kinds/: ``git.kinds``)
         self.kinds = kinds or KindsLoader(git, max_bytes=max_bytes, base=self.registry)
+        # conversion hooks to the hub (the projector's pool in ``WorkerService``); None: a
+        # runner made here on first use (``close`` stops it)
+        self._hooks = hooks
+        self._own: tuple[WasmHookRunner, AsyncHookRunner] | None = None
+
+    def hooks(self) -> AsyncHookRunner:
+        if self._hooks is not None:
+            return self._hooks()
+        if self._own is None:
+            runner = WasmHookRunner()
+            self._own = (runner, AsyncHookRunner(runner))
+        return self._own[1]
+
+    def close(self) -> None:
+        """Stop the hook runner made here (if any)."""
+        if self._own is not None:
+            runner, pool = self._own
+            self._own = None
+            pool.close()
+            runner.close()
 
     async def record(
         self, event: RefUpdateEvent, checked: Checked | None = None
@@ -232,6 +262,9 @@ class StatusRecorder:
             elif (found := by_path.get(path)) is not None and found.content is not None:
                 files.append((path, found.blob_id, found.content))
         parsed = await asyncio.to_thread(parse_many, files, registry, max_bytes=self.max_bytes)
+        if needs_hub([p.manifest for p in parsed], registry):
+            module = module_at(self.git, repository, sha)
+            parsed = await hub_errors_of(parsed, registry, module, self.hooks())
         return [e for p in parsed for e in p.errors]
 
 

@@ -50,6 +50,7 @@ from typing import Any
 
 from gitstore.backends.kv import KvStore
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
+from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.config import Settings
 from gitstore.domain.content import KindRegistry, Manifest
 from gitstore.domain.content.manifest import ResourceIdentity
@@ -117,6 +118,7 @@ class CatalogWriter:
         registry: KindRegistry | None = None,
         kinds: KindsLoader | None = None,
         hook_runner: Callable[[], HookRunner] | None = None,
+        hook_pool: Callable[[], AsyncHookRunner] | None = None,
     ) -> None:
         self.store = store
         self.git = git
@@ -128,6 +130,7 @@ class CatalogWriter:
         # the kinds of the head a write is planned on (``writes_kinds``); None: built-ins only
         self.kinds = kinds
         self.hook_runner = hook_runner
+        self.hook_pool = hook_pool
 
     def _write_kinds(self, repository_id: str) -> WriteKinds | None:
         if self.kinds is None:
@@ -136,7 +139,11 @@ class CatalogWriter:
         if runner is None:
             raise Unavailable("no conversion hook runner is configured")
         return WriteKinds(
-            self.kinds, repository_id, self.settings.content.max_manifest_bytes, runner
+            self.kinds,
+            repository_id,
+            self.settings.content.max_manifest_bytes,
+            runner,
+            self.hook_pool,
         )
 
     async def use_head_kinds(
@@ -186,6 +193,7 @@ class CatalogWriter:
                     builder = ManifestBuilder(registry, self.settings.content.max_manifest_bytes)
                 if touches_kinds(operations):
                     await kinds.check_change(base, head.registry, effective, operations)
+                await kinds.check_hub(base, operations, registry)
             current = await view.files(base, identities)
             if options.expected_version:
                 await check_expected_version(view, base, options.expected_version, current)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.domain.content import (
     KindRegistry,
     Manifest,
@@ -36,7 +37,7 @@ from gitstore.domain.content.kindset import Kinds, registry_for
 from gitstore.domain.conversion import HookRunner
 from gitstore.git.kinds import KindsLoader, file_at, stored_files
 
-from ..kinds import kind_change_problems
+from ..kinds import hub_converter, hub_problems, kind_change_problems
 from .writes_inputs import Operation, Put, Remove
 from .writes_problems import Problem, WriteRefused, problems_from_content
 
@@ -76,11 +77,13 @@ class WriteKinds:
         repository_id: str,
         max_bytes: int,
         runner: Callable[[], HookRunner],
+        pool: Callable[[], AsyncHookRunner] | None = None,
     ) -> None:
         self.loader = loader
         self.repository_id = repository_id
         self.max_bytes = max_bytes
         self.runner = runner
+        self.convert = hub_converter(runner, pool)
 
     async def head(self, revision: str | None) -> Kinds:
         if not revision:
@@ -119,6 +122,25 @@ class WriteKinds:
                 errors = validate_manifest(op.manifest, registry, check_path=False)
                 problems.extend(problems_from_content(errors, op.field))
         if problems:
+            raise WriteRefused(problems)
+
+    async def check_hub(
+        self, base: str | None, operations: Sequence[Operation], registry: KindRegistry
+    ) -> None:
+        """Every put written in a spoke version converts to a valid hub document, with the
+        hook module read at the head ``base`` (Git keeps the manifest as written)."""
+        puts = [op for op in operations if isinstance(op, Put)]
+
+        async def module(path: str) -> bytes | None:
+            if not base:
+                return None
+            return await file_at(self.loader.git, self.repository_id, base, path)
+
+        failures = await hub_problems([p.manifest for p in puts], registry, module, self.convert)
+        if failures:
+            problems: list[Problem] = []
+            for i in sorted(failures):
+                problems.extend(problems_from_content(failures[i], puts[i].field))
             raise WriteRefused(problems)
 
     async def check_change(

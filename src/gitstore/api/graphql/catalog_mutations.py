@@ -91,6 +91,7 @@ class CatalogMutationsModule:
                     registry=registry,
                     kinds=services.kinds(),
                     hook_runner=services.hook_runner,
+                    hook_pool=services.hook_pool,
                 ),
                 Caller(principal, ctx.request_id),
             )

@@ -96,6 +96,7 @@ async def pre_receive(
         request.quarantine_id,
         services.hook_runner,
         services.settings.content.max_manifest_bytes,
+        services.hook_pool,
     )
     kind_violations, check = await kinds.check(pushes)
     violations.extend(kind_violations)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from gitstore.domain.content import (
     LAYOUT_MARKER,
@@ -53,6 +54,14 @@ from gitstore.domain.content import (
 from gitstore.domain.content.errors import DUPLICATE
 from gitstore.domain.content.files import Parsed, parse_many
 from gitstore.domain.content.manifest import ResourceIdentity
+from gitstore.domain.conversion import (
+    ConversionRequest,
+    HookModuleRefused,
+    needs_hub,
+    spoke_of,
+    to_hub,
+)
+from gitstore.domain.conversion.hub import Convert
 from gitstore.domain.errors import GitStoreError
 from gitstore.domain.publishing import (
     RefPush,
@@ -64,6 +73,7 @@ from gitstore.domain.publishing import (
     referencing_kinds,
 )
 from gitstore.git.client import GitClient
+from gitstore.git.kinds import file_at
 from gitstore.git.v1 import git_service_pb2 as pb
 
 CHUNK = 2500
@@ -84,12 +94,14 @@ class ContentCheck:
         quarantine_id: str,
         registry: KindRegistry,
         max_bytes: int,
+        convert: Convert | None = None,
     ) -> None:
         self.git = git
         self.repository_id = repository_id
         self.quarantine_id = quarantine_id
         self.registry = registry
         self.max_bytes = max_bytes
+        self.convert = convert  # hooks to the hub (None: spokes with a Wasm hook are refused)
         self._blobs: dict[str, bytes] = {}
         self._parsed: dict[Key, Parsed] = {}
         self._diffs: dict[tuple[str, str], list[pb.ChangedPath]] = {}
@@ -192,13 +204,43 @@ class ContentCheck:
                     first_seen.setdefault((change.path, change.new_blob_id), (ref, sha))
         out.extend(await self._check_markers(markers))
         parsed = await self.parse(first_seen)
+        hub = await self._hub_failures(parsed, first_seen)
         for key, (ref, sha) in first_seen.items():
             result = parsed.get(key)
             if result is None:
                 out.append(Violation(ref, "parse", f"blob {key[1]} is missing", sha, key[0]))
             elif result.errors:
                 out.extend(content_violations(ref, sha, result.errors))
+            elif key in hub:
+                out.extend(content_violations(ref, sha, hub[key]))
         return out
+
+    async def _hub_failures(
+        self, parsed: dict[Key, Parsed], first_seen: dict[Key, tuple[str, str]]
+    ) -> dict[Key, list[ContentError]]:
+        """Valid files written in a spoke version whose hub form fails (conversion by the
+        kind's hook, one request per (kind, version); the module read at the commit of the
+        first such file: a module is identified by its sha256)."""
+        keys = [k for k, p in parsed.items() if p.manifest is not None]
+        manifests = [m for k in keys if (m := parsed[k].manifest) is not None]
+        if not needs_hub(manifests, self.registry):
+            return {}
+        at = next(
+            first_seen[k][1]
+            for k, m in zip(keys, manifests, strict=True)
+            if spoke_of(m, self.registry) is not None
+        )
+
+        async def module(path: str) -> bytes | None:
+            return await file_at(
+                self.git, self.repository_id, at, path, quarantine_id=self.quarantine_id
+            )
+
+        async def refuse(request: ConversionRequest, wasm: bytes) -> list[dict[str, Any]]:
+            raise HookModuleRefused("runner", request.context, "no hook runner is configured")
+
+        result = await to_hub(manifests, self.registry, module, self.convert or refuse)
+        return {keys[i]: errors for i, errors in result.failures.items()}
 
     async def _check_markers(self, markers: dict[str, tuple[str, str]]) -> list[Violation]:
         """Each distinct pushed ``.gitstore/layout`` must name a layout."""

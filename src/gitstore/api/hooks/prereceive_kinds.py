@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
+from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.conversion import HookRunner
 from gitstore.domain.publishing import RefPush, Violation, content_violations
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import EMPTY, KindsLoader, file_at, stored_files
 
-from ..kinds import kind_change_problems
+from ..kinds import hub_converter, kind_change_problems
 from .prereceive_content import ContentCheck, tip_base
 
 
@@ -41,6 +42,7 @@ class PushKinds:
         quarantine_id: str,
         runner: Callable[[], HookRunner],
         max_bytes: int,
+        pool: Callable[[], AsyncHookRunner] | None = None,
     ) -> None:
         self.git = git
         self.loader = loader
@@ -48,6 +50,7 @@ class PushKinds:
         self.quarantine_id = quarantine_id
         self.runner = runner
         self.max_bytes = max_bytes
+        self.convert = hub_converter(runner, pool)
         self._trees: dict[str, str] = {}
 
     async def tree(self, sha: str) -> str:
@@ -117,7 +120,7 @@ class ContentChecks:
         if key not in self._checks:
             k = self.kinds
             self._checks[key] = ContentCheck(
-                k.git, k.repository_id, k.quarantine_id, registry, k.max_bytes
+                k.git, k.repository_id, k.quarantine_id, registry, k.max_bytes, k.convert
             )
         return self._checks[key]
 

@@ -28,6 +28,7 @@ from gitstore.domain.conversion.errors import (
     HookModuleRefused,
     HookTimedOut,
 )
+from gitstore.domain.conversion.hub import HubResult, needs_hub, spoke_of, to_hub
 
 __all__ = [
     "Batch",
@@ -42,9 +43,13 @@ __all__ = [
     "HookRef",
     "HookRunner",
     "HookTimedOut",
+    "HubResult",
     "check_conversion",
     "conversion_examples",
     "decode_batch_output",
     "encode_batches",
     "hook_ref",
+    "needs_hub",
+    "spoke_of",
+    "to_hub",
 ]
