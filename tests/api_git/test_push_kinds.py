@@ -7,29 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.support.kinds import brand_kind
+
 from .harness import GitStack
 
-KIND = {
-    "apiVersion": "gitstore.dev/v1",
-    "kind": "KindDefinition",
-    "metadata": {"name": "brands"},
-    "spec": {
-        "group": "acme.example",
-        "names": {"kind": "Brand", "plural": "brands", "singular": "brand"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "type": "object",
-                    "required": ["title"],
-                    "properties": {"title": {"type": "string"}},
-                },
-            }
-        ],
-    },
-}
+KIND = brand_kind(required=("title",))
 
 
 def brand(name: str) -> str:

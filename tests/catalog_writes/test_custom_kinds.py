@@ -12,43 +12,11 @@ import pytest
 from gitstore.domain.content.kindset import registry_for
 from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
+from tests.support.kinds import brand, brand_kind
 from tests.worker.harness import visible_draft
 
 from .harness import Stack
 from .ops import APPLY, Person, fan, mutate, ok
-
-
-def brand_kind(required: tuple[str, ...] = ("title",)) -> dict[str, Any]:
-    return {
-        "apiVersion": "gitstore.dev/v1",
-        "kind": "KindDefinition",
-        "metadata": {"name": "brands"},
-        "spec": {
-            "group": "acme.example",
-            "names": {"kind": "Brand", "plural": "brands", "singular": "brand"},
-            "versions": [
-                {
-                    "name": "v1",
-                    "served": True,
-                    "storage": True,
-                    "schema": {
-                        "type": "object",
-                        "required": list(required),
-                        "properties": {"title": {"type": "string"}, "country": {"type": "string"}},
-                    },
-                }
-            ],
-        },
-    }
-
-
-def brand(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "acme.example/v1",
-        "kind": "Brand",
-        "metadata": {"name": name},
-        "spec": spec or {"title": name.title()},
-    }
 
 
 def apply(stack: Stack, owner: Person, repo: str, *manifests: Any, **extra: Any) -> Any:

@@ -10,26 +10,11 @@ from gitstore.backends.kv import KvStore
 from gitstore.domain.keys import LIVE
 from gitstore.git.client import GitClient
 from gitstore.worker.projector import Projector
+from tests.support.kinds import brand_kind
 from tests.worker.harness import commit, files_of, product, visible_draft
 from tests.worker.test_publisher import publisher_on, request
 
-KIND = {
-    "apiVersion": "gitstore.dev/v1",
-    "kind": "KindDefinition",
-    "metadata": {"name": "brands"},
-    "spec": {
-        "group": "acme.example",
-        "names": {"kind": "Brand", "plural": "brands", "singular": "brand"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {"type": "object", "properties": {"title": {"type": "string"}}},
-            }
-        ],
-    },
-}
+KIND = brand_kind(required=())
 ACME = {
     "apiVersion": "acme.example/v1",
     "kind": "Brand",

@@ -88,16 +88,7 @@ class ApiServices:
         api = settings.api
         self.metrics = ApiMetrics()
         self.holder = SchemaHolder(on_swap=self._on_swap)
-        self.documents = DocumentCache(
-            enabled=api.document_cache,
-            capacity=api.document_cache_size,
-            max_depth=api.max_depth,
-            max_cost=api.max_cost,
-            max_mutation_fields=api.max_mutation_fields,
-            max_page_size=api.max_page_size,
-            max_tokens=api.max_query_tokens,
-            on_lookup=self.metrics.document_lookup,
-        )
+        self.documents = DocumentCache.from_settings(api, self.metrics.document_lookup)
         self.apq = PersistedQueries(api.apq_cache_size)
         # the schemas of the store endpoints /<namespace>/<repo>/graphql (api.storeschema)
         self.store_schemas = StoreSchemas(self)

@@ -34,6 +34,8 @@ from graphql import (
     validate,
 )
 
+from gitstore.config import ApiSettings
+
 from .holder import SchemaSnapshot
 from .limits import limits_rule
 from .lru import LRU
@@ -104,6 +106,22 @@ class PreparedDocument:
 
 
 class DocumentCache:
+    @classmethod
+    def from_settings(
+        cls, api: ApiSettings, on_lookup: Callable[[bool], None] | None = None
+    ) -> DocumentCache:
+        """A cache with the limits of the ``GITSTORE_API__*`` settings."""
+        return cls(
+            enabled=api.document_cache,
+            capacity=api.document_cache_size,
+            max_depth=api.max_depth,
+            max_cost=api.max_cost,
+            max_mutation_fields=api.max_mutation_fields,
+            max_page_size=api.max_page_size,
+            max_tokens=api.max_query_tokens,
+            on_lookup=on_lookup,
+        )
+
     def __init__(
         self,
         *,

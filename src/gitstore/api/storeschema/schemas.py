@@ -159,16 +159,7 @@ class StoreSchemas:
     @property
     def documents(self) -> DocumentCache:
         if self._documents is None:
-            api = self.services.settings.api
-            self._documents = DocumentCache(
-                enabled=api.document_cache,
-                capacity=api.document_cache_size,
-                max_depth=api.max_depth,
-                max_cost=api.max_cost,
-                max_mutation_fields=api.max_mutation_fields,
-                max_page_size=api.max_page_size,
-                max_tokens=api.max_query_tokens,
-            )
+            self._documents = DocumentCache.from_settings(self.services.settings.api)
         return self._documents
 
     # ------------------------------------------------------------------ serving
