@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _products import path_of
 from _serve import Http, ServeProcess, create_admin, create_repository, login
 from _util import summarize
 
@@ -131,7 +132,8 @@ def verify(server: ServeProcess, tallies: list[Tally], setup_commits: int) -> di
     for tally in tallies:  # phases run one after another: later tallies win
         last.update(tally.last_title)
     for name, title in last.items():
-        content = git(repo, "show", f"refs/heads/main:products/{name}.yaml")
+        # where the product put the file (new repositories fan out: docs/content-model.md)
+        content = git(repo, "show", f"refs/heads/main:{path_of('Product', name)}")
         if f"title: {title}\n" not in content:
             lost.append(name)
     return {
