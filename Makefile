@@ -2,11 +2,11 @@
 #   make serve   set up, then run everything on embedded backends (data in ./data)
 #   make test    set up, then run the whole check: generated code, lint, types, tests
 #   make bench   set up, then run every benchmark in bench/ (one JSON line each)
-#   make lock    upgrade requirements.lock on purpose; kept only if `make test` passes on it
+#   make lock    upgrade requirements.txt on purpose; kept only if `make test` passes on it
 #   make hooks   build the example WASI conversion hooks (examples/hooks/*.c -> build/hooks/)
 #   make toolchain  install what `make hooks` needs (Debian packages; run by `make test`)
 #
-# Installs are locked: requirements.lock pins the whole tree (exact versions with hashes) and
+# Installs are locked: requirements.txt pins the whole tree (exact versions with hashes) and
 # setup installs only that, so an upstream release cannot change what a fresh clone gets.
 PYTHON ?= python3
 VENV   := .venv
@@ -17,9 +17,9 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || { echo "error: '$(PYTHON) -m venv' failed; on Debian/Ubuntu install python3-venv (apt-get install python3-venv)"; exit 1; }
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(PY) -m pip check
 	@touch $(STAMP)

@@ -1,4 +1,4 @@
-"""Is requirements.lock in step with pyproject.toml? (offline; part of `make check`)
+"""Is requirements.txt in step with pyproject.toml? (offline; part of `make check`)
 
 Every requirement of the project (runtime and the `dev` extra) must be pinned in the lock, at a
 version its range allows, with hashes. Anything else means pyproject.toml was edited without
@@ -34,7 +34,7 @@ def pins(text: str) -> dict[str, tuple[str, bool]]:
 def main() -> int:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
-    locked = pins((ROOT / "requirements.lock").read_text())
+    locked = pins((ROOT / "requirements.txt").read_text())
     problems = []
     for spec in wanted:
         req = Requirement(spec)
@@ -42,15 +42,15 @@ def main() -> int:
             continue
         pin = locked.get(canonicalize_name(req.name))
         if pin is None:
-            problems.append(f"{req.name} is not in requirements.lock")
+            problems.append(f"{req.name} is not in requirements.txt")
         elif not req.specifier.contains(pin[0], prereleases=True):
-            problems.append(f"{req.name}=={pin[0]} in requirements.lock is outside {spec!r}")
+            problems.append(f"{req.name}=={pin[0]} in requirements.txt is outside {spec!r}")
         elif not pin[1]:
-            problems.append(f"{req.name}=={pin[0]} in requirements.lock has no hashes")
+            problems.append(f"{req.name}=={pin[0]} in requirements.txt has no hashes")
     for problem in problems:
         print(f"error: {problem}; run 'make lock'", file=sys.stderr)
     if not problems:
-        print(f"requirements.lock matches pyproject.toml ({len(locked)} packages pinned)")
+        print(f"requirements.txt matches pyproject.toml ({len(locked)} packages pinned)")
     return 1 if problems else 0
 
 
