@@ -55,3 +55,18 @@ async def writable_repository(
             field="repository",
         )
     return record
+
+
+async def maintainable(
+    store: MetadataStore, principal: Principal, repository: str, *, what: str
+) -> RepositoryRecord:
+    """The repository if the caller may ``what`` (maintainer, owner, creator, admin)."""
+    repository, record, standing = await visible_standing(store, principal, repository)
+    if not standing.can_administer():
+        raise PermissionDenied(
+            f"you may not {what} of {repository} (needs a maintainer or owner of namespace"
+            f" {standing.namespace.identifier!r}, its creator for a USER namespace, or an admin; a"
+            " token needs the write scope)",
+            field="repository",
+        )
+    return record

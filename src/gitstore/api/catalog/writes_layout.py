@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
+from gitstore.backends.metadata.base import RepositoryRecord
 from gitstore.domain.content import (
     LAYOUT_MARKER,
     KindRegistry,
@@ -34,12 +34,10 @@ from gitstore.domain.content import (
     marker_content,
     parse_manifest,
 )
-from gitstore.domain.errors import Aborted, FailedPrecondition, PermissionDenied
+from gitstore.domain.errors import Aborted, FailedPrecondition
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from ..identity.principal import Principal
-from .writes_access import visible_standing
 from .writes_git import Author, BranchView
 
 MIGRATION_TRAILER = "Layout-Migration"
@@ -53,20 +51,6 @@ class MigrationResult:
     committed: bool
     commit: str | None
     moved: int
-
-
-async def administrable_repository(
-    store: MetadataStore, principal: Principal, repository: str
-) -> RepositoryRecord:
-    repository, record, standing = await visible_standing(store, principal, repository)
-    if not standing.can_administer():
-        raise PermissionDenied(
-            f"you may not migrate the layout of {repository} (needs a maintainer or owner of"
-            f" namespace {standing.namespace.identifier!r}, its creator for a USER namespace,"
-            " or an admin; a token needs the write scope)",
-            field="repository",
-        )
-    return record
 
 
 async def _registry(view: BranchView, head: str, paths: list[str]) -> KindRegistry:

@@ -43,10 +43,11 @@ from gitstore.domain.errors import GitStoreError, InvalidArgument, Unavailable
 from ..catalog.access import readable_repository
 from ..catalog.ids import encode_resource_id
 from ..catalog.writes import Caller, CatalogWriter, WriteResult, is_refusal
+from ..catalog.writes_access import maintainable
 from ..catalog.writes_history import HistoryEntry
 from ..catalog.writes_inputs import Remove, WriteOptions
 from ..catalog.writes_kinds import definitions_in
-from ..catalog.writes_layout import administrable_repository, migrate_layout
+from ..catalog.writes_layout import migrate_layout
 from ..catalog.writes_metrics import WriteMetrics, write_metrics
 from ..catalog.writes_plan import Change
 from ..catalog.writes_problems import USER_ERROR_CODES, WriteRefused
@@ -258,7 +259,9 @@ class CatalogMutationsModule:
             ctx = context_of(info)
             principal = ctx.require_principal()
             services = ctx.services
-            record = await administrable_repository(services.store, principal, data["repository"])
+            record = await maintainable(
+                services.store, principal, data["repository"], what="migrate the layout"
+            )
             caller = Caller(principal, ctx.request_id)
             result = await migrate_layout(
                 services.git(),

@@ -19,16 +19,16 @@ operation                                      needs
 
 A caller who may not read a PRIVATE repository gets ``NOT_FOUND`` (names do not leak); one
 who may read but lacks the right gets ``PERMISSION_DENIED`` naming what is needed. Tokens
-count only for their scopes (the GraphQL context checks ``write`` for mutations).
+count only for their scopes (the GraphQL context checks ``write`` for mutations). The
+maintainer rule is ``catalog.writes_access.maintainable``, shared with the layout migration.
 """
 
 from __future__ import annotations
 
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
-from gitstore.domain.errors import PermissionDenied
 
 from ..catalog.access import readable_repository
-from ..catalog.writes_access import visible_standing, writable_repository
+from ..catalog.writes_access import writable_repository
 from ..identity.principal import Principal
 
 
@@ -42,18 +42,3 @@ async def readable(
 async def writable(store: MetadataStore, principal: Principal, repository: str) -> RepositoryRecord:
     """The repository if the caller may create release tags in it (write access)."""
     return await writable_repository(store, principal, repository)
-
-
-async def maintainable(
-    store: MetadataStore, principal: Principal, repository: str, *, what: str
-) -> RepositoryRecord:
-    """The repository if the caller may ``what`` (maintainer, owner, creator, admin)."""
-    repository, record, standing = await visible_standing(store, principal, repository)
-    if not standing.can_administer():
-        raise PermissionDenied(
-            f"you may not {what} of {repository} (needs a maintainer or owner of namespace"
-            f" {standing.namespace.identifier!r}, its creator for a USER namespace, or an admin; a"
-            " token needs the write scope)",
-            field="repository",
-        )
-    return record

@@ -55,6 +55,7 @@ from gitstore.domain.events import PublishEvent
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
+from ..catalog.writes_access import maintainable
 from ..catalog.writes_result import EMAIL_DOMAIN
 from ..identity.principal import Principal
 from ..refaudit import audit_ref_update
@@ -281,7 +282,7 @@ async def _republish(
 ) -> Publication:
     verb = "publish releases" if kind is PublicationKind.PUBLISH else "replay releases"
     store = services.store
-    record = await access.maintainable(store, principal, repository, what=verb)
+    record = await maintainable(store, principal, repository, what=verb)
     if record.publish_mode is not PublishMode.ON_RELEASE_TAG:
         raise FailedPrecondition(
             f"{record.repository_id} publishes ON_COMMIT (storefronts follow its default"

@@ -25,11 +25,11 @@ from gitstore.backends.metadata.base_git import Webhook, WebhookDelivery
 from gitstore.config import WebhookSettings
 from gitstore.domain.errors import InvalidArgument, NotFound
 
+from ..catalog.writes_access import maintainable
 from ..graphql.relay import Connection
 from ..identity.principal import Principal
 from ..namespaces import paging
 from ..namespaces.actions import is_uuid
-from ..releases.access import maintainable
 from .signing import new_secret
 from .urls import check_destination, check_url_shape
 
