@@ -103,6 +103,7 @@ class DownBatch:
         self.shared = shared
         self._pending: dict[GroupKey, list[tuple[DownKey, Wanted]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._digests: dict[tuple[str, str, str, tuple[str, ...]], str] = {}
 
     async def spec_in(self, wanted: Wanted) -> dict[str, Any]:
         """``wanted.spec`` converted to ``wanted.version``; raises ``HookFailed``,
@@ -111,10 +112,14 @@ class DownBatch:
         hook = definition.conversion
         if wanted.version == definition.hub.name or hook.strategy != "Wasm":
             return dict(wanted.spec)
+        # one digest per document per response (several fields may ask for the same one)
+        doc = (wanted.repository, definition.kind, wanted.name, wanted.commits)
+        digest = self._digests.get(doc)
+        if digest is None:
+            digest = self._digests[doc] = spec_digest(wanted.spec)
         key = DownKey(
-            wanted.repository, definition.kind, wanted.name, spec_digest(wanted.spec),
-            hook.sha256, wanted.version,
-        )  # fmt: skip
+            wanted.repository, definition.kind, wanted.name, digest, hook.sha256, wanted.version
+        )
         shared = self.shared
         cached = shared.cache.get(key)
         if isinstance(cached, HookFailed | HookModuleRefused):
