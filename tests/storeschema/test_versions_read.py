@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from graphql import GraphQLObjectType, GraphQLSchema, validate_schema
 
+from gitstore.api.catalog.typegen import types_for_kind
+from gitstore.api.graphql.builder import SchemaBuilder, build_schema
+from gitstore.api.graphql.catalog_reads import CatalogReadsModule
+from gitstore.api.storeschema.groups import CustomKindsModule
+from gitstore.api.storeschema.versions import add_version_fields
+from gitstore.domain.content.kindset import builtin_registry
+from gitstore.domain.content.manifest import Manifest
 from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
 from tests.catalog_writes.harness import Stack
@@ -230,3 +238,35 @@ def test_a_hook_failing_on_a_read_errors_that_field_only(
     assert stack.api.services.down_conversions().runs == runs
     assert stack.api.client.get(f"{stack.api.base_url}/healthz").status_code == 200
     assert offers(stack, repo, owner, "{ shopExample { offers(first: 5) { nodes { name } } } }")
+
+
+def schema_of(kind: dict[str, Any]) -> GraphQLSchema:
+    registry, errors = builtin_registry().with_definitions([Manifest.from_object(kind)])
+    assert errors == []
+    modules = [CatalogReadsModule(registry, repository_argument=False), CustomKindsModule(registry)]
+    schema = build_schema(modules)
+    assert validate_schema(schema) == []
+    return schema
+
+
+def test_spoke_field_types_and_kinds_without_them() -> None:
+    kind = read_kind("hooks/price.wasm", b"wasm")
+    offer = schema_of(kind).get_type("Offer")
+    assert isinstance(offer, GraphQLObjectType)
+    assert str(offer.fields["price"].type) == "Offer_v1Price"  # nullable though required in v1
+    assert str(offer.fields["asV1"].type) == "Offer_v1"
+    assert offer.fields["asVersion"].deprecation_reason is None
+    # a version that cannot be typed on its own: its spoke fields are JSON
+    registry, _ = builtin_registry().with_definitions([Manifest.from_object(kind)])
+    builder = SchemaBuilder()
+    hub = types_for_kind(registry.get("Offer"), builder)
+    add_version_fields(builder, registry.get("Offer"), hub, lambda _definition: "cannot")
+    assert str(hub.fields["price"].type) == "JSON" and "asV1" not in hub.fields
+    assert hub.fields["price"].deprecation_reason == "Use pricingMatrix"
+    # versions that share one shape (strategy None) have no spoke fields, only asVersion
+    same = read_kind("hooks/price.wasm", b"wasm")
+    same["spec"]["conversion"] = {"strategy": "None"}
+    same["spec"]["versions"][1]["schema"]["properties"]["price"] = MONEY
+    fields = schema_of(same).get_type("Offer").fields  # type: ignore[union-attr]
+    assert "asV1" not in fields and "legacyCode" not in fields and "asVersion" in fields
+    assert fields["price"].deprecation_reason is None  # the hub's own field

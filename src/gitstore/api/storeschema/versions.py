@@ -112,8 +112,8 @@ def _add_version(
     for spoke in spokes:
         output: GraphQLOutputType = json_type(builder)
         description = None
-        if version_type is not None:
-            typed = version_type.fields[names[spoke.prop]]
+        typed = version_type.fields.get(names.get(spoke.prop, "")) if version_type else None
+        if typed is not None:
             output = typed.type.of_type if isinstance(typed.type, GraphQLNonNull) else typed.type
             description = typed.description
         wanted = field_name(spoke.prop)
