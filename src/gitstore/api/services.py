@@ -36,6 +36,7 @@ import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.metadata.base import MetadataStore
@@ -45,10 +46,12 @@ from gitstore.backends.queue.factory import open_queue
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
+from gitstore.domain.conversion.contract import ConversionRequest
+from gitstore.domain.conversion.downbatch import DownConversions
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.events import published_stream
 from gitstore.git.client import GitClient
-from gitstore.git.kinds import KindsLoader
+from gitstore.git.kinds import KindsLoader, file_at
 
 from .graphql.apq import PersistedQueries
 from .graphql.builder import SchemaModule, build_schema
@@ -118,6 +121,7 @@ class ApiServices:
         self._kinds: KindsLoader | None = None
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
+        self._down: DownConversions | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -183,6 +187,7 @@ class ApiServices:
             self._hooks = None
         await self._stop_releases()
         await self.store_schemas.close()
+        self._down = None  # its futures belong to this event loop
         if self._hook_pool is not None:
             await asyncio.to_thread(self._hook_pool.close)
             self._hook_pool = None
@@ -276,6 +281,20 @@ class ApiServices:
         if self._hook_pool is None:
             self._hook_pool = AsyncHookRunner(self.hook_runner())
         return self._hook_pool
+
+    def down_conversions(self) -> DownConversions:
+        """Hub documents converted to older served versions for reads (``storeschema.versions``):
+        the process-wide cache and the conversions in flight, on the hook pool."""
+        if self._down is None:
+
+            async def convert(request: ConversionRequest, module: bytes) -> list[dict[str, Any]]:
+                return await self.hook_pool().convert(request, module)
+
+            async def read(repository: str, commit: str, path: str) -> bytes | None:
+                return await file_at(self.git(), repository, commit, path)
+
+            self._down = DownConversions(convert, read)
+        return self._down
 
 
 async def _close(client: GitClient) -> None:

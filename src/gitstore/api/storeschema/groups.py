@@ -50,6 +50,7 @@ from ..graphql.catalog_reads import endpoint_repository
 from ..graphql.info import ResolveInfo
 from ..graphql.relay import Connection, check_first
 from ..graphql.scalars import json_type
+from .versions import add_version_fields
 
 Resolver = Callable[..., Awaitable[Any]]
 
@@ -126,9 +127,11 @@ class CustomKindsModule:
             else typing_problem(definition)
         )
         if reason is None:
-            return types_for_kind(definition, builder)
+            typed = types_for_kind(definition, builder)
+            add_version_fields(builder, definition, typed, typing_problem)
+            return typed
         self.fallbacks[kind] = reason
-        return builder.add_type(
+        fallback = builder.add_type(
             GraphQLObjectType(
                 _free_type_name(builder, kind if not taken else f"{kind}Resource"),
                 _envelope(builder),
@@ -136,6 +139,8 @@ class CustomKindsModule:
                 f"be turned into GraphQL types, so it is served as JSON (spec): {reason}",
             )
         )
+        add_version_fields(builder, definition, fallback, typing_problem, typed=False)
+        return fallback
 
 
 def _free_type_name(builder: SchemaBuilder, name: str) -> str:

@@ -199,6 +199,11 @@ class StoreSchemas:
             state.last_failure,
         )
 
+    def served_commit(self, repository_id: str) -> str | None:
+        """The commit the kinds ``repository_id`` is served with came from (None: unknown)."""
+        state = self._repos.get(repository_id)
+        return state.commit if state is not None else None
+
     async def close(self) -> None:
         self._again.clear()
         tasks, self._tasks = list(self._tasks.values()), {}
