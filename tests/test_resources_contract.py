@@ -356,3 +356,36 @@ def test_factory_urls(tmp_path: Path) -> None:
         open_resource_store("ftp://x")
     with pytest.raises(InvalidArgument, match="retain"):
         open_resource_store("memory://", retain=0)
+
+
+async def test_two_stores_writing_at_once_never_repeat_a_version(sql_factory: Factory) -> None:
+    a, b = sql_factory(), sql_factory()
+    await a.migrate()
+    await b.migrate()
+    await a.apply_commit(REPO, "c0", [product(f"p{i}") for i in range(4)], [])
+
+    async def spec(store: ResourceStore, n: int) -> None:
+        await store.apply_commit(REPO, f"c{n}", [product(f"p{n % 4}", price=100 + n)], [])
+
+    async def status(store: ResourceStore, n: int) -> None:
+        name = f"p{n % 4}"
+        for _ in range(50):
+            current = await store.get(REPO, "Product", name)
+            assert current is not None
+            try:
+                await store.update_status(REPO, "Product", name, current.resource_version, {"n": n})
+                return
+            except Conflict:
+                continue
+
+    await asyncio.gather(
+        *(spec(a if n % 2 else b, n) for n in range(1, 9)),
+        *(status(b if n % 2 else a, n) for n in range(8)),
+    )
+    changes = await a.changes_since(REPO, 0, limit=1000)
+    versions = [c.resource_version for c in changes]
+    assert versions == list(range(1, len(versions) + 1))
+    assert versions[-1] == await b.current_version(REPO)
+    objects, _ = await b.list_resources(REPO)
+    latest = {c.name: c.resource_version for c in changes}
+    assert {o["metadata"]["name"]: int(o["metadata"]["resourceVersion"]) for o in objects} == latest

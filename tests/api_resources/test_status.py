@@ -12,7 +12,7 @@ import pytest
 
 from gitstore.backends.queue.factory import open_queue
 from gitstore.domain.events import ResourceChangedEvent
-from gitstore.domain.resources.model import SpecUpsert
+from gitstore.domain.resources.model import SpecDelete, SpecUpsert
 from tests.api_releases.ops import add_member, make_repository
 from tests.catalog_writes.harness import Stack, start_stack
 from tests.catalog_writes.ops import CREATE_TOKEN
@@ -202,3 +202,36 @@ def test_who_may_write_status(stack: Stack, owner: Person, repo: str) -> None:
         {"input": {"repository": repo, "name": "a", "resourceVersion": "2", "status": {}}},
     )
     assert anonymous.status_code == 401
+
+
+UPDATE_METADATA = f"""
+mutation($input: UpdateResourceMetadataInput!) {{
+  updateResourceMetadata(input: $input) {{
+    resource {{ {OBJECT} finalizers deletionTimestamp }} userErrors {{ field message code }}
+  }}
+}}"""
+
+
+def test_finalizers_hold_a_deletion(stack: Stack, owner: Person, repo: str) -> None:
+    def meta(version: str, **fields: Any) -> dict[str, Any]:
+        data = {"repository": repo, "kind": "Product", "name": "b", "resourceVersion": version}
+        return mutate(stack.api, UPDATE_METADATA, {**data, **fields}, owner.token)
+
+    held = ok(meta("2", finalizers=["shop.example/cleanup"], annotations={"a": "1"}))
+    assert held["resource"]["finalizers"] == ["shop.example/cleanup"]
+    assert held["resource"]["labels"] == {"tier": "silver"}  # omitted: kept
+    assert error_of(meta("2", finalizers=[]))["code"] == "CONFLICT"
+    store = stack.api.services.resources()
+    stack.api.run(store.apply_commit(repo, "gone", [], [SpecDelete("Product", "b")]))
+    terminating = execute(
+        stack.api, RESOURCE, {"repository": repo, "kind": "Product", "name": "b"}, owner.token
+    )["resource"]
+    assert terminating["object"]["metadata"]["deletionTimestamp"] is not None
+    released = ok(meta(terminating["resourceVersion"], finalizers=[]))
+    assert released["resource"]["finalizers"] == []
+    gone = execute(
+        stack.api, RESOURCE, {"repository": repo, "kind": "Product", "name": "b"}, owner.token
+    )
+    assert gone["resource"] is None
+    bad = error_of(meta("1", labels={"x": 1}))
+    assert (bad["code"], bad["field"]) == ("INVALID_ARGUMENT", "labels")

@@ -6,7 +6,9 @@
   ``ResourceObject.object`` is the whole object exactly as watch events carry it.
 * ``updateResourceStatus(input: {repository, kind, name, resourceVersion, status})`` and, per
   built-in kind, ``update<Kind>Status(input: {repository, name, resourceVersion, status})``:
-  a stale ``resourceVersion`` is the ``CONFLICT`` user error and nothing changes.
+  a stale ``resourceVersion`` is the ``CONFLICT`` user error and nothing changes;
+* ``updateResourceMetadata(input: {repository, kind, name, resourceVersion, finalizers,
+  labels, annotations})``: the same, for metadata (controllers' finalizers).
 
 Thin: resolvers call ``api.resources.actions`` (rights in ``api.resources.access``).
 """
@@ -118,6 +120,30 @@ class ResourcesModule:
             resolve=_update_status,
             description="Write the status of a resource (compare-and-set on resourceVersion).",
         )
+        add_mutation(
+            builder,
+            "updateResourceMetadata",
+            input_fields={
+                "repository": GraphQLInputField(nn_string),
+                "kind": GraphQLInputField(nn_string),
+                "name": GraphQLInputField(nn_string),
+                "resourceVersion": GraphQLInputField(nn_string),
+                "finalizers": GraphQLInputField(
+                    GraphQLList(nn_string), description="Replaces them; omit to keep."
+                ),
+                "labels": GraphQLInputField(json, description="Replaces them; omit to keep."),
+                "annotations": GraphQLInputField(json, description="Replaces them; omit to keep."),
+            },
+            payload_fields={
+                "resource": GraphQLField(
+                    obj, description="After the write (its last state if it was removed)."
+                )
+            },
+            resolve=_update_metadata,
+            description="Replace finalizers, labels or annotations (compare-and-set on"
+            " resourceVersion). Removing the last finalizer of a resource whose file was"
+            " deleted removes it. Same right as status writes.",
+        )
         for definition in KindRegistry.builtin():
             if definition.kind == "KindDefinition":
                 continue
@@ -204,5 +230,21 @@ async def _write(info: ResolveInfo, kind: str, data: dict[str, Any]) -> dict[str
         data["name"],
         data["resourceVersion"],
         data["status"],
+    )
+    return {"resource": resource}
+
+
+async def _update_metadata(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+    ctx = context_of(info)
+    resource = await actions.update_metadata(
+        ctx.services,
+        ctx.principal,
+        data["repository"],
+        data["kind"],
+        data["name"],
+        data["resourceVersion"],
+        finalizers=data.get("finalizers"),
+        labels=data.get("labels"),
+        annotations=data.get("annotations"),
     )
     return {"resource": resource}

@@ -15,6 +15,7 @@ from gitstore.backends.resources import announce
 from gitstore.domain.content.kinds import KindDefinition, KindRegistry
 from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.resources.model import Resource
+from gitstore.domain.resources.rules import MetadataPatch
 from gitstore.domain.resources.selector import parse_selector
 from gitstore.domain.resources.status_schema import check_status
 
@@ -38,6 +39,16 @@ def parse_resource_version(value: object) -> int:
         f'resourceVersion {value!r} must be a decimal string, e.g. "42"',
         field="resourceVersion",
     )
+
+
+def _string_map(value: object, what: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise InvalidArgument(f"{what} must be an object of strings", field=what)
+    return dict(value)
 
 
 def find_kind(registry: KindRegistry, kind: str) -> KindDefinition | None:
@@ -97,6 +108,34 @@ async def update_status(
     check_status(kind, await status_schema(services, repository, kind), status)
     store = services.resources()
     resource, changed = await store.update_status(repository, kind, name, expected, dict(status))
+    if changed:
+        await announce(services.resource_announcements(), repository, resource.resource_version)
+    return resource
+
+
+async def update_metadata(
+    services: ApiServices,
+    principal: Principal | None,
+    repository: str,
+    kind: str,
+    name: str,
+    resource_version: object,
+    *,
+    finalizers: list[str] | None = None,
+    labels: object = None,
+    annotations: object = None,
+) -> Resource:
+    """Replace finalizers / labels / annotations (compare-and-set; the same right as status:
+    finalizers are how controllers hold a deletion). Removing the last finalizer of a
+    resource being deleted removes it (the result is its last state)."""
+    repository = parse_repository(repository)
+    expected = parse_resource_version(resource_version)
+    patch = MetadataPatch(
+        finalizers, _string_map(labels, "labels"), _string_map(annotations, "annotations")
+    )
+    await access.status_writable(services.store, principal, repository)
+    store = services.resources()
+    resource, changed = await store.update_metadata(repository, kind, name, expected, patch)
     if changed:
         await announce(services.resource_announcements(), repository, resource.resource_version)
     return resource
