@@ -1,4 +1,6 @@
-"""The embedded resource store: one SQLite file in the data dir (WAL, ``BEGIN IMMEDIATE``).
+"""The embedded resource store: one SQLite file in the data dir (WAL, ``synchronous=FULL``:
+a write is fsynced before it is acknowledged, so resourceVersions never go back after a
+power loss; ``BEGIN IMMEDIATE``).
 
 Every call runs on a worker thread holding the store's lock; a write is one ``BEGIN
 IMMEDIATE`` transaction, so writers in other processes on the same file (``serve``'s worker
@@ -43,7 +45,7 @@ class SqliteResourceStore(ResourceStore):
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA synchronous=FULL")  # see the module doc
             conn.execute("PRAGMA busy_timeout=10000")
             self._conn = conn
         return self._conn
