@@ -389,3 +389,17 @@ async def test_two_stores_writing_at_once_never_repeat_a_version(sql_factory: Fa
     objects, _ = await b.list_resources(REPO)
     latest = {c.name: c.resource_version for c in changes}
     assert {o["metadata"]["name"]: int(o["metadata"]["resourceVersion"]) for o in objects} == latest
+
+
+async def test_apply_commit_compare_and_sets_the_base(store: ResourceStore) -> None:
+    from gitstore.domain.errors import Aborted
+
+    await store.apply_commit(REPO, "c1", [product("a")], [], base="")
+    with pytest.raises(Aborted, match="computed from 'c0' but 'c1' was applied") as info:
+        await store.apply_commit(REPO, "c2", [product("a", price=1)], [], base="c0")
+    assert info.value.field == "base"
+    assert await store.current_version(REPO) == 1
+    out = await store.apply_commit(REPO, "c1", [product("a", price=2)], [], base="c0")
+    assert out.changes == 0  # the applied commit again: a redelivery, whatever the base
+    out = await store.apply_commit(REPO, "c2", [product("a", price=3)], [], base="c1")
+    assert (out.changes, await store.applied_commit(REPO)) == (1, "c2")

@@ -21,7 +21,15 @@ from gitstore.worker.handler import EventHandler
 from gitstore.worker.projector import Projector
 from gitstore.worker.resources import ResourceSync
 from gitstore.worker.statuses import StatusRecorder
-from tests.worker.harness import commit, encode, event_of, files_of, path_of, product
+from tests.worker.harness import (
+    commit,
+    encode,
+    event_of,
+    files_of,
+    head_of,
+    path_of,
+    product,
+)
 
 
 @pytest.fixture
@@ -138,3 +146,42 @@ async def test_git_delete_waits_for_finalizers(
     assert got is not None and got.deletion_timestamp is not None
     await store.update_metadata(repo, "Product", "a", 3, MetadataPatch(finalizers=[]))
     assert await store.get(repo, "Product", "a") is None
+
+
+async def test_a_sync_that_lost_a_race_starts_over(
+    git: GitClient, kv: KvStore, repo: str, projector: Projector, store: ResourceStore
+) -> None:
+    other = ResourceSync(git, kv, store, KindsLoader(git))
+    plain = EventHandler(projector, StatusRecorder(git, kv))
+
+    class Racing:
+        """The real store; before this sync's first write, a newer commit is projected and
+        another worker's sync applies it."""
+
+        def __init__(self) -> None:
+            self.raced = 0
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        async def apply_commit(self, *args: object, **kwargs: object) -> object:
+            if not self.raced:
+                self.raced += 1
+                newer = await commit(git, repo, files_of(product("a", price="13.00")))
+                await plain.handle(event_of(repo, newer))
+                assert (await other.sync(repo)) is not None
+            return await store.apply_commit(*args, **kwargs)  # type: ignore[arg-type]
+
+    first = await commit(git, repo, files_of(product("a")))
+    await plain.handle(event_of(repo, first))
+    await other.sync(repo)
+    second = await commit(git, repo, files_of(product("a", price="12.00")))
+    await plain.handle(event_of(repo, second))
+    racing = Racing()
+    mine = ResourceSync(git, kv, racing, KindsLoader(git))  # type: ignore[arg-type]
+    # lost the race to the newer commit: starts over, finds it applied, writes nothing
+    assert await mine.sync(repo) is None
+    got = await store.get(repo, "Product", "a")
+    assert racing.raced == 1 and got is not None
+    assert got.spec["price"]["amount"] == "13.00" and got.generation == 2
+    assert await store.applied_commit(repo) == await head_of(git, repo)

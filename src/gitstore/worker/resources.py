@@ -3,8 +3,8 @@
 The store follows what the projection materialised, not the event: after ``projector``
 made the visible draft equal to the branch head, :meth:`ResourceSync.sync`
 
-1. reads the commit the draft holds (``target``) and the commit the store applied last
-   (``base``); equal: nothing to do (a redelivered, duplicated or late event);
+1. reads the commit the store applied last (``base``), then the commit the draft holds
+   (``target``); equal: nothing to do (a redelivered, duplicated or late event);
 2. lists the resource identities that changed ``base -> target`` (``GetChangedPaths``, both
    sides of renames), or — no base, or a base Git no longer knows — every identity of the
    draft and of the store (a full resync);
@@ -12,8 +12,10 @@ made the visible draft equal to the branch head, :meth:`ResourceSync.sync`
    hub form, exactly as the projection stored it (an invalid file keeps its last valid
    document, so the store keeps the last valid spec too); no document means deleted;
 4. applies them as the spec changes of ``target`` in one store transaction
-   (``ResourceStore.apply_commit``, idempotent per commit and per unchanged resource) and
-   announces the new resourceVersion on the ``resources`` stream.
+   (``ResourceStore.apply_commit``, idempotent per commit and per unchanged resource),
+   compare-and-set on ``base``: if another worker applied a commit meanwhile, this one
+   starts over from 1 (so an older commit never overwrites a newer one), and announces the
+   new resourceVersion on the ``resources`` stream.
 
 If the draft moved on between steps 1 and 3, documents of a newer commit are applied under
 ``target``; the next event diffs ``target -> newer``, reads the same documents again and
@@ -33,7 +35,7 @@ from gitstore.backends.kv.base import MAX_PAGE_SIZE
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.resources import ResourceStore, announce
 from gitstore.domain.content import KindRegistry, ManifestError, identity_for_path
-from gitstore.domain.errors import NotFound
+from gitstore.domain.errors import Aborted, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import DRAFT_VIEW, draft_view, materialised_version
 from gitstore.domain.resources.model import SpecDelete, SpecUpsert
@@ -42,6 +44,8 @@ from gitstore.git.kinds import KindsLoader
 from gitstore.worker.changes import changed
 
 log = logging.getLogger(__name__)
+
+MAX_RACES = 8  # another worker applied a commit between our read and our write
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +89,22 @@ class ResourceSync:
     async def sync(self, repository: str, *, correlation_id: str = "") -> SyncResult | None:
         """Bring the store to the commit the draft holds (see the module doc); None when it
         already is there or the draft holds nothing yet."""
+        for attempt in range(1, MAX_RACES + 1):
+            try:
+                return await self._attempt(repository, correlation_id)
+            except Aborted as exc:
+                if exc.field != "base" or attempt == MAX_RACES:
+                    raise
+                log.info("%s [correlation_id=%s]", exc.message, correlation_id)
+        raise AssertionError("unreachable")
+
+    async def _attempt(self, repository: str, correlation_id: str) -> SyncResult | None:
+        # base first: a target read after it is at least as new as any applied commit
+        base = await self.store.applied_commit(repository)
         scope = draft_view(await self.kv.resolve(repository, DRAFT_VIEW))
         head = await self.kv.head(scope)
         target = materialised_version(head.version if head else None)
-        if target is None:
-            return None
-        base = await self.store.applied_commit(repository)
-        if base == target:
+        if target is None or base == target:
             return None
         registry = await self.kinds.registry(repository, target)
         identities = await self._changed(repository, base, target, registry)
@@ -99,7 +112,9 @@ class ResourceSync:
         if identities is None:
             identities = await self._everything(scope, registry)
         upserts, deletes = await self._read(scope, identities)
-        outcome = await self.store.apply_commit(repository, target, upserts, deletes)
+        outcome = await self.store.apply_commit(
+            repository, target, upserts, deletes, base=base or ""
+        )
         if outcome.changes:
             await announce(self.queue, repository, outcome.version)
         log.info(

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.errors import Aborted, InvalidArgument
 from gitstore.domain.keys import validate_repository
 from gitstore.domain.resources.model import Resource, SpecDelete, SpecUpsert, check_name, kind_key
 from gitstore.domain.resources.rules import (
@@ -42,6 +42,7 @@ from gitstore.domain.resources.selector import Selector
 from gitstore.domain.resources.watch import Expired, ResourceChange
 
 DEFAULT_RETAIN = 10_000
+ANY_BASE = "*"  # apply_commit: whatever commit was applied before
 MAX_LIMIT = 10_000
 
 
@@ -123,9 +124,13 @@ class ResourceStore(abc.ABC):
         commit: str,
         upserts: Sequence[SpecUpsert],
         deletes: Sequence[SpecDelete],
+        *,
+        base: str = ANY_BASE,
     ) -> ApplyOutcome:
         """Apply the spec changes of ``commit`` in one transaction. Applying the commit that
-        was applied last again changes nothing (redelivery)."""
+        was applied last again changes nothing (redelivery). ``base``: the commit the changes
+        were computed from ("" = none); if another commit was applied since, nothing is
+        written and ``Aborted`` (field ``base``) says to compute them again."""
         validate_repository(repository_id)
         if not isinstance(commit, str) or not commit:
             raise InvalidArgument("commit must be a non-empty string", field="commit")
@@ -135,6 +140,12 @@ class ResourceStore(abc.ABC):
         def planner(state: RepoState, existing: dict[Key, Resource]) -> tuple[Plan, str | None]:
             if state.commit == commit:
                 return Plan(repository_id, state.version), None
+            if base != ANY_BASE and state.commit != base:
+                raise Aborted(
+                    f"spec changes of {repository_id} computed from {base or 'nothing'!r} but "
+                    f"{state.commit!r} was applied since: compute them again",
+                    field="base",
+                )
             plan = plan_apply(repository_id, state.version, existing, upserts, deletes, now)
             return plan, commit
 

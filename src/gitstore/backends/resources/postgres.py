@@ -61,6 +61,8 @@ class PostgresResourceStore(ResourceStore):
     async def _ready_pool(self) -> AsyncConnectionPool:
         if self._closed:
             raise Unavailable("the resource store is closed")
+        if self._pool is not None:
+            return self._pool
         async with self._opening:
             if self._pool is None:
                 kwargs: dict[str, Any] = {}
