@@ -24,7 +24,7 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitstore.domain.errors import Aborted, InvalidArgument
 from gitstore.domain.keys import validate_repository
@@ -39,7 +39,7 @@ from gitstore.domain.resources.rules import (
     plan_status,
 )
 from gitstore.domain.resources.selector import Selector
-from gitstore.domain.resources.watch import Expired, ResourceChange
+from gitstore.domain.resources.watch import Expired, ResourceChange, ResourceFeed
 
 DEFAULT_RETAIN = 10_000
 ANY_BASE = "*"  # apply_commit: whatever commit was applied before
@@ -248,3 +248,9 @@ class ResourceStore(abc.ABC):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+
+if TYPE_CHECKING:  # mypy checks that every store is what a watch consumes
+
+    def _is_a_feed(store: ResourceStore) -> ResourceFeed:
+        return store
