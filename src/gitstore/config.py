@@ -118,6 +118,20 @@ class DbSettings(BaseModel):
     url: str = ""
 
 
+class ResourcesSettings(BaseModel):
+    """Resource store (``GITSTORE_RESOURCES__*``; docs/resources.md).
+
+    ``sqlite:///path`` (default: ``<data>/resources.sqlite3``), ``postgresql://...`` or
+    ``memory://`` (tests only). ``retain``: the watch window, the last changes kept per
+    repository for resuming watches (older resourceVersions answer EXPIRED: relist).
+    ``stream``: where every write is announced (``ResourceChangedEvent``).
+    """
+
+    url: str = ""
+    retain: int = Field(default=10_000, ge=1)
+    stream: str = "resources"
+
+
 class ApiSettings(BaseModel):
     """The API process (``GITSTORE_API__*``): HTTP listener, tokens and GraphQL limits."""
 
@@ -262,6 +276,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     kv: KvSettings = KvSettings()
     db: DbSettings = DbSettings()
+    resources: ResourcesSettings = ResourcesSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     content: ContentSettings = ContentSettings()
@@ -298,6 +313,12 @@ class Settings(BaseSettings):
         if self.db.url:
             return self.db.url
         return f"sqlite:///{(self.data_dir / 'metadata.sqlite3').resolve()}"
+
+    def resources_url(self) -> str:
+        """The effective resource store URL: configured, or the SQLite file in the data dir."""
+        if self.resources.url:
+            return self.resources.url
+        return f"sqlite:///{(self.data_dir / 'resources.sqlite3').resolve()}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -23,6 +23,11 @@ Releases (issue 5): the event queue (``events_queue=``, kept open, or ``open_que
 ``webhooks.background`` (publication results, webhook dispatcher), which run between start
 and stop unless ``release_background=False``.
 
+Resource store (issue 10): the one passed in (``resource_store=``, kept open) or
+``open_resource_store(Settings.resources_url())``, migrated at start (:meth:`resources`), and
+a queue on ``settings.resources.stream`` (``resources_queue=``, kept open, or opened) to
+announce status writes (:meth:`resource_announcements`).
+
 Hook service (issue 5): with ``hook_server=True`` (``gitstore api`` / ``serve``), ``start()``
 ends by starting the ``HookService`` gRPC server (``hooks.server.HookServer``) on
 ``settings.hook.grpc.host:port`` — ``hook_port`` is the bound port (0 = a free one) — and
@@ -43,6 +48,7 @@ from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
+from gitstore.backends.resources import ResourceStore, open_resource_store
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
@@ -86,6 +92,8 @@ class ApiServices:
         published_queue: Queue | None = None,
         release_background: bool = True,
         hook_server: bool = False,
+        resource_store: ResourceStore | None = None,
+        resources_queue: Queue | None = None,
     ) -> None:
         self.settings = settings
         api = settings.api
@@ -119,6 +127,10 @@ class ApiServices:
         self._release_background = release_background
         self._background: ReleaseBackground | None = None
         self._kinds: KindsLoader | None = None
+        self._resources = resource_store
+        self._owns_resources = resource_store is None
+        self._pokes = resources_queue
+        self._owns_pokes = resources_queue is None
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
         self._down: DownConversions | None = None
@@ -143,6 +155,7 @@ class ApiServices:
         if self._kv is None:
             self._kv = await open_kv_store(self.settings.kv_url())
         await self._start_releases()
+        await self._start_resources()
         result = self.rebuild_schema()
         if not result.ok:
             raise RuntimeError("the GraphQL schema is invalid: " + "; ".join(result.errors))
@@ -169,6 +182,24 @@ class ApiServices:
             self._background = ReleaseBackground(self.store, self._published, self.settings.webhook)
             self._background.start()
 
+    async def _start_resources(self) -> None:
+        s = self.settings
+        if self._resources is None:
+            self._resources = open_resource_store(s.resources_url(), retain=s.resources.retain)
+        await self._resources.migrate()
+        if self._pokes is None:
+            self._pokes = await open_queue(
+                s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
+            )
+
+    async def _stop_resources(self) -> None:
+        if self._owns_pokes and self._pokes is not None:
+            await self._pokes.close()
+            self._pokes = None
+        if self._owns_resources and self._resources is not None:
+            await self._resources.close()
+            self._resources = None
+
     async def _stop_releases(self) -> None:
         if self._background is not None:
             await self._background.stop()
@@ -186,6 +217,7 @@ class ApiServices:
             await self._hooks.stop()
             self._hooks = None
         await self._stop_releases()
+        await self._stop_resources()
         await self.store_schemas.close()
         self._down = None  # its futures belong to this event loop
         if self._hook_pool is not None:
@@ -243,6 +275,16 @@ class ApiServices:
         if self._kv is None:
             raise Unavailable("the KV store is not open")
         return self._kv
+
+    def resources(self) -> ResourceStore:
+        """The resource store (spec, status, resourceVersion; docs/resources.md)."""
+        if self._resources is None:
+            raise Unavailable("the resource store is not open")
+        return self._resources
+
+    def resource_announcements(self) -> Queue | None:
+        """The queue bound to the ``resources`` stream (``ResourceChangedEvent`` pokes)."""
+        return self._pokes
 
     def events(self) -> Queue:
         """The producer side of the main event stream (``PublishEvent``s)."""

@@ -24,6 +24,7 @@ from gitstore.api.app import create_app
 from gitstore.api.identity.signing_key import load_signing_key
 from gitstore.api.services import ApiServices
 from gitstore.backends.metadata.factory import open_metadata_store
+from gitstore.backends.resources import open_resource_store
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
 
@@ -69,6 +70,7 @@ def add_api_flags(parser: argparse.ArgumentParser) -> None:
 def check_settings(settings: Settings) -> None:
     """Fail fast, with the project's error types, on what the lifespan would trip over."""
     open_metadata_store(settings.db_url())  # validates the URL; opens nothing
+    open_resource_store(settings.resources_url(), retain=settings.resources.retain)
     secret = settings.api.jwt_secret.get_secret_value() if settings.api.jwt_secret else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_signing_key(secret, settings.data_dir, settings.api.jwt_algorithm)

@@ -29,7 +29,8 @@ function. The mapping, chosen to be predictable for any schema a merchant writes
   field's name. Property names keep their spelling (camelCase); names GraphQL cannot carry
   are made valid deterministically (``pack size`` → ``packSize``, ``9lives`` → ``_9lives``,
   ``__x`` → ``_x``); top-level properties named like an envelope field get a ``spec`` prefix
-  (``name`` → ``specName``); remaining clashes (and type names taken by other modules, or
+  (``name`` → ``specName``; ``resourceStatus``, the controllers' status, too); remaining
+  clashes (and type names taken by other modules, or
   reserved for ``<Kind>Connection``/``Edge``/``Filter``) get a numeric suffix (``_2``/``2``)
   in schema order.
 * **Nullability**: a property is non-null when it is required or has a default, and its
@@ -67,13 +68,24 @@ from graphql import (
 
 from gitstore.domain.content import KindDefinition
 from gitstore.domain.content.schemas import resolve
+from gitstore.domain.resources.status_schema import storefront_fields
 
 from ..graphql.builder import SchemaBuilder
 from ..graphql.info import ResolveInfo
 from ..graphql.scalars import json_type
+from ..resources.catalog_status import status_resolver
 from .resources import CatalogResource
 
-ENVELOPE_FIELDS = ("id", "name", "labels", "annotations", "version", "path", "spec")
+ENVELOPE_FIELDS = (
+    "id",
+    "name",
+    "labels",
+    "annotations",
+    "version",
+    "path",
+    "spec",
+    "resourceStatus",
+)
 RESERVED_SUFFIXES = ("Connection", "Edge", "Filter")
 INT32 = (-(2**31), 2**31 - 1)
 
@@ -200,6 +212,12 @@ class _KindTypes:
             GraphQLObjectType(self.kind, lambda: fields, description=description)
         )
         fields.update(_envelope(self.json))
+        fields["resourceStatus"] = GraphQLField(
+            self.json,
+            resolve=status_resolver(storefront_fields(self.definition.hub.status_schema)),
+            description="The status controllers report (docs/resources.md); storefronts see"
+            " only the fields the kind marks x-gitstore-storefront.",
+        )
         node = resolve(self.root, self.root)
         if isinstance(node.get("properties"), Mapping):
             fields.update(self._fields(node, ROOT, self.kind, top=True, taken=set(fields)))

@@ -16,6 +16,7 @@ from .identity import IdentityModule
 from .namespaces import NamespacesModule
 from .releases import ReleasesModule
 from .repositories import RepositoriesModule
+from .resources import ResourcesModule
 from .ssh_keys import SshKeysModule
 
 
@@ -29,5 +30,6 @@ def default_modules() -> list[SchemaModule]:
         CatalogMutationsModule(),
         AuditModule(),
         ReleasesModule(),
+        ResourcesModule(),
         SchemaStatusModule(repository_argument=True),
     ]

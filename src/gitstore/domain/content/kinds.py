@@ -14,6 +14,7 @@ repository at ``kinds/<plural>.yaml``::
           served: true                  # accepted in manifests, served over GraphQL
           storage: true                 # the hub: exactly one version; must be served
           schema: {...}                 # JSON Schema draft 2020-12 of spec, "type": "object"
+          statusSchema: {...}           # optional: JSON Schema of status (docs/resources.md)
           deprecatedFields: [{path: spec.logoUrl, reason: Use logo.url}]
       conversion: {strategy: Wasm, wasm: {module: hooks/brands.wasm, sha256: ...}}  # or None
 
@@ -67,6 +68,9 @@ class KindVersion:
     deprecated: bool = False
     deprecation_warning: str = ""
     deprecated_fields: tuple[DeprecatedField, ...] = ()
+    # JSON Schema of ``status`` (``versions[].statusSchema``); None: any object
+    # (``domain.resources.status_schema``).
+    status_schema: Mapping[str, Any] | None = None
 
     @functools.cached_property
     def validator(self) -> Any:
@@ -224,6 +228,10 @@ def _version_errors(manifest: Manifest) -> list[ContentError]:
         for sub, message in schema_problems:
             fld = f"{where}.schema" + (f".{sub}" if sub and not sub.startswith("[") else sub)
             errors.append(manifest.error(fld, SCHEMA, f"{fld}: {message}"))
+        status_problems = check_schema(version["statusSchema"]) if "statusSchema" in version else []
+        for sub, message in status_problems:
+            fld = f"{where}.statusSchema" + (f".{sub}" if sub and not sub.startswith("[") else sub)
+            errors.append(manifest.error(fld, SCHEMA, f"{fld}: {message}"))
         if schema_problems:
             continue
         for j, dep in enumerate(version.get("deprecatedFields", [])):
@@ -284,6 +292,7 @@ def _build(manifest: Manifest, *, builtin: bool) -> KindDefinition:
                 deprecated_fields=tuple(
                     DeprecatedField(d["path"], d["reason"]) for d in v.get("deprecatedFields", [])
                 ),
+                status_schema=v.get("statusSchema"),
             )
             for v in spec["versions"]
         ),
