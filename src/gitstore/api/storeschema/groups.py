@@ -14,7 +14,9 @@ built-ins. A kind must never break the schema of its repository, so each one is 
 a scratch builder and validated on its own; if that fails — or its type names are taken by the
 platform (a kind called ``PageInfo``) — the kind is served as a fallback type carrying only the
 envelope (``id name labels annotations version path`` and ``spec: JSON!``) whose description
-gives the reason. Built-in kinds stay under ``catalog`` (``CatalogReadsModule``).
+gives the reason. Built-in kinds stay under ``catalog`` (``CatalogReadsModule``). The module
+contributes after the platform's modules, so every platform type name is known when the
+kinds' names are handed out; collisions are collected in ``problems`` (``typegen``).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ from ..catalog.access import Channel
 from ..catalog.ids import decode_resource_id
 from ..catalog.reads import CatalogReads, CatalogView
 from ..catalog.resources import CatalogResource
-from ..catalog.typegen import field_name, pascal, types_for_kind
+from ..catalog.typegen import TypeProblem, field_name, pascal, types_for_kind
+from ..catalog.typenames import type_origin
 from ..context import context_of
 from ..graphql.builder import SchemaBuilder, SchemaBuildError
 from ..graphql.catalog_reads import endpoint_repository
@@ -79,8 +82,10 @@ class CustomKindsModule:
     def __init__(self, registry: KindRegistry) -> None:
         self.registry = registry
         self.fallbacks: dict[str, str] = {}  # kind → why it is served as JSON (last build)
+        self.problems: list[TypeProblem] = []  # name collisions (last build)
 
     def contribute(self, builder: SchemaBuilder) -> None:
+        self.fallbacks, self.problems = {}, []
         by_group: dict[str, list[KindDefinition]] = {}
         for definition in self.registry:
             if not definition.builtin:
@@ -120,13 +125,18 @@ class CustomKindsModule:
     def _kind_type(self, builder: SchemaBuilder, definition: KindDefinition) -> GraphQLObjectType:
         kind = definition.kind
         taken = [n for n in (kind, f"{kind}Connection", f"{kind}Edge") if builder.has_type(n)]
+        holders = sorted({type_origin(builder, n) or "the platform" for n in taken})
         reason = (
-            f"type name {', '.join(taken)} is taken by the platform"
+            f"type name {', '.join(taken)} is taken by {' and '.join(holders)}"
             if taken
             else typing_problem(definition)
         )
         if reason is None:
-            return types_for_kind(definition, builder)
+            return types_for_kind(definition, builder, problems=self.problems)
+        if taken:
+            self.problems.append(
+                TypeProblem(kind, definition.hub.name, "#", f"the kind's {reason}; rename the kind")
+            )
         self.fallbacks[kind] = reason
         return builder.add_type(
             GraphQLObjectType(
