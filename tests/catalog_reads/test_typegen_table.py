@@ -147,7 +147,12 @@ CONSTRUCTS = [
     ),
     Construct(
         "oneof-objects",
-        {"oneOf": [SHAPE, {"type": "object", "properties": {"b": {"type": "integer"}}}]},
+        {
+            "oneOf": [
+                {**SHAPE, "required": ["a"]},
+                {"type": "object", "required": ["b"], "properties": {"b": {"type": "integer"}}},
+            ]
+        },
         "JSON",
         {"b": 1},
         {"b": 1},
