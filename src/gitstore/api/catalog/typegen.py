@@ -165,6 +165,7 @@ class _KindTypes:
         self.json = json_type(builder)
         self.cache: dict[Key, Typed] = {}
         self.active: set[str] = set()  # $refs being typed (non-object recursion guard)
+        self.resolved: dict[int, Mapping[str, Any]] = {}  # id(part of root) → resolved
         reserved = frozenset({self.kind} | {self.kind + s for s in RESERVED_SUFFIXES})
         self.names = TypeNames(builder, self.kind, definition.hub.name, reserved, problems)
         self.deprecations = self._deprecations()
@@ -185,6 +186,14 @@ class _KindTypes:
         return kind_type
 
     # ------------------------------------------------------------------ references
+    def _resolve(self, raw: Any) -> Mapping[str, Any]:
+        """``resolve(raw)``, memoised: ``raw`` must be a part of the kind's schema (which
+        outlives this object, so ids are not reused)."""
+        found = self.resolved.get(id(raw))
+        if found is None:
+            found = self.resolved[id(raw)] = resolve(raw, self.root)
+        return found
+
     def _canonical_ref(self, raw: Any) -> str | None:
         """The ``$ref`` of ``raw``, followed through ``$defs`` that are only a ``$ref``."""
         if not (isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str)):
@@ -206,7 +215,7 @@ class _KindTypes:
         through any depth of such wrappers."""
         nullable = False
         for _ in range(8):
-            node = resolve(raw, self.root)
+            node = self._resolve(raw)
             if "type" in node:
                 break
             branches = node.get("oneOf", node.get("anyOf"))
@@ -250,11 +259,11 @@ class _KindTypes:
             if top and name in ENVELOPE_FIELDS:
                 name = "spec" + name[:1].upper() + name[1:]
             candidate = names.claim(name, here)
-            sub = resolve(raw, self.root)
+            sub = self._resolve(raw)
             inner, wrapped_null = self._unwrap(raw)
             base, note = self._output(raw, f"{type_name}{pascal(prop)}", here)
             default = sub.get("default")
-            _, nullable = types_of(resolve(inner, self.root))
+            _, nullable = types_of(self._resolve(inner))
             nullable = nullable or wrapped_null or types_of(sub)[1]
             non_null = (prop in required_names or default is not None) and not nullable
             output = GraphQLNonNull(base) if non_null else base
@@ -283,14 +292,14 @@ class _KindTypes:
                 return self._named(raw, ref, hint)
             finally:
                 self.active.discard(ref)
-        return self._shape(raw, resolve(raw, self.root), hint, pointer, resolve(raw, self.root))
+        return self._shape(raw, self._resolve(raw), hint, pointer, self._resolve(raw))
 
     def _named(self, raw: Any, ref: str, hint: str) -> Typed:
-        node = resolve(raw, self.root)
+        node = self._resolve(raw)
         if json_pointer(self.root, ref) is None or set(node) == {"$ref"}:
             return self.json, f"Served as JSON: reference {ref} cannot be followed."
         # A named ($ref) type is described by its definition, not by the field using it.
-        described = resolve({"$ref": ref}, self.root)
+        described = self._resolve(json_pointer(self.root, ref))
         return self._shape(raw, node, self._ref_name(ref) or hint, ref, described)
 
     def _shape(
@@ -361,8 +370,8 @@ class _KindTypes:
             return GraphQLList(self.json), None
         item, note = self._output(items, name, f"{pointer}/items")
         inner, wrapped_null = self._unwrap(items)
-        _, item_nullable = types_of(resolve(inner, self.root))
-        item_nullable = item_nullable or wrapped_null or types_of(resolve(items, self.root))[1]
+        _, item_nullable = types_of(self._resolve(inner))
+        item_nullable = item_nullable or wrapped_null or types_of(self._resolve(items))[1]
         wrapped = item if item_nullable else GraphQLNonNull(item)
         return GraphQLList(wrapped), (f"Items: {note}" if note else None)
 

@@ -10,8 +10,10 @@ check, KV scope), so custom reads follow the built-ins' rules and read only the 
 (documents of KV kind ``document_kind(kind)``, as the worker writes them).
 
 Types come from the kind's hub JSON Schema through ``typegen.types_for_kind``, exactly like the
-built-ins. A kind must never break the schema of its repository, so each one is first typed in
-a scratch builder and validated on its own; if that fails — or its type names are taken by the
+built-ins. A kind must never break the schema of its repository. ``StoreSchemas`` first builds every
+kind straight into the schema (``isolate=False``: each typed once, the common case); only if
+that candidate fails to build or validate is it built again with ``isolate=True``, where
+each kind is first typed in a scratch builder and validated on its own; if that fails — or its type names are taken by the
 platform (a kind called ``PageInfo``) — the kind is served as a fallback type carrying only the
 envelope (``id name labels annotations version path`` and ``spec: JSON!``) whose description
 gives the reason. Built-in kinds stay under ``catalog`` (``CatalogReadsModule``). The module
@@ -79,8 +81,9 @@ def typing_problem(definition: KindDefinition) -> str | None:
 class CustomKindsModule:
     name = "custom-kinds"
 
-    def __init__(self, registry: KindRegistry) -> None:
+    def __init__(self, registry: KindRegistry, *, isolate: bool = True) -> None:
         self.registry = registry
+        self.isolate = isolate  # check each kind in a scratch builder first
         self.fallbacks: dict[str, str] = {}  # kind → why it is served as JSON (last build)
         self.problems: list[TypeProblem] = []  # name collisions (last build)
 
@@ -130,6 +133,8 @@ class CustomKindsModule:
             f"type name {', '.join(taken)} is taken by {' and '.join(holders)}"
             if taken
             else typing_problem(definition)
+            if self.isolate
+            else None
         )
         if reason is None:
             return types_for_kind(definition, builder, problems=self.problems)

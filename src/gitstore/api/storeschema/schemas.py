@@ -50,11 +50,12 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from graphql import validate_schema
+from graphql import GraphQLSchema, validate_schema
 from starlette.requests import Request
 
 from gitstore.backends.metadata.base import RepositoryRecord
@@ -90,12 +91,20 @@ def fingerprint(registry: KindRegistry) -> str:
     custom = sorted((d for d in registry if not d.builtin), key=lambda d: d.kind)
     if not custom:
         return BUILTIN
-    text = json.dumps(
-        [dataclasses.asdict(dataclasses.replace(d, source="")) for d in custom],
-        sort_keys=True,
-        default=str,
-    )
+    text = json.dumps(custom, sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _plain(value: object) -> object:
+    """JSON for ``fingerprint``: dataclasses as their fields (not ``source``: where a
+    definition was read from does not change its kinds), without ``asdict``'s deep copy."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.name != "source"
+        }
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
 
 
 class CandidateError(Exception):
@@ -326,10 +335,10 @@ class StoreSchemas:
             return None  # no commit yet
         return resolved.commit_sha or None
 
-    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
-        """Build and validate a candidate (``CandidateError`` if it is not one)."""
-        self.builds += 1
-        custom = CustomKindsModule(registry)
+    def _candidate(
+        self, registry: KindRegistry, *, isolate: bool
+    ) -> tuple[CustomKindsModule, GraphQLSchema]:
+        custom = CustomKindsModule(registry, isolate=isolate)
         modules: list[SchemaModule] = [  # the kinds last: platform names are known then
             CatalogReadsModule(registry, repository_argument=False),
             SchemaStatusModule(),
@@ -342,6 +351,15 @@ class StoreSchemas:
         errors = tuple(e.message for e in validate_schema(schema))
         if errors:
             raise CandidateError(errors)
+        return custom, schema
+
+    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
+        """Build and validate a candidate (``CandidateError`` if it is not one)."""
+        self.builds += 1
+        try:  # the common case: every kind types cleanly, each built once
+            custom, schema = self._candidate(registry, isolate=False)
+        except CandidateError:  # find the kinds at fault: each one checked on its own
+            custom, schema = self._candidate(registry, isolate=True)
         self._version += 1
         snapshot = SchemaSnapshot(schema, self._version, datetime.now(UTC))
         kinds = tuple(sorted(d.kind for d in registry if not d.builtin))
