@@ -1,4 +1,4 @@
-"""Benchmark: building the store schema of a repository with 50 custom kinds × 3 versions.
+"""Benchmark: building the store schema of a repository with 50 custom kinds x 3 versions.
 
 What is timed (``build``): exactly what ``StoreSchemas`` does for a cache miss —
 ``StoreSchemas._build``: the platform modules (``catalog`` with the built-ins,
@@ -17,8 +17,9 @@ every named type of the built schema and a fresh ``GraphQLField``/``GraphQLArgum
 every field and argument (graphql-core's constructors, the same resolvers, lazy field thunks
 like the real build), then ``GraphQLSchema`` and ``validate_schema``. No JSON Schema is
 walked and no module machinery runs: that is the irreducible cost of having this many GraphQL
-types in one validated schema, so build/floor is the price of deriving them from the kinds. The built-ins-only store schema (``builtin``, what a
-repository without custom kinds costs once for all such repositories) is reported as well.
+types in one validated schema, so build/floor is the price of deriving them from the kinds.
+The built-ins-only store schema (``builtin``, what a repository without custom kinds costs
+once for all such repositories) is reported as well.
 
 Each figure is the median of ``--rounds`` interleaved rounds (build, floor, builtin in
 shuffled order per round, after one warm-up), so background load on the shared machine hits
@@ -217,7 +218,9 @@ def clone(schema: GraphQLSchema) -> GraphQLSchema:
                 parse_literal=t.parse_literal,
             )  # fmt: skip
         elif isinstance(t, GraphQLEnumType):
-            new = GraphQLEnumType(t.name, {n: GraphQLEnumValue(v.value) for n, v in t.values.items()})
+            new = GraphQLEnumType(
+                t.name, {n: GraphQLEnumValue(v.value) for n, v in t.values.items()}
+            )
         elif isinstance(t, GraphQLObjectType):
             new = GraphQLObjectType(
                 t.name, fields(t), interfaces=lambda t=t: [named(i) for i in t.interfaces]

@@ -162,7 +162,5 @@ async def test_a_definition_whose_graphql_names_collide_is_refused(hooks: Hooks)
     assert "GraphQL names of kind Brand (v1) collide at #/properties/packSize" in message
     assert "field name packSize is already used by #/properties/pack size" in message
     assert any("#/properties/packSize" in line for line in response.messages)
-    fixed = brand_kind(
-        {"type": "object", "properties": {"packSize": {"type": "integer"}}}
-    )
+    fixed = brand_kind({"type": "object", "properties": {"packSize": {"type": "integer"}}})
     assert (await push(hooks, base, {"kinds/brands.json": fixed})).allowed

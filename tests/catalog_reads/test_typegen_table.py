@@ -1,4 +1,4 @@
-"""JSON Schema → GraphQL over a table of constructs × the places a schema can put them.
+"""JSON Schema → GraphQL over a table of constructs x the places a schema can put them.
 
 Every construct of ``CONSTRUCTS`` (scalars, formats, Money, enums, objects, maps,
 combinators, tuples, ...) is put in each of ``PLACES`` (an optional or a required property,
@@ -58,9 +58,12 @@ CONSTRUCTS = [
         "2024-05-01T10:00:00Z",
     ),
     Construct(
-        "datetime-x", {"type": "string", "x-gitstore-type": "DateTime"}, "DateTime",
-        "2024-05-01T12:00:00Z", "2024-05-01T12:00:00Z",
-    ),  # fmt: skip
+        "datetime-x",
+        {"type": "string", "x-gitstore-type": "DateTime"},
+        "DateTime",
+        "2024-05-01T12:00:00Z",
+        "2024-05-01T12:00:00Z",
+    ),
     Construct("decimal", {"type": "string", "format": "decimal"}, "Decimal", "19.90", "19.90"),
     Construct(
         "decimal-x", {"type": "string", "x-gitstore-type": "Decimal"}, "Decimal", "0.5", "0.5"

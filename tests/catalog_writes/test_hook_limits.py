@@ -67,9 +67,9 @@ def test_the_default_limits_convert_what_the_lowered_ones_refuse(hooks: Path) ->
     with WasmHookRunner(ConversionSettings().hook_limits()) as runner:
         [converted] = runner.convert(conversion, wasm)
     assert converted["pricingMatrix"] == [{"minQuantity": 1, "price": PRICE}]
-    with WasmHookRunner(ConversionSettings(**_plain(LOW_FUEL)).hook_limits()) as runner:
-        with pytest.raises(HookFailed, match="ran out of fuel"):
-            runner.convert(conversion, wasm)
+    low = ConversionSettings(**_plain(LOW_FUEL)).hook_limits()
+    with WasmHookRunner(low) as runner, pytest.raises(HookFailed, match="ran out of fuel"):
+        runner.convert(conversion, wasm)
 
 
 def test_a_lowered_limit_refuses_the_write_through_the_api(

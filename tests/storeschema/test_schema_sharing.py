@@ -2,7 +2,8 @@
 10,000 repositories on the built-ins share one schema object, repositories with the same
 custom kinds share theirs, and the cache bound really frees schemas — an evicted schema is
 no longer reachable from ``StoreSchemas`` (its repositories are forgotten with it) and is
-garbage collected."""
+garbage collected. And a kind that breaks the optimistic build (every kind typed once,
+straight into the candidate) is found by the isolated rebuild and served as JSON."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from gitstore.api.storeschema.schemas import BUILTIN, StoreSchemas
+import pytest
+
+from gitstore.api.storeschema import groups
+from gitstore.api.storeschema.schemas import BUILTIN, StoreSchemas, fingerprint
 from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility
 from gitstore.config import Settings
 from gitstore.domain.content.kindset import Kinds, registry_for
@@ -123,3 +127,33 @@ def test_a_schema_in_use_stays_while_unused_ones_are_evicted() -> None:
     asyncio.run(run())
     assert store.builds == 4  # r0 was never rebuilt
     assert sorted(store._repos) == ["shop/r0", "shop/r3"]
+
+
+def test_a_kind_that_breaks_the_build_is_isolated_and_served_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = groups.types_for_kind
+
+    def flaky(definition: Any, builder: Any, *args: Any, **kwargs: Any) -> Any:
+        if definition.kind == "Gadget":
+            raise RuntimeError("typegen bug")
+        return real(definition, builder, *args, **kwargs)
+
+    monkeypatch.setattr(groups, "types_for_kind", flaky)
+    gadget = brand_kind()
+    gadget["metadata"]["name"] = "gadgets"
+    gadget["spec"]["names"] = {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"}
+    kinds = registry_for(
+        [
+            Manifest.from_object(brand_kind(), "kinds/brands.yaml"),
+            Manifest.from_object(gadget, "kinds/gadgets.yaml"),
+        ]
+    )
+    store = schemas({}, {})
+    built = store._build(fingerprint(kinds.registry), kinds.registry)
+    assert built.untyped == ("Gadget: RuntimeError: typegen bug",)
+    schema = built.snapshot.schema
+    assert "title" in schema.type_map["Brand"].fields  # type: ignore[union-attr]
+    assert set(schema.type_map["Gadget"].fields) == {  # type: ignore[union-attr]
+        "id", "name", "labels", "annotations", "version", "path", "spec",
+    }  # fmt: skip

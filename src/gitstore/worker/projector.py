@@ -67,8 +67,8 @@ from dataclasses import dataclass, field
 from gitstore.backends.kv import Batch, KvStore, Upsert
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
-from gitstore.domain.conversion import HookLimits
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.conversion import HookLimits
 from gitstore.domain.errors import Aborted, FailedPrecondition, GitStoreError, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (

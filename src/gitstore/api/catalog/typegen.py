@@ -343,7 +343,10 @@ class _KindTypes:
         if not types:
             return self.json, "Served as JSON: the schema gives no type."
         if len(types) != 1:
-            return self.json, f"Served as JSON: it allows several types ({', '.join(sorted(types))})."
+            return (
+                self.json,
+                f"Served as JSON: it allows several types ({', '.join(sorted(types))}).",
+            )
         (kind,) = types
         if kind == "string":
             fmt = node.get("format")

@@ -76,9 +76,7 @@ def pointer_token(name: str) -> str:
 
 
 # Who took each type name of a builder ("Brand v1 #/$defs/image"), across kinds.
-_ORIGINS: weakref.WeakKeyDictionary[SchemaBuilder, dict[str, str]] = (
-    weakref.WeakKeyDictionary()
-)
+_ORIGINS: weakref.WeakKeyDictionary[SchemaBuilder, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def type_origin(builder: SchemaBuilder, name: str) -> str | None:

@@ -50,7 +50,7 @@ def _decimal_text(value: Any) -> str:
 
 def _decimal_literal(node: ValueNode, _variables: Any = None) -> str:
     if not isinstance(node, StringValueNode):
-        raise GraphQLError("Decimal must be a string literal, e.g. \"19.90\"", node)
+        raise GraphQLError('Decimal must be a string literal, e.g. "19.90"', node)
     return _decimal_text(node.value)
 
 

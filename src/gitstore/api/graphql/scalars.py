@@ -2,8 +2,9 @@
 
 ``DateTime`` is an RFC 3339 timestamp in UTC with a ``Z`` suffix
 (``2024-05-01T12:00:00.123456Z``). Output takes an aware ``datetime`` or an RFC 3339 string
-with an offset (what a manifest's ``format: date-time`` field holds), normalised to UTC. Input accepts any RFC 3339 timestamp with an offset; a
-timestamp without one is refused, because guessing a time zone is how audit trails go wrong.
+with an offset (what a manifest's ``format: date-time`` field holds), normalised to UTC.
+Input accepts any RFC 3339 timestamp with an offset; a timestamp without one is refused,
+because guessing a time zone is how audit trails go wrong.
 
 ``JSON`` is any JSON value (object, array, string, number, boolean, null), passed through as
 is: output serialises the Python value unchanged; input accepts any JSON variable value or

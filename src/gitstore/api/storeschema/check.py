@@ -43,9 +43,7 @@ def name_errors(registry: KindRegistry, kinds: Collection[str]) -> list[ContentE
     errors: list[ContentError] = []
     for problem in name_problems(registry, kinds):
         definition = registry.get(problem.kind)
-        index = next(
-            (i for i, v in enumerate(definition.versions) if v.name == problem.version), 0
-        )
+        index = next((i for i, v in enumerate(definition.versions) if v.name == problem.version), 0)
         errors.append(
             ContentError(
                 definition.source or f"{KINDS_DIRECTORY}/{definition.plural}.yaml",

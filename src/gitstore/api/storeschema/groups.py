@@ -10,13 +10,14 @@ check, KV scope), so custom reads follow the built-ins' rules and read only the 
 (documents of KV kind ``document_kind(kind)``, as the worker writes them).
 
 Types come from the kind's hub JSON Schema through ``typegen.types_for_kind``, exactly like the
-built-ins. A kind must never break the schema of its repository. ``StoreSchemas`` first builds every
-kind straight into the schema (``isolate=False``: each typed once, the common case); only if
-that candidate fails to build or validate is it built again with ``isolate=True``, where
-each kind is first typed in a scratch builder and validated on its own; if that fails — or its type names are taken by the
-platform (a kind called ``PageInfo``) — the kind is served as a fallback type carrying only the
-envelope (``id name labels annotations version path`` and ``spec: JSON!``) whose description
-gives the reason. Built-in kinds stay under ``catalog`` (``CatalogReadsModule``). The module
+built-ins. A kind must never break the schema of its repository. ``StoreSchemas`` first
+builds every kind straight into the schema (``isolate=False``: each typed once, the common
+case); only if that candidate fails to build or validate is it built again with
+``isolate=True``, where each kind is first typed in a scratch builder and validated on its
+own; if that fails — or its type names are taken by the platform (a kind called
+``PageInfo``) — the kind is served as a fallback type carrying only the envelope (``id name
+labels annotations version path`` and ``spec: JSON!``) whose description gives the reason.
+Built-in kinds stay under ``catalog`` (``CatalogReadsModule``). The module
 contributes after the platform's modules, so every platform type name is known when the
 kinds' names are handed out; collisions are collected in ``problems`` (``typegen``).
 """

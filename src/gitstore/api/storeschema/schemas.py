@@ -65,13 +65,13 @@ from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
+from ..catalog.typegen import TypeProblem
 from ..graphql.builder import SchemaModule, build_schema
 from ..graphql.catalog_reads import CatalogReadsModule
 from ..graphql.documents import DocumentCache
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal
-from ..catalog.typegen import TypeProblem
 from .groups import CustomKindsModule
 from .status import SchemaStatusModule
 

@@ -73,8 +73,7 @@ class SchemaStatusModule:
                     "pointer": GraphQLField(
                         text,
                         resolve=_key("pointer"),
-                        description="JSON pointer into that version's schema, e.g. "
-                        "#/$defs/price.",
+                        description="JSON pointer into that version's schema, e.g. #/$defs/price.",
                     ),
                     "message": GraphQLField(text, resolve=_key("message")),
                 },
