@@ -24,9 +24,18 @@ from .status import SchemaStatusModule
 
 
 def name_problems(registry: KindRegistry, kinds: Collection[str]) -> list[TypeProblem]:
-    """The name collisions of ``kinds`` in the store schema of ``registry``."""
+    """The name collisions of ``kinds`` in the store schema of ``registry`` (each kind typed
+    once; checked on its own only if that fails, as ``StoreSchemas`` builds)."""
+    try:
+        custom = _contribute(registry, isolate=False)
+    except Exception:  # noqa: BLE001 - a kind that breaks typing: find it on its own
+        custom = _contribute(registry, isolate=True)
+    return [p for p in custom.problems if p.kind in kinds]
+
+
+def _contribute(registry: KindRegistry, *, isolate: bool) -> CustomKindsModule:
     builder = SchemaBuilder()
-    custom = CustomKindsModule(registry)
+    custom = CustomKindsModule(registry, isolate=isolate)
     modules: list[SchemaModule] = [
         CatalogReadsModule(registry, repository_argument=False),
         SchemaStatusModule(),
@@ -35,7 +44,7 @@ def name_problems(registry: KindRegistry, kinds: Collection[str]) -> list[TypePr
     for module in modules:
         builder.module = module.name
         module.contribute(builder)
-    return [p for p in custom.problems if p.kind in kinds]
+    return custom
 
 
 def name_errors(registry: KindRegistry, kinds: Collection[str]) -> list[ContentError]:
