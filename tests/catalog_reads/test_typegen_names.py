@@ -240,3 +240,36 @@ def test_write_time_errors_name_the_definition_file_and_pointer() -> None:
     assert error.field == "spec.versions[0].schema"
     assert error.rule == "kind-definition"
     assert "GraphQL names of kind Brand (v1) collide at #/properties/aB" in error.message
+
+
+def test_allof_extending_a_ref_is_one_object_type() -> None:
+    base = {
+        "type": "object",
+        "required": ["sku"],
+        "properties": {"sku": {"type": "string"}, "note": {"type": "string"}},
+    }
+    schema, problems = build(
+        {
+            "type": "object",
+            "properties": {
+                "item": {
+                    "allOf": [
+                        {"$ref": "#/$defs/base"},
+                        {"required": ["qty"], "properties": {"qty": {"type": "number"}}},
+                    ]
+                },
+                "clash": {
+                    "allOf": [
+                        {"$ref": "#/$defs/base"},
+                        {"properties": {"sku": {"type": "integer"}}},  # sku given twice
+                    ]
+                },
+            },
+            "$defs": {"base": base},
+        }
+    )
+    assert problems == []
+    assert type_of(schema, "ThingItem", "sku") == "String!"
+    assert type_of(schema, "ThingItem", "note") == "String"
+    assert type_of(schema, "ThingItem", "qty") == "Float!"
+    assert type_of(schema, "Thing", "clash") == "JSON"

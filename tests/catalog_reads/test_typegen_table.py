@@ -170,11 +170,19 @@ CONSTRUCTS = [
         note="Served as JSON: anyOf",
     ),
     Construct(
-        "allof-shapes",
-        {"allOf": [SHAPE, {"properties": {"c": {"type": "string"}}}]},
+        "allof-extends",
+        {"allOf": [SHAPE, {"required": ["c"], "properties": {"c": {"type": "string"}}}]},
+        OBJECT,
+        {"a": "1", "c": "2"},
+        {"a": "1", "c": "2"},
+        "{ a c }",
+    ),
+    Construct(
+        "allof-scalars",
+        {"allOf": [{"type": ["string", "integer"]}, {"type": ["string", "boolean"]}]},
         "JSON",
-        {"a": "1", "c": "2"},
-        {"a": "1", "c": "2"},
+        "x",
+        "x",
         note="Served as JSON: allOf",
     ),
     Construct(

@@ -3,53 +3,28 @@
 ``types_for_kind(definition, builder)`` turns the hub (storage) version of a
 ``KindDefinition`` into a GraphQL object type named after the kind (``Product``), adds it and
 every nested type to ``builder`` and returns it. Built-in and custom kinds go through the same
-function; it never raises on a schema that validated as a KindDefinition. The mapping (the
-table in ``docs/conversion.md``), chosen to be predictable for any schema a merchant writes:
+function; it never raises on a schema that validated as a KindDefinition. The mapping is the
+table in ``docs/conversion.md`` (*From JSON Schema to GraphQL types*); in short:
 
-* **Envelope** (every resource type): ``id: ID!`` (catalogue global id, see ``ids``),
-  ``name: String!``, ``labels: JSON!``, ``annotations: JSON!``, ``version: String!`` (the
-  commit SHA stamped on the KV document), ``path: String`` (file in the repository),
-  ``spec: JSON!`` (the whole spec); then one field per top-level spec property.
-* **Scalars**: ``string`` → ``String``; with ``format: date-time`` → ``DateTime``, with
-  ``format: decimal`` → ``Decimal`` (``typescalars``; also ``x-gitstore-type``);
-  ``boolean`` → ``Boolean``, ``number`` → ``Float``, ``integer`` → ``Int`` when its
-  ``minimum``/``maximum`` (or its enum values, or ``format: int32``) keep it within 32 bits,
-  else ``Float`` (exact up to 2**53). A ``type`` list with ``null`` is the other type,
-  nullable; as is ``oneOf``/``anyOf`` of ``{type: null}`` and one other schema.
-* **Money**: an object schema with ``x-gitstore-type: Money`` (properties ``amount`` and
-  ``currency``) → the platform's shared ``Money { amount: Decimal! currency: String! }``.
-* **Enums**: an ``enum`` of strings → a GraphQL enum whose value names are the strings in
-  UPPER_SNAKE_CASE (``draft`` → ``DRAFT``, ``compareAtPrice`` → ``COMPARE_AT_PRICE``,
-  ``a-b`` → ``A_B``, a leading digit gets ``_``); the stored strings stay the values. If a
-  string gives no name (``"--"``, ``""``) or two give the same one (``a-b`` and ``a_b``) the
-  field is a ``String`` whose description says why. Enums of other values map by their type.
-* **Objects** with ``properties`` → object types; ``array`` → a list (items non-null unless
-  they allow null). **JSON, with the reason appended to the field's description**: objects
-  without properties, maps (``additionalProperties``/``patternProperties`` given as a
-  schema), ``oneOf``/``anyOf``/``allOf`` whose branches give shapes, ``if``/``then``/``else``
-  and ``dependentSchemas`` that add shapes, tuples (``prefixItems``, ``items`` as a list),
-  several types, no type at all, a reference that cannot be followed. Constraint-only
-  combinators (``oneOf: [{required: [products]}, ...]``, ``not``, ``if``/``then`` with only
-  ``required``) narrow values without changing their shape, so they are ignored.
-* **Names** (``typenames``): a ``$ref`` to ``#/$defs/money`` is the type ``<Kind>Money`` —
-  one type however many fields use it, and a ``$def`` that is only a ``$ref`` to another is
-  that other's type; an inline object or enum is ``<Parent><Field>`` (``ProductStatus``);
-  array items share the array field's name. Property names keep their spelling; names
-  GraphQL cannot carry are made valid deterministically (``pack size`` → ``packSize``,
-  ``9lives`` → ``_9lives``, ``__x`` → ``_x``); top-level properties named like an envelope
-  field get a ``spec`` prefix (``name`` → ``specName``). Anything that still collides — a type
-  name used twice, taken by another kind or the platform, or reserved for
-  ``<Kind>Connection``/``Edge``/``Filter``/``Input``; a field name used twice after
-  sanitising — is served with a numeric suffix (``_2``/``2``) in schema order *and reported*
-  as a ``TypeProblem`` (kind, version, JSON pointer) in ``problems``.
-* **Nullability**: a property is non-null when it is required or has a default, and its
-  schema does not allow null. An absent property with a ``default`` resolves to the default
-  (``status`` of a product without one is ``DRAFT``).
-* **Descriptions** come from ``description`` (a named type's from its definition);
-  **deprecation**: each ``deprecatedFields`` entry of the hub version (``spec.logoUrl``,
-  ``spec.variants[].price``) and any property with ``deprecated: true`` becomes
-  ``@deprecated(reason:)`` on its field. A shared ``$defs`` type carries the deprecation
-  wherever it is used.
+* **Envelope**: ``id name labels annotations version path spec``, then one field per
+  top-level property (``name`` → ``specName``).
+* **Scalars**: ``String``, ``Boolean``, ``Float``, ``Int`` (when bounds keep it within 32
+  bits), ``DateTime`` (``format: date-time``), ``Decimal`` (``format: decimal``), the shared
+  ``Money`` (``x-gitstore-type: Money``; ``typescalars``).
+* **Enums** of strings → GraphQL enums (``gold-plus`` → ``GOLD_PLUS``); unnameable or
+  colliding values → ``String``. **Objects** → object types, **arrays** → lists, **$ref** →
+  one named type per (alias-followed) target, recursion included. Nullable from ``required``,
+  ``default``, ``type: [T, null]`` and ``oneOf: [{type: null}, T]``.
+* ``allOf`` of plain object schemas ("extends") → one object type with all their properties.
+* **JSON, with the reason appended to the field's description**: maps, objects without
+  properties, combinators and conditionals that give shapes, tuples, several or no types,
+  unfollowable or self-containing references (``typeshapes.untypable``). Constraint-only
+  combinators are ignored.
+* **Names** (``typenames``): ``<Kind><Def>`` for ``$defs``, ``<Parent><Field>`` inline,
+  property names made valid deterministically; a collision is served with a numeric suffix
+  and reported as a ``TypeProblem`` (kind, version, JSON pointer) in ``problems``.
+* **Descriptions** and **deprecation** (``deprecatedFields`` of the hub, ``deprecated:
+  true``) carry over; a shared ``$defs`` type carries its deprecations wherever it is used.
 
 Resolvers read plain data: the top-level type reads a ``CatalogResource``, nested types read
 the nested JSON dicts. Nothing here does I/O.
@@ -92,7 +67,14 @@ from .typenames import (
     pointer_token,
 )
 from .typescalars import decimal_type, is_money_shape, money_type
-from .typeshapes import fits_int32, json_type_of, null_branch, types_of, untypable
+from .typeshapes import (
+    fits_int32,
+    json_type_of,
+    merged_all_of,
+    null_branch,
+    types_of,
+    untypable,
+)
 
 __all__ = [
     "ENVELOPE_FIELDS",
@@ -325,6 +307,9 @@ class _KindTypes:
                 "x-gitstore-type Money needs an object with properties amount and currency; "
                 "the schema is typed from its shape",
             )
+        merged = merged_all_of(node, lambda part: resolve(part, self.root))
+        if merged is not None:  # "extends": one object type with every branch's properties
+            return self._object_or_map(raw, merged, name, pointer, described)
         why = untypable(node)
         if why is not None:
             return self.json, f"Served as JSON: {why}."

@@ -81,3 +81,38 @@ def json_type_of(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "any"
+
+
+_NOT_PLAIN = frozenset(
+    {"oneOf", "anyOf", "allOf", "if", "then", "else", "dependentSchemas", "patternProperties"}
+    | {"items", "prefixItems", "enum", "const"}
+)
+
+
+def merged_all_of(node: Mapping[str, Any], resolve: Any) -> Mapping[str, Any] | None:
+    """``allOf`` of object schemas (``{allOf: [{$ref: base}, {properties: {...}}]}``, the
+    usual "extends") as one object schema: properties and ``required`` united. None when it
+    is not that: a branch that is not a plain object, or one property given two schemas."""
+    branches = node.get("allOf")
+    if not isinstance(branches, list) or not any(shaped(b) for b in branches):
+        return None
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for part in [{k: v for k, v in node.items() if k != "allOf"}, *branches]:
+        resolved = resolve(part)
+        if not shaped(resolved) and "required" not in resolved:
+            continue  # a constraint-only branch
+        names, _ = types_of(resolved)
+        if names - {"object"} or _NOT_PLAIN & resolved.keys():
+            return None
+        if isinstance(resolved.get("additionalProperties"), Mapping):
+            return None
+        for name, schema in (resolved.get("properties") or {}).items():
+            if properties.setdefault(name, schema) != schema:
+                return None
+        more = resolved.get("required")
+        required.extend(r for r in more or () if isinstance(r, str) and r not in required)
+    if not properties:
+        return None
+    merged = {k: v for k, v in node.items() if k != "allOf"}
+    return {**merged, "type": "object", "properties": properties, "required": required}
