@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gitstore.domain.conversion.contract import HookLimits
+
 DEFAULT_DATA_DIR = Path("data")
 
 
@@ -263,6 +265,53 @@ class WorkerSettings(BaseModel):
     prepared_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
 
 
+class ConversionSettings(BaseModel):
+    """Limits of WASI conversion hooks (``GITSTORE_CONVERSION__*``; docs/conversion.md),
+    per hook instance; one instance converts a batch of documents. The same settings reach
+    every process that runs hooks (api: mutations and pre-receive; worker: projection and
+    commit statuses; ``serve``: both)."""
+
+    # Fuel: about one unit per wasm instruction, base + per document + per input byte.
+    fuel_base: int = Field(default=200_000_000, ge=1)
+    fuel_per_document: int = Field(default=2_000_000, ge=0)
+    fuel_per_byte: int = Field(default=2_000, ge=0)
+    # Wall clock (epoch deadline): base + per document + per MiB of input.
+    timeout_base_seconds: float = Field(default=2.0, gt=0)
+    timeout_per_document_seconds: float = Field(default=0.002, ge=0)
+    timeout_per_mib_seconds: float = Field(default=1.0, ge=0)
+    # Linear memory of one instance.
+    memory_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
+    # One instance gets at most this many documents / bytes of JSON Lines.
+    max_batch_documents: int = Field(default=1000, ge=1)
+    max_batch_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # stdout may be output_ratio times the input or output_min_bytes, whichever is more.
+    output_ratio: int = Field(default=8, ge=1)
+    output_min_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The first stderr bytes kept for error messages.
+    stderr_bytes: int = Field(default=8192, ge=0)
+    # Hook instances run at once per process, and conversions queued beyond them before
+    # further ones are refused as busy.
+    workers: int = Field(default=2, ge=1, le=64)
+    max_pending: int = Field(default=64, ge=0)
+
+    def hook_limits(self) -> HookLimits:
+        """The runner's ``HookLimits`` (``backends.wasm.WasmHookRunner(limits)``)."""
+        return HookLimits(
+            fuel_base=self.fuel_base,
+            fuel_per_document=self.fuel_per_document,
+            fuel_per_byte=self.fuel_per_byte,
+            timeout_base_s=self.timeout_base_seconds,
+            timeout_per_document_s=self.timeout_per_document_seconds,
+            timeout_per_mib_s=self.timeout_per_mib_seconds,
+            memory_bytes=self.memory_bytes,
+            max_batch_documents=self.max_batch_documents,
+            max_batch_bytes=self.max_batch_bytes,
+            output_ratio=self.output_ratio,
+            output_min_bytes=self.output_min_bytes,
+            stderr_bytes=self.stderr_bytes,
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GITSTORE_",
@@ -284,6 +333,7 @@ class Settings(BaseSettings):
     hook: HookSettings = HookSettings()
     webhook: WebhookSettings = WebhookSettings()
     auth: AuthLimitSettings = AuthLimitSettings()
+    conversion: ConversionSettings = ConversionSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:

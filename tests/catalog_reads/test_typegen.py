@@ -279,7 +279,7 @@ def test_custom_kind_types(brand_schema: GraphQLSchema) -> None:
         "gallery": "[BrandImage!]",
         "tier": "BrandTier",
         "clash": "String",  # a-b and a_b would both be A_B
-        "numbers": "Float",  # an enum of numbers maps by its type; unbounded integer
+        "numbers": "Int",  # an enum of integers: its values keep it within 32 bits
         "packSize": "Int",
         "_9lives": "Boolean",
         "_meta": "Float",

@@ -8,7 +8,10 @@ mutation is about to write), the new definitions are admitted only if:
 2. no stored resource is stranded (``kindset.kind_change_errors``: a removed or renamed kind
    that still has files, a changed schema that resources left in the tree fail) — the
    resources are read from the *new* tree, so migrating them in the same change works;
-3. every added or changed definition with ``conversion.strategy: Wasm`` passes its
+3. the GraphQL types of every added or changed definition have no name collisions
+   (``storeschema.check``: two schemas of it mapping to one type or field name, a type name
+   taken by another kind or the platform), reported with kind, version and JSON pointer;
+4. every added or changed definition with ``conversion.strategy: Wasm`` passes its
    round-trip check (``domain.conversion.check_conversion``) with the module read from the
    new tree at the path it names, run by the API's ``WasmHookRunner``.
 
@@ -36,6 +39,8 @@ from gitstore.domain.conversion import (
     to_hub,
 )
 from gitstore.domain.conversion.hub import Convert
+
+from .storeschema.check import name_errors
 
 StoredReader = Callable[[Sequence[str]], Awaitable[list[tuple[str, str, bytes]]]]
 ModuleReader = Callable[[str], Awaitable[bytes | None]]
@@ -77,6 +82,7 @@ async def kind_change_problems(
     errors.extend(
         await asyncio.to_thread(kind_change_errors, old, new.registry, resources, orphans=orphans)
     )
+    errors.extend(await asyncio.to_thread(name_errors, new.registry, changed))
     for definition in new.definitions:
         try:
             parsed = kind_definition_from_manifest(definition)

@@ -314,14 +314,17 @@ class ApiServices:
     def hook_runner(self) -> WasmHookRunner:
         """The conversion hook runner (made on first use: checks of Wasm definitions)."""
         if self._hook_runner is None:
-            self._hook_runner = WasmHookRunner()
+            self._hook_runner = WasmHookRunner(self.settings.conversion.hook_limits())
         return self._hook_runner
 
     def hook_pool(self) -> AsyncHookRunner:
         """The runner's asyncio pool: conversions of written documents to the hub (made on
         first use; bounded, never on the event loop)."""
         if self._hook_pool is None:
-            self._hook_pool = AsyncHookRunner(self.hook_runner())
+            c = self.settings.conversion
+            self._hook_pool = AsyncHookRunner(
+                self.hook_runner(), max_workers=c.workers, max_pending=c.max_pending
+            )
         return self._hook_pool
 
     def down_conversions(self) -> DownConversions:

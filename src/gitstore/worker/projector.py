@@ -68,6 +68,7 @@ from gitstore.backends.kv import Batch, KvStore, Upsert
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.conversion import HookLimits
 from gitstore.domain.errors import Aborted, FailedPrecondition, GitStoreError, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
@@ -197,6 +198,8 @@ class Projector:
         cache: PreparedCache | None = None,
         kinds: KindsLoader | None = None,
         hooks: AsyncHookRunner | None = None,
+        hook_limits: HookLimits | None = None,
+        hook_workers: int = 2,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -213,13 +216,15 @@ class Projector:
         # the registry of each commit projected: built-ins plus its kinds/ (``git.kinds``)
         self.kinds = kinds or KindsLoader(git, max_bytes=max_bytes, base=self.registry)
         self._hooks = hooks  # conversion hooks to the hub (``worker.hub``); made on first use
+        self.hook_limits = hook_limits  # of the runner made here (None: HookLimits())
+        self.hook_workers = hook_workers
         self._runner: WasmHookRunner | None = None  # the runner of hooks made here
 
     @property
     def hooks(self) -> AsyncHookRunner:
         if self._hooks is None:
-            self._runner = WasmHookRunner()
-            self._hooks = AsyncHookRunner(self._runner)
+            self._runner = WasmHookRunner(self.hook_limits)
+            self._hooks = AsyncHookRunner(self._runner, max_workers=self.hook_workers)
         return self._hooks
 
     def close(self) -> None:

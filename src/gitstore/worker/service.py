@@ -151,6 +151,8 @@ class WorkerService:
             pool=pool,
             cache=PreparedCache(w.prepared_cache_bytes, metrics=self.metrics),
             kinds=kinds,
+            hook_limits=s.conversion.hook_limits(),
+            hook_workers=s.conversion.workers,
         )
         recorder = StatusRecorder(
             self.git,

@@ -10,7 +10,10 @@ namespaces, releases) stay on the global ``/graphql``.
 the custom definitions (their hub schemas, names, group, versions; not the file they came
 from), sorted by kind — in a bounded LRU (``capacity`` schemas). Repositories with only the
 built-ins all get the one ``builtin`` schema object; repositories with the same custom kinds
-share theirs. The per-repository state is a bounded LRU too (``repositories``).
+share theirs. The per-repository state is a bounded LRU too (``repositories``). Memory is
+bounded by ``capacity`` schemas, not by the number of repositories: a schema is "used" when a
+request is served with it, and evicting it also forgets the repositories that serve it (they
+work their schema out again at their next request).
 
 **Refresh: a short TTL, off the request path.** The API does not see ref updates as events
 (the main event stream's consumer group is the worker's; the API consumes only publication
@@ -47,11 +50,12 @@ import json
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from graphql import validate_schema
+from graphql import GraphQLSchema, validate_schema
 from starlette.requests import Request
 
 from gitstore.backends.metadata.base import RepositoryRecord
@@ -61,6 +65,7 @@ from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
+from ..catalog.typegen import TypeProblem
 from ..graphql.builder import SchemaModule, build_schema
 from ..graphql.catalog_reads import CatalogReadsModule
 from ..graphql.documents import DocumentCache
@@ -86,12 +91,20 @@ def fingerprint(registry: KindRegistry) -> str:
     custom = sorted((d for d in registry if not d.builtin), key=lambda d: d.kind)
     if not custom:
         return BUILTIN
-    text = json.dumps(
-        [dataclasses.asdict(dataclasses.replace(d, source="")) for d in custom],
-        sort_keys=True,
-        default=str,
-    )
+    text = json.dumps(custom, sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _plain(value: object) -> object:
+    """JSON for ``fingerprint``: dataclasses as their fields (not ``source``: where a
+    definition was read from does not change its kinds), without ``asdict``'s deep copy."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.name != "source"
+        }
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
 
 
 class CandidateError(Exception):
@@ -106,6 +119,7 @@ class BuiltSchema:
     fingerprint: str
     kinds: tuple[str, ...]
     untyped: tuple[str, ...]  # "<Kind>: <reason>"
+    problems: tuple[TypeProblem, ...] = ()  # name collisions of the kinds' GraphQL types
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +152,7 @@ class SchemaStatus:
     published_at: datetime
     checked_at: datetime
     last_failure: Failure | None
+    problems: tuple[TypeProblem, ...] = ()
 
 
 @dataclass
@@ -176,8 +191,11 @@ class StoreSchemas:
         state = self._repos.get(key)
         if state is None:
             state = await self.refresh(record)
-        elif time.monotonic() - state.checked >= self.ttl:
-            self._repos.move_to_end(key)
+        if state.built.fingerprint in self._schemas:  # LRU by use, not by build
+            self._schemas.move_to_end(state.built.fingerprint)
+        if time.monotonic() - state.checked >= self.ttl:
+            if key in self._repos:
+                self._repos.move_to_end(key)
             self._start(record)
         return state.built.snapshot
 
@@ -197,6 +215,7 @@ class StoreSchemas:
             built.snapshot.published_at,
             state.checked_at,
             state.last_failure,
+            built.problems,
         )
 
     def served_commit(self, repository_id: str) -> str | None:
@@ -258,6 +277,8 @@ class StoreSchemas:
             loader = self.services.kinds()
             tree = EMPTY if commit is None else await loader.tree_id(key, commit)
             if old is not None and old.tree == tree:
+                if old.built.fingerprint not in self._schemas:  # evicted meanwhile
+                    self._remember(old.built)
                 return self._keep(key, dataclasses.replace(old, checked=now, checked_at=at))
             if commit is None:
                 registry = builtin_registry()
@@ -275,16 +296,14 @@ class StoreSchemas:
             log.warning("store schema of %s not rebuilt: %s", key, "; ".join(errors))
             if old is None:  # nothing known-good yet: serve the built-ins meanwhile
                 base = self._schemas.get(BUILTIN) or self._build(BUILTIN, builtin_registry())
+                self._remember(base)
                 state = RepositorySchema(base, None, None, now, at, failure)
             else:  # tree None: try again at the next check
                 state = dataclasses.replace(
                     old, tree=None, checked=now, checked_at=at, last_failure=failure
                 )
             return self._keep(key, state)
-        self._schemas[fp] = built
-        self._schemas.move_to_end(fp)
-        while len(self._schemas) > self.capacity:
-            self._schemas.popitem(last=False)
+        self._remember(built)
         published_failure = (
             Failure(at, commit, fp, tuple(f"definition left out: {e}" for e in left_out))
             if left_out
@@ -293,6 +312,17 @@ class StoreSchemas:
         if old is not None and old.built is not built:
             log.info("store schema of %s now %s (commit %s)", key, fp, commit)
         return self._keep(key, RepositorySchema(built, commit, tree, now, at, published_failure))
+
+    def _remember(self, built: BuiltSchema) -> None:
+        """Cache ``built`` (most recently used). Evicting a schema also forgets the
+        repositories serving it, so no more than ``capacity`` schemas stay reachable from
+        here; such a repository works its schema out again at its next request."""
+        self._schemas[built.fingerprint] = built
+        self._schemas.move_to_end(built.fingerprint)
+        while len(self._schemas) > self.capacity:
+            _, evicted = self._schemas.popitem(last=False)
+            for key in [k for k, state in self._repos.items() if state.built is evicted]:
+                del self._repos[key]
 
     def _keep(self, key: str, state: RepositorySchema) -> RepositorySchema:
         self._repos[key] = state  # the atomic swap: one reference
@@ -310,14 +340,14 @@ class StoreSchemas:
             return None  # no commit yet
         return resolved.commit_sha or None
 
-    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
-        """Build and validate a candidate (``CandidateError`` if it is not one)."""
-        self.builds += 1
-        custom = CustomKindsModule(registry)
-        modules: list[SchemaModule] = [
+    def _candidate(
+        self, registry: KindRegistry, *, isolate: bool
+    ) -> tuple[CustomKindsModule, GraphQLSchema]:
+        custom = CustomKindsModule(registry, isolate=isolate)
+        modules: list[SchemaModule] = [  # the kinds last: platform names are known then
             CatalogReadsModule(registry, repository_argument=False),
-            custom,
             SchemaStatusModule(),
+            custom,
         ]
         try:
             schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
@@ -326,8 +356,17 @@ class StoreSchemas:
         errors = tuple(e.message for e in validate_schema(schema))
         if errors:
             raise CandidateError(errors)
+        return custom, schema
+
+    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
+        """Build and validate a candidate (``CandidateError`` if it is not one)."""
+        self.builds += 1
+        try:  # the common case: every kind types cleanly, each built once
+            custom, schema = self._candidate(registry, isolate=False)
+        except CandidateError:  # find the kinds at fault: each one checked on its own
+            custom, schema = self._candidate(registry, isolate=True)
         self._version += 1
         snapshot = SchemaSnapshot(schema, self._version, datetime.now(UTC))
         kinds = tuple(sorted(d.kind for d in registry if not d.builtin))
         untyped = tuple(f"{k}: {why}" for k, why in sorted(custom.fallbacks.items()))
-        return BuiltSchema(snapshot, fp, kinds, untyped)
+        return BuiltSchema(snapshot, fp, kinds, untyped, tuple(custom.problems))
