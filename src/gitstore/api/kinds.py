@@ -68,13 +68,16 @@ async def kind_change_problems(
     max_bytes: int,
     hooks_changed: Collection[str] = (),
     convert: Convert | None = None,
+    changed_paths: Collection[str] = (),
 ) -> list[ContentError]:
     """Why the tree with kinds ``new`` may not follow one with registry ``old`` (``[]``: ok).
 
     ``stored(directories)`` reads the files of kind directories in the new tree;
     ``module(path)`` a file of the new tree (None: absent); ``runner()`` the hook runner;
     ``hooks_changed``: kinds whose hook module file changed while their definition did not;
-    ``convert``: how stored spokes are converted (default: ``runner()`` in a thread).
+    ``convert``: how stored spokes are converted (default: ``runner()`` in a thread);
+    ``changed_paths``: files the change itself writes (like files ``stored`` answers without
+    a blob id, a mutation's own writes): judged per file by the caller, so not named again.
     """
     errors = list(new.errors)
     gone, changed = changed_kinds(old, new.registry)
@@ -86,6 +89,7 @@ async def kind_change_problems(
     files = await stored(sorted(set(gone_dirs) | set(changed_dirs)))
     orphans: dict[str, list[str]] = {}
     resources: dict[str, list[Manifest]] = {}
+    written = set(changed_paths) | {path for path, blob, _ in files if not blob}
     for path, _, content in files:
         directory = path.split("/", 1)[0]
         if directory in gone_dirs:
@@ -99,8 +103,9 @@ async def kind_change_problems(
     errors.extend(
         await asyncio.to_thread(kind_change_errors, old, new.registry, resources, orphans=orphans)
     )
+    untouched = {k: [m for m in ms if m.path not in written] for k, ms in resources.items()}
     errors.extend(
-        await stored_hub_errors(new.registry, resources, module, convert or hub_converter(runner))
+        await stored_hub_errors(new.registry, untouched, module, convert or hub_converter(runner))
     )
     for definition in new.definitions:
         try:

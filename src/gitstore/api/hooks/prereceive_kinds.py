@@ -93,7 +93,11 @@ class PushKinds:
         before = await self.tree(parent) if parent else EMPTY
         q = self.quarantine_id
         kinds = await self.loader.of_tree(self.repository_id, sha, tree, quarantine_id=q)
-        rehooked = await self._hooks_changed(kinds.registry, sha, parent)
+        modules = _modules(kinds.registry)
+        if tree == before and not modules:
+            return []
+        paths = await self._changed_paths(sha, parent)
+        rehooked = {kind for path in paths for kind in modules.get(path, ())}
         if tree == before and not rehooked:
             return []
         old = await self.registry(parent) if parent else self.loader.base
@@ -115,26 +119,28 @@ class PushKinds:
             max_bytes=self.max_bytes,
             hooks_changed=rehooked,
             convert=self.convert,
+            changed_paths=paths,
         )
         return content_violations(ref, sha, errors)
 
-    async def _hooks_changed(self, registry: KindRegistry, sha: str, parent: str) -> set[str]:
-        """Kinds of ``registry`` whose hook module file the commit changed (or deleted)."""
-        modules: dict[str, set[str]] = {}
-        for definition in registry:
-            hook = definition.conversion
-            if not definition.builtin and hook.strategy == "Wasm":
-                modules.setdefault(hook.module, set()).add(definition.kind)
-        if not modules:
-            return set()
+    async def _changed_paths(self, sha: str, parent: str) -> set[str]:
         request = pb.GetChangedPathsRequest(
             repository_id=self.repository_id,
             from_revision=parent,
             to_revision=sha,
             quarantine_id=self.quarantine_id,
         )
-        diff = await self.git.get_changed_paths(request)
-        return {kind for c in diff for kind in modules.get(c.path, ())}
+        return {c.path for c in await self.git.get_changed_paths(request)}
+
+
+def _modules(registry: KindRegistry) -> dict[str, set[str]]:
+    """The hook module paths of the registry's custom kinds, and the kinds using each."""
+    modules: dict[str, set[str]] = {}
+    for definition in registry:
+        hook = definition.conversion
+        if not definition.builtin and hook.strategy == "Wasm":
+            modules.setdefault(hook.module, set()).add(definition.kind)
+    return modules
 
 
 class ContentChecks:
