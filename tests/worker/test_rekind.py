@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 
 from gitstore.backends.kv import KvStore
+from gitstore.domain.keys import LIVE
 from gitstore.git.client import GitClient
 from gitstore.worker.prepared_cache import PreparedCache
 from gitstore.worker.projector import Projector
 from gitstore.worker.statuses import StatusRecorder
 from tests.conversion.build import build_hooks
 from tests.worker.harness import commit, encode, event_of, visible_draft
+from tests.worker.test_publisher import publisher_on, request
 from tests.worker.test_statuses_hub import offer_kind
 
 PRICE = {"amount": "5.00", "currency": "EUR"}
@@ -225,3 +227,37 @@ async def test_new_module_bytes_at_the_same_path_re_project_the_kind(
     )
     status = await recorder.record(event_of(repo, right))
     assert status is not None and status.state == "VALID", status.errors
+
+
+async def test_a_release_that_changes_the_hook_re_converts_the_live_documents(
+    git: GitClient, kv: KvStore, repo: str, wasm: dict[str, bytes]
+) -> None:
+    publisher, _ = publisher_on(git, kv, cache=PreparedCache(1 << 24))
+    try:
+        first = await commit(
+            git,
+            repo,
+            {
+                "hooks/identity.wasm": wasm["identity"],
+                "hooks/price.wasm": wasm["price"],
+                "kinds/offers.yaml": kind(
+                    "hooks/identity.wasm", wasm["identity"], lenient_hub=True
+                ),
+                "offers/a.yaml": offer("a", price=PRICE),
+            },
+        )
+        assert (await publisher.publish(request(repo, 1, first.commit_sha))).state == "PUBLISHED"
+        live = await kv.get(await kv.resolve(repo, LIVE), "offer", "a")
+        assert live is not None and live.value()["spec"] == {"title": "a", "price": PRICE}
+
+        second = await commit(
+            git,
+            repo,
+            {"kinds/offers.yaml": kind("hooks/price.wasm", wasm["price"], lenient_hub=True)},
+        )
+        outcome = await publisher.publish(request(repo, 2, second.commit_sha))
+        assert outcome.state == "PUBLISHED" and "offer/a" in outcome.changed
+        live = await kv.get(await kv.resolve(repo, LIVE), "offer", "a")
+        assert live is not None and live.value()["spec"] == {"title": "a", "pricingMatrix": MATRIX}
+    finally:
+        publisher.projector.close()
