@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from gitstore.backends.kv import KvStore
@@ -49,7 +49,7 @@ from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import document_indexes, document_kind
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
-from gitstore.worker.rekind import kind_files, redo_kinds
+from gitstore.worker.rekind import kind_files, kinds_to_redo
 
 # Paths / blob ids per GetBlobBatches request (the service allows 10,000).
 LOOKUP_CHUNK = 5000
@@ -208,12 +208,12 @@ async def plan_changes(
     target: str,
     dirty: Iterable[str] = (),
     registry: KindRegistry,
-    base_registry: KindRegistry | None = None,
+    base_registry: Callable[[], Awaitable[KindRegistry]] | None = None,
 ) -> Plan:
     """The plan from ``base`` (plus ``dirty`` targets) to ``target``; ``NotFound`` when
-    ``base`` or a dirty target is not a commit of the repository. ``base_registry`` (the
-    kinds of ``base``): every file of a kind the change re-judges (``rekind``) is planned
-    too, changed or not."""
+    ``base`` or a dirty target is not a commit of the repository. ``base_registry`` (reads
+    the kinds of ``base``): every file of a kind the change re-judges (``rekind``) is
+    planned too, changed or not."""
     plan = Plan(base, target)
     state: dict[str, FileAt | None] = {}
     gone: dict[str, str] = {}
@@ -233,7 +233,7 @@ async def plan_changes(
     extra.difference_update(state)
     listed: set[str] = set()  # kinds whose directories were listed whole at the target
     if base is not None and base_registry is not None:
-        redo = redo_kinds(base_registry, registry, [*state, *extra])
+        redo = await kinds_to_redo(registry, [*state, *extra], base_registry)
         for path, blob_id in (await kind_files(git, repository, target, redo)).items():
             if path not in state:
                 state[path] = FileAt(path, blob_id)

@@ -390,7 +390,7 @@ class Projector:
                     target=target,
                     dirty=claim.targets if claim else (),
                     registry=registry,
-                    base_registry=await self.kinds.registry(repository, base),
+                    base_registry=lambda: self.kinds.registry(repository, base),
                 )
             except NotFound as exc:
                 log.warning("cannot diff %s from %s (%s): full resync", repository, base, exc)

@@ -111,7 +111,7 @@ from gitstore.worker.projector import (
     TooLarge,
     prune_quietly,
 )
-from gitstore.worker.rekind import kind_files, redo_kinds
+from gitstore.worker.rekind import kind_files, kinds_to_redo
 
 log = logging.getLogger(__name__)
 
@@ -394,8 +394,8 @@ class Publisher:
         registry = await self.projector.kinds.registry(repository, target)  # the target's kinds
         every = [p for c in paths for p in (c.path, c.old_path) if p]
         if base is not None:
-            old = await self.projector.kinds.registry(repository, base)
-            redo = redo_kinds(old, registry, every)
+            kinds = self.projector.kinds
+            redo = await kinds_to_redo(registry, every, lambda: kinds.registry(repository, base))
             every += list(await kind_files(self.git, repository, target, redo))
         ids: set[str] = set()
         for path in every:

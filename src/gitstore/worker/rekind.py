@@ -19,7 +19,9 @@ prepared-file cache does not hold, and the cache is keyed by the registry's fing
 nothing is answered with an older hook's output). Every file of such a kind is re-prepared —
 also those written in the hub version, whose documents come out the same — because which
 files are spokes is only known after parsing, and a kind whose hub moved (``v1`` → ``v2``)
-changes the documents of files written in either version.
+changes the documents of files written in either version. It also stamps every document of
+the kind with the new commit, so caches keyed by a document's version (down-converted
+reads) never serve a form the old hook made.
 
 Used by the projector's change plan (``changes.plan_changes``: the files join the plan as
 upserts) and by commit statuses (``statuses``: the files are judged with the commit).
@@ -27,11 +29,11 @@ upserts) and by commit statuses (``statuses``: the files are judged with the com
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.content.kinds import KindDefinition
-from gitstore.domain.content.kindset import changed_kinds
+from gitstore.domain.content.kindset import KINDS_DIRECTORY, changed_kinds
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
@@ -43,6 +45,19 @@ def redo_kinds(
     _, changed = changed_kinds(old, new)
     paths = set(changed_paths)
     return [d for d in new if not d.builtin and (d.kind in changed or _module_changed(d, paths))]
+
+
+async def kinds_to_redo(
+    new: KindRegistry,
+    changed_paths: Iterable[str],
+    old: Callable[[], Awaitable[KindRegistry]],
+) -> list[KindDefinition]:
+    """``redo_kinds`` reading the base registry (``old()``) only when the change touches
+    ``kinds/``: otherwise no definition changed and only hook module paths can matter."""
+    paths = list(changed_paths)
+    if any(p.startswith(f"{KINDS_DIRECTORY}/") for p in paths):
+        return redo_kinds(await old(), new, paths)
+    return redo_kinds(new, new, paths)
 
 
 def _module_changed(definition: KindDefinition, paths: set[str]) -> bool:

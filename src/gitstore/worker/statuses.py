@@ -65,7 +65,7 @@ from gitstore.worker.changes import changed, contents, files_at
 from gitstore.worker.hub import hub_errors_of, module_at
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import error_dicts, parse_many
-from gitstore.worker.rekind import kind_files, redo_kinds
+from gitstore.worker.rekind import kind_files, kinds_to_redo
 
 log = logging.getLogger(__name__)
 
@@ -229,13 +229,15 @@ class StatusRecorder:
 
     async def _with_kind_files(self, repository: str, sha: str, change: Change) -> Files:
         """``change.files`` plus every file of a kind the commit changed (``rekind``)."""
-        assert change.base is not None
+        base = change.base
+        assert base is not None
+        new = await self.kinds.registry(repository, sha)
         try:
-            old = await self.kinds.registry(repository, change.base)
+            redo = await kinds_to_redo(
+                new, change.paths, lambda: self.kinds.registry(repository, base)
+            )
         except NotFound:  # the base is gone: judge what changed
             return change.files
-        new = await self.kinds.registry(repository, sha)
-        redo = redo_kinds(old, new, change.paths)
         if not redo:
             return change.files
         listed = await kind_files(self.git, repository, sha, redo)
