@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,7 @@ def worker(stack: GitStack) -> Iterator[WorkerService]:
 class Clone:
     def __init__(self, stack: GitStack, url: str, work: Path, hooks: Path) -> None:
         self.stack, self.url, self.work, self.hooks = stack, url, work, hooks
+        self.token = ""  # the owner's API token (storefront reads)
         stack.git("init", "-q", "-b", "main", str(work))
 
     def write(self, path: str, content: str | bytes) -> None:
@@ -194,6 +196,7 @@ def migrated(
     clone.write(*offer("hub", "v2", pricingMatrix=MATRIX))
     pushed = clone.push("Offer v1 -> v2 with its hook, offers in both versions")
     assert pushed.returncode == 0, pushed.stderr
+    clone.token = alice.token
     return clone, repo
 
 
@@ -217,6 +220,23 @@ def test_v1_and_v2_files_pushed_with_their_kind_are_projected_as_hub_documents(
     assert hub["spec"] == {"title": "Hub", "pricingMatrix": MATRIX}
     status = status_of(stack, repo, head)
     assert status.state == "VALID", status.errors
+
+    # the storefront (the store's own GraphQL endpoint, served from the KV) reads hub data
+    query = '{ shopExample { offer(name: "spoke") { title pricingMatrix } } }'
+    headers = {"Authorization": f"Bearer {clone.token}"}
+    url = f"{stack.api.base_url}/{repo}/graphql"
+    for _ in range(600):  # the store schema follows the push (ref-update driven, bounded wait)
+        body = stack.api.client.post(url, json={"query": query}, headers=headers).json()
+        if "errors" not in body:
+            break
+        time.sleep(0.05)
+    assert body == {
+        "data": {
+            "shopExample": {
+                "offer": {"title": "Spoke", "pricingMatrix": [{"minQuantity": 1, "price": PRICE}]}
+            }
+        }
+    }, body
 
 
 def test_a_v1_file_the_hook_refuses_is_refused_naming_file_kind_version_hook_and_stderr(
