@@ -18,6 +18,7 @@ from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.domain.conversion import HookLimits
 from gitstore.domain.keys import LIVE
 from gitstore.git.client import GitClient
+from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.prepared_cache import PreparedCache
 from tests.conversion.build import build_hooks
 from tests.worker.harness import commit, encode
@@ -80,6 +81,13 @@ async def test_a_release_of_10000_spoke_resources_runs_few_hook_instances(
         assert runner.instances <= chunks * math.ceil(CHUNK / per_instance)
         assert runner.instances == math.ceil(COUNT / per_instance) + 1  # 11, not 10,000
         converted = runner.instances
+        # the same counters on the worker's /metrics
+        metrics = WorkerMetrics()
+        metrics.watch_hooks(lambda: runner)
+        sample = metrics.registry.get_sample_value
+        assert sample("gitstore_worker_hook_instances_total") == converted
+        assert sample("gitstore_worker_hook_documents_total") == COUNT
+        assert sample("gitstore_worker_hook_requests_total") == chunks
 
         # the draft of the same commit: every file from the cache, no hook run
         await publisher.projector.project(repo)

@@ -224,6 +224,11 @@ class Projector:
             self._hooks = AsyncHookRunner(self._runner)
         return self._hooks
 
+    @property
+    def runner(self) -> WasmHookRunner | None:
+        """The hook runner this projector made (None before first use, or when given one)."""
+        return self._runner
+
     def close(self) -> None:
         """Stop the hook runner this projector made (if any)."""
         if self._runner is not None and self._hooks is not None:

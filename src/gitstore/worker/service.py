@@ -136,6 +136,7 @@ class WorkerService:
             cache=PreparedCache(w.prepared_cache_bytes, metrics=self.metrics),
             kinds=kinds,
         )
+        self.metrics.watch_hooks(lambda: projector.runner)
         recorder = StatusRecorder(
             self.git,
             self.kv,
