@@ -281,7 +281,9 @@ def test_a_runaway_hook_is_refused_and_the_next_good_push_works(
     assert f"conversion hook hooks/{hook}.wasm of kind Gadget (to-hub v1 -> v2)" in line
     assert reason in line
 
-    # healthy: the next push converts a v1 offer with the good hook and is projected
+    # healthy: /healthz answers, and the next push converts a v1 offer with the good hook
+    # and is projected
+    assert stack.api.client.get(f"{stack.api.base_url}/healthz").status_code == 200
     name = f"after-{hook}"
     clone.write(*offer(name, "v1", price=PRICE))
     pushed = clone.push(f"an offer after the {hook} push")
