@@ -8,7 +8,9 @@ head *now*. One attempt:
    document (``claims``) says whether a chunked projection is unfinished.
 2. No claim and ``base == target``: nothing to do (a redelivered or late event).
 3. The plan (``changes``): the documents to upsert and delete, from the diff
-   ``base -> target`` plus what an unfinished projection may have touched.
+   ``base -> target`` plus what an unfinished projection may have touched, plus every file
+   of a kind whose definition or hook module the diff changed (``rekind``: re-converted
+   with the new hook, re-validated with the new schemas, although the files did not change).
 4. Each upsert's blob is fetched (``GetBlobBatches`` by id), parsed, validated and encoded
    into its KV write (``parsing.prepare_many``) in a thread, or for a large chunk on the
    ``pool``'s processes; the next chunk is prepared while this one is written. Valid files
@@ -227,6 +229,11 @@ class Projector:
             self._hooks = AsyncHookRunner(self._runner, max_workers=self.hook_workers)
         return self._hooks
 
+    @property
+    def runner(self) -> WasmHookRunner | None:
+        """The hook runner this projector made (None before first use, or when given one)."""
+        return self._runner
+
     def close(self) -> None:
         """Stop the hook runner this projector made (if any)."""
         if self._runner is not None and self._hooks is not None:
@@ -320,6 +327,15 @@ class Projector:
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
         result.invalid.extend(plan.conflicts)
+        if plan.rekinded:
+            log.info(
+                "%s %s: kind(s) %s changed (definition or hook): re-projecting their files "
+                "[correlation_id=%s]",
+                repository,
+                target[:12],
+                ", ".join(plan.rekinded),
+                correlation_id,
+            )
         if claim is None and not plan.full:
             plan.upserts = await relocate(self.kv, scope, plan.upserts, self.registry)
         rules = await rule_index(
@@ -384,6 +400,7 @@ class Projector:
                     target=target,
                     dirty=claim.targets if claim else (),
                     registry=registry,
+                    base_registry=lambda: self.kinds.registry(repository, base),
                 )
             except NotFound as exc:
                 log.warning("cannot diff %s from %s (%s): full resync", repository, base, exc)

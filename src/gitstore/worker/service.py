@@ -154,6 +154,7 @@ class WorkerService:
             hook_limits=s.conversion.hook_limits(),
             hook_workers=s.conversion.workers,
         )
+        self.metrics.watch_hooks(lambda: projector.runner)
         recorder = StatusRecorder(
             self.git,
             self.kv,

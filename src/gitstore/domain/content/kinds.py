@@ -27,7 +27,10 @@ plural (the directory) and by ``(apiVersion, kind)``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -137,6 +140,17 @@ class KindDefinition:
 
     def api_version(self, version: KindVersion) -> str:
         return f"{self.group}/{version.name}"
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A SHA-256 of everything that decides how a resource of this kind is judged and
+        converted: group, names, versions and their schemas, the conversion strategy, hook
+        module path and its ``sha256`` (so a new hook is a new fingerprint), not ``source``.
+        Content-based: equal definitions read twice (or in two repositories) share it."""
+        text = json.dumps(
+            dataclasses.asdict(dataclasses.replace(self, source="")), sort_keys=True, default=str
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def served_api_versions(self) -> list[str]:
         return [self.api_version(v) for v in self.versions if v.served]
