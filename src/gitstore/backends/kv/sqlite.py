@@ -15,11 +15,17 @@ ones). ``set_alias`` with an expected target version reads the target's head in 
 transaction. Reads use a small pool of read-only connections; a read that needs two statements
 (count + page) runs them in one read transaction so both see the same snapshot. All blocking
 calls run in ``asyncio.to_thread``.
+
+Every write transaction is short by construction (one batch, one alias, one ``copy_step``
+chunk; long operations are split into such steps by their callers), so other processes'
+writers are never kept waiting for long. ``longest_write`` records the longest time this
+store held the write lock (and what for); a hold over ``SLOW_WRITE_SECONDS`` is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -27,15 +33,19 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitstore.backends.kv import sqlite_copy
 from gitstore.backends.kv.base import (
+    COPY_CHUNK,
     ApplyResult,
     Batch,
     ChannelHead,
+    CopyStep,
     Document,
     KvStore,
     Page,
     alias_fenced,
     check_alias,
+    check_copy,
     check_first,
     check_read,
     decode_cursor,
@@ -55,9 +65,12 @@ from gitstore.domain.keys import (
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
 _CHUNK = 500
 _READERS = 4
+SLOW_WRITE_SECONDS = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv_documents (
@@ -116,6 +129,7 @@ class SqliteKvStore(KvStore):
         self._readers: list[sqlite3.Connection] = []
         self._read_slots = asyncio.Semaphore(_READERS)
         self._closed = False
+        self.longest_write: tuple[float, str] = (0.0, "")  # seconds the write lock was held
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteKvStore:
@@ -162,6 +176,7 @@ class SqliteKvStore(KvStore):
                 self._check_open()
                 conn = self._writer
                 conn.execute("BEGIN IMMEDIATE")
+                locked = time.perf_counter()
                 try:
                     result = fn(conn)
                     conn.execute("COMMIT")
@@ -169,6 +184,8 @@ class SqliteKvStore(KvStore):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                finally:
+                    self._held(time.perf_counter() - locked, what)
                 return result
 
         self._check_open()
@@ -177,6 +194,15 @@ class SqliteKvStore(KvStore):
                 return await asyncio.to_thread(run)
             except sqlite3.Error as exc:
                 raise _map_error(exc, what) from exc
+
+    def longest_write_seconds(self) -> float:
+        return self.longest_write[0]
+
+    def _held(self, seconds: float, what: str) -> None:
+        if seconds > self.longest_write[0]:
+            self.longest_write = (seconds, what)
+        if seconds > SLOW_WRITE_SECONDS:
+            log.warning("kv store %s held the write lock %.2fs for %s", self.path, seconds, what)
 
     async def _read(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one read transaction (one snapshot) on a pooled connection."""
@@ -272,6 +298,30 @@ class SqliteKvStore(KvStore):
                 )
 
         await self._write(f"drop channel {scope}", run)
+
+    async def copy_step(
+        self,
+        source: ChannelScope,
+        target: ChannelScope,
+        *,
+        cursor: str,
+        sequence: int,
+        expected_head_sequence: int,
+        unless_alias: str | None = None,
+        keep_kind: str | None = None,
+        limit: int = COPY_CHUNK,
+    ) -> CopyStep:
+        at = check_copy(
+            source, target, cursor, sequence, expected_head_sequence, unless_alias, keep_kind, limit
+        )
+
+        def run(conn: sqlite3.Connection) -> CopyStep:
+            _guard(conn, target, unless_alias, expected_head_sequence, "copy")
+            return sqlite_copy.copy_step(
+                conn, source, target, at, sequence=sequence, keep_kind=keep_kind, limit=limit
+            )
+
+        return await self._write(f"copy {source} to {target}", run)
 
     # ------------------------------------------------------------------ reads
     async def resolve(self, repository: str, channel: str) -> ChannelScope:
@@ -454,24 +504,36 @@ def _stored(
 _NOTHING = (0, "", False)
 
 
+def _guard(
+    conn: sqlite3.Connection,
+    scope: ChannelScope,
+    unless_alias: str | None,
+    expected: int | None,
+    what: str,
+) -> int:
+    """Check a write's alias fence and head precondition; return the head sequence."""
+    r, c = scope.repository, scope.channel
+    if unless_alias is not None:
+        fence = conn.execute(
+            "SELECT target FROM kv_aliases WHERE repository = ? AND alias = ?",
+            (r, unless_alias),
+        ).fetchone()
+        if fence is not None and fence[0] == c:
+            raise alias_fenced(scope, unless_alias)
+    row = conn.execute(f"SELECT sequence FROM kv_heads WHERE {_SCOPE}", (r, c)).fetchone()
+    current: int = row[0] if row else 0
+    if expected is not None and expected != current:
+        raise FailedPrecondition(
+            f"channel {scope} head is at sequence {current}, {what} expected {expected}",
+            field="expected_head_sequence",
+        )
+    return current
+
+
 def _apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
     scope, seq, version = batch.scope, batch.sequence, batch.version
     r, c = scope.repository, scope.channel
-    if batch.unless_alias is not None:
-        fence = conn.execute(
-            "SELECT target FROM kv_aliases WHERE repository = ? AND alias = ?",
-            (r, batch.unless_alias),
-        ).fetchone()
-        if fence is not None and fence[0] == c:
-            raise alias_fenced(scope, batch.unless_alias)
-    row = conn.execute(f"SELECT sequence FROM kv_heads WHERE {_SCOPE}", (r, c)).fetchone()
-    current = row[0] if row else 0
-    expected = batch.expected_head_sequence
-    if expected is not None and expected != current:
-        raise FailedPrecondition(
-            f"channel {scope} head is at sequence {current}, batch expected {expected}",
-            field="expected_head_sequence",
-        )
+    current = _guard(conn, scope, batch.unless_alias, batch.expected_head_sequence, "batch")
     stored = _stored(conn, scope, batch)
     docs: list[tuple[Any, ...]] = []
     tombs: list[tuple[Any, ...]] = []
