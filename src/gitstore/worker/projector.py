@@ -133,6 +133,7 @@ class ProjectionResult:
     pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
     channel: str = ""  # the draft buffer written (``draft_switch``; ``draft`` only)
     switched: bool = False  # readers were switched to that buffer (``draft_switch``)
+    copied: int = 0  # documents copied from the visible buffer first (``draft_copy``)
     seconds: float = 0.0
     invalid: list[ContentError] = field(default_factory=list)
     # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
