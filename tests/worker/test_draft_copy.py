@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 from gitstore.backends.kv import KvStore, open_kv_store
+from gitstore.backends.kv.base import CopyStep
 from gitstore.backends.kv.redis import RedisKvStore
 from gitstore.config import Settings
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import NO_VERSION, draft_scope
 from gitstore.git.client import GitClient
 from gitstore.worker.claims import read_claim
-from gitstore.worker.projector import Projector
+from gitstore.worker.projector import Projector, Target
 from tests.servers import REDIS_URL, require_server
 from tests.worker.harness import (
     FaultyKv,
@@ -159,3 +161,38 @@ async def test_a_live_copy_of_another_worker_is_waited_for(
     await asyncio.wait_for(waiting, 30)
     assert first.switched and first.copied == SIZE
     await assert_kv_matches_head(kv, git, repo)
+
+
+class MovesVisible(FaultyKv):
+    """Before copy step ``at``, projects ``commit`` in place into the visible buffer ``draft-b``
+    (a small commit landing while the copy runs)."""
+
+    def __init__(self, inner: KvStore, git: GitClient, commit: str, at: int) -> None:
+        super().__init__(inner)
+        self.git, self.commit, self.at = git, commit, at
+
+    async def copy_step(self, source: ChannelScope, target: ChannelScope, **kw: Any) -> CopyStep:
+        if self.copies + 1 == self.at:
+            late = Projector(self.git, self.inner, owner="late", batch_size=BATCH)
+            done = await late.project_into(Target(source, self.commit, single_only=True))
+            assert done.changed and done.upserts == 1
+        return await super().copy_step(source, target, **kw)
+
+
+async def test_a_commit_written_in_place_during_the_copy_is_caught_up(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    """Chunks copied before the visible buffer moved hold the older commit's documents: the
+    hand-over claim names that commit, so those documents are re-read at the target."""
+    await big_catalogue(git, kv, repo)
+    small = await commit(git, repo, catalogue(range(1, 2), title="small "))  # p001
+    await commit(git, repo, catalogue(range(30, 45), title="large "))
+    moving = MovesVisible(kv, git, small.commit_sha, at=3)  # p000-p009 are copied by then
+
+    result = await Projector(git, moving, owner="w1", batch_size=BATCH).project(repo)
+
+    assert moving.copies > 3 and moving.copied == SIZE
+    assert result.switched
+    await assert_kv_matches_head(kv, git, repo)
+    doc = await kv.get(await visible_draft(kv, repo), "product", "p001")
+    assert doc is not None and doc.value()["spec"]["title"] == "small p1"
