@@ -19,6 +19,7 @@ from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import NO_VERSION, draft_scope
 from gitstore.git.client import GitClient
 from gitstore.worker.claims import read_claim
+from gitstore.worker.prepared_cache import PreparedCache
 from gitstore.worker.projector import Projector, Target
 from tests.servers import REDIS_URL, require_server
 from tests.worker.harness import (
@@ -196,3 +197,22 @@ async def test_a_commit_written_in_place_during_the_copy_is_caught_up(
     await assert_kv_matches_head(kv, git, repo)
     doc = await kv.get(await visible_draft(kv, repo), "product", "p001")
     assert doc is not None and doc.value()["spec"]["title"] == "small p1"
+
+
+async def test_the_commit_is_prepared_while_the_copy_runs(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    """With a prepared-file cache, the commit's files are fetched and prepared during the
+    copy; the projection that follows finds every one of them there."""
+    await big_catalogue(git, kv, repo)
+    await commit(git, repo, catalogue(range(15), title="v2 "))
+    cache = PreparedCache(64 * 1024 * 1024)
+    projector = Projector(git, kv, owner="w1", batch_size=BATCH, cache=cache)
+
+    result = await projector.project(repo)
+
+    assert result.switched and result.copied == SIZE and result.upserts == 15
+    # 15 misses while warming (plus the in-place attempt's plan, which prepares nothing),
+    # then 15 hits when the projection prepared its chunks
+    assert (cache.misses, cache.hits) == (15, 15)
+    await assert_kv_matches_head(kv, git, repo)

@@ -45,10 +45,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from gitstore.backends.kv import Batch, ChannelHead
 from gitstore.backends.kv.base import COPY_START
-from gitstore.domain.errors import FailedPrecondition, NotFound
+from gitstore.domain.errors import FailedPrecondition, GitStoreError, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
     DRAFT_VIEW,
@@ -95,7 +96,7 @@ async def prepare_standby(
             continue
         if claim is None and not await _far_behind(projector, standby, head, source, target):
             return 0
-        return await _copy(projector, visible, standby, head, floor, correlation_id)
+        return await _copy(projector, visible, standby, head, floor, target, correlation_id)
 
 
 async def _far_behind(
@@ -144,6 +145,7 @@ async def _copy(
     standby: ChannelScope,
     head: ChannelHead | None,
     floor: int,
+    target: str,
     correlation_id: str,
 ) -> int:
     kv, started = projector.kv, time.monotonic()
@@ -162,8 +164,52 @@ async def _copy(
         return batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
 
     shown = await kv.head(visible)
+    source = materialised_version(shown.version if shown else None)
+    ahead = asyncio.ensure_future(_warm(projector, visible.repository, source, target))
+    try:
+        copied, base = await _copy_steps(projector, visible, standby, c, marker, source)
+    except BaseException:
+        ahead.cancel()
+        raise
+    warmed = await ahead  # the projection would prepare the same files: no time lost
+    log.info(
+        "copied %d document(s) of %s at %s into %s in %.3fs; %d file(s) of the commit "
+        "prepared meanwhile [correlation_id=%s]",
+        copied,
+        visible,
+        base[:12],
+        standby,
+        time.monotonic() - started,
+        warmed,
+        correlation_id,
+    )
+    return copied
+
+
+async def _warm(projector: Projector, repository: str, base: str | None, target: str) -> int:
+    """``Projector.warm`` of the commit while the copy runs; a failure only costs the time it
+    would have saved (the projection prepares what is missing)."""
+    if base is None:
+        return 0
+    try:
+        return await projector.warm(repository, base, target)
+    except GitStoreError as exc:
+        log.warning("could not prepare %s ahead of projecting it: %s", target[:12], exc.message)
+        return 0
+
+
+async def _copy_steps(
+    projector: Projector,
+    visible: ChannelScope,
+    standby: ChannelScope,
+    c: int,
+    marker: Callable[..., Batch],
+    source: str | None,
+) -> tuple[int, str]:
+    """Claim, copy in steps, hand over (module doc); the documents copied and the base."""
+    kv = projector.kv
     claim = Claim(
-        materialised_version(shown.version if shown else None),
+        source,
         (),
         projector.owner,
         projector.clock(),
@@ -204,16 +250,11 @@ async def _copy(
     handed = Claim(base, dirty, projector.owner, projector.clock(), c)
     await kv.apply(marker(handed))
     projector.metrics.documents.labels("copy").inc(copied)
-    log.info(
-        "copied %d document(s) of %s at %s into %s (%d row(s) removed first%s) in %.3fs "
-        "[correlation_id=%s]",
-        copied,
-        visible,
-        base[:12],
-        standby,
-        removed,
-        f"; copied from {len(dirty) + 1} commits" if dirty else "",
-        time.monotonic() - started,
-        correlation_id,
-    )
-    return copied
+    if removed or dirty:
+        log.info(
+            "copy into %s removed %d row(s) first; chunks came from %d commit(s)",
+            standby,
+            removed,
+            len(dirty) + 1,
+        )
+    return copied, base

@@ -33,19 +33,27 @@ def _head(conn: sqlite3.Connection, scope: ChannelScope) -> ChannelHead | None:
 
 
 def _clear(conn: sqlite3.Connection, target: ChannelScope, keep: str, limit: int) -> int:
+    """Delete up to ``limit`` rows of each table of ``target``: the rows up to the
+    ``limit``-th primary key (a range delete on the primary key's index)."""
     r, c = target.repository, target.channel
     removed = 0
-    for table, key, extra in (
-        ("kv_documents", "kind, name", " AND kind != ?"),
-        ("kv_tombstones", "kind, name", ""),
-        ("kv_index", "kind, idx, value, name", " AND kind != ?"),
+    kept: tuple[Any, ...] = (r, c, keep)  # documents of ``keep`` (and their entries) stay
+    for table, key, where, args in (
+        ("kv_documents", "kind, name", f"{_SCOPE} AND kind != ?", kept),
+        ("kv_tombstones", "kind, name", _SCOPE, (r, c)),
+        ("kv_index", "kind, idx, value, name", f"{_SCOPE} AND kind != ?", kept),
     ):
-        args: tuple[Any, ...] = (r, c, keep) if extra else (r, c)
-        removed += conn.execute(
-            f"DELETE FROM {table} WHERE {_SCOPE} AND ({key}) IN "
-            f"(SELECT {key} FROM {table} WHERE {_SCOPE}{extra} LIMIT ?)",
-            (r, c, *args, limit),
-        ).rowcount
+        last = conn.execute(
+            f"SELECT {key} FROM {table} WHERE {where} ORDER BY {key} LIMIT 1 OFFSET ?",
+            (*args, limit - 1),
+        ).fetchone()
+        if last is None:
+            removed += conn.execute(f"DELETE FROM {table} WHERE {where}", args).rowcount
+        else:
+            marks = ", ".join("?" * len(last))
+            removed += conn.execute(
+                f"DELETE FROM {table} WHERE {where} AND ({key}) <= ({marks})", (*args, *last)
+            ).rowcount
     return removed
 
 
