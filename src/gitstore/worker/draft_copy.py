@@ -26,6 +26,11 @@ The copy runs under the same rules as a chunked projection (``claims``):
    ``base -> t`` name every document that can differ, and the projector re-reads those paths
    at the target, as after a crashed chunked projection).
 
+While the copy runs, the commit's files (the plan from the visible commit to the target)
+are fetched and prepared into the projector's prepared-file cache (``Projector.warm``; no
+cache: skipped), so the projection after the copy mostly only writes: the copy is KV work
+(SQLite's thread, the Redis server) and preparing is parsing, so the two overlap.
+
 The projector (``project_into``) then finds its own claim and writes the plan ``base ->
 target`` plus those dirty paths, and ``draft_switch`` switches readers as before. Readers never
 see the standby during any of this (the head version is hidden until the projection's last
