@@ -64,6 +64,7 @@ from gitstore.domain.keys import (
 T = TypeVar("T")
 
 _CHUNK = 1000
+_COPY_LIMIT = 5000  # rows per copy step at most (Lua's unpack takes up to ~8000 values)
 _TRANSIENT = ("BUSY", "LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY")
 
 
@@ -240,6 +241,7 @@ class RedisKvStore(KvStore):
             source, target, cursor, sequence, expected_head_sequence, unless_alias, keep_kind, limit
         )
         tgt, src = self._base(target), self._base(source)
+        limit = min(limit, _COPY_LIMIT)  # the scripts ``unpack`` a step's names
         what = f"copy {source} to {target}"
         keys = [f"{tgt}#h"]
         if unless_alias is not None:
