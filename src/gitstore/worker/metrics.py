@@ -66,7 +66,11 @@ class WorkerMetrics:
             registry=r,
         )
         self.documents = Counter(
-            "gitstore_worker_documents", "Documents written to the KV store", ["op"], registry=r
+            "gitstore_worker_documents",
+            "Documents written to the KV store (op: upsert, delete, or copy: copied from the "
+            "visible draft buffer into the standby, worker/draft_copy.py)",
+            ["op"],
+            registry=r,
         )
         self.validation_failures = Counter(
             "gitstore_worker_validation_failures",
@@ -114,11 +118,17 @@ class WorkerMetrics:
             buckets=_SLOW,
             registry=r,
         )
+        self.kv_write_lock_max_seconds = Gauge(
+            "gitstore_worker_kv_write_lock_max_seconds",
+            "Longest time the worker's KV store held its write lock at a stretch (SQLite; "
+            "0 on servers without a store-wide write lock)",
+            registry=r,
+        )
         for outcome in ("projected", "unchanged", "ignored", "retried", "poison"):
             self.events.labels(outcome)
         for cause in ("permanent", "budget"):
             self.dead_lettered.labels(cause)
-        for op in ("upsert", "delete"):
+        for op in ("upsert", "delete", "copy"):
             self.documents.labels(op)
         for result in ("hit", "miss"):
             self.prepared_cache.labels(result)

@@ -136,6 +136,7 @@ class ProjectionResult:
     pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
     channel: str = ""  # the draft buffer written (``draft_switch``; ``draft`` only)
     switched: bool = False  # readers were switched to that buffer (``draft_switch``)
+    copied: int = 0  # documents copied from the visible buffer first (``draft_copy``)
     seconds: float = 0.0
     invalid: list[ContentError] = field(default_factory=list)
     # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
@@ -261,6 +262,20 @@ class Projector:
                 correlation_id,
             )
         return pruned
+
+    async def warm(self, repository: str, base: str, target: str) -> int:
+        """Fetch and prepare into the ``cache`` the files of the plan ``base -> target``, so a
+        projection of it soon after only writes (``draft_copy`` runs it while it copies the
+        standby); return how many were prepared. Without a cache: nothing, 0."""
+        if self.cache is None or not self.cache.enabled:
+            return 0
+        registry = await self.kinds.registry(repository, target)
+        plan = await plan_changes(self.git, repository, base=base, target=target, registry=registry)
+        files = [f for f in plan.upserts if f.relocated is None]
+        size = self.batch_size
+        for start in range(0, len(files), size):
+            await self._prepare(repository, files[start : start + size], registry, target)
+        return len(files)
 
     async def project_into(self, target: Target, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``target.scope`` to ``target.commit`` (see :class:`Target`)."""

@@ -131,6 +131,7 @@ class WorkerService:
             if self.git is None:
                 self.git = GitClient.from_settings(s)
                 self._owned.append(self.git)
+            self.metrics.kv_write_lock_max_seconds.set_function(self.kv.longest_write_seconds)
             self._start_metrics_server()
         except BaseException:
             await self._close_owned()
