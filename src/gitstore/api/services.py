@@ -27,6 +27,12 @@ Hook service (issue 5): with ``hook_server=True`` (``gitstore api`` / ``serve``)
 ends by starting the ``HookService`` gRPC server (``hooks.server.HookServer``) on
 ``settings.hook.grpc.host:port`` — ``hook_port`` is the bound port (0 = a free one) — and
 ``stop()`` stops it first. Off by default, so test apps do not race for port 50052.
+
+Watches (issue 10): with a ``resource_feed`` (the resource store, or a test double), start()
+makes the :class:`WatchCache` and feeds it from the ``GITSTORE_WATCH__STREAM`` queue stream
+(``watch.pokes``); without one, watch subscriptions answer ``UNAVAILABLE``. Open SSE streams
+watch ``closing``: ``end_streams()`` (called by ``gitstore api`` before uvicorn stops, and by
+``stop()``) ends them all, so shutdown never waits on a stream.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.events import published_stream
+from gitstore.domain.resources.watch import ResourceFeed
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
 
@@ -64,6 +71,8 @@ from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
 from .storeschema.schemas import StoreSchemas
+from .watch.cache import WatchCache
+from .watch.pokes import PokeConsumer
 from .webhooks.background import ReleaseBackground
 
 log = logging.getLogger("gitstore.api")
@@ -83,6 +92,8 @@ class ApiServices:
         published_queue: Queue | None = None,
         release_background: bool = True,
         hook_server: bool = False,
+        resource_feed: ResourceFeed | None = None,
+        resource_queue: Queue | None = None,
     ) -> None:
         self.settings = settings
         api = settings.api
@@ -118,6 +129,12 @@ class ApiServices:
         self._kinds: KindsLoader | None = None
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
+        self._feed = resource_feed
+        self._resource_queue = resource_queue
+        self._owns_resource_queue = resource_queue is None
+        self._watch: WatchCache | None = None
+        self._pokes: PokeConsumer | None = None
+        self.closing = asyncio.Event()  # set: open SSE streams end
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -139,6 +156,7 @@ class ApiServices:
         if self._kv is None:
             self._kv = await open_kv_store(self.settings.kv_url())
         await self._start_releases()
+        await self._start_watch()
         result = self.rebuild_schema()
         if not result.ok:
             raise RuntimeError("the GraphQL schema is invalid: " + "; ".join(result.errors))
@@ -176,8 +194,46 @@ class ApiServices:
             await self._events.close()
             self._events = None
 
+    async def _start_watch(self) -> None:
+        if self._feed is None or self._watch is not None:
+            return
+        watch = self.settings.watch
+        self.closing = asyncio.Event()
+        self._watch = WatchCache(
+            self._feed,
+            window=watch.window,
+            watcher_buffer=watch.watcher_buffer,
+            bookmark_seconds=watch.bookmark_seconds,
+        )
+        self._watch.start()
+        if self._resource_queue is None:
+            self._resource_queue = await open_queue(
+                self.settings.queue_url(),
+                stream=watch.stream,
+                ack_wait=self.settings.queue.ack_wait,
+            )
+        self._pokes = PokeConsumer(self._resource_queue, self._watch, watch.group)
+        self._pokes.start()
+
+    async def end_streams(self) -> None:
+        """End every watch and SSE stream (before the HTTP server waits for connections)."""
+        self.closing.set()
+        if self._watch is not None:
+            await self._watch.close()
+
+    async def _stop_watch(self) -> None:
+        await self.end_streams()
+        if self._pokes is not None:
+            await self._pokes.stop()
+            self._pokes = None
+        self._watch = None
+        if self._owns_resource_queue and self._resource_queue is not None:
+            await self._resource_queue.close()
+            self._resource_queue = None
+
     async def stop(self) -> None:
         self.ready = False
+        await self._stop_watch()
         if self._hooks is not None:
             await self._hooks.stop()
             self._hooks = None
@@ -232,6 +288,16 @@ class ApiServices:
         if self._authenticator is None:
             raise Unavailable("the API is not started")
         return self._authenticator
+
+    def watch_cache(self) -> WatchCache:
+        """The watch cache (watch subscriptions)."""
+        if self._watch is None:
+            raise Unavailable(
+                "watches are not available: this API process has no resource store"
+                if self._feed is None
+                else "watches are not available: the API is not started"
+            )
+        return self._watch
 
     def kv(self) -> KvStore:
         """The KV projection store (storefront reads)."""

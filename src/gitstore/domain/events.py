@@ -175,3 +175,27 @@ class PublishedEvent:
         data: dict[str, Any] = json.loads(raw)
         data["changed"] = tuple(data.get("changed", ()))
         return cls(**data)
+
+
+# ---------------------------------------------------------------- resources (issue 10)
+#
+# After every committed resource store write, the writer publishes a ``ResourceChangedEvent``
+# on the stream ``resources`` (key = repository id). It is only a poke: the watch cache of
+# each API process reads the changes themselves with ``ResourceFeed.changes_since``.
+
+RESOURCE_CHANGED = "resource.changed"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChangedEvent:
+    repository_id: str
+    resource_version: int
+    type: str = RESOURCE_CHANGED
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ResourceChangedEvent:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)

@@ -17,6 +17,7 @@ from .namespaces import NamespacesModule
 from .releases import ReleasesModule
 from .repositories import RepositoriesModule
 from .ssh_keys import SshKeysModule
+from .watch import WatchModule
 
 
 def default_modules() -> list[SchemaModule]:
@@ -30,4 +31,5 @@ def default_modules() -> list[SchemaModule]:
         AuditModule(),
         ReleasesModule(),
         SchemaStatusModule(repository_argument=True),
+        WatchModule(),
     ]

@@ -1,0 +1,1 @@
+"""The resource store's domain types (resourceVersion, changes, the watch feed)."""
