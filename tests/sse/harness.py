@@ -87,13 +87,13 @@ def watch_server(
         async def setup() -> tuple[str, str, Queue]:
             ns = await store.create_namespace(
                 unique_name("ns"), Tier.USER, display_name="", parent_enterprise_id=None,
-                created_by=user.id,
+                created_by=user.username,
             )
             names = []
             for mode in (PublishMode.ON_COMMIT, PublishMode.ON_RELEASE_TAG):
                 record = await store.create_repository(
                     ns.id, unique_name("repo"), description="", publish_mode=mode,
-                    default_branch="main", visibility=Visibility.PUBLIC, created_by=user.id,
+                    default_branch="main", visibility=Visibility.PUBLIC, created_by=user.username,
                 )
                 names.append(record.repository_id)
             writer = await open_queue(queue_url, stream=stream)

@@ -90,3 +90,69 @@ def test_every_change_of_1000_rapid_writes_exactly_once_in_order(
                 seen.append(int(event["resourceVersion"]))
             assert seen == written
 
+
+
+def test_resume_from_a_version_and_expired_when_too_old(tmp_path: Path) -> None:
+    with watch_server(tmp_path, _queue_url("sqlite", tmp_path), retain=5) as server:
+        repo = server.public
+        for i in range(10):
+            server.write(repo, "Product", f"p{i}")
+        with _open(server, {"repo": repo, "rv": "7"}) as response:
+            events = _events(response)
+            got = [next(events)["data"]["watchResources"]["resourceVersion"] for _ in range(3)]
+            assert got == ["8", "9", "10"]
+            server.write(repo, "Product", "late")
+            assert next(events)["data"]["watchResources"]["resourceVersion"] == "11"
+        with _open(server, {"repo": repo, "rv": "2"}) as response:
+            events = list(_events(response))  # ends: complete
+            assert [e["data"]["watchResources"]["type"] for e in events] == ["EXPIRED"]
+
+
+def test_drafts_only_for_those_who_may_read_drafts(tmp_path: Path) -> None:
+    with watch_server(tmp_path, _queue_url("sqlite", tmp_path)) as server:
+        server.write(server.drafts, "Product", "secret")
+        with _open(server, {"repo": server.drafts}) as response:
+            (event,) = list(_events(response))
+            assert event["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", event
+        with _open(server, {"repo": server.drafts}, server.token) as response:
+            event = next(_events(response))
+            assert event.get("data"), event
+            first = event["data"]["watchResources"]
+            assert first["object"]["metadata"]["name"] == "secret"
+
+
+def test_refusals_before_execution_are_next_events(tmp_path: Path) -> None:
+    with watch_server(tmp_path, _queue_url("sqlite", tmp_path)) as server:
+        variables = {"repo": server.public, "rv": "abc"}
+        with _open(server, variables) as response:
+            assert response.status_code == 200
+            (event,) = list(_events(response))
+            assert "resourceVersion must be a decimal integer" in event["errors"][0]["message"]
+        with server.api.client.stream(
+            "POST",
+            "/graphql",
+            json={"query": "subscription { nope }"},
+            headers={"Accept": "text/event-stream"},
+        ) as response:
+            (event,) = list(_events(response))
+            assert "nope" in event["errors"][0]["message"]
+
+
+def test_slow_consumer_is_cut_off_with_a_reason(tmp_path: Path) -> None:
+    overrides = {"watch.watcher_buffer": 20}
+    with watch_server(tmp_path, _queue_url("sqlite", tmp_path), **overrides) as server:
+        repo = server.public
+        big = {"blob": "x" * 65536}
+        with _open(server, {"repo": repo, "rv": "0"}) as response:
+            # never read while 600 x 64 KiB of changes are written: socket buffers fill,
+            # the stream's outbox fills, then the watcher's buffer of 20
+            for i in range(600):
+                server.write(repo, "Product", f"p{i}", big)
+            last = None
+            for event in _events(response):
+                last = event
+            assert last is not None
+            error = last["errors"][0]
+            assert error["extensions"]["code"] == "RESOURCE_EXHAUSTED"
+            assert "read too slowly" in error["message"]
+        assert server.api.services.watch_cache().watcher_count == 0
