@@ -9,7 +9,6 @@ resource store does after each commit.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,14 +85,22 @@ def watch_server(
 
         async def setup() -> tuple[str, str, Queue]:
             ns = await store.create_namespace(
-                unique_name("ns"), Tier.USER, display_name="", parent_enterprise_id=None,
+                unique_name("ns"),
+                Tier.USER,
+                display_name="",
+                parent_enterprise_id=None,
                 created_by=user.username,
             )
             names = []
             for mode in (PublishMode.ON_COMMIT, PublishMode.ON_RELEASE_TAG):
                 record = await store.create_repository(
-                    ns.id, unique_name("repo"), description="", publish_mode=mode,
-                    default_branch="main", visibility=Visibility.PUBLIC, created_by=user.username,
+                    ns.id,
+                    unique_name("repo"),
+                    description="",
+                    publish_mode=mode,
+                    default_branch="main",
+                    visibility=Visibility.PUBLIC,
+                    created_by=user.username,
                 )
                 names.append(record.repository_id)
             writer = await open_queue(queue_url, stream=stream)
@@ -122,5 +129,3 @@ def sse_events(response: httpx.Response) -> Iterator[tuple[str, Any]]:
             event = line[6:].strip()
         elif line.startswith("data:"):
             data += line[5:].strip()
-
-

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from gitstore.domain.events import ResourceChangedEvent
-
 from tests.servers import NATS_URL, REDIS_URL, require_server
 from tests.sse.harness import WATCH, WatchServer, sse_events, watch_server
 
@@ -48,9 +47,9 @@ def test_initial_list_then_changes_in_order(tmp_path: Path) -> None:
             assert response.headers["content-type"].startswith("text/event-stream")
             events = _events(response)
             first = [next(events)["data"]["watchResources"] for _ in range(3)]
-            assert [(e["type"], e["object"]["metadata"]["name"] if e["object"] else None) for e in first] == [
-                ("ADDED", "a"), ("ADDED", "b"), ("BOOKMARK", None)
-            ]
+            assert [
+                (e["type"], e["object"]["metadata"]["name"] if e["object"] else None) for e in first
+            ] == [("ADDED", "a"), ("ADDED", "b"), ("BOOKMARK", None)]
             assert first[2]["resourceVersion"] == "2"
             server.write(repo, "Category", "c")
             server.delete(repo, "Product", "a")
@@ -89,7 +88,6 @@ def test_every_change_of_1000_rapid_writes_exactly_once_in_order(
                     continue
                 seen.append(int(event["resourceVersion"]))
             assert seen == written
-
 
 
 def test_resume_from_a_version_and_expired_when_too_old(tmp_path: Path) -> None:
