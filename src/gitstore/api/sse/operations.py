@@ -23,9 +23,13 @@ from typing import Any
 from graphql import (
     ExecutionResult,
     Executor,
+    FieldNode,
+    FragmentSpreadNode,
     GraphQLError,
+    Node,
     OperationDefinitionNode,
     OperationType,
+    VariableNode,
     create_source_event_stream,
     execute,
     execute_subscription_event,
@@ -130,6 +134,29 @@ def encode(result: ExecutionResult, request_id: str) -> bytes:
         return json.dumps(body, separators=(",", ":")).encode("ascii")
 
 
+def _selections_use_variables(operation: OperationDefinitionNode) -> bool:
+    """Whether anything under the root fields (not their arguments) may depend on a
+    variable: a variable in a sub-selection, a directive on a root field, a fragment."""
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives:
+            return True
+        if selection.selection_set is not None and _uses_variables(selection.selection_set):
+            return True
+    return False
+
+
+def _uses_variables(node: Node) -> bool:
+    if isinstance(node, VariableNode | FragmentSpreadNode):
+        return True
+    for key in node.keys:
+        value = getattr(node, key, None)
+        children = value if isinstance(value, tuple | list) else (value,)
+        for child in children:
+            if isinstance(child, Node) and _uses_variables(child):
+                return True
+    return False
+
+
 def refused(errors: list[dict[str, Any]]) -> bytes:
     return _ENCODER.encode({"errors": errors}).encode("utf-8")
 
@@ -171,10 +198,13 @@ async def results(
     if isinstance(source, ExecutionResult):
         yield encode(source, operation.request_id)
         return
+    # variables change an event's result only when used below the root fields (arguments
+    # of the root field pick the watch, not how an event looks): leave them out otherwise
+    varies = params.variables and _selections_use_variables(operation.operation)
     prefix = (
         id(document),
         params.operation_name,
-        _ENCODER.encode(params.variables) if params.variables else "",
+        _ENCODER.encode(params.variables) if varies else "",
     )
     try:
         async for event in source:
