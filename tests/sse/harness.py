@@ -45,14 +45,22 @@ class WatchServer:
     drafts: str
 
     def write(
-        self, repo: str, kind: str, name: str, spec: dict[str, Any] | None = None, **labels: str
+        self,
+        repo: str,
+        kind: str,
+        name: str,
+        spec: dict[str, Any] | None = None,
+        *,
+        poke: bool = True,
+        **labels: str,
     ) -> int:
-        """Put an object (feed + poke); its resourceVersion."""
+        """Put an object (feed + poke, on the server's loop); its resourceVersion."""
 
         async def go() -> int:
             change = self.feed.put(repo, kind, name, spec or {}, labels)
-            event = ResourceChangedEvent(repo, change.resource_version)
-            await self.writer.publish(event.to_json(), key=repo)
+            if poke:
+                event = ResourceChangedEvent(repo, change.resource_version)
+                await self.writer.publish(event.to_json(), key=repo)
             return change.resource_version
 
         return self.api.run(go())

@@ -154,3 +154,24 @@ def test_slow_consumer_is_cut_off_with_a_reason(tmp_path: Path) -> None:
             assert error["extensions"]["code"] == "RESOURCE_EXHAUSTED"
             assert "read too slowly" in error["message"]
         assert server.api.services.watch_cache().watcher_count == 0
+
+
+def test_bookmarks_carry_the_latest_version_and_catch_lost_pokes(tmp_path: Path) -> None:
+    overrides = {"watch.bookmark_seconds": 0.2}
+    with watch_server(tmp_path, _queue_url("sqlite", tmp_path), **overrides) as server:
+        repo = server.public
+        server.write(repo, "Product", "a")
+        with _open(server, {"repo": repo, "rv": "1"}) as response:
+            events = _events(response)
+            bookmark = next(events)["data"]["watchResources"]
+            assert (bookmark["type"], bookmark["resourceVersion"]) == ("BOOKMARK", "1")
+            # a change whose poke never arrives: the next tick reads the store's version
+            lost = server.write(repo, "Product", "b", poke=False)
+            while True:
+                event = next(events)["data"]["watchResources"]
+                if event["type"] != "BOOKMARK":
+                    break
+            assert (event["type"], event["resourceVersion"]) == (
+                "ADDED",
+                str(lost),
+            )

@@ -142,6 +142,8 @@ class GraphQLSse:
         principal = await self.http._authenticate(headers[3])
         self._forget_stale()
         self._check_capacity()
+        if len(self._reservations) >= self.services.settings.watch.max_streams:
+            raise Unavailable("too many event stream reservations; try again later")
         token = secrets.token_urlsafe(24)
         self._reservations[token] = _Reservation(token, _principal_id(principal), time.monotonic())
         return PlainTextResponse(token, status_code=201)
