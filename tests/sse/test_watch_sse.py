@@ -154,6 +154,9 @@ def test_slow_consumer_is_cut_off_with_a_reason(tmp_path: Path) -> None:
             assert error["extensions"]["code"] == "RESOURCE_EXHAUSTED"
             assert "read too slowly" in error["message"]
         assert server.api.services.watch_cache().watcher_count == 0
+        metrics = server.api.client.get("/metrics").text
+        assert 'gitstore_api_watch_cutoffs_total{reason="slow_consumer"} 1.0' in metrics
+        assert "gitstore_api_watchers 0.0" in metrics
 
 
 def test_bookmarks_carry_the_latest_version_and_catch_lost_pokes(tmp_path: Path) -> None:

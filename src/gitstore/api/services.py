@@ -204,7 +204,10 @@ class ApiServices:
             window=watch.window,
             watcher_buffer=watch.watcher_buffer,
             bookmark_seconds=watch.bookmark_seconds,
+            on_cutoff=lambda reason: self.metrics.watch_cutoffs.labels(reason).inc(),
         )
+        cache = self._watch
+        self.metrics.watchers.set_function(lambda: cache.watcher_count)
         self._watch.start()
         if self._resource_queue is None:
             self._resource_queue = await open_queue(
@@ -212,7 +215,9 @@ class ApiServices:
                 stream=watch.stream,
                 ack_wait=self.settings.queue.ack_wait,
             )
-        self._pokes = PokeConsumer(self._resource_queue, self._watch, watch.group)
+        self._pokes = PokeConsumer(
+            self._resource_queue, self._watch, watch.group, self.metrics.watch_pokes.inc
+        )
         self._pokes.start()
 
     async def end_streams(self) -> None:

@@ -74,6 +74,7 @@ class GraphQLSse:
         self.shared = SharedEncodings()
         self.open_streams = 0
         self._reservations: dict[str, _Reservation] = {}
+        services.metrics.event_streams.set_function(lambda: self.open_streams)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: list[str | None] = [None] * 5

@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,8 +117,11 @@ class _Watcher:
 
 
 class _Window:
-    def __init__(self, repository_id: str, version: int, size: int) -> None:
+    def __init__(
+        self, repository_id: str, version: int, size: int, on_cutoff: Callable[[str], None]
+    ) -> None:
         self.repository_id = repository_id
+        self.on_cutoff = on_cutoff
         self.changes: deque[ResourceChange] = deque(maxlen=size)
         self.base = version  # every change in (base, latest] is in ``changes``
         self.latest = version
@@ -135,6 +138,7 @@ class _Window:
         cut = [w for w in self.watchers if not w.offer(change)]
         for watcher in cut:
             self.watchers.discard(watcher)
+            self.on_cutoff("slow_consumer")
             log.info("watch of %s cut off: slow consumer", self.repository_id)
 
     def since(self, version: int) -> list[ResourceChange]:
@@ -149,8 +153,10 @@ class WatchCache:
         window: int = 10_000,
         watcher_buffer: int = 10_000,
         bookmark_seconds: float = 30.0,
+        on_cutoff: Callable[[str], None] | None = None,
     ) -> None:
         self.feed = feed
+        self._on_cutoff = on_cutoff or (lambda _reason: None)
         self.window_size = window
         self.watcher_buffer = watcher_buffer
         self.bookmark_seconds = bookmark_seconds
@@ -176,6 +182,7 @@ class WatchCache:
                         f" {watcher.cursor}"
                     )
                 )
+                self._on_cutoff("shutdown")
             window.watchers.clear()
         for task in tasks:
             task.cancel()
@@ -223,6 +230,7 @@ class WatchCache:
         log.warning("watch cache of %s fell behind the store: %s", window.repository_id, exc)
         for watcher in window.watchers:
             watcher.stop(expired_at=exc.oldest)
+            self._on_cutoff("expired")
         window.watchers.clear()
         window.changes.clear()
         window.base = window.latest = exc.oldest
@@ -265,7 +273,7 @@ class WatchCache:
         try:
             version = await self.feed.current_version(repository_id)
             window = self._windows[repository_id] = _Window(
-                repository_id, version, self.window_size
+                repository_id, version, self.window_size, self._on_cutoff
             )
             future.set_result(window)
             return window

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Callable
 
 from gitstore.backends.queue.base import Queue
 from gitstore.domain.errors import GitStoreError
@@ -44,8 +45,15 @@ def default_group() -> str:
 
 
 class PokeConsumer:
-    def __init__(self, queue: Queue, cache: WatchCache, group: str) -> None:
+    def __init__(
+        self,
+        queue: Queue,
+        cache: WatchCache,
+        group: str,
+        on_poke: Callable[[], object] | None = None,
+    ) -> None:
         self.queue = queue
+        self._on_poke = on_poke or (lambda: None)
         self.cache = cache
         self.group = group or default_group()
         self.consumer = f"{socket.gethostname()}-{os.getpid()}"
@@ -92,4 +100,5 @@ class PokeConsumer:
         except (ValueError, TypeError, json.JSONDecodeError) as exc:
             log.error("watch pokes: ignoring a message that is no ResourceChangedEvent: %s", exc)
             return
+        self._on_poke()
         self.cache.poke(event.repository_id, version)
