@@ -45,6 +45,7 @@ def test_initial_list_then_changes_in_order(tmp_path: Path) -> None:
         with _open(server, {"repo": repo}) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["x-request-id"]
             events = _events(response)
             first = [next(events)["data"]["watchResources"] for _ in range(3)]
             assert [

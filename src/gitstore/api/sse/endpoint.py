@@ -55,7 +55,13 @@ log = logging.getLogger("gitstore.api.sse")
 
 TOKEN_HEADER = b"x-graphql-event-stream-token"
 EVENT_STREAM = "text/event-stream"
-_WANTED = {b"accept": 0, b"content-type": 1, b"content-length": 2, b"authorization": 3}
+_WANTED = {
+    b"accept": 0,
+    b"content-type": 1,
+    b"content-length": 2,
+    b"authorization": 3,
+    b"x-request-id": 5,
+}
 
 
 @dataclass
@@ -77,7 +83,7 @@ class GraphQLSse:
         services.metrics.event_streams.set_function(lambda: self.open_streams)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers: list[str | None] = [None] * 5
+        headers: list[str | None] = [None] * 6
         for name, value in scope["headers"]:
             if name == TOKEN_HEADER:
                 headers[4] = value.decode("latin-1")
@@ -92,7 +98,7 @@ class GraphQLSse:
             return
         request = Request(scope, receive)
         token = headers[4] or request.query_params.get("token")
-        request_id = _request_id(None)
+        request_id = _request_id(headers[5])
         try:
             if method == "PUT":
                 response = await self._reserve(headers)
@@ -136,7 +142,7 @@ class GraphQLSse:
             stream.finish()
         else:
             stream.spawn(self._pump(stream, operation, None, finish=True))
-        await self._run(stream, receive, send)
+        await self._run(stream, receive, send, request_id)
 
     # ------------------------------------------------------------------ single connection
     async def _reserve(self, headers: list[str | None]) -> Response:
@@ -186,7 +192,7 @@ class GraphQLSse:
         stream = EventStream(self.services.settings.watch.keepalive_seconds, self.services.closing)
         reservation.stream = stream
         stream.on_end = lambda: self._forget(token)
-        await self._run(stream, receive, send)
+        await self._run(stream, receive, send, _request_id(None))
 
     async def _execute(
         self, request: Request, headers: list[str | None], token: str, request_id: str
@@ -263,10 +269,12 @@ class GraphQLSse:
         if self.open_streams >= limit:
             raise Unavailable(f"too many open event streams ({limit}); try again later")
 
-    async def _run(self, stream: EventStream, receive: Receive, send: Send) -> None:
+    async def _run(
+        self, stream: EventStream, receive: Receive, send: Send, request_id: str
+    ) -> None:
         self.open_streams += 1
         try:
-            await stream.run(receive, send)
+            await stream.run(receive, send, [(b"x-request-id", request_id.encode("latin-1"))])
         finally:
             self.open_streams -= 1
 
