@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from gitstore.domain.errors import Unavailable
 from gitstore.domain.events import ResourceChangedEvent
 from tests.servers import NATS_URL, REDIS_URL, require_server
 from tests.sse.harness import WATCH, WatchServer, sse_events, watch_server
@@ -179,3 +180,16 @@ def test_bookmarks_carry_the_latest_version_and_catch_lost_pokes(tmp_path: Path)
                 "ADDED",
                 str(lost),
             )
+
+
+def test_a_store_outage_ends_the_watch_with_unavailable(tmp_path: Path) -> None:
+    with watch_server(tmp_path, _queue_url("sqlite", tmp_path)) as server:
+
+        async def down(_repository_id: str) -> int:
+            raise Unavailable("the resource store is unreachable")
+
+        server.feed.current_version = down  # type: ignore[method-assign]
+        with _open(server, {"repo": server.public}) as response:
+            (event,) = list(_events(response))
+            assert event["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+            assert event["errors"][0]["message"] == "the resource store is unreachable"

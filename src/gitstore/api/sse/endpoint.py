@@ -41,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from gitstore.domain.errors import Unavailable
+from gitstore.domain.errors import PermanentError, RetryableError, Unavailable
 
 from ..context import RequestContext
 from ..errors import internal_error, request_error
@@ -294,6 +294,13 @@ class GraphQLSse:
             await stream.put(complete_message(operation_id))
         except StreamClosed:
             return
+        except (PermanentError, RetryableError) as exc:  # e.g. the store went away mid-watch
+            log.warning("request %s: event stream ended: %s", operation.request_id, exc.message)
+            with contextlib.suppress(StreamClosed):
+                await stream.put(
+                    next_message(refused([request_error(exc.message, exc.code)]), operation_id)
+                )
+                await stream.put(complete_message(operation_id))
         except Exception:
             log.exception("request %s: event stream operation failed", operation.request_id)
             with contextlib.suppress(StreamClosed):

@@ -153,7 +153,6 @@ class EventStream:
         await self.closing.wait()
         # let operations put their final events (the watch cache ended them) first
         await asyncio.sleep(0)
-        while self.tasks:
+        if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=1.0)
-            break
         self.finish()
