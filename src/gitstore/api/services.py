@@ -195,10 +195,11 @@ class ApiServices:
             self._events = None
 
     async def _start_watch(self) -> None:
+        if self._watch is None:
+            self.closing = asyncio.Event()  # a fresh start after a stop
         if self._feed is None or self._watch is not None:
             return
         watch = self.settings.watch
-        self.closing = asyncio.Event()
         self._watch = WatchCache(
             self._feed,
             window=watch.window,
