@@ -162,6 +162,28 @@ class ApiSettings(BaseModel):
     trusted_proxies: str = ""
 
 
+class WatchSettings(BaseModel):
+    """Watches over GraphQL-SSE (``GITSTORE_WATCH__*``); see docs/watch.md."""
+
+    # Consumer group of this API process on that stream; empty = ``watch-<host>-<pid>``
+    # (each process must see every poke, so replicas need distinct groups).
+    group: str = ""
+    # Recent changes kept in memory per repository (the resume window before the store).
+    window: int = Field(default=10_000, ge=1)
+    # Changes queued for one watcher before it is cut off as a slow consumer.
+    watcher_buffer: int = Field(default=10_000, ge=1)
+    # BOOKMARK events (and a check of the store's current version) this often, in seconds.
+    bookmark_seconds: float = Field(default=30.0, gt=0)
+    # SSE keep-alive comment after this many idle seconds.
+    keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Open SSE streams (connections) per API process; more are refused with 503.
+    max_streams: int = Field(default=10_000, ge=1)
+    # Operations one single-connection stream may run at once.
+    max_operations_per_stream: int = Field(default=100, ge=1)
+    # Seconds a single-connection reservation (PUT) waits for its GET stream.
+    reservation_seconds: float = Field(default=60.0, gt=0)
+
+
 class AuthLimitSettings(BaseModel):
     """Back-off after failed sign-ins (``GITSTORE_AUTH__*``); see docs/identity.md.
 
@@ -334,6 +356,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = WebhookSettings()
     auth: AuthLimitSettings = AuthLimitSettings()
     conversion: ConversionSettings = ConversionSettings()
+    watch: WatchSettings = WatchSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:

@@ -32,6 +32,12 @@ Hook service (issue 5): with ``hook_server=True`` (``gitstore api`` / ``serve``)
 ends by starting the ``HookService`` gRPC server (``hooks.server.HookServer``) on
 ``settings.hook.grpc.host:port`` — ``hook_port`` is the bound port (0 = a free one) — and
 ``stop()`` stops it first. Off by default, so test apps do not race for port 50052.
+
+Watches (issue 10): start() makes the :class:`WatchCache` over ``resource_feed`` (a test
+double) or else the resource store, and feeds it from the ``GITSTORE_RESOURCES__STREAM`` queue
+stream (``watch.pokes``), where the store's writers announce every change. Open SSE streams
+watch ``closing``: ``end_streams()`` (called by ``gitstore api`` before uvicorn stops, and by
+``stop()``) ends them all, so shutdown never waits on a stream.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from gitstore.domain.conversion.contract import ConversionRequest
 from gitstore.domain.conversion.downbatch import DownConversions
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.events import published_stream
+from gitstore.domain.resources.watch import ResourceFeed
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader, file_at
 
@@ -73,6 +80,8 @@ from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
 from .storeschema.schemas import StoreSchemas
+from .watch.cache import WatchCache
+from .watch.pokes import PokeConsumer
 from .webhooks.background import ReleaseBackground
 
 log = logging.getLogger("gitstore.api")
@@ -94,6 +103,8 @@ class ApiServices:
         hook_server: bool = False,
         resource_store: ResourceStore | None = None,
         resources_queue: Queue | None = None,
+        resource_feed: ResourceFeed | None = None,
+        resource_queue: Queue | None = None,
     ) -> None:
         self.settings = settings
         api = settings.api
@@ -129,11 +140,17 @@ class ApiServices:
         self._kinds: KindsLoader | None = None
         self._resources = resource_store
         self._owns_resources = resource_store is None
-        self._pokes = resources_queue
-        self._owns_pokes = resources_queue is None
+        self._announce = resources_queue
+        self._owns_announce = resources_queue is None
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
         self._down: DownConversions | None = None
+        self._feed = resource_feed
+        self._resource_queue = resource_queue
+        self._owns_resource_queue = resource_queue is None
+        self._watch: WatchCache | None = None
+        self._pokes: PokeConsumer | None = None
+        self.closing = asyncio.Event()  # set: open SSE streams end
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -156,6 +173,7 @@ class ApiServices:
             self._kv = await open_kv_store(self.settings.kv_url())
         await self._start_releases()
         await self._start_resources()
+        await self._start_watch()
         result = self.rebuild_schema()
         if not result.ok:
             raise RuntimeError("the GraphQL schema is invalid: " + "; ".join(result.errors))
@@ -187,15 +205,15 @@ class ApiServices:
         if self._resources is None:
             self._resources = open_resource_store(s.resources_url(), retain=s.resources.retain)
         await self._resources.migrate()
-        if self._pokes is None:
-            self._pokes = await open_queue(
+        if self._announce is None:
+            self._announce = await open_queue(
                 s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
             )
 
     async def _stop_resources(self) -> None:
-        if self._owns_pokes and self._pokes is not None:
-            await self._pokes.close()
-            self._pokes = None
+        if self._owns_announce and self._announce is not None:
+            await self._announce.close()
+            self._announce = None
         if self._owns_resources and self._resources is not None:
             await self._resources.close()
             self._resources = None
@@ -211,8 +229,53 @@ class ApiServices:
             await self._events.close()
             self._events = None
 
+    async def _start_watch(self) -> None:
+        if self._watch is None:
+            self.closing = asyncio.Event()  # a fresh start after a stop
+        feed = self._feed if self._feed is not None else self._resources
+        if feed is None or self._watch is not None:
+            return
+        watch = self.settings.watch
+        self._watch = WatchCache(
+            feed,
+            window=watch.window,
+            watcher_buffer=watch.watcher_buffer,
+            bookmark_seconds=watch.bookmark_seconds,
+            on_cutoff=lambda reason: self.metrics.watch_cutoffs.labels(reason).inc(),
+        )
+        cache = self._watch
+        self.metrics.watchers.set_function(lambda: cache.watcher_count)
+        self._watch.start()
+        if self._resource_queue is None:
+            self._resource_queue = await open_queue(
+                self.settings.queue_url(),
+                stream=self.settings.resources.stream,
+                ack_wait=self.settings.queue.ack_wait,
+            )
+        self._pokes = PokeConsumer(
+            self._resource_queue, self._watch, watch.group, self.metrics.watch_pokes.inc
+        )
+        self._pokes.start()
+
+    async def end_streams(self) -> None:
+        """End every watch and SSE stream (before the HTTP server waits for connections)."""
+        self.closing.set()
+        if self._watch is not None:
+            await self._watch.close()
+
+    async def _stop_watch(self) -> None:
+        await self.end_streams()
+        if self._pokes is not None:
+            await self._pokes.stop()
+            self._pokes = None
+        self._watch = None
+        if self._owns_resource_queue and self._resource_queue is not None:
+            await self._resource_queue.close()
+            self._resource_queue = None
+
     async def stop(self) -> None:
         self.ready = False
+        await self._stop_watch()
         if self._hooks is not None:
             await self._hooks.stop()
             self._hooks = None
@@ -270,6 +333,16 @@ class ApiServices:
             raise Unavailable("the API is not started")
         return self._authenticator
 
+    def watch_cache(self) -> WatchCache:
+        """The watch cache (watch subscriptions)."""
+        if self._watch is None:
+            raise Unavailable(
+                "watches are not available: this API process has no resource store"
+                if self._feed is None and self._resources is None
+                else "watches are not available: the API is not started"
+            )
+        return self._watch
+
     def kv(self) -> KvStore:
         """The KV projection store (storefront reads)."""
         if self._kv is None:
@@ -284,7 +357,7 @@ class ApiServices:
 
     def resource_announcements(self) -> Queue | None:
         """The queue bound to the ``resources`` stream (``ResourceChangedEvent`` pokes)."""
-        return self._pokes
+        return self._announce
 
     def events(self) -> Queue:
         """The producer side of the main event stream (``PublishEvent``s)."""

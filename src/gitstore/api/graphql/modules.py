@@ -18,6 +18,7 @@ from .releases import ReleasesModule
 from .repositories import RepositoriesModule
 from .resources import ResourcesModule
 from .ssh_keys import SshKeysModule
+from .watch import WatchModule
 
 
 def default_modules() -> list[SchemaModule]:
@@ -32,4 +33,5 @@ def default_modules() -> list[SchemaModule]:
         ReleasesModule(),
         ResourcesModule(),
         SchemaStatusModule(repository_argument=True),
+        WatchModule(),
     ]
