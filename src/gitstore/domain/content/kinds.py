@@ -40,9 +40,9 @@ from gitstore.domain.content.errors import (
     ManifestError,
     short_repr,
 )
-from gitstore.domain.content.fastcheck import Check, compile_check
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.schemacheck import Check, compile_check
 from gitstore.domain.content.schemas import check_schema, make_validator, resolve, spec_errors
 from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 
