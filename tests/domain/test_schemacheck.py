@@ -16,8 +16,9 @@ import pytest
 
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.content.annotations import AnnotationPlan
+from gitstore.domain.content.manifest import Manifest
 from gitstore.domain.content.schemacheck import SUPPORTED, UNSUPPORTED, compile_check
-from gitstore.domain.content.schemas import SpecValidator, annotated, make_validator
+from gitstore.domain.content.schemas import SpecValidator, annotated, make_validator, spec_errors
 from tests.domain import samples
 from tests.domain.test_kinds import BRANDS
 
@@ -339,3 +340,47 @@ def test_annotation_plan_on_a_recursive_schema() -> None:
         ["kids", 0, "kids", 0],
         ["kids", 1],
     ]
+
+
+def version_label(kind: str) -> str:
+    return "gitstore.dev/v1"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_native_errors_read_as_jsonschema_errors_do(seed: int) -> None:
+    """Where jsonschema-rs's errors are used (``CompiledSchema.errors``), the content errors
+    (field, rule, message, line) are exactly those ``jsonschema``'s give, in the same order."""
+    rng = random.Random(seed)
+    registry = KindRegistry.builtin()
+    compared = fallbacks = 0
+    for kind, spec in kind_specs():
+        version = registry.get(kind).hub
+        native = version.fast_check
+        assert native is not None
+        for _ in range(400):
+            candidate = mutate(spec, rng)
+            found = native.errors(candidate)
+            if found is None:
+                fallbacks += 1
+                continue
+            manifest = Manifest(version_label(kind), kind, "x", candidate)
+            expected = spec_errors(version.validator, manifest, kind)
+            assert spec_errors(version.validator, manifest, kind, found) == expected, candidate
+            compared += bool(expected)
+    assert compared > 1000
+    assert fallbacks < compared // 4
+
+
+def test_errors_jsonschema_words_itself_go_to_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"not": {"type": "string"}}, "b": False},
+        "propertyNames": {"maxLength": 3},
+        "minProperties": 1,
+    }
+    native = compile_check(schema)
+    assert native is not None
+    for value in ({"a": "s"}, {"b": 1}, {"long": 1}, {}):
+        assert native(value) is False
+        assert native.errors(value) is None
+    assert native.errors({"a": 1}) == []

@@ -1,13 +1,17 @@
-"""A yes/no JSON Schema check compiled by ``jsonschema-rs``, in front of ``jsonschema``.
+"""JSON Schema validation compiled by ``jsonschema-rs``, in front of ``jsonschema``.
 
-``jsonschema`` gives exact, well-explained errors but costs about a millisecond per product,
-and the worker validates every product of a 10,000-product commit. Almost all are valid, so
-``compile_check(schema)`` compiles the schema once with ``jsonschema-rs`` (a Rust validator,
-~13 µs per product, docs/benchmarks.md "Native libraries vs our fast paths") and validation
-asks it first; ``jsonschema`` runs (for the errors) only when it says no. The contract is
-exactness: the check says valid exactly when ``jsonschema`` with GitStore's semantics
-(``schemas.SpecValidator``) does. ``tests/domain/test_schemacheck.py`` compares both on
-thousands of mutated manifests and on keyword and pattern corner cases.
+``jsonschema`` (Python) costs about half a millisecond per product, and the worker validates
+every product of a 100,000-product import. ``compile_check(schema)`` compiles the schema once
+with ``jsonschema-rs`` (Rust; ~5-10 µs per product, docs/benchmarks.md "Native libraries vs
+our fast paths"). Validation asks it first (``check(spec)``: valid or not); for an invalid
+spec ``check.errors(spec)`` gives the errors in ``jsonschema``'s shape and order
+(``NativeError``), which ``schemas.spec_errors`` words exactly as it words ``jsonschema``'s.
+Where the wording needs ``jsonschema``'s own message (``not``, ``minProperties``, a ``false``
+schema, anything under ``propertyNames`` or ``patternProperties``: see ``EXPLAINED``),
+``errors`` returns None and ``jsonschema`` explains. The contract is exactness: valid exactly
+when ``jsonschema`` with GitStore's semantics (``schemas.SpecValidator``) says so, and the
+same content errors (field, rule, message, order). ``tests/domain/test_schemacheck.py``
+compares both on thousands of mutated manifests and on keyword and pattern corner cases.
 
 The two engines differ only in regular expressions, so the schema handed to ``jsonschema-rs``
 is a copy whose patterns are rewritten to mean what they mean to ``jsonschema`` here:
@@ -30,9 +34,12 @@ Rust side cannot take (a lone surrogate, a non-string key): the check then says 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
+
+from gitstore.domain.content.schemas import json_pointer
 
 Check = Callable[[Any], bool]
 
@@ -98,6 +105,31 @@ _SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf"})
 _TYPES = frozenset({"string", "integer", "number", "object", "array", "boolean", "null"})
 _ASCII_SPACE = "\\t\\n\\x0b\\x0c\\r "
 _LOOKAROUND = ("(?:", "(?=", "(?!", "(?<=", "(?<!", "(?P<")
+# keywords whose errors ``schemas._translate`` explains from the schema and the value alone;
+# any other failing keyword (``not``, ``minProperties``, a ``false`` schema, ...) and anything
+# under ``propertyNames``/``patternProperties`` goes to ``jsonschema`` for its wording
+EXPLAINED = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "pattern",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "required",
+        "additionalProperties",
+        "dependentRequired",
+        "uniqueItems",
+        "oneOf",
+        "anyOf",
+    }
+)
 # the exceptions jsonschema-rs raises for Python values it cannot take
 _UNCONVERTIBLE = (ValueError, TypeError, OverflowError, UnicodeError, RecursionError)
 
@@ -106,23 +138,140 @@ class _Unsupported(Exception):
     """The schema or a pattern may mean something else to the Rust engine."""
 
 
-def compile_check(schema: Any) -> Check | None:
-    """A yes/no check for ``schema``, or None when it is ``jsonschema``'s alone to decide."""
+@dataclass(frozen=True, slots=True)
+class NativeError:
+    """A ``jsonschema-rs`` error in the shape ``schemas._translate`` reads from ``jsonschema``'s
+    ``ValidationError``: the keyword that failed, where (in the value and in the schema), the
+    subschema holding it (from the original schema: messages quote the original patterns)."""
+
+    absolute_path: tuple[str | int, ...]
+    validator: str
+    validator_value: Any
+    schema: Mapping[str, Any]
+    instance: Any
+    relative_schema_path: tuple[str | int, ...]
+    message: str
+
+
+class CompiledSchema:
+    """A schema compiled by ``jsonschema-rs``: ``check(value)`` says valid or not, and
+    ``errors(value)`` lists why not, or None when ``jsonschema`` must explain (see
+    ``EXPLAINED``)."""
+
+    __slots__ = ("_is_valid", "_iter_errors", "_root")
+
+    def __init__(self, root: Mapping[str, Any] | bool, validator: Any) -> None:
+        self._root: Mapping[str, Any] | None = root if isinstance(root, Mapping) else None
+        self._is_valid = validator.is_valid
+        self._iter_errors = validator.iter_errors
+
+    def __call__(self, value: Any) -> bool:
+        try:
+            return bool(self._is_valid(value))
+        except _UNCONVERTIBLE:
+            return False  # jsonschema decides
+
+    def errors(self, value: Any) -> list[NativeError] | None:
+        """The errors of ``value``, in the order ``jsonschema`` reports them (schema keywords
+        in declaration order, list items and extra keys in the value's order)."""
+        root = self._root
+        if root is None:  # a boolean schema: jsonschema words it
+            return None
+        try:
+            found = list(self._iter_errors(value))
+        except _UNCONVERTIBLE:
+            return None
+        ranked: list[tuple[list[int], NativeError]] = []
+        for error in found:
+            where = list(error.schema_path)
+            route = list(error.evaluation_path)
+            keyword = where[-1] if where else None
+            if (
+                keyword not in EXPLAINED
+                or "patternProperties" in route
+                or "propertyNames" in route
+                or type(error.kind).__name__ in ("PropertyNames", "FalseSchema")
+            ):
+                return None
+            schema = json_pointer(root, _pointer(where[:-1]))
+            rank = _rank(root, route, list(error.instance_path), value)
+            if schema is None or keyword not in schema or rank is None:
+                return None
+            native = NativeError(
+                tuple(error.instance_path),
+                str(keyword),
+                schema[keyword],
+                schema,
+                error.instance,
+                tuple(where),
+                str(error.message),
+            )
+            ranked.append((rank, native))
+        ranked.sort(key=lambda pair: pair[0])
+        return [native for _, native in ranked]
+
+
+def _rank(root: Mapping[str, Any], route: list[Any], at: list[Any], value: Any) -> list[int] | None:
+    """Where ``jsonschema`` meets an error on ``route``: at each schema step the position
+    of the keyword (or property) in its mapping; where it walks the value (``items``,
+    ``additionalProperties``), the position of the item or key in the value."""
+    node: Any = root
+    rank: list[int] = []
+    step = depth = 0
+    while step < len(route):
+        part = route[step]
+        if isinstance(node, list):
+            if not isinstance(part, int) or part >= len(node):
+                return None
+            rank.append(part)
+            node = node[part]
+            step += 1
+            continue
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        rank.append(list(node).index(part))
+        child = node[part]
+        last = step == len(route) - 1
+        if part == "$ref":
+            node = json_pointer(root, child)
+            step += 1
+        elif part == "properties" and not last:
+            name = route[step + 1]
+            if not isinstance(child, Mapping) or name not in child:
+                return None
+            rank.append(list(child).index(name))
+            node, step, depth = child[name], step + 2, depth + 1
+            value = value[name] if isinstance(value, Mapping) and name in value else None
+        elif part in ("items", "additionalProperties") and not last and depth < len(at):
+            key = at[depth]
+            if isinstance(value, list) and isinstance(key, int):
+                rank.append(key)
+            elif isinstance(value, Mapping) and key in value:
+                rank.append(list(value).index(key))
+            else:
+                return None
+            value = value[key]
+            node, step, depth = child, step + 1, depth + 1
+        else:
+            node = child
+            step += 1
+    return rank
+
+
+def compile_check(schema: Any) -> CompiledSchema | None:
+    """``schema`` compiled for ``jsonschema-rs``, or None when it is ``jsonschema``'s alone."""
     if not isinstance(schema, Mapping | bool):
         return None
     try:
         prepared = _prepare(schema, schema, True)
-        is_valid = jsonschema_rs.Draft202012Validator(prepared, validate_formats=False).is_valid
+        validator = jsonschema_rs.Draft202012Validator(prepared, validate_formats=False)
     except (_Unsupported, *_UNCONVERTIBLE, jsonschema_rs.ValidationError):
         return None
+    return CompiledSchema(schema, validator)
 
-    def check(value: Any) -> bool:
-        try:
-            return bool(is_valid(value))
-        except _UNCONVERTIBLE:
-            return False  # jsonschema decides
 
-    return check
+def _pointer(parts: list[Any]) -> str:
+    return "#" + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 def _prepare(node: Any, root: Any, is_root: bool = False) -> Any:
