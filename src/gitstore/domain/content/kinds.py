@@ -44,9 +44,9 @@ from gitstore.domain.content.errors import (
     ManifestError,
     short_repr,
 )
-from gitstore.domain.content.fastcheck import Check, compile_check
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.schemacheck import CompiledSchema, compile_check
 from gitstore.domain.content.schemas import check_schema, make_validator, resolve, spec_errors
 from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 
@@ -81,8 +81,9 @@ class KindVersion:
         return make_validator(self.schema)
 
     @functools.cached_property
-    def fast_check(self) -> Check | None:
-        """A yes/no closure answering "is this spec valid?" fast (None: no fast path)."""
+    def fast_check(self) -> CompiledSchema | None:
+        """The spec schema compiled by jsonschema-rs: "is this spec valid?" fast, and its
+        errors where GitStore can word them (None: ``validator`` alone decides)."""
         return compile_check(self.schema)
 
     @functools.cached_property
