@@ -181,7 +181,7 @@ class Consumer:
             self.metrics.event_age_seconds.observe(age)
             self.metrics.queue_lag_seconds.set(age)
         try:
-            async with self._leased(message), self.locks.hold(event.repository_id):
+            async with self._leased(message), self.locks.hold(getattr(event, "lock_key", event.repository_id)):
                 outcome = await self.handle(event)
         except RetryableError as exc:
             if message.delivery_count >= self.max_deliveries:
