@@ -171,7 +171,7 @@ async def test_a_projection_change_needs_acceptance_before_switching(
 async def test_abandon_leaves_live_untouched_and_cleans_up(
     git: GitClient, store: KvStore, repo: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h, sha = await setup(git, store, repo)
+    h, _ = await setup(git, store, repo)
     visible = draft_view(await store.resolve(repo, DRAFT_VIEW))
     live = await store.resolve(repo, LIVE)
     before = (await snapshot(store, visible), await snapshot(store, live))
@@ -236,7 +236,9 @@ async def test_a_crashed_shadow_build_is_resumed(
     with_extra_index(monkeypatch)
     crashing = FaultyKv(store, fail_at=4)  # the state write, the claim, a chunk, then dies
     with pytest.raises(RuntimeError, match="injected crash"):
-        await handler(git, crashing, owner="dead").handle(event(repo, "r6", accept_differences=True))
+        await handler(git, crashing, owner="dead").handle(
+            event(repo, "r6", accept_differences=True)
+        )
     assert draft_view(await store.resolve(repo, DRAFT_VIEW)) == visible
     assert await by_category(store, visible, "p", "initial") == 0
     # the redelivered event, on another worker: takes the stale claim over and finishes

@@ -2,7 +2,8 @@
 publication request (``publisher``).
 
 Messages are told apart by their ``type`` field: ``release.publish`` is a ``PublishEvent``,
-``reindex.requested`` a ``ReindexEvent`` (``shadow``: shadow re-indexing), anything else (``ref.updated``, or no type: older messages) a ``RefUpdateEvent``.
+``reindex.requested`` a ``ReindexEvent`` (``shadow``: shadow re-indexing), anything else
+(``ref.updated``, or no type: older messages) a ``RefUpdateEvent``.
 
 Events are hints, not instructions: any event of repository R means "R changed", so the
 handler projects R's default branch head (``projector``; a no-op when the KV already holds

@@ -67,26 +67,34 @@ from gitstore.domain.projection import (
     materialised_version,
     standby_draft,
 )
+from gitstore.domain.reindex import (
+    ABANDONED,
+    BUILDING,
+    BUSY,
+    DIFFERENT,
+    FAILED,
+    STATE_KIND,
+    STATE_NAME,
+    SWITCHED,
+    SWITCHING,
+    TERMINAL,
+    reindex_scope,
+)
 from gitstore.worker.claims import Claim
 from gitstore.worker.projector import Projector, Target
-from gitstore.worker.publisher import BUFFERS, INTENT_KIND, INTENT_NAME, STRIDE, other_buffer
-from gitstore.worker.publisher import publish_scope
+from gitstore.worker.publisher import (
+    BUFFERS,
+    INTENT_KIND,
+    INTENT_NAME,
+    STRIDE,
+    other_buffer,
+    publish_scope,
+)
 from gitstore.worker.shadow_compare import compare, summarize
 
 log = logging.getLogger(__name__)
 
-REINDEX_CHANNEL = "reindex"
-STATE_KIND = "reindex"
-STATE_NAME = "state"
-BUILDING, DIFFERENT, SWITCHING = "BUILDING", "DIFFERENT", "SWITCHING"
-SWITCHED, ABANDONED, FAILED, BUSY = "SWITCHED", "ABANDONED", "FAILED", "BUSY"
-TERMINAL = (SWITCHED, ABANDONED, FAILED)
 MAX_ROUNDS = 8
-
-
-def reindex_scope(repository: str) -> ChannelScope:
-    """Where the state of ``repository``'s re-index lives."""
-    return ChannelScope(repository, REINDEX_CHANNEL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,7 +306,9 @@ class ShadowReindexer:
         standby = view.standby(visible)
         await self._copy(ChannelScope(repository, view.shadow), standby, view.alias, floor)
         result = await projector.project_into(
-            Target(standby, commit, floor=floor, ceiling=ceiling, fence=view.alias, hide_claims=True)
+            Target(
+                standby, commit, floor=floor, ceiling=ceiling, fence=view.alias, hide_claims=True
+            )
         )
         again = await kv.head(visible)
         if again is None or again.sequence != shown.sequence:
@@ -364,4 +374,3 @@ class ShadowReindexer:
         await kv.apply(marker(Claim(base, (), projector.owner, projector.clock(), c)))
         projector.metrics.documents.labels("copy").inc(copied)
         return copied
-
