@@ -249,3 +249,34 @@ async def test_a_crashed_shadow_build_is_resumed(
     head = await store.head(scope)
     assert head is not None and head.version == sha
     await shadows_gone(store, repo)
+
+
+class AbandonDuringShadow(FaultyKv):
+    """When the shadow build writes its first batch, another worker handles the ABANDON."""
+
+    def __init__(self, inner: KvStore, git: GitClient, repo: str) -> None:
+        super().__init__(inner)
+        self.git, self.repo = git, repo
+        self.answer: str | None = None
+
+    async def apply(self, batch: Batch) -> ApplyResult:
+        if batch.scope.channel == "shadow-draft" and self.answer is None:
+            self.answer = "pending"
+            other = handler(self.git, self.inner, owner="other")
+            self.answer = await other.handle(event(self.repo, "r7", "ABANDON"))
+        return await super().apply(batch)
+
+
+async def test_an_abandon_during_the_build_stops_it(
+    git: GitClient, store: KvStore, repo: str
+) -> None:
+    await setup(git, store, repo)
+    visible = draft_view(await store.resolve(repo, DRAFT_VIEW))
+    before = (await snapshot(store, visible), await store.head(visible))
+    racing = AbandonDuringShadow(store, git, repo)
+    assert await handler(git, racing).handle(event(repo, "r7")) == "reindex-abandoned"
+    assert racing.answer == "reindex-abandoned"
+    assert (await state(store, repo))["state"] == ABANDONED
+    assert draft_view(await store.resolve(repo, DRAFT_VIEW)) == visible
+    assert (await snapshot(store, visible), await store.head(visible)) == before
+    await shadows_gone(store, repo)

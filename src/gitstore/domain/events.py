@@ -163,7 +163,10 @@ class ReindexEvent:
 
     @property
     def lock_key(self) -> str:
-        """The consumer's lock: not the repository's, so projections go on meanwhile."""
+        """The consumer's lock: not the repository's, so projections go on meanwhile; an
+        ``ABANDON`` has its own, so it need not wait for a build to end."""
+        if self.action == "ABANDON":
+            return f"{self.repository_id}#reindex-abandon"
         return f"{self.repository_id}#reindex"
 
     def to_json(self) -> bytes:

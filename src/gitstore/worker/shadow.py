@@ -54,7 +54,7 @@ from typing import Any
 
 from gitstore.backends.kv import Batch
 from gitstore.backends.kv.base import COPY_START
-from gitstore.domain.errors import FailedPrecondition, PermanentError
+from gitstore.domain.errors import Aborted, FailedPrecondition, PermanentError
 from gitstore.domain.events import ReindexEvent
 from gitstore.domain.keys import LIVE, ChannelScope
 from gitstore.domain.projection import (
@@ -95,6 +95,8 @@ from gitstore.worker.shadow_compare import compare, summarize
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 8
+# Races that make a switch start over (another writer moved a head, the alias, the buffer).
+_RACES = ("alias", "expected_target_version", "expected_head_sequence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,10 @@ VIEWS = (
     View("draft", DRAFT_VIEW, "shadow-draft", draft_view, standby_draft),
     View("live", LIVE, "shadow-live", _live_visible, lambda v: other_buffer(v, v.repository)),
 )
+
+
+class _Abandoned(Exception):
+    """An ``ABANDON`` was handled while this worker built or switched."""
 
 
 class _Moved(Exception):
@@ -138,9 +144,19 @@ class ShadowReindexer:
         return doc.value() if doc is not None else None
 
     async def _save(self, repository: str, value: dict[str, Any]) -> None:
+        """Store ``value`` (compare-and-set on the scope's head); ``_Abandoned`` if the
+        re-index was abandoned meanwhile (by an ``ABANDON`` handled elsewhere)."""
         scope = reindex_scope(repository)
         head = await self.kv.head(scope)
         seq = head.sequence if head else 0
+        stored = await self.state(repository)
+        if (
+            stored is not None
+            and stored.get("id") == value.get("id")
+            and stored.get("state") == ABANDONED
+            and value.get("state") != ABANDONED
+        ):
+            raise _Abandoned(f"re-index {value.get('id')} of {repository} was abandoned")
         value["updatedAt"] = time.time()
         batch = Batch(scope, seq + 1, NO_VERSION, expected_head_sequence=seq)
         batch.upsert(STATE_KIND, STATE_NAME, value)
@@ -195,6 +211,10 @@ class ShadowReindexer:
             return state
         try:
             return await self._run(repository, current, event.correlation_id)
+        except _Abandoned:
+            for view in VIEWS:  # what this worker wrote after the abandon
+                await self.kv.drop_channel(ChannelScope(repository, view.shadow))
+            return ABANDONED
         except PermanentError as exc:
             await self._clean(repository, current, FAILED, exc.message)
             return FAILED
@@ -239,12 +259,16 @@ class ShadowReindexer:
             except _Moved as exc:
                 log.info("re-index of %s: %s; catching the shadow up", repository, exc)
                 continue
+            except FailedPrecondition as exc:
+                if exc.field not in _RACES:
+                    raise
+                log.info("re-index of %s lost a race (%s); again", repository, exc.message)
+                continue
             await self._clean(repository, current, SWITCHED, "switched")
             return SWITCHED
-        raise FailedPrecondition(
+        raise Aborted(
             f"re-index of {repository} did not settle in {MAX_ROUNDS} rounds (the repository "
-            "keeps moving); retried",
-            field="expected_head_sequence",
+            "keeps moving); the event is retried"
         )
 
     async def _kinds(self, repository: str, commit: str) -> list[str]:
