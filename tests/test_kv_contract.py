@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import sqlite3
 import uuid
@@ -328,6 +329,22 @@ async def test_ten_thousand_document_batch(kv: KvStore) -> None:
 
 
 # ---------------------------------------------------------------------- indexes
+async def test_index_sets_are_the_entries_stored_with_each_document(kv: KvStore) -> None:
+    await kv.apply(
+        batch(1)
+        .upsert("product", "p", {}, indexes={"collection": ["sale", "new"], "category": "shoes"})
+        .upsert("product", "q", {})
+        .upsert("product", "gone", {}, indexes={"category": "x"})
+    )
+    await kv.apply(batch(2).delete("product", "gone"))
+    got = await kv.index_sets(LIVE_SCOPE, "product", ["q", "missing", "p", "gone"])
+    assert got[1] is None and got[3] is None  # no document, or a tombstone
+    assert json.loads(got[2] or "") == {"category": ["shoes"], "collection": ["new", "sale"]}
+    assert json.loads(got[0] or "") == {}
+    assert await kv.index_sets(LIVE_SCOPE, "product", []) == []
+    assert await kv.index_sets(LIVE_SCOPE, "category", ["p"]) == [None]
+
+
 async def test_index_entries_follow_the_document(kv: KvStore) -> None:
     await kv.apply(
         batch(1)

@@ -23,7 +23,7 @@ import re
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +454,11 @@ class FaultyKv(KvStore):
 
     async def get(self, scope: ChannelScope, kind: str, name: str) -> Document | None:
         return await self.inner.get(scope, kind, name)
+
+    async def index_sets(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[str | None]:
+        return await self.inner.index_sets(scope, kind, names)
 
     async def get_many(self, scope: ChannelScope, kind: str, names: Any) -> list[Document | None]:
         return await self.inner.get_many(scope, kind, names)

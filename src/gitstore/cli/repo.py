@@ -1,5 +1,6 @@
 """``gitstore repo optimize NS/REPO ... | --all``: repository housekeeping now.
 ``gitstore repo migrate-layout NS/REPO``: move a flat repository to the fan-out layout.
+``gitstore repo reindex NS/REPO``: shadow re-indexing (``repo_reindex``).
 
 Asks the running git service (``--git-grpc-uri``) to ``OptimizeRepository``: by default what
 its heuristics say is due (the same check the service schedules after writes), with
@@ -33,6 +34,7 @@ from gitstore.domain.errors import GitStoreError, InvalidArgument
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
+from . import repo_reindex
 from .graphql_client import GraphQLClient, raise_user_errors
 from .options import add_git_client_flags, settings_from_args
 
@@ -86,6 +88,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     migrate.add_argument("--timeout", type=float, default=600.0, help="seconds (600)")
     migrate.set_defaults(handler=run_migrate)
+    repo_reindex.register(commands)
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -141,6 +141,43 @@ class PublishEvent:
         return cls(**data)
 
 
+REINDEX_REQUESTED = "reindex.requested"
+REINDEX_ACTIONS = ("START", "ACCEPT", "ABANDON")
+
+
+@dataclass(frozen=True, slots=True)
+class ReindexEvent:
+    """A shadow re-index request for the worker (``worker.shadow``): ``START`` one (with
+    ``accept_differences``: switch even when the comparison differs), ``ACCEPT`` the
+    differences of a compared one, or ``ABANDON`` it. ``reindex_id`` names the re-index."""
+
+    event_id: str
+    repository_id: str
+    reindex_id: str
+    action: str = "START"
+    accept_differences: bool = False
+    requested_by: str = ""
+    correlation_id: str = ""
+    timestamp: float = 0.0
+    type: str = REINDEX_REQUESTED
+
+    @property
+    def lock_key(self) -> str:
+        """The consumer's lock: not the repository's, so projections go on meanwhile; an
+        ``ABANDON`` has its own, so it need not wait for a build to end."""
+        if self.action == "ABANDON":
+            return f"{self.repository_id}#reindex-abandon"
+        return f"{self.repository_id}#reindex"
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ReindexEvent:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedEvent:
     event_id: str

@@ -181,7 +181,8 @@ class Consumer:
             self.metrics.event_age_seconds.observe(age)
             self.metrics.queue_lag_seconds.set(age)
         try:
-            async with self._leased(message), self.locks.hold(event.repository_id):
+            lock = getattr(event, "lock_key", event.repository_id)  # a reindex: its own
+            async with self._leased(message), self.locks.hold(lock):
                 outcome = await self.handle(event)
         except RetryableError as exc:
             if message.delivery_count >= self.max_deliveries:

@@ -2,7 +2,8 @@
 publication request (``publisher``).
 
 Messages are told apart by their ``type`` field: ``release.publish`` is a ``PublishEvent``,
-anything else (``ref.updated``, or no type: older messages) a ``RefUpdateEvent``.
+``reindex.requested`` a ``ReindexEvent`` (``shadow``: shadow re-indexing), anything else
+(``ref.updated``, or no type: older messages) a ``RefUpdateEvent``.
 
 Events are hints, not instructions: any event of repository R means "R changed", so the
 handler projects R's default branch head (``projector``; a no-op when the KV already holds
@@ -25,14 +26,21 @@ import json
 import logging
 
 from gitstore.domain.errors import InvalidArgument, NotFound
-from gitstore.domain.events import PUBLISH_REQUESTED, PublishEvent, RefUpdateEvent
+from gitstore.domain.events import (
+    PUBLISH_REQUESTED,
+    REINDEX_REQUESTED,
+    PublishEvent,
+    RefUpdateEvent,
+    ReindexEvent,
+)
 from gitstore.domain.keys import validate_repository
 from gitstore.worker.projector import Projector
 from gitstore.worker.publisher import Publisher
 from gitstore.worker.resources import ResourceSync
+from gitstore.worker.shadow import ShadowReindexer
 from gitstore.worker.statuses import StatusRecorder
 
-Event = RefUpdateEvent | PublishEvent
+Event = RefUpdateEvent | PublishEvent | ReindexEvent
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +59,11 @@ def decode_event(body: bytes) -> Event:
                 event = PublishEvent.from_json(body)
             except (ValueError, TypeError, AttributeError) as exc:
                 raise InvalidArgument(f"not a publish event: {exc}", field="body") from None
+        elif isinstance(data, dict) and data.get("type") == REINDEX_REQUESTED:
+            try:
+                event = ReindexEvent.from_json(body)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise InvalidArgument(f"not a reindex event: {exc}", field="body") from None
         else:
             event = RefUpdateEvent.from_json(body)
     except (ValueError, TypeError, AttributeError) as exc:
@@ -74,14 +87,19 @@ class EventHandler:
         statuses: StatusRecorder,
         publisher: Publisher | None = None,
         resources: ResourceSync | None = None,
+        reindexer: ShadowReindexer | None = None,
     ) -> None:
         self.projector = projector
         self.statuses = statuses
         self.publisher = publisher
         self.resources = resources
+        self.reindexer = reindexer or ShadowReindexer(projector)
 
     async def handle(self, event: Event) -> str:
         """Handle one event (see the module docstring); the outcome."""
+        if isinstance(event, ReindexEvent):
+            state = await self.reindexer.handle(event)
+            return f"reindex-{state.lower()}"
         if isinstance(event, PublishEvent):
             if self.publisher is None:
                 raise InvalidArgument(

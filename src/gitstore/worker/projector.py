@@ -64,14 +64,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-from gitstore.backends.kv import Batch, KvStore, Upsert
+from gitstore.backends.kv import Batch, KvStore
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
-from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, KindRegistry
 from gitstore.domain.conversion import HookLimits
-from gitstore.domain.errors import Aborted, FailedPrecondition, GitStoreError, NotFound
+from gitstore.domain.errors import Aborted, FailedPrecondition, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
     NO_VERSION,
@@ -89,96 +88,29 @@ from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import Prepared
 from gitstore.worker.pool import PreparePool
 from gitstore.worker.prepared_cache import PreparedCache, merge
+from gitstore.worker.targets import (
+    Again,
+    Overtaken,
+    ProjectionResult,
+    Ready,
+    Target,
+    TooLarge,
+    Work,
+    prune_quietly,
+)
+
+__all__ = [
+    "Overtaken",
+    "ProjectionResult",
+    "Projector",
+    "Target",
+    "TooLarge",
+    "prune_quietly",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_HEAD_RACES = 32
-
-Work = tuple[str, str] | FileAt  # a delete (kv kind, name) or a file to upsert
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What to project where. ``commit`` None = the default branch head (the draft path)."""
-
-    scope: ChannelScope
-    commit: str | None = None
-    floor: int = 0
-    ceiling: int | None = None
-    fence: str | None = None
-    hide_claims: bool = False
-    single_only: bool = False
-    full: bool = False
-
-
-class Overtaken(Aborted):
-    """The scope's head is at or above the target's ``ceiling``: a newer writer owns it."""
-
-
-class TooLarge(FailedPrecondition):
-    """A ``single_only`` projection needs more than one batch; nothing was written."""
-
-
-@dataclass(slots=True)
-class ProjectionResult:
-    repository: str
-    version: str  # the commit the channel now holds
-    previous: str | None  # what it held before
-    sequence: int  # the head sequence now
-    changed: bool = False  # whether anything was written
-    upserts: int = 0
-    deletes: int = 0
-    chunks: int = 0
-    full: bool = False  # a full resync (base unknown to Git)
-    took_over: bool = False  # finished an unfinished claim
-    reindexed: int = 0  # products re-indexed for rule-based collections (``collections``)
-    relocated: int = 0  # of the upserts: moved files whose KV document only changed path
-    pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
-    channel: str = ""  # the draft buffer written (``draft_switch``; ``draft`` only)
-    switched: bool = False  # readers were switched to that buffer (``draft_switch``)
-    copied: int = 0  # documents copied from the visible buffer first (``draft_copy``)
-    seconds: float = 0.0
-    invalid: list[ContentError] = field(default_factory=list)
-    # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
-    checked: dict[tuple[str, str], tuple[ContentError, ...]] = field(default_factory=dict)
-
-    @property
-    def invalid_files(self) -> int:
-        """Files skipped as invalid (or in conflict) by this projection."""
-        return len({e.path for e in self.invalid})
-
-
-@dataclass(slots=True)
-class _Ready:
-    """A chunk of work made ready to write: its deletes and its prepared files."""
-
-    deletes: list[tuple[str, str]] = field(default_factory=list)
-    files: list[Prepared] = field(default_factory=list)
-    extra: list[Upsert] = field(default_factory=list)  # re-indexed products (``collections``)
-    moved: int = 0  # of ``files``: relocated documents (``changes.relocate``)
-
-
-@dataclass(frozen=True, slots=True)
-class _Again:
-    """The attempt waited for another owner's claim; ``stale`` if it never moved."""
-
-    stale: Claim | None = None
-
-
-async def prune_quietly(kv: KvStore, scope: ChannelScope, below: int, correlation_id: str) -> int:
-    """``kv.prune_tombstones`` below sequence ``below``; a KV error is logged, not raised (the
-    next projection or publication prunes them), and counts as nothing pruned."""
-    try:
-        return await kv.prune_tombstones(scope, below_sequence=below)
-    except GitStoreError as exc:
-        log.warning(
-            "could not prune the tombstones of %s below %d: %s [correlation_id=%s]",
-            scope,
-            below,
-            exc.message,
-            correlation_id,
-        )
-        return 0
 
 
 class Projector:
@@ -308,7 +240,7 @@ class Projector:
 
     async def _attempt(
         self, spec: Target, stale: Claim | None, correlation_id: str
-    ) -> ProjectionResult | _Again:
+    ) -> ProjectionResult | Again:
         started = time.monotonic()
         scope = spec.scope
         repository = scope.repository
@@ -423,7 +355,7 @@ class Projector:
             self.git, self.kv, scope, repository, target=target, registry=registry
         )
 
-    async def _wait(self, scope: ChannelScope, seq: int, claim: Claim) -> _Again:
+    async def _wait(self, scope: ChannelScope, seq: int, claim: Claim) -> Again:
         """Wait while another owner's claim is alive; ``stale`` if it stopped moving."""
         seen, last_change = claim, time.monotonic()
         while time.monotonic() - last_change < self.claim_stale_seconds:
@@ -431,15 +363,15 @@ class Projector:
             head = await self.kv.head(scope)
             now = await read_claim(self.kv, scope)
             if (head.sequence if head else 0) != seq or now is None:
-                return _Again()
+                return Again()
             if (now.owner, now.sequence) != (seen.owner, seen.sequence):
-                return _Again()
+                return Again()
             if now.heartbeat != seen.heartbeat:
                 seen, last_change = now, time.monotonic()
             if self.clock() - now.heartbeat >= self.claim_stale_seconds:
-                return _Again()
+                return Again()
         log.warning("claim of %s by %s looks abandoned: taking over", scope, seen.owner)
-        return _Again(stale=seen)
+        return Again(stale=seen)
 
     # ------------------------------------------------------------------ writing
 
@@ -548,11 +480,11 @@ class Projector:
 
     async def _prepare(
         self, repository: str, work: Sequence[Work], registry: KindRegistry, at: str
-    ) -> _Ready:
+    ) -> Ready:
         """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
         thread, or on worker processes for a large chunk). Files the ``cache`` holds are
         neither fetched nor prepared again."""
-        ready = _Ready()
+        ready = Ready()
         planned: list[FileAt] = []
         moved: list[Prepared] = []
         for item in work:
@@ -595,19 +527,19 @@ class Projector:
         *,
         at: str,
         last: bool = False,
-    ) -> _Ready:
+    ) -> Ready:
         """``_prepare`` a chunk of the plan, its products' collection entries recomputed
         with the target's rule-based collections; None: the next re-index chunk
         (``collections``; ``last``: every product left)."""
         if part is None:
             assert rules is not None, "re-index chunks come with rules"
-            return _Ready(extra=await rules.next_chunk(self.batch_size, last=last))
+            return Ready(extra=await rules.next_chunk(self.batch_size, last=last))
         ready = await self._prepare(repository, part, registry, at)
         if rules is not None:
             ready.files = await rules.adjust(ready.files)
         return ready
 
-    def _fill(self, batch: Batch, ready: _Ready, result: ProjectionResult) -> None:
+    def _fill(self, batch: Batch, ready: Ready, result: ProjectionResult) -> None:
         for kind, name in ready.deletes:
             batch.delete(kind, name)
         for upsert in ready.extra:

@@ -14,6 +14,7 @@ from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
 from .identity import IdentityModule
 from .namespaces import NamespacesModule
+from .reindex import ReindexModule
 from .releases import ReleasesModule
 from .repositories import RepositoriesModule
 from .resources import ResourcesModule
@@ -31,6 +32,7 @@ def default_modules() -> list[SchemaModule]:
         CatalogMutationsModule(),
         AuditModule(),
         ReleasesModule(),
+        ReindexModule(),
         ResourcesModule(),
         SchemaStatusModule(repository_argument=True),
         WatchModule(),

@@ -418,6 +418,15 @@ class KvStore(abc.ABC):
         """Documents in the order of ``names`` (None where missing), read consistently."""
 
     @abc.abstractmethod
+    async def index_sets(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[str | None]:
+        """The index entries stored with each document of ``names`` (canonical JSON of
+        ``{index: [sorted values]}``, ``"{}"`` for none; None where there is no document), in
+        the order of ``names``. What the projection wrote, not recomputed: the shadow
+        re-index compares it between two buffers (``worker.shadow_compare``)."""
+
+    @abc.abstractmethod
     async def list_documents(
         self, scope: ChannelScope, kind: str, *, first: int, after: str | None = None
     ) -> Page[Document]:

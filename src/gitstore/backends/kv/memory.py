@@ -251,6 +251,17 @@ class MemoryKvStore(KvStore):
             return None
         return Document(kind, name, entry.body, entry.version, entry.sequence)
 
+    async def index_sets(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[str | None]:
+        check_read(scope, kind, names)
+        state = self._scopes.get(scope)
+        out: list[str | None] = []
+        for name in names:
+            entry = state.docs.get((kind, name)) if state else None
+            out.append(None if entry is None or entry.body is None else entry.indexes)
+        return out
+
     async def get(self, scope: ChannelScope, kind: str, name: str) -> Document | None:
         check_read(scope, kind, [name])
         return self._document(self._scopes.get(scope), kind, name)

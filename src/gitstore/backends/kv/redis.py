@@ -352,6 +352,24 @@ class RedisKvStore(KvStore):
         rows = await self._call("get_many", run())
         return [_document(kind, name, row) for name, row in zip(names, rows, strict=True)]
 
+    async def index_sets(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[str | None]:
+        check_read(scope, kind, names)
+        if not names:
+            return []
+        base = self._base(scope)
+
+        async def run() -> list[Any]:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for name in names:
+                    pipe.hmget(f"{base}:{kind}:{name}", "d", "x")
+                rows: list[Any] = await pipe.execute()
+                return rows
+
+        rows = await self._call("get_many", run())
+        return [None if row[0] is None else _text(row[1] or b"{}") for row in rows]
+
     async def _read_page(
         self, zset: str, doc_prefix: str, kind: str, first: int, after: str | None
     ) -> Page[Document]:

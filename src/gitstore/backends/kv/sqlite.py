@@ -368,6 +368,27 @@ class SqliteKvStore(KvStore):
         found = await self._read("get", run) if wanted else {}
         return [found.get(name) for name in names]
 
+    async def index_sets(
+        self, scope: ChannelScope, kind: str, names: Sequence[str]
+    ) -> list[str | None]:
+        check_read(scope, kind, names)
+        wanted = list(dict.fromkeys(names))
+
+        def run(conn: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for chunk in _chunks(wanted):
+                marks = ",".join("?" * len(chunk))
+                for name, indexes in conn.execute(
+                    "SELECT name, indexes FROM kv_documents "
+                    f"WHERE {_SCOPE} AND kind = ? AND name IN ({marks})",
+                    (scope.repository, scope.channel, kind, *chunk),
+                ):
+                    found[name] = indexes
+            return found
+
+        found = await self._read("get", run) if wanted else {}
+        return [found.get(name) for name in names]
+
     async def list_documents(
         self, scope: ChannelScope, kind: str, *, first: int, after: str | None = None
     ) -> Page[Document]:

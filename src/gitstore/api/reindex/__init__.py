@@ -1,0 +1,1 @@
+"""Shadow re-indexing requests (``actions``): maintainers ask, the worker does the work."""
