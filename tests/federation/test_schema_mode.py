@@ -53,3 +53,15 @@ def test_subgraph_sdl_has_link_and_keys_graphql_core_would_drop() -> None:
     for hidden in ("_service", "_entities", "_Any", "_Entity", "_Service"):
         assert hidden not in sdl
     parse(sdl)  # well-formed SDL
+
+
+def test_missing_node_fails_on_ci_and_skips_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.federation.gateway import node_binary
+
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="node and npm are needed"):
+        node_binary()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception, match="node and npm are needed"):
+        node_binary()

@@ -42,7 +42,8 @@ def key_directives(fields: tuple[str, ...]) -> str:
 
 
 def subgraph_sdl(schema: GraphQLSchema, keys: Mapping[str, tuple[str, ...]]) -> str:
-    """The subgraph SDL of ``schema``; ``keys``: entity type name -> its key fields."""
+    """The subgraph SDL of ``schema``; ``keys``: entity type name -> its key fields (fixed
+    for a schema by the module that built it, so the text is cached per schema)."""
     cached = _CACHE.get(schema)
     if cached is not None:
         return cached
