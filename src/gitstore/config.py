@@ -160,6 +160,9 @@ class ApiSettings(BaseModel):
     # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks,
     # e.g. "127.0.0.1" behind a local reverse proxy); empty = the TCP peer is the client.
     trusted_proxies: str = ""
+    # Serve every store endpoint (/<namespace>/<repo>/graphql) as an Apollo Federation v2
+    # subgraph: @key on the catalogue kinds, _service and _entities (docs/federation.md).
+    federation: bool = False
 
 
 class WatchSettings(BaseModel):

@@ -88,9 +88,10 @@ class CustomKindsModule:
         self.isolate = isolate  # check each kind in a scratch builder first
         self.fallbacks: dict[str, str] = {}  # kind → why it is served as JSON (last build)
         self.problems: list[TypeProblem] = []  # name collisions (last build)
+        self.types: dict[str, str] = {}  # kind → its GraphQL type name (last build)
 
     def contribute(self, builder: SchemaBuilder) -> None:
-        self.fallbacks, self.problems = {}, []
+        self.fallbacks, self.problems, self.types = {}, [], {}
         by_group: dict[str, list[KindDefinition]] = {}
         for definition in self.registry:
             if not definition.builtin:
@@ -101,6 +102,7 @@ class CustomKindsModule:
             fields: dict[str, GraphQLField] = {}
             for definition in sorted(by_group[group], key=lambda d: d.kind):
                 kind_type = self._kind_type(builder, definition)
+                self.types[definition.kind] = kind_type.name
                 fields.update(_kind_fields(builder, definition, kind_type, taken=set(fields)))
             type_name = _free_type_name(builder, pascal(group_field_name(group)) + "Kinds")
             group_type = builder.add_type(

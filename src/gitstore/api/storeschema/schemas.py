@@ -66,6 +66,7 @@ from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
 from ..catalog.typegen import TypeProblem
+from ..federation import FederationModule
 from ..graphql.builder import SchemaModule, build_schema
 from ..graphql.catalog_reads import CatalogReadsModule
 from ..graphql.documents import DocumentCache
@@ -349,6 +350,8 @@ class StoreSchemas:
             SchemaStatusModule(),
             custom,
         ]
+        if self.services.settings.api.federation:  # a Federation v2 subgraph: kinds keyed
+            modules.append(FederationModule(registry, lambda: custom.types))
         try:
             schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
         except Exception as exc:
