@@ -20,7 +20,7 @@ from gitstore.domain.changes import (
 def product(name: str, **spec: Any) -> dict[str, Any]:
     body = {"title": name.title(), "price": {"amount": "59.00", "currency": "EUR"}}
     body.update(spec)
-    return {"apiVersion": "catalog.gitstore.dev/v1", "kind": "Product",
+    return {"apiVersion": "gitstore.dev/v1", "kind": "Product",
             "metadata": {"name": name}, "spec": body}
 
 

@@ -11,6 +11,7 @@ from ..storeschema.status import SchemaStatusModule
 from .audit import AuditModule
 from .builder import SchemaModule
 from .catalog_mutations import CatalogMutationsModule
+from .change_requests import ChangeRequestsModule
 from .catalog_reads import CatalogReadsModule
 from .identity import IdentityModule
 from .namespaces import NamespacesModule
@@ -30,6 +31,7 @@ def default_modules() -> list[SchemaModule]:
         CatalogMutationsModule(),
         AuditModule(),
         ReleasesModule(),
+        ChangeRequestsModule(),
         ResourcesModule(),
         SchemaStatusModule(repository_argument=True),
     ]

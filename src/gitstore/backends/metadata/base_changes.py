@@ -18,6 +18,7 @@ methods; the rules of ``base`` hold (async, UTC datetimes, UUID ids, ``Page`` + 
 from __future__ import annotations
 
 import abc
+import base64
 import enum
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +115,12 @@ def check_approvals(n: int) -> None:
             f"required approvals must be 0 to {MAX_APPROVALS} (got {n!r})",
             field="requiredApprovals",
         )
+
+
+def change_request_cursor(number: int) -> str:
+    """The ``after`` cursor that continues a list after the change request ``number``."""
+    # The stores' sequence cursor (``_common.encode_seq_cursor``; not imported: a cycle).
+    return base64.urlsafe_b64encode(f"a1|{number}".encode()).decode().rstrip("=")
 
 
 def open_taken(source: str, target: str) -> str:
