@@ -163,7 +163,5 @@ async def test_concurrent_creators_get_distinct_numbers(sql_backend: Backend) ->
     one, two = sql_backend.open(), sql_backend.open()
     await one.migrate()
     repo = await repo_of(one)
-    made = await asyncio.gather(
-        *(open_cr(s, repo, f"b{i}") for i, s in enumerate([one, two] * 4))
-    )
+    made = await asyncio.gather(*(open_cr(s, repo, f"b{i}") for i, s in enumerate([one, two] * 4)))
     assert sorted(r.number for r in made) == list(range(1, 9))

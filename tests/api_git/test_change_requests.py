@@ -57,7 +57,10 @@ def test_diff_validation_and_fast_forward_with_stale_head(stack: GitStack, tmp_p
 
     cr = ok(create(stack, owner, repo, "cheaper", description="why"))["changeRequest"]
     assert (cr["state"], cr["targetBranch"], cr["headSha"], cr["number"]) == (
-        "OPEN", "main", head, 1
+        "OPEN",
+        "main",
+        head,
+        1,
     )
     seen = detail(stack, owner, cr["id"])
     changes = {(c["kind"], c["name"]): c for c in seen["diff"]}
@@ -70,7 +73,10 @@ def test_diff_validation_and_fast_forward_with_stale_head(stack: GitStack, tmp_p
     assert seen["validation"]["valid"] and seen["validation"]["headSha"] == head
     assert seen["validation"]["validatedFiles"] >= 2
     assert seen["mergeability"] == {
-        "mergeable": True, "fastForwardPossible": True, "reason": "", "conflicts": []
+        "mergeable": True,
+        "fastForwardPossible": True,
+        "reason": "",
+        "conflicts": [],
     }
 
     stale = error_of(merge(stack, owner, cr["id"], "0" * 40, "FAST_FORWARD"))
@@ -132,10 +138,10 @@ def test_conflicts_per_field_are_reported_and_refused(stack: GitStack, tmp_path:
     cr = ok(create(stack, owner, repo, "clash"))["changeRequest"]
     seen = detail(stack, owner, cr["id"])["mergeability"]
     assert not seen["mergeable"] and seen["reason"] == "conflicts"
-    assert [(c["kind"], c["name"], c["field"], c["reason"], c["target"], c["source"])
-            for c in seen["conflicts"]] == [
-        ("Product", "tee", "spec.price.amount", "BOTH_CHANGED", "4.00", "3.00")
-    ]
+    assert [
+        (c["kind"], c["name"], c["field"], c["reason"], c["target"], c["source"])
+        for c in seen["conflicts"]
+    ] == [("Product", "tee", "spec.price.amount", "BOTH_CHANGED", "4.00", "3.00")]
     refused = error_of(merge(stack, owner, cr["id"], head, "MERGE"))
     assert refused["code"] == "CONFLICT" and "spec.price.amount" in refused["message"]
     assert ok(mutate(stack.api, CLOSE, {"id": cr["id"]}, owner.token))["changeRequest"] == {
@@ -183,8 +189,9 @@ def test_approval_rule_counts_maintainers_not_the_author(stack: GitStack, tmp_pa
     work.write(fan("mug"), product("mug"))
     head = work.commit("mug")
     work.push("feature")
-    denied = error_of(mutate(stack.api, RULE, {"repository": repo, "requiredApprovals": 1},
-                             writer.token))
+    denied = error_of(
+        mutate(stack.api, RULE, {"repository": repo, "requiredApprovals": 1}, writer.token)
+    )
     assert denied["code"] == "PERMISSION_DENIED"
     ok(mutate(stack.api, RULE, {"repository": repo, "requiredApprovals": 1}, owner.token))
 

@@ -20,8 +20,12 @@ from gitstore.domain.changes import (
 def product(name: str, **spec: Any) -> dict[str, Any]:
     body = {"title": name.title(), "price": {"amount": "59.00", "currency": "EUR"}}
     body.update(spec)
-    return {"apiVersion": "gitstore.dev/v1", "kind": "Product",
-            "metadata": {"name": name}, "spec": body}
+    return {
+        "apiVersion": "gitstore.dev/v1",
+        "kind": "Product",
+        "metadata": {"name": name},
+        "spec": body,
+    }
 
 
 def yml(doc: dict[str, Any]) -> bytes:
@@ -38,8 +42,12 @@ VARIANTS = [{"sku": "TEE-S", "stock": 1}, {"sku": "TEE-M", "stock": 2}]
 def test_diff_per_resource_and_field() -> None:
     old = snapshot(files(tee=product("tee"), cap=product("cap")))
     new = snapshot(
-        {**files(tee=product("tee", price={"amount": "55.00", "currency": "EUR"}),
-                 mug=product("mug")), "README.md": b"hi\n"}
+        {
+            **files(
+                tee=product("tee", price={"amount": "55.00", "currency": "EUR"}), mug=product("mug")
+            ),
+            "README.md": b"hi\n",
+        }
     )
     changes = {(c.kind, c.name, c.op): c for c in semantic_diff(old, new)}
     tee = changes[("Product", "tee", "changed")]
@@ -74,23 +82,29 @@ def test_merge_of_different_fields_is_clean_and_keeps_target_format() -> None:
 def test_variants_merge_by_sku() -> None:
     base = product("tee", variants=VARIANTS)
     target = product("tee", variants=[{"sku": "TEE-S", "stock": 5}, VARIANTS[1]])
-    source = product("tee", variants=[VARIANTS[0], {"sku": "TEE-M", "stock": 9},
-                                      {"sku": "TEE-L", "stock": 1}])
+    source = product(
+        "tee", variants=[VARIANTS[0], {"sku": "TEE-M", "stock": 9}, {"sku": "TEE-L", "stock": 1}]
+    )
     result = merge_snapshots(
         snapshot(files(tee=base)), snapshot(files(tee=target)), snapshot(files(tee=source))
     )
     assert result.clean, result.conflicts
     merged = yaml.safe_load(result.actions["products/tee.yaml"] or b"")
     assert merged["spec"]["variants"] == [
-        {"sku": "TEE-S", "stock": 5}, {"sku": "TEE-M", "stock": 9}, {"sku": "TEE-L", "stock": 1}
+        {"sku": "TEE-S", "stock": 5},
+        {"sku": "TEE-M", "stock": 9},
+        {"sku": "TEE-L", "stock": 1},
     ]
 
 
 def test_same_field_changed_differently_is_a_conflict_per_field() -> None:
     base = product("tee", variants=VARIANTS)
     target = product("tee", variants=[VARIANTS[0], {"sku": "TEE-M", "stock": 3}])
-    source = product("tee", variants=[VARIANTS[0], {"sku": "TEE-M", "stock": 4}],
-                     price={"amount": "1.00", "currency": "EUR"})
+    source = product(
+        "tee",
+        variants=[VARIANTS[0], {"sku": "TEE-M", "stock": 4}],
+        price={"amount": "1.00", "currency": "EUR"},
+    )
     result = merge_snapshots(
         snapshot(files(tee=base)), snapshot(files(tee=target)), snapshot(files(tee=source))
     )

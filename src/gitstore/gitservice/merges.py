@@ -74,7 +74,9 @@ def write_commit(
         edits, changes = commits.plan_actions(base.tree, actions, blobs)
         tree = treeedit.apply(repo, base.tree, edits)
         sha = repo.create_commit(None, author, committer, message, tree, parents)
-        return pb.WriteCommitResponse(commit_sha=str(sha), tree_sha=str(tree), changed_paths=changes)
+        return pb.WriteCommitResponse(
+            commit_sha=str(sha), tree_sha=str(tree), changed_paths=changes
+        )
 
 
 def update_branch(
@@ -87,7 +89,9 @@ def update_branch(
     ref = names.branch_ref(req.branch)
     expected = names.expected_head(req.expected_head)
     if expected is None or expected == names.ZERO_SHA:
-        raise InvalidArgument("expected_head must be the branch's current head", field="expected_head")
+        raise InvalidArgument(
+            "expected_head must be the branch's current head", field="expected_head"
+        )
     metadata.trailer_pairs(req.trailers)
     with store.write(repo_id) as repo:
         head = cas.current(repo, ref)

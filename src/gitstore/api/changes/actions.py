@@ -84,9 +84,7 @@ async def create(
     record = await writable_repository(services.store, principal, repository)
     target = target_branch or record.default_branch
     if source_branch == target:
-        raise InvalidArgument(
-            f"source and target branch are both {target!r}", field="targetBranch"
-        )
+        raise InvalidArgument(f"source and target branch are both {target!r}", field="targetBranch")
     head, base = await _heads(services, record, source_branch, target)
     cr = await services.store.create_change_request(
         record.id,
@@ -108,9 +106,11 @@ async def visible(
 ) -> ChangeRequestView:
     """The change request if the caller may read its repository; ``NOT_FOUND`` otherwise."""
     missing = NotFound(f"change request {change_request_id!r} not found", field="id")
-    cr = await services.store.get_change_request(change_request_id) if is_uuid(
-        change_request_id
-    ) else None
+    cr = (
+        await services.store.get_change_request(change_request_id)
+        if is_uuid(change_request_id)
+        else None
+    )
     record = await services.store.get_repository(cr.repository_uuid) if cr else None
     if cr is None or record is None:
         raise missing
@@ -197,9 +197,7 @@ async def close(
     services: ApiServices, principal: Principal, change_request_id: str
 ) -> ChangeRequestView:
     view = await writable(services, principal, change_request_id)
-    cr = await services.store.update_change_request(
-        view.cr.id, state=ChangeRequestStatus.CLOSED
-    )
+    cr = await services.store.update_change_request(view.cr.id, state=ChangeRequestStatus.CLOSED)
     await notify.notify(services, notify.CLOSED, view.record, cr, principal.username)
     return ChangeRequestView(view.record, cr)
 

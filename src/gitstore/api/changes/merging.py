@@ -39,7 +39,8 @@ from gitstore.domain.changes import (
     merge_snapshots,
     semantic_diff,
 )
-from gitstore.domain.errors import Aborted, FailedPrecondition, NotFound
+from gitstore.domain.content import KindRegistry
+from gitstore.domain.errors import Aborted, FailedPrecondition
 from gitstore.domain.publishing import (
     PolicyFacts,
     PushedCommit,
@@ -97,7 +98,9 @@ async def sides(services: ApiServices, record: RepositoryRecord, cr: ChangeReque
     return Sides(source, target, found.merge_base, found.left_is_ancestor)
 
 
-async def _registry_and_limit(services: ApiServices, record: RepositoryRecord, revision: str):  # type: ignore[no-untyped-def]
+async def _registry_and_limit(
+    services: ApiServices, record: RepositoryRecord, revision: str
+) -> tuple[KindRegistry, int]:
     registry = await services.kinds().registry(record.repository_id, revision)
     return registry, services.settings.content.max_manifest_bytes
 
@@ -183,7 +186,11 @@ async def approvals(services: ApiServices, view: ChangeRequestView) -> Approvals
 def _conflict_message(conflicts: list[Conflict]) -> str:
     lines = [c.message for c in conflicts[:MAX_LISTED]]
     more = len(conflicts) - len(lines)
-    return f"{len(conflicts)} conflict(s): " + "; ".join(lines) + (f"; and {more} more" if more else "")
+    return (
+        f"{len(conflicts)} conflict(s): "
+        + "; ".join(lines)
+        + (f"; and {more} more" if more else "")
+    )
 
 
 def _violation_message(violations: list[Violation]) -> str:
@@ -192,8 +199,10 @@ def _violation_message(violations: list[Violation]) -> str:
         for v in violations[:MAX_LISTED]
     ]
     more = len(violations) - len(lines)
-    return "the merged result is not valid: " + "; ".join(lines) + (
-        f"; and {more} more" if more else ""
+    return (
+        "the merged result is not valid: "
+        + "; ".join(lines)
+        + (f"; and {more} more" if more else "")
     )
 
 
@@ -209,7 +218,9 @@ async def merge(
     view = await writable(services, principal, change_request_id)
     record, cr = view.record, view.cr
     if cr.state is not ChangeRequestStatus.OPEN:
-        raise ChangeRefused("NOT_MERGEABLE", f"change request !{cr.number} is {cr.state}", field="id")
+        raise ChangeRefused(
+            "NOT_MERGEABLE", f"change request !{cr.number} is {cr.state}", field="id"
+        )
     s = await sides(services, record, cr)
     if s.source_head != expected_head:
         raise ChangeRefused(
@@ -225,7 +236,9 @@ async def merge(
             f" (not the author's own); {needed.missing} more needed",
         )
     if s.merge_base == s.source_head:
-        raise ChangeRefused("NOT_MERGEABLE", f"{cr.target_branch} already contains {cr.source_branch}")
+        raise ChangeRefused(
+            "NOT_MERGEABLE", f"{cr.target_branch} already contains {cr.source_branch}"
+        )
     trailers = pb.Trailers(actor=principal.username, request_id=request_id)
     if strategy is MergeStrategy.FAST_FORWARD:
         if not s.fast_forward:
@@ -250,7 +263,9 @@ async def merge(
             )
         )
     except FailedPrecondition as exc:
-        raise Aborted(f"{cr.target_branch} moved while merging; merge again ({exc.message})") from None
+        raise Aborted(
+            f"{cr.target_branch} moved while merging; merge again ({exc.message})"
+        ) from None
     await audit_ref_update(
         services.store,
         principal.username,
@@ -331,6 +346,3 @@ async def _validate(
     violations = ref_violations(push, policy, PolicyFacts()) + violations
     if violations:
         raise ChangeRefused("VALIDATION_FAILED", _violation_message(violations))
-
-
-__all__ = ["Approvals", "Mergeability", "NotFound", "approvals", "diff", "merge", "mergeability"]

@@ -70,9 +70,7 @@ async def after_push(
             if not want.requested:
                 continue
             if branch == record.default_branch:
-                lines.append(
-                    f"change-request: {branch} is the default branch; push another branch"
-                )
+                lines.append(f"change-request: {branch} is the default branch; push another branch")
                 continue
             cr, new_one = await open_from_push(services, record, branch, username, want.title)
             gid = encode_global_id("ChangeRequest", cr.id)

@@ -64,8 +64,7 @@ def add_mutations(builder: SchemaBuilder, types: Types) -> None:
         },
         payload_fields={**payload, "review": GraphQLField(types.review)},
         resolve=_review,
-        description="Approve, request changes or comment (writers; not the author's own "
-        "approval).",
+        description="Approve, request changes or comment (writers; not the author's own approval).",
     )
     add_mutation(
         builder,
@@ -179,5 +178,7 @@ async def _close(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
 async def _rule(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
     ctx = context_of(info)
     n = data["requiredApprovals"]
-    await actions.set_required_approvals(ctx.services, ctx.require_principal(), data["repository"], n)
+    await actions.set_required_approvals(
+        ctx.services, ctx.require_principal(), data["repository"], n
+    )
     return {"requiredApprovals": n}

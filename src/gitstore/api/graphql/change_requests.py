@@ -219,8 +219,12 @@ class Types:
         self.review = builder.add_type(
             GraphQLObjectType(
                 "ChangeRequestReview",
-                {**note_fields, "verdict": GraphQLField(GraphQLNonNull(self.verdict),
-                                                        resolve=lambda n, _i: ReviewVerdict(n.verdict))},
+                {
+                    **note_fields,
+                    "verdict": GraphQLField(
+                        GraphQLNonNull(self.verdict), resolve=lambda n, _i: ReviewVerdict(n.verdict)
+                    ),
+                },
             )
         )
         self.comment = builder.add_type(GraphQLObjectType("ChangeRequestComment", note_fields))
@@ -255,7 +259,9 @@ class Types:
                         description="Merge base -> source head, per resource and field.",
                     ),
                     "validation": GraphQLField(GraphQLNonNull(validation), resolve=_validation),
-                    "mergeability": GraphQLField(GraphQLNonNull(mergeability), resolve=_mergeability),
+                    "mergeability": GraphQLField(
+                        GraphQLNonNull(mergeability), resolve=_mergeability
+                    ),
                     "approvals": GraphQLField(GraphQLNonNull(approvals), resolve=_approvals),
                     "reviews": GraphQLField(
                         GraphQLNonNull(GraphQLList(GraphQLNonNull(self.review))),

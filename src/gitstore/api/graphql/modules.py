@@ -11,8 +11,8 @@ from ..storeschema.status import SchemaStatusModule
 from .audit import AuditModule
 from .builder import SchemaModule
 from .catalog_mutations import CatalogMutationsModule
-from .change_requests import ChangeRequestsModule
 from .catalog_reads import CatalogReadsModule
+from .change_requests import ChangeRequestsModule
 from .identity import IdentityModule
 from .namespaces import NamespacesModule
 from .releases import ReleasesModule

@@ -137,9 +137,9 @@ class DeliveryDispatcher:
             await check_destination(webhook.url, allow_private=self.settings.allow_private)
             body = body_of(delivery.payload)
             response = await self._http().post(
-                webhook.url, content=body, headers=headers_for(
-                    delivery.id, webhook.secret, body, event_of(delivery.payload)
-                ),
+                webhook.url,
+                content=body,
+                headers=headers_for(delivery.id, webhook.secret, body, event_of(delivery.payload)),
             )
             status = response.status_code
             if not 200 <= status < 300:

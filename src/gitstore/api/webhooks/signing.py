@@ -69,6 +69,8 @@ def headers_for(
 def event_of(payload: dict[str, Any]) -> str:
     """The event a delivery's payload is about (change request payloads name theirs)."""
     event = payload.get("event")
-    return event if isinstance(event, str) and event.startswith("change_request.") else (
-        RELEASE_PUBLISHED
+    return (
+        event
+        if isinstance(event, str) and event.startswith("change_request.")
+        else (RELEASE_PUBLISHED)
     )

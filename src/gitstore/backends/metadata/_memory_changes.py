@@ -41,7 +41,9 @@ class MemoryChangeRequests(ChangeRequestMetadata):
 
     def _live(self) -> list[ChangeRequest]:
         """Change requests of repositories that still exist (deletion cascades)."""
-        return [r for r in self._change_requests.values() if r.repository_uuid in self._repositories]
+        return [
+            r for r in self._change_requests.values() if r.repository_uuid in self._repositories
+        ]
 
     async def create_change_request(
         self,

@@ -174,7 +174,9 @@ class SqlChangeRequests(ChangeRequestMetadata):
             where.append(f"source_branch = {m}")
             params.append(source_branch)
         cond = " AND ".join(where)
-        total = await self._cr_exec(f"SELECT count(*) AS n FROM change_requests WHERE {cond}", *params)
+        total = await self._cr_exec(
+            f"SELECT count(*) AS n FROM change_requests WHERE {cond}", *params
+        )
         page_params: list[Any] = list(params)
         if after is not None:
             cond += f" AND number < {m}"
@@ -274,7 +276,9 @@ class SqlChangeRequests(ChangeRequestMetadata):
             "head_sha": made.head_sha,
             "created_at": self._CODEC.ts_out(made.created_at),
         }
-        await self._cr_exec(rows.insert_sql("change_request_notes", values, self._MARK), *values.values())
+        await self._cr_exec(
+            rows.insert_sql("change_request_notes", values, self._MARK), *values.values()
+        )
         return made
 
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:
@@ -285,7 +289,10 @@ class SqlChangeRequests(ChangeRequestMetadata):
         return [note(r, self._CODEC) for r in await self._cr_exec(sql, change_request_id)]
 
     async def get_required_approvals(self, repository_uuid: str) -> int:
-        sql = f"SELECT required_approvals FROM change_request_rules WHERE repository_uuid = {self._MARK}"
+        sql = (
+            "SELECT required_approvals FROM change_request_rules"
+            f" WHERE repository_uuid = {self._MARK}"
+        )
         found = await self._cr_exec(sql, repository_uuid)
         return int(found[0]["required_approvals"]) if found else 0
 
@@ -294,7 +301,8 @@ class SqlChangeRequests(ChangeRequestMetadata):
         await self._cr_repository(repository_uuid)
         m = self._MARK
         sql = (
-            f"INSERT INTO change_request_rules (repository_uuid, required_approvals) VALUES ({m}, {m})"
-            " ON CONFLICT (repository_uuid) DO UPDATE SET required_approvals = excluded.required_approvals"
+            "INSERT INTO change_request_rules (repository_uuid, required_approvals)"
+            f" VALUES ({m}, {m}) ON CONFLICT (repository_uuid)"
+            " DO UPDATE SET required_approvals = excluded.required_approvals"
         )
         await self._cr_exec(sql, repository_uuid, approvals)

@@ -55,8 +55,8 @@ from gitstore.domain.errors import (
 from . import _common as c
 from . import _rows as rows
 from ._postgres_git import PostgresGitStore
-from ._sql_changes import SqlChangeRequests
 from ._postgres_util import Conn, K, Row, _all, _count, _insert, _one
+from ._sql_changes import SqlChangeRequests
 from .base import (
     DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     AccessToken,

@@ -93,7 +93,9 @@ class ResourceChange:
 def semantic_diff(old: Snapshot, new: Snapshot) -> list[ResourceChange]:
     """Changes that turn ``old`` into ``new``, sorted by kind, name (then plain files)."""
     out: list[ResourceChange] = []
-    for ident in sorted(old.manifests.keys() | new.manifests.keys(), key=lambda i: (i.kind, i.name)):
+    for ident in sorted(
+        old.manifests.keys() | new.manifests.keys(), key=lambda i: (i.kind, i.name)
+    ):
         before, after = old.manifests.get(ident), new.manifests.get(ident)
         if before is None and after is not None:
             fields = tuple(diff_manifests(None, after.manifest))

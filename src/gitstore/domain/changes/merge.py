@@ -243,4 +243,3 @@ def _merge_keyed(
         if merged is not _ABSENT:
             out.append(merged)
     return out
-

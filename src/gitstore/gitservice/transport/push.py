@@ -91,7 +91,11 @@ def push_options(raw: Any) -> list[str]:
     most 1,024 characters each; anything else is dropped."""
     if not isinstance(raw, list):
         return []
-    return [o for o in raw[:MAX_PUSH_OPTIONS] if isinstance(o, str) and o and len(o) <= MAX_PUSH_OPTION_CHARS]
+    return [
+        o
+        for o in raw[:MAX_PUSH_OPTIONS]
+        if isinstance(o, str) and o and len(o) <= MAX_PUSH_OPTION_CHARS
+    ]
 
 
 def _hook_context(context: pb.PushContext) -> hook_pb.PushContext:
