@@ -86,6 +86,15 @@ def test_diff_validation_and_fast_forward_with_stale_head(stack: GitStack, tmp_p
     assert work.remote_head("main") == head
     again = error_of(merge(stack, owner, cr["id"], head, "FAST_FORWARD"))
     assert again["code"] == "NOT_MERGEABLE"
+    after = detail(stack, owner, cr["id"])  # a merged request keeps its diff
+    assert {(c["kind"], c["name"], c["op"]) for c in after["diff"]} == {
+        ("Product", "mug", "ADDED"),
+        ("Product", "tee", "CHANGED"),
+    }
+    assert (
+        after["validation"]["valid"]
+        and after["mergeability"]["reason"] == "the change request is MERGED"
+    )
 
 
 def diverge(stack: GitStack, owner: Person, repo: str, work: Work, branch: str, price: str) -> str:
@@ -228,6 +237,8 @@ def test_push_option_opens_then_updates_a_change_request(stack: GitStack, tmp_pa
     assert "change request !1 updated to" in out and "change request !1 is open" in out, out
     listed = execute(stack.api, LIST, {"repo": repo, "state": "OPEN"}, owner.token)
     assert [n["headSha"] for n in listed["changeRequests"]["nodes"]] == [second]
+    assert ok(merge(stack, owner, cr["id"], second, "FAST_FORWARD"))["mergeSha"] == second
+    work.write(fan("hat"), product("hat"))
+    work.commit("hat")
     out = work.push("main", "change-request")
     assert "change-request: main is the default branch" in out, out
-    assert ok(merge(stack, owner, cr["id"], second, "FAST_FORWARD"))["mergeSha"] == second

@@ -105,14 +105,24 @@ async def _registry_and_limit(
     return registry, services.settings.content.max_manifest_bytes
 
 
+async def span(services: ApiServices, view: ChangeRequestView) -> tuple[str, str]:
+    """(merge base, source head) the request is about: live while it is OPEN (and both
+    branches exist), else what was recorded last (a merged request keeps its diff)."""
+    record, cr = view.record, view.cr
+    if cr.state is not ChangeRequestStatus.OPEN:
+        return cr.base_sha, cr.head_sha
+    source = await branch_head(services, record, cr.source_branch)
+    target = await branch_head(services, record, cr.target_branch)
+    if source is None or target is None:
+        return cr.base_sha, cr.head_sha
+    found = await services.git().merge_base(record.repository_id, target, source)
+    return found.merge_base, source
+
+
 async def diff(services: ApiServices, view: ChangeRequestView) -> list[ResourceChange]:
     """What the change request brings: merge base -> source head, per resource and field."""
-    record, cr = view.record, view.cr
-    source = await branch_head(services, record, cr.source_branch) or cr.head_sha
-    target = await branch_head(services, record, cr.target_branch)
-    base = cr.base_sha
-    if target is not None:
-        base = (await services.git().merge_base(record.repository_id, target, source)).merge_base
+    record = view.record
+    base, source = await span(services, view)
     repo = record.repository_id
     paths = await trees.changed_paths(services.git(), repo, base, source)
     registry, limit = await _registry_and_limit(services, record, source)
@@ -125,11 +135,11 @@ async def head_validation(
 ) -> tuple[str, list[Violation], int]:
     """The source head checked as a push onto the merge base: (head, violations, files)."""
     record, cr = view.record, view.cr
-    s = await sides(services, record, cr)
+    base, head = await span(services, view)
     violations, validated = await check_candidate(
-        services, record.repository_id, HEADS + cr.target_branch, s.merge_base, s.source_head
+        services, record.repository_id, HEADS + cr.target_branch, base, head
     )
-    return s.source_head, violations, validated
+    return head, violations, validated
 
 
 async def mergeability(services: ApiServices, view: ChangeRequestView) -> Mergeability:
