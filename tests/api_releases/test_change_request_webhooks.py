@@ -1,4 +1,5 @@
-"""Change request events reach the repository's webhooks (signed, with their own
+"""Change request events (opened; updated by an API write to the source branch; closed)
+reach the repository's webhooks (signed, with their own
 ``X-GitStore-Event``), through the same deliveries and dispatcher as ``release.published``."""
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ CLOSE = """mutation($input: CloseChangeRequestInput!) {
 }"""
 
 
-def test_opened_and_closed_are_posted(stack: Stack, owner: Person, repo: str) -> None:
+def test_opened_updated_and_closed_are_posted(stack: Stack, owner: Person, repo: str) -> None:
     ok(upsert_product(stack.api, owner.token, repo, "p"))
     doc = {
         "apiVersion": "gitstore.dev/v1",
@@ -47,8 +48,17 @@ def test_opened_and_closed_are_posted(stack: Stack, owner: Person, repo: str) ->
                 owner.token,
             )
         )["changeRequest"]
+        doc["spec"] = product_spec(title="Other again")
+        moved = ok(
+            mutate(
+                stack.api,
+                APPLY,
+                {"repository": repo, "manifests": [{"manifest": doc}], "branch": "other"},
+                owner.token,
+            )
+        )
         ok(mutate(stack.api, CLOSE, {"id": cr["id"]}, owner.token))
-        wait_for(lambda: hook.count() >= 2, "two webhook POSTs")
+        wait_for(lambda: hook.count() >= 3, "three webhook POSTs")
         events = []
         for request in hook.requests:
             headers = {k.lower(): v for k, v in request.headers.items()}
@@ -61,7 +71,10 @@ def test_opened_and_closed_are_posted(stack: Stack, owner: Person, repo: str) ->
             assert payload["repository"] == repo
             assert payload["changeRequest"]["number"] == cr["number"]
             events.append((payload["event"], payload["changeRequest"]["state"]))
+            if payload["event"] == "change_request.updated":
+                assert payload["changeRequest"]["headSha"] == moved["commit"]
         assert sorted(events) == [
             ("change_request.closed", "CLOSED"),
             ("change_request.opened", "OPEN"),
+            ("change_request.updated", "OPEN"),
         ]

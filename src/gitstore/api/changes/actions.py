@@ -8,9 +8,10 @@ review their own change request with APPROVE or REQUEST_CHANGES (a COMMENT is fi
 
 A change request records the source branch head and the merge base with the target when it
 is opened and whenever the source branch moves (``source_moved``: every push and every API
-commit to a branch updates the open change requests from it, as the post-receive path and
-the write path call it) — the ``updated`` event. ``git push -o change-request`` opens one
-(``open_from_push``) or, when one is open already, updates its title.
+commit to a branch updates the open change requests from it — the post-receive path and
+``CatalogWriter.after_commit`` call it) — the ``updated`` event.
+``git push -o change-request`` opens one (``open_from_push``) or, when one is open already,
+updates its title.
 """
 
 from __future__ import annotations
