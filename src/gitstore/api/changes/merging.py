@@ -23,6 +23,7 @@ diff, the head's validation, the mergeability with its conflicts).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -62,6 +63,7 @@ from .validation import check_candidate
 if TYPE_CHECKING:
     from ..services import ApiServices
 
+log = logging.getLogger("gitstore.api.changes")
 MAX_LISTED = 20
 
 
@@ -289,15 +291,23 @@ async def merge(
     )
     if cr.target_branch == record.default_branch:
         services.store_schemas.changed(record)
-    merged = await services.store.update_change_request(
-        cr.id,
-        expected_head=None,
-        head_sha=s.source_head,
-        base_sha=s.merge_base,
-        state=ChangeRequestStatus.MERGED,
-        merge_sha=candidate,
-        merged_by=principal.username,
-    )
+    try:
+        merged = await services.store.update_change_request(
+            cr.id,
+            head_sha=s.source_head,
+            base_sha=s.merge_base,
+            state=ChangeRequestStatus.MERGED,
+            merge_sha=candidate,
+            merged_by=principal.username,
+        )
+    except FailedPrecondition as exc:
+        # The target has moved (durably); the request was closed meanwhile. Say so.
+        log.warning("merged %s into %s but: %s", cr.id, cr.target_branch, exc.message)
+        raise ChangeRefused(
+            "NOT_MERGEABLE",
+            f"{cr.target_branch} now is {candidate}, but change request !{cr.number} was"
+            f" closed meanwhile ({exc.message})",
+        ) from None
     await notify.notify(services, notify.MERGED, record, merged, principal.username)
     return ChangeRequestView(record, merged)
 
