@@ -36,6 +36,7 @@ DETAIL = f"""query($id: ID!) {{ changeRequest(id: $id) {{
   approvals {{ required missing }}
   reviews {{ author verdict }} comments {{ author body }}
 }} }}"""
+DETAIL_MIN = "query($id: ID!) { changeRequest(id: $id) { number } }"
 LIST = f"""query($repo: String!, $state: ChangeRequestState) {{
   changeRequests(repository: $repo, state: $state, first: 10) {{
     totalCount nodes {{ {CR_FIELDS} }} }} }}"""

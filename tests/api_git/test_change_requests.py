@@ -19,6 +19,7 @@ from tests.support.graphql_ops import Person, error_of, execute, mutate, ok
 from .change_ops import (
     CLOSE,
     COMMENT,
+    DETAIL_MIN,
     LIST,
     REVIEW,
     RULE,
@@ -62,6 +63,15 @@ def test_diff_validation_and_fast_forward_with_stale_head(stack: GitStack, tmp_p
         head,
         1,
     )
+    node = execute(
+        stack.api,
+        "query($id: ID!) { node(id: $id) { ... on ChangeRequest { number title } } }",
+        {"id": cr["id"]},
+        owner.token,
+    )["node"]
+    assert node == {"number": 1, "title": "Change cheaper"}
+    stranger = stack.person()
+    assert execute(stack.api, DETAIL_MIN, {"id": cr["id"]}, stranger.token)["changeRequest"] is None
     seen = detail(stack, owner, cr["id"])
     changes = {(c["kind"], c["name"]): c for c in seen["diff"]}
     assert changes[("Product", "mug")]["op"] == "ADDED"

@@ -61,6 +61,7 @@ class ChangeRequestsModule:
 
     def contribute(self, builder: SchemaBuilder) -> None:
         types = Types(builder)
+        builder.register_node(CHANGE_REQUEST, _node, [ChangeRequestView])
         builder.add_query_field(
             "changeRequest",
             GraphQLField(
@@ -272,6 +273,7 @@ class Types:
                         resolve=_comments,
                     ),
                 },
+                interfaces=[builder.node_interface],
                 description="A proposal to merge a branch into another, with review.",
             )
         )
@@ -280,6 +282,14 @@ class Types:
 def raw_id(value: str) -> str:
     """The UUID of a ChangeRequest global ID (``INVALID_ARGUMENT`` naming ``id`` if not one)."""
     return decode_global_id(value, CHANGE_REQUEST).id
+
+
+async def _node(info: ResolveInfo, raw: str) -> ChangeRequestView | None:
+    ctx = context_of(info)
+    try:
+        return await actions.visible(ctx.services, ctx.actor(), raw)
+    except NotFound:
+        return None
 
 
 async def _one(_root: Any, info: ResolveInfo, id: str) -> ChangeRequestView | None:
