@@ -370,6 +370,11 @@ class ApiServices:
         """The bound port of the hook service (None unless started with ``hook_server``)."""
         return self._hooks.port if self._hooks is not None else None
 
+    def wake_deliveries(self) -> None:
+        """Tell the webhook dispatcher that deliveries were queued (no-op without one)."""
+        if self._background is not None:
+            self._background.dispatcher.wake()
+
     def git(self) -> GitClient:
         """The git service client."""
         if self._git is None:

@@ -195,6 +195,29 @@ class GitClient:
         response = await self._unary(self._stub.DeleteTag, request, timeout)
         return str(response.old_target)
 
+    async def merge_base(
+        self, repository_id: str, left: str, right: str, *, timeout: float | None = None
+    ) -> pb.MergeBaseResponse:
+        request = pb.MergeBaseRequest(repository_id=repository_id, left=left, right=right)
+        response: pb.MergeBaseResponse = await self._unary(self._stub.MergeBase, request, timeout)
+        return response
+
+    async def write_commit(
+        self, request: pb.WriteCommitRequest, *, timeout: float | None = None
+    ) -> pb.WriteCommitResponse:
+        response: pb.WriteCommitResponse = await self._unary(
+            self._stub.WriteCommit, request, timeout
+        )
+        return response
+
+    async def update_branch(
+        self, request: pb.UpdateBranchRequest, *, timeout: float | None = None
+    ) -> pb.UpdateBranchResponse:
+        response: pb.UpdateBranchResponse = await self._unary(
+            self._stub.UpdateBranch, request, timeout
+        )
+        return response
+
     async def get_changed_paths(
         self, request: pb.GetChangedPathsRequest, *, timeout: float | None = None
     ) -> list[pb.ChangedPath]:

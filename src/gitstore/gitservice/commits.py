@@ -382,3 +382,21 @@ def commit_files(
     raise Aborted(
         f"{ref} kept moving; gave up after {git.max_commit_retries + 1} attempts, try again"
     )
+
+
+def plan_actions(
+    tree: pygit2.Tree | None, actions: list[pb.CommitAction], blobs: list[pygit2.Oid | None]
+) -> tuple[list[treeedit.Edit], list[pb.ChangedPath]]:
+    """The tree edits and changed paths of ``actions`` on ``tree`` (checks as in a commit)."""
+    plan = _plan(tree, actions, blobs)
+    return plan.edits, plan.changes
+
+
+def write_blobs(repo: pygit2.Repository, actions: list[pb.CommitAction]) -> list[pygit2.Oid | None]:
+    return [
+        repo.create_blob(a.content)
+        if a.action in (A.ACTION_TYPE_CREATE, A.ACTION_TYPE_UPDATE, A.ACTION_TYPE_UPSERT)
+        or (a.action == A.ACTION_TYPE_MOVE and a.content)
+        else None
+        for a in actions
+    ]

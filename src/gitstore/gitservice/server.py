@@ -50,7 +50,7 @@ from gitstore.domain.identity import RepositoryId
 from gitstore.git.status import status_of
 from gitstore.git.v1 import git_service_pb2 as pb
 from gitstore.git.v1 import git_service_pb2_grpc as pb_grpc
-from gitstore.gitservice import commits, durability, reads
+from gitstore.gitservice import commits, durability, merges, reads
 from gitstore.gitservice.housekeeping import Housekeeper, Report, Stats
 from gitstore.gitservice.outbox import Outbox
 from gitstore.gitservice.refs import RefService
@@ -256,6 +256,33 @@ class GitServicer(pb_grpc.GitServiceServicer):
     ) -> Iterator[pb.CommitInfo]:
         repo_id = RepositoryId.parse(request.repository_id)
         return reads.commit_log(self._source(repo_id, request.quarantine_id), repo_id, request)
+
+    # ------------------------------------------------------------------ merges
+
+    @unary
+    def MergeBase(
+        self, request: pb.MergeBaseRequest, context: grpc.ServicerContext
+    ) -> pb.MergeBaseResponse:
+        return merges.merge_base(self.store, RepositoryId.parse(request.repository_id), request)
+
+    @unary
+    def WriteCommit(
+        self, request: pb.WriteCommitRequest, context: grpc.ServicerContext
+    ) -> pb.WriteCommitResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        try:
+            return merges.write_commit(self.store, self.git, repo_id, request)
+        finally:
+            self._wrote(repo_id)
+
+    @unary
+    def UpdateBranch(
+        self, request: pb.UpdateBranchRequest, context: grpc.ServicerContext
+    ) -> pb.UpdateBranchResponse:
+        repo_id = RepositoryId.parse(request.repository_id)
+        response = merges.update_branch(self.store, self.outbox, self.git, repo_id, request)
+        self._wrote(repo_id)
+        return response
 
     # ------------------------------------------------------------------ refs
 

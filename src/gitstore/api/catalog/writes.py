@@ -106,6 +106,9 @@ async def _discard(task: asyncio.Task[Any]) -> None:
         task.exception()  # retrieved: no "never retrieved" log
 
 
+AfterCommit = Callable[[RepositoryRecord, str, str], Awaitable[object]]
+
+
 class CatalogWriter:
     def __init__(
         self,
@@ -119,8 +122,12 @@ class CatalogWriter:
         kinds: KindsLoader | None = None,
         hook_runner: Callable[[], HookRunner] | None = None,
         hook_pool: Callable[[], AsyncHookRunner] | None = None,
+        after_commit: AfterCommit | None = None,
     ) -> None:
         self.store = store
+        # told (repository, full ref, actor) after each commit: change requests from the
+        # branch move to the new head (``api.changes``); failures are logged, not raised
+        self.after_commit = after_commit
         self.git = git
         self.kv = kv
         self.settings = settings
@@ -378,6 +385,11 @@ class CatalogWriter:
             )
         except Exception:
             log.exception("audit of %s on %s failed", response.commit_sha, record.repository_id)
+        if self.after_commit is not None:
+            try:
+                await self.after_commit(record, view.ref, caller.principal.username)
+            except Exception:
+                log.exception("after-commit of %s on %s failed", view.ref, record.repository_id)
 
     async def _prepare(
         self, view: BranchView, record: RepositoryRecord, planner: Planner

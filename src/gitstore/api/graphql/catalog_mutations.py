@@ -51,6 +51,7 @@ from ..catalog.writes_layout import migrate_layout
 from ..catalog.writes_metrics import WriteMetrics, write_metrics
 from ..catalog.writes_plan import Change
 from ..catalog.writes_problems import USER_ERROR_CODES, WriteRefused
+from ..changes.actions import source_moved
 from ..context import context_of
 from .builder import SchemaBuilder
 from .catalog_mutation_types import MutationTypes
@@ -93,6 +94,9 @@ class CatalogMutationsModule:
                     kinds=services.kinds(),
                     hook_runner=services.hook_runner,
                     hook_pool=services.hook_pool,
+                    after_commit=lambda record, ref, actor: source_moved(
+                        services, record, ref.removeprefix("refs/heads/"), actor
+                    ),
                 ),
                 Caller(principal, ctx.request_id),
             )

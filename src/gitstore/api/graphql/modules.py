@@ -12,6 +12,7 @@ from .audit import AuditModule
 from .builder import SchemaModule
 from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
+from .change_requests import ChangeRequestsModule
 from .identity import IdentityModule
 from .namespaces import NamespacesModule
 from .reindex import ReindexModule
@@ -33,6 +34,7 @@ def default_modules() -> list[SchemaModule]:
         AuditModule(),
         ReleasesModule(),
         ReindexModule(),
+        ChangeRequestsModule(),
         ResourcesModule(),
         SchemaStatusModule(repository_argument=True),
         WatchModule(),

@@ -12,6 +12,8 @@ is logged and reported as a ``remote:`` line, never raised for a single update.
   pusher, the transport as ``source`` and the push id as correlation id. The commit passed is
   the one the tag peels to (``ResolveRevision`` of the new object id peels lightweight and
   annotated tags alike). Its lines are returned as ``messages``.
+* **Change requests**: every branch update moves the open change requests from that branch
+  (``updated``); ``git push -o change-request[.title=...]`` opens one (``changes.pushes``).
 * **Store schemas**: an update of the default branch tells ``StoreSchemas.changed`` to check
   the repository's kinds now (``api.storeschema``).
 """
@@ -30,6 +32,7 @@ from gitstore.domain.publishing import (
 )
 from gitstore.hook.v1 import hook_service_pb2 as hook_pb2
 
+from ..changes.pushes import after_push
 from ..refaudit import REF_UPDATE, audit_ref_update
 from .prereceive import repository_record
 
@@ -74,6 +77,19 @@ async def post_receive(
         except Exception as exc:  # the push has landed; say what failed, do not raise
             log.exception("recording release %s of %s failed", cls.short, record.repository_id)
             messages.append(f"release {cls.short}: could not be recorded ({exc})")
+    try:
+        messages.extend(
+            await after_push(
+                services,
+                record,
+                ctx.username,
+                [(u.ref, u.old, u.new) for u in request.updates],
+                list(request.push_options),
+            )
+        )
+    except Exception as exc:  # the push has landed; say what failed, do not raise
+        log.exception("change requests after a push to %s failed", record.repository_id)
+        messages.append(f"change requests: not updated ({exc})")
     return hook_pb2.PostReceiveResponse(messages=messages)
 
 

@@ -36,7 +36,7 @@ from gitstore.backends.metadata.base_git import WebhookDelivery
 from gitstore.config import WebhookSettings
 from gitstore.domain.errors import InvalidArgument, NotFound
 
-from .signing import body_of, headers_for
+from .signing import body_of, event_of, headers_for
 from .urls import check_destination
 
 log = logging.getLogger("gitstore.api.webhooks")
@@ -137,7 +137,9 @@ class DeliveryDispatcher:
             await check_destination(webhook.url, allow_private=self.settings.allow_private)
             body = body_of(delivery.payload)
             response = await self._http().post(
-                webhook.url, content=body, headers=headers_for(delivery.id, webhook.secret, body)
+                webhook.url,
+                content=body,
+                headers=headers_for(delivery.id, webhook.secret, body, event_of(delivery.payload)),
             )
             status = response.status_code
             if not 200 <= status < 300:

@@ -52,11 +52,25 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def headers_for(delivery_id: str, secret: str, body: bytes) -> dict[str, str]:
+def headers_for(
+    delivery_id: str, secret: str, body: bytes, event: str = RELEASE_PUBLISHED
+) -> dict[str, str]:
+    """Headers of one POST; ``event`` is the payload's ``event`` (change request events) or
+    ``release.published``."""
     return {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        EVENT_HEADER: RELEASE_PUBLISHED,
+        EVENT_HEADER: event,
         DELIVERY_HEADER: delivery_id,
         SIGNATURE_HEADER: signature(secret, body),
     }
+
+
+def event_of(payload: dict[str, Any]) -> str:
+    """The event a delivery's payload is about (change request payloads name theirs)."""
+    event = payload.get("event")
+    return (
+        event
+        if isinstance(event, str) and event.startswith("change_request.")
+        else (RELEASE_PUBLISHED)
+    )

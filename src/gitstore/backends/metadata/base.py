@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from gitstore.backends.metadata.base_changes import ChangeRequestMetadata
 from gitstore.backends.metadata.base_git import GitMetadata
 
 T = TypeVar("T")
@@ -192,7 +193,7 @@ class RepositoryPatch:
     require_signed_commits: bool | None = None
 
 
-class MetadataStore(GitMetadata, abc.ABC):
+class MetadataStore(GitMetadata, ChangeRequestMetadata, abc.ABC):
     # ------------------------------------------------------------------ lifecycle
     @abc.abstractmethod
     async def migrate(self) -> int:

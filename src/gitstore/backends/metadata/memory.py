@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 
 from . import _common as c
+from ._memory_changes import MemoryChangeRequests
 from ._memory_git import MemoryGitStore
 from .base import (
     DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
@@ -65,7 +66,7 @@ def _page_by_created(
     return Page(items, total, len(ordered) > first, end)
 
 
-class MemoryMetadataStore(MemoryGitStore, MetadataStore):
+class MemoryMetadataStore(MemoryChangeRequests, MemoryGitStore, MetadataStore):
     """All metadata in process memory. ``MemoryMetadataStore()`` takes no arguments."""
 
     def __init__(self) -> None:
@@ -78,6 +79,7 @@ class MemoryMetadataStore(MemoryGitStore, MetadataStore):
         self._idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
         self._audit: list[tuple[int, AuditEntry]] = []
         self._init_git()
+        self._init_changes()
 
     # ------------------------------------------------------------------ lifecycle
     async def migrate(self) -> int:

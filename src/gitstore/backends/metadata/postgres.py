@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg.errors
 from psycopg import sql
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -55,6 +56,7 @@ from . import _common as c
 from . import _rows as rows
 from ._postgres_git import PostgresGitStore
 from ._postgres_util import Conn, K, Row, _all, _count, _insert, _one
+from ._sql_changes import SqlChangeRequests
 from .base import (
     DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     AccessToken,
@@ -81,7 +83,7 @@ _REPO_BY_ID = rows.REPO_SELECT + " WHERE r.id = %s"
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class PostgresMetadataStore(PostgresGitStore, MetadataStore):
+class PostgresMetadataStore(PostgresGitStore, SqlChangeRequests, MetadataStore):
     """``PostgresMetadataStore(conninfo, *, schema=None, min_size=1, max_size=10,
     timeout=10.0)``; ``conninfo`` is a libpq URL or key/value string."""
 
@@ -170,6 +172,13 @@ class PostgresMetadataStore(PostgresGitStore, MetadataStore):
     async def _all(self, query: str, *params: Any) -> list[Row]:
         async with self._tx() as conn:
             return await _all(conn, query, *params)
+
+    async def _cr_exec(self, query: str, *params: Any) -> list[Any]:
+        """One statement in its own transaction; its rows (none for a plain write)."""
+        async with self._tx() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(query.encode(), params)
+            return await cur.fetchall() if cur.description is not None else []
 
     async def _change(self, query: str, *params: Any) -> int:
         async with self._tx() as conn:

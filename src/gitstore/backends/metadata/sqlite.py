@@ -56,6 +56,7 @@ from gitstore.domain.errors import (
 
 from . import _common as c
 from . import _rows as rows
+from ._sql_changes import SqlChangeRequests
 from ._sqlite_git import SqliteGitStore
 from ._sqlite_idempotency import SqliteIdempotency
 from ._sqlite_util import (
@@ -102,7 +103,7 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, MetadataStore):
+class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, SqlChangeRequests, MetadataStore):
     """``SqliteMetadataStore(path, *, busy_timeout=5.0)``; the file and its directory are
     created on first use (normally ``migrate()``)."""
 
@@ -122,6 +123,10 @@ class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, MetadataStore):
         return self._path
 
     # ------------------------------------------------------------------ plumbing
+    async def _cr_exec(self, sql: str, *params: Any) -> list[Any]:
+        """One statement on the writer thread (autocommit: atomic on its own)."""
+        return await self._run(_exec_all, sql, params)
+
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise Unavailable("the metadata store is closed")
@@ -549,6 +554,10 @@ def _retry_locked(action: Callable[[], object], budget_ms: int) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+def _exec_all(conn: Conn, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
+    return conn.execute(sql, params).fetchall()
 
 
 def _integrity_error(exc: sqlite3.IntegrityError) -> GitStoreError:

@@ -1437,3 +1437,206 @@ class OptimizeRepositoryResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OptimizeRepositoryResponse: _TypeAlias = OptimizeRepositoryResponse  # noqa: Y015
+
+@_typing.final
+class MergeBaseRequest(_message.Message):
+    """---------------------------------------------------------------- merges (change requests)
+
+    The best common ancestor of two commits (git merge-base).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    LEFT_FIELD_NUMBER: _builtins.int
+    RIGHT_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    left: _builtins.str
+    right: _builtins.str
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        left: _builtins.str = ...,
+        right: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["left", b"left", "repository_id", b"repository_id", "right", b"right"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeBaseRequest: _TypeAlias = MergeBaseRequest  # noqa: Y015
+
+@_typing.final
+class MergeBaseResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MERGE_BASE_FIELD_NUMBER: _builtins.int
+    LEFT_SHA_FIELD_NUMBER: _builtins.int
+    RIGHT_SHA_FIELD_NUMBER: _builtins.int
+    LEFT_IS_ANCESTOR_FIELD_NUMBER: _builtins.int
+    merge_base: _builtins.str
+    """Empty when the two histories share no commit."""
+    left_sha: _builtins.str
+    right_sha: _builtins.str
+    left_is_ancestor: _builtins.bool
+    """Whether `left` is an ancestor of (or equal to) `right`: a fast-forward is possible."""
+    def __init__(
+        self,
+        *,
+        merge_base: _builtins.str = ...,
+        left_sha: _builtins.str = ...,
+        right_sha: _builtins.str = ...,
+        left_is_ancestor: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["left_is_ancestor", b"left_is_ancestor", "left_sha", b"left_sha", "merge_base", b"merge_base", "right_sha", b"right_sha"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeBaseResponse: _TypeAlias = MergeBaseResponse  # noqa: Y015
+
+@_typing.final
+class WriteCommitRequest(_message.Message):
+    """A commit object built by tree edits on `base_revision`'s tree, with the given parents;
+    no ref moves (UpdateBranch moves one). Used for server-side merges: the merged tree is
+    written, validated, then the target branch is moved to it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    BASE_REVISION_FIELD_NUMBER: _builtins.int
+    PARENT_REVISIONS_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
+    COMMITTER_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    TRAILERS_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    base_revision: _builtins.str
+    message: _builtins.str
+    @_builtins.property
+    def parent_revisions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Parent revisions in order (the first is usually the target head). At most 8."""
+
+    @_builtins.property
+    def author(self) -> Global___Signature: ...
+    @_builtins.property
+    def committer(self) -> Global___Signature: ...
+    @_builtins.property
+    def trailers(self) -> Global___Trailers: ...
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedCompositeFieldContainer[Global___CommitAction]:
+        """May be empty (the commit keeps base_revision's tree)."""
+
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        base_revision: _builtins.str = ...,
+        parent_revisions: _abc.Iterable[_builtins.str] | None = ...,
+        author: Global___Signature | None = ...,
+        committer: Global___Signature | None = ...,
+        message: _builtins.str = ...,
+        trailers: Global___Trailers | None = ...,
+        actions: _abc.Iterable[Global___CommitAction] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "committer", b"committer", "trailers", b"trailers"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "author", b"author", "base_revision", b"base_revision", "committer", b"committer", "message", b"message", "parent_revisions", b"parent_revisions", "repository_id", b"repository_id", "trailers", b"trailers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteCommitRequest: _TypeAlias = WriteCommitRequest  # noqa: Y015
+
+@_typing.final
+class WriteCommitResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMIT_SHA_FIELD_NUMBER: _builtins.int
+    TREE_SHA_FIELD_NUMBER: _builtins.int
+    CHANGED_PATHS_FIELD_NUMBER: _builtins.int
+    commit_sha: _builtins.str
+    tree_sha: _builtins.str
+    @_builtins.property
+    def changed_paths(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChangedPath]: ...
+    def __init__(
+        self,
+        *,
+        commit_sha: _builtins.str = ...,
+        tree_sha: _builtins.str = ...,
+        changed_paths: _abc.Iterable[Global___ChangedPath] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_paths", b"changed_paths", "commit_sha", b"commit_sha", "tree_sha", b"tree_sha"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WriteCommitResponse: _TypeAlias = WriteCommitResponse  # noqa: Y015
+
+@_typing.final
+class UpdateBranchRequest(_message.Message):
+    """Move an existing branch from `expected_head` to `new_target`, which must descend from it
+    (a fast-forward). Stale `expected_head` is FAILED_PRECONDITION. One ref-update event with
+    the changed paths between the two commits, like a push.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REPOSITORY_ID_FIELD_NUMBER: _builtins.int
+    BRANCH_FIELD_NUMBER: _builtins.int
+    EXPECTED_HEAD_FIELD_NUMBER: _builtins.int
+    NEW_TARGET_FIELD_NUMBER: _builtins.int
+    TRAILERS_FIELD_NUMBER: _builtins.int
+    repository_id: _builtins.str
+    branch: _builtins.str
+    expected_head: _builtins.str
+    new_target: _builtins.str
+    @_builtins.property
+    def trailers(self) -> Global___Trailers: ...
+    def __init__(
+        self,
+        *,
+        repository_id: _builtins.str = ...,
+        branch: _builtins.str = ...,
+        expected_head: _builtins.str = ...,
+        new_target: _builtins.str = ...,
+        trailers: Global___Trailers | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trailers", b"trailers"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["branch", b"branch", "expected_head", b"expected_head", "new_target", b"new_target", "repository_id", b"repository_id", "trailers", b"trailers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateBranchRequest: _TypeAlias = UpdateBranchRequest  # noqa: Y015
+
+@_typing.final
+class UpdateBranchResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OLD_HEAD_FIELD_NUMBER: _builtins.int
+    NEW_HEAD_FIELD_NUMBER: _builtins.int
+    CHANGED_PATHS_FIELD_NUMBER: _builtins.int
+    old_head: _builtins.str
+    new_head: _builtins.str
+    @_builtins.property
+    def changed_paths(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChangedPath]: ...
+    def __init__(
+        self,
+        *,
+        old_head: _builtins.str = ...,
+        new_head: _builtins.str = ...,
+        changed_paths: _abc.Iterable[Global___ChangedPath] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_paths", b"changed_paths", "new_head", b"new_head", "old_head", b"old_head"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateBranchResponse: _TypeAlias = UpdateBranchResponse  # noqa: Y015

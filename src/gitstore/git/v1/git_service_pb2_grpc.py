@@ -109,6 +109,21 @@ class GitServiceStub:
                 request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitLogRequest.SerializeToString,
                 response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitInfo.FromString,
                 _registered_method=True)
+        self.MergeBase = channel.unary_unary(
+                '/gitstore.git.v1.GitService/MergeBase',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.MergeBaseRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.MergeBaseResponse.FromString,
+                _registered_method=True)
+        self.WriteCommit = channel.unary_unary(
+                '/gitstore.git.v1.GitService/WriteCommit',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.WriteCommitRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.WriteCommitResponse.FromString,
+                _registered_method=True)
+        self.UpdateBranch = channel.unary_unary(
+                '/gitstore.git.v1.GitService/UpdateBranch',
+                request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.UpdateBranchRequest.SerializeToString,
+                response_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.UpdateBranchResponse.FromString,
+                _registered_method=True)
         self.AdvertiseRefs = channel.unary_stream(
                 '/gitstore.git.v1.GitService/AdvertiseRefs',
                 request_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.AdvertiseRefsRequest.SerializeToString,
@@ -225,6 +240,24 @@ class GitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MergeBase(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WriteCommit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateBranch(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AdvertiseRefs(self, request, context):
         """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's).
         """
@@ -329,6 +362,21 @@ def add_GitServiceServicer_to_server(servicer, server):
                     servicer.CommitLog,
                     request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitLogRequest.FromString,
                     response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitInfo.SerializeToString,
+            ),
+            'MergeBase': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeBase,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.MergeBaseRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.MergeBaseResponse.SerializeToString,
+            ),
+            'WriteCommit': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteCommit,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.WriteCommitRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.WriteCommitResponse.SerializeToString,
+            ),
+            'UpdateBranch': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateBranch,
+                    request_deserializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.UpdateBranchRequest.FromString,
+                    response_serializer=gitstore_dot_git_dot_v1_dot_git__service__pb2.UpdateBranchResponse.SerializeToString,
             ),
             'AdvertiseRefs': grpc.unary_stream_rpc_method_handler(
                     servicer.AdvertiseRefs,
@@ -756,6 +804,87 @@ class GitService:
             '/gitstore.git.v1.GitService/CommitLog',
             gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitLogRequest.SerializeToString,
             gitstore_dot_git_dot_v1_dot_git__service__pb2.CommitInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeBase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gitstore.git.v1.GitService/MergeBase',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.MergeBaseRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.MergeBaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteCommit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gitstore.git.v1.GitService/WriteCommit',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.WriteCommitRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.WriteCommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateBranch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gitstore.git.v1.GitService/UpdateBranch',
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.UpdateBranchRequest.SerializeToString,
+            gitstore_dot_git_dot_v1_dot_git__service__pb2.UpdateBranchResponse.FromString,
             options,
             channel_credentials,
             insecure,

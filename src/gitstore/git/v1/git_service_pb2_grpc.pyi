@@ -59,6 +59,9 @@ class GitServiceStub:
     DeleteTag: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.DeleteTagRequest, _git_service_pb2.DeleteTagResponse]
     GetChangedPaths: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.GetChangedPathsRequest, _git_service_pb2.GetChangedPathsResponse]
     CommitLog: _grpc.UnaryStreamMultiCallable[_git_service_pb2.CommitLogRequest, _git_service_pb2.CommitInfo]
+    MergeBase: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.MergeBaseRequest, _git_service_pb2.MergeBaseResponse]
+    WriteCommit: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.WriteCommitRequest, _git_service_pb2.WriteCommitResponse]
+    UpdateBranch: _grpc.UnaryUnaryMultiCallable[_git_service_pb2.UpdateBranchRequest, _git_service_pb2.UpdateBranchResponse]
     AdvertiseRefs: _grpc.UnaryStreamMultiCallable[_git_service_pb2.AdvertiseRefsRequest, _git_service_pb2.PackResponse]
     """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's)."""
     UploadPack: _grpc.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]
@@ -86,6 +89,9 @@ class GitServiceAsyncStub(GitServiceStub):
     DeleteTag: _aio.UnaryUnaryMultiCallable[_git_service_pb2.DeleteTagRequest, _git_service_pb2.DeleteTagResponse]  # type: ignore[assignment]
     GetChangedPaths: _aio.UnaryUnaryMultiCallable[_git_service_pb2.GetChangedPathsRequest, _git_service_pb2.GetChangedPathsResponse]  # type: ignore[assignment]
     CommitLog: _aio.UnaryStreamMultiCallable[_git_service_pb2.CommitLogRequest, _git_service_pb2.CommitInfo]  # type: ignore[assignment]
+    MergeBase: _aio.UnaryUnaryMultiCallable[_git_service_pb2.MergeBaseRequest, _git_service_pb2.MergeBaseResponse]  # type: ignore[assignment]
+    WriteCommit: _aio.UnaryUnaryMultiCallable[_git_service_pb2.WriteCommitRequest, _git_service_pb2.WriteCommitResponse]  # type: ignore[assignment]
+    UpdateBranch: _aio.UnaryUnaryMultiCallable[_git_service_pb2.UpdateBranchRequest, _git_service_pb2.UpdateBranchResponse]  # type: ignore[assignment]
     AdvertiseRefs: _aio.UnaryStreamMultiCallable[_git_service_pb2.AdvertiseRefsRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
     """Smart protocol: info/refs advertisement (without the "# service=" header, which is HTTP's)."""
     UploadPack: _aio.StreamStreamMultiCallable[_git_service_pb2.PackRequest, _git_service_pb2.PackResponse]  # type: ignore[assignment]
@@ -200,6 +206,27 @@ class GitServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _git_service_pb2.CommitLogRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_git_service_pb2.CommitInfo], _abc.AsyncIterator[_git_service_pb2.CommitInfo]]: ...
+
+    @_abc_1.abstractmethod
+    def MergeBase(
+        self,
+        request: _git_service_pb2.MergeBaseRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_git_service_pb2.MergeBaseResponse, _abc.Awaitable[_git_service_pb2.MergeBaseResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WriteCommit(
+        self,
+        request: _git_service_pb2.WriteCommitRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_git_service_pb2.WriteCommitResponse, _abc.Awaitable[_git_service_pb2.WriteCommitResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateBranch(
+        self,
+        request: _git_service_pb2.UpdateBranchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_git_service_pb2.UpdateBranchResponse, _abc.Awaitable[_git_service_pb2.UpdateBranchResponse]]: ...
 
     @_abc_1.abstractmethod
     def AdvertiseRefs(

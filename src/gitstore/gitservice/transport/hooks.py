@@ -59,6 +59,10 @@ def main() -> int:
         "quarantine": os.environ.get("GIT_QUARANTINE_PATH", ""),
         "object_directory": os.environ.get("GIT_OBJECT_DIRECTORY", ""),
         "alternates": os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES", ""),
+        "push_options": [
+            os.environ.get("GIT_PUSH_OPTION_%d" % i, "")
+            for i in range(min(int(os.environ.get("GIT_PUSH_OPTION_COUNT") or 0), 100))
+        ],
     }
     try:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -114,7 +114,7 @@ def git_command(
     name = check_service(service)
     argv = ["git", "-c", f"core.hooksPath={hooks_dir}"]
     if name == RECEIVE_PACK:
-        argv += ["-c", "receive.advertisePushOptions=false"]
+        argv += ["-c", "receive.advertisePushOptions=true"]
         for option in FSCK_OPTIONS:
             argv += ["-c", option]
     argv.append(name.removeprefix("git-"))

@@ -82,6 +82,22 @@ class Push:
     rows: dict[_Key, int] = field(default_factory=dict)
 
 
+MAX_PUSH_OPTIONS = 100
+MAX_PUSH_OPTION_CHARS = 1024
+
+
+def push_options(raw: Any) -> list[str]:
+    """The push options the hook reported (``git push -o``), bounded: at most 100 of at
+    most 1,024 characters each; anything else is dropped."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        o
+        for o in raw[:MAX_PUSH_OPTIONS]
+        if isinstance(o, str) and o and len(o) <= MAX_PUSH_OPTION_CHARS
+    ]
+
+
 def _hook_context(context: pb.PushContext) -> hook_pb.PushContext:
     return hook_pb.PushContext(
         username=context.username,
@@ -249,7 +265,7 @@ class GitTransport:
         if request.get("hook") == "pre-receive":
             return self._pre_receive(push, updates, request)
         if request.get("hook") == "post-receive":
-            return self._post_receive(push, updates)
+            return self._post_receive(push, updates, push_options(request.get("push_options")))
         raise InvalidArgument(f"unknown hook {request.get('hook')!r}")
 
     def _pre_receive(
@@ -288,7 +304,9 @@ class GitTransport:
                 push.rows[(ref, old, new)] = self.outbox.intent(event)
         return {"allowed": answer.allowed, "messages": list(answer.messages)}
 
-    def _post_receive(self, push: Push, updates: list[_Key]) -> dict[str, Any]:
+    def _post_receive(
+        self, push: Push, updates: list[_Key], options: list[str] | None = None
+    ) -> dict[str, Any]:
         for key in updates:
             row = push.rows.pop(key, None)
             if row is not None:
@@ -299,6 +317,7 @@ class GitTransport:
             repository_id=str(push.repo_id),
             updates=[hook_pb.RefUpdate(ref=ref, old=old, new=new) for ref, old, new in updates],
             context=_hook_context(push.context),
+            push_options=options or [],
         )
         try:
             answer = self.hooks.post_receive(call)

@@ -400,6 +400,7 @@ class PostReceiveRequest(_message.Message):
     REPOSITORY_ID_FIELD_NUMBER: _builtins.int
     UPDATES_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    PUSH_OPTIONS_FIELD_NUMBER: _builtins.int
     repository_id: _builtins.str
     @_builtins.property
     def updates(self) -> _containers.RepeatedCompositeFieldContainer[Global___RefUpdate]:
@@ -407,16 +408,21 @@ class PostReceiveRequest(_message.Message):
 
     @_builtins.property
     def context(self) -> Global___PushContext: ...
+    @_builtins.property
+    def push_options(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The push options the client sent (`git push -o key[=value]`), in order."""
+
     def __init__(
         self,
         *,
         repository_id: _builtins.str = ...,
         updates: _abc.Iterable[Global___RefUpdate] | None = ...,
         context: Global___PushContext | None = ...,
+        push_options: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "repository_id", b"repository_id", "updates", b"updates"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "push_options", b"push_options", "repository_id", b"repository_id", "updates", b"updates"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
