@@ -12,8 +12,9 @@ is logged and reported as a ``remote:`` line, never raised for a single update.
   pusher, the transport as ``source`` and the push id as correlation id. The commit passed is
   the one the tag peels to (``ResolveRevision`` of the new object id peels lightweight and
   annotated tags alike). Its lines are returned as ``messages``.
-* **Store schemas**: an update of the default branch tells ``StoreSchemas.changed`` to check
-  the repository's kinds now (``api.storeschema``).
+* **Store schemas**: an update of the default branch makes ``StoreSchemas.settle`` check the
+  repository's kinds now and waits (bounded) for the outcome, so once ``git push`` returns the
+  store endpoint serves the pushed kinds (``api.storeschema``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ async def post_receive(
             extra={"remoteAddress": ctx.remote_address},
         )
         if update.ref == f"refs/heads/{record.default_branch}":
-            services.store_schemas.changed(record)  # its kinds may have changed
+            await services.store_schemas.settle(record)  # its kinds may have changed
         cls = classify_ref(update.ref, policy)
         if cls.kind is not RefKind.RELEASE_TAG or not is_zero(update.old) or is_zero(update.new):
             continue

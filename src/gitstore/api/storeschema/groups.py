@@ -79,6 +79,7 @@ class CustomKindsModule:
     def __init__(self, registry: KindRegistry) -> None:
         self.registry = registry
         self.fallbacks: dict[str, str] = {}  # kind → why it is served as JSON (last build)
+        self.types: dict[str, GraphQLObjectType] = {}  # kind → its output type (last build)
 
     def contribute(self, builder: SchemaBuilder) -> None:
         by_group: dict[str, list[KindDefinition]] = {}
@@ -90,7 +91,7 @@ class CustomKindsModule:
         for group in sorted(by_group):
             fields: dict[str, GraphQLField] = {}
             for definition in sorted(by_group[group], key=lambda d: d.kind):
-                kind_type = self._kind_type(builder, definition)
+                kind_type = self.types[definition.kind] = self._kind_type(builder, definition)
                 fields.update(_kind_fields(builder, definition, kind_type, taken=set(fields)))
             type_name = _free_type_name(builder, pascal(group_field_name(group)) + "Kinds")
             group_type = builder.add_type(

@@ -56,18 +56,23 @@ from starlette.requests import Request
 
 from gitstore.backends.metadata.base import RepositoryRecord
 from gitstore.domain.content import KindRegistry
-from gitstore.domain.content.kindset import builtin_registry
+from gitstore.domain.content.kindset import KINDS_DIRECTORY, builtin_registry
 from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
+from ..catalog.writes_result import WriteResult
 from ..graphql.builder import SchemaModule, build_schema
 from ..graphql.catalog_reads import CatalogReadsModule
 from ..graphql.documents import DocumentCache
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal
+from ..graphql.catalog_mutations import CatalogMutationsModule
+from ..graphql.releases import ReleasesModule
+from .bound import RepositoryBound
 from .groups import CustomKindsModule
+from .mutations import StoreMutationsModule
 from .status import SchemaStatusModule
 
 if TYPE_CHECKING:
@@ -77,6 +82,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"  # the fingerprint of a registry with no custom kinds
 DEFAULT_TTL = 1.0
+DEFAULT_SETTLE = 5.0  # seconds a push or an API write waits at most for its schema refresh
 DEFAULT_CAPACITY = 64
 DEFAULT_REPOSITORIES = 4096
 
@@ -148,6 +154,7 @@ class StoreSchemas:
     ttl: float = DEFAULT_TTL
     capacity: int = DEFAULT_CAPACITY
     repositories: int = DEFAULT_REPOSITORIES
+    settle_timeout: float = DEFAULT_SETTLE
     builds: int = 0  # candidates built (cache misses), for tests and metrics
     _schemas: OrderedDict[str, BuiltSchema] = field(default_factory=OrderedDict)
     _repos: OrderedDict[str, RepositorySchema] = field(default_factory=OrderedDict)
@@ -223,6 +230,40 @@ class StoreSchemas:
             self._again[key] = record
         else:
             self._start(record)
+
+    async def settle(self, record: RepositoryRecord) -> None:
+        """Check ``record``'s head now (``changed``) and wait — at most ``settle_timeout`` —
+        until a check that began after this call has published its outcome. A push's
+        post-receive and an API write that changed ``kinds/`` call it, so the pusher's or
+        writer's next request is served the new kinds. Repositories never served return at
+        once; a slow or failed check is logged by its task, never raised here."""
+        key = record.repository_id
+        running = self._tasks.get(key)
+        self.changed(record)
+        task = self._tasks.get(key)
+        if task is None:
+            return
+        deadline = time.monotonic() + self.settle_timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.settle_timeout)
+            follow = self._tasks.get(key)  # started by ``_done`` when one was running
+            if running is not None and follow is not None and follow is not task:
+                left = max(deadline - time.monotonic(), 0.0)
+                await asyncio.wait_for(asyncio.shield(follow), left)
+        except TimeoutError:
+            log.warning("store schema of %s: refresh still running after %.1f s", key,
+                        self.settle_timeout)
+        except Exception:  # noqa: BLE001, S110 - logged by the task's done callback
+            pass
+
+    async def committed(self, record: RepositoryRecord, result: WriteResult) -> None:
+        """``CatalogWriter.on_commit``: an API write committed ``result``. If it changed a file
+        under ``kinds/`` of the default branch, ``settle`` (the same trigger as a push)."""
+        if result.branch != record.default_branch or result.dry_run:
+            return
+        prefix = KINDS_DIRECTORY + "/"
+        if any(change.path.startswith(prefix) for change in result.changes):
+            await self.settle(record)
 
     def _start(self, record: RepositoryRecord) -> asyncio.Task[RepositorySchema]:
         key = record.repository_id
@@ -309,10 +350,14 @@ class StoreSchemas:
         """Build and validate a candidate (``CandidateError`` if it is not one)."""
         self.builds += 1
         custom = CustomKindsModule(registry)
+        catalog = CatalogMutationsModule(registry, typed_kinds=())
         modules: list[SchemaModule] = [
             CatalogReadsModule(registry, repository_argument=False),
             custom,
             SchemaStatusModule(),
+            RepositoryBound(catalog),
+            RepositoryBound(StoreMutationsModule(registry, catalog, custom)),
+            RepositoryBound(ReleasesModule()),
         ]
         try:
             schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
