@@ -300,7 +300,8 @@ class StoreSchemas:
             else:
                 kinds = await loader.of_tree(key, commit, tree)
                 registry = kinds.registry
-                left_out = tuple(f"{e.path}: {e.message}" for e in kinds.errors)
+                errors = (*loader.unreadable(tree), *kinds.errors)
+                left_out = tuple(f"{e.path}: {e.message}" for e in errors)
             fp = fingerprint(registry)
             built = self._schemas.get(fp) or self._build(fp, registry)
         except asyncio.CancelledError:
