@@ -109,9 +109,10 @@ class Store:
 
     def file_of(self, name: str) -> Path | None:
         for path in sorted((self.work / "kinds").rglob("*")):
-            if path.is_file() and (yaml.safe_load(path.read_text()) or {}).get("metadata", {}).get(
-                "name"
-            ) == name:
+            if (
+                path.is_file()
+                and (yaml.safe_load(path.read_text()) or {}).get("metadata", {}).get("name") == name
+            ):
                 return path
         return None
 
@@ -250,7 +251,9 @@ def test_twenty_kind_changes_while_a_client_queries(git_stack: GitStack, tmp_pat
         assert record is not None
         broken = json.dumps(invalid_kind()).encode()
         landed = git_stack.api.run(
-            commit(services.git(), record.repository_id, {"kinds/broken.json": broken}, branch="main")
+            commit(
+                services.git(), record.repository_id, {"kinds/broken.json": broken}, branch="main"
+            )
         ).commit_sha
         changes += 1
 
@@ -328,7 +331,14 @@ def test_a_request_in_flight_finishes_on_its_schema(git_stack: GitStack, tmp_pat
         time.sleep(0.05)
     store.push(put=kind("brand", ("title",)))
     assert store.fields("Brand") == {
-        "id", "name", "labels", "annotations", "version", "path", "spec", "title"
+        "id",
+        "name",
+        "labels",
+        "annotations",
+        "version",
+        "path",
+        "spec",
+        "title",
     }
     assert request.is_alive(), "the request finished before the swap: nothing was shown"
     assert store.status()["commit"] != head_before

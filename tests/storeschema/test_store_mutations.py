@@ -25,7 +25,8 @@ UPSERT_BRAND = f"""mutation($input: UpsertBrandInput!) {{
 DELETE_BRAND = f"""mutation($input: DeleteBrandInput!) {{
   deleteBrand(input: $input) {{ {PAYLOAD} deletedId }} }}"""
 UPSERT_PRODUCT = f"""mutation($input: UpsertProductInput!) {{
-  upsertProduct(input: $input) {{ {PAYLOAD} product {{ name title status price {{ amount currency }} }} }} }}"""
+  upsertProduct(input: $input) {{ {PAYLOAD}
+    product {{ name title status price {{ amount currency }} }} }} }}"""
 
 
 @pytest.fixture(autouse=True)

@@ -66,9 +66,7 @@ class _Binding:
             stripped = self._stripped.get(type_.name)
             if stripped is None:
                 fields = {n: f for n, f in type_.fields.items() if n != REPOSITORY}
-                stripped = GraphQLInputObjectType(
-                    type_.name, fields, description=type_.description
-                )
+                stripped = GraphQLInputObjectType(type_.name, fields, description=type_.description)
                 self._stripped[type_.name] = stripped
                 self._builder.add_type(stripped)
             return type_  # the module keeps using its own object; fields point at ours

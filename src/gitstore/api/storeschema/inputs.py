@@ -229,7 +229,9 @@ class _KindInputs:
                 n += 1
                 candidate = f"{field_}_{n}"
             taken.add(candidate)
-            fields[candidate] = self._field(prop, raw, type_name[: -len("Input")], required, out=True)
+            fields[candidate] = self._field(
+                prop, raw, type_name[: -len("Input")], required, out=True
+            )
         return made
 
     def _enum(

@@ -93,8 +93,11 @@ class StoreMutationsModule:
         assert t is not None, "CatalogMutationsModule contributes first"
         for definition in self.registry:
             kind = definition.kind
-            names = (f"Upsert{kind}Input", f"Upsert{kind}Payload")
-            names += (f"Delete{kind}Input", f"Delete{kind}Payload")
+            names = [
+                f"{verb}{kind}{part}"
+                for verb in ("Upsert", "Delete")
+                for part in ("Input", "Payload")
+            ]
             taken = [n for n in names if builder.has_type(n)]
             if taken:
                 self.skipped[kind] = f"type name {', '.join(taken)} is taken"
@@ -189,7 +192,9 @@ class StoreMutationsModule:
             record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
             operation = Remove(kind, data["name"])
-            result = await w.write(caller, f"delete{kind}", data, [operation], options, record=record)
+            result = await w.write(
+                caller, f"delete{kind}", data, [operation], options, record=record
+            )
             payload = _payload(result)
             payload["deletedId"] = encode_resource_id(kind, result.repository, data["name"])
             return payload

@@ -36,6 +36,10 @@ typed does not fail the candidate: it is served as JSON (``groups``).
 
 **Document cache.** Store schemas have their own ``DocumentCache``; every built schema gets a
 fresh version number from one counter, so cached documents and plans are keyed by schema.
+
+**Off the loop.** A candidate is built in a worker thread (``asyncio.to_thread``): tens of
+milliseconds of CPU that would otherwise stall every request of the process
+(``bench/bench_schema_swap.py`` measures storefront latency during swaps).
 """
 
 from __future__ import annotations
@@ -43,10 +47,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -63,13 +70,13 @@ from gitstore.git.kinds import EMPTY
 from ..catalog.access import readable_repository
 from ..catalog.writes_result import WriteResult
 from ..graphql.builder import SchemaModule, build_schema
+from ..graphql.catalog_mutations import CatalogMutationsModule
 from ..graphql.catalog_reads import CatalogReadsModule
 from ..graphql.documents import DocumentCache
 from ..graphql.holder import SchemaSnapshot
+from ..graphql.releases import ReleasesModule
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal
-from ..graphql.catalog_mutations import CatalogMutationsModule
-from ..graphql.releases import ReleasesModule
 from .bound import RepositoryBound
 from .groups import CustomKindsModule
 from .mutations import StoreMutationsModule
@@ -160,7 +167,8 @@ class StoreSchemas:
     _repos: OrderedDict[str, RepositorySchema] = field(default_factory=OrderedDict)
     _tasks: dict[str, asyncio.Task[RepositorySchema]] = field(default_factory=dict)
     _again: dict[str, RepositoryRecord] = field(default_factory=dict)
-    _version: int = 0
+    _versions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _documents: DocumentCache | None = None
 
     @property
@@ -251,8 +259,9 @@ class StoreSchemas:
                 left = max(deadline - time.monotonic(), 0.0)
                 await asyncio.wait_for(asyncio.shield(follow), left)
         except TimeoutError:
-            log.warning("store schema of %s: refresh still running after %.1f s", key,
-                        self.settle_timeout)
+            log.warning(
+                "store schema of %s: refresh still running after %.1f s", key, self.settle_timeout
+            )
         except Exception:  # noqa: BLE001, S110 - logged by the task's done callback
             pass
 
@@ -300,10 +309,10 @@ class StoreSchemas:
             else:
                 kinds = await loader.of_tree(key, commit, tree)
                 registry = kinds.registry
-                errors = (*loader.unreadable(tree), *kinds.errors)
-                left_out = tuple(f"{e.path}: {e.message}" for e in errors)
+                dropped = (*loader.unreadable(tree), *kinds.errors)
+                left_out = tuple(f"{e.path}: {e.message}" for e in dropped)
             fp = fingerprint(registry)
-            built = self._schemas.get(fp) or self._build(fp, registry)
+            built = self._schemas.get(fp) or await self._build_off_loop(fp, registry)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the last known-good schema stays
@@ -311,7 +320,9 @@ class StoreSchemas:
             failure = Failure(at, commit, None, errors)
             log.warning("store schema of %s not rebuilt: %s", key, "; ".join(errors))
             if old is None:  # nothing known-good yet: serve the built-ins meanwhile
-                base = self._schemas.get(BUILTIN) or self._build(BUILTIN, builtin_registry())
+                base = self._schemas.get(BUILTIN) or await self._build_off_loop(
+                    BUILTIN, builtin_registry()
+                )
                 state = RepositorySchema(base, None, None, now, at, failure)
             else:  # tree None: try again at the next check
                 state = dataclasses.replace(
@@ -347,9 +358,16 @@ class StoreSchemas:
             return None  # no commit yet
         return resolved.commit_sha or None
 
+    async def _build_off_loop(self, fp: str, registry: KindRegistry) -> BuiltSchema:
+        """``_build`` in a worker thread: a build is tens of milliseconds of CPU, which on
+        the event loop would stall every request of every repository meanwhile."""
+        return await asyncio.to_thread(self._build, fp, registry)
+
     def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
-        """Build and validate a candidate (``CandidateError`` if it is not one)."""
-        self.builds += 1
+        """Build and validate a candidate (``CandidateError`` if it is not one). Runs in a
+        worker thread: it touches nothing shared but the counters (under ``_lock``)."""
+        with self._lock:
+            self.builds += 1
         custom = CustomKindsModule(registry)
         catalog = CatalogMutationsModule(registry, typed_kinds=())
         modules: list[SchemaModule] = [
@@ -367,8 +385,9 @@ class StoreSchemas:
         errors = tuple(e.message for e in validate_schema(schema))
         if errors:
             raise CandidateError(errors)
-        self._version += 1
-        snapshot = SchemaSnapshot(schema, self._version, datetime.now(UTC))
+        with self._lock:
+            version = next(self._versions)
+        snapshot = SchemaSnapshot(schema, version, datetime.now(UTC))
         kinds = tuple(sorted(d.kind for d in registry if not d.builtin))
         untyped = tuple(f"{k}: {why}" for k, why in sorted(custom.fallbacks.items()))
         return BuiltSchema(snapshot, fp, kinds, untyped)
