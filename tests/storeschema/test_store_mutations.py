@@ -24,6 +24,8 @@ UPSERT_BRAND = f"""mutation($input: UpsertBrandInput!) {{
   upsertBrand(input: $input) {{ {PAYLOAD} brand {{ id name title country version }} }} }}"""
 DELETE_BRAND = f"""mutation($input: DeleteBrandInput!) {{
   deleteBrand(input: $input) {{ {PAYLOAD} deletedId }} }}"""
+DELETE_KIND = f"""mutation($input: DeleteKindDefinitionInput!) {{
+  deleteKindDefinition(input: $input) {{ {PAYLOAD} }} }}"""
 UPSERT_PRODUCT = f"""mutation($input: UpsertProductInput!) {{
   upsertProduct(input: $input) {{ {PAYLOAD}
     product {{ name title status price {{ amount currency }} }} }} }}"""
@@ -195,3 +197,31 @@ def test_a_stranger_cannot_write_a_public_store(stack: Stack, owner: Person) -> 
         )
     assert response.status_code in (200, 401), response.text
     assert "errors" in response.json()
+
+
+def test_documents_are_prepared_for_the_new_schema_before_the_swap(
+    stack: Stack, owner: Person, repo: str
+) -> None:
+    """The queries clients sent to the old schema are parsed, validated and planned for the
+    new one before it is served (one it refuses is skipped)."""
+    token = owner.token
+    schemas = stack.api.services.store_schemas
+    namespace, name = repo.split("/")
+    record = stack.api.run(stack.api.services.store.get_repository_by_name(namespace, name))
+    assert record is not None
+    storefront = "{ catalog { products(first: 3) { totalCount } } }"
+    items = [{"manifest": brand_kind()}]
+    committed(run(stack, repo, APPLY, {"input": {"manifests": items}}, token))
+    brands = "{ acmeExample { brands(first: 3) { totalCount } } }"
+    for query in (storefront, brands):
+        assert post(stack, repo, query, {}, token).status_code == 200
+    old = stack.api.run(schemas.snapshot(record)).version
+    assert {storefront, brands} <= set(schemas.documents.recent_queries(old, 10))
+
+    deleted = run(stack, repo, DELETE_KIND, {"input": {"name": "brands"}}, token)
+    committed(deleted)
+    new = stack.api.run(schemas.snapshot(record)).version
+    assert new != old
+    ready = schemas.documents.recent_queries(new, 10)
+    assert storefront in ready  # prepared before the swap, not by a request since
+    assert brands not in ready  # the new schema has no acmeExample: skipped

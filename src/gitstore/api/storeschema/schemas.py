@@ -38,8 +38,12 @@ typed does not fail the candidate: it is served as JSON (``groups``).
 fresh version number from one counter, so cached documents and plans are keyed by schema.
 
 **Off the loop.** A candidate is built in a worker thread (``asyncio.to_thread``): tens of
-milliseconds of CPU that would otherwise stall every request of the process
-(``bench/bench_schema_swap.py`` measures storefront latency during swaps).
+milliseconds of CPU that would otherwise stall every request of the process. Before a new
+schema replaces a repository's, the documents its clients used most recently with the old one
+(up to ``warm_documents``) are prepared for the new one in that thread too (``_warm``), so
+the requests right after a swap find them cached instead of each parsing, validating and
+planning on the event loop (``bench/bench_schema_swap.py`` measures storefront latency
+during swaps).
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from graphql import validate_schema
+from graphql import GraphQLError, OperationDefinitionNode, validate_schema
 from starlette.requests import Request
 
 from gitstore.backends.metadata.base import RepositoryRecord
@@ -72,7 +76,7 @@ from ..catalog.writes_result import WriteResult
 from ..graphql.builder import SchemaModule, build_schema
 from ..graphql.catalog_mutations import CatalogMutationsModule
 from ..graphql.catalog_reads import CatalogReadsModule
-from ..graphql.documents import DocumentCache
+from ..graphql.documents import DocumentCache, DocumentError
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.releases import ReleasesModule
 from ..graphql.source import SchemaChoice
@@ -89,6 +93,7 @@ log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"  # the fingerprint of a registry with no custom kinds
 DEFAULT_TTL = 1.0
+DEFAULT_WARM = 32  # documents prepared for a new schema before it is swapped in
 DEFAULT_SETTLE = 5.0  # seconds a push or an API write waits at most for its schema refresh
 DEFAULT_CAPACITY = 64
 DEFAULT_REPOSITORIES = 4096
@@ -162,6 +167,7 @@ class StoreSchemas:
     capacity: int = DEFAULT_CAPACITY
     repositories: int = DEFAULT_REPOSITORIES
     settle_timeout: float = DEFAULT_SETTLE
+    warm_documents: int = DEFAULT_WARM
     builds: int = 0  # candidates built (cache misses), for tests and metrics
     _schemas: OrderedDict[str, BuiltSchema] = field(default_factory=OrderedDict)
     _repos: OrderedDict[str, RepositorySchema] = field(default_factory=OrderedDict)
@@ -313,6 +319,8 @@ class StoreSchemas:
                 left_out = tuple(f"{e.path}: {e.message}" for e in dropped)
             fp = fingerprint(registry)
             built = self._schemas.get(fp) or await self._build_off_loop(fp, registry)
+            if old is not None and old.built is not built:  # its clients' documents, ready
+                await asyncio.to_thread(self._warm, old.built.snapshot, built.snapshot)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the last known-good schema stays
@@ -362,6 +370,23 @@ class StoreSchemas:
         """``_build`` in a worker thread: a build is tens of milliseconds of CPU, which on
         the event loop would stall every request of every repository meanwhile."""
         return await asyncio.to_thread(self._build, fp, registry)
+
+    def _warm(self, old: SchemaSnapshot, new: SchemaSnapshot) -> int:
+        """Prepare (parse, validate, plan) against ``new`` the documents most recently used
+        with ``old``, in a worker thread before ``new`` is published, so the first requests
+        after a swap do not all pay for it on the event loop. Documents ``new`` refuses
+        (a removed field) are skipped: their clients get the error when they ask."""
+        warmed = 0
+        for query in self.documents.recent_queries(old.version, self.warm_documents):
+            try:
+                prepared = self.documents.prepare(new, query)
+                for definition in prepared.document.definitions:
+                    if isinstance(definition, OperationDefinitionNode):
+                        prepared.plan(definition)
+            except (DocumentError, GraphQLError):
+                continue
+            warmed += 1
+        return warmed
 
     def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
         """Build and validate a candidate (``CandidateError`` if it is not one). Runs in a
