@@ -42,7 +42,7 @@ from gitstore.domain.content import KindDefinition, KindRegistry, ManifestFormat
 from ..catalog.ids import encode_resource_id
 from ..catalog.writes_inputs import Remove, WriteOptions
 from ..catalog.writes_problems import Problem, WriteRefused
-from ..graphql.builder import SchemaBuilder
+from ..graphql.builder import SchemaBuilder, SchemaBuildError
 from ..graphql.catalog_mutation_types import MutationTypes
 from ..graphql.catalog_mutations import CatalogMutationsModule, _mutation, _payload, catalog_writer
 from ..graphql.info import ResolveInfo
@@ -102,8 +102,11 @@ class StoreMutationsModule:
             if taken:
                 self.skipped[kind] = f"type name {', '.join(taken)} is taken"
                 continue
-            self._upsert(builder, t, definition)
-            self._delete(builder, t, definition)
+            try:
+                self._upsert(builder, t, definition)
+                self._delete(builder, t, definition)
+            except SchemaBuildError as exc:  # a root field of that name exists already
+                self.skipped[kind] = str(exc)
 
     # ------------------------------------------------------------------ upsert
     def _upsert(self, builder: SchemaBuilder, t: MutationTypes, definition: KindDefinition) -> None:

@@ -395,13 +395,15 @@ class StoreSchemas:
             self.builds += 1
         custom = CustomKindsModule(registry)
         catalog = CatalogMutationsModule(registry, typed_kinds=())
+        # the platform's modules first: a custom kind never takes one of their type names
+        # (``groups`` serves it under another), and the typed mutations need both
         modules: list[SchemaModule] = [
             CatalogReadsModule(registry, repository_argument=False),
-            custom,
             SchemaStatusModule(),
             RepositoryBound(catalog),
-            RepositoryBound(StoreMutationsModule(registry, catalog, custom)),
             RepositoryBound(ReleasesModule()),
+            custom,
+            RepositoryBound(store := StoreMutationsModule(registry, catalog, custom)),
         ]
         try:
             schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
@@ -415,4 +417,14 @@ class StoreSchemas:
         snapshot = SchemaSnapshot(schema, version, datetime.now(UTC))
         kinds = tuple(sorted(d.kind for d in registry if not d.builtin))
         untyped = tuple(f"{k}: {why}" for k, why in sorted(custom.fallbacks.items()))
+        untyped += tuple(
+            f"{k} (no typed mutations): {why}"
+            for k, why in sorted(store.skipped.items())
+            if not registry.get(k).builtin
+        )
+        untyped += tuple(
+            f"{k} (upsert takes spec: JSON): {why}"
+            for k, why in sorted(store.untyped_inputs.items())
+            if not registry.get(k).builtin
+        )
         return BuiltSchema(snapshot, fp, kinds, untyped)
