@@ -13,6 +13,7 @@ in that benchmark's JSON and in the summary.
     python bench/run.py --quick         # smaller sizes: a smoke test
     python bench/run.py --only commit   # bench_commit.py only
     python bench/run.py --only writers  # bench_writers.py: 20 concurrent writers vs one
+    python bench/run.py --only schema_swap  # storefront p99 during store-schema swaps
 """
 
 from __future__ import annotations
