@@ -3,8 +3,8 @@ while 20 kind changes arrive — pushed with a stock ``git push`` (Smart HTTP, r
 written through the store endpoint's own mutations — adding, changing and removing kinds, and
 invalid ones. No request fails; each change is visible before a 2 s deadline (polled, no
 timing assertion beyond that); an invalid change leaves the last good schema served, and the
-one that reached the branch past the checks is reported by ``schemaStatus``. A request in
-flight finishes on the schema it started with."""
+one that reached the branch past the checks is reported by ``schemaStatus``. (A request in
+flight finishing on the schema it started with: ``test_store_mutations``.)"""
 
 from __future__ import annotations
 
@@ -297,56 +297,3 @@ def test_pushes_refresh_at_once_without_the_ttl(git_stack: GitStack, tmp_path: P
         assert store.fields("Brand") is None
     finally:
         schemas.ttl = 1.0
-
-
-def test_a_request_in_flight_finishes_on_its_schema(git_stack: GitStack, tmp_path: Path) -> None:
-    """An ``upsertBrand`` that waits for the index (no worker runs here: it waits its whole
-    ``indexTimeout``) selects ``brand { country }``; while it waits, a push removes
-    ``country`` from ``Brand``. It still answers, on the schema it started with."""
-    store = Store(git_stack, tmp_path / "work")
-    store.push(put=kind("brand", ("title", "country")))
-    assert store.fields("Brand") is not None
-    query = """mutation($input: UpsertBrandInput!) { upsertBrand(input: $input) {
-      committed userErrors { message } brand { title country } } }"""
-    variables = {
-        "input": {
-            "name": "acme",
-            "title": "Acme",
-            "country": "NL",
-            "waitForIndex": True,
-            "indexTimeout": 10,
-        }
-    }
-    answers: list[httpx.Response] = []
-    head_before = store.status()["commit"]
-    request = threading.Thread(target=lambda: answers.append(store.post(query, variables)))
-    request.start()
-    # the mutation has committed (and now waits for the index) once the head moves
-    visible_deadline = time.monotonic() + 60
-    while True:
-        store.sync()
-        if (store.work / "brands").exists():
-            break
-        assert time.monotonic() < visible_deadline, "the in-flight write never committed"
-        time.sleep(0.05)
-    store.push(put=kind("brand", ("title",)))
-    assert store.fields("Brand") == {
-        "id",
-        "name",
-        "labels",
-        "annotations",
-        "version",
-        "path",
-        "spec",
-        "title",
-    }
-    assert request.is_alive(), "the request finished before the swap: nothing was shown"
-    assert store.status()["commit"] != head_before
-    request.join(timeout=60)
-    (answer,) = answers
-    assert answer.status_code == 200, answer.text
-    body = answer.json()
-    assert "errors" not in body, body
-    payload = body["data"]["upsertBrand"]
-    assert payload["committed"] is True
-    assert payload["brand"] == {"title": "Acme", "country": "NL"}

@@ -5,6 +5,8 @@ without a ``repository`` argument, and the schema refreshed as soon as an API wr
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -225,3 +227,86 @@ def test_documents_are_prepared_for_the_new_schema_before_the_swap(
     ready = schemas.documents.recent_queries(new, 10)
     assert storefront in ready  # prepared before the swap, not by a request since
     assert brands not in ready  # the new schema has no acmeExample: skipped
+
+
+def test_a_request_in_flight_finishes_on_its_schema(stack: Stack, owner: Person, repo: str) -> None:
+    """An ``upsertBrand`` selecting ``brand { country }`` waits for the index (no worker runs
+    here: it waits until the test moves the draft head); meanwhile a write removes ``country``
+    from ``Brand`` and the new schema is served. The request still answers, on the schema
+    it started with."""
+    token = owner.token
+    with_country = brand_kind(required=("title",))
+    committed(
+        run(stack, repo, APPLY, {"input": {"manifests": [{"manifest": with_country}]}}, token)
+    )
+    query = """mutation($input: UpsertBrandInput!) { upsertBrand(input: $input) {
+      commit userErrors { message } brand { title country } } }"""
+    variables = {
+        "input": {
+            "name": "acme",
+            "title": "Acme",
+            "country": "NL",
+            "waitForIndex": True,
+            "indexTimeout": 60,
+        }
+    }
+    head = stack.git_head(repo)
+    answers: list[httpx.Response] = []
+    with httpx.Client(timeout=120) as client:
+
+        def send() -> None:
+            answers.append(
+                client.post(
+                    f"{stack.api.base_url}/{repo}/graphql",
+                    json={"query": query, "variables": variables},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            )
+
+        request = threading.Thread(target=send)
+        request.start()
+        release = head or ""  # what the draft head is moved to, letting the request answer
+        try:
+            deadline = time.monotonic() + 60  # a bound on waiting only
+            while stack.git_head(repo) == head:  # committed: it now waits for the index
+                assert time.monotonic() < deadline, "the in-flight write never committed"
+                time.sleep(0.02)
+            without_country = brand_kind(required=("title",))
+            del without_country["spec"]["versions"][0]["schema"]["properties"]["country"]
+            items = [{"manifest": without_country}]
+            release = committed(run(stack, repo, APPLY, {"input": {"manifests": items}}, token))[
+                "commit"
+            ]
+            fields = run(stack, repo, '{ t: __type(name: "Brand") { fields { name } } }', {}, token)
+            assert "country" not in {f["name"] for f in fields["fields"]}  # swapped
+            assert request.is_alive()  # still waiting: only the test moves the index
+        finally:
+            stack.advance_index(repo, release)
+            request.join(timeout=120)
+    (answer,) = answers
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert "errors" not in body, body
+    payload = body["data"]["upsertBrand"]
+    assert payload["userErrors"] == []
+    assert payload["brand"] == {"title": "Acme", "country": "NL"}
+
+
+def test_a_kind_written_on_the_global_endpoint_is_served_at_once(
+    stack: Stack, owner: Person, repo: str
+) -> None:
+    """The same trigger for writes through ``/graphql`` (``repository:`` given), reverts
+    included; a write to another branch does not refresh (the default branch is served)."""
+    from tests.catalog_writes.ops import REVERT, mutate
+    from tests.catalog_writes.test_custom_kinds import apply
+
+    token = owner.token
+    assert served(stack, repo, token)["kinds"] == []
+    elsewhere = apply(stack, owner, repo, brand_kind(), branch="drafts")
+    assert elsewhere["userErrors"] == [] and elsewhere["branch"] == "drafts"
+    assert served(stack, repo, token)["kinds"] == []
+    added = committed(apply(stack, owner, repo, brand_kind()))
+    assert served(stack, repo, token)["kinds"] == ["Brand"]
+    undo = mutate(stack.api, REVERT, {"repository": repo, "sha": added["commit"]}, token)
+    committed(undo)
+    assert served(stack, repo, token)["kinds"] == []
