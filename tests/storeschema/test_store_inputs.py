@@ -71,3 +71,19 @@ def test_a_spec_that_cannot_be_typed_as_input_takes_json() -> None:
     assert spec.of_type.name == "JSON"
     assert "link" not in upsert.fields  # type: ignore[attr-defined]
     assert any(u.startswith("Brand (upsert takes spec: JSON): ") for u in built.untyped)
+
+
+def test_whole_floats_reach_the_spec_as_integers() -> None:
+    """An unbounded ``integer`` is a GraphQL ``Float`` input; 5 must be written ``5``."""
+    from gitstore.api.graphql.builder import SchemaBuilder
+    from gitstore.api.storeschema.inputs import spec_inputs
+    from gitstore.domain.content.kinds import kind_definition_from_manifest
+
+    counted = brand_kind()
+    counted["spec"]["versions"][0]["schema"]["properties"]["count"] = {"type": "integer"}
+    definition = kind_definition_from_manifest(Manifest.from_object(counted))
+    typed = spec_inputs(definition, SchemaBuilder(), {"name"})
+    assert str(typed.fields["count"].type) == "Float"
+    spec = typed.spec_of({"name": "x", "title": "T", "count": 5.0})
+    assert spec == {"title": "T", "count": 5} and isinstance(spec["count"], int)
+    assert typed.spec_of({"count": 2.5}) == {"count": 2.5}

@@ -8,7 +8,8 @@ mirrors the output types of ``catalog.typegen`` (same helpers, same names, same 
 a field reads and writes alike:
 
 * scalars: ``string`` → ``String``, ``boolean`` → ``Boolean``, ``number`` → ``Float``,
-  ``integer`` → ``Int`` within 32 bits else ``Float``; enums of strings → an input enum
+  ``integer`` → ``Int`` within 32 bits else ``Float`` (whole floats reach the spec as
+  integers, so ``5`` is written ``5``, not ``5.0``); enums of strings → an input enum
   ``<Name>Input`` whose values are the stored strings; ``const`` → its value's type;
 * objects with ``properties`` → input objects ``<Name>Input`` (``$ref`` ones shared:
   ``ProductMoneyInput``); arrays → lists; anything typegen serves as ``JSON`` (maps,
@@ -79,7 +80,7 @@ class SpecInputs:
     def spec_of(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The spec an input gives (fields left out stay out; nested levels are already
         keyed by property through ``out_name``)."""
-        return {prop: data[name] for name, prop in self.spec.items() if name in data}
+        return {prop: _plain(data[name]) for name, prop in self.spec.items() if name in data}
 
     def input_field(self, prop: str) -> str:
         """The input field a spec property came from (for ``userErrors``)."""
@@ -272,6 +273,18 @@ class _KindInputs:
             n += 1
             candidate = f"{name[: -len('Input')]}{n}Input"
         return candidate
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with whole floats as ints: an ``integer`` beyond 32 bits is a GraphQL
+    ``Float`` (as on output), and ``5`` should reach the file as ``5``, not ``5.0``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _required(node: Mapping[str, Any]) -> set[str]:
