@@ -27,6 +27,8 @@ VISIBLE_WITHIN = 2.0  # seconds: the issue's bound, polled as a deadline
 PAYLOAD = "committed commit userErrors { field message code }"
 APPLY = f"""mutation($input: ApplyManifestsInput!) {{
   applyManifests(input: $input) {{ {PAYLOAD} }} }}"""
+UPSERT_KIND = f"""mutation($input: UpsertKindDefinitionInput!) {{
+  upsertKindDefinition(input: $input) {{ {PAYLOAD} }} }}"""
 DELETE_KIND = f"""mutation($input: DeleteKindDefinitionInput!) {{
   deleteKindDefinition(input: $input) {{ {PAYLOAD} }} }}"""
 STEADY = "{ schemaStatus { fingerprint } catalog { version } __schema { queryType { name } } }"
@@ -150,6 +152,12 @@ class Store:
         )["applyManifests"]
         return payload
 
+    def upsert(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Through the typed ``upsertKindDefinition`` (its spec as flat input fields)."""
+        variables = {"input": {"name": definition["metadata"]["name"], **definition["spec"]}}
+        payload: dict[str, Any] = self.data(UPSERT_KIND, variables)["upsertKindDefinition"]
+        return payload
+
     def delete(self, name: str) -> dict[str, Any]:
         payload: dict[str, Any] = self.data(DELETE_KIND, {"input": {"name": name}})[
             "deleteKindDefinition"
@@ -218,7 +226,7 @@ def test_twenty_kind_changes_while_a_client_queries(git_stack: GitStack, tmp_pat
         expect("Shop", envelope | {"city"})
         store.push(put=kind("brand", ("title", "country")))  # 3 change (push)
         expect("Brand", envelope | {"title", "country"})
-        assert store.apply(kind("shop", ("city", "zip")))["committed"]  # 4 change (API)
+        assert store.upsert(kind("shop", ("city", "zip")))["committed"]  # 4 change (typed API)
         expect("Shop", envelope | {"city", "zip"})
         refused(store.push(put=invalid_kind()))  # 5 invalid (push)
         refused(store.apply(invalid_kind()))  # 6 invalid (API)
@@ -232,7 +240,7 @@ def test_twenty_kind_changes_while_a_client_queries(git_stack: GitStack, tmp_pat
         expect("Warehouse", envelope | {"site"})
         clash = kind("product", ("title",))  # the built-in plural "products"
         refused(store.push(put=clash))  # 11 invalid (push)
-        assert store.apply(kind("warehouse", ("site", "dock")))["committed"]  # 12 change (API)
+        assert store.upsert(kind("warehouse", ("site", "dock")))["committed"]  # 12 change
         expect("Warehouse", envelope | {"site", "dock"})
         store.push(remove="labels")  # 13 remove (push)
         expect("Label", None)
