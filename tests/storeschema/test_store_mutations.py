@@ -174,7 +174,8 @@ def test_the_repository_is_the_endpoints(stack: Stack, owner: Person, repo: str)
     assert "repository" in response.text and "errors" in response.json()
     # platform reads of the repository, without the argument
     query = """{ releases(first: 5) { totalCount }
-                 resourceHistory(kind: "Product", name: "none") { commit } }"""
+                 resourceHistory(kind: "Product", name: "none") { commit }
+                 auditLog(first: 5) { totalCount } }"""
     reply = post(stack, repo, query, {}, token)
     assert reply.status_code == 200, reply.text
     body = reply.json()

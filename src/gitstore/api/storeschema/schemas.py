@@ -73,6 +73,7 @@ from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
 from ..catalog.writes_result import WriteResult
+from ..graphql.audit import AuditModule
 from ..graphql.builder import SchemaModule, build_schema
 from ..graphql.catalog_mutations import CatalogMutationsModule
 from ..graphql.catalog_reads import CatalogReadsModule
@@ -402,6 +403,7 @@ class StoreSchemas:
             SchemaStatusModule(),
             RepositoryBound(catalog),
             RepositoryBound(ReleasesModule()),
+            RepositoryBound(AuditModule()),
             custom,
             RepositoryBound(store := StoreMutationsModule(registry, catalog, custom)),
         ]
