@@ -275,7 +275,8 @@ class StoreSchemas:
     async def committed(self, record: RepositoryRecord, result: WriteResult) -> None:
         """``CatalogWriter.on_commit``: an API write committed ``result``. If it changed a file
         under ``kinds/`` of the default branch, ``settle`` (the same trigger as a push)."""
-        if result.branch != record.default_branch or result.dry_run:
+        branch = result.branch.removeprefix("refs/heads/")
+        if branch != record.default_branch or result.dry_run:
             return
         prefix = KINDS_DIRECTORY + "/"
         if any(change.path.startswith(prefix) for change in result.changes):
