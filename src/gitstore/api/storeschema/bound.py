@@ -28,6 +28,7 @@ from graphql import (
     GraphQLArgument,
     GraphQLField,
     GraphQLInputObjectType,
+    GraphQLList,
     GraphQLNamedType,
     GraphQLNonNull,
 )
@@ -89,14 +90,16 @@ class _Binding:
                 continue
             named = _named(arg.type)
             stripped = self._stripped.get(named.name) if named is not None else None
-            if stripped is not None:
-                filled.append(arg_name)
-                arg_type: Any = GraphQLNonNull(stripped) if _non_null(arg.type) else stripped
-                args[arg_name] = GraphQLArgument(
-                    arg_type, default_value=arg.default_value, description=arg.description
-                )
-            else:
+            if stripped is None:
                 args[arg_name] = arg
+                continue
+            if not _direct(arg.type):  # e.g. a list of such inputs: not a platform shape
+                raise TypeError(f"argument {arg_name} holds {named} other than directly")
+            filled.append(arg_name)
+            arg_type: Any = GraphQLNonNull(stripped) if _non_null(arg.type) else stripped
+            args[arg_name] = GraphQLArgument(
+                arg_type, default_value=arg.default_value, description=arg.description
+            )
         if not drop_argument and not filled:
             return field
         inner = field.resolve
@@ -134,7 +137,14 @@ def _non_null(type_: Any) -> bool:
     return isinstance(type_, GraphQLNonNull)
 
 
+def _direct(type_: Any) -> bool:
+    """``T`` or ``T!`` (no list)."""
+    return isinstance(
+        type_.of_type if isinstance(type_, GraphQLNonNull) else type_, GraphQLNamedType
+    )
+
+
 def _named(type_: Any) -> GraphQLNamedType | None:
-    while isinstance(type_, GraphQLNonNull):
+    while isinstance(type_, GraphQLNonNull | GraphQLList):
         type_ = type_.of_type
     return type_ if isinstance(type_, GraphQLNamedType) else None
