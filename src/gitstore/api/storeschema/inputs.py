@@ -29,6 +29,7 @@ inputs cannot be typed (a recursive chain of required objects, no properties at 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +65,7 @@ from ..catalog.typegen import (
     pascal,
 )
 from ..graphql.builder import SchemaBuilder
+from ..graphql.lru import LRU
 from ..graphql.scalars import json_type
 
 _POINTER_SKIP = frozenset({"#", "$defs", "definitions", "properties", "items"})
@@ -96,7 +98,25 @@ def spec_inputs(definition: KindDefinition, builder: SchemaBuilder, taken: set[s
 
 
 def input_problem(definition: KindDefinition, reserved: set[str]) -> str | None:
-    """Why ``definition``'s spec cannot be typed as input (None: it can), tried on its own."""
+    """Why ``definition``'s spec cannot be typed as input (None: it can), tried on its own in
+    a scratch schema. Memoised by the kind, its hub version and schema (canonical JSON) and
+    ``reserved``: every build of every repository asks again for the same built-ins."""
+    try:
+        schema_text = json.dumps(definition.hub.schema, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return _input_problem(definition, reserved)
+    key = f"{definition.kind}\n{definition.hub_api_version}\n{sorted(reserved)}\n{schema_text}"
+    known = _PROBLEMS.get(key)
+    if known is None:
+        known = _input_problem(definition, reserved) or ""
+        _PROBLEMS.put(key, known)
+    return known or None
+
+
+_PROBLEMS: LRU[str, str] = LRU(1024)  # key → problem ("" for none)
+
+
+def _input_problem(definition: KindDefinition, reserved: set[str]) -> str | None:
     scratch = SchemaBuilder()
     try:
         root = resolve(definition.hub.schema, definition.hub.schema)
