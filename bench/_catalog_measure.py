@@ -30,10 +30,13 @@ import asyncio
 import json
 import random
 import re
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import _catalog
@@ -44,6 +47,7 @@ from _serve import Http, ServeProcess
 
 from gitstore.api.catalog.ids import encode_resource_id
 from gitstore.backends.kv import KvStore, open_kv_store
+from gitstore.backends.kv.sqlite import SqliteKvStore
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import DRAFT_VIEW, draft_view
@@ -219,6 +223,17 @@ class Session:
             if match and match.group(1) in totals:
                 totals[match.group(1)] += float(match.group(2))
         return totals
+
+    def documents_by_op(self) -> dict[str, float]:
+        """``gitstore_worker_documents_total`` per ``op`` label (upsert, delete, copy)."""
+        self.http.ensure_fresh()
+        status, raw = self.http.get("/metrics")
+        found: dict[str, float] = {}
+        for line in raw.decode().splitlines() if status == 200 else []:
+            match = re.match(r'gitstore_worker_documents_total\{op="(\w+)"\} (\S+)$', line)
+            if match:
+                found[match.group(1)] = float(match.group(2))
+        return found
 
     def worker_metric(self, name: str) -> float:
         return self.metrics([name])[name]
@@ -445,6 +460,8 @@ class Session:
         names = [_products.product_name(i) for i in indices]
         timers = ["gitstore_worker_projection_seconds_sum", "gitstore_worker_kv_apply_seconds_sum"]
         before = self.metrics(timers)
+        written = self.documents_by_op()
+        probe = LockProbe.start(self.kv)
         commit_seconds, sha, announced = self._bulk_commit(indices, via)
         log(
             f"  bulk commit of {len(indices):,} products ({via}): {commit_seconds:.1f} s;"
@@ -455,11 +472,14 @@ class Session:
             seconds = self.wait_visible(sha, announced, timeout, poll=0.01)
         except TimeoutError:
             finished, seconds = False, time.perf_counter() - announced
+        lock_wait_ms = probe.stop() if probe is not None else None
+        held = self.worker_metric("gitstore_worker_kv_write_lock_max_seconds")
         bodies, done = self._documents(names, sha)
         if finished and done != len(names):
             raise RuntimeError(f"head is at {sha} but only {done} of {len(names)} are")
         worker_seconds = self._metric_moved(timers[0], before[timers[0]])
         kv_seconds = self.metrics(timers)[timers[1]] - before[timers[1]]
+        moved = {op: n - written.get(op, 0.0) for op, n in self.documents_by_op().items()}
         # the floor writes the same documents: the projected bodies (for an unfinished
         # projection, the stored bodies of the same products: a few bytes different)
         pairs = [
@@ -491,4 +511,51 @@ class Session:
             "floor_raw_bulk_set_seconds": round(floor, 4),
             "floor_raw_bulk_set_runs_seconds": [round(s, 4) for s in floor_seconds],
             "floor_docs_per_s": round(floor_rate, 1),
+            # SQLite: the longest a one-row write transaction of another process waited for
+            # the write lock during the projection (LockProbe); None on other backends
+            "kv_write_lock_wait_max_ms": lock_wait_ms,
+            # SQLite: the longest the worker held the write lock at a stretch (so far in the
+            # run: (4) is its largest write; gitstore_worker_kv_write_lock_max_seconds)
+            "worker_kv_write_lock_max_ms": round(held * 1000, 1) if held else None,
+            # what the worker wrote: documents projected from Git (upsert, delete) and copied
+            # from the visible draft buffer (copy, worker/draft_copy.py)
+            "worker_documents": {op: int(n) for op, n in sorted(moved.items()) if n},
         }
+
+
+class LockProbe:
+    """Another writer of the SQLite KV file during (4): a thread that commits a tiny write
+    transaction (``BEGIN IMMEDIATE`` + ``COMMIT``) every 20 ms and records the longest wait
+    for the write lock — how long the server kept other writers out at a stretch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.longest = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kv-lock-probe", daemon=True)
+
+    @classmethod
+    def start(cls, kv: KvStore) -> LockProbe | None:
+        if not isinstance(kv, SqliteKvStore):
+            return None
+        probe = cls(kv.path)
+        probe._thread.start()
+        return probe
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=300.0)
+        try:
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                conn.execute("BEGIN IMMEDIATE")
+                self.longest = max(self.longest, time.perf_counter() - started)
+                conn.execute("COMMIT")
+                self._stop.wait(0.02)
+        finally:
+            conn.close()
+
+    def stop(self) -> float:
+        """Stop; the longest wait in ms."""
+        self._stop.set()
+        self._thread.join()
+        return round(self.longest * 1000, 1)

@@ -4,7 +4,8 @@
  *   v2 spec: {"title": ..., "pricingMatrix": [{"minQuantity": 1,
  *                                              "price": {"amount": "9.99", "currency": "EUR"}}]}
  *
- *   to-hub v1 v2    wraps price into a one-row matrix (no price: no matrix);
+ *   to-hub v1 v2    wraps price into a one-row matrix (no price: no matrix); refuses (exit 3,
+ *                   the reason on stderr) a price that is not an object;
  *   from-hub v2 v1  takes the row with minQuantity 1 as price (none: no price). v1 cannot
  *                   express quantity tiers, so other rows are not shown in v1; a v1 writer
  *                   who wants to keep them writes v2.
@@ -128,6 +129,7 @@ static int convert(const char *doc, size_t len, int to_hub) {
     putchar('{');
     while ((r = next_member(&p, end, &m)) == 1) {
         if (to_hub && key_is(&m, "price")) {
+            if (*m.value != '{') return -2; /* a price is an object {amount, currency} */
             if (!first) putchar(',');
             fputs("\"pricingMatrix\":[{\"minQuantity\":1,\"price\":", stdout);
             put(m.value, m.value_end);
@@ -168,6 +170,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     size_t len, n = 0;
+    int r;
     char *doc;
     while ((doc = read_line(&len))) {
         n++;
@@ -175,7 +178,11 @@ int main(int argc, char **argv) {
         if (same) {
             put(doc, doc + len);
             putchar('\n');
-        } else if (convert(doc, len, to_hub) < 0) {
+        } else if ((r = convert(doc, len, to_hub)) == -2) {
+            fprintf(stderr, "price: document %zu: price must be an object "
+                            "{\"amount\": ..., \"currency\": ...}\n", n);
+            return 3;
+        } else if (r < 0) {
             fprintf(stderr, "price: document %zu is not a JSON object this hook can read\n", n);
             return 4;
         }

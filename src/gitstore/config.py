@@ -16,6 +16,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gitstore.domain.conversion.contract import HookLimits
+
 DEFAULT_DATA_DIR = Path("data")
 
 
@@ -118,6 +120,20 @@ class DbSettings(BaseModel):
     url: str = ""
 
 
+class ResourcesSettings(BaseModel):
+    """Resource store (``GITSTORE_RESOURCES__*``; docs/resources.md).
+
+    ``sqlite:///path`` (default: ``<data>/resources.sqlite3``), ``postgresql://...`` or
+    ``memory://`` (tests only). ``retain``: the watch window, the last changes kept per
+    repository for resuming watches (older resourceVersions answer EXPIRED: relist).
+    ``stream``: where every write is announced (``ResourceChangedEvent``).
+    """
+
+    url: str = ""
+    retain: int = Field(default=10_000, ge=1)
+    stream: str = "resources"
+
+
 class ApiSettings(BaseModel):
     """The API process (``GITSTORE_API__*``): HTTP listener, tokens and GraphQL limits."""
 
@@ -144,6 +160,28 @@ class ApiSettings(BaseModel):
     # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDR networks,
     # e.g. "127.0.0.1" behind a local reverse proxy); empty = the TCP peer is the client.
     trusted_proxies: str = ""
+
+
+class WatchSettings(BaseModel):
+    """Watches over GraphQL-SSE (``GITSTORE_WATCH__*``); see docs/watch.md."""
+
+    # Consumer group of this API process on that stream; empty = ``watch-<host>-<pid>``
+    # (each process must see every poke, so replicas need distinct groups).
+    group: str = ""
+    # Recent changes kept in memory per repository (the resume window before the store).
+    window: int = Field(default=10_000, ge=1)
+    # Changes queued for one watcher before it is cut off as a slow consumer.
+    watcher_buffer: int = Field(default=10_000, ge=1)
+    # BOOKMARK events (and a check of the store's current version) this often, in seconds.
+    bookmark_seconds: float = Field(default=30.0, gt=0)
+    # SSE keep-alive comment after this many idle seconds.
+    keepalive_seconds: float = Field(default=15.0, gt=0)
+    # Open SSE streams (connections) per API process; more are refused with 503.
+    max_streams: int = Field(default=10_000, ge=1)
+    # Operations one single-connection stream may run at once.
+    max_operations_per_stream: int = Field(default=100, ge=1)
+    # Seconds a single-connection reservation (PUT) waits for its GET stream.
+    reservation_seconds: float = Field(default=60.0, gt=0)
 
 
 class AuthLimitSettings(BaseModel):
@@ -249,6 +287,53 @@ class WorkerSettings(BaseModel):
     prepared_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
 
 
+class ConversionSettings(BaseModel):
+    """Limits of WASI conversion hooks (``GITSTORE_CONVERSION__*``; docs/conversion.md),
+    per hook instance; one instance converts a batch of documents. The same settings reach
+    every process that runs hooks (api: mutations and pre-receive; worker: projection and
+    commit statuses; ``serve``: both)."""
+
+    # Fuel: about one unit per wasm instruction, base + per document + per input byte.
+    fuel_base: int = Field(default=200_000_000, ge=1)
+    fuel_per_document: int = Field(default=2_000_000, ge=0)
+    fuel_per_byte: int = Field(default=2_000, ge=0)
+    # Wall clock (epoch deadline): base + per document + per MiB of input.
+    timeout_base_seconds: float = Field(default=2.0, gt=0)
+    timeout_per_document_seconds: float = Field(default=0.002, ge=0)
+    timeout_per_mib_seconds: float = Field(default=1.0, ge=0)
+    # Linear memory of one instance.
+    memory_bytes: int = Field(default=64 * 1024 * 1024, ge=64 * 1024)
+    # One instance gets at most this many documents / bytes of JSON Lines.
+    max_batch_documents: int = Field(default=1000, ge=1)
+    max_batch_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # stdout may be output_ratio times the input or output_min_bytes, whichever is more.
+    output_ratio: int = Field(default=8, ge=1)
+    output_min_bytes: int = Field(default=1024 * 1024, ge=1)
+    # The first stderr bytes kept for error messages.
+    stderr_bytes: int = Field(default=8192, ge=0)
+    # Hook instances run at once per process, and conversions queued beyond them before
+    # further ones are refused as busy.
+    workers: int = Field(default=2, ge=1, le=64)
+    max_pending: int = Field(default=64, ge=0)
+
+    def hook_limits(self) -> HookLimits:
+        """The runner's ``HookLimits`` (``backends.wasm.WasmHookRunner(limits)``)."""
+        return HookLimits(
+            fuel_base=self.fuel_base,
+            fuel_per_document=self.fuel_per_document,
+            fuel_per_byte=self.fuel_per_byte,
+            timeout_base_s=self.timeout_base_seconds,
+            timeout_per_document_s=self.timeout_per_document_seconds,
+            timeout_per_mib_s=self.timeout_per_mib_seconds,
+            memory_bytes=self.memory_bytes,
+            max_batch_documents=self.max_batch_documents,
+            max_batch_bytes=self.max_batch_bytes,
+            output_ratio=self.output_ratio,
+            output_min_bytes=self.output_min_bytes,
+            stderr_bytes=self.stderr_bytes,
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GITSTORE_",
@@ -262,6 +347,7 @@ class Settings(BaseSettings):
     queue: QueueSettings = QueueSettings()
     kv: KvSettings = KvSettings()
     db: DbSettings = DbSettings()
+    resources: ResourcesSettings = ResourcesSettings()
     api: ApiSettings = ApiSettings()
     worker: WorkerSettings = WorkerSettings()
     content: ContentSettings = ContentSettings()
@@ -269,6 +355,8 @@ class Settings(BaseSettings):
     hook: HookSettings = HookSettings()
     webhook: WebhookSettings = WebhookSettings()
     auth: AuthLimitSettings = AuthLimitSettings()
+    conversion: ConversionSettings = ConversionSettings()
+    watch: WatchSettings = WatchSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:
@@ -298,6 +386,12 @@ class Settings(BaseSettings):
         if self.db.url:
             return self.db.url
         return f"sqlite:///{(self.data_dir / 'metadata.sqlite3').resolve()}"
+
+    def resources_url(self) -> str:
+        """The effective resource store URL: configured, or the SQLite file in the data dir."""
+        if self.resources.url:
+            return self.resources.url
+        return f"sqlite:///{(self.data_dir / 'resources.sqlite3').resolve()}"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -17,6 +17,7 @@ from .server import ApiServer
 def _endpoint(api_server: ApiServer) -> GraphQLEndpoint:
     route = next(r for r in api_server.app.routes if getattr(r, "path", None) == "/graphql")
     endpoint = getattr(route, "endpoint", None)
+    endpoint = getattr(endpoint, "http", endpoint)  # the SSE front (api/sse) delegates to it
     owner = endpoint if isinstance(endpoint, GraphQLEndpoint) else endpoint.__self__  # type: ignore[union-attr]
     assert isinstance(owner, GraphQLEndpoint)
     return owner

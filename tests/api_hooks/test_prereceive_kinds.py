@@ -145,3 +145,22 @@ async def test_an_unchanged_kinds_tree_is_read_once(hooks: Hooks) -> None:
     loads = loader.loads
     assert (await push(hooks, base, {"brands/b.json": brand("b")})).allowed
     assert loader.loads == loads
+
+
+async def test_a_definition_whose_graphql_names_collide_is_refused(hooks: Hooks) -> None:
+    base = await hooks.land({"README.md": b"shop\n"})
+    clash = brand_kind(
+        {
+            "type": "object",
+            "properties": {"pack size": {"type": "integer"}, "packSize": {"type": "integer"}},
+        }
+    )
+    response = await push(hooks, base, {"kinds/brands.json": clash})
+    assert not response.allowed
+    [(rule, path, message)] = texts(response)
+    assert (rule, path) == ("schema", "kinds/brands.json")
+    assert "GraphQL names of kind Brand (v1) collide at #/properties/packSize" in message
+    assert "field name packSize is already used by #/properties/pack size" in message
+    assert any("#/properties/packSize" in line for line in response.messages)
+    fixed = brand_kind({"type": "object", "properties": {"packSize": {"type": "integer"}}})
+    assert (await push(hooks, base, {"kinds/brands.json": fixed})).allowed

@@ -270,6 +270,7 @@ def test_custom_kind_types(brand_schema: GraphQLSchema) -> None:
         "version": "String!",
         "path": "String",
         "spec": "JSON!",
+        "resourceStatus": "JSON",
         "title": "String!",
         "specName": "String!",  # renamed away from the envelope's name
         "logoUrl": "String",
@@ -278,7 +279,7 @@ def test_custom_kind_types(brand_schema: GraphQLSchema) -> None:
         "gallery": "[BrandImage!]",
         "tier": "BrandTier",
         "clash": "String",  # a-b and a_b would both be A_B
-        "numbers": "Float",  # an enum of numbers maps by its type; unbounded integer
+        "numbers": "Int",  # an enum of integers: its values keep it within 32 bits
         "packSize": "Int",
         "_9lives": "Boolean",
         "_meta": "Float",
@@ -408,7 +409,8 @@ def test_a_spec_without_properties_has_only_the_envelope() -> None:
     schema = build(custom_kind({"type": "object"}, kind="Note"))
     note = schema.type_map["Note"]
     assert isinstance(note, GraphQLObjectType)
-    assert list(note.fields) == ["id", "name", "labels", "annotations", "version", "path", "spec"]
+    envelope = ["id", "name", "labels", "annotations", "version", "path", "spec", "resourceStatus"]
+    assert list(note.fields) == envelope
     out = run(schema, "{ note { spec } }", resource("Note", {"free": ["form"]}))
     assert out == {"note": {"spec": {"free": ["form"]}}}
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gitstore.backends.kv import Batch, Document, KvStore
-from gitstore.backends.kv.base import MAX_PAGE_SIZE, ApplyResult
+from gitstore.backends.kv.base import COPY_CHUNK, MAX_PAGE_SIZE, ApplyResult, CopyStep
 from gitstore.config import Settings, load_settings
 from gitstore.domain.content import (
     KindRegistry,
@@ -363,7 +363,8 @@ async def wait_until(predicate: Any, *, timeout: float = 30.0, what: str = "cond
 
 class FaultyKv(KvStore):
     """Delegates to ``inner``; apply number ``fail_at`` (1-based) raises ``error``, or, with
-    ``block_at``, waits for ``release`` before going on (``blocked`` is set meanwhile)."""
+    ``block_at``, waits for ``release`` before going on (``blocked`` is set meanwhile);
+    ``copy_step`` number ``fail_copy_at`` raises ``error`` (a crash mid-copy)."""
 
     def __init__(
         self,
@@ -372,9 +373,13 @@ class FaultyKv(KvStore):
         fail_at: int | None = None,
         error: BaseException | None = None,
         block_at: int | None = None,
+        fail_copy_at: int | None = None,
     ) -> None:
         self.inner = inner
         self.fail_at = fail_at
+        self.fail_copy_at = fail_copy_at
+        self.copies = 0  # copy_step calls
+        self.copied = 0  # documents copied by them
         self.error = error or RuntimeError("injected crash")
         self.block_at = block_at
         self.applies = 0
@@ -389,6 +394,34 @@ class FaultyKv(KvStore):
             self.blocked.set()
             await self.release.wait()
         return await self.inner.apply(batch)
+
+    async def copy_step(
+        self,
+        source: ChannelScope,
+        target: ChannelScope,
+        *,
+        cursor: str,
+        sequence: int,
+        expected_head_sequence: int,
+        unless_alias: str | None = None,
+        keep_kind: str | None = None,
+        limit: int = COPY_CHUNK,
+    ) -> CopyStep:
+        self.copies += 1
+        if self.copies == self.fail_copy_at:
+            raise self.error
+        step = await self.inner.copy_step(
+            source,
+            target,
+            cursor=cursor,
+            sequence=sequence,
+            expected_head_sequence=expected_head_sequence,
+            unless_alias=unless_alias,
+            keep_kind=keep_kind,
+            limit=limit,
+        )
+        self.copied += step.copied
+        return step
 
     async def set_alias(
         self,

@@ -68,9 +68,12 @@ async def test_a_crash_between_chunks_then_a_revert_still_converges(
     await commit(git, repo, catalogue(30))
     await Projector(git, kv, owner="w0", batch_size=10).project(repo)
     second = await commit(git, repo, catalogue(30, title="v2 "))
-    crashing = FaultyKv(kv, fail_at=3)  # claim, first chunk, then dies
+    # The standby is empty: copy claim, copy, hand-over (2 applies), then the projection's
+    # claim, first chunk, and it dies.
+    crashing = FaultyKv(kv, fail_at=5)
     with pytest.raises(RuntimeError, match="injected crash"):
         await Projector(git, crashing, owner="dead", batch_size=10).project(repo)
+    assert crashing.copied == 30
     assert await visible_draft(kv, repo) == ChannelScope(repo, DRAFT_B)  # readers: first
     scope = draft_scope(repo)  # the standby the dead writer was filling
     written = await kv.get(scope, "product", "p000")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from gitstore.backends.kv import KvStore
-from gitstore.domain.content import KindRegistry, Manifest
+from gitstore.domain.content import ContentError, KindRegistry, Manifest
 from gitstore.domain.errors import FailedPrecondition
 from gitstore.domain.events import PublishedEvent, PublishEvent
 from gitstore.domain.keys import LIVE
@@ -306,3 +306,35 @@ async def test_a_release_of_the_projected_head_fetches_and_parses_nothing(
     assert p3 is not None and p3.value()["spec"]["title"] == "Renamed"
     by_id = [list(r.blob_ids) for r in counting.blob_requests if r.blob_ids]
     assert by_id == [[p3.value()["blobId"]]]  # (the other requests look up other spellings)
+
+
+def test_the_context_is_the_content_of_the_definitions_and_their_hook() -> None:
+    """Equal definitions read twice share a context; another hook module (``sha256``) or
+    another hub schema does not, so no file is answered with an older hook's hub form."""
+    from tests.worker.test_statuses_hub import offer_kind
+
+    def registry(kind: dict[str, Any]) -> KindRegistry:
+        built, problems = KindRegistry.builtin().with_definitions([Manifest.from_object(kind)])
+        assert not problems
+        return built
+
+    cache = PreparedCache(1 << 20)
+    first = cache.context(registry(offer_kind("hooks/h.wasm", b"one")), 1000)
+    assert cache.context(registry(offer_kind("hooks/h.wasm", b"one")), 1000) == first
+    assert cache.context(registry(offer_kind("hooks/h.wasm", b"two")), 1000) != first
+    assert cache.context(registry(offer_kind("hooks/g.wasm", b"one")), 1000) != first
+    changed = offer_kind("hooks/h.wasm", b"one")
+    changed["spec"]["versions"][1]["schema"]["required"] = ["title"]
+    assert cache.context(registry(changed), 1000) != first
+
+
+def test_conversion_failures_are_not_cached() -> None:
+    """A hook failure depends on the module file of the commit (missing, other bytes), not
+    only on the definitions: it is prepared again next time."""
+    cache = PreparedCache(1 << 20)
+    ctx = cache.context(REGISTRY, 1 << 20)
+    error = ContentError("offers/a.yaml", "apiVersion", "conversion", "hook failed")
+    failed = Prepared("offers/a.yaml", "d" * 40, None, (error,))
+    good = prepared("p")
+    cache.put_many(ctx, REPO, [failed, good])
+    assert cache.get_many(ctx, REPO, keys(failed, good)) == [None, good]

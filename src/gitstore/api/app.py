@@ -35,7 +35,9 @@ from starlette.routing import Route
 
 from gitstore.backends.kv import KvStore
 from gitstore.backends.metadata.base import MetadataStore
+from gitstore.backends.queue.base import Queue
 from gitstore.config import Settings
+from gitstore.domain.resources.watch import ResourceFeed
 from gitstore.git.client import GitClient
 
 from .catalog.floor import ROUTE as FLOOR_ROUTE
@@ -45,6 +47,7 @@ from .githttp import GitHttp
 from .graphql.builder import SchemaModule
 from .graphql_http import GraphQLEndpoint
 from .services import ApiServices
+from .sse.endpoint import GraphQLSse
 
 
 def create_app(
@@ -56,6 +59,8 @@ def create_app(
     modules: Sequence[SchemaModule] | None = None,
     kv_store: KvStore | None = None,
     hook_server: bool = False,
+    resource_feed: ResourceFeed | None = None,
+    resource_queue: Queue | None = None,
 ) -> Starlette:
     services = ApiServices(
         settings,
@@ -65,6 +70,8 @@ def create_app(
         modules=modules,
         kv_store=kv_store,
         hook_server=hook_server,
+        resource_feed=resource_feed,
+        resource_queue=resource_queue,
     )
     metrics = services.metrics
     trusted = parse_trusted_proxies(settings.api.trusted_proxies)
@@ -98,7 +105,11 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                GraphQLSse(services, GraphQLEndpoint(services)),
+                methods=["GET", "POST", "PUT", "DELETE"],
+            ),
             Route(
                 "/{namespace}/{repo}/graphql",
                 GraphQLEndpoint(services, services.store_schemas),

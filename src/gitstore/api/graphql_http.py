@@ -331,7 +331,13 @@ class GraphQLEndpoint:
             if kind is OperationType.SUBSCRIPTION:
                 raise _Reject(
                     request_status,
-                    [request_error("subscriptions are not served at this endpoint", "BAD_REQUEST")],
+                    [
+                        request_error(
+                            "subscriptions are served as event streams: send"
+                            " Accept: text/event-stream (the graphql-sse protocol)",
+                            "BAD_REQUEST",
+                        )
+                    ],
                 )
 
         if not authenticated:

@@ -15,7 +15,10 @@ collide. Label values are bounded: ``route`` is one of the app's routes, ``opera
 * ``gitstore_api_schema_version`` and ``gitstore_api_schema_publish_failures_total``;
 * ``gitstore_api_storefront_read_duration_seconds{field}``: storefront reads served from the
   KV store, by catalogue field (``catalog``, ``product``, ``products``, ..., ``commitStatus``,
-  ``raw`` for the floor route).
+  ``raw`` for the floor route);
+* ``gitstore_api_event_streams`` (open SSE streams), ``gitstore_api_watchers`` (live watches),
+  ``gitstore_api_watch_cutoffs_total{reason}`` (``slow_consumer``, ``expired``, ``shutdown``)
+  and ``gitstore_api_watch_pokes_total`` (``ResourceChangedEvent``s read): docs/watch.md.
 """
 
 from __future__ import annotations
@@ -94,6 +97,20 @@ class ApiMetrics:
             ["field"],
             buckets=_BUCKETS,
             registry=r,
+        )
+
+        self.event_streams = Gauge(
+            "gitstore_api_event_streams", "Open Server-Sent Events streams", registry=r
+        )
+        self.watchers = Gauge("gitstore_api_watchers", "Live resource watches", registry=r)
+        self.watch_cutoffs = Counter(
+            "gitstore_api_watch_cutoffs",
+            "Watches ended by the server, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.watch_pokes = Counter(
+            "gitstore_api_watch_pokes", "ResourceChangedEvent pokes read from the queue", registry=r
         )
 
     def document_lookup(self, hit: bool) -> None:

@@ -23,10 +23,21 @@ Releases (issue 5): the event queue (``events_queue=``, kept open, or ``open_que
 ``webhooks.background`` (publication results, webhook dispatcher), which run between start
 and stop unless ``release_background=False``.
 
+Resource store (issue 10): the one passed in (``resource_store=``, kept open) or
+``open_resource_store(Settings.resources_url())``, migrated at start (:meth:`resources`), and
+a queue on ``settings.resources.stream`` (``resources_queue=``, kept open, or opened) to
+announce status writes (:meth:`resource_announcements`).
+
 Hook service (issue 5): with ``hook_server=True`` (``gitstore api`` / ``serve``), ``start()``
 ends by starting the ``HookService`` gRPC server (``hooks.server.HookServer``) on
 ``settings.hook.grpc.host:port`` — ``hook_port`` is the bound port (0 = a free one) — and
 ``stop()`` stops it first. Off by default, so test apps do not race for port 50052.
+
+Watches (issue 10): start() makes the :class:`WatchCache` over ``resource_feed`` (a test
+double) or else the resource store, and feeds it from the ``GITSTORE_RESOURCES__STREAM`` queue
+stream (``watch.pokes``), where the store's writers announce every change. Open SSE streams
+watch ``closing``: ``end_streams()`` (called by ``gitstore api`` before uvicorn stops, and by
+``stop()``) ends them all, so shutdown never waits on a stream.
 """
 
 from __future__ import annotations
@@ -36,19 +47,24 @@ import inspect
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
+from gitstore.backends.resources import ResourceStore, open_resource_store
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
+from gitstore.domain.conversion.contract import ConversionRequest
+from gitstore.domain.conversion.downbatch import DownConversions
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.events import published_stream
+from gitstore.domain.resources.watch import ResourceFeed
 from gitstore.git.client import GitClient
-from gitstore.git.kinds import KindsLoader
+from gitstore.git.kinds import KindsLoader, file_at
 
 from .graphql.apq import PersistedQueries
 from .graphql.builder import SchemaModule, build_schema
@@ -64,6 +80,8 @@ from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
 from .storeschema.schemas import StoreSchemas
+from .watch.cache import WatchCache
+from .watch.pokes import PokeConsumer
 from .webhooks.background import ReleaseBackground
 
 log = logging.getLogger("gitstore.api")
@@ -83,6 +101,10 @@ class ApiServices:
         published_queue: Queue | None = None,
         release_background: bool = True,
         hook_server: bool = False,
+        resource_store: ResourceStore | None = None,
+        resources_queue: Queue | None = None,
+        resource_feed: ResourceFeed | None = None,
+        resource_queue: Queue | None = None,
     ) -> None:
         self.settings = settings
         api = settings.api
@@ -116,8 +138,19 @@ class ApiServices:
         self._release_background = release_background
         self._background: ReleaseBackground | None = None
         self._kinds: KindsLoader | None = None
+        self._resources = resource_store
+        self._owns_resources = resource_store is None
+        self._announce = resources_queue
+        self._owns_announce = resources_queue is None
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
+        self._down: DownConversions | None = None
+        self._feed = resource_feed
+        self._resource_queue = resource_queue
+        self._owns_resource_queue = resource_queue is None
+        self._watch: WatchCache | None = None
+        self._pokes: PokeConsumer | None = None
+        self.closing = asyncio.Event()  # set: open SSE streams end
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -139,6 +172,8 @@ class ApiServices:
         if self._kv is None:
             self._kv = await open_kv_store(self.settings.kv_url())
         await self._start_releases()
+        await self._start_resources()
+        await self._start_watch()
         result = self.rebuild_schema()
         if not result.ok:
             raise RuntimeError("the GraphQL schema is invalid: " + "; ".join(result.errors))
@@ -165,6 +200,24 @@ class ApiServices:
             self._background = ReleaseBackground(self.store, self._published, self.settings.webhook)
             self._background.start()
 
+    async def _start_resources(self) -> None:
+        s = self.settings
+        if self._resources is None:
+            self._resources = open_resource_store(s.resources_url(), retain=s.resources.retain)
+        await self._resources.migrate()
+        if self._announce is None:
+            self._announce = await open_queue(
+                s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
+            )
+
+    async def _stop_resources(self) -> None:
+        if self._owns_announce and self._announce is not None:
+            await self._announce.close()
+            self._announce = None
+        if self._owns_resources and self._resources is not None:
+            await self._resources.close()
+            self._resources = None
+
     async def _stop_releases(self) -> None:
         if self._background is not None:
             await self._background.stop()
@@ -176,13 +229,60 @@ class ApiServices:
             await self._events.close()
             self._events = None
 
+    async def _start_watch(self) -> None:
+        if self._watch is None:
+            self.closing = asyncio.Event()  # a fresh start after a stop
+        feed = self._feed if self._feed is not None else self._resources
+        if feed is None or self._watch is not None:
+            return
+        watch = self.settings.watch
+        self._watch = WatchCache(
+            feed,
+            window=watch.window,
+            watcher_buffer=watch.watcher_buffer,
+            bookmark_seconds=watch.bookmark_seconds,
+            on_cutoff=lambda reason: self.metrics.watch_cutoffs.labels(reason).inc(),
+        )
+        cache = self._watch
+        self.metrics.watchers.set_function(lambda: cache.watcher_count)
+        self._watch.start()
+        if self._resource_queue is None:
+            self._resource_queue = await open_queue(
+                self.settings.queue_url(),
+                stream=self.settings.resources.stream,
+                ack_wait=self.settings.queue.ack_wait,
+            )
+        self._pokes = PokeConsumer(
+            self._resource_queue, self._watch, watch.group, self.metrics.watch_pokes.inc
+        )
+        self._pokes.start()
+
+    async def end_streams(self) -> None:
+        """End every watch and SSE stream (before the HTTP server waits for connections)."""
+        self.closing.set()
+        if self._watch is not None:
+            await self._watch.close()
+
+    async def _stop_watch(self) -> None:
+        await self.end_streams()
+        if self._pokes is not None:
+            await self._pokes.stop()
+            self._pokes = None
+        self._watch = None
+        if self._owns_resource_queue and self._resource_queue is not None:
+            await self._resource_queue.close()
+            self._resource_queue = None
+
     async def stop(self) -> None:
         self.ready = False
+        await self._stop_watch()
         if self._hooks is not None:
             await self._hooks.stop()
             self._hooks = None
         await self._stop_releases()
+        await self._stop_resources()
         await self.store_schemas.close()
+        self._down = None  # its futures belong to this event loop
         if self._hook_pool is not None:
             await asyncio.to_thread(self._hook_pool.close)
             self._hook_pool = None
@@ -233,11 +333,31 @@ class ApiServices:
             raise Unavailable("the API is not started")
         return self._authenticator
 
+    def watch_cache(self) -> WatchCache:
+        """The watch cache (watch subscriptions)."""
+        if self._watch is None:
+            raise Unavailable(
+                "watches are not available: this API process has no resource store"
+                if self._feed is None and self._resources is None
+                else "watches are not available: the API is not started"
+            )
+        return self._watch
+
     def kv(self) -> KvStore:
         """The KV projection store (storefront reads)."""
         if self._kv is None:
             raise Unavailable("the KV store is not open")
         return self._kv
+
+    def resources(self) -> ResourceStore:
+        """The resource store (spec, status, resourceVersion; docs/resources.md)."""
+        if self._resources is None:
+            raise Unavailable("the resource store is not open")
+        return self._resources
+
+    def resource_announcements(self) -> Queue | None:
+        """The queue bound to the ``resources`` stream (``ResourceChangedEvent`` pokes)."""
+        return self._announce
 
     def events(self) -> Queue:
         """The producer side of the main event stream (``PublishEvent``s)."""
@@ -267,15 +387,32 @@ class ApiServices:
     def hook_runner(self) -> WasmHookRunner:
         """The conversion hook runner (made on first use: checks of Wasm definitions)."""
         if self._hook_runner is None:
-            self._hook_runner = WasmHookRunner()
+            self._hook_runner = WasmHookRunner(self.settings.conversion.hook_limits())
         return self._hook_runner
 
     def hook_pool(self) -> AsyncHookRunner:
         """The runner's asyncio pool: conversions of written documents to the hub (made on
         first use; bounded, never on the event loop)."""
         if self._hook_pool is None:
-            self._hook_pool = AsyncHookRunner(self.hook_runner())
+            c = self.settings.conversion
+            self._hook_pool = AsyncHookRunner(
+                self.hook_runner(), max_workers=c.workers, max_pending=c.max_pending
+            )
         return self._hook_pool
+
+    def down_conversions(self) -> DownConversions:
+        """Hub documents converted to older served versions for reads (``storeschema.versions``):
+        the process-wide cache and the conversions in flight, on the hook pool."""
+        if self._down is None:
+
+            async def convert(request: ConversionRequest, module: bytes) -> list[dict[str, Any]]:
+                return await self.hook_pool().convert(request, module)
+
+            async def read(repository: str, commit: str, path: str) -> bytes | None:
+                return await file_at(self.git(), repository, commit, path)
+
+            self._down = DownConversions(convert, read)
+        return self._down
 
 
 async def _close(client: GitClient) -> None:

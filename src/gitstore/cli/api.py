@@ -24,8 +24,10 @@ from gitstore.api.app import create_app
 from gitstore.api.identity.signing_key import load_signing_key
 from gitstore.api.services import ApiServices
 from gitstore.backends.metadata.factory import open_metadata_store
+from gitstore.backends.resources import open_resource_store
 from gitstore.config import Settings
 from gitstore.domain.errors import Unavailable
+from gitstore.domain.resources.watch import ResourceFeed
 
 from .options import (
     add_data_dir,
@@ -69,6 +71,7 @@ def add_api_flags(parser: argparse.ArgumentParser) -> None:
 def check_settings(settings: Settings) -> None:
     """Fail fast, with the project's error types, on what the lifespan would trip over."""
     open_metadata_store(settings.db_url())  # validates the URL; opens nothing
+    open_resource_store(settings.resources_url(), retain=settings.resources.retain)
     secret = settings.api.jwt_secret.get_secret_value() if settings.api.jwt_secret else None
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     load_signing_key(secret, settings.data_dir, settings.api.jwt_algorithm)
@@ -91,8 +94,15 @@ class ApiUnit:
 
     name = "api"
 
-    def __init__(self, settings: Settings, *, git_uri: Callable[[], str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        git_uri: Callable[[], str] | None = None,
+        resource_feed: ResourceFeed | None = None,
+    ) -> None:
         self.settings = settings
+        self._feed = resource_feed
         self._git_uri = git_uri
         self.app: Starlette | None = None
         self._server: uvicorn.Server | None = None
@@ -136,7 +146,7 @@ class ApiUnit:
         if self._git_uri is not None:
             settings = with_git_uri(settings, self._git_uri())
         check_settings(settings)
-        self.app = create_app(settings, hook_server=True)
+        self.app = create_app(settings, hook_server=True, resource_feed=self._feed)
         sockets = listening.bind_sockets(settings.api.host, settings.api.port, "HTTP")
         self._services = self.app.state.services
         try:
@@ -158,6 +168,8 @@ class ApiUnit:
             # X-Forwarded-For is ours to judge (GITSTORE_API__TRUSTED_PROXIES), not uvicorn's
             # (which would believe any process on 127.0.0.1).
             proxy_headers=False,
+            # a backstop: open event streams are ended by stop() before uvicorn waits
+            timeout_graceful_shutdown=10,
         )
         self._server = _EmbeddedServer(config)
         self._task = asyncio.create_task(self._serve(self._server, sockets), name="uvicorn")
@@ -181,6 +193,8 @@ class ApiUnit:
     async def stop(self) -> None:
         try:
             if self._server is not None and self._task is not None:
+                if self._services is not None:
+                    await self._services.end_streams()  # uvicorn would wait for them
                 self._server.should_exit = True
                 await self._task
         finally:

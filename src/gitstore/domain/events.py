@@ -175,3 +175,28 @@ class PublishedEvent:
         data: dict[str, Any] = json.loads(raw)
         data["changed"] = tuple(data.get("changed", ()))
         return cls(**data)
+
+
+# ---------------------------------------------------------------- resources (issue 10)
+#
+# After every committed write of the resource store, the writer publishes a
+# ``ResourceChangedEvent`` on the stream ``resources`` (key: the repository id). It is only a
+# poke: watch caches read the changes themselves with ``changes_since``.
+
+RESOURCE_CHANGED = "resource.changed"
+RESOURCES_STREAM = "resources"
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceChangedEvent:
+    repository_id: str
+    resource_version: int
+    type: str = RESOURCE_CHANGED
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> ResourceChangedEvent:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**data)

@@ -16,6 +16,10 @@ rest (other spellings of a changed identity, paths only a dirty target touched) 
 up by path at the target (``GetBlobBatches`` by path, answered ``missing`` when absent). From the
 empty tree nothing needs looking up: the diff lists every file of the target.
 
+A commit that changes a kind (its definition or its hook module) also plans every file of
+that kind, changed or not, when the caller passes the base's registry (``rekind``): their
+hub forms and validity depend on the kind.
+
 Files that break the path convention (``products/Blue.yaml``) are conflicts too; files
 outside kind directories (``README.md``) are not manifests and are ignored.
 
@@ -28,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from gitstore.backends.kv import KvStore
@@ -45,6 +49,7 @@ from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import document_indexes, document_kind
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
+from gitstore.worker.rekind import kind_files, kinds_to_redo
 
 # Paths / blob ids per GetBlobBatches request (the service allows 10,000).
 LOOKUP_CHUNK = 5000
@@ -76,6 +81,7 @@ class Plan:
     deletes: list[tuple[str, str]] = field(default_factory=list)  # (kv kind, name)
     conflicts: list[ContentError] = field(default_factory=list)
     full: bool = False
+    rekinded: list[str] = field(default_factory=list)  # kinds re-judged whole (``rekind``)
 
     def __len__(self) -> int:
         return len(self.upserts) + len(self.deletes)
@@ -202,9 +208,12 @@ async def plan_changes(
     target: str,
     dirty: Iterable[str] = (),
     registry: KindRegistry,
+    base_registry: Callable[[], Awaitable[KindRegistry]] | None = None,
 ) -> Plan:
     """The plan from ``base`` (plus ``dirty`` targets) to ``target``; ``NotFound`` when
-    ``base`` or a dirty target is not a commit of the repository."""
+    ``base`` or a dirty target is not a commit of the repository. ``base_registry`` (reads
+    the kinds of ``base``): every file of a kind the change re-judges (``rekind``) is
+    planned too, changed or not."""
     plan = Plan(base, target)
     state: dict[str, FileAt | None] = {}
     gone: dict[str, str] = {}
@@ -222,6 +231,14 @@ async def plan_changes(
             continue
         extra.update(c.path for c in await changed(git, repository, base, other))
     extra.difference_update(state)
+    listed: set[str] = set()  # kinds whose directories were listed whole at the target
+    if base is not None and base_registry is not None:
+        redo = await kinds_to_redo(registry, [*state, *extra], base_registry)
+        for path, blob_id in (await kind_files(git, repository, target, redo)).items():
+            if path not in state:
+                state[path] = FileAt(path, blob_id)
+        listed = {d.kind for d in redo}
+        plan.rekinded = sorted(listed)
 
     touched: dict[tuple[str, str], set[str]] = defaultdict(set)
     for path in [*state, *sorted(extra)]:
@@ -235,6 +252,7 @@ async def plan_changes(
         unknown = {
             p
             for kind, name in touched
+            if kind not in listed  # every spelling of a listed kind is in ``state``
             for p in candidate_paths(kind, name, registry)
             if p not in state
         }

@@ -49,6 +49,7 @@ class Claim:
     sequence: int
     full: bool = False  # a full resync: finishing it needs a full resync again
     reindex: bool = False  # re-indexes every product (rule-based collections, ``collections``)
+    copying: bool = False  # a KV copy of the visible draft buffer is unfinished (``draft_copy``)
 
     def value(self) -> dict[str, Any]:
         return {
@@ -59,11 +60,19 @@ class Claim:
             "sequence": self.sequence,
             "full": self.full,
             "reindex": self.reindex,
+            "copying": self.copying,
         }
 
     def beat(self, now: float) -> Claim:
         return Claim(
-            self.base, self.targets, self.owner, now, self.sequence, self.full, self.reindex
+            self.base,
+            self.targets,
+            self.owner,
+            now,
+            self.sequence,
+            self.full,
+            self.reindex,
+            self.copying,
         )
 
     @classmethod
@@ -81,6 +90,7 @@ class Claim:
             sequence=doc.sequence,
             full=value.get("full") is True,
             reindex=value.get("reindex") is True,
+            copying=value.get("copying") is True,
         )
 
 

@@ -15,8 +15,11 @@ One round (``project_draft`` runs rounds until the buffer readers see holds the 
 2. **In place**: ``project_into(Target(visible, target, single_only=True))`` — the diff from
    the visible buffer's commit, when it fits ONE batch, written as that batch (head
    compare-and-set). Readers go from the old commit to the new one in one step.
-3. **Switch** (``TooLarge``: the changes need several batches): project into the *standby*
-   buffer with the convergent projector — from whatever it holds, in chunks under a claim
+3. **Switch** (``TooLarge``: the changes need several batches): when the standby is empty or
+   far behind, first make it a KV-level copy of the visible buffer (``draft_copy``: chunked
+   ``copy_step`` under a hidden claim, same fence and compare-and-set rules as below), so
+   what follows costs the commit's own changes, not the catalogue. Then project into the
+   *standby* buffer with the convergent projector — from whatever it holds, in chunks under a claim
    whose head version is hidden (``hide_claims``), every batch fenced by the alias
    (``unless_alias="draft-view"``: never written while readers see it) and with sequences
    from ``floor`` = the visible buffer's head sequence + 1 up — then ``set_alias(draft-view
@@ -55,9 +58,16 @@ Why it converges and never shows a partial commit:
 
 Cost: a commit that fits one batch costs what it did (one diff, one batch) plus the alias
 read, and the check (alias, head, branch head) when it wrote something. A large commit is
-written once into the standby (which first catches up from the commit it held: at most the
-catalogue), then one alias write. Tombstones are pruned in the buffer written, below its new
-head (``projector``, "Pruning tombstones": the same argument holds per buffer).
+written once into the standby, then one alias write. The standby first catches up from the
+commit it held when that is close (the diff from it is at most ``batch_size`` paths longer
+than the commit's own), else it is refilled by a KV copy of the visible buffer (a cheap
+per-row copy of the catalogue, in short chunks) and catches up from the visible commit: a
+large commit costs its own changes plus at most one copy, never a re-projection of the
+catalogue from Git. The standby is not kept warm after a switch (``docs/projection.md``,
+"Atomic commits": warming would cost every large commit a second projection of its changes,
+and small commits written in place would make it fall behind again anyway). Tombstones are
+pruned in the buffer written, below its new head (``projector``, "Pruning tombstones": the
+same argument holds per buffer).
 """
 
 from __future__ import annotations
@@ -74,6 +84,7 @@ from gitstore.domain.projection import (
     materialised_version,
     standby_draft,
 )
+from gitstore.worker.draft_copy import prepare_standby
 from gitstore.worker.projector import ProjectionResult, Projector, Target, TooLarge
 
 log = logging.getLogger(__name__)
@@ -148,10 +159,14 @@ async def _round(
     standby = standby_draft(visible)
     shown = await kv.head(visible)
     floor = (shown.sequence if shown else 0) + 1
+    copied = await prepare_standby(
+        projector, visible, standby, shown, floor, target, correlation_id
+    )
     result = await projector.project_into(
         Target(standby, target, floor=floor, fence=DRAFT_VIEW, hide_claims=True),
         correlation_id=correlation_id,
     )
+    result.copied = copied
     if (
         not result.changed
         and draft_view(await kv.resolve(visible.repository, DRAFT_VIEW)) == standby

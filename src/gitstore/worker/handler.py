@@ -7,7 +7,8 @@ anything else (``ref.updated``, or no type: older messages) a ``RefUpdateEvent``
 Events are hints, not instructions: any event of repository R means "R changed", so the
 handler projects R's default branch head (``projector``; a no-op when the KV already holds
 it, which makes redelivered, duplicated and late events harmless), then records the commit
-status of the event's own commit (``statuses``), reusing what the projection parsed.
+status of the event's own commit (``statuses``), reusing what the projection parsed, and
+brings the resource store to what the draft now holds (``resources``; when configured).
 Events of other branches are projected the same way (the default branch is what gets
 projected, whatever the event's ref) and get their commit's status; tag events only trigger
 the convergence check.
@@ -28,6 +29,7 @@ from gitstore.domain.events import PUBLISH_REQUESTED, PublishEvent, RefUpdateEve
 from gitstore.domain.keys import validate_repository
 from gitstore.worker.projector import Projector
 from gitstore.worker.publisher import Publisher
+from gitstore.worker.resources import ResourceSync
 from gitstore.worker.statuses import StatusRecorder
 
 Event = RefUpdateEvent | PublishEvent
@@ -67,11 +69,16 @@ def decode_event(body: bytes) -> Event:
 
 class EventHandler:
     def __init__(
-        self, projector: Projector, statuses: StatusRecorder, publisher: Publisher | None = None
+        self,
+        projector: Projector,
+        statuses: StatusRecorder,
+        publisher: Publisher | None = None,
+        resources: ResourceSync | None = None,
     ) -> None:
         self.projector = projector
         self.statuses = statuses
         self.publisher = publisher
+        self.resources = resources
 
     async def handle(self, event: Event) -> str:
         """Handle one event (see the module docstring); the outcome."""
@@ -107,4 +114,8 @@ class EventHandler:
                 exc.message,
                 event.correlation_id,
             )
+        if self.resources is not None:
+            # after the projection, whatever it did: the store may lag the draft (a sync
+            # that failed after the projection succeeded is retried by the redelivery)
+            await self.resources.sync(event.repository_id, correlation_id=event.correlation_id)
         return PROJECTED if result.changed else UNCHANGED

@@ -23,6 +23,10 @@ and operation vocabularies), never repository names.
 * ``gitstore_worker_prepared_cache_total{result}``: planned files looked up in the cache of
   prepared files (``prepared_cache``), ``hit`` (neither fetched nor parsed) or ``miss``;
   ``gitstore_worker_prepared_cache_bytes``: the bytes it holds (its cost estimate);
+* ``gitstore_worker_hook_requests_total``, ``gitstore_worker_hook_instances_total``,
+  ``gitstore_worker_hook_documents_total``: conversion hook calls, wasm instances started
+  (one per batch of up to 1,000 documents) and documents converted by the worker's hook
+  runner (``watch_hooks``; read from ``WasmHookRunner``'s counters at scrape time);
 * ``gitstore_worker_queue_pending``: events of the stream the group has not acked yet;
 * ``gitstore_worker_queue_lag_seconds``: age (now - event timestamp) of the newest event
   taken off the queue, and ``gitstore_worker_event_age_seconds`` its distribution.
@@ -30,7 +34,13 @@ and operation vocabularies), never repository names.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
+
+from gitstore.backends.wasm.runner import WasmHookRunner
 
 _FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _SLOW = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -56,7 +66,11 @@ class WorkerMetrics:
             registry=r,
         )
         self.documents = Counter(
-            "gitstore_worker_documents", "Documents written to the KV store", ["op"], registry=r
+            "gitstore_worker_documents",
+            "Documents written to the KV store (op: upsert, delete, or copy: copied from the "
+            "visible draft buffer into the standby, worker/draft_copy.py)",
+            ["op"],
+            registry=r,
         )
         self.validation_failures = Counter(
             "gitstore_worker_validation_failures",
@@ -104,13 +118,42 @@ class WorkerMetrics:
             buckets=_SLOW,
             registry=r,
         )
+        self.kv_write_lock_max_seconds = Gauge(
+            "gitstore_worker_kv_write_lock_max_seconds",
+            "Longest time the worker's KV store held its write lock at a stretch (SQLite; "
+            "0 on servers without a store-wide write lock)",
+            registry=r,
+        )
         for outcome in ("projected", "unchanged", "ignored", "retried", "poison"):
             self.events.labels(outcome)
         for cause in ("permanent", "budget"):
             self.dead_lettered.labels(cause)
-        for op in ("upsert", "delete"):
+        for op in ("upsert", "delete", "copy"):
             self.documents.labels(op)
         for result in ("hit", "miss"):
             self.prepared_cache.labels(result)
         for state in ("VALID", "INVALID"):
             self.statuses.labels(state)
+        self._hooks: Callable[[], WasmHookRunner | None] = lambda: None
+        r.register(_HookCounters(lambda: self._hooks()))
+
+    def watch_hooks(self, runner: Callable[[], WasmHookRunner | None]) -> None:
+        """Report the counters of the hook runner ``runner()`` answers (None: none yet)."""
+        self._hooks = runner
+
+
+class _HookCounters(Collector):
+    """The hook runner's counters, read when the registry is scraped."""
+
+    def __init__(self, runner: Callable[[], WasmHookRunner | None]) -> None:
+        self._runner = runner
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        runner = self._runner()
+        for name, what in (
+            ("requests", "Conversion hook calls"),
+            ("instances", "Conversion hook instances started (one per batch)"),
+            ("documents", "Documents converted by conversion hooks"),
+        ):
+            value = getattr(runner, name) if runner is not None else 0
+            yield CounterMetricFamily(f"gitstore_worker_hook_{name}", what, value=value)

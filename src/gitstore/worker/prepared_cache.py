@@ -16,12 +16,22 @@ object id is the hash of the content). So an entry is keyed by
 * ``repository`` — not needed for correctness, but one tenant's content never answers for
   another's (no reliance on hash collisions being impossible across tenants);
 * ``path`` and ``blob_id`` — the document carries both; a changed file has a new blob id;
-* the **context**: ``max_bytes`` and the registry's *definitions by identity*. A
-  ``KindRegistry`` is mutable (``register``/``unregister``), but its ``KindDefinition``s are
-  frozen: any change to the registry changes the tuple of definition objects it holds. The
-  cache keeps a strong reference to the definitions of every context it knows, so an
-  ``id()`` can never be reused by another definition while an entry depends on it. At most
-  ``MAX_CONTEXTS`` contexts are kept (LRU); dropping one drops its entries.
+* the **context**: ``max_bytes`` and the **fingerprint of the kind registry** — a SHA-256
+  over each definition's ``KindDefinition.fingerprint`` (group, names, versions and schemas,
+  the conversion strategy, the hook module's path and ``sha256``). A changed definition or a
+  new hook (a new ``sha256``) is a new context, so no file is ever answered with the hub
+  form an older hook or schema produced; equal definitions read again (another commit with
+  the same ``kinds/``, a registry evicted from ``KindsLoader`` and re-read, another
+  repository) share entries. At most ``MAX_CONTEXTS`` contexts are kept (LRU); dropping one
+  drops its entries.
+
+**Conversion failures are not cached.** A file written in a spoke version is stored in its
+hub form (``worker.hub``), produced by the hook module read *from the commit*: its result
+also depends on that file of the tree, and a module that is missing or whose bytes do not
+match the declared ``sha256`` fails at one commit and converts at the next with the same
+definitions. A converted file is cached (the ``sha256`` in the fingerprint pins the module
+bytes that produced it: other bytes are refused by the runner); a file that failed
+conversion (rule ``conversion``) is prepared again next time.
 
 The value is the ``Prepared`` itself (frozen: ``Upsert`` holds bytes, strings and tuples),
 so a hit is exactly what preparing again would produce. **Invalid files are cached too**
@@ -46,13 +56,14 @@ one lock, so calling it from preparing threads is safe as well. Hits and misses 
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from gitstore.domain.content import KindRegistry
-from gitstore.domain.content.kinds import KindDefinition
+from gitstore.domain.conversion.hub import RULE as CONVERSION
 from gitstore.domain.errors import FailedPrecondition
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import Prepared
@@ -70,7 +81,20 @@ class Context:
     """What preparing depends on besides the file: the size limit and the kind registry."""
 
     max_bytes: int
-    definitions: tuple[int, ...]  # id() of each KindDefinition, in registry order
+    kinds: str  # registry_fingerprint of the registry
+
+
+def registry_fingerprint(registry: KindRegistry) -> str:
+    """A SHA-256 over the fingerprints of the registry's definitions, in registry order."""
+    digest = hashlib.sha256()
+    for definition in registry:
+        digest.update(definition.fingerprint.encode())
+    return digest.hexdigest()
+
+
+def cacheable(prepared: Prepared) -> bool:
+    """Whether ``prepared`` may be kept: not a conversion failure (see the module doc)."""
+    return not any(e.rule == CONVERSION for e in prepared.errors)
 
 
 Key = tuple[str, str, str, Context]  # (repository, path, blob id, context)
@@ -98,8 +122,7 @@ class PreparedCache:
         self.misses = 0
         self._entries: OrderedDict[Key, tuple[Prepared, int]] = OrderedDict()
         self._bytes = 0
-        # Strong references to the definitions behind each context (so ids stay unique).
-        self._contexts: OrderedDict[Context, tuple[KindDefinition, ...]] = OrderedDict()
+        self._contexts: OrderedDict[Context, None] = OrderedDict()
         self._lock = threading.Lock()
 
     @property
@@ -116,13 +139,12 @@ class PreparedCache:
 
     def context(self, registry: KindRegistry, max_bytes: int) -> Context:
         """The context of files prepared with ``registry`` and ``max_bytes``."""
-        definitions = tuple(registry)
-        ctx = Context(max_bytes, tuple(id(d) for d in definitions))
+        ctx = Context(max_bytes, registry_fingerprint(registry))
         with self._lock:
             if ctx in self._contexts:
                 self._contexts.move_to_end(ctx)
             else:
-                self._contexts[ctx] = definitions
+                self._contexts[ctx] = None
                 while len(self._contexts) > MAX_CONTEXTS:
                     old, _ = self._contexts.popitem(last=False)
                     self._drop_context(old)
@@ -155,11 +177,11 @@ class PreparedCache:
             return
         with self._lock:
             if context not in self._contexts:
-                return  # its context was dropped meanwhile: its definitions are not pinned
+                return  # its context was dropped meanwhile: do not resurrect its entries
             entries = self._entries
             for p in prepared:
                 cost = entry_cost(p)
-                if cost > self.max_bytes:
+                if cost > self.max_bytes or not cacheable(p):
                     continue
                 key = (repository, p.path, p.blob_id, context)
                 old = entries.pop(key, None)

@@ -8,7 +8,9 @@ head *now*. One attempt:
    document (``claims``) says whether a chunked projection is unfinished.
 2. No claim and ``base == target``: nothing to do (a redelivered or late event).
 3. The plan (``changes``): the documents to upsert and delete, from the diff
-   ``base -> target`` plus what an unfinished projection may have touched.
+   ``base -> target`` plus what an unfinished projection may have touched, plus every file
+   of a kind whose definition or hook module the diff changed (``rekind``: re-converted
+   with the new hook, re-validated with the new schemas, although the files did not change).
 4. Each upsert's blob is fetched (``GetBlobBatches`` by id), parsed, validated and encoded
    into its KV write (``parsing.prepare_many``) in a thread, or for a large chunk on the
    ``pool``'s processes; the next chunk is prepared while this one is written. Valid files
@@ -68,6 +70,7 @@ from gitstore.backends.kv import Batch, KvStore, Upsert
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.conversion import HookLimits
 from gitstore.domain.errors import Aborted, FailedPrecondition, GitStoreError, NotFound
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import (
@@ -133,6 +136,7 @@ class ProjectionResult:
     pruned: int = 0  # tombstones dropped after the projection (``draft`` only)
     channel: str = ""  # the draft buffer written (``draft_switch``; ``draft`` only)
     switched: bool = False  # readers were switched to that buffer (``draft_switch``)
+    copied: int = 0  # documents copied from the visible buffer first (``draft_copy``)
     seconds: float = 0.0
     invalid: list[ContentError] = field(default_factory=list)
     # (path, blob id) -> errors ([] = valid) of every file parsed, for commit statuses.
@@ -197,6 +201,8 @@ class Projector:
         cache: PreparedCache | None = None,
         kinds: KindsLoader | None = None,
         hooks: AsyncHookRunner | None = None,
+        hook_limits: HookLimits | None = None,
+        hook_workers: int = 2,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -213,14 +219,21 @@ class Projector:
         # the registry of each commit projected: built-ins plus its kinds/ (``git.kinds``)
         self.kinds = kinds or KindsLoader(git, max_bytes=max_bytes, base=self.registry)
         self._hooks = hooks  # conversion hooks to the hub (``worker.hub``); made on first use
+        self.hook_limits = hook_limits  # of the runner made here (None: HookLimits())
+        self.hook_workers = hook_workers
         self._runner: WasmHookRunner | None = None  # the runner of hooks made here
 
     @property
     def hooks(self) -> AsyncHookRunner:
         if self._hooks is None:
-            self._runner = WasmHookRunner()
-            self._hooks = AsyncHookRunner(self._runner)
+            self._runner = WasmHookRunner(self.hook_limits)
+            self._hooks = AsyncHookRunner(self._runner, max_workers=self.hook_workers)
         return self._hooks
+
+    @property
+    def runner(self) -> WasmHookRunner | None:
+        """The hook runner this projector made (None before first use, or when given one)."""
+        return self._runner
 
     def close(self) -> None:
         """Stop the hook runner this projector made (if any)."""
@@ -249,6 +262,20 @@ class Projector:
                 correlation_id,
             )
         return pruned
+
+    async def warm(self, repository: str, base: str, target: str) -> int:
+        """Fetch and prepare into the ``cache`` the files of the plan ``base -> target``, so a
+        projection of it soon after only writes (``draft_copy`` runs it while it copies the
+        standby); return how many were prepared. Without a cache: nothing, 0."""
+        if self.cache is None or not self.cache.enabled:
+            return 0
+        registry = await self.kinds.registry(repository, target)
+        plan = await plan_changes(self.git, repository, base=base, target=target, registry=registry)
+        files = [f for f in plan.upserts if f.relocated is None]
+        size = self.batch_size
+        for start in range(0, len(files), size):
+            await self._prepare(repository, files[start : start + size], registry, target)
+        return len(files)
 
     async def project_into(self, target: Target, *, correlation_id: str = "") -> ProjectionResult:
         """Bring ``target.scope`` to ``target.commit`` (see :class:`Target`)."""
@@ -315,6 +342,15 @@ class Projector:
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
         result.invalid.extend(plan.conflicts)
+        if plan.rekinded:
+            log.info(
+                "%s %s: kind(s) %s changed (definition or hook): re-projecting their files "
+                "[correlation_id=%s]",
+                repository,
+                target[:12],
+                ", ".join(plan.rekinded),
+                correlation_id,
+            )
         if claim is None and not plan.full:
             plan.upserts = await relocate(self.kv, scope, plan.upserts, self.registry)
         rules = await rule_index(
@@ -379,6 +415,7 @@ class Projector:
                     target=target,
                     dirty=claim.targets if claim else (),
                     registry=registry,
+                    base_registry=lambda: self.kinds.registry(repository, base),
                 )
             except NotFound as exc:
                 log.warning("cannot diff %s from %s (%s): full resync", repository, base, exc)

@@ -111,6 +111,7 @@ from gitstore.worker.projector import (
     TooLarge,
     prune_quietly,
 )
+from gitstore.worker.rekind import kind_files, kinds_to_redo
 
 log = logging.getLogger(__name__)
 
@@ -379,26 +380,31 @@ class Publisher:
 
     async def _changed(self, repository: str, previous: str | None, target: str) -> list[str]:
         """Resource ids ``<kind>/<name>`` whose files differ between ``previous`` and
-        ``target`` (every resource of the target when there was nothing before)."""
+        ``target`` (every resource of the target when there was nothing before), and those
+        of every kind whose definition or hook module changed (``rekind``: re-converted)."""
         if previous == target:
             return []
+        base = previous
         try:
             paths = await changed(self.git, repository, previous, target)
         except NotFound as exc:
             log.warning("cannot diff %s from %s (%s): all resources", repository, previous, exc)
             paths = await changed(self.git, repository, None, target)
+            base = None
         registry = await self.projector.kinds.registry(repository, target)  # the target's kinds
+        every = [p for c in paths for p in (c.path, c.old_path) if p]
+        if base is not None:
+            kinds = self.projector.kinds
+            redo = await kinds_to_redo(registry, every, lambda: kinds.registry(repository, base))
+            every += list(await kind_files(self.git, repository, target, redo))
         ids: set[str] = set()
-        for change in paths:
-            for path in (change.path, change.old_path):
-                if not path:
-                    continue
-                try:
-                    identity = identity_for_path(path, registry)
-                except ManifestError:
-                    continue
-                if identity is not None:
-                    ids.add(f"{document_kind(identity.kind)}/{identity.name}")
+        for path in every:
+            try:
+                identity = identity_for_path(path, registry)
+            except ManifestError:
+                continue
+            if identity is not None:
+                ids.add(f"{document_kind(identity.kind)}/{identity.name}")
         return sorted(ids)
 
     # ------------------------------------------------------------------ outcomes

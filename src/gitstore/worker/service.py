@@ -5,7 +5,9 @@
 (``settings.queue_url()``, stream ``settings.queue.stream``, lease
 ``settings.queue.ack_wait``), a second queue on the same URL for the stream of
 ``PublishedEvent``s (``published_stream(settings.queue.stream)``, written by the publisher),
-the KV store (``settings.kv_url()``) and a git client (``settings.git.grpc.uri``) — and starts
+the KV store (``settings.kv_url()``), the resource store (``settings.resources_url()``,
+migrated) with a queue for its announcements (stream ``settings.resources.stream``) and a git
+client (``settings.git.grpc.uri``) — and starts
 the consumer and a sampler of the queue backlog (``pending``) for the metrics. It does not wait
 for the git service: until that answers, events are retried with backoff. ``stop`` stops
 fetching, lets in-flight events finish (``grace`` seconds), and closes what it opened.
@@ -32,6 +34,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
+from gitstore.backends.resources import ResourceStore, open_resource_store
 from gitstore.config import Settings
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.errors import GitStoreError, Unavailable
@@ -45,6 +48,7 @@ from gitstore.worker.pool import PreparePool
 from gitstore.worker.prepared_cache import PreparedCache
 from gitstore.worker.projector import Projector
 from gitstore.worker.publisher import Publisher
+from gitstore.worker.resources import ResourceSync
 from gitstore.worker.statuses import StatusRecorder
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,8 @@ class WorkerService:
         queue: Queue | None = None,
         published: Queue | None = None,
         kv: KvStore | None = None,
+        resources: ResourceStore | None = None,
+        announce_to: Queue | None = None,
         git: GitClient | None = None,
         kinds: KindRegistry | None = None,
         grace: float = 10.0,
@@ -86,6 +92,7 @@ class WorkerService:
         self.pending_interval = pending_interval
         self.queue, self.kv, self.git = queue, kv, git
         self.published = published
+        self.resources, self.announce_to = resources, announce_to
         self.publisher: Publisher | None = None
         self._owned: list[Any] = []
         self.consumer: Consumer | None = None
@@ -112,9 +119,19 @@ class WorkerService:
             if self.kv is None:
                 self.kv = await open_kv_store(s.kv_url())
                 self._owned.append(self.kv)
+            if self.resources is None:
+                self.resources = open_resource_store(s.resources_url(), retain=s.resources.retain)
+                self._owned.append(self.resources)
+                await self.resources.migrate()
+            if self.announce_to is None:
+                self.announce_to = await open_queue(
+                    s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
+                )
+                self._owned.append(self.announce_to)
             if self.git is None:
                 self.git = GitClient.from_settings(s)
                 self._owned.append(self.git)
+            self.metrics.kv_write_lock_max_seconds.set_function(self.kv.longest_write_seconds)
             self._start_metrics_server()
         except BaseException:
             await self._close_owned()
@@ -135,7 +152,10 @@ class WorkerService:
             pool=pool,
             cache=PreparedCache(w.prepared_cache_bytes, metrics=self.metrics),
             kinds=kinds,
+            hook_limits=s.conversion.hook_limits(),
+            hook_workers=s.conversion.workers,
         )
+        self.metrics.watch_hooks(lambda: projector.runner)
         recorder = StatusRecorder(
             self.git,
             self.kv,
@@ -151,7 +171,8 @@ class WorkerService:
             await published.publish(event.to_json(), key=event.repository_id)
 
         self.publisher = Publisher(self.projector, announce=announce)
-        handler = EventHandler(self.projector, recorder, self.publisher)
+        sync = ResourceSync(self.git, self.kv, self.resources, kinds, announce_to=self.announce_to)
+        handler = EventHandler(self.projector, recorder, self.publisher, sync)
         self.consumer = Consumer(
             self.queue,
             handler.handle,

@@ -11,7 +11,9 @@ version is judged after conversion to its kind's hub (``worker.hub.hub_errors_of
 module read at the commit judged, run on the worker's bounded hook pool): a hook that fails or
 a hub form that is invalid makes the file invalid (rule ``conversion`` or the hub schema's
 rule, "after conversion from … to the hub"). ``HookTimedOut``/a busy pool are raised: the
-event is retried.
+event is retried. A commit that changes a kind (its definition or its hook module,
+``rekind``) is also judged on every stored file of that kind, changed or not: the status of
+a hook change names the stored resources the new hook cannot convert.
 
 A ref update can bring several commits (a ``git push`` of a branch with a history): every
 commit it brought — ``CommitLog(new, hide_revisions=[old])``; for a new branch (the first
@@ -33,6 +35,7 @@ import asyncio
 import datetime
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from gitstore.backends.kv import Batch, KvStore
 from gitstore.backends.wasm.pool import AsyncHookRunner
@@ -62,6 +65,7 @@ from gitstore.worker.changes import changed, contents, files_at
 from gitstore.worker.hub import hub_errors_of, module_at
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.parsing import error_dicts, parse_many
+from gitstore.worker.rekind import kind_files, kinds_to_redo
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +83,19 @@ MAX_BROUGHT = 100
 Files = list[tuple[str, str]]  # (path, blob id); the blob id may be ''
 
 
-async def _diff(git: GitClient, repository: str, base: str | None, commit: str) -> Files:
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What a commit changed against ``base``: the files to judge and every changed path."""
+
+    base: str | None
+    files: Files
+    paths: tuple[str, ...]
+
+
+async def _diff(git: GitClient, repository: str, base: str | None, commit: str) -> Change:
     diff = await changed(git, repository, base, commit)
-    return [(c.path, c.new_blob_id) for c in diff if c.change_type != pb.CHANGE_TYPE_DELETED]
+    files = [(c.path, c.new_blob_id) for c in diff if c.change_type != pb.CHANGE_TYPE_DELETED]
+    return Change(base, files, tuple(c.path for c in diff))
 
 
 async def _brought(git: GitClient, event: RefUpdateEvent) -> list[pb.CommitInfo]:
@@ -177,33 +191,58 @@ class StatusRecorder:
         for info, status in zip(earlier, judged, strict=True):
             if status is not None:
                 continue
-            files = await _diff(self.git, repository, _first_parent(info), info.sha)
-            await self._judge(repository, info.sha, files, checked, event.correlation_id)
-        if event.changed_paths:
+            change = await _diff(self.git, repository, _first_parent(info), info.sha)
+            await self._judge(repository, info.sha, change, checked, event.correlation_id)
+        if event.changed_paths and not event.is_creation:
             changes = event.changed_paths
             files = [(c.path, c.new_blob_id) for c in changes if c.change_type != "DELETED"]
+            change = Change(event.old, files, tuple(c.path for c in changes))
+        elif event.changed_paths:
+            changes = event.changed_paths
+            files = [(c.path, c.new_blob_id) for c in changes if c.change_type != "DELETED"]
+            change = Change(None, files, ())
         elif not event.is_creation:
             try:
-                files = await _diff(self.git, repository, event.old, sha)
+                change = await _diff(self.git, repository, event.old, sha)
             except NotFound:  # the old head is gone (late event after a force-push + prune)
                 [head] = [c async for c in self.git.commit_log(_one(repository, sha))]
-                files = await _diff(self.git, repository, _first_parent(head), sha)
+                change = await _diff(self.git, repository, _first_parent(head), sha)
         elif brought and brought[0].sha == sha:  # a new branch at a new commit
-            files = await _diff(self.git, repository, _first_parent(brought[0]), sha)
+            change = await _diff(self.git, repository, _first_parent(brought[0]), sha)
         else:  # a new branch at a commit other branches have (its status was recorded there)
-            files = []
-        return await self._judge(repository, sha, files, checked, event.correlation_id)
+            change = Change(None, [], ())
+        return await self._judge(repository, sha, change, checked, event.correlation_id)
 
     async def _judge(
         self,
         repository: str,
         sha: str,
-        files: Files,
+        change: Change,
         checked: Checked | None,
         correlation_id: str,
     ) -> CommitStatus:
+        files = change.files
+        if change.base is not None and change.paths:
+            files = await self._with_kind_files(repository, sha, change)
         errors = await self._check(repository, sha, files, checked or {})
         return await self._store(repository, sha, errors, correlation_id)
+
+    async def _with_kind_files(self, repository: str, sha: str, change: Change) -> Files:
+        """``change.files`` plus every file of a kind the commit changed (``rekind``)."""
+        base = change.base
+        assert base is not None
+        new = await self.kinds.registry(repository, sha)
+        try:
+            redo = await kinds_to_redo(
+                new, change.paths, lambda: self.kinds.registry(repository, base)
+            )
+        except NotFound:  # the base is gone: judge what changed
+            return change.files
+        if not redo:
+            return change.files
+        listed = await kind_files(self.git, repository, sha, redo)
+        have = {path for path, _ in change.files}
+        return change.files + sorted((p, b) for p, b in listed.items() if p not in have)
 
     async def _store(
         self, repository: str, sha: str, errors: list[ContentError], correlation_id: str

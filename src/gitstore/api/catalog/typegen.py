@@ -3,42 +3,29 @@
 ``types_for_kind(definition, builder)`` turns the hub (storage) version of a
 ``KindDefinition`` into a GraphQL object type named after the kind (``Product``), adds it and
 every nested type to ``builder`` and returns it. Built-in and custom kinds go through the same
-function. The mapping, chosen to be predictable for any schema a merchant writes:
+function; it never raises on a schema that validated as a KindDefinition. The mapping is the
+table in ``docs/conversion.md`` (*From JSON Schema to GraphQL types*); in short:
 
-* **Envelope** (every resource type): ``id: ID!`` (catalogue global id, see ``ids``),
-  ``name: String!``, ``labels: JSON!``, ``annotations: JSON!``, ``version: String!`` (the
-  commit SHA stamped on the KV document), ``path: String`` (file in the repository),
-  ``spec: JSON!`` (the whole spec); then one field per top-level spec property.
-* **Scalars**: ``string`` → ``String`` (decimal amounts are strings and stay ``String``),
-  ``boolean`` → ``Boolean``, ``number`` → ``Float``, ``integer`` → ``Int`` when the schema's
-  ``minimum``/``maximum`` keep it within 32 bits, else ``Float`` (exact up to 2**53).
-  A ``type`` list with ``null`` is the other type, nullable; any other list → ``JSON``.
-* **Enums**: an ``enum`` of strings → a GraphQL enum whose value names are the strings in
-  UPPER_SNAKE_CASE (``draft`` → ``DRAFT``, ``compareAtPrice`` → ``COMPARE_AT_PRICE``,
-  ``a-b`` → ``A_B``, a leading digit gets ``_``); the stored strings stay the values. If two
-  strings give the same name (``a-b`` and ``a_b``) the field is a plain ``String``. Enums of
-  other values map by their ``type``.
-* **Objects** with ``properties`` → object types; ``array`` → a list (items non-null unless
-  they allow null); objects without properties, maps (``additionalProperties`` or
-  ``patternProperties`` given as a schema), ``oneOf``/``anyOf``/``allOf`` that give
-  alternative shapes, and anything without a type → the ``JSON`` scalar. Constraint-only
-  combinators (``oneOf: [{required: [products]}, ...]``, ``if``/``then``) are ignored.
-* **Names**: a ``$ref`` to ``#/$defs/money`` is the type ``<Kind>Money`` (one type however
-  many fields use it: ``price`` and ``compareAtPrice`` share ``ProductMoney``); an inline
-  object or enum is ``<Parent><Field>`` (``ProductStatus``); array items share the array
-  field's name. Property names keep their spelling (camelCase); names GraphQL cannot carry
-  are made valid deterministically (``pack size`` → ``packSize``, ``9lives`` → ``_9lives``,
-  ``__x`` → ``_x``); top-level properties named like an envelope field get a ``spec`` prefix
-  (``name`` → ``specName``); remaining clashes (and type names taken by other modules, or
-  reserved for ``<Kind>Connection``/``Edge``/``Filter``) get a numeric suffix (``_2``/``2``)
-  in schema order.
-* **Nullability**: a property is non-null when it is required or has a default, and its
-  schema does not allow null. An absent property with a ``default`` resolves to the default
-  (``status`` of a product without one is ``DRAFT``).
-* **Descriptions** come from ``description``; **deprecation**: each ``deprecatedFields``
-  entry of the hub version (``spec.logoUrl``, ``spec.variants[].price``) and any property
-  with ``deprecated: true`` becomes ``@deprecated(reason:)`` on its field. A shared ``$defs``
-  type carries the deprecation wherever it is used.
+* **Envelope**: ``id name labels annotations version path spec resourceStatus``, then one
+  field per top-level property (``name`` → ``specName``; ``resourceStatus`` is the
+  controllers' status, docs/resources.md).
+* **Scalars**: ``String``, ``Boolean``, ``Float``, ``Int`` (when bounds keep it within 32
+  bits), ``DateTime`` (``format: date-time``), ``Decimal`` (``format: decimal``), the shared
+  ``Money`` (``x-gitstore-type: Money``; ``typescalars``).
+* **Enums** of strings → GraphQL enums (``gold-plus`` → ``GOLD_PLUS``); unnameable or
+  colliding values → ``String``. **Objects** → object types, **arrays** → lists, **$ref** →
+  one named type per (alias-followed) target, recursion included. Nullable from ``required``,
+  ``default``, ``type: [T, null]`` and ``oneOf: [{type: null}, T]``.
+* ``allOf`` of plain object schemas ("extends") → one object type with all their properties.
+* **JSON, with the reason appended to the field's description**: maps, objects without
+  properties, combinators and conditionals that give shapes, tuples, several or no types,
+  unfollowable or self-containing references (``typeshapes.untypable``). Constraint-only
+  combinators are ignored.
+* **Names** (``typenames``): ``<Kind><Def>`` for ``$defs``, ``<Parent><Field>`` inline,
+  property names made valid deterministically; a collision is served with a numeric suffix
+  and reported as a ``TypeProblem`` (kind, version, JSON pointer) in ``problems``.
+* **Descriptions** and **deprecation** (``deprecatedFields`` of the hub, ``deprecated:
+  true``) carry over; a shared ``$defs`` type carries its deprecations wherever it is used.
 
 Resolvers read plain data: the top-level type reads a ``CatalogResource``, nested types read
 the nested JSON dicts. Nothing here does I/O.
@@ -46,7 +33,6 @@ the nested JSON dicts. Nothing here does I/O.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -66,105 +52,76 @@ from graphql import (
 )
 
 from gitstore.domain.content import KindDefinition
-from gitstore.domain.content.schemas import resolve
+from gitstore.domain.content.schemas import json_pointer, resolve
+from gitstore.domain.resources.status_schema import storefront_fields
 
 from ..graphql.builder import SchemaBuilder
 from ..graphql.info import ResolveInfo
 from ..graphql.scalars import json_type
+from ..resources.catalog_status import status_resolver
 from .resources import CatalogResource
-
-ENVELOPE_FIELDS = ("id", "name", "labels", "annotations", "version", "path", "spec")
-RESERVED_SUFFIXES = ("Connection", "Edge", "Filter")
-INT32 = (-(2**31), 2**31 - 1)
-
-_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
-_SHAPE_KEYS = frozenset(
-    {"type", "properties", "items", "prefixItems", "$ref", "enum", "const", "additionalProperties"}
+from .typenames import (
+    FieldNames,
+    TypeNames,
+    TypeProblem,
+    enum_value_name,
+    field_name,
+    pascal,
+    pointer_token,
 )
+from .typescalars import decimal_type, is_money_shape, money_type
+from .typeshapes import (
+    fits_int32,
+    json_type_of,
+    merged_all_of,
+    null_branch,
+    types_of,
+    untypable,
+)
+
+__all__ = [
+    "ENVELOPE_FIELDS",
+    "TypeProblem",
+    "enum_value_name",
+    "field_name",
+    "pascal",
+    "types_for_kind",
+]
+
+ENVELOPE_FIELDS = (
+    "id",
+    "name",
+    "labels",
+    "annotations",
+    "version",
+    "path",
+    "spec",
+    "resourceStatus",
+)
+RESERVED_SUFFIXES = ("Connection", "Edge", "Filter", "Input")
+SPECIAL_TYPES = ("Money", "Decimal", "DateTime")
+
 _POINTER_SKIP = frozenset({"#", "$defs", "definitions", "properties", "items"})
 
 Key = tuple[str, Any]
 Nullable = GraphQLScalarType | GraphQLObjectType | GraphQLEnumType | GraphQLList[Any]
+Typed = tuple[Nullable, str | None]  # the type, and why it is less precise than the schema
 ROOT: Key = ("root", None)
-
-
-def field_name(name: str) -> str:
-    """A valid GraphQL field name for property ``name`` (itself when it already is one)."""
-    if _NAME.fullmatch(name) and not name.startswith("__"):
-        return name
-    parts = [p for p in re.split(r"[^0-9A-Za-z_]+", name) if p]
-    if not parts:
-        return "_"
-    text = parts[0] + "".join(p[:1].upper() + p[1:] for p in parts[1:])
-    if text.startswith("__"):
-        text = "_" + text.lstrip("_")
-    if text[0].isdigit():
-        text = "_" + text
-    return text
-
-
-def pascal(name: str) -> str:
-    text = field_name(name)
-    return text[:1].upper() + text[1:]
-
-
-def enum_value_name(value: str) -> str | None:
-    """``draft`` → ``DRAFT``, ``compareAtPrice`` → ``COMPARE_AT_PRICE``; None if nothing is
-    left (e.g. ``"--"``)."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", value)
-    text = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").upper()
-    if not text:
-        return None
-    return "_" + text if text[0].isdigit() else text
 
 
 def types_for_kind(
     definition: KindDefinition,
     builder: SchemaBuilder,
     overrides: Mapping[str, GraphQLField] | None = None,
+    problems: list[TypeProblem] | None = None,
 ) -> GraphQLObjectType:
     """The GraphQL object type of ``definition``'s hub version (added to ``builder`` with
     every nested type; see the module docstring for the mapping). ``overrides``: fields that
     replace generated fields of the same name (ones the schema does not generate are left
-    out), for a value the API works out rather than reads from the spec."""
-    return _KindTypes(definition, builder).build(overrides or {})
-
-
-def _types(node: Mapping[str, Any]) -> tuple[set[str], bool]:
-    """(JSON types other than null, whether null is allowed)."""
-    declared = node.get("type")
-    if isinstance(declared, str):
-        names = {declared}
-    elif isinstance(declared, list):
-        names = {t for t in declared if isinstance(t, str)}
-    else:
-        names = set()
-        if "properties" in node:
-            names.add("object")
-        if "items" in node:
-            names.add("array")
-    enum = node.get("enum")
-    nullable = "null" in names or (isinstance(enum, list) and None in enum)
-    names.discard("null")
-    return names, nullable
-
-
-def _gives_shapes(node: Mapping[str, Any]) -> bool:
-    """Whether ``oneOf``/``anyOf``/``allOf`` offer alternative or added shapes."""
-    for keyword in ("oneOf", "anyOf", "allOf"):
-        branches = node.get(keyword)
-        if isinstance(branches, list) and any(
-            isinstance(b, Mapping) and _SHAPE_KEYS & b.keys() for b in branches
-        ):
-            return True
-    return False
-
-
-def _fits_int32(node: Mapping[str, Any]) -> bool:
-    low = node.get("minimum", node.get("exclusiveMinimum"))
-    high = node.get("maximum", node.get("exclusiveMaximum"))
-    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-    return numbers and INT32[0] <= low and high <= INT32[1]
+    out), for a value the API works out rather than reads from the spec. Name collisions are
+    appended to ``problems``."""
+    found = problems if problems is not None else []
+    return _KindTypes(definition, builder, found).build(overrides or {})
 
 
 def _spec_of(source: Any) -> Any:
@@ -181,15 +138,30 @@ def _getter(key: str, default: Any, top: bool) -> Callable[[Any, ResolveInfo], A
     return resolve_field
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _with_note(description: str | None, note: str | None) -> str | None:
+    if note is None:
+        return description
+    return f"{description}\n\n{note}" if description else note
+
+
 class _KindTypes:
-    def __init__(self, definition: KindDefinition, builder: SchemaBuilder) -> None:
+    def __init__(
+        self, definition: KindDefinition, builder: SchemaBuilder, problems: list[TypeProblem]
+    ) -> None:
         self.definition = definition
         self.builder = builder
         self.kind = definition.kind
         self.root: Mapping[str, Any] = definition.hub.schema
         self.json = json_type(builder)
-        self.cache: dict[Key, Nullable] = {}
-        self.made: set[str] = {self.kind} | {self.kind + s for s in RESERVED_SUFFIXES}
+        self.cache: dict[Key, Typed] = {}
+        self.active: set[str] = set()  # $refs being typed (non-object recursion guard)
+        self.resolved: dict[int, Mapping[str, Any]] = {}  # id(part of root) → resolved
+        reserved = frozenset({self.kind} | {self.kind + s for s in RESERVED_SUFFIXES})
+        self.names = TypeNames(builder, self.kind, definition.hub.name, reserved, problems)
         self.deprecations = self._deprecations()
 
     # ------------------------------------------------------------------ entry
@@ -200,150 +172,278 @@ class _KindTypes:
             GraphQLObjectType(self.kind, lambda: fields, description=description)
         )
         fields.update(_envelope(self.json))
+        fields["resourceStatus"] = GraphQLField(
+            self.json,
+            resolve=status_resolver(storefront_fields(self.definition.hub.status_schema)),
+            description="The status controllers report (docs/resources.md); storefronts see"
+            " only the fields the kind marks x-gitstore-storefront.",
+        )
         node = resolve(self.root, self.root)
         if isinstance(node.get("properties"), Mapping):
-            fields.update(self._fields(node, ROOT, self.kind, top=True, taken=set(fields)))
+            taken = {name: "the envelope" for name in fields}
+            fields.update(self._fields(node, ROOT, "#", self.kind, top=True, taken=taken))
         fields.update({name: f for name, f in overrides.items() if name in fields})
         return kind_type
 
-    # ------------------------------------------------------------------ naming
-    def _key(self, raw: Any) -> Key:
-        if isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str):
-            return ("ref", raw["$ref"])
-        return ("inline", id(raw))
+    # ------------------------------------------------------------------ references
+    def _resolve(self, raw: Any) -> Mapping[str, Any]:
+        """``resolve(raw)``, memoised: ``raw`` must be a part of the kind's schema (which
+        outlives this object, so ids are not reused)."""
+        found = self.resolved.get(id(raw))
+        if found is None:
+            found = self.resolved[id(raw)] = resolve(raw, self.root)
+        return found
 
-    def _ref_name(self, raw: Any) -> str | None:
+    def _canonical_ref(self, raw: Any) -> str | None:
+        """The ``$ref`` of ``raw``, followed through ``$defs`` that are only a ``$ref``."""
         if not (isinstance(raw, Mapping) and isinstance(raw.get("$ref"), str)):
             return None
-        segments = [s for s in raw["$ref"].split("/") if s and s not in _POINTER_SKIP]
-        return self.kind + "".join(pascal(s) for s in segments) if segments else None
+        ref: str = raw["$ref"]
+        seen = {ref}
+        while True:
+            target = json_pointer(self.root, ref)
+            if not (isinstance(target, Mapping) and set(target) == {"$ref"}):
+                return ref
+            nxt = target["$ref"]
+            if not isinstance(nxt, str) or nxt in seen:
+                return ref
+            seen.add(nxt)
+            ref = nxt
 
-    def _unique_type_name(self, name: str) -> str:
-        candidate, n = name, 1
-        while candidate in self.made or self.builder.has_type(candidate):
-            n += 1
-            candidate = f"{name}{n}"
-        self.made.add(candidate)
-        return candidate
+    def _unwrap(self, raw: Any) -> tuple[Any, bool]:
+        """``oneOf``/``anyOf`` of ``{type: null}`` and one schema → (that schema, nullable),
+        through any depth of such wrappers."""
+        nullable = False
+        for _ in range(8):
+            node = self._resolve(raw)
+            if "type" in node:
+                break
+            branches = node.get("oneOf", node.get("anyOf"))
+            if not (isinstance(branches, list) and len(branches) == 2):
+                break
+            rest = [b for b in branches if not null_branch(b)]
+            if len(rest) != 1:
+                break
+            raw, nullable = rest[0], True
+        return raw, nullable
+
+    def _key(self, raw: Any) -> Key:
+        ref = self._canonical_ref(raw)
+        return ("ref", ref) if ref is not None else ("inline", id(raw))
+
+    def _ref_name(self, ref: str | None) -> str | None:
+        if ref is None:
+            return None
+        segments = [s for s in ref.split("/") if s and s not in _POINTER_SKIP]
+        return self.kind + "".join(pascal(s) for s in segments) if segments else None
 
     # ------------------------------------------------------------------ fields
     def _fields(
-        self, node: Mapping[str, Any], key: Key, type_name: str, *, top: bool, taken: set[str]
+        self,
+        node: Mapping[str, Any],
+        key: Key,
+        pointer: str,
+        type_name: str,
+        *,
+        top: bool,
+        taken: dict[str, str],
     ) -> dict[str, GraphQLField]:
         properties: Mapping[str, Any] = node["properties"]
         required = node.get("required")
         required_names = set(required) if isinstance(required, list) else set()
+        names = FieldNames(self.names, taken)
         fields: dict[str, GraphQLField] = {}
         for prop, raw in properties.items():
+            here = f"{pointer}/properties/{pointer_token(prop)}"
             name = field_name(prop)
             if top and name in ENVELOPE_FIELDS:
                 name = "spec" + name[:1].upper() + name[1:]
-            candidate, n = name, 1
-            while candidate in taken:
-                n += 1
-                candidate = f"{name}_{n}"
-            taken.add(candidate)
-            sub = resolve(raw, self.root)
-            base = self._output(raw, f"{type_name}{pascal(prop)}")
+            candidate = names.claim(name, here)
+            sub = self._resolve(raw)
+            inner, wrapped_null = self._unwrap(raw)
+            base, note = self._output(raw, f"{type_name}{pascal(prop)}", here)
             default = sub.get("default")
-            _, nullable = _types(sub)
+            _, nullable = types_of(self._resolve(inner))
+            nullable = nullable or wrapped_null or types_of(sub)[1]
             non_null = (prop in required_names or default is not None) and not nullable
             output = GraphQLNonNull(base) if non_null else base
             reason = self.deprecations.get((key, prop))
             if reason is None and sub.get("deprecated") is True:
                 reason = "Deprecated in the kind's schema."
-            description = sub.get("description")
             fields[candidate] = GraphQLField(
                 output,
                 resolve=_getter(prop, default, top),
-                description=description if isinstance(description, str) else None,
+                description=_with_note(_text(sub.get("description")), note),
                 deprecation_reason=reason,
             )
         return fields
 
     # ------------------------------------------------------------------ types
-    def _output(self, raw: Any, hint: str) -> Nullable:
-        """The (nullable) output type of the schema ``raw``; ``hint`` names new types."""
-        node = resolve(raw, self.root)
-        name = self._ref_name(raw) or hint
+    def _output(self, raw: Any, hint: str, pointer: str) -> Typed:
+        """The (nullable) output type of the schema ``raw`` at ``pointer``, and a note when
+        it is less precise than the schema; ``hint`` names new types."""
+        raw, _ = self._unwrap(raw)
+        ref = self._canonical_ref(raw)
+        if ref is not None:
+            if ref in self.active and ("ref", ref) not in self.cache:
+                return self.json, "Served as JSON: it refers to itself without an object."
+            self.active.add(ref)
+            try:
+                return self._named(raw, ref, hint)
+            finally:
+                self.active.discard(ref)
+        return self._shape(raw, self._resolve(raw), hint, pointer, self._resolve(raw))
+
+    def _named(self, raw: Any, ref: str, hint: str) -> Typed:
+        node = self._resolve(raw)
+        if json_pointer(self.root, ref) is None or set(node) == {"$ref"}:
+            return self.json, f"Served as JSON: reference {ref} cannot be followed."
         # A named ($ref) type is described by its definition, not by the field using it.
-        described = resolve({"$ref": raw["$ref"]}, self.root) if name != hint else node
-        if not node or _gives_shapes(node):
-            return self.json
-        types, _ = _types(node)
+        described = self._resolve(json_pointer(self.root, ref))
+        return self._shape(raw, node, self._ref_name(ref) or hint, ref, described)
+
+    def _shape(
+        self,
+        raw: Any,
+        node: Mapping[str, Any],
+        name: str,
+        pointer: str,
+        described: Mapping[str, Any],
+    ) -> Typed:
+        special = node.get("x-gitstore-type")
+        if special is not None and special not in SPECIAL_TYPES:
+            self.names.report(
+                pointer,
+                f"x-gitstore-type {special!r} is not one of {', '.join(SPECIAL_TYPES)}; "
+                "the schema is typed from its shape",
+            )
+        if special == "Money":
+            if is_money_shape(node):
+                return money_type(self.builder), None
+            self.names.report(
+                pointer,
+                "x-gitstore-type Money needs an object with properties amount and currency; "
+                "the schema is typed from its shape",
+            )
+        merged = merged_all_of(node, lambda part: resolve(part, self.root))
+        if merged is not None:  # "extends": one object type with every branch's properties
+            return self._object_or_map(raw, merged, name, pointer, described)
+        why = untypable(node)
+        if why is not None:
+            return self.json, f"Served as JSON: {why}."
+        types, _ = types_of(node)
         enum = node.get("enum")
-        if isinstance(enum, list) and all(isinstance(v, str) for v in enum if v is not None):
-            strings = [v for v in enum if v is not None]
-            if strings:
-                return self._enum(self._key(raw), strings, name, described)
+        if isinstance(enum, list):
+            values = [v for v in enum if v is not None]
+            if values and all(isinstance(v, str) for v in values):
+                return self._enum(self._key(raw), values, name, described, pointer)
+            if not types and values:
+                types = {json_type_of(v) for v in values}
         if "const" in node and not types:
-            types = {_json_type_of(node["const"])}
+            types = {json_type_of(node["const"])}
+        if not node:
+            return self.json, "Served as JSON: any value is allowed."
+        if not types:
+            return self.json, "Served as JSON: the schema gives no type."
         if len(types) != 1:
-            return self.json
+            return (
+                self.json,
+                f"Served as JSON: it allows several types ({', '.join(sorted(types))}).",
+            )
         (kind,) = types
         if kind == "string":
-            return GraphQLString
+            fmt = node.get("format")
+            if fmt == "date-time" or special == "DateTime":
+                return self.builder.datetime, None
+            if fmt == "decimal" or special == "Decimal":
+                return decimal_type(self.builder), None
+            return GraphQLString, None
         if kind == "boolean":
-            return GraphQLBoolean
+            return GraphQLBoolean, None
         if kind == "number":
-            return GraphQLFloat
+            return GraphQLFloat, None
         if kind == "integer":
-            return GraphQLInt if _fits_int32(node) else GraphQLFloat
+            return (GraphQLInt if fits_int32(node) else GraphQLFloat), None
         if kind == "array":
-            items = node.get("items")
-            if not isinstance(items, Mapping):
-                return GraphQLList(self.json)
-            item = self._output(items, name)
-            _, item_nullable = _types(resolve(items, self.root))
-            return GraphQLList(item if item_nullable else GraphQLNonNull(item))
+            return self._array(node, name, pointer)
         if kind == "object":
-            properties = node.get("properties")
-            if (
-                not isinstance(properties, Mapping)
-                or not properties
-                or isinstance(node.get("additionalProperties"), Mapping)
-                or "patternProperties" in node
-            ):
-                return self.json
-            return self._object(self._key(raw), node, name, described)
-        return self.json
+            return self._object_or_map(raw, node, name, pointer, described)
+        return self.json, f"Served as JSON: type {kind!r} has no GraphQL counterpart."
 
-    def _object(
-        self, key: Key, node: Mapping[str, Any], name: str, described: Mapping[str, Any]
-    ) -> Nullable:
+    def _array(self, node: Mapping[str, Any], name: str, pointer: str) -> Typed:
+        items = node.get("items")
+        if not isinstance(items, Mapping):
+            return GraphQLList(self.json), None
+        item, note = self._output(items, name, f"{pointer}/items")
+        inner, wrapped_null = self._unwrap(items)
+        _, item_nullable = types_of(self._resolve(inner))
+        item_nullable = item_nullable or wrapped_null or types_of(self._resolve(items))[1]
+        wrapped = item if item_nullable else GraphQLNonNull(item)
+        return GraphQLList(wrapped), (f"Items: {note}" if note else None)
+
+    def _object_or_map(
+        self,
+        raw: Any,
+        node: Mapping[str, Any],
+        name: str,
+        pointer: str,
+        described: Mapping[str, Any],
+    ) -> Typed:
+        properties = node.get("properties")
+        if isinstance(node.get("additionalProperties"), Mapping) or "patternProperties" in node:
+            return self.json, "Served as JSON: a map (additionalProperties/patternProperties)."
+        if not isinstance(properties, Mapping) or not properties:
+            return self.json, "Served as JSON: an object without declared properties."
+        key = self._key(raw)
         if key in self.cache:
             return self.cache[key]
-        type_name = self._unique_type_name(name)
+        type_name = self.names.claim(name, pointer)
         fields: dict[str, GraphQLField] = {}
-        description = described.get("description")
         object_type = self.builder.add_type(
             GraphQLObjectType(
-                type_name,
-                lambda: fields,
-                description=description if isinstance(description, str) else None,
+                type_name, lambda: fields, description=_text(described.get("description"))
             )
         )
-        self.cache[key] = object_type  # before the fields: recursive $refs find it
-        fields.update(self._fields(node, key, type_name, top=False, taken=set()))
-        return object_type
+        self.cache[key] = (object_type, None)  # before the fields: recursive $refs find it
+        fields.update(self._fields(node, key, pointer, type_name, top=False, taken={}))
+        return object_type, None
 
-    def _enum(self, key: Key, values: list[str], name: str, node: Mapping[str, Any]) -> Nullable:
+    def _enum(
+        self,
+        key: Key,
+        values: list[str],
+        name: str,
+        node: Mapping[str, Any],
+        pointer: str,
+    ) -> Typed:
         if key in self.cache:
             return self.cache[key]
-        names = [enum_value_name(v) for v in values]
-        if None in names or len(set(names)) != len(names):
-            self.cache[key] = GraphQLString
-            return GraphQLString
-        description = node.get("description")
+        names: dict[str, str] = {}
+        note = None
+        for value in values:
+            value_name = enum_value_name(value)
+            if value_name is None:
+                note = f"Served as String: enum value {value!r} gives no GraphQL name."
+                break
+            if value_name in names:
+                note = (
+                    f"Served as String: enum values {names[value_name]!r} and {value!r} "
+                    f"both give the GraphQL name {value_name}."
+                )
+                break
+            names[value_name] = value
+        if note is not None:
+            self.cache[key] = (GraphQLString, note)
+            return self.cache[key]
         enum_type = self.builder.add_type(
             GraphQLEnumType(
-                self._unique_type_name(name),
-                {n: GraphQLEnumValue(v) for n, v in zip(names, values, strict=True) if n},
-                description=description if isinstance(description, str) else None,
+                self.names.claim(name, pointer),
+                {n: GraphQLEnumValue(v) for n, v in names.items()},
+                description=_text(node.get("description")),
             )
         )
-        self.cache[key] = enum_type
-        return enum_type
+        self.cache[key] = (enum_type, None)
+        return self.cache[key]
 
     # ------------------------------------------------------------------ deprecations
     def _deprecations(self) -> dict[tuple[Key, str], str]:
@@ -360,24 +460,12 @@ class _KindTypes:
                 if i == len(segments) - 1:
                     found[(key, prop)] = deprecated.reason
                     break
-                raw = properties[prop]
+                raw, _ = self._unwrap(properties[prop])
                 key, node = self._key(raw), resolve(raw, self.root)
                 if segment.endswith("[]"):
-                    raw = node.get("items")
+                    raw, _ = self._unwrap(node.get("items"))
                     key, node = self._key(raw), resolve(raw, self.root)
         return found
-
-
-def _json_type_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "any"
 
 
 def _envelope(json: Any) -> dict[str, GraphQLField]:

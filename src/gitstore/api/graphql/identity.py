@@ -150,6 +150,11 @@ def _scope_enum(builder: SchemaBuilder) -> GraphQLEnumType:
             {
                 "READ": GraphQLEnumValue("read", description="Queries."),
                 "WRITE": GraphQLEnumValue("write", description="Mutations."),
+                "STATUS": GraphQLEnumValue(
+                    "status",
+                    description="Status subresources only (a controller token): "
+                    "update<Kind>Status for a writer of the namespace.",
+                ),
             },
         )
     )

@@ -16,7 +16,9 @@ from .identity import IdentityModule
 from .namespaces import NamespacesModule
 from .releases import ReleasesModule
 from .repositories import RepositoriesModule
+from .resources import ResourcesModule
 from .ssh_keys import SshKeysModule
+from .watch import WatchModule
 
 
 def default_modules() -> list[SchemaModule]:
@@ -29,5 +31,7 @@ def default_modules() -> list[SchemaModule]:
         CatalogMutationsModule(),
         AuditModule(),
         ReleasesModule(),
+        ResourcesModule(),
         SchemaStatusModule(repository_argument=True),
+        WatchModule(),
     ]

@@ -1,8 +1,10 @@
 """Custom scalars shared by all schema modules.
 
 ``DateTime`` is an RFC 3339 timestamp in UTC with a ``Z`` suffix
-(``2024-05-01T12:00:00.123456Z``). Input accepts any RFC 3339 timestamp with an offset; a
-timestamp without one is refused, because guessing a time zone is how audit trails go wrong.
+(``2024-05-01T12:00:00.123456Z``). Output takes an aware ``datetime`` or an RFC 3339 string
+with an offset (what a manifest's ``format: date-time`` field holds), normalised to UTC.
+Input accepts any RFC 3339 timestamp with an offset; a timestamp without one is refused,
+because guessing a time zone is how audit trails go wrong.
 
 ``JSON`` is any JSON value (object, array, string, number, boolean, null), passed through as
 is: output serialises the Python value unchanged; input accepts any JSON variable value or
@@ -32,6 +34,8 @@ from graphql import (
 
 
 def serialize_datetime(value: Any) -> str:
+    if isinstance(value, str):  # a kind's ``format: date-time`` field holds the string
+        value = parse_datetime(value)
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise GraphQLError(f"DateTime cannot represent {value!r}: not an aware datetime")
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

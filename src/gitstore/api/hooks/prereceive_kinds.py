@@ -10,6 +10,9 @@ the ``kinds/`` tree) and:
   ``api.kinds.kind_change_problems`` (conflicting definitions, stranded resources, Wasm
   hooks that do not round-trip), reading the commit's tree through the push's quarantine;
   the refusals are violations of that commit (``remote:`` lines naming the definition file);
+* when the commit changes the hook module file of a kind whose definition it leaves alone
+  (``hooks/price.wasm`` rebuilt), admits it the same way (``hooks_changed``): the stored
+  resources written in a spoke version must still convert, and the examples round-trip;
 * hands ``prereceive_content.ContentCheck`` the registry to validate with: commits are
   grouped by registry (nearly always one group) and each group gets its own check, so the
   per-file checks are exactly the existing ones, run with the right kinds.
@@ -26,6 +29,7 @@ from gitstore.domain.conversion import HookRunner
 from gitstore.domain.publishing import RefPush, Violation, content_violations
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import EMPTY, KindsLoader, file_at, stored_files
+from gitstore.git.v1 import git_service_pb2 as pb
 
 from ..kinds import hub_converter, kind_change_problems
 from .prereceive_content import ContentCheck, tip_base
@@ -87,10 +91,15 @@ class PushKinds:
     async def _changes(self, ref: str, sha: str, parent: str) -> list[Violation]:
         tree = await self.tree(sha)
         before = await self.tree(parent) if parent else EMPTY
-        if tree == before:
-            return []
         q = self.quarantine_id
         kinds = await self.loader.of_tree(self.repository_id, sha, tree, quarantine_id=q)
+        modules = _modules(kinds.registry)
+        if tree == before and not modules:
+            return []
+        paths = await self._changed_paths(sha, parent)
+        rehooked = {kind for path in paths for kind in modules.get(path, ())}
+        if tree == before and not rehooked:
+            return []
         old = await self.registry(parent) if parent else self.loader.base
 
         async def stored(directories: Sequence[str]) -> list[tuple[str, str, bytes]]:
@@ -102,9 +111,36 @@ class PushKinds:
             return await file_at(self.git, self.repository_id, sha, path, quarantine_id=q)
 
         errors = await kind_change_problems(
-            old, kinds, stored, module, self.runner, max_bytes=self.max_bytes
+            old,
+            kinds,
+            stored,
+            module,
+            self.runner,
+            max_bytes=self.max_bytes,
+            hooks_changed=rehooked,
+            convert=self.convert,
+            changed_paths=paths,
         )
         return content_violations(ref, sha, errors)
+
+    async def _changed_paths(self, sha: str, parent: str) -> set[str]:
+        request = pb.GetChangedPathsRequest(
+            repository_id=self.repository_id,
+            from_revision=parent,
+            to_revision=sha,
+            quarantine_id=self.quarantine_id,
+        )
+        return {c.path for c in await self.git.get_changed_paths(request)}
+
+
+def _modules(registry: KindRegistry) -> dict[str, set[str]]:
+    """The hook module paths of the registry's custom kinds, and the kinds using each."""
+    modules: dict[str, set[str]] = {}
+    for definition in registry:
+        hook = definition.conversion
+        if not definition.builtin and hook.strategy == "Wasm":
+            modules.setdefault(hook.module, set()).add(definition.kind)
+    return modules
 
 
 class ContentChecks:

@@ -40,7 +40,7 @@ from gitstore.domain.ratelimit import CredentialGuard
 from . import access_tokens
 from .jwt_tokens import JwtCodec
 from .passwords import Passwords, check_password
-from .principal import ALL_SCOPES, Principal
+from .principal import TOKEN_SCOPES, Principal
 
 MAX_TOKEN_NAME = 100
 MAX_TOKEN_DAYS = 366
@@ -144,9 +144,9 @@ class IdentityActions:
             raise InvalidArgument(
                 f"token name must be 1..{MAX_TOKEN_NAME} characters", field="name"
             )
-        if not scopes or not scopes <= ALL_SCOPES:
+        if not scopes or not scopes <= TOKEN_SCOPES:
             raise InvalidArgument(
-                "scopes must be a non-empty subset of read, write", field="scopes"
+                "scopes must be a non-empty subset of read, write, status", field="scopes"
             )
         expires_at = None
         if expires_in_days is not None:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 ALL_SCOPES = frozenset({"read", "write"})
+# What an access token may carry: ``status`` is the controller scope (status subresources,
+# docs/resources.md), never implied by a login.
+TOKEN_SCOPES = ALL_SCOPES | {"status"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,14 @@ class Standing:
     def can_administer(self) -> bool:
         return self._scoped("write") and self._member_or_creator(Role.MAINTAINER)
 
+    def can_write_status(self) -> bool:
+        """Status subresources (docs/resources.md): a maintainer (or owner, creator, admin)
+        with write access, or a writer's access token with the ``status`` scope (a
+        controller token)."""
+        return self.can_administer() or (
+            self._scoped("status") and self._member_or_creator(Role.WRITER)
+        )
+
     # ------------------------------------------------------------------ the namespace
     def can_update_namespace(self) -> bool:
         return self._scoped("write") and (

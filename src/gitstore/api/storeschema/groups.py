@@ -10,11 +10,16 @@ check, KV scope), so custom reads follow the built-ins' rules and read only the 
 (documents of KV kind ``document_kind(kind)``, as the worker writes them).
 
 Types come from the kind's hub JSON Schema through ``typegen.types_for_kind``, exactly like the
-built-ins. A kind must never break the schema of its repository, so each one is first typed in
-a scratch builder and validated on its own; if that fails — or its type names are taken by the
-platform (a kind called ``PageInfo``) — the kind is served as a fallback type carrying only the
-envelope (``id name labels annotations version path`` and ``spec: JSON!``) whose description
-gives the reason. Built-in kinds stay under ``catalog`` (``CatalogReadsModule``).
+built-ins. A kind must never break the schema of its repository. ``StoreSchemas`` first
+builds every kind straight into the schema (``isolate=False``: each typed once, the common
+case); only if that candidate fails to build or validate is it built again with
+``isolate=True``, where each kind is first typed in a scratch builder and validated on its
+own; if that fails — or its type names are taken by the platform (a kind called
+``PageInfo``) — the kind is served as a fallback type carrying only the envelope (``id name
+labels annotations version path`` and ``spec: JSON!``) whose description gives the reason.
+Built-in kinds stay under ``catalog`` (``CatalogReadsModule``). The module
+contributes after the platform's modules, so every platform type name is known when the
+kinds' names are handed out; collisions are collected in ``problems`` (``typegen``).
 """
 
 from __future__ import annotations
@@ -43,13 +48,15 @@ from ..catalog.access import Channel
 from ..catalog.ids import decode_resource_id
 from ..catalog.reads import CatalogReads, CatalogView
 from ..catalog.resources import CatalogResource
-from ..catalog.typegen import field_name, pascal, types_for_kind
+from ..catalog.typegen import TypeProblem, field_name, pascal, types_for_kind
+from ..catalog.typenames import type_origin
 from ..context import context_of
 from ..graphql.builder import SchemaBuilder, SchemaBuildError
 from ..graphql.catalog_reads import endpoint_repository
 from ..graphql.info import ResolveInfo
 from ..graphql.relay import Connection, check_first
 from ..graphql.scalars import json_type
+from .versions import add_version_fields
 
 Resolver = Callable[..., Awaitable[Any]]
 
@@ -76,12 +83,15 @@ def typing_problem(definition: KindDefinition) -> str | None:
 class CustomKindsModule:
     name = "custom-kinds"
 
-    def __init__(self, registry: KindRegistry) -> None:
+    def __init__(self, registry: KindRegistry, *, isolate: bool = True) -> None:
         self.registry = registry
+        self.isolate = isolate  # check each kind in a scratch builder first
         self.fallbacks: dict[str, str] = {}  # kind → why it is served as JSON (last build)
         self.types: dict[str, GraphQLObjectType] = {}  # kind → its output type (last build)
+        self.problems: list[TypeProblem] = []  # name collisions (last build)
 
     def contribute(self, builder: SchemaBuilder) -> None:
+        self.fallbacks, self.problems = {}, []
         by_group: dict[str, list[KindDefinition]] = {}
         for definition in self.registry:
             if not definition.builtin:
@@ -121,15 +131,24 @@ class CustomKindsModule:
     def _kind_type(self, builder: SchemaBuilder, definition: KindDefinition) -> GraphQLObjectType:
         kind = definition.kind
         taken = [n for n in (kind, f"{kind}Connection", f"{kind}Edge") if builder.has_type(n)]
+        holders = sorted({type_origin(builder, n) or "the platform" for n in taken})
         reason = (
-            f"type name {', '.join(taken)} is taken by the platform"
+            f"type name {', '.join(taken)} is taken by {' and '.join(holders)}"
             if taken
             else typing_problem(definition)
+            if self.isolate
+            else None
         )
         if reason is None:
-            return types_for_kind(definition, builder)
+            typed = types_for_kind(definition, builder, problems=self.problems)
+            add_version_fields(builder, definition, typed, typing_problem)
+            return typed
+        if taken:
+            self.problems.append(
+                TypeProblem(kind, definition.hub.name, "#", f"the kind's {reason}; rename the kind")
+            )
         self.fallbacks[kind] = reason
-        return builder.add_type(
+        fallback = builder.add_type(
             GraphQLObjectType(
                 _free_type_name(builder, kind if not taken else f"{kind}Resource"),
                 _envelope(builder),
@@ -137,6 +156,8 @@ class CustomKindsModule:
                 f"be turned into GraphQL types, so it is served as JSON (spec): {reason}",
             )
         )
+        add_version_fields(builder, definition, fallback, typing_problem, typed=False)
+        return fallback
 
 
 def _free_type_name(builder: SchemaBuilder, name: str) -> str:

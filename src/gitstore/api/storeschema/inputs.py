@@ -5,7 +5,9 @@
 (``upsertBrand(input: {name: "acme", title: "Acme", country: "NL"})``) — and returns them with
 the map from each GraphQL field name back to its property (``SpecInputs.spec``). The mapping
 mirrors the output types of ``catalog.typegen`` (same helpers, same names, same fallbacks), so
-a field reads and writes alike:
+a field reads and writes alike (where typegen types more — ``allOf`` "extends", the
+``Money``/``Decimal``/``DateTime`` scalars — the input is the plain shape or ``JSON``, and the
+write path's validation does the rest):
 
 * scalars: ``string`` → ``String``, ``boolean`` → ``Boolean``, ``number`` → ``Float``,
   ``integer`` → ``Int`` within 32 bits else ``Float`` (whole floats reach the spec as
@@ -55,15 +57,8 @@ from graphql import (
 from gitstore.domain.content import KindDefinition
 from gitstore.domain.content.schemas import resolve
 
-from ..catalog.typegen import (
-    _fits_int32,
-    _gives_shapes,
-    _json_type_of,
-    _types,
-    enum_value_name,
-    field_name,
-    pascal,
-)
+from ..catalog.typenames import enum_value_name, field_name, pascal
+from ..catalog.typeshapes import fits_int32, json_type_of, types_of, untypable
 from ..graphql.builder import SchemaBuilder
 from ..graphql.lru import LRU
 from ..graphql.scalars import json_type
@@ -171,7 +166,7 @@ class _KindInputs:
     ) -> GraphQLInputField:
         sub = resolve(raw, self.root)
         base = self._input(raw, f"{parent}{pascal(prop)}")
-        _, nullable = _types(sub)
+        _, nullable = types_of(sub)
         non_null = prop in required and "default" not in sub and not nullable
         description = sub.get("description")
         kind: GraphQLInputType = GraphQLNonNull(base) if non_null else base
@@ -185,16 +180,16 @@ class _KindInputs:
         node = resolve(raw, self.root)
         name = self._ref_name(raw) or hint
         described = resolve({"$ref": raw["$ref"]}, self.root) if name != hint else node
-        if not node or _gives_shapes(node):
+        if not node or untypable(node) is not None:
             return self.json
-        types, _ = _types(node)
+        types, _ = types_of(node)
         enum = node.get("enum")
         if isinstance(enum, list) and all(isinstance(v, str) for v in enum if v is not None):
             strings = [v for v in enum if v is not None]
             if strings:
                 return self._enum(self._key(raw), strings, name, described)
         if "const" in node and not types:
-            types = {_json_type_of(node["const"])}
+            types = {json_type_of(node["const"])}
         if len(types) != 1:
             return self.json
         (kind,) = types
@@ -205,13 +200,13 @@ class _KindInputs:
         if kind == "number":
             return GraphQLFloat
         if kind == "integer":
-            return GraphQLInt if _fits_int32(node) else GraphQLFloat
+            return GraphQLInt if fits_int32(node) else GraphQLFloat
         if kind == "array":
             items = node.get("items")
             if not isinstance(items, Mapping):
                 return GraphQLList(self.json)
             item = self._input(items, name)
-            _, item_nullable = _types(resolve(items, self.root))
+            _, item_nullable = types_of(resolve(items, self.root))
             return GraphQLList(item if item_nullable else GraphQLNonNull(item))
         if kind == "object":
             properties = node.get("properties")

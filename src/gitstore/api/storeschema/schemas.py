@@ -2,29 +2,35 @@
 
 **What a repository serves.** The schema of ``/<namespace>/<repo>/graphql`` is built from the
 kinds of the repository's default-branch head (``git.kinds.KindsLoader``): ``catalog`` (the
-built-ins, no ``repository`` argument), one root field per API group of its custom kinds
-(``groups``), ``commitStatus`` and ``schemaStatus``. Mutations and the platform (identity,
-namespaces, releases) stay on the global ``/graphql``.
+built-ins, no ``repository`` argument), ``commitStatus``, ``schemaStatus``, the catalogue
+mutations, releases and ``auditLog`` of the global schema with the repository implied
+(``bound``), one root field per API group of its custom kinds (``groups``), and typed
+``upsert<Kind>``/``delete<Kind>`` for every kind (``mutations``). Identity and namespaces stay
+on the global ``/graphql``.
 
 **Sharing.** Schemas are cached by the *fingerprint* of the kinds they serve — a SHA-256 of
 the custom definitions (their hub schemas, names, group, versions; not the file they came
 from), sorted by kind — in a bounded LRU (``capacity`` schemas). Repositories with only the
 built-ins all get the one ``builtin`` schema object; repositories with the same custom kinds
-share theirs. The per-repository state is a bounded LRU too (``repositories``).
+share theirs. The per-repository state is a bounded LRU too (``repositories``). Memory is
+bounded by ``capacity`` schemas, not by the number of repositories: a schema is "used" when a
+request is served with it, and evicting it also forgets the repositories that serve it (they
+work their schema out again at their next request).
 
-**Refresh: a short TTL, off the request path.** The API does not see ref updates as events
-(the main event stream's consumer group is the worker's; the API consumes only publication
-results), so rather than add a second consumer group to every queue backend, a repository's
-head is re-checked when a request arrives and its state is older than ``ttl`` seconds: the
-request is answered at once on the schema in force, and one background task per repository
-(single-flight) resolves ``refs/heads/<default>`` and the id of its ``kinds/`` tree — one
-``ResolveRevision`` and one top-level ``ListTree``. An unchanged tree id costs nothing more; a
+**Refresh: events this process sees, a short TTL for the rest.** Two events refresh a
+repository at once and wait (at most ``settle_timeout``) for the swap, so the next request is
+served the new kinds: the post-receive hook of a push that moved the default branch, and an
+API write that changed ``kinds/`` on it (``CatalogWriter.on_commit`` → :meth:`committed`);
+both call :meth:`settle`. Ref updates this process does not see (another API replica, a
+commit made straight through the git service) are caught by the TTL: a repository's head is
+re-checked when a request arrives and its state is older than ``ttl`` seconds — the request
+is answered at once on the schema in force, and one background task per repository
+(single-flight) resolves ``refs/heads/<default>`` and the id of its ``kinds/`` tree (one
+``ResolveRevision``, one top-level ``ListTree``). An unchanged tree id costs nothing more; a
 changed one loads the registry (cached by tree id in ``KindsLoader``), fingerprints it and
-takes the cached schema or builds a candidate. Only the first request of a repository (no
-state yet) waits for that work. Idle repositories cost nothing. A kind change is thus
-visible within ``ttl`` plus one build after the commit. Pushes also give a hint: the
-post-receive hook calls :meth:`StoreSchemas.changed` when the default branch moved, which
-starts the check at once.
+takes the cached schema or builds a candidate. Only the first request of a repository waits
+for that work; idle repositories cost nothing. (The queue's ref-update events would need a
+consumer group per API replica on every queue backend: not done, docs/api.md.)
 
 **Safe publish.** A candidate is built from fresh module objects, validated with
 ``validate_schema`` and only then swapped in, by replacing the repository's immutable
@@ -59,12 +65,12 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLError, OperationDefinitionNode, validate_schema
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, validate_schema
 from starlette.requests import Request
 
 from gitstore.backends.metadata.base import RepositoryRecord
@@ -74,6 +80,7 @@ from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
+from ..catalog.typegen import TypeProblem
 from ..catalog.writes_result import WriteResult
 from ..graphql.audit import AuditModule
 from ..graphql.builder import SchemaModule, build_schema
@@ -107,12 +114,20 @@ def fingerprint(registry: KindRegistry) -> str:
     custom = sorted((d for d in registry if not d.builtin), key=lambda d: d.kind)
     if not custom:
         return BUILTIN
-    text = json.dumps(
-        [dataclasses.asdict(dataclasses.replace(d, source="")) for d in custom],
-        sort_keys=True,
-        default=str,
-    )
+    text = json.dumps(custom, sort_keys=True, default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _plain(value: object) -> object:
+    """JSON for ``fingerprint``: dataclasses as their fields (not ``source``: where a
+    definition was read from does not change its kinds), without ``asdict``'s deep copy."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: getattr(value, f.name) for f in dataclasses.fields(value) if f.name != "source"
+        }
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
 
 
 class CandidateError(Exception):
@@ -155,6 +170,7 @@ class BuiltSchema:
     fingerprint: str
     kinds: tuple[str, ...]
     untyped: tuple[str, ...]  # "<Kind>: <reason>"
+    problems: tuple[TypeProblem, ...] = ()  # name collisions of the kinds' GraphQL types
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +203,7 @@ class SchemaStatus:
     published_at: datetime
     checked_at: datetime
     last_failure: Failure | None
+    problems: tuple[TypeProblem, ...] = ()
 
 
 @dataclass
@@ -228,8 +245,11 @@ class StoreSchemas:
         state = self._repos.get(key)
         if state is None:
             state = await self.refresh(record)
-        elif time.monotonic() - state.checked >= self.ttl:
-            self._repos.move_to_end(key)
+        if state.built.fingerprint in self._schemas:  # LRU by use, not by build
+            self._schemas.move_to_end(state.built.fingerprint)
+        if time.monotonic() - state.checked >= self.ttl:
+            if key in self._repos:
+                self._repos.move_to_end(key)
             self._start(record)
         return state.built.snapshot
 
@@ -249,7 +269,13 @@ class StoreSchemas:
             built.snapshot.published_at,
             state.checked_at,
             state.last_failure,
+            built.problems,
         )
+
+    def served_commit(self, repository_id: str) -> str | None:
+        """The commit the kinds ``repository_id`` is served with came from (None: unknown)."""
+        state = self._repos.get(repository_id)
+        return state.commit if state is not None else None
 
     async def close(self) -> None:
         self._again.clear()
@@ -341,6 +367,8 @@ class StoreSchemas:
             loader = self.services.kinds()
             tree = EMPTY if commit is None else await loader.tree_id(key, commit)
             if old is not None and old.tree == tree:
+                if old.built.fingerprint not in self._schemas:  # evicted meanwhile
+                    self._remember(old.built)
                 return self._keep(key, dataclasses.replace(old, checked=now, checked_at=at))
             if commit is None:
                 registry = builtin_registry()
@@ -363,16 +391,14 @@ class StoreSchemas:
                 base = self._schemas.get(BUILTIN) or await self._build_off_loop(
                     BUILTIN, builtin_registry()
                 )
+                self._remember(base)
                 state = RepositorySchema(base, None, None, now, at, failure)
             else:  # tree None: try again at the next check
                 state = dataclasses.replace(
                     old, tree=None, checked=now, checked_at=at, last_failure=failure
                 )
             return self._keep(key, state)
-        self._schemas[fp] = built
-        self._schemas.move_to_end(fp)
-        while len(self._schemas) > self.capacity:
-            self._schemas.popitem(last=False)
+        self._remember(built)
         published_failure = (
             Failure(at, commit, fp, tuple(f"definition left out: {e}" for e in left_out))
             if left_out
@@ -381,6 +407,17 @@ class StoreSchemas:
         if old is not None and old.built is not built:
             log.info("store schema of %s now %s (commit %s)", key, fp, commit)
         return self._keep(key, RepositorySchema(built, commit, tree, now, at, published_failure))
+
+    def _remember(self, built: BuiltSchema) -> None:
+        """Cache ``built`` (most recently used). Evicting a schema also forgets the
+        repositories serving it, so no more than ``capacity`` schemas stay reachable from
+        here; such a repository works its schema out again at its next request."""
+        self._schemas[built.fingerprint] = built
+        self._schemas.move_to_end(built.fingerprint)
+        while len(self._schemas) > self.capacity:
+            _, evicted = self._schemas.popitem(last=False)
+            for key in [k for k, state in self._repos.items() if state.built is evicted]:
+                del self._repos[key]
 
     def _keep(self, key: str, state: RepositorySchema) -> RepositorySchema:
         self._repos[key] = state  # the atomic swap: one reference
@@ -421,15 +458,14 @@ class StoreSchemas:
             warmed += 1
         return warmed
 
-    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
-        """Build and validate a candidate (``CandidateError`` if it is not one). Runs in a
-        worker thread: it touches nothing shared but the counters (under ``_lock``)."""
-        with self._lock:
-            self.builds += 1
-        custom = CustomKindsModule(registry)
+    def _candidate(
+        self, registry: KindRegistry, *, isolate: bool
+    ) -> tuple[CustomKindsModule, StoreMutationsModule, GraphQLSchema]:
+        custom = CustomKindsModule(registry, isolate=isolate)
         catalog = CatalogMutationsModule(registry, typed_kinds=())
+        store = StoreMutationsModule(registry, catalog, custom)
         # the platform's modules first: a custom kind never takes one of their type names
-        # (``groups`` serves it under another), and the typed mutations need both
+        # (``groups`` serves it under another); the typed mutations need both
         modules: list[SchemaModule] = [
             CatalogReadsModule(registry, repository_argument=False),
             SchemaStatusModule(),
@@ -437,7 +473,7 @@ class StoreSchemas:
             RepositoryBound(ReleasesModule()),
             RepositoryBound(AuditModule()),
             custom,
-            RepositoryBound(store := StoreMutationsModule(registry, catalog, custom)),
+            RepositoryBound(store),
         ]
         try:
             schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
@@ -446,6 +482,17 @@ class StoreSchemas:
         errors = tuple(e.message for e in validate_schema(schema))
         if errors:
             raise CandidateError(errors)
+        return custom, store, schema
+
+    def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
+        """Build and validate a candidate (``CandidateError`` if it is not one). Runs in a
+        worker thread: it touches nothing shared but the counters (under ``_lock``)."""
+        with self._lock:
+            self.builds += 1
+        try:  # the common case: every kind types cleanly, each built once
+            custom, store, schema = self._candidate(registry, isolate=False)
+        except CandidateError:  # find the kinds at fault: each one checked on its own
+            custom, store, schema = self._candidate(registry, isolate=True)
         with self._lock:
             version = next(self._versions)
         snapshot = SchemaSnapshot(schema, version, datetime.now(UTC))
@@ -461,4 +508,4 @@ class StoreSchemas:
             for k, why in sorted(store.untyped_inputs.items())
             if not registry.get(k).builtin
         )
-        return BuiltSchema(snapshot, fp, kinds, untyped)
+        return BuiltSchema(snapshot, fp, kinds, untyped, tuple(custom.problems))

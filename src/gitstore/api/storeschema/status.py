@@ -4,7 +4,8 @@ A query field of every store schema (no arguments: the endpoint's repository) an
 global ``/graphql`` (``schemaStatus(repository:)``, needs read access). It answers
 from ``StoreSchemas.status`` — the fingerprint of the kinds the served schema was built from,
 the commit it was built at, when it was published, when the head was last checked, the
-kinds that are served as JSON because they could not be typed, and the last failure (a
+kinds that are served as JSON because they could not be typed, the name collisions of the
+kinds' GraphQL types (``problems``: kind, version, JSON pointer), and the last failure (a
 candidate that did not build or validate, or a head that could not be read) with its errors.
 """
 
@@ -61,6 +62,25 @@ class SchemaStatusModule:
                 "schema stayed in force).",
             )
         )
+        problem = builder.add_type(
+            GraphQLObjectType(
+                "SchemaProblem",
+                {
+                    "kind": GraphQLField(text, resolve=_key("kind")),
+                    "version": GraphQLField(
+                        text, resolve=_key("version"), description="The hub version typed."
+                    ),
+                    "pointer": GraphQLField(
+                        text,
+                        resolve=_key("pointer"),
+                        description="JSON pointer into that version's schema, e.g. #/$defs/price.",
+                    ),
+                    "message": GraphQLField(text, resolve=_key("message")),
+                },
+                description="A GraphQL name collision in a kind's types: served under a "
+                "numeric suffix until the definition is fixed.",
+            )
+        )
         status = builder.add_type(
             GraphQLObjectType(
                 "SchemaStatus",
@@ -99,6 +119,12 @@ class SchemaStatusModule:
                         description="When the head's kinds were last compared.",
                     ),
                     "lastFailure": GraphQLField(failure, resolve=_key("last_failure")),
+                    "problems": GraphQLField(
+                        GraphQLNonNull(GraphQLList(GraphQLNonNull(problem))),
+                        resolve=_key("problems"),
+                        description="Name collisions in the served kinds' GraphQL types "
+                        "(per definition: kind, version, JSON pointer).",
+                    ),
                 },
                 description="The schema this store endpoint serves.",
             )

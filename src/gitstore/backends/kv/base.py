@@ -33,6 +33,17 @@ query never mixes two releases, and re-pointing an alias is one atomic write.
 version is that commit (else ``FailedPrecondition(field="expected_target_version")``),
 checked atomically with the switch: a buffer another writer moved on is never exposed.
 
+Copies (``copy_step``): a scope's content can be replaced by a copy of another scope's, in
+steps of at most ``limit`` rows, so a large copy never holds a backend's write lock for long.
+Each step is atomic and carries the same guards as a batch (the alias fence, a compare-and-set
+on the *target's* head sequence); the target's head itself is never changed by a copy, so a
+writer claims the target first (a batch) and ends the copy with another. The first steps
+remove the target's documents, tombstones and index entries (except documents of
+``keep_kind``); the next ones copy the source's live documents with their index entries (from
+each document's stored index JSON), each stamped with the step's ``sequence`` and keeping its
+own ``version``. Tombstones are not copied. Every step returns the source's head read in the
+same atomic step, so the caller knows which commit each chunk was copied from.
+
 Reads: ``get``, ``get_many``, ``list_documents`` (one kind, ordered by name) and ``lookup``
 (one index value, ordered by name), pages of at most ``MAX_PAGE_SIZE`` with an opaque
 ``after`` cursor and a total count. ``raw_bulk_set`` is the backend's plain bulk write (no
@@ -67,6 +78,8 @@ from gitstore.domain.keys import (
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 1000
+COPY_CHUNK = 2000  # default rows per ``copy_step``
+COPY_START = ""  # the cursor of a copy's first step
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +123,18 @@ class ApplyResult:
     applied: int  # upserts and deletes written (including tombstones)
     skipped: int  # writes ignored because the stored document was newer
     head_advanced: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CopyStep:
+    """What one ``copy_step`` did: ``cursor`` for the next step (None: the copy is complete),
+    ``removed`` rows of the target (documents, tombstones, index entries) or ``copied``
+    documents, and the source's head as read in the same atomic step (None: no head)."""
+
+    cursor: str | None
+    removed: int
+    copied: int
+    source: ChannelHead | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +379,27 @@ class KvStore(abc.ABC):
         """Delete every document, index entry, tombstone and the head of a scope.
         ``FailedPrecondition`` while an alias points at it."""
 
+    @abc.abstractmethod
+    async def copy_step(
+        self,
+        source: ChannelScope,
+        target: ChannelScope,
+        *,
+        cursor: str,
+        sequence: int,
+        expected_head_sequence: int,
+        unless_alias: str | None = None,
+        keep_kind: str | None = None,
+        limit: int = COPY_CHUNK,
+    ) -> CopyStep:
+        """One atomic step of replacing ``target``'s content by a copy of ``source``'s (module
+        doc, "Copies"). Start with ``cursor=COPY_START`` and pass each returned cursor on until
+        it is None. Applies only if ``target``'s head sequence is ``expected_head_sequence``
+        (else ``FailedPrecondition(field="expected_head_sequence")``) and, with
+        ``unless_alias``, that alias does not point at ``target`` (else
+        ``FailedPrecondition(field="alias")``); then nothing is written. Check the arguments
+        with :func:`check_copy`."""
+
     # ------------------------------------------------------------------ reads
     @abc.abstractmethod
     async def resolve(self, repository: str, channel: str) -> ChannelScope:
@@ -401,6 +447,11 @@ class KvStore(abc.ABC):
 
     @abc.abstractmethod
     async def raw_get(self, key: str) -> bytes | None: ...
+
+    def longest_write_seconds(self) -> float:
+        """The longest time this store held a store-wide write lock at a stretch (SQLite's);
+        0.0 for backends without one."""
+        return 0.0
 
     @abc.abstractmethod
     async def ping(self) -> None:
@@ -453,6 +504,57 @@ def check_alias(
             raise InvalidArgument(
                 f"expected_target_version: {exc.message}", field="expected_target_version"
             ) from None
+
+
+def check_copy(
+    source: ChannelScope,
+    target: ChannelScope,
+    cursor: str,
+    sequence: int,
+    expected_head_sequence: int,
+    unless_alias: str | None,
+    keep_kind: str | None,
+    limit: int,
+) -> list[Any]:
+    """Validate the arguments of ``copy_step``; returns the decoded cursor (``[]`` at the
+    start; backends put a JSON list in it)."""
+    for what, scope in (("source", source), ("target", target)):
+        if not isinstance(scope, ChannelScope):
+            raise InvalidArgument(f"copy {what} must be a ChannelScope", field=what)
+    if source == target:
+        raise InvalidArgument(f"cannot copy {source} onto itself", field="target")
+    validate_sequence(sequence)
+    if expected_head_sequence != 0:
+        validate_sequence(expected_head_sequence, "expected_head_sequence")
+    if unless_alias is not None:
+        validate_channel(unless_alias)
+        if unless_alias == target.channel:
+            raise InvalidArgument(
+                f"a copy into {target} cannot be fenced by the alias of its own name",
+                field="unless_alias",
+            )
+    if keep_kind is not None:
+        validate_kind(keep_kind)
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(
+            f"copy limit must be a positive integer (got {limit!r})", field="limit"
+        )
+    if not isinstance(cursor, str):
+        raise InvalidArgument("copy cursor must be a string", field="cursor")
+    if cursor == COPY_START:
+        return []
+    try:
+        decoded = json.loads(cursor)
+    except ValueError:
+        decoded = None
+    if not isinstance(decoded, list) or not decoded:
+        raise InvalidArgument(f"copy cursor {cursor[:80]!r} is not a copy cursor", field="cursor")
+    return decoded
+
+
+def copy_cursor(*parts: Any) -> str:
+    """A copy cursor (JSON list) made by a backend for its next step."""
+    return json.dumps(list(parts), separators=(",", ":"), ensure_ascii=False)
 
 
 def alias_fenced(scope: ChannelScope, alias: str) -> FailedPrecondition:

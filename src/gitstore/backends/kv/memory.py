@@ -15,16 +15,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gitstore.backends.kv.base import (
+    COPY_CHUNK,
     ApplyResult,
     Batch,
     ChannelHead,
+    CopyStep,
     Document,
     KvStore,
     Page,
     alias_fenced,
     check_alias,
+    check_copy,
     check_first,
     check_read,
+    copy_cursor,
     decode_cursor,
     index_entries,
     page_from,
@@ -169,6 +173,65 @@ class MemoryKvStore(KvStore):
                     field="channel",
                 )
         self._scopes.pop(scope, None)
+
+    async def copy_step(
+        self,
+        source: ChannelScope,
+        target: ChannelScope,
+        *,
+        cursor: str,
+        sequence: int,
+        expected_head_sequence: int,
+        unless_alias: str | None = None,
+        keep_kind: str | None = None,
+        limit: int = COPY_CHUNK,
+    ) -> CopyStep:
+        # cursor: [] start, ["clear"], then ["copy", kind, name] (the last copied document)
+        at = check_copy(
+            source, target, cursor, sequence, expected_head_sequence, unless_alias, keep_kind, limit
+        )
+        if unless_alias is not None:
+            stored_alias = self._aliases.get((target.repository, unless_alias))
+            if stored_alias is not None and stored_alias[1] == target.channel:
+                raise alias_fenced(target, unless_alias)
+        state = self._scopes.setdefault(target, _Scope())
+        current = state.head.sequence if state.head else 0
+        if expected_head_sequence != current:
+            raise FailedPrecondition(
+                f"channel {target} head is at sequence {current}, copy expected "
+                f"{expected_head_sequence}",
+                field="expected_head_sequence",
+            )
+        origin = self._scopes.get(source)
+        head = origin.head if origin else None
+        if not at or at[0] == "clear":
+            doomed = [
+                key
+                for key, entry in state.docs.items()
+                if key[0] != keep_kind or entry.body is None
+            ][:limit]
+            for key in doomed:
+                self._reindex(state, key[0], key[1], state.docs.pop(key), "")
+                _remove(state.names.get(key[0]), key[1])
+            more = len(doomed) == limit
+            after_clear = copy_cursor("clear") if more else copy_cursor("copy")
+            return CopyStep(after_clear, len(doomed), 0, head)
+        after = (str(at[1]), str(at[2])) if len(at) == 3 else None
+        live = sorted(
+            key
+            for key, entry in (origin.docs.items() if origin else ())
+            if entry.body is not None and key[0] != keep_kind and (after is None or key > after)
+        )
+        for kind, name in live[:limit]:
+            entry = origin.docs[(kind, name)] if origin else None
+            assert entry is not None
+            self._reindex(state, kind, name, state.docs.get((kind, name)), entry.indexes)
+            state.docs[(kind, name)] = _Entry(sequence, entry.version, entry.body, entry.indexes)
+            _insert(state.names.setdefault(kind, []), name)
+        done = live[:limit]
+        if len(live) <= limit:
+            return CopyStep(None, 0, len(done), head)
+        return CopyStep(copy_cursor("copy", *done[-1]), 0, len(done), head)
 
     # ------------------------------------------------------------------ reads
     async def resolve(self, repository: str, channel: str) -> ChannelScope:

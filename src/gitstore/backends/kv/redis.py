@@ -33,16 +33,20 @@ from redis.asyncio import Redis
 
 from gitstore.backends.kv import redis_scripts
 from gitstore.backends.kv.base import (
+    COPY_CHUNK,
     ApplyResult,
     Batch,
     ChannelHead,
+    CopyStep,
     Document,
     KvStore,
     Page,
     alias_fenced,
     check_alias,
+    check_copy,
     check_first,
     check_read,
+    copy_cursor,
     decode_cursor,
     page_from,
     target_version_mismatch,
@@ -60,6 +64,7 @@ from gitstore.domain.keys import (
 T = TypeVar("T")
 
 _CHUNK = 1000
+_COPY_LIMIT = 5000  # rows per copy step at most (Lua's unpack takes up to ~8000 values)
 _TRANSIENT = ("BUSY", "LOADING", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY")
 
 
@@ -90,6 +95,8 @@ class RedisKvStore(KvStore):
         self._page = client.register_script(redis_scripts.PAGE)
         self._set_alias = client.register_script(redis_scripts.SET_ALIAS)
         self._prune = client.register_script(redis_scripts.PRUNE)
+        self._copy_clear = client.register_script(redis_scripts.COPY_CLEAR)
+        self._copy_docs = client.register_script(redis_scripts.COPY_DOCS)
 
     @classmethod
     def from_url(cls, url: str) -> RedisKvStore:
@@ -145,16 +152,9 @@ class RedisKvStore(KvStore):
         try:
             result = await self._apply(keys=keys, args=args)
         except rx.ResponseError as exc:
-            if str(exc).startswith("GITSTORE_ALIAS"):
-                raise alias_fenced(batch.scope, batch.unless_alias or "") from exc
-            if str(exc).startswith("GITSTORE_HEAD"):
-                current = str(exc).split()[1]
-                raise FailedPrecondition(
-                    f"channel {batch.scope} head is at sequence {current}, "
-                    f"batch expected {expected}",
-                    field="expected_head_sequence",
-                ) from exc
-            raise _map_error(exc, what) from exc
+            raise self._refused(
+                exc, batch.scope, batch.unless_alias, expected, "batch", what
+            ) from exc
         except rx.RedisError as exc:
             raise _map_error(exc, what) from exc
         applied, skipped, advanced = (int(x) for x in result)
@@ -221,6 +221,96 @@ class RedisKvStore(KvStore):
                 await self.client.unlink(*doomed[start : start + _CHUNK])
         except rx.RedisError as exc:
             raise _map_error(exc, what) from exc
+
+    async def copy_step(
+        self,
+        source: ChannelScope,
+        target: ChannelScope,
+        *,
+        cursor: str,
+        sequence: int,
+        expected_head_sequence: int,
+        unless_alias: str | None = None,
+        keep_kind: str | None = None,
+        limit: int = COPY_CHUNK,
+    ) -> CopyStep:
+        """Lua scripts ``COPY_CLEAR`` then ``COPY_DOCS``, one per step. The cursor carries the
+        kinds to go through (found once by ``SCAN`` of the per-kind name sets):
+        ``["clear", kinds]``, then ``["copy", kinds, kind number, last name]``."""
+        at = check_copy(
+            source, target, cursor, sequence, expected_head_sequence, unless_alias, keep_kind, limit
+        )
+        tgt, src = self._base(target), self._base(source)
+        limit = min(limit, _COPY_LIMIT)  # the scripts ``unpack`` a step's names
+        what = f"copy {source} to {target}"
+        keys = [f"{tgt}#h"]
+        if unless_alias is not None:
+            keys.append(self._alias_key(target.repository, unless_alias))
+        guards = [str(expected_head_sequence), target.channel if unless_alias else ""]
+        try:
+            if not at:
+                at = ["clear", await self._kinds(tgt, keep_kind)]
+            if at[0] == "clear":
+                kinds = [str(kind) for kind in at[1]]
+                reply = await self._copy_clear(
+                    keys=keys, args=[tgt, *guards, str(limit), f"{src}#h", *kinds]
+                )
+                removed = int(reply[0])
+                after = (
+                    copy_cursor("clear", kinds)
+                    if removed
+                    else copy_cursor("copy", await self._kinds(src, keep_kind), 0, "")
+                )
+                return CopyStep(after, removed, 0, _head(reply[1:]))
+            kinds, number, last = [str(k) for k in at[1]], int(at[2]), str(at[3])
+            reply = await self._copy_docs(
+                keys=keys,
+                args=[tgt, *guards, str(limit), src, str(sequence), str(number), last, *kinds],
+            )
+        except rx.ResponseError as exc:
+            raise self._refused(
+                exc, target, unless_alias, expected_head_sequence, "copy", what
+            ) from exc
+        except rx.RedisError as exc:
+            raise _map_error(exc, what) from exc
+        except (IndexError, TypeError, ValueError) as exc:
+            raise InvalidArgument(
+                f"copy cursor {cursor[:80]!r} is malformed", field="cursor"
+            ) from exc
+        copied, number = int(reply[0]), int(reply[1])
+        following = copy_cursor("copy", kinds, number, _text(reply[2]))
+        return CopyStep(None if number >= len(kinds) else following, 0, copied, _head(reply[3:]))
+
+    async def _kinds(self, base: str, keep_kind: str | None) -> list[str]:
+        """The kinds with live documents in a scope (``SCAN`` of its per-kind name sets)."""
+        start = len(base) + len("#l:")
+        kinds = {
+            _text(key)[start:]
+            async for key in self.client.scan_iter(
+                match=_glob_escape(base) + "#l:*", count=10 * _CHUNK
+            )
+        }
+        return sorted(kinds - {keep_kind or ""})
+
+    @staticmethod
+    def _refused(
+        exc: rx.ResponseError,
+        scope: ChannelScope,
+        unless_alias: str | None,
+        expected: int | None,
+        noun: str,
+        what: str,
+    ) -> GitStoreError:
+        """The error of a script refused by a batch's guards (alias fence, head CAS)."""
+        if str(exc).startswith("GITSTORE_ALIAS"):
+            return alias_fenced(scope, unless_alias or "")
+        if str(exc).startswith("GITSTORE_HEAD"):
+            current = str(exc).split()[1]
+            return FailedPrecondition(
+                f"channel {scope} head is at sequence {current}, {noun} expected {expected}",
+                field="expected_head_sequence",
+            )
+        return _map_error(exc, what)
 
     # ------------------------------------------------------------------ reads
     async def resolve(self, repository: str, channel: str) -> ChannelScope:
@@ -333,6 +423,13 @@ class RedisKvStore(KvStore):
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def _head(row: Sequence[Any]) -> ChannelHead | None:
+    """A head from a script's (version, sequence, updated-at) reply; '' = no head."""
+    if not row[0]:
+        return None
+    return ChannelHead(_text(row[0]), int(row[1]), float(row[2]))
 
 
 def _document(kind: str, name: str, row: Sequence[Any]) -> Document | None:

@@ -180,3 +180,96 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])
 return #members
 """
+
+# ``copy_step`` (see ``redis.py``). Both scripts check the guards of a batch first (KEYS[1] =
+# the target's head key, KEYS[2] with a fence = the fencing alias key), write nothing on a
+# failed check, and return the source head (version, sequence, updated-at; '' = none) read in
+# the same script. The source's keys are another slot's, like a fence's alias key.
+_COPY_GUARDS = """
+if ARGV[3] ~= '' and redis.call('HGET', KEYS[2], 't') == ARGV[3] then
+  return redis.error_reply('GITSTORE_ALIAS')
+end
+local cur = tonumber(redis.call('HGET', KEYS[1], 's') or '0')
+if cur ~= tonumber(ARGV[2]) then
+  return redis.error_reply('GITSTORE_HEAD ' .. cur)
+end
+local function each_entry(x, fn)
+  if x == false or x == nil or x == '' then return end
+  for index, values in pairs(cjson.decode(x)) do
+    for _, v in ipairs(values) do fn(index .. ':' .. v) end
+  end
+end
+"""
+
+# ARGV: target base, expected head, fenced channel ('' = none), limit, source head key, then
+# the target's kinds to clear (without the kept kind). Removes up to limit tombstones and
+# documents (with their index entries). Returns {removed, source head v, s, u}.
+COPY_CLEAR = (
+    _COPY_GUARDS
+    + """
+local base, budget = ARGV[1], tonumber(ARGV[4])
+local tombs = base .. '#t'
+local members = redis.call('ZRANGE', tombs, 0, budget - 1)
+for _, m in ipairs(members) do redis.call('DEL', base .. ':' .. m) end
+if #members > 0 then redis.call('ZREM', tombs, unpack(members)) end
+local removed = #members
+for i = 6, #ARGV do
+  if removed >= budget then break end
+  local kind = ARGV[i]
+  local list = base .. '#l:' .. kind
+  local names = redis.call('ZRANGE', list, 0, budget - removed - 1)
+  for _, name in ipairs(names) do
+    local key = base .. ':' .. kind .. ':' .. name
+    each_entry(redis.call('HGET', key, 'x'), function(e)
+      redis.call('ZREM', base .. '#i:' .. kind .. ':' .. e, name)
+    end)
+    redis.call('DEL', key)
+  end
+  if #names > 0 then redis.call('ZREM', list, unpack(names)) end
+  removed = removed + #names
+end
+local h = redis.call('HMGET', ARGV[5], 'v', 's', 'u')
+return {removed, h[1] or '', h[2] or '', h[3] or ''}
+"""
+)
+
+# ARGV: target base, expected head, fenced channel, limit, source base, sequence, kind number
+# (0-based), the last name copied of that kind ('' = none yet), then the source's kinds.
+# Copies up to limit live documents with their index entries. Returns {copied, kind number,
+# last name, source head v, s, u}; a kind number past the last kind means done.
+COPY_DOCS = (
+    _COPY_GUARDS
+    + """
+local tgt, src, budget, seq = ARGV[1], ARGV[5], tonumber(ARGV[4]), ARGV[6]
+local k, after = tonumber(ARGV[7]), ARGV[8]
+local nkinds = #ARGV - 8
+local used, copied = 0, 0
+while k < nkinds and used < budget do
+  local kind = ARGV[9 + k]
+  local low = '-'
+  if after ~= '' then low = '(' .. after end
+  local want = budget - used
+  local names = redis.call('ZRANGEBYLEX', src .. '#l:' .. kind, low, '+', 'LIMIT', 0, want)
+  for _, name in ipairs(names) do
+    used = used + 1
+    after = name
+    local d = redis.call('HMGET', src .. ':' .. kind .. ':' .. name, 'd', 'v', 'x')
+    if d[1] then
+      redis.call('HSET', tgt .. ':' .. kind .. ':' .. name, 's', seq, 'v', d[2], 'd', d[1],
+        'x', d[3] or '')
+      redis.call('ZADD', tgt .. '#l:' .. kind, 0, name)
+      each_entry(d[3], function(e)
+        redis.call('ZADD', tgt .. '#i:' .. kind .. ':' .. e, 0, name)
+      end)
+      copied = copied + 1
+    end
+  end
+  if #names < want then
+    k = k + 1
+    after = ''
+  end
+end
+local h = redis.call('HMGET', src .. '#h', 'v', 's', 'u')
+return {copied, k, after, h[1] or '', h[2] or '', h[3] or ''}
+"""
+)

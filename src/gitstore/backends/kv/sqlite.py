@@ -5,21 +5,25 @@ machine (``api`` and ``worker``) may share it. Tables: live documents, tombstone
 so a live-document count or page never filters them out), index entries ``(kind, index, value,
 name)``, channel heads, aliases, and ``kv_raw`` for the bulk-write floor.
 
-A batch is one ``BEGIN IMMEDIATE`` transaction on the single writer connection: check the alias
-fence and the head precondition, read the stored sequences and index entries of the batch's
-documents (chunked ``IN`` queries), decide in Python which writes apply, then ``executemany``
-the document, tombstone and index changes and the head. Any error rolls the whole transaction
+A batch is one ``BEGIN IMMEDIATE`` transaction on the single writer connection
+(``sqlite_apply``: guards, stored sequences, the writes). Any error rolls the whole transaction
 back, so a batch is all or nothing, also across a crash (``synchronous=NORMAL`` in WAL keeps
 every committed batch across a process crash; only an OS crash or power loss may lose the last
 ones). ``set_alias`` with an expected target version reads the target's head in the same write
 transaction. Reads use a small pool of read-only connections; a read that needs two statements
 (count + page) runs them in one read transaction so both see the same snapshot. All blocking
 calls run in ``asyncio.to_thread``.
+
+Every write transaction is short by construction (one batch, one alias, one ``copy_step``
+chunk; long operations are split into such steps by their callers), so other processes'
+writers are never kept waiting for long. ``longest_write`` records the longest time this
+store held the write lock (and what for); a hold over ``SLOW_WRITE_SECONDS`` is logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -27,19 +31,21 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitstore.backends.kv import sqlite_apply, sqlite_copy
 from gitstore.backends.kv.base import (
+    COPY_CHUNK,
     ApplyResult,
     Batch,
     ChannelHead,
+    CopyStep,
     Document,
     KvStore,
     Page,
-    alias_fenced,
     check_alias,
+    check_copy,
     check_first,
     check_read,
     decode_cursor,
-    index_entries,
     page_from,
     target_version_mismatch,
 )
@@ -55,9 +61,12 @@ from gitstore.domain.keys import (
 
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 1
 _CHUNK = 500
 _READERS = 4
+SLOW_WRITE_SECONDS = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv_documents (
@@ -116,6 +125,7 @@ class SqliteKvStore(KvStore):
         self._readers: list[sqlite3.Connection] = []
         self._read_slots = asyncio.Semaphore(_READERS)
         self._closed = False
+        self.longest_write: tuple[float, str] = (0.0, "")  # seconds the write lock was held
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteKvStore:
@@ -162,6 +172,7 @@ class SqliteKvStore(KvStore):
                 self._check_open()
                 conn = self._writer
                 conn.execute("BEGIN IMMEDIATE")
+                locked = time.perf_counter()
                 try:
                     result = fn(conn)
                     conn.execute("COMMIT")
@@ -169,6 +180,8 @@ class SqliteKvStore(KvStore):
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
+                finally:
+                    self._held(time.perf_counter() - locked, what)
                 return result
 
         self._check_open()
@@ -177,6 +190,15 @@ class SqliteKvStore(KvStore):
                 return await asyncio.to_thread(run)
             except sqlite3.Error as exc:
                 raise _map_error(exc, what) from exc
+
+    def longest_write_seconds(self) -> float:
+        return self.longest_write[0]
+
+    def _held(self, seconds: float, what: str) -> None:
+        if seconds > self.longest_write[0]:
+            self.longest_write = (seconds, what)
+        if seconds > SLOW_WRITE_SECONDS:
+            log.warning("kv store %s held the write lock %.2fs for %s", self.path, seconds, what)
 
     async def _read(self, what: str, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in one read transaction (one snapshot) on a pooled connection."""
@@ -208,7 +230,9 @@ class SqliteKvStore(KvStore):
     # ------------------------------------------------------------------ writes
     async def apply(self, batch: Batch) -> ApplyResult:
         now = time.time()
-        return await self._write(f"apply to {batch.scope}", lambda c: _apply(c, batch, now))
+        return await self._write(
+            f"apply to {batch.scope}", lambda c: sqlite_apply.apply(c, batch, now)
+        )
 
     async def set_alias(
         self,
@@ -272,6 +296,30 @@ class SqliteKvStore(KvStore):
                 )
 
         await self._write(f"drop channel {scope}", run)
+
+    async def copy_step(
+        self,
+        source: ChannelScope,
+        target: ChannelScope,
+        *,
+        cursor: str,
+        sequence: int,
+        expected_head_sequence: int,
+        unless_alias: str | None = None,
+        keep_kind: str | None = None,
+        limit: int = COPY_CHUNK,
+    ) -> CopyStep:
+        at = check_copy(
+            source, target, cursor, sequence, expected_head_sequence, unless_alias, keep_kind, limit
+        )
+
+        def run(conn: sqlite3.Connection) -> CopyStep:
+            sqlite_apply.guard(conn, target, unless_alias, expected_head_sequence, "copy")
+            return sqlite_copy.copy_step(
+                conn, source, target, at, sequence=sequence, keep_kind=keep_kind, limit=limit
+            )
+
+        return await self._write(f"copy {source} to {target}", run)
 
     # ------------------------------------------------------------------ reads
     async def resolve(self, repository: str, channel: str) -> ChannelScope:
@@ -423,108 +471,3 @@ def _page(
     total = conn.execute(count_sql, args).fetchone()[0]
     rows = conn.execute(rows_sql, (*args, after or "", first + 1)).fetchall()
     return page_from([Document(kind, *row) for row in rows], first, total)
-
-
-def _stored(
-    conn: sqlite3.Connection, scope: ChannelScope, batch: Batch
-) -> dict[tuple[str, str], tuple[int, str, bool]]:
-    """(kind, name) -> (stored sequence, stored index JSON, is it live)."""
-    by_kind: dict[str, list[str]] = {}
-    for kind, name in [(u.kind, u.name) for u in batch.upserts] + [
-        (d.kind, d.name) for d in batch.deletes
-    ]:
-        by_kind.setdefault(kind, []).append(name)
-    stored: dict[tuple[str, str], tuple[int, str, bool]] = {}
-    for kind, names in by_kind.items():
-        for chunk in _chunks(names):
-            marks = ",".join("?" * len(chunk))
-            args = (scope.repository, scope.channel, kind, *chunk)
-            where = f"WHERE {_SCOPE} AND kind = ? AND name IN ({marks})"
-            for name, seq in conn.execute(
-                f"SELECT name, sequence FROM kv_tombstones {where}", args
-            ):
-                stored[(kind, name)] = (seq, "", False)
-            for name, seq, indexes in conn.execute(
-                f"SELECT name, sequence, indexes FROM kv_documents {where}", args
-            ):
-                stored[(kind, name)] = (seq, indexes, True)
-    return stored
-
-
-_NOTHING = (0, "", False)
-
-
-def _apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
-    scope, seq, version = batch.scope, batch.sequence, batch.version
-    r, c = scope.repository, scope.channel
-    if batch.unless_alias is not None:
-        fence = conn.execute(
-            "SELECT target FROM kv_aliases WHERE repository = ? AND alias = ?",
-            (r, batch.unless_alias),
-        ).fetchone()
-        if fence is not None and fence[0] == c:
-            raise alias_fenced(scope, batch.unless_alias)
-    row = conn.execute(f"SELECT sequence FROM kv_heads WHERE {_SCOPE}", (r, c)).fetchone()
-    current = row[0] if row else 0
-    expected = batch.expected_head_sequence
-    if expected is not None and expected != current:
-        raise FailedPrecondition(
-            f"channel {scope} head is at sequence {current}, batch expected {expected}",
-            field="expected_head_sequence",
-        )
-    stored = _stored(conn, scope, batch)
-    docs: list[tuple[Any, ...]] = []
-    tombs: list[tuple[Any, ...]] = []
-    gone_docs: list[tuple[str, ...]] = []
-    gone_tombs: list[tuple[str, ...]] = []
-    index_del: list[tuple[str, ...]] = []
-    index_add: list[tuple[str, ...]] = []
-    skipped = 0
-
-    def reindex(kind: str, name: str, old: str, new: tuple[tuple[str, str], ...]) -> None:
-        before, after = index_entries(old), set(new)
-        if before == after:
-            return
-        index_del.extend((r, c, kind, i, v, name) for i, v in before - after)
-        index_add.extend((r, c, kind, i, v, name) for i, v in after - before)
-
-    for up in batch.upserts:
-        old_seq, old_indexes, live = stored.get((up.kind, up.name), _NOTHING)
-        if old_seq > seq:
-            skipped += 1
-            continue
-        if old_indexes != up.indexes:
-            reindex(up.kind, up.name, old_indexes, up.entries)
-        docs.append((r, c, up.kind, up.name, seq, version, up.body, up.indexes))
-        if old_seq and not live:
-            gone_tombs.append((r, c, up.kind, up.name))
-    for rm in batch.deletes:
-        old_seq, old_indexes, live = stored.get((rm.kind, rm.name), _NOTHING)
-        if old_seq > seq:
-            skipped += 1
-            continue
-        reindex(rm.kind, rm.name, old_indexes, ())
-        tombs.append((r, c, rm.kind, rm.name, seq, version))
-        if live:
-            gone_docs.append((r, c, rm.kind, rm.name))
-
-    conn.executemany(
-        f"DELETE FROM kv_index WHERE {_SCOPE} AND kind = ? AND idx = ? AND value = ? AND name = ?",
-        index_del,
-    )
-    conn.executemany(f"DELETE FROM kv_tombstones WHERE {_DOC}", gone_tombs)
-    conn.executemany(f"DELETE FROM kv_documents WHERE {_DOC}", gone_docs)
-    conn.executemany(
-        "INSERT INTO kv_documents VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (repository, channel, kind, name) DO UPDATE SET sequence = excluded.sequence,"
-        " version = excluded.version, body = excluded.body, indexes = excluded.indexes",
-        docs,
-    )
-    conn.executemany("INSERT OR REPLACE INTO kv_tombstones VALUES (?, ?, ?, ?, ?, ?)", tombs)
-    conn.executemany("INSERT OR IGNORE INTO kv_index VALUES (?, ?, ?, ?, ?, ?)", index_add)
-    advanced = batch.advance_head and seq >= current
-    if advanced:
-        conn.execute(
-            "INSERT OR REPLACE INTO kv_heads VALUES (?, ?, ?, ?, ?)", (r, c, seq, version, now)
-        )
-    return ApplyResult(len(docs) + len(tombs), skipped, advanced)

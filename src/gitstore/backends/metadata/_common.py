@@ -28,7 +28,7 @@ from gitstore.domain.identity import validate_dns_label
 from .base import AuditEntry, PublishMode, RepositoryPatch, RepositoryRecord, Role, Tier, Visibility
 from .migrations import Migration
 
-TOKEN_SCOPES = frozenset({"read", "write"})
+TOKEN_SCOPES = frozenset({"read", "write", "status"})  # status: controller tokens
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -154,10 +154,12 @@ def check_scopes(scopes: frozenset[str] | set[str]) -> frozenset[str]:
     unknown = set(scopes) - TOKEN_SCOPES
     if unknown:
         raise InvalidArgument(
-            f"unknown token scopes {sorted(unknown)}; allowed: read, write", field="scopes"
+            f"unknown token scopes {sorted(unknown)}; allowed: read, write, status", field="scopes"
         )
     if not scopes:
-        raise InvalidArgument("a token needs at least one scope (read, write)", field="scopes")
+        raise InvalidArgument(
+            "a token needs at least one scope (read, write, status)", field="scopes"
+        )
     return frozenset(scopes)
 
 

@@ -23,6 +23,10 @@ Limits per instance (``HookLimits``, scaled to the batch):
     engine's epoch every ``tick_s``; each store's deadline is ``ceil(timeout / tick_s)``
     ticks, and passing it is a trap with code INTERRUPT -> ``HookTimedOut`` (retryable).
 
+Counters: ``requests`` (``convert`` calls), ``instances`` (wasm instances started: one per
+batch) and ``documents`` (sent to them) only go up; they show that many documents share few
+instances (a release of 10,000 spoke resources starts ~10, not 10,000).
+
 All or nothing: the converted documents of every batch are collected and returned only when
 every batch succeeded; the first failure raises and the rest is discarded.
 
@@ -129,6 +133,12 @@ class WasmHookRunner:
         self._scratch = Path(tempfile.mkdtemp(prefix="gitstore-wasm-"))
         self._ticker = _Ticker(self.engine, tick_s)
         self._closed = False
+        # Counters (monotonic, for metrics and tests): ``convert`` calls, wasm instances
+        # started (one per batch) and documents sent to them.
+        self.requests = 0
+        self.instances = 0
+        self.documents = 0
+        self._counting = threading.Lock()
 
     def close(self) -> None:
         if not self._closed:
@@ -156,8 +166,13 @@ class WasmHookRunner:
             batches = list(encode_batches(request.documents, self.limits))
         except (TypeError, ValueError) as error:
             raise InvalidArgument(f"a document is not plain JSON data: {error}") from None
+        with self._counting:
+            self.requests += 1
         converted: list[dict[str, Any]] = []
         for batch in batches:
+            with self._counting:
+                self.instances += 1
+                self.documents += batch.count
             converted.extend(self._run(compiled, request, batch))
         return converted
 

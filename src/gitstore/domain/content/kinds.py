@@ -14,6 +14,7 @@ repository at ``kinds/<plural>.yaml``::
           served: true                  # accepted in manifests, served over GraphQL
           storage: true                 # the hub: exactly one version; must be served
           schema: {...}                 # JSON Schema draft 2020-12 of spec, "type": "object"
+          statusSchema: {...}           # optional: JSON Schema of status (docs/resources.md)
           deprecatedFields: [{path: spec.logoUrl, reason: Use logo.url}]
       conversion: {strategy: Wasm, wasm: {module: hooks/brands.wasm, sha256: ...}}  # or None
 
@@ -26,7 +27,10 @@ plural (the directory) and by ``(apiVersion, kind)``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -40,9 +44,9 @@ from gitstore.domain.content.errors import (
     ManifestError,
     short_repr,
 )
-from gitstore.domain.content.fastcheck import Check, compile_check
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.schemacheck import CompiledSchema, compile_check
 from gitstore.domain.content.schemas import check_schema, make_validator, resolve, spec_errors
 from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 
@@ -67,6 +71,9 @@ class KindVersion:
     deprecated: bool = False
     deprecation_warning: str = ""
     deprecated_fields: tuple[DeprecatedField, ...] = ()
+    # JSON Schema of ``status`` (``versions[].statusSchema``); None: any object
+    # (``domain.resources.status_schema``).
+    status_schema: Mapping[str, Any] | None = None
 
     @functools.cached_property
     def validator(self) -> Any:
@@ -74,8 +81,9 @@ class KindVersion:
         return make_validator(self.schema)
 
     @functools.cached_property
-    def fast_check(self) -> Check | None:
-        """A yes/no closure answering "is this spec valid?" fast (None: no fast path)."""
+    def fast_check(self) -> CompiledSchema | None:
+        """The spec schema compiled by jsonschema-rs: "is this spec valid?" fast, and its
+        errors where GitStore can word them (None: ``validator`` alone decides)."""
         return compile_check(self.schema)
 
     @functools.cached_property
@@ -133,6 +141,17 @@ class KindDefinition:
 
     def api_version(self, version: KindVersion) -> str:
         return f"{self.group}/{version.name}"
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A SHA-256 of everything that decides how a resource of this kind is judged and
+        converted: group, names, versions and their schemas, the conversion strategy, hook
+        module path and its ``sha256`` (so a new hook is a new fingerprint), not ``source``.
+        Content-based: equal definitions read twice (or in two repositories) share it."""
+        text = json.dumps(
+            dataclasses.asdict(dataclasses.replace(self, source="")), sort_keys=True, default=str
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def served_api_versions(self) -> list[str]:
         return [self.api_version(v) for v in self.versions if v.served]
@@ -224,6 +243,10 @@ def _version_errors(manifest: Manifest) -> list[ContentError]:
         for sub, message in schema_problems:
             fld = f"{where}.schema" + (f".{sub}" if sub and not sub.startswith("[") else sub)
             errors.append(manifest.error(fld, SCHEMA, f"{fld}: {message}"))
+        status_problems = check_schema(version["statusSchema"]) if "statusSchema" in version else []
+        for sub, message in status_problems:
+            fld = f"{where}.statusSchema" + (f".{sub}" if sub and not sub.startswith("[") else sub)
+            errors.append(manifest.error(fld, SCHEMA, f"{fld}: {message}"))
         if schema_problems:
             continue
         for j, dep in enumerate(version.get("deprecatedFields", [])):
@@ -284,6 +307,7 @@ def _build(manifest: Manifest, *, builtin: bool) -> KindDefinition:
                 deprecated_fields=tuple(
                     DeprecatedField(d["path"], d["reason"]) for d in v.get("deprecatedFields", [])
                 ),
+                status_schema=v.get("statusSchema"),
             )
             for v in spec["versions"]
         ),

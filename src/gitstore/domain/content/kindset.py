@@ -137,7 +137,7 @@ def kind_change_errors(
                 source,
                 "spec.names",
                 KIND_DEFINITION,
-                f"spec.names: {what} but {_named(paths)} still "
+                f"spec.names: {what} but {named(paths)} still "
                 f"{'uses' if len(paths) == 1 else 'use'} it; delete or move "
                 f"{'it' if len(paths) == 1 else 'them'} in the same change",
             )
@@ -159,14 +159,14 @@ def kind_change_errors(
                 target.source or f"{KINDS_DIRECTORY}/{target.plural}.yaml",
                 "spec.versions",
                 KIND_DEFINITION,
-                f"spec.versions: the new definition of kind {kind} makes {_named(invalid)} "
+                f"spec.versions: the new definition of kind {kind} makes {named(invalid)} "
                 "invalid; change them in the same change, or keep the definition compatible",
             )
         )
     return errors
 
 
-def _named(paths: Sequence[str]) -> str:
+def named(paths: Sequence[str]) -> str:
     shown = ", ".join(paths[:MAX_NAMED])
     more = len(paths) - MAX_NAMED
     count = f"{len(paths)} resource{'s' if len(paths) != 1 else ''}"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jsonschema
@@ -249,11 +249,16 @@ def annotated(
             yield from annotated(item, resolve(items, root), keyword, root, [*parts, index])
 
 
-def spec_errors(validator: Any, manifest: Manifest, kind_label: str) -> list[ContentError]:
-    """Schema errors of ``manifest.spec`` as ``ContentError``s with ``spec.``-rooted fields."""
+def spec_errors(
+    validator: Any, manifest: Manifest, kind_label: str, found: Iterable[Any] | None = None
+) -> list[ContentError]:
+    """Schema errors of ``manifest.spec`` as ``ContentError``s with ``spec.``-rooted fields.
+
+    ``found``: the errors already found by another validator in ``jsonschema``'s error shape
+    (``schemacheck.NativeError``); else ``validator`` finds them."""
     out: list[ContentError] = []
     seen: set[tuple[str, str, str]] = set()
-    for error in validator.iter_errors(manifest.spec):
+    for error in validator.iter_errors(manifest.spec) if found is None else found:
         for parts, rule, message in _translate(error, kind_label):
             key = (field_path(["spec", *parts]), rule, message)
             if key not in seen:  # one "required" error per missing name, each listing all
@@ -271,9 +276,7 @@ def _under_property_names(schema_path: Sequence[Any]) -> bool:
     )
 
 
-def _translate(
-    error: ValidationError, kind_label: str
-) -> Iterator[tuple[list[str | int], str, str]]:
+def _translate(error: Any, kind_label: str) -> Iterator[tuple[list[str | int], str, str]]:
     parts: list[str | int] = list(error.absolute_path)
     keyword = str(error.validator)
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -348,9 +351,7 @@ def _translate(
     yield parts, keyword, f"{here}: {_describe(keyword, schema, instance, error)}"
 
 
-def _describe(
-    keyword: str, schema: Mapping[str, Any], instance: Any, error: ValidationError | None = None
-) -> str:
+def _describe(keyword: str, schema: Mapping[str, Any], instance: Any, error: Any = None) -> str:
     value = schema.get(keyword)
     if keyword == "type":
         types = value if isinstance(value, list) else [value]

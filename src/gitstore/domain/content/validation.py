@@ -86,8 +86,9 @@ def validate_manifest(
     fast = version.fast_check
     if fast is not None and fast(manifest.spec):
         schema_errors: list[ContentError] = []
-    else:
-        schema_errors = spec_errors(version.validator, manifest, definition.kind)
+    else:  # jsonschema-rs's errors where GitStore can word them, else jsonschema's
+        found = fast.errors(manifest.spec) if fast is not None else None
+        schema_errors = spec_errors(version.validator, manifest, definition.kind, found)
     errors.extend(schema_errors)
     if not schema_errors and definition.builtin and manifest.kind == "Product":
         errors.extend(product_errors(manifest))

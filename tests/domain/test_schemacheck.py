@@ -1,8 +1,9 @@
 """The fast paths agree with the reference implementations.
 
-``fastcheck`` must say "valid" exactly when ``jsonschema`` (with GitStore's pattern rules)
-does, and ``AnnotationPlan`` must find exactly what the plain schema walk finds. Both are
-checked on thousands of deterministic random mutations of realistic manifests.
+``schemacheck`` (jsonschema-rs) must say "valid" exactly when ``jsonschema`` (with GitStore's
+pattern rules) does, and ``AnnotationPlan`` must find exactly what the plain schema walk
+finds. Both are checked on thousands of deterministic random mutations of realistic
+manifests; the pattern rewriting also on corner cases of both regex dialects.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import pytest
 
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.content.annotations import AnnotationPlan
-from gitstore.domain.content.fastcheck import SUPPORTED, UNSUPPORTED, compile_check
-from gitstore.domain.content.schemas import SpecValidator, annotated, make_validator
+from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.schemacheck import SUPPORTED, UNSUPPORTED, compile_check
+from gitstore.domain.content.schemas import SpecValidator, annotated, make_validator, spec_errors
 from tests.domain import samples
 from tests.domain.test_kinds import BRANDS
 
@@ -216,10 +218,102 @@ def test_fast_check_agrees_on_keyword_corner_cases(schema: Any) -> None:
         {"unevaluatedProperties": False},
         {"properties": {"a": {"$id": "https://x.example/a", "type": "string"}}},
         {"type": "strange"},
+        {"$ref": "https://x.example/s"},
+        {"pattern": "(?i)^s$"},
+        {"pattern": "^a\\b"},
+        {"pattern": "^a$|^b$"},
+        {"pattern": "a\\Z"},
+        {"pattern": "^[\\S,]+$"},
+        {"pattern": "^[]a]$"},
+        {"pattern": "^(a)\\1$"},
+        {"patternProperties": {"^\\d+$": {"type": "integer"}}},
     ],
 )
 def test_unsupported_schemas_get_no_fast_path(schema: dict[str, Any]) -> None:
     assert compile_check(schema) is None
+
+
+PATTERNS = [
+    "^[0-9.]+$",
+    "^\\d+$",
+    "^\\w+$",
+    "^[\\w-]+$",
+    "^\\s*$",
+    "^\\S+$",
+    "^[\\s,]+$",
+    "^[^\\s]+$",
+    "^.$",
+    "^(?!/)(?!.*\\.\\.)[A-Za-z0-9._/-]+$",
+    "^(https?://[^\\s]+|x)$",
+    "^\\x41\\u00e9\\.$",
+    "^\\D\\W$",
+    "^a{2,3}$",
+    "x",
+]
+TEXTS = [
+    "",
+    "x",
+    "19.99",
+    "19.99\n",
+    "\u0663",
+    "\u00e9",
+    "ab",
+    "a-b",
+    " ",
+    "\t",
+    "\u00a0",
+    "\u2003",
+    "a\u00a0b",
+    "\r",
+    "\n",
+    "\u2028",
+    "/a",
+    "a/../b",
+    "a/b.c",
+    "https://x.example/a",
+    "https://x.example/a b",
+    "A\u00e9.",
+    "Ae.",
+    "a!",
+    "\u0663\u00e9",
+    "aa",
+    "aaaa",
+    "a,a",
+]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_patterns_match_what_jsonschema_matches(pattern: str) -> None:
+    """``pattern`` (ECMA-262 as GitStore reads it) and ``patternProperties`` keys (Python's
+    ``re``, as ``jsonschema`` reads them) mean the same to both engines, ``not`` included."""
+    schemas: list[dict[str, Any]] = [
+        {"type": "string", "pattern": pattern},
+        {"not": {"pattern": pattern}},
+        {"propertyNames": {"pattern": pattern}},
+    ]
+    if not any(c in pattern for c in ("\\d", "\\D", "\\w", "\\W", "\\s", "\\S")):
+        schemas.append(
+            {"patternProperties": {pattern: {"type": "integer"}}, "additionalProperties": False}
+        )
+    for schema in schemas:
+        fast = compile_check(schema)
+        assert fast is not None, schema
+        reference = make_validator(schema)
+        for text in TEXTS:
+            for value in (text, {text: 1}):
+                assert fast(value) == reference.is_valid(value), (schema, value)
+
+
+def test_values_the_rust_side_cannot_take_go_to_jsonschema() -> None:
+    fast = compile_check({"type": "object"})
+    assert fast is not None
+    assert fast({1: 2}) is False  # jsonschema decides (and says valid)
+    assert make_validator({"type": "object"}).is_valid({1: 2})
+    strings = {"additionalProperties": {"type": "string", "minLength": 1}}
+    fast = compile_check(strings)
+    assert fast is not None
+    for value in ({"a": "\ud800"}, {"a": ""}, {"a": "\ud800x"}):  # lone surrogates too
+        assert fast(value) == make_validator(strings).is_valid(value)
 
 
 @pytest.mark.parametrize("seed", range(2))
@@ -246,3 +340,47 @@ def test_annotation_plan_on_a_recursive_schema() -> None:
         ["kids", 0, "kids", 0],
         ["kids", 1],
     ]
+
+
+def version_label(kind: str) -> str:
+    return "gitstore.dev/v1"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_native_errors_read_as_jsonschema_errors_do(seed: int) -> None:
+    """Where jsonschema-rs's errors are used (``CompiledSchema.errors``), the content errors
+    (field, rule, message, line) are exactly those ``jsonschema``'s give, in the same order."""
+    rng = random.Random(seed)
+    registry = KindRegistry.builtin()
+    compared = fallbacks = 0
+    for kind, spec in kind_specs():
+        version = registry.get(kind).hub
+        native = version.fast_check
+        assert native is not None
+        for _ in range(400):
+            candidate = mutate(spec, rng)
+            found = native.errors(candidate)
+            if found is None:
+                fallbacks += 1
+                continue
+            manifest = Manifest(version_label(kind), kind, "x", candidate)
+            expected = spec_errors(version.validator, manifest, kind)
+            assert spec_errors(version.validator, manifest, kind, found) == expected, candidate
+            compared += bool(expected)
+    assert compared > 1000
+    assert fallbacks < compared // 4
+
+
+def test_errors_jsonschema_words_itself_go_to_it() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"not": {"type": "string"}}, "b": False},
+        "propertyNames": {"maxLength": 3},
+        "minProperties": 1,
+    }
+    native = compile_check(schema)
+    assert native is not None
+    for value in ({"a": "s"}, {"b": 1}, {"long": 1}, {}):
+        assert native(value) is False
+        assert native.errors(value) is None
+    assert native.errors({"a": 1}) == []

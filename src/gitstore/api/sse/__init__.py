@@ -1,0 +1,1 @@
+"""GraphQL over Server-Sent Events (graphql-sse protocol): endpoint, streams, operations."""

@@ -1,0 +1,1 @@
+"""Watches: the per-process watch cache (``cache``), fed by queue pokes (``pokes``)."""

@@ -1,0 +1,8 @@
+"""Resource stores (spec, status, resourceVersion, generation; the watch feed), by URL:
+``factory.open_resource_store``. See ``base`` and docs/resources.md."""
+
+from .base import ApplyOutcome, RepoState, ResourceStore
+from .factory import open_resource_store
+from .poke import announce
+
+__all__ = ["ApplyOutcome", "RepoState", "ResourceStore", "announce", "open_resource_store"]

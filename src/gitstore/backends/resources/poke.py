@@ -1,0 +1,32 @@
+"""The poke after a committed write: a ``ResourceChangedEvent`` on the ``resources`` stream
+(key: the repository id). Watch caches then read the changes with ``changes_since``; a lost
+poke only delays them until the next one (or their own polling), never loses a change."""
+
+from __future__ import annotations
+
+import logging
+
+from gitstore.backends.queue.base import Queue
+from gitstore.domain.errors import GitStoreError
+from gitstore.domain.events import ResourceChangedEvent
+
+log = logging.getLogger(__name__)
+
+
+async def announce(queue: Queue | None, repository_id: str, resource_version: int) -> bool:
+    """Publish the poke on ``queue`` (bound to the ``resources`` stream); a queue error is
+    logged, not raised (the write is already committed). True if published."""
+    if queue is None:
+        return False
+    event = ResourceChangedEvent(repository_id, resource_version)
+    try:
+        await queue.publish(event.to_json(), key=repository_id)
+    except GitStoreError as exc:
+        log.warning(
+            "could not announce resourceVersion %d of %s: %s",
+            resource_version,
+            repository_id,
+            exc.message,
+        )
+        return False
+    return True

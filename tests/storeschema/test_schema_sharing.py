@@ -1,0 +1,159 @@
+"""Memory of store schemas (unit test, with doubles for the git service and kinds loader):
+10,000 repositories on the built-ins share one schema object, repositories with the same
+custom kinds share theirs, and the cache bound really frees schemas — an evicted schema is
+no longer reachable from ``StoreSchemas`` (its repositories are forgotten with it) and is
+garbage collected. And a kind that breaks the optimistic build (every kind typed once,
+straight into the candidate) is found by the isolated rebuild and served as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from gitstore.api.storeschema import groups
+from gitstore.api.storeschema.schemas import BUILTIN, StoreSchemas, fingerprint
+from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility
+from gitstore.config import Settings
+from gitstore.domain.content.kindset import Kinds, registry_for
+from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.errors import NotFound
+from tests.support.kinds import brand_kind
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def record(name: str) -> RepositoryRecord:
+    return RepositoryRecord(
+        name, "ns-id", "shop", name, "", PublishMode.ON_COMMIT, "main", Visibility.PRIVATE,
+        NOW, "u", NOW, "u",
+    )  # fmt: skip
+
+
+@dataclass
+class Git:
+    """``resolve_revision``: repositories in ``heads`` have a head commit; others are empty."""
+
+    heads: dict[str, str]
+
+    async def resolve_revision(self, repository_id: str, _revision: str) -> Any:
+        name = repository_id.removeprefix("shop/")
+        if name not in self.heads:
+            raise NotFound(f"{repository_id} has no commits")
+        return SimpleNamespace(commit_sha=self.heads[name])
+
+
+@dataclass
+class Loader:
+    """The kinds of each head commit (its ``kinds/`` tree id is the commit here)."""
+
+    kinds: dict[str, Kinds]
+
+    async def tree_id(self, _repository_id: str, commit: str) -> str:
+        return commit
+
+    async def of_tree(self, _repository_id: str, _commit: str, tree: str) -> Kinds:
+        return self.kinds[tree]
+
+
+def schemas(heads: dict[str, str], kinds: dict[str, Kinds], **limits: int) -> StoreSchemas:
+    git, loader = Git(heads), Loader(kinds)
+    services = SimpleNamespace(settings=Settings(), git=lambda: git, kinds=lambda: loader)
+    return StoreSchemas(services, ttl=3600.0, **limits)  # type: ignore[arg-type]
+
+
+def brands(group: str) -> Kinds:
+    definition = brand_kind()
+    definition["spec"]["group"] = group
+    return registry_for([Manifest.from_object(definition, "kinds/brands.yaml")])
+
+
+def test_ten_thousand_builtin_repositories_share_one_schema() -> None:
+    store = schemas({}, {})
+
+    async def run() -> set[int]:
+        snapshots = [await store.snapshot(record(f"r{i}")) for i in range(10_000)]
+        return {id(s.schema) for s in snapshots}
+
+    assert len(asyncio.run(run())) == 1
+    assert store.builds == 1
+    assert list(store._schemas) == [BUILTIN]
+    assert len(store._repos) == store.repositories  # per-repository state is bounded too
+
+
+def test_the_cache_bound_evicts_and_frees_schemas() -> None:
+    groups = [f"g{i}.example" for i in range(6)]
+    kinds = {f"c{i}": brands(g) for i, g in enumerate(groups)}
+    # two repositories per kind set: r0a/r0b share c0, ...
+    heads = {f"r{i}{x}": f"c{i}" for i in range(6) for x in "ab"}
+    store = schemas(heads, kinds, capacity=3)
+
+    async def run() -> list[Any]:
+        out = []
+        for i in range(6):
+            a = await store.snapshot(record(f"r{i}a"))
+            b = await store.snapshot(record(f"r{i}b"))
+            assert a is b  # same kinds, one schema object
+            out.append(weakref.ref(a.schema))
+        return out
+
+    refs = asyncio.run(run())
+    assert store.builds == 6
+    assert len(store._schemas) == 3
+    reachable = {id(state.built) for state in store._repos.values()}
+    assert reachable <= {id(b) for b in store._schemas.values()}
+    assert sorted(store._repos) == [f"shop/r{i}{x}" for i in (3, 4, 5) for x in "ab"]
+    gc.collect()
+    assert [r() is None for r in refs] == [True, True, True, False, False, False]
+
+
+def test_a_schema_in_use_stays_while_unused_ones_are_evicted() -> None:
+    kinds = {f"c{i}": brands(f"g{i}.example") for i in range(4)}
+    heads = {f"r{i}": f"c{i}" for i in range(4)}
+    store = schemas(heads, kinds, capacity=2)
+
+    async def run() -> None:
+        hot = await store.snapshot(record("r0"))
+        for i in (1, 2, 3):
+            await store.snapshot(record(f"r{i}"))
+            assert await store.snapshot(record("r0")) is hot  # used: most recently used
+
+    asyncio.run(run())
+    assert store.builds == 4  # r0 was never rebuilt
+    assert sorted(store._repos) == ["shop/r0", "shop/r3"]
+
+
+def test_a_kind_that_breaks_the_build_is_isolated_and_served_as_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = groups.types_for_kind
+
+    def flaky(definition: Any, builder: Any, *args: Any, **kwargs: Any) -> Any:
+        if definition.kind == "Gadget":
+            raise RuntimeError("typegen bug")
+        return real(definition, builder, *args, **kwargs)
+
+    monkeypatch.setattr(groups, "types_for_kind", flaky)
+    gadget = brand_kind()
+    gadget["metadata"]["name"] = "gadgets"
+    gadget["spec"]["names"] = {"kind": "Gadget", "plural": "gadgets", "singular": "gadget"}
+    kinds = registry_for(
+        [
+            Manifest.from_object(brand_kind(), "kinds/brands.yaml"),
+            Manifest.from_object(gadget, "kinds/gadgets.yaml"),
+        ]
+    )
+    store = schemas({}, {})
+    built = store._build(fingerprint(kinds.registry), kinds.registry)
+    assert built.untyped == ("Gadget: RuntimeError: typegen bug",)
+    schema = built.snapshot.schema
+    assert "title" in schema.type_map["Brand"].fields  # type: ignore[union-attr]
+    assert set(schema.type_map["Gadget"].fields) == {  # type: ignore[union-attr]
+        "id", "name", "labels", "annotations", "version", "path", "spec", "asVersion",
+    }  # fmt: skip
