@@ -13,6 +13,7 @@ in that benchmark's JSON and in the summary.
     python bench/run.py --quick         # smaller sizes: a smoke test
     python bench/run.py --only commit   # bench_commit.py only
     python bench/run.py --only writers  # bench_writers.py: 20 concurrent writers vs one
+    python bench/run.py --only schema_swap  # storefront p99 during store-schema swaps
     python bench/run.py --only schema_build  # a store schema of 50 kinds x 3 versions
     python bench/run.py --only watch    # bench_watch.py: 1,000 SSE watchers, GraphQL vs plain
 """

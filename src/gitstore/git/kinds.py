@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES
+from gitstore.domain.content.errors import ContentError
 from gitstore.domain.content.files import parse_many
 from gitstore.domain.content.kinds import KindRegistry
 from gitstore.domain.content.kindset import KINDS_DIRECTORY, Kinds, builtin_registry, registry_for
@@ -50,6 +51,8 @@ class KindsLoader:
         self.max_bytes = max_bytes
         self.base = base if base is not None else builtin_registry()
         self._cache: OrderedDict[str, Kinds] = OrderedDict()
+        # files of a cached tree that do not parse as a KindDefinition (``unreadable``)
+        self._unreadable: dict[str, tuple[ContentError, ...]] = {}
         self.loads = 0  # trees read (cache misses), for tests and metrics
 
     async def at(self, repository_id: str, revision: str, *, quarantine_id: str = "") -> Kinds:
@@ -90,10 +93,20 @@ class KindsLoader:
         )
         parsed = await asyncio.to_thread(parse_many, files, self.base, max_bytes=self.max_bytes)
         kinds = registry_for((p.manifest for p in parsed if p.manifest is not None), self.base)
+        unreadable = tuple(e for p in parsed if p.manifest is None for e in p.errors)
         self._cache[tree] = kinds
+        if unreadable:
+            self._unreadable[tree] = unreadable
         while len(self._cache) > self.capacity:
-            self._cache.popitem(last=False)
+            evicted, _ = self._cache.popitem(last=False)
+            self._unreadable.pop(evicted, None)
         return kinds
+
+    def unreadable(self, tree: str) -> tuple[ContentError, ...]:
+        """Why files of the cached ``kinds/`` tree ``tree`` were left out because they do not
+        parse (``Kinds.errors`` holds the definitions refused for conflicts); the store
+        schema reports both (``schemaStatus.lastFailure``)."""
+        return self._unreadable.get(tree, ())
 
 
 async def stored_files(

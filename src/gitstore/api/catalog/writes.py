@@ -89,6 +89,8 @@ KEY_SEARCH_SKEW = 300.0  # seconds of clock difference allowed between stores an
 DEFAULT_SCHEMA_VERSION = "gitstore.dev/v1"
 
 Planner = Callable[[BranchView, str | None], Awaitable[Plan]]
+# told of every write that made a commit (``on_commit``), once the commit is durable
+CommitListener = Callable[[RepositoryRecord, WriteResult], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,7 @@ class CatalogWriter:
         hook_runner: Callable[[], HookRunner] | None = None,
         hook_pool: Callable[[], AsyncHookRunner] | None = None,
         after_commit: AfterCommit | None = None,
+        on_commit: CommitListener | None = None,
     ) -> None:
         self.store = store
         # told (repository, full ref, actor) after each commit: change requests from the
@@ -138,6 +141,7 @@ class CatalogWriter:
         self.kinds = kinds
         self.hook_runner = hook_runner
         self.hook_pool = hook_pool
+        self.on_commit = on_commit
 
     def _write_kinds(self, repository_id: str) -> WriteKinds | None:
         if self.kinds is None:
@@ -215,7 +219,14 @@ class CatalogWriter:
             )
 
         message = options.message
-        return await self._run(caller, mutation, data, options, planner, message, record=record)
+        result = await self._run(caller, mutation, data, options, planner, message, record=record)
+        return await self._committed(record, result)
+
+    async def _committed(self, record: RepositoryRecord, result: WriteResult) -> WriteResult:
+        """Tell ``on_commit`` of a commit this request made (not of a replayed answer)."""
+        if self.on_commit is not None and result.committed and not result.replayed:
+            await self.on_commit(record, result)
+        return result
 
     async def writable(self, caller: Caller, repository: str) -> RepositoryRecord:
         """The repository, if the caller may change its catalogue (``writes_access``)."""
@@ -257,7 +268,7 @@ class CatalogWriter:
             extra_trailers={"Reverts": target.sha},
             record=record,
         )
-        return replace(result, reverted=target.sha)
+        return replace(await self._committed(record, result), reverted=target.sha)
 
     async def history(
         self, record: RepositoryRecord, kind: str, name: str, first: int

@@ -20,7 +20,7 @@ timed into ``gitstore_api_mutation_duration_seconds{mutation,outcome}``.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from graphql import (
@@ -66,40 +66,23 @@ Resolve = Callable[[ResolveInfo, dict[str, Any]], Awaitable[dict[str, Any]]]
 class CatalogMutationsModule:
     name = "catalog-mutations"
 
-    def __init__(self, registry: KindRegistry | None = None) -> None:
+    def __init__(
+        self, registry: KindRegistry | None = None, *, typed_kinds: Sequence[str] = TYPED_KINDS
+    ) -> None:
+        """``typed_kinds``: the kinds given ``upsert<Kind>``/``delete<Kind>`` with a JSON
+        ``spec`` here (store endpoints pass none: ``storeschema.mutations`` types them)."""
         self.registry = registry
+        self.typed_kinds = tuple(typed_kinds)
+        self.types: MutationTypes | None = None  # this build's shared types (for other modules)
 
     def contribute(self, builder: SchemaBuilder) -> None:
         registry = self.registry or KindRegistry.builtin()
         for code, text in USER_ERROR_CODES.items():
             builder.add_user_error_code(code, text)
-        t = MutationTypes(builder)
+        t = self.types = MutationTypes(builder)
 
         def writer(info: ResolveInfo) -> tuple[CatalogWriter, Caller]:
-            ctx = context_of(info)
-            principal = ctx.require_principal()
-            services = ctx.services
-            try:
-                kv = services.kv()
-            except Unavailable:
-                kv = None
-            return (
-                CatalogWriter(
-                    store=services.store,
-                    git=services.git(),
-                    kv=kv,
-                    settings=services.settings,
-                    metrics=_metrics(info),
-                    registry=registry,
-                    kinds=services.kinds(),
-                    hook_runner=services.hook_runner,
-                    hook_pool=services.hook_pool,
-                    after_commit=lambda record, ref, actor: source_moved(
-                        services, record, ref.removeprefix("refs/heads/"), actor
-                    ),
-                ),
-                Caller(principal, ctx.request_id),
-            )
+            return catalog_writer(info, registry)
 
         async def apply(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
             w, caller = writer(info)
@@ -131,7 +114,7 @@ class CatalogMutationsModule:
             apply,
             "Create or replace one or many manifests (any kind) in one commit.",
         )
-        for kind in TYPED_KINDS:
+        for kind in self.typed_kinds:
             self._typed(builder, t, kind, writer)
         self._revert(builder, t, writer)
         self._migrate(builder)
@@ -359,6 +342,36 @@ class CatalogMutationsModule:
         )
 
 
+def catalog_writer(info: ResolveInfo, registry: KindRegistry) -> tuple[CatalogWriter, Caller]:
+    """The writer of one mutation call (``registry``: the kinds it starts from; the write
+    then follows its branch head's) and its caller (authentication required)."""
+    ctx = context_of(info)
+    principal = ctx.require_principal()
+    services = ctx.services
+    try:
+        kv = services.kv()
+    except Unavailable:
+        kv = None
+    return (
+        CatalogWriter(
+            store=services.store,
+            git=services.git(),
+            kv=kv,
+            settings=services.settings,
+            metrics=_metrics(info),
+            registry=registry,
+            kinds=services.kinds(),
+            hook_runner=services.hook_runner,
+            hook_pool=services.hook_pool,
+            on_commit=services.store_schemas.committed,
+            after_commit=lambda record, ref, actor: source_moved(
+                services, record, ref.removeprefix("refs/heads/"), actor
+            ),
+        ),
+        Caller(principal, ctx.request_id),
+    )
+
+
 def _unknown_kind(kind: str, registry: KindRegistry) -> GitStoreError:
     return InvalidArgument(
         f"kind {kind!r} is not a known kind (known: {', '.join(registry.kinds())})",
@@ -473,4 +486,4 @@ def _mutation(
     )
 
 
-__all__ = ["CatalogMutationsModule"]
+__all__ = ["CatalogMutationsModule", "catalog_writer"]

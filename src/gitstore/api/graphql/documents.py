@@ -165,6 +165,17 @@ class DocumentCache:
     def clear(self) -> None:
         self._entries.clear()
 
+    def recent_queries(self, version: int, limit: int) -> list[str]:
+        """Query texts cached for schema ``version``, most recently used first (at most
+        ``limit``): what to prepare for a schema that replaces it (``StoreSchemas``)."""
+        found: list[str] = []
+        for cached_version, query in self._entries.recent_keys():
+            if cached_version == version:
+                found.append(query)
+                if len(found) >= limit:
+                    break
+        return found
+
     def __len__(self) -> int:
         return len(self._entries)
 

@@ -36,5 +36,10 @@ class LRU(Generic[K, V]):
         with self._lock:
             self._data.clear()
 
+    def recent_keys(self) -> list[K]:
+        """The keys, most recently used first (a copy)."""
+        with self._lock:
+            return list(reversed(self._data))
+
     def __len__(self) -> int:
         return len(self._data)

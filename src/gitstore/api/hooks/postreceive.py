@@ -14,8 +14,9 @@ is logged and reported as a ``remote:`` line, never raised for a single update.
   annotated tags alike). Its lines are returned as ``messages``.
 * **Change requests**: every branch update moves the open change requests from that branch
   (``updated``); ``git push -o change-request[.title=...]`` opens one (``changes.pushes``).
-* **Store schemas**: an update of the default branch tells ``StoreSchemas.changed`` to check
-  the repository's kinds now (``api.storeschema``).
+* **Store schemas**: an update of the default branch makes ``StoreSchemas.settle`` check the
+  repository's kinds now and waits (bounded) for the outcome, so once ``git push`` returns the
+  store endpoint serves the pushed kinds (``api.storeschema``).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def post_receive(
             extra={"remoteAddress": ctx.remote_address},
         )
         if update.ref == f"refs/heads/{record.default_branch}":
-            services.store_schemas.changed(record)  # its kinds may have changed
+            await services.store_schemas.settle(record)  # its kinds may have changed
         cls = classify_ref(update.ref, policy)
         if cls.kind is not RefKind.RELEASE_TAG or not is_zero(update.old) or is_zero(update.new):
             continue

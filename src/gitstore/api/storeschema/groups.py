@@ -87,8 +87,8 @@ class CustomKindsModule:
         self.registry = registry
         self.isolate = isolate  # check each kind in a scratch builder first
         self.fallbacks: dict[str, str] = {}  # kind → why it is served as JSON (last build)
+        self.types: dict[str, GraphQLObjectType] = {}  # kind → its output type (last build)
         self.problems: list[TypeProblem] = []  # name collisions (last build)
-        self.types: dict[str, str] = {}  # kind → its GraphQL type name (last build)
 
     def contribute(self, builder: SchemaBuilder) -> None:
         self.fallbacks, self.problems, self.types = {}, [], {}
@@ -101,8 +101,7 @@ class CustomKindsModule:
         for group in sorted(by_group):
             fields: dict[str, GraphQLField] = {}
             for definition in sorted(by_group[group], key=lambda d: d.kind):
-                kind_type = self._kind_type(builder, definition)
-                self.types[definition.kind] = kind_type.name
+                kind_type = self.types[definition.kind] = self._kind_type(builder, definition)
                 fields.update(_kind_fields(builder, definition, kind_type, taken=set(fields)))
             type_name = _free_type_name(builder, pascal(group_field_name(group)) + "Kinds")
             group_type = builder.add_type(

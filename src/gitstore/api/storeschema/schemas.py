@@ -2,9 +2,11 @@
 
 **What a repository serves.** The schema of ``/<namespace>/<repo>/graphql`` is built from the
 kinds of the repository's default-branch head (``git.kinds.KindsLoader``): ``catalog`` (the
-built-ins, no ``repository`` argument), one root field per API group of its custom kinds
-(``groups``), ``commitStatus`` and ``schemaStatus``. Mutations and the platform (identity,
-namespaces, releases) stay on the global ``/graphql``.
+built-ins, no ``repository`` argument), ``commitStatus``, ``schemaStatus``, the catalogue
+mutations, releases and ``auditLog`` of the global schema with the repository implied
+(``bound``), one root field per API group of its custom kinds (``groups``), and typed
+``upsert<Kind>``/``delete<Kind>`` for every kind (``mutations``). Identity and namespaces stay
+on the global ``/graphql``.
 
 **Sharing.** Schemas are cached by the *fingerprint* of the kinds they serve — a SHA-256 of
 the custom definitions (their hub schemas, names, group, versions; not the file they came
@@ -15,19 +17,20 @@ bounded by ``capacity`` schemas, not by the number of repositories: a schema is 
 request is served with it, and evicting it also forgets the repositories that serve it (they
 work their schema out again at their next request).
 
-**Refresh: a short TTL, off the request path.** The API does not see ref updates as events
-(the main event stream's consumer group is the worker's; the API consumes only publication
-results), so rather than add a second consumer group to every queue backend, a repository's
-head is re-checked when a request arrives and its state is older than ``ttl`` seconds: the
-request is answered at once on the schema in force, and one background task per repository
-(single-flight) resolves ``refs/heads/<default>`` and the id of its ``kinds/`` tree — one
-``ResolveRevision`` and one top-level ``ListTree``. An unchanged tree id costs nothing more; a
+**Refresh: events this process sees, a short TTL for the rest.** Two events refresh a
+repository at once and wait (at most ``settle_timeout``) for the swap, so the next request is
+served the new kinds: the post-receive hook of a push that moved the default branch, and an
+API write that changed ``kinds/`` on it (``CatalogWriter.on_commit`` → :meth:`committed`);
+both call :meth:`settle`. Ref updates this process does not see (another API replica, a
+commit made straight through the git service) are caught by the TTL: a repository's head is
+re-checked when a request arrives and its state is older than ``ttl`` seconds — the request
+is answered at once on the schema in force, and one background task per repository
+(single-flight) resolves ``refs/heads/<default>`` and the id of its ``kinds/`` tree (one
+``ResolveRevision``, one top-level ``ListTree``). An unchanged tree id costs nothing more; a
 changed one loads the registry (cached by tree id in ``KindsLoader``), fingerprints it and
-takes the cached schema or builds a candidate. Only the first request of a repository (no
-state yet) waits for that work. Idle repositories cost nothing. A kind change is thus
-visible within ``ttl`` plus one build after the commit. Pushes also give a hint: the
-post-receive hook calls :meth:`StoreSchemas.changed` when the default branch moved, which
-starts the check at once.
+takes the cached schema or builds a candidate. Only the first request of a repository waits
+for that work; idle repositories cost nothing. (The queue's ref-update events would need a
+consumer group per API replica on every queue backend: not done, docs/api.md.)
 
 **Safe publish.** A candidate is built from fresh module objects, validated with
 ``validate_schema`` and only then swapped in, by replacing the repository's immutable
@@ -39,41 +42,59 @@ typed does not fail the candidate: it is served as JSON (``groups``).
 
 **Document cache.** Store schemas have their own ``DocumentCache``; every built schema gets a
 fresh version number from one counter, so cached documents and plans are keyed by schema.
+
+**Off the loop.** A candidate is built in a worker thread (``asyncio.to_thread``): tens of
+milliseconds of CPU that would otherwise stall every request of the process. Before a new
+schema replaces a repository's, the documents its clients used most recently with the old one
+(up to ``warm_documents``) are prepared for the new one in that thread too (``_warm``), so
+the requests right after a swap find them cached instead of each parsing, validating and
+planning on the event loop (``bench/bench_schema_swap.py`` measures storefront latency
+during swaps).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import logging
+import sys
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from graphql import GraphQLSchema, validate_schema
+from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, validate_schema
 from starlette.requests import Request
 
 from gitstore.backends.metadata.base import RepositoryRecord
 from gitstore.domain.content import KindRegistry
-from gitstore.domain.content.kindset import builtin_registry
+from gitstore.domain.content.kindset import KINDS_DIRECTORY, builtin_registry
 from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
 from ..catalog.typegen import TypeProblem
+from ..catalog.writes_result import WriteResult
 from ..federation import FederationModule
+from ..graphql.audit import AuditModule
 from ..graphql.builder import SchemaModule, build_schema
+from ..graphql.catalog_mutations import CatalogMutationsModule
 from ..graphql.catalog_reads import CatalogReadsModule
-from ..graphql.documents import DocumentCache
+from ..graphql.documents import DocumentCache, DocumentError
 from ..graphql.holder import SchemaSnapshot
+from ..graphql.releases import ReleasesModule
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal
+from .bound import RepositoryBound
 from .groups import CustomKindsModule
+from .mutations import StoreMutationsModule
 from .status import SchemaStatusModule
 
 if TYPE_CHECKING:
@@ -83,6 +104,8 @@ log = logging.getLogger(__name__)
 
 BUILTIN = "builtin"  # the fingerprint of a registry with no custom kinds
 DEFAULT_TTL = 1.0
+DEFAULT_WARM = 32  # documents prepared for a new schema before it is swapped in
+DEFAULT_SETTLE = 5.0  # seconds a push or an API write waits at most for its schema refresh
 DEFAULT_CAPACITY = 64
 DEFAULT_REPOSITORIES = 4096
 
@@ -112,6 +135,34 @@ class CandidateError(Exception):
     def __init__(self, errors: tuple[str, ...]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
+
+
+_switching = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.005
+BUILD_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
+
+
+@contextlib.contextmanager
+def _short_switches() -> Iterator[None]:
+    """While a candidate is built in a thread, let the event loop thread take the GIL back
+    after ``BUILD_SWITCH_INTERVAL`` instead of CPython's 5 ms: with the default, every
+    request in flight waits up to 5 ms at each of its await points for the CPU-bound build
+    thread to yield (``sys.setswitchinterval`` is per process; restored after the last
+    concurrent build)."""
+    global _switch_users, _switch_saved
+    with _switching:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, BUILD_SWITCH_INTERVAL))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switching:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,12 +215,15 @@ class StoreSchemas:
     ttl: float = DEFAULT_TTL
     capacity: int = DEFAULT_CAPACITY
     repositories: int = DEFAULT_REPOSITORIES
+    settle_timeout: float = DEFAULT_SETTLE
+    warm_documents: int = DEFAULT_WARM
     builds: int = 0  # candidates built (cache misses), for tests and metrics
     _schemas: OrderedDict[str, BuiltSchema] = field(default_factory=OrderedDict)
     _repos: OrderedDict[str, RepositorySchema] = field(default_factory=OrderedDict)
     _tasks: dict[str, asyncio.Task[RepositorySchema]] = field(default_factory=dict)
     _again: dict[str, RepositoryRecord] = field(default_factory=dict)
-    _version: int = 0
+    _versions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
     _documents: DocumentCache | None = None
 
     @property
@@ -249,6 +303,42 @@ class StoreSchemas:
         else:
             self._start(record)
 
+    async def settle(self, record: RepositoryRecord) -> None:
+        """Check ``record``'s head now (``changed``) and wait — at most ``settle_timeout`` —
+        until a check that began after this call has published its outcome. A push's
+        post-receive and an API write that changed ``kinds/`` call it, so the pusher's or
+        writer's next request is served the new kinds. Repositories never served return at
+        once; a slow or failed check is logged by its task, never raised here."""
+        key = record.repository_id
+        running = self._tasks.get(key)
+        self.changed(record)
+        task = self._tasks.get(key)
+        if task is None:
+            return
+        deadline = time.monotonic() + self.settle_timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.settle_timeout)
+            follow = self._tasks.get(key)  # started by ``_done`` when one was running
+            if running is not None and follow is not None and follow is not task:
+                left = max(deadline - time.monotonic(), 0.0)
+                await asyncio.wait_for(asyncio.shield(follow), left)
+        except TimeoutError:
+            log.warning(
+                "store schema of %s: refresh still running after %.1f s", key, self.settle_timeout
+            )
+        except Exception:  # noqa: BLE001, S110 - logged by the task's done callback
+            pass
+
+    async def committed(self, record: RepositoryRecord, result: WriteResult) -> None:
+        """``CatalogWriter.on_commit``: an API write committed ``result``. If it changed a file
+        under ``kinds/`` of the default branch, ``settle`` (the same trigger as a push)."""
+        branch = result.branch.removeprefix("refs/heads/")
+        if branch != record.default_branch or result.dry_run:
+            return
+        prefix = KINDS_DIRECTORY + "/"
+        if any(change.path.startswith(prefix) for change in result.changes):
+            await self.settle(record)
+
     def _start(self, record: RepositoryRecord) -> asyncio.Task[RepositorySchema]:
         key = record.repository_id
         task = self._tasks.get(key)
@@ -286,9 +376,12 @@ class StoreSchemas:
             else:
                 kinds = await loader.of_tree(key, commit, tree)
                 registry = kinds.registry
-                left_out = tuple(f"{e.path}: {e.message}" for e in kinds.errors)
+                dropped = (*loader.unreadable(tree), *kinds.errors)
+                left_out = tuple(f"{e.path}: {e.message}" for e in dropped)
             fp = fingerprint(registry)
-            built = self._schemas.get(fp) or self._build(fp, registry)
+            built = self._schemas.get(fp) or await self._build_off_loop(fp, registry)
+            if old is not None and old.built is not built:  # its clients' documents, ready
+                await asyncio.to_thread(self._warm, old.built.snapshot, built.snapshot)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the last known-good schema stays
@@ -296,7 +389,9 @@ class StoreSchemas:
             failure = Failure(at, commit, None, errors)
             log.warning("store schema of %s not rebuilt: %s", key, "; ".join(errors))
             if old is None:  # nothing known-good yet: serve the built-ins meanwhile
-                base = self._schemas.get(BUILTIN) or self._build(BUILTIN, builtin_registry())
+                base = self._schemas.get(BUILTIN) or await self._build_off_loop(
+                    BUILTIN, builtin_registry()
+                )
                 self._remember(base)
                 state = RepositorySchema(base, None, None, now, at, failure)
             else:  # tree None: try again at the next check
@@ -341,17 +436,50 @@ class StoreSchemas:
             return None  # no commit yet
         return resolved.commit_sha or None
 
+    async def _build_off_loop(self, fp: str, registry: KindRegistry) -> BuiltSchema:
+        """``_build`` in a worker thread: a build is tens of milliseconds of CPU, which on
+        the event loop would stall every request of every repository meanwhile."""
+        with _short_switches():
+            return await asyncio.to_thread(self._build, fp, registry)
+
+    def _warm(self, old: SchemaSnapshot, new: SchemaSnapshot) -> int:
+        """Prepare (parse, validate, plan) against ``new`` the documents most recently used
+        with ``old``, in a worker thread before ``new`` is published, so the first requests
+        after a swap do not all pay for it on the event loop. Documents ``new`` refuses
+        (a removed field) are skipped: their clients get the error when they ask."""
+        warmed = 0
+        for query in self.documents.recent_queries(old.version, self.warm_documents):
+            try:
+                prepared = self.documents.prepare(new, query)
+                for definition in prepared.document.definitions:
+                    if isinstance(definition, OperationDefinitionNode):
+                        prepared.plan(definition)
+            except (DocumentError, GraphQLError):
+                continue
+            warmed += 1
+        return warmed
+
     def _candidate(
         self, registry: KindRegistry, *, isolate: bool
-    ) -> tuple[CustomKindsModule, GraphQLSchema]:
+    ) -> tuple[CustomKindsModule, StoreMutationsModule, GraphQLSchema]:
         custom = CustomKindsModule(registry, isolate=isolate)
-        modules: list[SchemaModule] = [  # the kinds last: platform names are known then
+        catalog = CatalogMutationsModule(registry, typed_kinds=())
+        store = StoreMutationsModule(registry, catalog, custom)
+        # the platform's modules first: a custom kind never takes one of their type names
+        # (``groups`` serves it under another); the typed mutations need both
+        modules: list[SchemaModule] = [
             CatalogReadsModule(registry, repository_argument=False),
             SchemaStatusModule(),
+            RepositoryBound(catalog),
+            RepositoryBound(ReleasesModule()),
+            RepositoryBound(AuditModule()),
             custom,
+            RepositoryBound(store),
         ]
         if self.services.settings.api.federation:  # a Federation v2 subgraph: kinds keyed
-            modules.append(FederationModule(registry, lambda: custom.types))
+            modules.append(
+                FederationModule(registry, lambda: {k: t.name for k, t in custom.types.items()})
+            )
         try:
             schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
         except Exception as exc:
@@ -359,17 +487,30 @@ class StoreSchemas:
         errors = tuple(e.message for e in validate_schema(schema))
         if errors:
             raise CandidateError(errors)
-        return custom, schema
+        return custom, store, schema
 
     def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
-        """Build and validate a candidate (``CandidateError`` if it is not one)."""
-        self.builds += 1
+        """Build and validate a candidate (``CandidateError`` if it is not one). Runs in a
+        worker thread: it touches nothing shared but the counters (under ``_lock``)."""
+        with self._lock:
+            self.builds += 1
         try:  # the common case: every kind types cleanly, each built once
-            custom, schema = self._candidate(registry, isolate=False)
+            custom, store, schema = self._candidate(registry, isolate=False)
         except CandidateError:  # find the kinds at fault: each one checked on its own
-            custom, schema = self._candidate(registry, isolate=True)
-        self._version += 1
-        snapshot = SchemaSnapshot(schema, self._version, datetime.now(UTC))
+            custom, store, schema = self._candidate(registry, isolate=True)
+        with self._lock:
+            version = next(self._versions)
+        snapshot = SchemaSnapshot(schema, version, datetime.now(UTC))
         kinds = tuple(sorted(d.kind for d in registry if not d.builtin))
         untyped = tuple(f"{k}: {why}" for k, why in sorted(custom.fallbacks.items()))
+        untyped += tuple(
+            f"{k} (no typed mutations): {why}"
+            for k, why in sorted(store.skipped.items())
+            if not registry.get(k).builtin
+        )
+        untyped += tuple(
+            f"{k} (upsert takes spec: JSON): {why}"
+            for k, why in sorted(store.untyped_inputs.items())
+            if not registry.get(k).builtin
+        )
         return BuiltSchema(snapshot, fp, kinds, untyped, tuple(custom.problems))

@@ -105,7 +105,10 @@ class SchemaStatusModule:
                     "untyped": GraphQLField(
                         texts,
                         resolve=_key("untyped"),
-                        description="Custom kinds served as JSON, with the reason.",
+                        description="Custom kinds served as JSON, with the reason; also"
+                        " those without typed mutations ('<Kind> (no typed mutations): ...')"
+                        " or whose upsert takes the spec as JSON ('<Kind> (upsert takes"
+                        " spec: JSON): ...').",
                     ),
                     "publishedAt": GraphQLField(
                         GraphQLNonNull(builder.datetime), resolve=_key("published_at")

@@ -22,6 +22,7 @@ Only local ``$ref``s (``#/$defs/...``) are allowed: nothing is ever fetched.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -70,7 +71,28 @@ def make_validator(schema: Mapping[str, Any]) -> Any:
 
 
 def check_schema(schema: Any) -> list[tuple[str, str]]:
-    """Problems with a kind version's spec schema as (path inside the schema, message)."""
+    """Problems with a kind version's spec schema as (path inside the schema, message).
+
+    Pure, and checked many times per definition change (request input, each write round,
+    the kinds loader, pre-receive, the worker), so answers are memoised by the schema's
+    canonical JSON (``CHECKED`` entries); a schema that is not JSON is checked afresh."""
+    try:
+        key = json.dumps(schema, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):
+        return _check_schema(schema)
+    return [*_checked(key)]
+
+
+@functools.lru_cache(maxsize=512)
+def _checked(key: str) -> tuple[tuple[str, str], ...]:
+    return tuple(_check_schema(json.loads(key)))
+
+
+_META: Any = None
+
+
+def _check_schema(schema: Any) -> list[tuple[str, str]]:
+    global _META
     if not isinstance(schema, Mapping):
         return [("", f"must be a JSON Schema mapping, got {type_name(schema)}")]
     problems: list[tuple[str, str]] = []
@@ -84,7 +106,9 @@ def check_schema(schema: Any) -> list[tuple[str, str]]:
             )
         )
         return problems
-    meta = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    if _META is None:
+        _META = Draft202012Validator(Draft202012Validator.META_SCHEMA)
+    meta = _META
     worst = best_match(meta.iter_errors(schema))
     if worst is not None:
         problems.append((field_path(list(worst.absolute_path)), _meta_message(worst)))
