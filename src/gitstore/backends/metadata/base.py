@@ -33,6 +33,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from gitstore.backends.metadata.base_git import GitMetadata
+from gitstore.backends.metadata.base_leases import LeaseMetadata
+
 
 T = TypeVar("T")
 
@@ -192,7 +194,7 @@ class RepositoryPatch:
     require_signed_commits: bool | None = None
 
 
-class MetadataStore(GitMetadata, abc.ABC):
+class MetadataStore(LeaseMetadata, GitMetadata, abc.ABC):
     # ------------------------------------------------------------------ lifecycle
     @abc.abstractmethod
     async def migrate(self) -> int:

@@ -84,6 +84,7 @@ from .base import (
     User,
     Visibility,
 )
+from ._sqlite_leases import SqliteLeases
 from .migrations import load_migrations
 
 T = TypeVar("T")
@@ -102,7 +103,7 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, MetadataStore):
+class SqliteMetadataStore(SqliteLeases, SqliteIdempotency, SqliteGitStore, MetadataStore):
     """``SqliteMetadataStore(path, *, busy_timeout=5.0)``; the file and its directory are
     created on first use (normally ``migrate()``)."""
 
