@@ -13,6 +13,7 @@ from .builder import SchemaModule
 from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
 from .identity import IdentityModule
+from .leases import LeasesModule
 from .namespaces import NamespacesModule
 from .reindex import ReindexModule
 from .releases import ReleasesModule
@@ -34,6 +35,7 @@ def default_modules() -> list[SchemaModule]:
         ReleasesModule(),
         ReindexModule(),
         ResourcesModule(),
+        LeasesModule(),
         SchemaStatusModule(repository_argument=True),
         WatchModule(),
     ]

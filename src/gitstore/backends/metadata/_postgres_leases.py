@@ -42,4 +42,3 @@ class PostgresLeases:
         async with self._tx() as conn:
             row = await _one(conn, sql.select("%s"), scope, name)
         return None if row is None else sql.lease(row, _same)
-

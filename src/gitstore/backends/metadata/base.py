@@ -35,7 +35,6 @@ from typing import Any, Generic, TypeVar
 from gitstore.backends.metadata.base_git import GitMetadata
 from gitstore.backends.metadata.base_leases import LeaseMetadata
 
-
 T = TypeVar("T")
 
 

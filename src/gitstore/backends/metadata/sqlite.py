@@ -58,6 +58,7 @@ from . import _common as c
 from . import _rows as rows
 from ._sqlite_git import SqliteGitStore
 from ._sqlite_idempotency import SqliteIdempotency
+from ._sqlite_leases import SqliteLeases
 from ._sqlite_util import (
     Conn,
     K,
@@ -84,7 +85,6 @@ from .base import (
     User,
     Visibility,
 )
-from ._sqlite_leases import SqliteLeases
 from .migrations import load_migrations
 
 T = TypeVar("T")
