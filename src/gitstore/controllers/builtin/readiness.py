@@ -42,6 +42,9 @@ class ReadinessController(Controller):
     name = "readiness"
     kind = "Product"
 
+    def __init__(self) -> None:
+        self.writes = 0  # statuses written (reconciles that changed something)
+
     async def reconcile(self, ctx: Context, obj: dict[str, Any]) -> Result | None:
         meta = obj["metadata"]
         current = obj.get("status") or {}
@@ -61,6 +64,7 @@ class ReadinessController(Controller):
         )
         written = payload_of(data, "updateProductStatus")["resource"]["object"]
         ctx.cache[meta["name"]] = written  # the watch brings the same; no stale re-write
+        self.writes += 1
         return None
 
 
