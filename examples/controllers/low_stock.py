@@ -75,7 +75,7 @@ async def main() -> None:
             names = set(manager.runner("low-stock").informer.cache)
             while not names <= reconciled and not stop.is_set():
                 await asyncio.sleep(0.05)
-            print(f"reconciled {len(names)} products")
+            print(f"reconciled {len(names)} products")  # noqa: T201 - the example reports
         else:
             await stop.wait()
     finally:
