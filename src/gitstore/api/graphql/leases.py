@@ -71,7 +71,8 @@ class LeasesModule:
             payload_fields={
                 "lease": GraphQLField(lease),
                 "held": GraphQLField(
-                    GraphQLNonNull(GraphQLBoolean), description="Whether holder leads now."
+                    GraphQLBoolean,
+                    description="Whether holder leads now (null with userErrors).",
                 ),
             },
             resolve=_acquire,
@@ -82,7 +83,11 @@ class LeasesModule:
             builder,
             "releaseControllerLease",
             input_fields=key,
-            payload_fields={"released": GraphQLField(GraphQLNonNull(GraphQLBoolean))},
+            payload_fields={
+                "released": GraphQLField(
+                    GraphQLBoolean, description="Whether it was held (null with userErrors)."
+                )
+            },
             resolve=_release,
             description="Give up a lease you hold, so another replica can lead at once.",
         )
