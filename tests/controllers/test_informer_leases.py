@@ -16,7 +16,16 @@ from gitstore.controllers.informer import Informer
 from gitstore.controllers.leader import ACQUIRE, LeaderElector
 from tests.e2e.served import Served
 
-from .harness import Catalog, apply, category, eventually, good_spec, product, start_catalog
+from .harness import (
+    Catalog,
+    apply,
+    category,
+    eventually,
+    good_spec,
+    product,
+    resource,
+    start_catalog,
+)
 
 
 async def test_a_watch_from_a_version_too_old_relists(tmp_path: Path) -> None:
@@ -92,12 +101,7 @@ async def test_a_status_write_with_a_stale_version_is_a_conflict(catalog: Catalo
     owner, client = catalog.owner(), catalog.controller()
     try:
         await apply(owner, repo, [category("shirts"), product("p", **good_spec(f"{repo}-p"))])
-        data = await client.execute(
-            'query($r: String!) { resource(repository: $r, kind: "Product", name: "p")'
-            " { object } }",
-            {"r": repo},
-        )
-        obj = data["resource"]["object"]
+        obj = await eventually(lambda: resource(client, repo, "p"), what="p in the store")
         ctx = Context(client, repo, {})
         written = await ctx.update_status(obj, {"note": "first"})
         assert int(written["metadata"]["resourceVersion"]) > int(obj["metadata"]["resourceVersion"])

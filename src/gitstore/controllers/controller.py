@@ -7,7 +7,7 @@ class Readiness(Controller):
     finalizer = None                 # or "example.com/cleanup": cleanup() runs on deletion
 
     async def reconcile(self, ctx: Context, obj: dict) -> Result | None:
-        await ctx.update_status(obj, {...})     # CONFLICT -> requeued at once
+        await ctx.update_status(obj, {...})     # CONFLICT -> retried (backoff)
         return Result(requeue_after=60)         # or None: done until the object changes
 
 @controller(kind="Product", name="hello")
@@ -53,6 +53,14 @@ class Context:
     repository: str
     cache: dict[str, dict[str, Any]]
 
+    def remember(self, obj: dict[str, Any]) -> None:
+        """Put an object a write returned into the cache, unless the watch already brought a
+        newer version of it (a write's answer may arrive after the next change's event)."""
+        name = obj["metadata"]["name"]
+        cached = self.cache.get(name)
+        if cached is None or _rv(cached) < _rv(obj):
+            self.cache[name] = obj
+
     async def update_status(self, obj: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
         """Write ``status`` with ``obj``'s resourceVersion as precondition; the new object.
         A stale version raises ``Conflict`` (the runtime requeues the key at once)."""
@@ -86,6 +94,10 @@ class Context:
             },
         )
         return dict(payload_of(data, "updateResourceMetadata")["resource"]["object"])
+
+
+def _rv(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"].get("resourceVersion") or 0)
 
 
 class Controller:

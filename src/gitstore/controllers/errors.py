@@ -4,8 +4,8 @@
   after ``after`` seconds if given). Any other unexpected exception is treated the same way.
 * :class:`PermanentError` — do not retry: the object cannot be reconciled as it is (count
   it, log it, forget the key's backoff). A later change of the object reconciles it again.
-* :class:`Conflict` — a status or metadata write lost a race (``CONFLICT``): a retryable
-  error requeued at once (the next reconcile reads the object again from the cache).
+* :class:`Conflict` — a status or metadata write lost a race (``CONFLICT``): retried after
+  the key's backoff (the cache is behind the store; the watch brings the newer object).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class PermanentError(ControllerError):
 
 class Conflict(RetryableError):
     def __init__(self, message: str) -> None:
-        super().__init__(message, after=0.0)
+        super().__init__(message)
 
 
 class ApiError(ControllerError):

@@ -71,8 +71,9 @@ class Informer:
         return self.cache.get(name)
 
     async def run(self) -> None:
-        """List and watch until cancelled; transport failures are retried with backoff,
-        a permanent refusal (``PERMISSION_DENIED``, ``NOT_FOUND``, ...) is raised."""
+        """List and watch until cancelled; transport failures are retried with backoff, a
+        refusal (``PERMISSION_DENIED``, ``NOT_FOUND``, ...) is logged and retried every
+        ``max_retry_delay`` seconds (rights may be granted later)."""
         delay = self._retry
         while True:
             try:
@@ -87,6 +88,9 @@ class Informer:
                 log.warning("watch of %s %s: %s; retrying", self.repository, self.kind, exc)
                 await asyncio.sleep(delay)
                 delay = min(self._max_retry, delay * 2)
+            except ApiError as exc:  # refused (rights, unknown repository): may be fixed later
+                log.error("list/watch of %s %s refused: %s", self.repository, self.kind, exc)
+                await asyncio.sleep(self._max_retry)
 
     async def relist(self) -> None:
         data = await self.client.execute(LIST, self._args())
@@ -138,6 +142,3 @@ class Informer:
             "kind": self.kind,
             "labelSelector": self.label_selector,
         }
-
-
-__all__ = ["ApiError", "Handler", "Informer", "name_of"]

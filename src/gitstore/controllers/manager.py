@@ -94,8 +94,10 @@ class _Runner:
             result = await self._reconcile(key)
         except Conflict as exc:
             self.m.metrics.errors.labels(name, "conflict").inc()
-            log.debug("%s %s: %s; requeued", name, key, exc)
-            q.add(key)
+            # the cache is behind the store: retry soon (backoff, so a lagging watch is not
+            # answered with a busy loop of conflicting writes)
+            delay = q.add_rate_limited(key)
+            log.debug("%s %s: %s; retry in %.3f s", name, key, exc, delay)
             return "retry"
         except PermanentError as exc:
             self.m.metrics.errors.labels(name, "permanent").inc()
@@ -147,7 +149,7 @@ class _Runner:
             return None
         if c.finalizer is not None and c.finalizer not in finalizers:
             obj = await ctx.set_finalizers(obj, [*finalizers, c.finalizer])
-            self.informer.cache[key] = obj
+            ctx.remember(obj)
         return await c.reconcile(ctx, obj)
 
 

@@ -4,8 +4,9 @@ For each product it computes the condition from the spec (``domain/readiness.py`
 ``NotActive``, ``MissingCategory``, ``MissingPrice``, ``MissingSKU``, ``PriceBelowCost``),
 sets ``status.observedGeneration`` to the generation it looked at, and writes the status
 with ``updateProductStatus`` carrying the object's resourceVersion (CONFLICT: the runtime
-requeues and the next reconcile reads the newer object). A product whose status already
-says this for this generation is not written again (level-triggered, idempotent).
+retries after the key's backoff and the next reconcile reads the newer object). A product
+whose status already says this for this generation is not written again (level-triggered,
+idempotent).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class ReadinessController(Controller):
             },
         )
         written = payload_of(data, "updateProductStatus")["resource"]["object"]
-        ctx.cache[meta["name"]] = written  # the watch brings the same; no stale re-write
+        ctx.remember(written)  # so the watch's echo of this write finds nothing to do
         self.writes += 1
         return None
 
