@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitstore.controllers.client import ApiClient, payload_of
-from tests.e2e.flows import create_namespace, create_repository, login
+from tests.e2e.flows import CREATE_REPOSITORY, create_namespace, create_repository, login
 from tests.e2e.served import Served
 
 PASSWORD = "controllers-password-1"
@@ -52,9 +52,11 @@ class Catalog:
 
     def new_repository(self, mode: str = "ON_COMMIT") -> str:
         name = f"{NAMESPACE}/shop-{next(_repos)}"
-        create_repository(self.served, self.owner_token, name)
-        if mode != "ON_COMMIT":
-            raise AssertionError("only ON_COMMIT repositories are needed here")
+        if mode == "ON_COMMIT":
+            return create_repository(self.served, self.owner_token, name)
+        variables = {"i": {"namespace": NAMESPACE, "name": name.split("/")[1], "publishMode": mode}}
+        data = self.served.data(CREATE_REPOSITORY, variables, self.owner_token)
+        assert data["createRepository"]["userErrors"] == [], data
         return name
 
 

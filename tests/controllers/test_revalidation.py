@@ -100,3 +100,30 @@ async def test_on_commit_changes_are_posted_signed_and_retried(
         await manager.stop(5)
         await owner.close()
         await client.close()
+
+
+async def test_a_release_tag_repository_gets_no_revalidation(
+    catalog: Catalog, receiver: Receiver
+) -> None:
+    repo = catalog.new_repository("ON_RELEASE_TAG")
+    owner, client = catalog.owner(), catalog.controller()
+    sku = repo.replace("/", "-")
+    await apply(owner, repo, [category("shirts"), product("draft", **good_spec(f"{sku}-1"))])
+    controller = RevalidationController([receiver.url], SECRET)
+    manager = Manager(client, repo, [controller], lease_seconds=5)
+    await manager.start()
+    try:
+        await manager.wait_synced()
+        runner = manager.runner("revalidation")
+        # the start's batch was reconciled (and dropped: releases have their own webhooks)
+        await eventually(lambda: _value(runner.reconciled >= 1), what="a reconcile")
+        assert controller.full is False and not controller.pending
+        assert receiver.calls == 0
+    finally:
+        await manager.stop(5)
+        await owner.close()
+        await client.close()
+
+
+async def _value(value: bool) -> bool:
+    return value
