@@ -16,6 +16,7 @@ in that benchmark's JSON and in the summary.
     python bench/run.py --only schema_swap  # storefront p99 during store-schema swaps
     python bench/run.py --only schema_build  # a store schema of 50 kinds x 3 versions
     python bench/run.py --only watch    # bench_watch.py: 1,000 SSE watchers, GraphQL vs plain
+    python bench/run.py --only reconcile  # readiness controller on 10,000 products vs direct writes
 """
 
 from __future__ import annotations

@@ -134,6 +134,41 @@ class ResourcesSettings(BaseModel):
     stream: str = "resources"
 
 
+class ControllersSettings(BaseModel):
+    """The built-in controllers (``GITSTORE_CONTROLLERS__*``; docs/controllers.md).
+
+    They are API clients: ``api_url`` and a controller ``token`` (scopes READ + STATUS),
+    for each of ``repositories`` (``namespace/repo``, comma-separated). ``enabled`` names
+    the built-ins to run; ``revalidate_urls`` (comma-separated) receive the revalidation
+    controller's signed ``catalog.changed`` POSTs (``revalidate_secret``). ``serve`` runs
+    them against its own API when ``token`` and ``repositories`` are set.
+    """
+
+    api_url: str = "http://127.0.0.1:8080"
+    token: SecretStr | None = None
+    repositories: str = ""
+    enabled: str = "readiness,revalidation"
+    revalidate_urls: str = ""
+    revalidate_secret: SecretStr | None = None
+    identity: str = ""
+    lease_seconds: float = Field(default=15.0, gt=0, le=3600)
+    workers: int = Field(default=4, ge=1, le=256)
+    shutdown_seconds: float = Field(default=10.0, ge=0)
+
+    def repository_list(self) -> list[str]:
+        return _split(self.repositories)
+
+    def enabled_list(self) -> list[str]:
+        return _split(self.enabled)
+
+    def revalidate_url_list(self) -> list[str]:
+        return _split(self.revalidate_urls)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
 class ApiSettings(BaseModel):
     """The API process (``GITSTORE_API__*``): HTTP listener, tokens and GraphQL limits."""
 
@@ -360,6 +395,7 @@ class Settings(BaseSettings):
     auth: AuthLimitSettings = AuthLimitSettings()
     conversion: ConversionSettings = ConversionSettings()
     watch: WatchSettings = WatchSettings()
+    controllers: ControllersSettings = ControllersSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:

@@ -24,6 +24,7 @@ SUBCOMMANDS = (
     "git_service",
     "api",
     "worker",
+    "controllers",
     "events",
     "repo",
     "user",

@@ -74,6 +74,10 @@ FLAG_SETTINGS = {
     "hook_host": "hook.grpc.host",
     "hook_port": "hook.grpc.port",
     "hook_uri": "hook.grpc.uri",
+    "api_url": "controllers.api_url",
+    "token": "controllers.token",
+    "repositories": "controllers.repositories",
+    "enabled": "controllers.enabled",
 }
 
 

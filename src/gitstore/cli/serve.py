@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Callable
 
 from gitstore.config import Settings
+from gitstore.controllers.service import ControllersService
 from gitstore.worker.service import WorkerService
 
 from .api import ApiUnit, add_api_flags
@@ -39,7 +40,44 @@ def services(settings: Settings) -> list[Service]:
         return git.handle.address if git.handle is not None else settings.git.grpc.uri
 
     api = ApiUnit(settings, git_uri=git_uri)
-    return [git, api, _HookLink(git, api), _ServeWorker(settings, git_uri=git_uri, api=api)]
+    units: list[Service] = [
+        git,
+        api,
+        _HookLink(git, api),
+        _ServeWorker(settings, git_uri=git_uri, api=api),
+    ]
+    c = settings.controllers
+    if c.token is not None and c.repository_list():
+        units.append(_ServeControllers(settings, api))
+    return units
+
+
+class _ServeControllers:
+    """The built-in controllers, as API clients of this process's own API over HTTP (when
+    ``GITSTORE_CONTROLLERS__TOKEN`` and ``__REPOSITORIES`` are set); metrics on ``/metrics``."""
+
+    name = "controllers"
+
+    def __init__(self, settings: Settings, api: ApiUnit) -> None:
+        self.settings = settings
+        self._api = api
+        self._service: ControllersService | None = None
+
+    def _url(self) -> str:
+        host = self.settings.api.host
+        if host in ("", "0.0.0.0", "::"):  # noqa: S104 - a wildcard bind is reached locally
+            host = "127.0.0.1"
+        return f"http://{host}:{self._api.port}"
+
+    async def start(self) -> None:
+        self._service = ControllersService(
+            self.settings.controllers, api_url=self._url, registry=self._api.registry
+        )
+        await self._service.start()
+
+    async def stop(self) -> None:
+        if self._service is not None:
+            await self._service.stop()
 
 
 class _HookLink:

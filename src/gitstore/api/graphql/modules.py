@@ -14,6 +14,7 @@ from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
 from .change_requests import ChangeRequestsModule
 from .identity import IdentityModule
+from .leases import LeasesModule
 from .namespaces import NamespacesModule
 from .reindex import ReindexModule
 from .releases import ReleasesModule
@@ -36,6 +37,7 @@ def default_modules() -> list[SchemaModule]:
         ReindexModule(),
         ChangeRequestsModule(),
         ResourcesModule(),
+        LeasesModule(),
         SchemaStatusModule(repository_argument=True),
         WatchModule(),
     ]

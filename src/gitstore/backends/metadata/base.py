@@ -34,6 +34,7 @@ from typing import Any, Generic, TypeVar
 
 from gitstore.backends.metadata.base_changes import ChangeRequestMetadata
 from gitstore.backends.metadata.base_git import GitMetadata
+from gitstore.backends.metadata.base_leases import LeaseMetadata
 
 T = TypeVar("T")
 
@@ -193,7 +194,7 @@ class RepositoryPatch:
     require_signed_commits: bool | None = None
 
 
-class MetadataStore(GitMetadata, ChangeRequestMetadata, abc.ABC):
+class MetadataStore(LeaseMetadata, GitMetadata, ChangeRequestMetadata, abc.ABC):
     # ------------------------------------------------------------------ lifecycle
     @abc.abstractmethod
     async def migrate(self) -> int:

@@ -30,6 +30,7 @@ from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
 from . import _common as c
 from ._memory_changes import MemoryChangeRequests
 from ._memory_git import MemoryGitStore
+from ._memory_leases import MemoryLeases
 from .base import (
     DEFAULT_IDEMPOTENCY_LEASE_SECONDS,
     AccessToken,
@@ -66,7 +67,7 @@ def _page_by_created(
     return Page(items, total, len(ordered) > first, end)
 
 
-class MemoryMetadataStore(MemoryChangeRequests, MemoryGitStore, MetadataStore):
+class MemoryMetadataStore(MemoryLeases, MemoryChangeRequests, MemoryGitStore, MetadataStore):
     """All metadata in process memory. ``MemoryMetadataStore()`` takes no arguments."""
 
     def __init__(self) -> None:

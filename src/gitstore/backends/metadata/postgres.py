@@ -55,6 +55,7 @@ from gitstore.domain.errors import (
 from . import _common as c
 from . import _rows as rows
 from ._postgres_git import PostgresGitStore
+from ._postgres_leases import PostgresLeases
 from ._postgres_util import Conn, K, Row, _all, _count, _insert, _one
 from ._sql_changes import SqlChangeRequests
 from .base import (
@@ -83,7 +84,7 @@ _REPO_BY_ID = rows.REPO_SELECT + " WHERE r.id = %s"
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
-class PostgresMetadataStore(PostgresGitStore, SqlChangeRequests, MetadataStore):
+class PostgresMetadataStore(PostgresLeases, PostgresGitStore, SqlChangeRequests, MetadataStore):
     """``PostgresMetadataStore(conninfo, *, schema=None, min_size=1, max_size=10,
     timeout=10.0)``; ``conninfo`` is a libpq URL or key/value string."""
 

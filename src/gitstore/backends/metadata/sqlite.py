@@ -59,6 +59,7 @@ from . import _rows as rows
 from ._sql_changes import SqlChangeRequests
 from ._sqlite_git import SqliteGitStore
 from ._sqlite_idempotency import SqliteIdempotency
+from ._sqlite_leases import SqliteLeases
 from ._sqlite_util import (
     Conn,
     K,
@@ -103,7 +104,9 @@ def split_statements(script: str) -> list[str]:
     return statements
 
 
-class SqliteMetadataStore(SqliteIdempotency, SqliteGitStore, SqlChangeRequests, MetadataStore):
+class SqliteMetadataStore(
+    SqliteLeases, SqliteIdempotency, SqliteGitStore, SqlChangeRequests, MetadataStore
+):
     """``SqliteMetadataStore(path, *, busy_timeout=5.0)``; the file and its directory are
     created on first use (normally ``migrate()``)."""
 

@@ -1,0 +1,1 @@
+"""The built-in controllers ``gitstore controllers`` (and ``serve``) run."""
