@@ -28,6 +28,7 @@ SUBCOMMANDS = (
     "repo",
     "user",
     "demo",
+    "mcp",
 )
 
 

@@ -14,6 +14,8 @@ from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
 from .change_requests import ChangeRequestsModule
 from .identity import IdentityModule
+from .indexing import IndexingModule
+from .kinds import KindsModule
 from .namespaces import NamespacesModule
 from .reindex import ReindexModule
 from .releases import ReleasesModule
@@ -31,11 +33,13 @@ def default_modules() -> list[SchemaModule]:
         RepositoriesModule(),
         CatalogReadsModule(),
         CatalogMutationsModule(),
+        IndexingModule(),
         AuditModule(),
         ReleasesModule(),
         ReindexModule(),
         ChangeRequestsModule(),
         ResourcesModule(),
+        KindsModule(),
         SchemaStatusModule(repository_argument=True),
         WatchModule(),
     ]
