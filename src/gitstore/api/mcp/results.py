@@ -87,17 +87,15 @@ def problem(
 
 
 def graphql_problems(answer: GraphQLAnswer) -> list[Problem]:
-    found = []
+    """One problem per distinct GraphQL error (an operation with two root fields on one
+    private repository fails twice the same way)."""
+    found: dict[tuple[Any, ...], Problem] = {}
     for error in answer.errors:
         extensions = error.get("extensions") or {}
-        found.append(
-            problem(
-                extensions.get("code"),
-                str(error.get("message") or "request failed"),
-                extensions.get("field"),
-            )
-        )
-    return found
+        code, field = extensions.get("code"), extensions.get("field")
+        message = str(error.get("message") or "request failed")
+        found.setdefault((code, field, message), problem(code, message, field))
+    return list(found.values())
 
 
 def user_problems(payload: dict[str, Any] | None) -> list[Problem]:
