@@ -129,7 +129,9 @@ async def test_agent_session(
         assert (indexed["state"], indexed["resources"]) == ("INDEXED", "INDEXED")
         # the worker writes the commit's validation status after projecting it: VALID or not yet
         assert indexed["validation"] in ("PENDING", "VALID") and indexed["validation_errors"] == []
-        read = await call(client, "get_resource", repository=repo, kind="Product", name="blue-shirt")
+        read = await call(
+            client, "get_resource", repository=repo, kind="Product", name="blue-shirt"
+        )
         assert read["resource"]["spec"]["title"] == "Blue Shirt"
         assert read["version"] == commit
         found = await call(client, "search_resources", repository=repo, kind="Product", text="BLUE")

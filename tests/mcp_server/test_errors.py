@@ -26,9 +26,7 @@ async def test_a_read_token_cannot_apply(
             ("apply_change", {"idempotency_key": "read-token-1"}),
             ("dry_run_change", {}),
         ):
-            result = await refused(
-                client, tool, repository=repo, manifests=[product("p")], **extra
-            )
+            result = await refused(client, tool, repository=repo, manifests=[product("p")], **extra)
             (problem,) = result.structuredContent["errors"]  # type: ignore[index]
             assert problem["code"] == "PERMISSION_DENIED", problem
             assert "write" in problem["message"] and "WRITE scope" in problem["hint"]
@@ -109,9 +107,11 @@ async def test_invalid_manifests_name_the_field_the_rule_and_what_to_change(
         )
         problems = result.structuredContent["errors"]  # type: ignore[index]
         by_field = {p["field"]: p for p in problems}
-        assert set(by_field) >= {"manifests[0].spec.price.amount", "manifests[1].spec.title"}, problems
+        assert set(by_field) >= {"manifests[0].spec.price.amount", "manifests[1].spec.title"}, (
+            problems
+        )
         amount = by_field["manifests[0].spec.price.amount"]
-        assert amount["code"] == "VALIDATION_FAILED" and amount["rule"]
+        assert (amount["code"], amount["rule"]) == ("VALIDATION_FAILED", "pattern"), amount
         assert "describe_kind" in amount["hint"]
         missing = by_field["manifests[1].spec.title"]
         assert missing["rule"] == "required" and "required" in missing["message"]
@@ -124,6 +124,7 @@ async def test_invalid_manifests_name_the_field_the_rule_and_what_to_change(
         )
         (problem,) = malformed.structuredContent["errors"]  # type: ignore[index]
         assert (problem["code"], problem["field"]) == ("MALFORMED_MANIFEST", "manifests[0]")
+        assert problem["rule"] == "yaml-syntax", problem
 
         bad_version = await refused(
             client,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import (
     GraphQLArgument,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLFloat,
     GraphQLNonNull,
@@ -75,7 +76,10 @@ class IndexingModule:
     name = "indexing"
 
     def contribute(self, builder: SchemaBuilder) -> None:
-        state_type = GraphQLNonNull(builder.get_type("IndexingState"))  # type: ignore[arg-type]
+        enum = builder.get_type("IndexingState")
+        if not isinstance(enum, GraphQLEnumType):
+            raise TypeError("IndexingState must be the catalogue mutations' enum")
+        state_type = GraphQLNonNull(enum)
         commit_indexing = GraphQLObjectType(
             "CommitIndexing",
             lambda: {

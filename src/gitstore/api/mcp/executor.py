@@ -66,9 +66,7 @@ class InProcessExecutor:
             return GraphQLAnswer(None, [format_error(e, request_id) for e in exc.errors])
         except GraphQLError as exc:
             return GraphQLAnswer(None, [format_error(exc, request_id)])
-        context = RequestContext(
-            request_id, services, self.principal, operation.operation.value
-        )
+        context = RequestContext(request_id, services, self.principal, operation.operation.value)
         try:
             outcome = execute(
                 snapshot.schema,

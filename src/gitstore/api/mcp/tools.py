@@ -226,9 +226,7 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
             return _error_of(bad, Kinds)
         return respond(Kinds(ok=True, kinds=(answer.data or {})["kinds"]))
 
-    async def kind_schema(
-        ctx: Context[Any, Any, Any], repository: str, kind: str
-    ) -> KindSchema:
+    async def kind_schema(ctx: Context[Any, Any, Any], repository: str, kind: str) -> KindSchema:
         answer = await run(ctx, ops.KINDS_FULL, {"repository": repository, "kind": kind})
         if (bad := _failed(answer)) is not None:
             return KindSchema(ok=False, errors=bad.errors)
@@ -314,7 +312,9 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
     ) -> Annotated[CallToolResult, ResourceRead]:
         """One resource (spec from the default branch, status from controllers) and its
         version: the last commit that changed it (pass it as expected_version)."""
-        answer = await run(ctx, ops.RESOURCE, {"repository": repository, "kind": kind, "name": name})
+        answer = await run(
+            ctx, ops.RESOURCE, {"repository": repository, "kind": kind, "name": name}
+        )
         if (bad := _failed(answer)) is not None:
             return _error_of(bad, ResourceRead)
         data = answer.data or {}
