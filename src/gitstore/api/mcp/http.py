@@ -8,7 +8,9 @@ in-process as that principal (``InProcessExecutor``), so scopes and namespace ro
 exactly as on ``/graphql``.
 
 The session manager is stateless (every POST is a whole exchange: no session affinity, any
-API process can answer) and runs inside the app's lifespan (``lifespan()``). DNS-rebinding
+API process can answer) and answers plain JSON (``json_response``: a tool call is one request
+and one response; no server-to-client stream is kept open); it runs inside the app's lifespan
+(``lifespan()``). DNS-rebinding
 protection (Host/Origin allow-lists) is off: credentials are bearer tokens only, never
 cookies, so a page that rebinds a name to the API has no credentials to use.
 """
@@ -52,6 +54,7 @@ class McpHttp:
         self.server: FastMCP = build_server(
             self._executor_for,
             stateless_http=True,
+            json_response=True,
             streamable_http_path="/",
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
