@@ -3,14 +3,20 @@ GraphQL, and every refusal is structured (code, field in the tool's arguments, r
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
 
 from tests.catalog_writes.harness import Stack
+from tests.support.graphql_ops import person
 
-from .conftest import Agent, SessionFactory
+from .conftest import SRC, Agent, SessionFactory
 from .test_agent_session import call, product, refused
 
 
@@ -39,8 +45,6 @@ async def test_a_read_token_cannot_apply(
 async def test_a_stranger_cannot_see_a_private_repository(
     stack: Stack, repo: str, connect: SessionFactory
 ) -> None:
-    from tests.support.graphql_ops import person
-
     stranger = person(stack.api)
     async with connect("http", stranger.token) as client:
         result = await refused(client, "get_resource", repository=repo, kind="Product", name="p")
@@ -143,3 +147,31 @@ async def test_invalid_manifests_name_the_field_the_rule_and_what_to_change(
         )
         assert missing_key.isError and "idempotency_key" in missing_key.content[0].text  # type: ignore[union-attr]
     assert stack.git_head(repo) is None
+
+
+async def test_stdio_without_a_reachable_api_answers_unavailable() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "gitstore", "mcp", "--api-url", f"http://127.0.0.1:{port}"],
+        env={"PYTHONPATH": str(SRC), "GITSTORE_TOKEN": "gst_" + "x" * 43},
+    )
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+        await client.initialize()
+        result = await refused(client, "list_kinds", repository="a/b")
+        (problem,) = result.structuredContent["errors"]  # type: ignore[index]
+        assert problem["code"] == "UNAVAILABLE" and f"127.0.0.1:{port}" in problem["message"]
+
+
+def test_gitstore_mcp_refuses_a_url_that_is_not_http() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gitstore", "mcp", "--api-url", "ftp://example.com"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(SRC)},
+    )
+    assert done.returncode == 2
+    assert "--api-url must be an http:// or https:// URL" in done.stderr

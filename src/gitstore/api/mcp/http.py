@@ -55,6 +55,7 @@ class McpHttp:
             self._executor_for,
             stateless_http=True,
             json_response=True,
+            max_request_body_size=services.settings.api.max_body_bytes,  # as /graphql
             streamable_http_path="/",
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         )
