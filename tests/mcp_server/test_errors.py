@@ -39,6 +39,10 @@ async def test_a_read_token_cannot_apply(
             assert result.content[0].text.startswith("PERMISSION_DENIED")  # type: ignore[union-attr]
         result = await refused(client, "revert_commit", repository=repo, sha="0" * 40)
         assert result.structuredContent["errors"][0]["code"] == "PERMISSION_DENIED"  # type: ignore[index]
+        result = await refused(
+            client, "open_change_request", repository=repo, source_branch="main", title="x"
+        )
+        assert result.structuredContent["errors"][0]["code"] == "PERMISSION_DENIED"  # type: ignore[index]
     assert stack.git_head(repo) is None
 
 

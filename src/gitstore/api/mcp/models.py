@@ -81,3 +81,14 @@ class ReleaseStatus(ToolResult):
     live: dict[str, Any] | None = Field(default=None, description="The release LIVE shows.")
     releases: list[dict[str, Any]] = Field(default_factory=list)
     publications: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ChangeRequestResult(ToolResult):
+    change_request: dict[str, Any] | None = Field(
+        default=None,
+        description="id, number, state, branches, headSha, diff (per resource, field by "
+        "field), validation, mergeability, approvals, reviews, comments.",
+    )
+    merge_sha: str | None = Field(
+        default=None, description="merge_change_request: the target's new head."
+    )

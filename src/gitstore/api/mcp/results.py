@@ -46,6 +46,9 @@ _ARGUMENTS = {
     "dryRun": "dry_run",
     "waitForIndex": "wait_for_index",
     "wait": "timeout",
+    "sourceBranch": "source_branch",
+    "targetBranch": "target_branch",
+    "expectedHeadSha": "expected_head_sha",
 }
 
 HINTS = {
@@ -69,7 +72,14 @@ HINTS = {
     "message); resolve that first.",
     "ABORTED": "A concurrent change won a race: retry with the same idempotency key.",
     "UNAVAILABLE": "A GitStore service is down or unreachable: retry later.",
-    "ALREADY_EXISTS": "It exists already: read it instead of creating it.",
+    "ALREADY_EXISTS": "It exists already: read it instead of creating it (a change request "
+    "from this branch is open: get_change_request).",
+    "STALE_HEAD": "The branch moved since you reviewed it: get_change_request again, review "
+    "the new diff and pass its headSha as expected_head_sha.",
+    "APPROVALS_REQUIRED": "Merging into the default branch needs approvals from maintainers "
+    "(not the author): ask for a review.",
+    "NOT_MERGEABLE": "The request is not open, or FAST_FORWARD is impossible: see "
+    "mergeability in get_change_request (use MERGE or SQUASH).",
 }
 _DEFAULT_HINT = "Read the message, change the input it names, and retry."
 
@@ -103,6 +113,20 @@ def user_problems(payload: dict[str, Any] | None) -> list[Problem]:
         problem(e.get("code"), str(e.get("message")), e.get("field"), e.get("rule"))
         for e in (payload or {}).get("userErrors") or []
     ]
+
+
+def failed(answer: GraphQLAnswer) -> ToolResult | None:
+    """The failure of an operation's answer (GraphQL errors, no data), or None."""
+    if answer.errors:
+        return ToolResult(ok=False, errors=graphql_problems(answer))
+    if answer.data is None:
+        return ToolResult(ok=False, errors=[problem("UNAVAILABLE", "the API answered no data")])
+    return None
+
+
+def error_of(result: ToolResult, model: type[ToolResult]) -> CallToolResult:
+    """``result``'s problems as a refusal in the shape of ``model`` (the tool's schema)."""
+    return respond(model(ok=False, errors=result.errors))
 
 
 def respond(result: ToolResult) -> CallToolResult:

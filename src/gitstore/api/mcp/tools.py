@@ -21,6 +21,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
+from . import change_requests
 from . import operations as ops
 from .executor import GraphQLAnswer, GraphQLExecutor
 from .models import (
@@ -34,7 +35,7 @@ from .models import (
     Resources,
     Whoami,
 )
-from .results import Problem, ToolResult, graphql_problems, problem, respond, user_problems
+from .results import Problem, error_of, failed, problem, respond, user_problems
 
 ExecutorFor = Callable[[Context[Any, Any, Any]], Awaitable[GraphQLExecutor]]
 
@@ -43,7 +44,9 @@ Workflow: list_repositories -> list_kinds / describe_kind (the JSON Schema a man
 satisfy) -> search_resources / get_resource (note `version`) -> dry_run_change (validation +
 field-level diff, nothing committed) -> apply_change (with an idempotency key; pass
 expected_version to refuse overwriting someone else's change) -> wait_for_index -> read back.
-revert_commit undoes a commit with a new one. Errors carry `field` (JSON path in your
+revert_commit undoes a commit with a new one. For review instead of a direct commit: apply_change
+with a branch -> open_change_request (semantic diff, validation) -> review / comment ->
+merge_change_request with the headSha reviewed. Errors carry `field` (JSON path in your
 arguments), `code`, `rule` and a `hint` saying what to change."""
 
 READ = ToolAnnotations(readOnlyHint=True, openWorldHint=False)
@@ -61,18 +64,6 @@ Manifests = Annotated[
         min_length=1,
     ),
 ]
-
-
-def _failed(answer: GraphQLAnswer) -> ToolResult | None:
-    if answer.errors:
-        return ToolResult(ok=False, errors=graphql_problems(answer))
-    if answer.data is None:
-        return ToolResult(ok=False, errors=[problem("UNAVAILABLE", "the API answered no data")])
-    return None
-
-
-def _error_of(result: ToolResult, model: type[ToolResult]) -> CallToolResult:
-    return respond(model(ok=False, errors=result.errors))
 
 
 def _manifest_inputs(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,8 +107,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
     async def whoami(ctx: Context[Any, Any, Any]) -> Annotated[CallToolResult, Whoami]:
         """Who the token belongs to (null username: no token was sent)."""
         answer = await run(ctx, ops.VIEWER, {})
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, Whoami)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, Whoami)
         viewer = (answer.data or {}).get("viewer") or {}
         return respond(
             Whoami(ok=True, username=viewer.get("username"), is_admin=bool(viewer.get("isAdmin")))
@@ -136,8 +127,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
             names, after = [], None
             while True:
                 answer = await run(ctx, ops.NAMESPACES, {"after": after})
-                if (bad := _failed(answer)) is not None:
-                    return _error_of(bad, Repositories)
+                if (bad := failed(answer)) is not None:
+                    return error_of(bad, Repositories)
                 page = (answer.data or {})["namespaces"]
                 names += [n["identifier"] for n in page["nodes"]]
                 if not page["pageInfo"]["hasNextPage"]:
@@ -148,8 +139,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
             after = None
             while True:
                 answer = await run(ctx, ops.REPOSITORIES, {"namespace": name, "after": after})
-                if (bad := _failed(answer)) is not None:
-                    return _error_of(bad, Repositories)
+                if (bad := failed(answer)) is not None:
+                    return error_of(bad, Repositories)
                 page = (answer.data or {})["repositories"]
                 found += page["nodes"]
                 if not page["pageInfo"]["hasNextPage"]:
@@ -163,13 +154,13 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
     ) -> Annotated[CallToolResult, Kinds]:
         """The kinds a repository defines (built-in and custom): names, group, versions."""
         answer = await run(ctx, ops.KINDS_BRIEF, {"repository": repository})
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, Kinds)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, Kinds)
         return respond(Kinds(ok=True, kinds=(answer.data or {})["kinds"]))
 
     async def kind_schema(ctx: Context[Any, Any, Any], repository: str, kind: str) -> KindSchema:
         answer = await run(ctx, ops.KINDS_FULL, {"repository": repository, "kind": kind})
-        if (bad := _failed(answer)) is not None:
+        if (bad := failed(answer)) is not None:
             return KindSchema(ok=False, errors=bad.errors)
         kinds = (answer.data or {})["kinds"]
         if not kinds:
@@ -223,8 +214,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
             ops.RESOURCES,
             {"repository": repository, "kind": kind, "labelSelector": label_selector},
         )
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, Resources)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, Resources)
         listed = (answer.data or {})["resources"]
         items = listed["items"]
         if text:
@@ -256,8 +247,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
         answer = await run(
             ctx, ops.RESOURCE, {"repository": repository, "kind": kind, "name": name}
         )
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, ResourceRead)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, ResourceRead)
         data = answer.data or {}
         history = data.get("resourceHistory") or []
         last = history[0] if history else None
@@ -272,8 +263,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
 
     async def apply(ctx: Context[Any, Any, Any], variables: dict[str, Any]) -> CallToolResult:
         answer = await run(ctx, ops.APPLY, {"input": variables})
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, Change)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, Change)
         return respond(_change((answer.data or {}).get("applyManifests")))
 
     @mcp.tool(annotations=READ)
@@ -351,8 +342,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
         answer = await run(
             ctx, ops.INDEXING, {"repository": repository, "commit": commit, "wait": timeout}
         )
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, Indexing)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, Indexing)
         data = answer.data or {}
         status = data.get("commitStatus") or {}
         return respond(
@@ -392,8 +383,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
                 }
             },
         )
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, Change)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, Change)
         return respond(_change((answer.data or {}).get("revertCommit")))
 
     @mcp.tool(annotations=READ)
@@ -403,8 +394,8 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
         """How the repository publishes (ON_COMMIT or ON_RELEASE_TAG), the live release,
         the latest releases and publications."""
         answer = await run(ctx, ops.RELEASES, {"repository": repository})
-        if (bad := _failed(answer)) is not None:
-            return _error_of(bad, ReleaseStatus)
+        if (bad := failed(answer)) is not None:
+            return error_of(bad, ReleaseStatus)
         data = answer.data or {}
         repo = data.get("repository")
         if repo is None:
@@ -425,6 +416,7 @@ def build_server(executor_for: ExecutorFor, **settings: Any) -> FastMCP:
             )
         )
 
+    change_requests.register(mcp, run)
     return mcp
 
 
