@@ -1,4 +1,4 @@
-"""The ASGI app of ``gitstore api``: ``/graphql``, ``/healthz``, ``/metrics``.
+"""The ASGI app of ``gitstore api``: ``/graphql``, ``/mcp``, ``/healthz``, ``/metrics``.
 
 :func:`create_app` wires an :class:`ApiServices` into a Starlette app whose lifespan starts
 and stops it. ``/healthz`` answers 200 ``{"status": "ok"}`` only between a completed start
@@ -46,6 +46,8 @@ from .client_address import ClientAddressMiddleware, parse_trusted_proxies
 from .githttp import GitHttp
 from .graphql.builder import SchemaModule
 from .graphql_http import GraphQLEndpoint
+from .mcp.http import PATH as MCP_PATH
+from .mcp.http import McpHttp
 from .services import ApiServices
 from .sse.endpoint import GraphQLSse
 
@@ -75,6 +77,7 @@ def create_app(
     )
     metrics = services.metrics
     trusted = parse_trusted_proxies(settings.api.trusted_proxies)
+    mcp = McpHttp(services)  # the MCP server for agents (streamable HTTP, docs/mcp.md)
 
     # Label children bound once: /healthz is the benchmark's floor, keep it honest and cheap.
     healthz_ok = metrics.requests.labels("healthz", "GET", "200")
@@ -99,7 +102,8 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
             await services.start()
-            yield
+            async with mcp.lifespan():
+                yield
         finally:
             await services.stop()
 
@@ -115,6 +119,7 @@ def create_app(
                 GraphQLEndpoint(services, services.store_schemas),
                 methods=["GET", "POST"],
             ),
+            Route(MCP_PATH, mcp),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),

@@ -29,6 +29,7 @@ SUBCOMMANDS = (
     "repo",
     "user",
     "demo",
+    "mcp",
 )
 
 

@@ -55,9 +55,10 @@ class Problem:
     field: str | None
     message: str
     code: str
+    rule: str | None = None  # the content rule, for manifest problems
 
     def to_user_error(self) -> dict[str, str | None]:
-        return {"field": self.field, "message": self.message, "code": self.code}
+        return {"field": self.field, "message": self.message, "code": self.code, "rule": self.rule}
 
 
 class WriteRefused(PermanentError):
@@ -103,7 +104,7 @@ def problem_from_content(error: ContentError, field: str | None) -> Problem:
         if error.column is not None:
             where += f", column {error.column}"
         message = f"{message} ({where})"
-    return Problem(field, message, code_for_rule(error.rule, error.field))
+    return Problem(field, message, code_for_rule(error.rule, error.field), error.rule)
 
 
 FieldMapper = Callable[[str], str]

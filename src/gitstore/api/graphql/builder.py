@@ -118,6 +118,11 @@ class SchemaBuilder:
                     ),
                     "message": GraphQLField(GraphQLNonNull(GraphQLString)),
                     "code": GraphQLField(GraphQLNonNull(self.user_error_code_enum)),
+                    "rule": GraphQLField(
+                        GraphQLString,
+                        description="The content rule a manifest broke (e.g. required,"
+                        " decimal), for VALIDATION_FAILED and MALFORMED_MANIFEST; else null.",
+                    ),
                 },
                 description="An expected failure of a mutation, returned in its payload.",
             )

@@ -14,6 +14,8 @@ from .catalog_mutations import CatalogMutationsModule
 from .catalog_reads import CatalogReadsModule
 from .change_requests import ChangeRequestsModule
 from .identity import IdentityModule
+from .indexing import IndexingModule
+from .kinds import KindsModule
 from .leases import LeasesModule
 from .namespaces import NamespacesModule
 from .reindex import ReindexModule
@@ -32,12 +34,14 @@ def default_modules() -> list[SchemaModule]:
         RepositoriesModule(),
         CatalogReadsModule(),
         CatalogMutationsModule(),
+        IndexingModule(),
         AuditModule(),
         ReleasesModule(),
         ReindexModule(),
         ChangeRequestsModule(),
         ResourcesModule(),
         LeasesModule(),
+        KindsModule(),
         SchemaStatusModule(repository_argument=True),
         WatchModule(),
     ]
