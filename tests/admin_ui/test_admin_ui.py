@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from gitstore.worker.service import WorkerService
 from tests.api.server import PASSWORD, unique_name
+from tests.api_releases.harness import receiver
 from tests.catalog_writes.harness import Stack
 from tests.catalog_writes.ops import APPLY, CREATE_NAMESPACE, CREATE_REPOSITORY
 from tests.support.graphql_ops import Person, execute, mutate, ok
@@ -25,6 +26,10 @@ query($repository: String!, $kind: String!, $name: String!) {
 CREATE_RELEASE = """
 mutation($input: CreateReleaseInput!) {
   createRelease(input: $input) { release { tag } userErrors { field message code } }
+}"""
+REGISTER_WEBHOOK = """
+mutation($input: RegisterWebhookInput!) {
+  registerWebhook(input: $input) { webhook { id } userErrors { field message code } }
 }"""
 LIVE = """
 query($repository: String!) { liveRelease(repository: $repository) { tag } }"""
@@ -269,16 +274,42 @@ def test_custom_kind_form_and_new_resource(stack: Stack, worker: WorkerService, 
     page.get_by_label("Title").fill("Globex")
     page.get_by_label("Country").fill("NL")
     page.get_by_role("button", name="Create Brand").click()
-    expect(
-        page.locator("#main").get_by_text(re.compile("Saved as commit|no Brand named globex"))
-    ).to_be_visible()
+    expect(page.get_by_role("heading", name="Brand globex")).to_be_visible()
+    expect(page.locator('[name="spec.country"]')).to_have_value("NL")
     assert b"Globex" in stack.git_show(repo, file_of(stack, repo, "globex.yaml"))
+
+    # the JSON editor for the whole specification (what a form cannot show)
+    toggle = page.get_by_role("button", name="Edit the specification as JSON")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    spec = page.get_by_label("Specification (JSON)")
+    spec.fill('{"title": "Globex", "country": 7}')
+    page.get_by_role("button", name="Save").click()
+    expect(spec).to_have_attribute("aria-invalid", "true")  # country must be a string
+    spec.fill('{"title": "Globex", "country": "BE"}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#main").get_by_text(re.compile("Saved as commit"))).to_be_visible()
+    assert b"country: BE" in stack.git_show(repo, file_of(stack, repo, "globex.yaml"))
 
 
 def test_releases_publish_and_roll_back(stack: Stack, worker: WorkerService, page: Page) -> None:
     owner = new_person(stack)
     repo = new_repository(stack, owner, mode="ON_RELEASE_TAG")
     apply(stack, owner, repo, product("hat", "Hat"))
+    with receiver() as hook:
+        ok(
+            mutate(
+                stack.api,
+                REGISTER_WEBHOOK,
+                {"repository": repo, "url": hook.url, "description": "storefront cache"},
+                owner.token,
+            )
+        )
+        publish_roll_back_and_activity(stack, owner, repo, page)
+        assert hook.count() >= 1
+
+
+def publish_roll_back_and_activity(stack: Stack, owner: Person, repo: str, page: Page) -> None:
     sign_in(page, stack, owner.username)
     page.goto(f"{stack.api.base_url}/admin/#/repo/{repo}/releases")
     expect(page.get_by_role("heading", name=f"Releases of {repo}")).to_be_visible()
@@ -296,7 +327,17 @@ def test_releases_publish_and_roll_back(stack: Stack, worker: WorkerService, pag
     expect(page.locator("#live-release")).to_contain_text("v2")
     shot(page, "08-releases")
 
-    page.get_by_role("button", name="Roll back to v1").click()
+    # Escape cancels the confirmation and gives focus back to the button
+    roll_back = page.get_by_role("button", name="Roll back to v1")
+    roll_back.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    expect(page.get_by_role("dialog").get_by_role("button", name="Cancel")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(roll_back).to_be_focused()
+
+    roll_back.click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Roll back to v1?")
     dialog.get_by_role("button", name="Roll back to v1").click()
@@ -320,6 +361,13 @@ def test_releases_publish_and_roll_back(stack: Stack, worker: WorkerService, pag
     shot(page, "10-push-log")
     page.get_by_role("link", name="Webhooks").click()
     expect(page.get_by_role("heading", name=f"Webhooks of {repo}")).to_be_visible()
+    deadline = time.monotonic() + 30
+    deliveries = page.get_by_role("table", name=re.compile("^Deliveries to "))
+    while "succeeded" not in (deliveries.text_content() or "") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page.reload()
+    expect(deliveries).to_contain_text("succeeded")
+    shot(page, "11-webhooks")
 
 
 def wait_live(stack: Stack, owner: Person, repo: str, tag: str) -> None:
@@ -330,3 +378,36 @@ def wait_live(stack: Stack, owner: Person, repo: str, tag: str) -> None:
             assert live and live["tag"] == tag, live
             return
         time.sleep(0.1)
+
+
+def test_keyboard_only_sign_in_with_visible_focus(stack: Stack, page: Page) -> None:
+    owner = new_person(stack)
+    page.goto(f"{stack.api.base_url}/admin/")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
+
+    def focused_outline() -> str:
+        style: str = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        return style
+
+    # back up to the skip link: it is focusable, visibly, and leads back into the page
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("link", name="GitStore admin")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    assert focused_outline() not in ("", "none")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_focused()
+    # then the form, in reading order
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Username")).to_be_focused()
+    assert focused_outline() not in ("", "none")
+    page.keyboard.type(owner.username)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Password")).to_be_focused()
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Sign in")).to_be_focused()
+    page.keyboard.press("Enter")
+    heading = page.get_by_role("heading", name="Namespaces and repositories")
+    expect(heading).to_be_focused()  # focus moves to the new page's heading
+    shot(page, "00-keyboard-home")

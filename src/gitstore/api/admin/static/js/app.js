@@ -139,6 +139,12 @@ async function render() {
   }
 }
 
+// The skip link must not change the hash (that is the router's): move focus instead.
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  (main.querySelector("h1") || main).focus();
+});
+
 whenSignedOut(() => navigate("#/login"));
 window.addEventListener("hashchange", render);
 render();

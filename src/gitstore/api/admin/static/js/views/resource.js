@@ -20,6 +20,15 @@ const APPLY = `mutation($input: ApplyManifestsInput!) {
   }
 }`;
 
+/** Wait (up to ~10 s) until the worker has projected a new resource, so its page shows it. */
+async function projected(repository, kind, name) {
+  for (let attempt = 0; attempt < 40; attempt += 1) {
+    const data = await gql(GET, { repository, kind, name });
+    if (data.resource) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
 function labelsText(labels) {
   return Object.entries(labels || {}).map(([k, v]) => `${k}=${v}`).join("\n");
 }
@@ -145,7 +154,9 @@ export async function resourceView(ctx, kindName, name) {
         );
         announce(`Saved as commit ${short(payload.commit)}.`);
         if (isNew) {
-          ctx.navigate(ctx.repoHref(ctx.repo, "resource", kindName, nameInput.value.trim()));
+          const created = nameInput.value.trim();
+          await projected(ctx.repo, kindName, created);
+          ctx.navigate(ctx.repoHref(ctx.repo, "resource", kindName, created));
           return;
         }
         history.refresh();
