@@ -411,3 +411,31 @@ def test_keyboard_only_sign_in_with_visible_focus(stack: Stack, page: Page) -> N
     heading = page.get_by_role("heading", name="Namespaces and repositories")
     expect(heading).to_be_focused()  # focus moves to the new page's heading
     shot(page, "00-keyboard-home")
+
+
+def test_namespace_members_add_and_remove(stack: Stack, page: Page) -> None:
+    owner = new_person(stack)
+    colleague = stack.api.create_user()
+    org = unique_name("org")
+    ok(
+        mutate(
+            stack.api, CREATE_NAMESPACE, {"identifier": org, "tier": "ORGANISATION"}, owner.token
+        )
+    )
+    sign_in(page, stack, owner.username)
+    section = page.get_by_role("region", name=org)
+    section.get_by_text("Members (1)").click()
+    form = page.get_by_role("form", name=f"Add a member to {org}")
+    form.get_by_label("User name").fill("nobody-by-that-name")
+    form.get_by_role("button", name="Add member").click()
+    expect(form.locator(".field-error")).to_be_visible()  # at the User name field
+    form.get_by_label("User name").fill(colleague.username)
+    form.get_by_label("Role").select_option("MAINTAINER")
+    form.get_by_role("button", name="Add member").click()
+    section = page.get_by_role("region", name=org)
+    section.get_by_text("Members (2)").click()
+    expect(section).to_contain_text(f"{colleague.username} — maintainer")
+    shot(page, "12-members")
+    section.get_by_role("button", name=f"Remove {colleague.username} from {org}").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove member").click()
+    expect(page.get_by_role("region", name=org).get_by_text("Members (1)")).to_be_visible()

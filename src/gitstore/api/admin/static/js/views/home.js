@@ -2,6 +2,7 @@
 import { gql, mutate } from "../api.js";
 import { h, notice, announce, uid, table } from "../dom.js";
 import { fieldErrors } from "../schemaform.js";
+import { membersSection } from "./members.js";
 
 const LIST = `{
   viewer { username isAdmin }
@@ -44,12 +45,7 @@ export async function homeView(ctx) {
         ]),
         "No repositories yet.",
       ),
-      h(
-        "details",
-        {},
-        h("summary", {}, `Members (${ns.members.length})`),
-        h("ul", { class: "plain" }, ns.members.map((m) => h("li", {}, m.username, " — ", m.role.toLowerCase()))),
-      ),
+      membersSection(ctx, ns),
     ),
   );
   return [
