@@ -126,6 +126,9 @@ def test_served_with_a_strict_content_security_policy(stack: Stack) -> None:
     script = stack.api.client.get("/admin/js/app.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert stack.api.client.get("/admin/nope.js").status_code == 404
+    # nothing outside static/ (the package's Python files sit one directory up)
+    assert stack.api.client.get("/admin/%2e%2e/routes.py").status_code == 404
+    assert stack.api.client.get("/admin/js/%2e%2e/%2e%2e/routes.py").status_code == 404
     kinds = stack.api.client.get("/admin/builtin-kinds.json").json()
     assert {k["names"]["kind"] for k in kinds} == {
         "KindDefinition",
@@ -326,6 +329,9 @@ def publish_roll_back_and_activity(stack: Stack, owner: Person, repo: str, page:
     page.reload()
     expect(page.locator("#live-release")).to_contain_text("v2")
     shot(page, "08-releases")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "08-releases-phone")
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     # Escape cancels the confirmation and gives focus back to the button
     roll_back = page.get_by_role("button", name="Roll back to v1")

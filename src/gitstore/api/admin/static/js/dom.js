@@ -84,7 +84,8 @@ export function table(caption, headers, rows, emptyText = "Nothing yet.") {
       {},
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, headers.map((name) => h("th", { scope: "col" }, name)))),
-      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))),
+      // data-label: on a phone each row is shown as a small card of "header: value" lines
+      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell, i) => h("td", { "data-label": headers[i] }, h("div", {}, cell)))))),
     ),
   );
 }
