@@ -73,15 +73,20 @@ def apply(stack: Stack, owner: Person, repo: str, *manifests: dict[str, Any]) ->
     return commit
 
 
-def projected(stack: Stack, owner: Person, repo: str, kind: str, name: str) -> dict[str, Any]:
-    """Wait until the worker has put the resource in the resource store (what the UI lists)."""
+def projected(
+    stack: Stack, owner: Person, repo: str, kind: str, name: str, title: str | None = None
+) -> dict[str, Any]:
+    """Wait until the worker has put the resource (with ``title``, if given) in the resource
+    store (what the UI lists)."""
     deadline = time.monotonic() + 30
     while True:
         got = execute(
             stack.api, RESOURCE, {"repository": repo, "kind": kind, "name": name}, owner.token
         )
-        if got["resource"] is not None or time.monotonic() > deadline:
-            assert got["resource"] is not None, f"{kind} {name} was never projected"
+        found = got["resource"]
+        done = found is not None and (title is None or found["spec"].get("title") == title)
+        if done or time.monotonic() > deadline:
+            assert done, f"{kind} {name} was never projected ({found})"
             resource: dict[str, Any] = got["resource"]
             return resource
         time.sleep(0.1)
@@ -253,7 +258,10 @@ def test_browse_edit_validation_error_dry_run_save_and_revert(
     expect(dialog).to_contain_text(f"Revert commit {saved[:10]}?")
     shot(page, "06-revert-confirm")
     dialog.get_by_role("button", name="Revert").click()
-    expect(history.get_by_text(re.compile(f"Reverted {saved[:10]}"))).to_be_visible()
+    expect(page.locator("#main").get_by_text(re.compile(f"Reverted {saved[:10]}"))).to_be_visible()
+    # the page shows the reverted resource
+    expect(page.locator('input[name="spec.title"]')).to_have_value("Blue shirt")
+    expect(page.locator('input[name="spec.price.amount"]')).to_have_value("19.90")
     assert b"Blue shirt\n" in stack.git_show(repo, file_of(stack, repo, "blue-shirt.yaml"))
     assert stack.trailers(repo).get("Actor") == owner.username
 
@@ -291,8 +299,23 @@ def test_custom_kind_form_and_new_resource(stack: Stack, worker: WorkerService, 
     expect(spec).to_have_attribute("aria-invalid", "true")  # country must be a string
     spec.fill('{"title": "Globex", "country": "BE"}')
     page.get_by_role("button", name="Save").click()
+    # the page comes back (form mode) with the saved resource
+    expect(page.locator('[name="spec.country"]')).to_have_value("BE")
     expect(page.locator("#main").get_by_text(re.compile("Saved as commit"))).to_be_visible()
     assert b"country: BE" in stack.git_show(repo, file_of(stack, repo, "globex.yaml"))
+
+    # someone else changes it while the page is open: saving is a conflict, not an overwrite
+    apply(stack, owner, repo, brand("globex", title="Globex Corp", country="BE"))
+    page.locator('[name="spec.country"]').fill("FR")
+    page.get_by_role("button", name="Save").click()
+    conflict = page.get_by_role("alert")
+    expect(conflict).to_contain_text("Someone changed this resource after you opened it")
+    shot(page, "13-conflict")
+    assert b"Globex Corp" in stack.git_show(repo, file_of(stack, repo, "globex.yaml"))
+    assert b"FR" not in stack.git_show(repo, file_of(stack, repo, "globex.yaml"))
+    projected(stack, owner, repo, "Brand", "globex", title="Globex Corp")
+    conflict.get_by_role("button", name="Reload it").click()
+    expect(page.get_by_label("Title")).to_have_value("Globex Corp")
 
 
 def test_releases_publish_and_roll_back(stack: Stack, worker: WorkerService, page: Page) -> None:

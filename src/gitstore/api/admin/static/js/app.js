@@ -83,6 +83,12 @@ function repoFrame(repo, active, body) {
 }
 
 let renderSerial = 0;
+let flashed = null;
+
+/** Show `nodes` under the heading of the next page rendered (e.g. "Saved as commit …"). */
+function flash(...nodes) {
+  flashed = nodes;
+}
 
 async function render() {
   const serial = ++renderSerial;
@@ -92,7 +98,7 @@ async function render() {
     navigate("#/login");
     return;
   }
-  const ctx = { params, navigate, repoHref, stale: () => serial !== renderSerial };
+  const ctx = { params, navigate, repoHref, flash, reload: () => render(), stale: () => serial !== renderSerial };
   let view;
   let trail = [["Namespaces", "#/"]];
   try {
@@ -132,6 +138,13 @@ async function render() {
   renderCrumbs(trail);
   clear(main, view);
   const heading = main.querySelector("h1");
+  if (flashed) {
+    const nodes = flashed;
+    flashed = null;
+    nodes.forEach((node) => node.classList.add("flash"));
+    if (heading) heading.after(...nodes);
+    else main.prepend(...nodes);
+  }
   if (heading) {
     heading.setAttribute("tabindex", "-1");
     document.title = `${heading.textContent} · GitStore admin`;

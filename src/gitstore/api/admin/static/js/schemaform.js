@@ -77,7 +77,7 @@ export function buildField(schema, value, path, label, options) {
   if (kind === "string") {
     const long = resolved.maxLength === undefined && !resolved.pattern && !resolved.format;
     const input = long
-      ? h("textarea", { ...attrs, rows: 4 })
+      ? h("textarea", { ...attrs, rows: /(description|body|content|notes?)$/i.test(path) ? 5 : 2 })
       : h("input", { ...attrs, type: resolved.format === "uri" ? "url" : "text", maxlength: resolved.maxLength });
     input.value = typeof value === "string" ? value : value === undefined ? "" : JSON.stringify(value);
     // blank means "not set" (a required one is then reported missing by the API), unless the
@@ -124,7 +124,10 @@ function jsonField(schema, value, path, label, required) {
 function objectField(schema, value, path, label, options) {
   const current = value && typeof value === "object" && !Array.isArray(value) ? value : {};
   const required = new Set(schema.required || []);
-  const children = Object.entries(schema.properties || {}).map(([key, sub]) => [
+  // required fields first, then the rest, each in the schema's order
+  const entries = Object.entries(schema.properties || {});
+  const ordered = [...entries.filter(([key]) => required.has(key)), ...entries.filter(([key]) => !required.has(key))];
+  const children = ordered.map(([key, sub]) => [
     key,
     buildField(sub, current[key], path ? `${path}.${key}` : key, humanise(key), { ...options, required: required.has(key) }),
   ]);

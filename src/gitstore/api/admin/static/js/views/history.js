@@ -2,6 +2,7 @@
 // revert (revertCommit, after a confirmation; the revert is a new commit).
 import { gql, mutate, idempotencyKey } from "../api.js";
 import { h, notice, announce, time, short, diffTable, confirmDialog } from "../dom.js";
+import { projected } from "../resourcedata.js";
 
 const HISTORY = `query($repository: String!, $kind: String!, $name: String!) {
   resourceHistory(repository: $repository, kind: $kind, name: $name, first: 20) {
@@ -12,7 +13,7 @@ const REVERT = `mutation($input: RevertCommitInput!) {
   revertCommit(input: $input) { commit committed revertedCommit userErrors { field message code } }
 }`;
 
-export function historySection(ctx, kind, name) {
+export function historySection(ctx, kind, name, resourceVersion) {
   const body = h("div", {}, h("p", {}, "Loading history…"));
   const status = h("div", { "aria-live": "polite" });
   const el = h("section", { class: "card", "aria-labelledby": "history-title" }, h("h2", { id: "history-title" }, "History"), status, body);
@@ -35,9 +36,13 @@ export function historySection(ctx, kind, name) {
         status.replaceChildren(notice("error", payload.userErrors.map((e) => e.message).join(" ")));
         return;
       }
-      status.replaceChildren(notice("ok", `Reverted ${short(entry.commit)} with commit ${short(payload.commit)}.`));
       announce(`Reverted with commit ${short(payload.commit)}.`);
-      await refresh();
+      ctx.flash(notice("ok", `Reverted ${short(entry.commit)} with commit ${short(payload.commit)}.`));
+      // show the reverted resource once the worker has projected it (a revert that deletes
+      // it never shows up: then the page says so)
+      await projected(ctx.repo, kind, name, resourceVersion);
+      ctx.reload();
+      return;
     } catch (error) {
       status.replaceChildren(notice("error", error.message));
     } finally {
@@ -79,7 +84,8 @@ export function historySection(ctx, kind, name) {
         ),
       );
     } catch (error) {
-      body.replaceChildren(notice("error", error.message));
+      // e.g. resourceHistory does not know custom kinds yet: say so, without an alarm
+      body.replaceChildren(notice("info", `History is not available: ${error.message}`));
     }
   };
   refresh();

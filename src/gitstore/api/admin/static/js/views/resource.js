@@ -5,12 +5,9 @@ import { h, notice, announce, uid, json, diffTable, short } from "../dom.js";
 import { repositoryKinds, hubVersion, apiVersionOf } from "../kinds.js";
 import { specForm, fieldErrors, clearErrors, FormError } from "../schemaform.js";
 import { historySection } from "./history.js";
+import { DRAFT_VERSION, GET, projected } from "../resourcedata.js";
 
-const GET = `query($repository: String!, $kind: String!, $name: String!) {
-  resource(repository: $repository, kind: $kind, name: $name) {
-    kind name apiVersion resourceVersion generation labels annotations spec status creationTimestamp
-  }
-}`;
+
 const APPLY = `mutation($input: ApplyManifestsInput!) {
   applyManifests(input: $input) {
     commit committed dryRun
@@ -20,14 +17,6 @@ const APPLY = `mutation($input: ApplyManifestsInput!) {
   }
 }`;
 
-/** Wait (up to ~10 s) until the worker has projected a new resource, so its page shows it. */
-async function projected(repository, kind, name) {
-  for (let attempt = 0; attempt < 40; attempt += 1) {
-    const data = await gql(GET, { repository, kind, name });
-    if (data.resource) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 function labelsText(labels) {
   return Object.entries(labels || {}).map(([k, v]) => `${k}=${v}`).join("\n");
@@ -46,10 +35,13 @@ function parseLabels(text) {
 export async function resourceView(ctx, kindName, name) {
   const [kinds, data] = await Promise.all([
     repositoryKinds(ctx.repo),
-    name ? gql(GET, { repository: ctx.repo, kind: kindName, name }) : Promise.resolve({ resource: null }),
+    name ? gql(GET, { repository: ctx.repo, kind: kindName, name }) : gql(DRAFT_VERSION, { repository: ctx.repo }),
   ]);
   const kind = kinds.get(kindName);
-  const resource = data.resource;
+  const resource = name ? data.resource : null;
+  // The commit the form was read at (the draft the resource store follows): a save sends it as
+  // expectedVersion, so a change someone made since is a CONFLICT, not silently overwritten.
+  let readAt = data.catalog.version;
   if (name && !resource) {
     return [h("h1", {}, `${kindName} ${name}`), notice("error", `There is no ${kindName} named ${name} in ${ctx.repo} (or it is not projected yet).`)];
   }
@@ -119,6 +111,7 @@ export async function resourceView(ctx, kindName, name) {
   const submit = async (dryRun) => {
     result.replaceChildren();
     clearErrors(editor);
+    document.querySelectorAll("#main .flash").forEach((node) => node.remove());
     let input;
     try {
       spec = readSpec();
@@ -132,10 +125,16 @@ export async function resourceView(ctx, kindName, name) {
       pendingKey = pendingKey || idempotencyKey();
       Object.assign(input, { idempotencyKey: pendingKey, waitForIndex: true, indexTimeout: 10, message: messageInput.value || null });
     }
+    if (readAt) input.expectedVersion = readAt;
     buttons.forEach((b) => (b.disabled = true));
     try {
       const payload = await mutate(APPLY, input);
       if (fieldErrors(editor, payload.userErrors, summary, "manifests[0].")) {
+        if (payload.userErrors.some((e) => e.code === "CONFLICT")) {
+          summary.firstChild.append(
+            h("p", {}, "Someone changed this resource after you opened it. ", h("button", { type: "button", class: "small", onclick: () => ctx.reload() }, "Reload it"), " to see their change (your edits here are lost)."),
+          );
+        }
         announce(`${payload.userErrors.length} problem(s) to fix.`);
         return;
       }
@@ -148,18 +147,16 @@ export async function resourceView(ctx, kindName, name) {
         );
         announce(`Preview: ${diff.length} field change(s).`);
       } else if (payload.committed) {
-        result.replaceChildren(
-          notice("ok", h("p", {}, `Saved as commit ${short(payload.commit)}.`, payload.indexing?.state === "INDEXED" ? "" : " The storefront index catches up shortly.")),
-          diffTable("Fields changed", diff),
-        );
+        readAt = payload.commit;
         announce(`Saved as commit ${short(payload.commit)}.`);
-        if (isNew) {
-          const created = nameInput.value.trim();
-          await projected(ctx.repo, kindName, created);
-          ctx.navigate(ctx.repoHref(ctx.repo, "resource", kindName, created));
-          return;
-        }
-        history.refresh();
+        ctx.flash(
+          notice("ok", h("p", {}, `Saved as commit ${short(payload.commit)}.`)),
+          h("section", { class: "card", "aria-label": "Fields changed" }, diffTable("Fields changed", diff)),
+        );
+        // show the saved resource once the worker has projected it
+        const saved = nameInput.value.trim();
+        await projected(ctx.repo, kindName, saved, resource?.resourceVersion ?? null);
+        ctx.navigate(ctx.repoHref(ctx.repo, "resource", kindName, saved));
       } else {
         result.replaceChildren(notice("info", "Nothing to save: the file in git already says this."));
       }
@@ -196,7 +193,7 @@ export async function resourceView(ctx, kindName, name) {
     submit(false);
   });
 
-  const history = isNew ? null : historySection(ctx, kindName, name);
+  const history = isNew ? null : historySection(ctx, kindName, name, resource.resourceVersion);
   return [
     h("h1", {}, isNew ? `New ${kindName}` : `${kindName} ${name}`),
     resource
