@@ -121,8 +121,9 @@ def create_app(
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
             Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),
-            *admin_mount(),
             *GitHttp(services).routes(),
+            # last: a namespace may be called "admin" (its store endpoint and git routes win)
+            *admin_mount(),
         ],
         lifespan=lifespan,
         middleware=[Middleware(ClientAddressMiddleware, trusted=trusted)],
