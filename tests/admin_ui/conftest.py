@@ -4,7 +4,9 @@ projection worker, as in ``tests/api_resources/test_end_to_end.py``.
 
 Screenshots of the main pages go to ``build/screenshots/`` (gitignored) for a reviewer.
 Chromium is ``/usr/bin/chromium`` (``scripts/toolchain.sh`` installs it; override with
-``GITSTORE_CHROMIUM``); without it the tests fail with a message saying how to install it.
+``GITSTORE_CHROMIUM``). Without it, or without the ``playwright`` package (the dev extra),
+the tests fail on CI (``CI=true``) and skip elsewhere, with a message saying what to install
+(``tests/servers.py``: the rule for every real dependency of the tests).
 """
 
 from __future__ import annotations
@@ -13,13 +15,17 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
 from tests.catalog_writes.harness import Stack, start_stack
+from tests.servers import missing
+
+if TYPE_CHECKING:  # imported where used: a missing playwright is reported by the test module
+    from playwright.sync_api import Browser, ConsoleMessage, Page
 
 CHROMIUM = os.environ.get("GITSTORE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
@@ -57,10 +63,12 @@ def worker(stack: Stack) -> Iterator[WorkerService]:
 @pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not (shutil.which(CHROMIUM) or Path(CHROMIUM).is_file()):
-        pytest.fail(
+        missing(
             f"no chromium at {CHROMIUM}: run scripts/toolchain.sh (apt-get install chromium) "
             "or set GITSTORE_CHROMIUM"
         )
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=["--no-sandbox"]
