@@ -98,7 +98,7 @@ async function render() {
     navigate("#/login");
     return;
   }
-  const ctx = { params, navigate, repoHref, flash, reload: () => render(), stale: () => serial !== renderSerial };
+  const ctx = { params, navigate, repoHref, flash, reload: () => render() };
   let view;
   let trail = [["Namespaces", "#/"]];
   try {

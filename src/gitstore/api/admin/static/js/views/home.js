@@ -5,7 +5,6 @@ import { fieldErrors } from "../schemaform.js";
 import { membersSection } from "./members.js";
 
 const LIST = `{
-  viewer { username isAdmin }
   namespaces(first: 20) {
     nodes {
       identifier displayName tier
