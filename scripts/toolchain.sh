@@ -3,9 +3,31 @@
 # Debian's clang, lld, wasi-libc and the wasm32 compiler-rt builtins. `make toolchain` (run by
 # `make test`) installs them with apt-get when a probe compile fails and we are root; otherwise
 # it says what to install. `scripts/toolchain.sh --check` only probes (exit 1 if unusable).
+#
+# It also provides the browser the admin interface tests drive (tests/admin_ui, Playwright):
+# Debian's `chromium` at /usr/bin/chromium (GITSTORE_CHROMIUM overrides the path), installed
+# with apt-get when missing and we are root (only a warning when it cannot: `make hooks` does
+# not need it); Playwright cannot download a browser here.
 set -euo pipefail
 CC=${HOOK_CC:-clang}
 PACKAGES=(clang lld wasi-libc libclang-rt-dev-wasm32)
+CHROMIUM=${GITSTORE_CHROMIUM:-/usr/bin/chromium}
+
+chromium() {
+  if [ -x "$CHROMIUM" ]; then
+    return 0
+  fi
+  if [ "${1:-}" != "--check" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "toolchain: installing chromium (apt-get) for tests/admin_ui" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    [ -x "$CHROMIUM" ] && return 0
+  fi
+  echo "toolchain: no chromium at $CHROMIUM: tests/admin_ui will fail (Debian/Ubuntu: sudo apt-get install chromium, or set GITSTORE_CHROMIUM)" >&2
+  return 1
+}
+
+chromium "${1:-}" || true  # a warning only: `make hooks` does not need it
 
 probe() {
   local dir

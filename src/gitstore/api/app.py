@@ -13,6 +13,8 @@ Each repository has its own store endpoint ``/{namespace}/{repo}/graphql`` (same
 HTTP handling, a schema built from that repository's kinds: ``storeschema``).
 
 Git's Smart HTTP protocol is served under ``/{namespace}/{repo}.git/...`` (``githttp``);
+The admin web interface is static files under ``/admin`` (``admin``, docs/admin.md).
+
 ``hook_server=True`` also starts the ``HookService`` gRPC server with the app (see
 ``ApiServices``).
 
@@ -40,6 +42,7 @@ from gitstore.config import Settings
 from gitstore.domain.resources.watch import ResourceFeed
 from gitstore.git.client import GitClient
 
+from .admin import admin_mount
 from .catalog.floor import ROUTE as FLOOR_ROUTE
 from .catalog.floor import FloorRoute
 from .client_address import ClientAddressMiddleware, parse_trusted_proxies
@@ -124,6 +127,8 @@ def create_app(
             Route("/metrics", prometheus, methods=["GET"]),
             Route(FLOOR_ROUTE, FloorRoute(services).handle, methods=["GET"]),
             *GitHttp(services).routes(),
+            # last: a namespace may be called "admin" (its store endpoint and git routes win)
+            *admin_mount(),
         ],
         lifespan=lifespan,
         middleware=[Middleware(ClientAddressMiddleware, trusted=trusted)],
