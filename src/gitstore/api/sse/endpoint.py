@@ -27,8 +27,8 @@ Limits (one set per process, both routes together): ``GITSTORE_WATCH__MAX_STREAM
 streams per process (``503`` past it), ``max_operations_per_stream`` operations per
 single-connection stream (``409``), and a reservation not used within
 ``reservation_seconds`` is forgotten. A reservation is the process's, not the route's: its
-operations may be posted to either route (each runs on the schema of the route it came to). On shutdown every stream
-ends (``ApiServices.end_streams``).
+operations may be posted to either route (each runs on the schema of the route it came to).
+On shutdown every stream ends (``ApiServices.end_streams``).
 """
 
 from __future__ import annotations
