@@ -18,7 +18,7 @@ from gitstore.domain.content import KindRegistry
 def candidate(**overrides: Any) -> Any:
     services = SimpleNamespace(settings=load_settings(**overrides))
     schemas = StoreSchemas(cast(Any, services))
-    _custom, _store, schema = schemas._candidate(KindRegistry.builtin(), isolate=False)
+    _custom, _store, _control, schema = schemas._candidate(KindRegistry.builtin(), isolate=False)
     return schema
 
 

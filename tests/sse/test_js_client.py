@@ -22,6 +22,11 @@ JS = Path(__file__).parent / "js"
 
 @pytest.fixture(scope="module")
 def node() -> str:
+    return reference_client()
+
+
+def reference_client() -> str:
+    """The node binary, with the pinned client installed (skips without node and npm)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         missing("node and npm are needed for the graphql-sse client tests")

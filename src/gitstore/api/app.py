@@ -10,7 +10,8 @@ Every HTTP request first passes ``ClientAddressMiddleware``, which settles the c
 address (the TCP peer, or what a trusted proxy forwarded) for the sign-in limits.
 
 Each repository has its own store endpoint ``/{namespace}/{repo}/graphql`` (same GraphQL over
-HTTP handling, a schema built from that repository's kinds: ``storeschema``).
+HTTP handling, a schema built from that repository's kinds: ``storeschema``). Both routes serve
+subscriptions over graphql-sse (``sse``), with one set of stream limits for the process.
 
 Git's Smart HTTP protocol is served under ``/{namespace}/{repo}.git/...`` (``githttp``);
 The admin web interface is static files under ``/admin`` (``admin``, docs/admin.md).
@@ -110,17 +111,14 @@ def create_app(
         finally:
             await services.stop()
 
+    sse = GraphQLSse(services, GraphQLEndpoint(services))
     app = Starlette(
         routes=[
-            Route(
-                "/graphql",
-                GraphQLSse(services, GraphQLEndpoint(services)),
-                methods=["GET", "POST", "PUT", "DELETE"],
-            ),
+            Route("/graphql", sse, methods=["GET", "POST", "PUT", "DELETE"]),
             Route(
                 "/{namespace}/{repo}/graphql",
-                GraphQLEndpoint(services, services.store_schemas),
-                methods=["GET", "POST"],
+                GraphQLSse(services, GraphQLEndpoint(services, services.store_schemas), share=sse),
+                methods=["GET", "POST", "PUT", "DELETE"],
             ),
             Route(MCP_PATH, mcp),
             Route("/healthz", healthz, methods=["GET"]),

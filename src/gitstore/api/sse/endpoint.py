@@ -1,9 +1,12 @@
-"""GraphQL over Server-Sent Events (the graphql-sse protocol) on ``/graphql``.
+"""GraphQL over Server-Sent Events (the graphql-sse protocol) on ``/graphql`` and on every
+store endpoint ``/<namespace>/<repo>/graphql``.
 
-:class:`GraphQLSse` is the ASGI app of the ``/graphql`` route. A request is the SSE
-protocol's when it is a ``PUT`` or ``DELETE``, carries ``X-GraphQL-Event-Stream-Token``, or
-is a ``GET``/``POST`` whose ``Accept`` asks for ``text/event-stream``; every other request
-goes to the plain GraphQL-over-HTTP endpoint (``graphql_http``) unchanged.
+:class:`GraphQLSse` is the ASGI app of both routes (the store route's stands in front of
+the store ``GraphQLEndpoint`` and shares the global route's limits and reservations). A
+request is the SSE protocol's when it is a ``PUT`` or ``DELETE``, carries
+``X-GraphQL-Event-Stream-Token``, or is a ``GET``/``POST`` whose ``Accept`` asks for
+``text/event-stream``; every other request goes to the plain GraphQL-over-HTTP endpoint
+(``graphql_http``) unchanged.
 
 **Distinct connections mode** — ``POST`` (or ``GET`` for queries) with
 ``Accept: text/event-stream``: the response is the event stream of that one operation,
@@ -20,10 +23,12 @@ operation and answers ``202``, its results go to the stream as ``next``/``comple
 must come from the caller who made the reservation (same credentials). Refusals here are
 plain GraphQL-over-HTTP responses (status + JSON errors).
 
-Limits: ``GITSTORE_WATCH__MAX_STREAMS`` open streams per process (``503`` past it),
-``max_operations_per_stream`` operations per single-connection stream (``409``), and a
-reservation not used within ``reservation_seconds`` is forgotten. On shutdown every stream
-ends (``ApiServices.end_streams``).
+Limits (one set per process, both routes together): ``GITSTORE_WATCH__MAX_STREAMS`` open
+streams per process (``503`` past it), ``max_operations_per_stream`` operations per
+single-connection stream (``409``), and a reservation not used within
+``reservation_seconds`` is forgotten. A reservation is the process's, not the route's: its
+operations may be posted to either route (each runs on the schema of the route it came to).
+On shutdown every stream ends (``ApiServices.end_streams``).
 """
 
 from __future__ import annotations
@@ -73,14 +78,41 @@ class _Reservation:
     operations: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
 
 
+@dataclass
+class _Streams:
+    """What every SSE route of a process shares: the open streams (one limit) and the
+    single-connection reservations."""
+
+    open: int = 0
+    reservations: dict[str, _Reservation] = field(default_factory=dict)
+
+
 class GraphQLSse:
-    def __init__(self, services: ApiServices, endpoint: GraphQLEndpoint | None = None) -> None:
+    """``endpoint``: the GraphQL-over-HTTP endpoint it stands in front of (the global one,
+    or a store endpoint's, whose ``source`` picks the repository's schema); ``share``: the
+    ``GraphQLSse`` of another route whose limits, reservations and shared encodings this
+    one uses too (the store route shares the global route's)."""
+
+    def __init__(
+        self,
+        services: ApiServices,
+        endpoint: GraphQLEndpoint | None = None,
+        *,
+        share: GraphQLSse | None = None,
+    ) -> None:
         self.services = services
         self.http = endpoint or GraphQLEndpoint(services)
-        self.shared = SharedEncodings()
-        self.open_streams = 0
-        self._reservations: dict[str, _Reservation] = {}
-        services.metrics.event_streams.set_function(lambda: self.open_streams)
+        if share is None:
+            self.shared = SharedEncodings()
+            self._streams = _Streams()
+            services.metrics.event_streams.set_function(lambda: self.open_streams)
+        else:
+            self.shared, self._streams = share.shared, share._streams
+        self._reservations = self._streams.reservations
+
+    @property
+    def open_streams(self) -> int:
+        return self._streams.open
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers: list[str | None] = [None] * 6
@@ -272,11 +304,11 @@ class GraphQLSse:
     async def _run(
         self, stream: EventStream, receive: Receive, send: Send, request_id: str
     ) -> None:
-        self.open_streams += 1
+        self._streams.open += 1
         try:
             await stream.run(receive, send, [(b"x-request-id", request_id.encode("latin-1"))])
         finally:
-            self.open_streams -= 1
+            self._streams.open -= 1
 
     async def _pump(
         self, stream: EventStream, operation: Operation, operation_id: str | None, *, finish: bool
@@ -286,6 +318,7 @@ class GraphQLSse:
             self.services,
             operation.principal,
             operation.kind.value,
+            repository=operation.repository,
         )
         try:
             async with aclosing(results(operation, context, self.shared)) as produced:

@@ -3,8 +3,11 @@
 ``prepare`` does what ``/graphql`` does before execution — parameters (POST JSON body or GET
 URL parameters), persisted queries, the document cache (parse, validation, depth/cost/token
 limits), authentication — with the same code (``graphql_http``), and raises its ``_Reject``
-(status + errors) for a request it refuses. ``results`` runs the operation: a query or
-mutation gives one result; a subscription gives one per source event.
+(status + errors) for a request it refuses. On a store endpoint (the endpoint has a
+``source``) the caller is authenticated first and the schema and document cache are the
+repository's (``source.select``: a repository the caller cannot read is refused there), and
+the operation carries the repository for its ``RequestContext``. ``results`` runs the
+operation: a query or mutation gives one result; a subscription gives one per source event.
 
 Subscription events are the same for every watcher of a repository, so their encoding is
 shared: an event with a ``key`` (``WatchEvent.key``) is executed and encoded once per
@@ -36,13 +39,15 @@ from graphql import (
 )
 from starlette.requests import Request
 
+from gitstore.domain.errors import GitStoreError, Unavailable
+
 from ..context import RequestContext
 from ..errors import format_error, request_error
 from ..graphql.apq import PersistedQueryError
 from ..graphql.documents import DocumentError, PreparedDocument
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.plan import is_awaitable
-from ..graphql_http import GraphQLEndpoint, _Params, _Reject
+from ..graphql_http import _SOURCE_STATUS, GraphQLEndpoint, _Params, _Reject
 from ..identity.principal import Principal
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -57,6 +62,7 @@ class Operation:
     params: _Params
     principal: Principal | None
     request_id: str
+    repository: str | None = None  # ``<namespace>/<repo>`` on a store endpoint
 
     @property
     def kind(self) -> OperationType:
@@ -82,9 +88,23 @@ async def prepare(
         raise _Reject(400, [request_error(exc.message, exc.code)]) from None
     if resolved.query is None or not resolved.query.strip():
         raise _Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
-    snapshot = services.holder.current
+    repository: str | None = None
+    principal: Principal | None = None
+    if endpoint.source is None:
+        snapshot, documents = services.holder.current, services.documents
+    else:  # a store endpoint: its schema is the repository's (the caller must read it)
+        principal = await endpoint._authenticate(authorization)
+        try:
+            choice = await endpoint.source.select(request, principal)
+        except Unavailable:
+            raise
+        except GitStoreError as exc:
+            raise _Reject(
+                _SOURCE_STATUS.get(exc.code, 400), [request_error(exc.message, exc.code)]
+            ) from None
+        snapshot, documents, repository = choice.snapshot, choice.documents, choice.repository
     try:
-        prepared = services.documents.prepare(snapshot, resolved.query)
+        prepared = documents.prepare(snapshot, resolved.query)
         operation = prepared.operation(params.operation_name)
     except DocumentError as exc:
         raise _Reject(400, [format_error(e, request_id) for e in exc.errors]) from None
@@ -94,8 +114,9 @@ async def prepare(
         raise _Reject(
             405, [request_error("mutations are not allowed over GET; use POST", "BAD_REQUEST")]
         )
-    principal = await endpoint._authenticate(authorization)
-    return Operation(snapshot, prepared, operation, params, principal, request_id)
+    if endpoint.source is None:
+        principal = await endpoint._authenticate(authorization)
+    return Operation(snapshot, prepared, operation, params, principal, request_id, repository)
 
 
 class SharedEncodings:

@@ -11,7 +11,9 @@ store schema through a builder that
   of the platform is — a thunk is never resolved early), and
 * adds every root field without its ``repository`` argument, with a resolver that puts the
   endpoint's repository (``catalog_reads.endpoint_repository``) back — as the argument, or
-  into each input that lost the field — before calling the module's own resolver.
+  into each input that lost the field — before calling the module's own resolver (for a
+  subscription field: its ``subscribe``, which opens the event stream; the per-event
+  ``resolve`` gets no repository).
 
 So the module's code runs unchanged (same access checks, validation, idempotency, userErrors,
 audit), and a store client cannot name another repository. ``only`` limits the root fields
@@ -81,7 +83,11 @@ class _Binding:
         if self._only is None or name in self._only:
             self._builder.add_mutation_field(name, self._bind(field))
 
-    def _bind(self, field: GraphQLField) -> GraphQLField:
+    def add_subscription_field(self, name: str, field: GraphQLField) -> None:
+        if self._only is None or name in self._only:
+            self._builder.add_subscription_field(name, self._bind(field, subscription=True))
+
+    def _bind(self, field: GraphQLField, *, subscription: bool = False) -> GraphQLField:
         drop_argument = REPOSITORY in field.args
         filled: list[str] = []  # arguments whose input lost its repository field
         args: dict[str, GraphQLArgument] = {}
@@ -102,10 +108,10 @@ class _Binding:
             )
         if not drop_argument and not filled:
             return field
-        inner = field.resolve
+        inner = field.subscribe if subscription else field.resolve
         assert inner is not None, "a root field taking a repository has a resolver"
 
-        async def resolve(root: Any, info: ResolveInfo, **kwargs: Any) -> Any:
+        async def bound(root: Any, info: ResolveInfo, **kwargs: Any) -> Any:
             repository = endpoint_repository(info, None)
             if drop_argument:
                 kwargs[REPOSITORY] = repository
@@ -118,7 +124,8 @@ class _Binding:
         return GraphQLField(
             field.type,
             args=args,
-            resolve=resolve,
+            resolve=field.resolve if subscription else bound,
+            subscribe=bound if subscription else field.subscribe,
             description=field.description,
             deprecation_reason=field.deprecation_reason,
         )

@@ -5,8 +5,10 @@ kinds of the repository's default-branch head (``git.kinds.KindsLoader``): ``cat
 built-ins, no ``repository`` argument), ``commitStatus``, ``schemaStatus``, the catalogue
 mutations, releases and ``auditLog`` of the global schema with the repository implied
 (``bound``), one root field per API group of its custom kinds (``groups``), and typed
-``upsert<Kind>``/``delete<Kind>`` for every kind (``mutations``). Identity and namespaces stay
-on the global ``/graphql``.
+``upsert<Kind>``/``delete<Kind>`` for every kind (``mutations``), and the control plane of
+its resource store — ``resource``/``resources``, ``update<Kind>Status``, ``watch<Plural>`` and
+``watchResources`` for every kind (``control``). Identity and namespaces stay on the global
+``/graphql``.
 
 **Sharing.** Schemas are cached by the *fingerprint* of the kinds they serve — a SHA-256 of
 the custom definitions (their hub schemas, names, group, versions; not the file they came
@@ -93,6 +95,7 @@ from ..graphql.releases import ReleasesModule
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal
 from .bound import RepositoryBound
+from .control import CustomControlModule, control_modules
 from .groups import CustomKindsModule
 from .mutations import StoreMutationsModule
 from .status import SchemaStatusModule
@@ -461,10 +464,11 @@ class StoreSchemas:
 
     def _candidate(
         self, registry: KindRegistry, *, isolate: bool
-    ) -> tuple[CustomKindsModule, StoreMutationsModule, GraphQLSchema]:
+    ) -> tuple[CustomKindsModule, StoreMutationsModule, CustomControlModule, GraphQLSchema]:
         custom = CustomKindsModule(registry, isolate=isolate)
         catalog = CatalogMutationsModule(registry, typed_kinds=())
         store = StoreMutationsModule(registry, catalog, custom)
+        platform_control, control = control_modules(registry)
         # the platform's modules first: a custom kind never takes one of their type names
         # (``groups`` serves it under another); the typed mutations need both
         modules: list[SchemaModule] = [
@@ -473,8 +477,10 @@ class StoreSchemas:
             RepositoryBound(catalog),
             RepositoryBound(ReleasesModule()),
             RepositoryBound(AuditModule()),
+            *platform_control,
             custom,
             RepositoryBound(store),
+            RepositoryBound(control),
         ]
         if self.services.settings.api.federation:  # a Federation v2 subgraph: kinds keyed
             modules.append(
@@ -487,7 +493,7 @@ class StoreSchemas:
         errors = tuple(e.message for e in validate_schema(schema))
         if errors:
             raise CandidateError(errors)
-        return custom, store, schema
+        return custom, store, control, schema
 
     def _build(self, fp: str, registry: KindRegistry) -> BuiltSchema:
         """Build and validate a candidate (``CandidateError`` if it is not one). Runs in a
@@ -495,9 +501,9 @@ class StoreSchemas:
         with self._lock:
             self.builds += 1
         try:  # the common case: every kind types cleanly, each built once
-            custom, store, schema = self._candidate(registry, isolate=False)
+            custom, store, control, schema = self._candidate(registry, isolate=False)
         except CandidateError:  # find the kinds at fault: each one checked on its own
-            custom, store, schema = self._candidate(registry, isolate=True)
+            custom, store, control, schema = self._candidate(registry, isolate=True)
         with self._lock:
             version = next(self._versions)
         snapshot = SchemaSnapshot(schema, version, datetime.now(UTC))
@@ -513,4 +519,5 @@ class StoreSchemas:
             for k, why in sorted(store.untyped_inputs.items())
             if not registry.get(k).builtin
         )
+        untyped += tuple(f"{k}: {why}" for k, why in sorted(control.skipped.items()))
         return BuiltSchema(snapshot, fp, kinds, untyped, tuple(custom.problems))
