@@ -19,6 +19,7 @@ from .harness import Catalog, apply, category, eventually, good_spec, product, r
 from .proposals_harness import MERGE, change_requests, proposer
 
 SEO = {"title": "Set", "description": "Already set."}
+PREFIX = "proposals/quality/product-"
 
 
 def proposals(crs: list[dict[str, Any]], state: str | None = None) -> dict[str, dict[str, Any]]:
@@ -44,6 +45,7 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
                 "odd-price",
                 **good_spec("OP-1", seo=SEO, compareAtPrice={"amount": "15", "currency": "EUR"}),
             ),
+            product("retitled", **good_spec("RT-1")),
         ],
     )
     main_before = catalog.served.git(repo, "rev-parse", "refs/heads/main").strip()
@@ -56,14 +58,14 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
     await first.start()
     try:
 
-        async def two_open() -> Any:
+        async def three_open() -> Any:
             found = proposals(await change_requests(client, repo), "OPEN")
-            return found if len(found) == 2 else None
+            return found if len(found) == 3 else None
 
-        found = await eventually(two_open, what="two quality proposals")
+        found = await eventually(three_open, what="three quality proposals")
     finally:
         await first.stop(5)
-    assert set(found) == {"no-seo", "odd-price"}
+    assert set(found) == {"no-seo", "odd-price", "retitled"}
     # the default branch is where it was: the controller only wrote proposal branches
     assert catalog.served.git(repo, "rev-parse", "refs/heads/main").strip() == main_before
     seo_cr = found["no-seo"]
@@ -86,16 +88,16 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
     again = manager()
     await again.start()
     try:
-        await eventually(lambda: _done(again, 3), what="the re-run reconciled all three")
+        await eventually(lambda: _done(again, 4), what="the re-run reconciled all four")
     finally:
         await again.stop(5)
     crs = await change_requests(client, repo)
-    assert len(proposals(crs)) == 2 and len(crs) == 2
+    assert len(proposals(crs)) == 3 and len(crs) == 3
     assert (
         metrics.registry.get_sample_value(
             "gitstore_controller_proposals_total", {"controller": "quality", "action": "opened"}
         )
-        == 2
+        == 3
     )
 
     watching = manager()
@@ -111,6 +113,24 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
         cr = await eventually(closed, what="the stale proposal closed")
         assert "no longer needs this change" in cr["comments"][-1]["body"]
 
+        # changed so that the fix is different: a new proposal, the old one superseded
+        await apply(owner, repo, [product("retitled", **{**good_spec("RT-1"), "title": "New"})])
+
+        async def superseded() -> Any:
+            crs = await change_requests(client, repo)
+            mine = [c for c in crs if c["sourceBranch"].startswith(f"{PREFIX}retitled-")]
+            states = {c["state"]: c for c in mine}
+            return states if len(mine) == 2 and set(states) == {"OPEN", "CLOSED"} else None
+
+        states = await eventually(superseded, what="the retitled proposal superseded")
+        new_number = states["OPEN"]["number"]
+        assert states["CLOSED"]["comments"][-1]["body"].startswith(f"Superseded by !{new_number}")
+        assert {f["path"]: f["new"] for f in states["OPEN"]["diff"][0]["fields"]} == {
+            "spec.seo.title": "New | Shirts",
+            "spec.seo.description": "New in Shirts.",
+            "spec.handle": "new",
+        }
+
         # merging a proposal goes the normal way: the projection drops compareAtPrice
         merge = found["odd-price"]
         data = await owner.execute(
@@ -124,9 +144,10 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
             return obj if obj and "compareAtPrice" not in obj["spec"] else None
 
         await eventually(projected, what="the merged fix projected")
-        await eventually(lambda: _done(watching, 5), what="reconciles after the merge")
+        await eventually(lambda: _done(watching, 7), what="reconciles after the merge")
         crs = await change_requests(client, repo)
-        assert sorted(cr["state"] for cr in crs) == ["CLOSED", "MERGED"]  # nothing reopened
+        # nothing reopened
+        assert sorted(cr["state"] for cr in crs) == ["CLOSED", "CLOSED", "MERGED", "OPEN"]
     finally:
         await watching.stop(5)
         await owner.close()
