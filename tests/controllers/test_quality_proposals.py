@@ -15,7 +15,16 @@ from gitstore.controllers.errors import PermanentError
 from gitstore.controllers.manager import Manager
 from gitstore.controllers.metrics import ControllerMetrics
 
-from .harness import Catalog, apply, category, eventually, good_spec, product, resource
+from .harness import (
+    Catalog,
+    apply,
+    category,
+    delete_product,
+    eventually,
+    good_spec,
+    product,
+    resource,
+)
 from .proposals_harness import MERGE, change_requests, proposer
 
 SEO = {"title": "Set", "description": "Already set."}
@@ -131,6 +140,17 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
             "spec.handle": "new",
         }
 
+        # deleted: its open proposal cannot be merged any more and is closed
+        await delete_product(owner, repo, "retitled")
+
+        async def all_closed() -> Any:
+            crs = await change_requests(client, repo)
+            mine = [c for c in crs if c["sourceBranch"].startswith(f"{PREFIX}retitled-")]
+            return mine if {c["state"] for c in mine} == {"CLOSED"} else None
+
+        mine = await eventually(all_closed, what="the deleted product's proposal closed")
+        assert any("was deleted" in c["comments"][-1]["body"] for c in mine)
+
         # merging a proposal goes the normal way: the projection drops compareAtPrice
         merge = found["odd-price"]
         data = await owner.execute(
@@ -144,10 +164,10 @@ async def test_quality_proposes_once_per_product_and_never_writes_main(catalog: 
             return obj if obj and "compareAtPrice" not in obj["spec"] else None
 
         await eventually(projected, what="the merged fix projected")
-        await eventually(lambda: _done(watching, 7), what="reconciles after the merge")
+        await eventually(lambda: _done(watching, 8), what="reconciles after the merge")
         crs = await change_requests(client, repo)
         # nothing reopened
-        assert sorted(cr["state"] for cr in crs) == ["CLOSED", "CLOSED", "MERGED", "OPEN"]
+        assert sorted(cr["state"] for cr in crs) == ["CLOSED", "CLOSED", "CLOSED", "MERGED"]
     finally:
         await watching.stop(5)
         await owner.close()

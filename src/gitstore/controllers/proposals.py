@@ -22,7 +22,7 @@ and one change request from it into the default branch:
 * OPEN requests of this controller for the same resource from *another* digest are stale (the
   resource changed, so the proposal was recomputed): closed with a comment naming the new one;
 * ``inputs`` is ``None`` now (the fix is in, or no longer applies) → its OPEN requests are
-  closed with a comment saying so.
+  closed with a comment saying so; likewise when the resource is deleted (``gone``).
 
 At most ``max_open`` requests of a controller are open in a repository (counted under a lock
 per repository, as workers reconcile objects concurrently); beyond that nothing new is opened
@@ -160,6 +160,19 @@ class ProposalController(Controller):
         self.count("capped")
         log.info("%s: %d proposals open (the cap); %s waits", self.name, self.max_open, resource)
         return Result(requeue_after=CAP_RETRY_SECONDS)
+
+    async def gone(self, ctx: Context, name: str) -> None:
+        """The resource was deleted: its open proposals cannot be merged any more."""
+        crs = self._requests.setdefault(ctx.repository, ChangeRequests(ctx.client, ctx.repository))
+        resource = f"{self.kind.lower()}-{name}"
+        for cr in await crs.find(self.prefix(), "OPEN"):
+            if self.resource_of(cr.source_branch) == resource:
+                await crs.close(
+                    cr,
+                    f"Closed by the `{self.name}` controller: {self.kind} `{name}` was deleted "
+                    "from the default branch.",
+                )
+                self.count("closed")
 
     async def _supersede(
         self,
