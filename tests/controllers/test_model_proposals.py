@@ -6,6 +6,7 @@ counted; the adapter retries a 503 and gives up with a clear error."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -30,7 +31,10 @@ def canned(body: dict[str, Any]) -> tuple[int, str]:
     return 200, json.dumps({"description": "Bell \u0007 characters are not text at all."})
 
 
-async def test_model_descriptions_are_validated_before_proposing(catalog: Catalog) -> None:
+async def test_model_descriptions_are_validated_before_proposing(
+    catalog: Catalog, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gitstore.controllers.descriptions")
     repo = catalog.new_repository()
     owner, client = catalog.owner(), proposer(catalog)
     await apply(
@@ -66,6 +70,10 @@ async def test_model_descriptions_are_validated_before_proposing(catalog: Catalo
         finally:
             await manager.stop(5)
             await model.close()
+    messages = [r.getMessage() for r in caplog.records]
+    reasons = {m.split(" rejected: ")[0].rsplit(" ", 1)[1]: m for m in messages}
+    assert "not a JSON object" in reasons["chatty-tee"]
+    assert "control character U+0007" in reasons["bell-tee"]  # the schema/text validation
     # the product with a description was never sent; the key and the model name were
     assert len(seen) == 3
     assert {r["authorization"] for r in seen} == {"Bearer sk-test"}
