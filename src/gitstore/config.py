@@ -154,6 +154,15 @@ class ControllersSettings(BaseModel):
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     workers: int = Field(default=4, ge=1, le=256)
     shutdown_seconds: float = Field(default=10.0, ge=0)
+    # AI controllers (``quality``, ``descriptions``): they propose change requests, so their
+    # token also needs WRITE; ``model_*`` configure the OpenAI-compatible model (off unless
+    # ``model_url`` is set; ``descriptions`` needs it).
+    proposals_max_open: int = Field(default=50, ge=1, le=10000)
+    model_url: str = ""
+    model_key: SecretStr | None = None
+    model_name: str = ""
+    model_timeout: float = Field(default=30.0, gt=0, le=600)
+    model_retries: int = Field(default=2, ge=0, le=10)
 
     def repository_list(self) -> list[str]:
         return _split(self.repositories)

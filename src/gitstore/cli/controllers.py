@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--enabled",
         default=None,
-        help="controllers to run [GITSTORE_CONTROLLERS__ENABLED] (readiness,revalidation)",
+        help="controllers to run [GITSTORE_CONTROLLERS__ENABLED] (readiness,revalidation;"
+        " also quality, descriptions: docs/controllers.md)",
     )
     parser.set_defaults(handler=run)
 

@@ -116,6 +116,12 @@ class Controller:
         """Runs once ``deletionTimestamp`` is set, before the finalizer is removed."""
         return None
 
+    async def gone(self, ctx: Context, name: str) -> None:
+        """Runs when the key's object is no longer there (deleted; no finalizer needed): for
+        what is kept *outside* the object by name, e.g. a proposing controller's open change
+        requests. Not called for objects deleted while no replica watched."""
+        return None
+
     def key_of(self, event_type: str, obj: dict[str, Any]) -> str:
         """The work-queue key of a change (default: the object's name)."""
         return str(obj["metadata"]["name"])

@@ -139,8 +139,9 @@ class _Runner:
         if isinstance(c, KeyController):
             return await c.reconcile_key(ctx, key)
         obj = self.informer.get(key)
-        if obj is None:
-            return None  # gone: nothing to hold on to (finalizers keep what needs cleanup)
+        if obj is None:  # gone: nothing to hold on to (finalizers keep what needs cleanup)
+            await c.gone(ctx, key)
+            return None
         finalizers: list[str] = list(obj["metadata"].get("finalizers") or [])
         if obj["metadata"].get("deletionTimestamp"):
             if c.finalizer is not None and c.finalizer in finalizers:

@@ -10,7 +10,11 @@ code-defined set), never object names or repositories.
 * ``gitstore_controller_reconcile_seconds{controller}``: one reconcile's duration;
 * ``gitstore_controller_queue_depth{controller}``: keys waiting (ready + delayed);
 * ``gitstore_controller_leader{controller}``: 1 while this replica leads, else 0;
-* ``gitstore_controller_relists_total{controller}``: lists of the informer (first + EXPIRED).
+* ``gitstore_controller_relists_total{controller}``: lists of the informer (first + EXPIRED);
+* ``gitstore_controller_proposals_total{controller,action}``: change requests of proposing
+  controllers: ``opened``, ``closed`` (no longer needed), ``superseded``, ``capped`` (not
+  opened: too many open), ``rejected`` (a model answer that failed validation), ``failed``
+  (the model could not be reached or answered no usable completion).
 """
 
 from __future__ import annotations
@@ -59,5 +63,11 @@ class ControllerMetrics:
             "gitstore_controller_relists",
             "Informer lists (the first and after EXPIRED).",
             ["controller"],
+            registry=r,
+        )
+        self.proposals = Counter(
+            "gitstore_controller_proposals",
+            "Change requests of proposing controllers by action.",
+            ["controller", "action"],
             registry=r,
         )

@@ -16,25 +16,66 @@ from prometheus_client import CollectorRegistry
 from gitstore.config import ControllersSettings
 from gitstore.domain.errors import InvalidArgument
 
+from .builtin.descriptions import DescriptionController
+from .builtin.quality import QualityController
 from .builtin.readiness import ReadinessController
 from .builtin.revalidation import RevalidationController
 from .client import ApiClient
 from .controller import Controller
 from .manager import Manager, default_identity
 from .metrics import ControllerMetrics
+from .model import ModelClient, check_model
 
 log = logging.getLogger("gitstore.controllers")
 
-BUILTIN = ("readiness", "revalidation")
+BUILTIN = ("readiness", "revalidation", "quality", "descriptions")
 
 
-def builtin_controllers(settings: ControllersSettings) -> list[Controller]:
+def model_client(settings: ControllersSettings) -> ModelClient | None:
+    """The model adapter of ``settings`` (``None`` unless ``model_url`` is set)."""
+    if not settings.model_url:
+        return None
+    key = settings.model_key.get_secret_value() if settings.model_key is not None else None
+    return ModelClient(
+        settings.model_url,
+        key,
+        settings.model_name,
+        timeout=settings.model_timeout,
+        retries=settings.model_retries,
+    )
+
+
+def check_builtin(settings: ControllersSettings) -> None:
+    """Refuse, naming the setting: unknown names, ``descriptions`` without a model, a bad
+    model URL or a missing model name."""
     unknown = [n for n in settings.enabled_list() if n not in BUILTIN]
     if unknown:
         raise InvalidArgument(
             f"GITSTORE_CONTROLLERS__ENABLED: unknown controller(s) {unknown}; known: {BUILTIN}",
             field="controllers.enabled",
         )
+    if "descriptions" in settings.enabled_list() and not settings.model_url:
+        raise InvalidArgument(
+            "GITSTORE_CONTROLLERS__ENABLED: 'descriptions' needs a model: set "
+            "GITSTORE_CONTROLLERS__MODEL_URL (and MODEL_NAME, MODEL_KEY)",
+            field="controllers.model_url",
+        )
+    if settings.model_url:
+        try:
+            check_model(settings.model_url, settings.model_name)
+        except ValueError as exc:
+            raise InvalidArgument(
+                f"GITSTORE_CONTROLLERS__MODEL_*: {exc}", field="controllers.model_url"
+            ) from exc
+
+
+def builtin_controllers(
+    settings: ControllersSettings,
+    metrics: ControllerMetrics | None = None,
+    model: ModelClient | None = None,
+) -> list[Controller]:
+    """The enabled built-ins (``descriptions`` with ``model``, made by :func:`model_client`)."""
+    check_builtin(settings)
     made: list[Controller] = []
     for name in settings.enabled_list():
         if name == "readiness":
@@ -46,6 +87,14 @@ def builtin_controllers(settings: ControllersSettings) -> list[Controller]:
                     settings.revalidate_url_list(),
                     secret.get_secret_value() if secret is not None else "",
                 )
+            )
+        elif name == "quality":
+            made.append(QualityController(max_open=settings.proposals_max_open, metrics=metrics))
+        elif name == "descriptions":
+            if model is None:
+                raise InvalidArgument("the descriptions controller needs a model client")
+            made.append(
+                DescriptionController(model, max_open=settings.proposals_max_open, metrics=metrics)
             )
     return made
 
@@ -70,23 +119,26 @@ class ControllersService:
                 "GITSTORE_CONTROLLERS__TOKEN: a controller token (scopes READ, STATUS) is needed",
                 field="controllers.token",
             )
-        builtin_controllers(settings)  # bad names fail here, before anything starts
+        check_builtin(settings)  # bad names and model settings fail here, before anything starts
         self.settings = settings
         self._api_url = api_url or (lambda: settings.api_url)
         self.metrics = ControllerMetrics(registry)
         self.managers: list[Manager] = []
         self._client: ApiClient | None = None
+        self._model: ModelClient | None = None
 
     async def start(self) -> None:
         s = self.settings
         assert s.token is not None
         self._client = ApiClient(self._api_url(), s.token.get_secret_value())
         identity = s.identity or default_identity()
+        if "descriptions" in s.enabled_list():
+            self._model = model_client(s)
         for repository in s.repository_list():
             manager = Manager(
                 self._client,
                 repository,
-                builtin_controllers(s),
+                builtin_controllers(s, self.metrics, self._model),
                 identity=identity,
                 lease_name="builtin",
                 lease_seconds=s.lease_seconds,
@@ -107,4 +159,6 @@ class ControllersService:
             await manager.stop(self.settings.shutdown_seconds)
         if self._client is not None:
             await self._client.close()
+        if self._model is not None:
+            await self._model.close()
         log.info("controllers stopped")
