@@ -52,9 +52,9 @@ from typing import Any
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
-from gitstore.backends.queue.base import Queue
+from gitstore.backends.queue.base import Queue, Retention
 from gitstore.backends.queue.factory import open_queue
-from gitstore.backends.resources import ResourceStore, open_resource_store
+from gitstore.backends.resources import ResourceStore, open_resource_store, poke_retention
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
@@ -207,8 +207,15 @@ class ApiServices:
         await self._resources.migrate()
         if self._announce is None:
             self._announce = await open_queue(
-                s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
+                s.queue_url(),
+                stream=s.resources.stream,
+                ack_wait=s.queue.ack_wait,
+                retention=self._poke_retention(),
             )
+
+    def _poke_retention(self) -> Retention:
+        r = self.settings.resources
+        return poke_retention(r.stream_max_messages, r.stream_max_age)
 
     async def _stop_resources(self) -> None:
         if self._owns_announce and self._announce is not None:
@@ -251,6 +258,7 @@ class ApiServices:
                 self.settings.queue_url(),
                 stream=self.settings.resources.stream,
                 ack_wait=self.settings.queue.ack_wait,
+                retention=self._poke_retention(),
             )
         self._pokes = PokeConsumer(
             self._resource_queue, self._watch, watch.group, self.metrics.watch_pokes.inc

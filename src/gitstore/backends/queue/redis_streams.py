@@ -24,8 +24,13 @@ Dead letters of a group are entries of a second stream, ``gitstore:queue:<stream
 there and ``XACK`` in the group. ``replay_dead_letter`` reads the entry, then ``XADD``s the body
 to the stream and ``XDEL``s the entry in one ``MULTI``.
 
-Entries are never trimmed (a later group starts at the beginning); ``drop`` deletes the key
-and the dead-letter keys.
+By default entries are never trimmed (a later group starts at the beginning). With a
+``Retention``, ``publish`` trims in the same round trip: ``XADD ... MAXLEN ~ <max_messages>``
+(``~``: whole radix-tree nodes, so up to ~100 more entries stay) and, for ``max_age``,
+``XTRIM MINID <now - max_age>`` (exact: an approximate one would never trim a small stream).
+A trimmed entry still pending in a group is skipped by ``XAUTOCLAIM``
+(Redis >= 7 drops it from the pending list then). ``drop`` deletes the key and the dead-letter
+keys.
 """
 
 from __future__ import annotations
@@ -41,9 +46,11 @@ import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
 from gitstore.backends.queue.base import (
+    KEEP_ALL,
     DeadLetter,
     Message,
     Queue,
+    Retention,
     check_ack_wait,
     check_limit,
     check_name,
@@ -78,9 +85,17 @@ def _check_id(message_id: str) -> str:
 
 
 class RedisStreamsQueue(Queue):
-    def __init__(self, client: aioredis.Redis, where: str, stream: str, ack_wait: float) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        where: str,
+        stream: str,
+        ack_wait: float,
+        retention: Retention = KEEP_ALL,
+    ) -> None:
         self.stream = stream
         self.ack_wait = ack_wait
+        self.retention = retention
         self.key = f"gitstore:queue:{stream}"
         self._client = client
         self._where = where
@@ -91,7 +106,12 @@ class RedisStreamsQueue(Queue):
 
     @classmethod
     async def open(
-        cls, url: str, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+        cls,
+        url: str,
+        *,
+        stream: str = "gitstore-events",
+        ack_wait: float = 30.0,
+        retention: Retention = KEEP_ALL,
     ) -> RedisStreamsQueue:
         check_name("stream", stream)
         check_ack_wait(ack_wait)
@@ -101,7 +121,7 @@ class RedisStreamsQueue(Queue):
             client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
         except ValueError as exc:
             raise InvalidArgument(f"invalid Redis URL {where!r}: {exc}", field="url") from exc
-        queue = cls(client, where, stream, ack_wait)
+        queue = cls(client, where, stream, ack_wait, retention)
         try:
             async with queue._errors():
                 await client.ping()
@@ -140,8 +160,18 @@ class RedisStreamsQueue(Queue):
         self._groups.add(group)
 
     async def _publish(self, body: bytes, *, key: str) -> str:
+        fields: dict[Any, Any] = {"body": bytes(body), "key": key}
+        r = self.retention
         async with self._errors():
-            return _text(await self._client.xadd(self.key, {"body": bytes(body), "key": key}))
+            if not r.max_age:
+                maxlen = r.max_messages or None
+                return _text(await self._client.xadd(self.key, fields, maxlen=maxlen))
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(self.key, fields, maxlen=r.max_messages or None)
+                oldest = int((time.time() - r.max_age) * 1000)
+                pipe.xtrim(self.key, minid=f"{oldest}-0", approximate=False)
+                new_id, _ = await pipe.execute()
+            return _text(new_id)
 
     def _message(self, entry_id: Any, fields: dict[bytes, bytes], count: int) -> Message:
         mid = _text(entry_id)

@@ -3,6 +3,13 @@
 
 from .base import ApplyOutcome, RepoState, ResourceStore
 from .factory import open_resource_store
-from .poke import announce
+from .poke import announce, poke_retention
 
-__all__ = ["ApplyOutcome", "RepoState", "ResourceStore", "announce", "open_resource_store"]
+__all__ = [
+    "ApplyOutcome",
+    "RepoState",
+    "ResourceStore",
+    "announce",
+    "open_resource_store",
+    "poke_retention",
+]
