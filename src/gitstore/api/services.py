@@ -54,7 +54,12 @@ from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
 from gitstore.backends.queue.base import Queue, Retention
 from gitstore.backends.queue.factory import open_queue
-from gitstore.backends.resources import ResourceStore, open_resource_store, poke_retention
+from gitstore.backends.resources import (
+    Announcer,
+    ResourceStore,
+    open_resource_store,
+    poke_retention,
+)
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
@@ -142,6 +147,7 @@ class ApiServices:
         self._owns_resources = resource_store is None
         self._announce = resources_queue
         self._owns_announce = resources_queue is None
+        self._announcer = Announcer(None)
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
         self._down: DownConversions | None = None
@@ -212,12 +218,15 @@ class ApiServices:
                 ack_wait=s.queue.ack_wait,
                 retention=self._poke_retention(),
             )
+        self._announcer = Announcer(self._announce)
+        self._announcer.start()
 
     def _poke_retention(self) -> Retention:
         r = self.settings.resources
         return poke_retention(r.stream_max_messages, r.stream_max_age)
 
     async def _stop_resources(self) -> None:
+        await self._announcer.close()
         if self._owns_announce and self._announce is not None:
             await self._announce.close()
             self._announce = None
@@ -366,6 +375,10 @@ class ApiServices:
     def resource_announcements(self) -> Queue | None:
         """The queue bound to the ``resources`` stream (``ResourceChangedEvent`` pokes)."""
         return self._announce
+
+    def announcer(self) -> Announcer:
+        """Publishes pokes in the background, coalesced per repository (never blocks)."""
+        return self._announcer
 
     def events(self) -> Queue:
         """The producer side of the main event stream (``PublishEvent``s)."""
