@@ -114,3 +114,35 @@ def test_bad_retention_is_invalid_argument_naming_the_field() -> None:
         Retention(max_messages=-1)
     with pytest.raises(InvalidArgument, match="max_age"):
         Retention(max_age=-0.5)
+
+
+async def test_idle_groups_expire_and_live_ones_stay(target: Target) -> None:
+    queue = await open_bounded(target, Retention(group_idle_expiry=1.0))
+    await queue.publish(b"m1")
+    for group in ("gone", "live"):
+        got = await queue.fetch(group, "c1", max_messages=1, timeout=5.0)
+        assert [m.body for m in got] == [b"m1"]
+        await queue.ack(group, got[0].id)
+    # "live" keeps fetching for three expiry periods (and never sees m1 again: its position
+    # is kept); "gone" is left idle
+    until = time.monotonic() + 3.0
+    while time.monotonic() < until:
+        assert await queue.fetch("live", "c1", max_messages=1, timeout=0.2) == []
+    # "gone" was deleted: fetching it creates it again at the start of the stream
+    again: list[bytes] = []
+    deadline = time.monotonic() + PATIENCE
+    while not again and time.monotonic() < deadline:
+        again = [m.body for m in await queue.fetch("gone", "c1", max_messages=1, timeout=0.5)]
+    assert again == [b"m1"]
+    assert await queue.fetch("live", "c1", max_messages=1, timeout=0.2) == []
+
+
+async def test_groups_never_expire_by_default(target: Target) -> None:
+    queue = await open_bounded(target, Retention(max_messages=LIMIT))
+    await queue.publish(b"m1")
+    got = await queue.fetch("idle", "c1", max_messages=1, timeout=5.0)
+    await queue.ack("idle", got[0].id)
+    until = time.monotonic() + 1.5
+    while time.monotonic() < until:
+        await queue.fetch("other", "c1", max_messages=1, timeout=0.2)
+    assert await queue.fetch("idle", "c1", max_messages=1, timeout=0.5) == []

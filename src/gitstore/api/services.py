@@ -223,7 +223,7 @@ class ApiServices:
 
     def _poke_retention(self) -> Retention:
         r = self.settings.resources
-        return poke_retention(r.stream_max_messages, r.stream_max_age)
+        return poke_retention(r.stream_max_messages, r.stream_max_age, r.stream_group_idle_expiry)
 
     async def _stop_resources(self) -> None:
         await self._announcer.close()

@@ -129,7 +129,9 @@ class WorkerService:
                     stream=s.resources.stream,
                     ack_wait=s.queue.ack_wait,
                     retention=poke_retention(
-                        s.resources.stream_max_messages, s.resources.stream_max_age
+                        s.resources.stream_max_messages,
+                        s.resources.stream_max_age,
+                        s.resources.stream_group_idle_expiry,
                     ),
                 )
                 self._owned.append(self.announce_to)

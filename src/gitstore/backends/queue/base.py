@@ -57,7 +57,15 @@ whether it was delivered, leased or not yet read (a trimmed lease is never redel
 ``ack`` is a no-op): retention trades at-least-once for a bounded stream. The newest
 ``max_messages`` messages younger than ``max_age`` are always kept; backends may keep a few more
 (Redis trims whole radix-tree nodes, ``MAXLEN ~``; SQLite trims every
-``max_messages // 10`` publishes), never more than ``2 * max_messages + 100``. Redis and
+``max_messages // 10`` publishes), never more than ``2 * max_messages + 100``.
+
+``group_idle_expiry`` (seconds, 0 = never) deletes a *group* nobody fetched from for that
+long: its position, leases and dead letters. A later fetch in that group creates it again at
+the start of the (bounded) stream. For streams read by one group per process (the watch
+caches' ``watch-<host>-<pid>`` groups), so the groups of ended processes go away; a live
+consumer fetching at least every ``group_idle_expiry / 2`` keeps its group. JetStream
+deletes the consumer itself (``inactive_threshold``); the others sweep on fetch (SQLite
+records a group's last fetch at most every ``group_idle_expiry / 10``). Redis and
 NATS set the limits at open time (the last bounded open wins; an open without retention, e.g.
 by a tool, leaves a JetStream stream's limits alone); SQLite and memory trim as they go.
 """
@@ -141,8 +149,14 @@ class Retention:
 
     max_messages: int = 0
     max_age: float = 0.0  # seconds
+    group_idle_expiry: float = 0.0  # seconds
 
     def __post_init__(self) -> None:
+        if not isinstance(self.group_idle_expiry, int | float) or not self.group_idle_expiry >= 0:
+            raise InvalidArgument(
+                f"retention group_idle_expiry must be >= 0 seconds, got {self.group_idle_expiry!r}",
+                field="group_idle_expiry",
+            )
         if not isinstance(self.max_messages, int) or self.max_messages < 0:
             raise InvalidArgument(
                 f"retention max_messages must be an integer >= 0, got {self.max_messages!r}",

@@ -52,6 +52,7 @@ class _Group:
     cursor: int = 0  # messages[:cursor] have been delivered at least once
     unacked: dict[int, _Lease] = field(default_factory=dict)  # seq -> lease
     dead: dict[int, DeadLetter] = field(default_factory=dict)  # seq -> dead letter
+    touched: float = field(default_factory=time.monotonic)  # last fetch (group expiry)
 
 
 @dataclass(slots=True)
@@ -167,6 +168,13 @@ class MemoryQueue(Queue):
         while True:
             state = self._state()
             grp = state.group(group)
+            grp.touched = time.monotonic()
+            expiry = self.retention.group_idle_expiry
+            if expiry:
+                for name in [
+                    n for n, g in state.groups.items() if grp.touched - g.touched > expiry
+                ]:
+                    del state.groups[name]
             got = self._claim(state, grp, consumer, max_messages)
             now = time.monotonic()
             if got or now >= deadline:

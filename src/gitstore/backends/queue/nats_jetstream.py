@@ -6,6 +6,8 @@
 * With a ``Retention``, the stream carries ``max_msgs`` / ``max_age`` (discard old): the
   server trims exactly. Opening a stream that exists with other limits updates them (an
   open without ``Retention`` leaves the stream's limits as they are).
+* ``group_idle_expiry`` is the consumers' ``inactive_threshold``: the server deletes a
+  durable consumer no pull request reached for that long (set when the group is created).
 * Each group is a durable pull consumer (``durable_name = group``) with explicit acks,
   ``ack_wait`` from the queue, unlimited redeliveries. The server hands each message to one
   pull request at a time and redelivers it when ``ack_wait`` passes without an ack.
@@ -252,6 +254,7 @@ class NatsJetStreamQueue(Queue):
                 deliver_policy=DeliverPolicy.ALL,
                 max_deliver=-1,
                 filter_subject=self.subject,
+                inactive_threshold=self.retention.group_idle_expiry or None,
             )
             await self._js.add_consumer(self.stream, config)
         self._groups.add(group)
@@ -289,6 +292,10 @@ class NatsJetStreamQueue(Queue):
             try:
                 msg = await sub.next_msg(timeout=max(0.001, deadline - time.monotonic()))
             except nats.errors.TimeoutError:
+                if expires is None and not msgs:
+                    # a consumer always answers a no-wait pull (404 at least): silence means
+                    # it is gone (deleted, e.g. by its inactive_threshold); recreate it next time
+                    self._groups.discard(group)
                 break
             status = (msg.headers or {}).get("Status")
             if not status:
@@ -330,6 +337,7 @@ class NatsJetStreamQueue(Queue):
     ) -> list[Message]:
         lock = self._sub_locks.setdefault((group, consumer), asyncio.Lock())
         async with self._errors(), lock:
+            await self._ensure_group(group)
             sub = await self._inbox(group, consumer)
             msgs = await self._pull(sub, group, max_messages, None)
             if not msgs and timeout > 0:

@@ -31,6 +31,14 @@ By default entries are never trimmed (a later group starts at the beginning). Wi
 A trimmed entry still pending in a group is skipped by ``XAUTOCLAIM``
 (Redis >= 7 drops it from the pending list then). ``drop`` deletes the key and the dead-letter
 keys.
+
+``group_idle_expiry``: each fetch records its group's last fetch time in the hash
+``gitstore:queue:<stream>:seen`` (at most every tenth of the expiry per instance and group),
+and at most as often a fetch sweeps: a group whose time is older than the expiry is destroyed
+(``XGROUP DESTROY``, its dead-letter key and its hash field). A group missing from the hash
+(made before expiry was on) gets the current time, so it has a full period to show up.
+(``XINFO CONSUMERS`` idle times are no help: before Redis 7.2 an empty read does not reset
+them, so a live consumer of a quiet stream would look idle.)
 """
 
 from __future__ import annotations
@@ -102,6 +110,9 @@ class RedisStreamsQueue(Queue):
         self._groups: set[str] = set()
         self._closed = False
         self._idle_ms = max(1, int(ack_wait * 1000))
+        self._swept_at = time.monotonic()
+        self._touched: dict[str, float] = {}  # group -> monotonic time of our last record
+        self.seen_key = f"{self.key}:seen"
         self._slice = min(1.0, max(0.05, ack_wait / 4))
 
     @classmethod
@@ -220,6 +231,7 @@ class RedisStreamsQueue(Queue):
     ) -> list[Message]:
         deadline = time.monotonic() + timeout
         async with self._errors():
+            await self._sweep(group)
             while True:
                 try:
                     await self._ensure_group(group)
@@ -235,6 +247,36 @@ class RedisStreamsQueue(Queue):
                     continue
                 if got or time.monotonic() >= deadline:
                     return got
+
+    async def _sweep(self, group: str) -> None:
+        """Record ``group``'s fetch and destroy groups idle past the expiry (module doc)."""
+        expiry = self.retention.group_idle_expiry
+        if not expiry:
+            return
+        now = time.monotonic()
+        if now - self._touched.get(group, -expiry) >= expiry / 10:
+            self._touched[group] = now
+            await self._client.hset(self.seen_key, group, str(int(time.time() * 1000)))
+        if now - self._swept_at < expiry / 10:
+            return
+        self._swept_at = now
+        try:
+            groups = await self._client.xinfo_groups(self.key)
+        except rexc.ResponseError:  # no stream yet
+            return
+        seen: dict[Any, Any] = await self._client.hgetall(self.seen_key)
+        now_ms = int(time.time() * 1000)
+        for info in groups:
+            name = _text(info["name"])
+            last = seen.get(name.encode())
+            if last is None:
+                await self._client.hsetnx(self.seen_key, name, str(now_ms))
+            elif now_ms - int(last) > expiry * 1000:
+                await self._client.xgroup_destroy(self.key, name)
+                await self._client.delete(f"{self.key}:dead:{name}")
+                await self._client.hdel(self.seen_key, name)
+                self._groups.discard(name)
+                self._touched.pop(name, None)
 
     async def ack(self, group: str, message_id: str) -> None:
         check_name("group", group)
@@ -347,7 +389,7 @@ class RedisStreamsQueue(Queue):
     async def drop(self) -> None:
         async with self._errors():
             dead = [k async for k in self._client.scan_iter(match=f"{self.key}:dead:*")]
-            await self._client.delete(self.key, *dead)
+            await self._client.delete(self.key, self.seen_key, *dead)
         self._groups.clear()
 
     async def close(self) -> None:

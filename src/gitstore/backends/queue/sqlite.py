@@ -29,6 +29,9 @@ starts at the beginning). A queue opened with a ``Retention`` trims its stream a
 last trim, for ``max_age``) and on a fetch when that second has passed: one transaction
 deletes the messages past the newest ``max_messages`` and those older than ``max_age``, and
 the leases of deleted messages (a lease whose message is gone is dropped by ``fetch``, too).
+With ``group_idle_expiry``, a fetch records its group's ``touched_at`` (at most every tenth of
+the expiry per instance and group) and, in the same transaction, deletes the stream's groups
+(with their leases and dead letters) not touched for ``group_idle_expiry`` seconds.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ CREATE TABLE IF NOT EXISTS queue_groups (
     stream TEXT NOT NULL,
     grp TEXT NOT NULL,
     cursor INTEGER NOT NULL,
+    touched_at REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (stream, grp)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue_leases (
@@ -99,7 +103,24 @@ CREATE TABLE IF NOT EXISTS queue_dead (
 ) WITHOUT ROWID;
 """
 
+_NEW_GROUP = (
+    "INSERT OR IGNORE INTO queue_groups (stream, grp, cursor, touched_at) VALUES (:s, :g, 0, :now)"
+)
 _CURSOR = "COALESCE((SELECT cursor FROM queue_groups WHERE stream = :s AND grp = :g), 0)"
+
+
+def _add_touched_at(conn: sqlite3.Connection) -> None:
+    """Files made before group expiry lack ``queue_groups.touched_at``: add it, with every
+    existing group counted as seen now (so none expires at once)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(queue_groups)")}
+    if "touched_at" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE queue_groups ADD COLUMN touched_at REAL NOT NULL DEFAULT 0")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process added it meanwhile
+            raise
+    conn.execute("UPDATE queue_groups SET touched_at = ? WHERE touched_at = 0", (time.time(),))
 
 
 class SqliteQueue(Queue):
@@ -117,6 +138,7 @@ class SqliteQueue(Queue):
         self._trim_every = max(1, retention.max_messages // 10) if retention.max_messages else 0
         self._since_trim = 0
         self._trimmed_at = time.monotonic()
+        self._touched: dict[str, float] = {}  # group -> monotonic time of our last touch
         self.path = path
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()
@@ -144,6 +166,7 @@ class SqliteQueue(Queue):
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=FULL")
                     conn.executescript(_SCHEMA)
+                    _add_touched_at(conn)
                 except BaseException:
                     conn.close()
                     raise
@@ -198,6 +221,40 @@ class SqliteQueue(Queue):
             self._trimmed_at = time.monotonic()
         return due
 
+    def _sweep_due(self, group: str) -> bool:
+        """Whether this fetch records the group's activity (and sweeps idle groups)."""
+        expiry = self.retention.group_idle_expiry
+        if not expiry:
+            return False
+        now = time.monotonic()
+        if now - self._touched.get(group, -expiry) < expiry / 10:
+            return False
+        self._touched[group] = now
+        return True
+
+    def _touch_and_sweep(self, conn: sqlite3.Connection, group: str) -> None:
+        now = time.time()
+        args = {"s": self.stream, "g": group, "now": now}
+        cutoff = now - self.retention.group_idle_expiry
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_NEW_GROUP, args)
+        conn.execute(
+            "UPDATE queue_groups SET touched_at = :now WHERE stream = :s AND grp = :g", args
+        )
+        stale = [
+            row[0]
+            for row in conn.execute(
+                "SELECT grp FROM queue_groups WHERE stream = ? AND touched_at < ?",
+                (self.stream, cutoff),
+            )
+        ]
+        for table in ("queue_leases", "queue_dead", "queue_groups"):
+            conn.executemany(
+                f"DELETE FROM {table} WHERE stream = ? AND grp = ?",
+                [(self.stream, grp) for grp in stale],
+            )
+        conn.execute("COMMIT")
+
     def _trim(self, conn: sqlite3.Connection) -> None:
         r = self.retention
         args = {"s": self.stream, "n": r.max_messages, "cutoff": 0.0, "cut": 0}
@@ -249,7 +306,7 @@ class SqliteQueue(Queue):
             "now": now,
             "until": now + self.ack_wait,
         }
-        conn.execute("INSERT OR IGNORE INTO queue_groups VALUES (:s, :g, 0)", args)
+        conn.execute(_NEW_GROUP, args)
         due = conn.execute(
             """SELECT seq FROM queue_leases WHERE stream = :s AND grp = :g AND lease_until <= :now
                ORDER BY seq LIMIT :n""",
@@ -305,9 +362,16 @@ class SqliteQueue(Queue):
         while True:
             self._changed.clear()
             trim = bool(self.retention.max_age) and self._trim_due()
-            got = await self._run(
-                lambda c, trim=trim: self._claim(c, group, consumer, max_messages, trim)
-            )
+            sweep = self._sweep_due(group)
+
+            def claim(
+                conn: sqlite3.Connection, trim: bool = trim, sweep: bool = sweep
+            ) -> list[Message]:
+                if sweep:
+                    self._touch_and_sweep(conn, group)
+                return self._claim(conn, group, consumer, max_messages, trim)
+
+            got = await self._run(claim)
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
@@ -423,10 +487,10 @@ class SqliteQueue(Queue):
 
     async def pending(self, group: str) -> int:
         check_name("group", group)
-        args = {"s": self.stream, "g": group}
+        args = {"s": self.stream, "g": group, "now": time.time()}
 
         def count(conn: sqlite3.Connection) -> int:
-            conn.execute("INSERT OR IGNORE INTO queue_groups VALUES (:s, :g, 0)", args)
+            conn.execute(_NEW_GROUP, args)
             row = conn.execute(
                 f"""SELECT
                     (SELECT count(*) FROM queue_messages WHERE stream = :s AND seq > {_CURSOR})
