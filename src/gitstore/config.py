@@ -139,6 +139,8 @@ class ResourcesSettings(BaseModel):
     stream_max_messages: int = Field(default=10_000, ge=0)
     stream_max_age: float = Field(default=3600.0, ge=0)
     stream_group_idle_expiry: float = Field(default=3600.0, ge=0)
+    # Seconds a granted status-write right is remembered per caller and repository (0 = off).
+    rights_cache_seconds: float = Field(default=1.0, ge=0)
 
 
 class ControllersSettings(BaseModel):

@@ -84,6 +84,7 @@ from .identity.limits import api_guard
 from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
+from .resources.access import StatusRights
 from .storeschema.schemas import StoreSchemas
 from .watch.cache import WatchCache
 from .watch.pokes import PokeConsumer
@@ -148,6 +149,7 @@ class ApiServices:
         self._announce = resources_queue
         self._owns_announce = resources_queue is None
         self._announcer = Announcer(None)
+        self.status_rights = StatusRights(settings.resources.rights_cache_seconds)
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
         self._down: DownConversions | None = None

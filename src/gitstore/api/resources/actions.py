@@ -149,7 +149,7 @@ async def update_status(
     expected = parse_resource_version(resource_version)
     if not isinstance(status, Mapping):
         raise InvalidArgument("status must be a JSON object", field="status")
-    await access.status_writable(services.store, principal, repository)
+    await access.status_writable(services.store, principal, repository, services.status_rights)
     check_status(kind, await status_schema(services, repository, kind), status)
     store = services.resources()
     resource, changed = await store.update_status(repository, kind, name, expected, dict(status))
@@ -178,7 +178,7 @@ async def update_metadata(
     patch = MetadataPatch(
         finalizers, _string_map(labels, "labels"), _string_map(annotations, "annotations")
     )
-    await access.status_writable(services.store, principal, repository)
+    await access.status_writable(services.store, principal, repository, services.status_rights)
     store = services.resources()
     resource, changed = await store.update_metadata(repository, kind, name, expected, patch)
     if changed:
