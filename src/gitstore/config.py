@@ -126,12 +126,21 @@ class ResourcesSettings(BaseModel):
     ``sqlite:///path`` (default: ``<data>/resources.sqlite3``), ``postgresql://...`` or
     ``memory://`` (tests only). ``retain``: the watch window, the last changes kept per
     repository for resuming watches (older resourceVersions answer EXPIRED: relist).
-    ``stream``: where every write is announced (``ResourceChangedEvent``).
+    ``stream``: where every write is announced (``ResourceChangedEvent``);
+    ``stream_max_messages`` / ``stream_max_age`` (seconds; 0 = no limit) bound it: pokes are
+    hints, worthless once every watch cache read past them (docs/watch.md);
+    ``stream_group_idle_expiry`` (seconds; 0 = never) deletes consumer groups nobody read for
+    that long (the ``watch-<host>-<pid>`` groups of ended API processes).
     """
 
     url: str = ""
     retain: int = Field(default=10_000, ge=1)
     stream: str = "resources"
+    stream_max_messages: int = Field(default=10_000, ge=0)
+    stream_max_age: float = Field(default=3600.0, ge=0)
+    stream_group_idle_expiry: float = Field(default=3600.0, ge=0)
+    # Seconds a granted status-write right is remembered per caller and repository (0 = off).
+    rights_cache_seconds: float = Field(default=1.0, ge=0)
 
 
 class ControllersSettings(BaseModel):

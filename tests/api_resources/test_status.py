@@ -107,10 +107,10 @@ def test_list_get_and_selector(stack: Stack, owner: Person, repo: str) -> None:
 
 
 def test_status_cas_conditions_and_poke(stack: Stack, owner: Person, repo: str) -> None:
-    async def drain() -> list[int]:
+    async def drain(wait: float = 0.2) -> list[int]:
         q = await open_queue(stack.settings.queue_url(), stream="resources")
         try:
-            got = await q.fetch("test-pokes", "t", max_messages=100, timeout=0.2)
+            got = await q.fetch("test-pokes", "t", max_messages=100, timeout=wait)
             for m in got:
                 await q.ack("test-pokes", m.id)
             return [
@@ -129,7 +129,7 @@ def test_status_cas_conditions_and_poke(stack: Stack, owner: Person, repo: str) 
     assert resource["resourceVersion"] == "3" and resource["generation"] == 1
     condition = resource["status"]["conditions"][0]
     assert condition["status"] == "False" and condition["lastTransitionTime"].endswith("Z")
-    assert asyncio.run(drain()) == [3]
+    assert asyncio.run(drain(wait=10.0)) == [3]  # published in the background, soon
 
     stale = error_of(write(stack, owner.token, repo, "1", {"observedGeneration": 9}))
     assert stale["code"] == "CONFLICT" and stale["field"] == "resourceVersion"

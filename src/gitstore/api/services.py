@@ -52,9 +52,14 @@ from typing import Any
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.metadata.base import MetadataStore
 from gitstore.backends.metadata.factory import open_metadata_store
-from gitstore.backends.queue.base import Queue
+from gitstore.backends.queue.base import Queue, Retention
 from gitstore.backends.queue.factory import open_queue
-from gitstore.backends.resources import ResourceStore, open_resource_store
+from gitstore.backends.resources import (
+    Announcer,
+    ResourceStore,
+    open_resource_store,
+    poke_retention,
+)
 from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.backends.wasm.runner import WasmHookRunner
 from gitstore.config import Settings
@@ -79,6 +84,7 @@ from .identity.limits import api_guard
 from .identity.passwords import Passwords
 from .identity.signing_key import load_signing_key
 from .metrics import ApiMetrics
+from .resources.access import StatusRights
 from .storeschema.schemas import StoreSchemas
 from .watch.cache import WatchCache
 from .watch.pokes import PokeConsumer
@@ -142,6 +148,8 @@ class ApiServices:
         self._owns_resources = resource_store is None
         self._announce = resources_queue
         self._owns_announce = resources_queue is None
+        self._announcer = Announcer(None)
+        self.status_rights = StatusRights(settings.resources.rights_cache_seconds)
         self._hook_runner: WasmHookRunner | None = None
         self._hook_pool: AsyncHookRunner | None = None
         self._down: DownConversions | None = None
@@ -207,10 +215,20 @@ class ApiServices:
         await self._resources.migrate()
         if self._announce is None:
             self._announce = await open_queue(
-                s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
+                s.queue_url(),
+                stream=s.resources.stream,
+                ack_wait=s.queue.ack_wait,
+                retention=self._poke_retention(),
             )
+        self._announcer = Announcer(self._announce)
+        self._announcer.start()
+
+    def _poke_retention(self) -> Retention:
+        r = self.settings.resources
+        return poke_retention(r.stream_max_messages, r.stream_max_age, r.stream_group_idle_expiry)
 
     async def _stop_resources(self) -> None:
+        await self._announcer.close()
         if self._owns_announce and self._announce is not None:
             await self._announce.close()
             self._announce = None
@@ -251,6 +269,7 @@ class ApiServices:
                 self.settings.queue_url(),
                 stream=self.settings.resources.stream,
                 ack_wait=self.settings.queue.ack_wait,
+                retention=self._poke_retention(),
             )
         self._pokes = PokeConsumer(
             self._resource_queue, self._watch, watch.group, self.metrics.watch_pokes.inc
@@ -358,6 +377,10 @@ class ApiServices:
     def resource_announcements(self) -> Queue | None:
         """The queue bound to the ``resources`` stream (``ResourceChangedEvent`` pokes)."""
         return self._announce
+
+    def announcer(self) -> Announcer:
+        """Publishes pokes in the background, coalesced per repository (never blocks)."""
+        return self._announcer
 
     def events(self) -> Queue:
         """The producer side of the main event stream (``PublishEvent``s)."""

@@ -34,7 +34,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from gitstore.backends.kv import KvStore, open_kv_store
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
-from gitstore.backends.resources import ResourceStore, open_resource_store
+from gitstore.backends.resources import ResourceStore, open_resource_store, poke_retention
 from gitstore.config import Settings
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.errors import GitStoreError, Unavailable
@@ -125,7 +125,14 @@ class WorkerService:
                 await self.resources.migrate()
             if self.announce_to is None:
                 self.announce_to = await open_queue(
-                    s.queue_url(), stream=s.resources.stream, ack_wait=s.queue.ack_wait
+                    s.queue_url(),
+                    stream=s.resources.stream,
+                    ack_wait=s.queue.ack_wait,
+                    retention=poke_retention(
+                        s.resources.stream_max_messages,
+                        s.resources.stream_max_age,
+                        s.resources.stream_group_idle_expiry,
+                    ),
                 )
                 self._owned.append(self.announce_to)
             if self.git is None:

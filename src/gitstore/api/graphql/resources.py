@@ -1,8 +1,9 @@
 """The resources schema module (global ``/graphql``): list, get and the status subresource.
 
 * ``resource(repository, kind, name): ResourceObject`` and
-  ``resources(repository, kind, labelSelector): ResourceObjectList!`` — the list's
-  ``resourceVersion`` is where a watch starts so that list + watch misses nothing;
+  ``resources(repository, kind, labelSelector, first, after): ResourceObjectList!`` — the
+  list's ``resourceVersion`` is where a watch starts so that list + watch misses nothing
+  (paginated lists: the first page's, carried by the cursor; ``domain.resources.paging``);
   ``ResourceObject.object`` is the whole object exactly as watch events carry it.
 * ``updateResourceStatus(input: {repository, kind, name, resourceVersion, status})`` and, per
   built-in kind, ``update<Kind>Status(input: {repository, name, resourceVersion, status})``:
@@ -30,6 +31,7 @@ from graphql import (
 
 from gitstore.domain.content.kinds import KindRegistry
 from gitstore.domain.resources.model import Resource
+from gitstore.domain.resources.paging import MAX_PAGE, ResourcePage
 
 from ..context import context_of
 from ..resources import actions
@@ -58,13 +60,19 @@ class ResourcesModule:
                 {
                     "items": GraphQLField(
                         GraphQLNonNull(GraphQLList(GraphQLNonNull(obj))),
-                        resolve=lambda r, _i: r[0],
+                        resolve=lambda r, _i: r.items,
                     ),
                     "resourceVersion": GraphQLField(
                         GraphQLNonNull(GraphQLString),
-                        resolve=lambda r, _i: str(r[1]),
-                        description="The repository's resourceVersion the list was read at:"
-                        " watch from here to miss nothing.",
+                        resolve=lambda r, _i: str(r.resource_version),
+                        description="The repository's resourceVersion the list was read at"
+                        " (for every page, the first page's): watch from here after the last"
+                        " page to miss nothing.",
+                    ),
+                    "pageInfo": GraphQLField(
+                        GraphQLNonNull(builder.page_info),
+                        resolve=lambda r, _i: r,
+                        description="hasNextPage / endCursor: pass endCursor as after.",
                     ),
                 },
                 description="Resources read consistently, with the version to watch from.",
@@ -95,10 +103,18 @@ class ResourcesModule:
                     "labelSelector": GraphQLArgument(
                         GraphQLString, description="Equality-based: a=b,c!=d,e,!f"
                     ),
+                    "first": GraphQLArgument(
+                        GraphQLInt,
+                        description=f"Page size (1..{MAX_PAGE}); omit with after for the"
+                        " whole list in one snapshot.",
+                    ),
+                    "after": GraphQLArgument(
+                        GraphQLString, description="pageInfo.endCursor of the previous page."
+                    ),
                 },
                 resolve=_resources,
                 description="Resources ordered by kind and name, and the resourceVersion to"
-                " watch from.",
+                " watch from (paginated: every page answers the first page's; docs/resources.md).",
             ),
         )
         common = {
@@ -204,9 +220,13 @@ async def _resources(
     repository: str,
     kind: str | None = None,
     labelSelector: str | None = None,  # the GraphQL argument's name
-) -> tuple[list[Resource], int]:
+    first: int | None = None,
+    after: str | None = None,
+) -> ResourcePage:
     ctx = context_of(info)
-    return await actions.list_resources(ctx.services, ctx.actor(), repository, kind, labelSelector)
+    return await actions.list_page(
+        ctx.services, ctx.actor(), repository, kind, labelSelector, first, after
+    )
 
 
 async def _update_status(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,18 @@ Verification accepts exactly the configured algorithm. The header is inspected f
 refusal says why: ``alg: none``, another algorithm (``HS512``, ``RS256``...), a bad signature,
 an expired or not-yet-valid token, a missing or mistyped claim. Every refusal is an
 ``Unauthenticated`` error whose message names the reason (the HTTP layer answers 401).
+
+Verified tokens are remembered (``VERIFIED_CACHE`` most recent, per codec): a token string
+that verified once verifies the same way until it expires (signature and claims cannot
+change), so a repeat use costs a dict lookup and the expiry check instead of a decode and an
+HMAC (~0.6 ms). Everything that can change - the user exists, is not disabled, the session
+epoch, the admin flag - is still checked per request by the authenticator.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +29,7 @@ import jwt
 from gitstore.domain.errors import Unauthenticated
 
 REQUIRED_CLAIMS = ("sub", "isAdmin", "iat", "exp", "jti")
+VERIFIED_CACHE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,7 @@ class JwtCodec:
         self._key = key
         self.algorithm = algorithm
         self.ttl = ttl
+        self._verified: OrderedDict[str, TokenClaims] = OrderedDict()
 
     def issue(
         self, user_id: str, *, is_admin: bool, epoch: int = 0, now: datetime | None = None
@@ -65,6 +74,20 @@ class JwtCodec:
         return IssuedToken(token, expires, jti)
 
     def verify(self, token: str) -> TokenClaims:
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at <= datetime.now(UTC):
+                self._verified.pop(token, None)
+                raise Unauthenticated("token has expired; log in again")
+            self._verified.move_to_end(token)
+            return known
+        claims = self._verify(token)
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_CACHE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> TokenClaims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.DecodeError:

@@ -3,7 +3,8 @@
 A status write: the caller's right (``access``), the kind's ``statusSchema`` (the hub
 version's, from the registry of the commit the store applied last; built-in kinds need no
 Git read), the store's compare-and-set (``Conflict`` when stale, nothing changed) and, when
-something changed, the ``ResourceChangedEvent`` poke.
+something changed, the ``ResourceChangedEvent`` poke - handed to the background
+``Announcer`` (coalesced per repository), so the answer never waits on the queue.
 """
 
 from __future__ import annotations
@@ -11,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitstore.backends.resources import announce
 from gitstore.domain.content.kinds import KindDefinition, KindRegistry
 from gitstore.domain.errors import InvalidArgument
-from gitstore.domain.resources.model import Resource
+from gitstore.domain.resources.model import Resource, kind_key
+from gitstore.domain.resources.paging import (
+    DEFAULT_PAGE,
+    ListCursor,
+    ResourcePage,
+    check_first,
+    decode_cursor,
+    encode_cursor,
+    query_of,
+)
 from gitstore.domain.resources.rules import MetadataPatch
 from gitstore.domain.resources.selector import parse_selector
 from gitstore.domain.resources.status_schema import check_status
@@ -90,6 +99,42 @@ async def list_resources(
     return await services.resources().select(repository, kind, selector)
 
 
+async def list_page(
+    services: ApiServices,
+    principal: Principal | None,
+    repository: str,
+    kind: str | None,
+    label_selector: str | None,
+    first: object | None,
+    after: str | None,
+) -> ResourcePage:
+    """The resources list, whole (no ``first``/``after``: one snapshot) or one page of it
+    (``domain.resources.paging``): every page answers the first page's resourceVersion."""
+    repository = parse_repository(repository)
+    selector = parse_selector(label_selector)
+    await access.readable(services.store, principal, repository)
+    store = services.resources()
+    if first is None and after is None:
+        items, version = await store.select(repository, kind, selector)
+        return ResourcePage(items, version, None)
+    size = check_first(DEFAULT_PAGE if first is None else first)
+    query = query_of(repository, kind, label_selector)
+    cursor = decode_cursor(after, query) if after is not None else None
+    items, version, more = await store.select_page(
+        repository,
+        kind,
+        selector,
+        after=(cursor.kind_key, cursor.name) if cursor else None,
+        first=size,
+    )
+    listed_at = cursor.resource_version if cursor else version
+    end = None
+    if more and items:
+        last = items[-1]
+        end = encode_cursor(ListCursor(listed_at, kind_key(last.kind), last.name, query))
+    return ResourcePage(items, listed_at, end, has_previous_page=cursor is not None)
+
+
 async def update_status(
     services: ApiServices,
     principal: Principal | None,
@@ -104,12 +149,12 @@ async def update_status(
     expected = parse_resource_version(resource_version)
     if not isinstance(status, Mapping):
         raise InvalidArgument("status must be a JSON object", field="status")
-    await access.status_writable(services.store, principal, repository)
+    await access.status_writable(services.store, principal, repository, services.status_rights)
     check_status(kind, await status_schema(services, repository, kind), status)
     store = services.resources()
     resource, changed = await store.update_status(repository, kind, name, expected, dict(status))
     if changed:
-        await announce(services.resource_announcements(), repository, resource.resource_version)
+        services.announcer().announce(repository, resource.resource_version)
     return resource
 
 
@@ -133,9 +178,9 @@ async def update_metadata(
     patch = MetadataPatch(
         finalizers, _string_map(labels, "labels"), _string_map(annotations, "annotations")
     )
-    await access.status_writable(services.store, principal, repository)
+    await access.status_writable(services.store, principal, repository, services.status_rights)
     store = services.resources()
     resource, changed = await store.update_metadata(repository, kind, name, expected, patch)
     if changed:
-        await announce(services.resource_announcements(), repository, resource.resource_version)
+        services.announcer().announce(repository, resource.resource_version)
     return resource

@@ -7,11 +7,12 @@ in a consumer group of its own (consumers inside one group would share the pokes
 beginning of the stream; old pokes cost a lookup each (repositories nobody watches here are
 ignored, watched ones are read from the store once).
 
-Cleanup: a default (per-pid) group is left behind when its process ends — nothing is lost,
-and it holds no messages, but backends keep its bookkeeping (a Redis consumer group, a
-JetStream durable consumer). Give each replica a stable name (e.g. the pod name) in
-``GITSTORE_WATCH__GROUP`` so a restart reuses its group, or remove stale ``watch-*`` groups
-(``XGROUP DESTROY resources <group>``, ``nats consumer rm resources <group>``); see docs/watch.md.
+Cleanup: a default (per-pid) group is left behind when its process ends. The stream is
+opened with ``group_idle_expiry`` (``GITSTORE_RESOURCES__STREAM_GROUP_IDLE_EXPIRY``, 1 h), so
+every backend deletes a group nobody fetched from for that long; this consumer fetches at
+least every second, so its own group stays. Should a stalled process lose its group, the next
+fetch creates it again at the start of the (bounded) stream: a few old pokes, read again,
+harmlessly. A stable name per replica (``GITSTORE_WATCH__GROUP``) still saves the churn.
 
 A poke that is not a ``ResourceChangedEvent`` is logged and acked (it can never become one).
 Queue outages are logged and retried with backoff; the cache's bookmark tick still reads the

@@ -22,12 +22,22 @@ Paging details (all implementations): ``first`` must be >= 0 (``InvalidArgument`
 ``end_cursor`` is None on an empty page. Identifiers and repository names are validated as DNS
 labels by the store too (``InvalidArgument``). A closed store raises ``Unavailable``;
 connection failures are ``Unavailable`` as well.
+
+**Rights epoch.** ``rights_epoch()`` is a process-wide counter that every implementation's
+``set_user_disabled``, ``update_namespace``, ``delete_namespace``, ``set_membership``,
+``remove_membership``, ``update_repository`` and ``delete_repository`` bump when they return
+(wrapped by ``MetadataStore.__init_subclass__``, so no backend can forget). Short-lived caches
+of rights in this process (``api.resources.access``) remember the epoch they were computed at
+and drop an entry once it moved on. Other processes learn nothing: their caches rely on their
+own time limit.
 """
 
 from __future__ import annotations
 
 import abc
 import enum
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -37,6 +47,40 @@ from gitstore.backends.metadata.base_git import GitMetadata
 from gitstore.backends.metadata.base_leases import LeaseMetadata
 
 T = TypeVar("T")
+
+#: Methods after which who may do what can have changed (see the module doc).
+RIGHTS_CHANGING = (
+    "set_user_disabled",
+    "update_namespace",
+    "delete_namespace",
+    "set_membership",
+    "remove_membership",
+    "update_repository",
+    "delete_repository",
+)
+_rights_epoch = 0
+
+
+def rights_epoch() -> int:
+    """The process-wide count of rights changes made through any metadata store."""
+    return _rights_epoch
+
+
+def _bump_rights() -> None:
+    global _rights_epoch
+    _rights_epoch += 1
+
+
+def _bumping(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        finally:  # also after a failure: it may have changed something before failing
+            _bump_rights()
+
+    wrapper.bumps_rights = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class Tier(enum.StrEnum):
@@ -195,6 +239,15 @@ class RepositoryPatch:
 
 
 class MetadataStore(LeaseMetadata, GitMetadata, ChangeRequestMetadata, abc.ABC):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in RIGHTS_CHANGING:
+            method = cls.__dict__.get(name)
+            if method is None or getattr(method, "__isabstractmethod__", False):
+                continue
+            if not getattr(method, "bumps_rights", False):
+                setattr(cls, name, _bumping(method))
+
     # ------------------------------------------------------------------ lifecycle
     @abc.abstractmethod
     async def migrate(self) -> int:

@@ -47,6 +47,27 @@ for the (N+1)-th time (its consumers crashed, hung or kept failing) is dead-lett
 store (oldest first), ``replay_dead_letter`` publishes the body again (a new message id, seen
 by every group: handlers deduplicate by the id in the body) and removes it from the store,
 ``drop_dead_letter`` removes it. Dead-letter ids are strings chosen by the backend.
+
+**Retention.** By default nothing is ever removed from a stream: a group created later starts
+at the beginning and sees it all. A stream whose messages are only hints (the ``resources``
+pokes: a lost one costs a watcher a bookmark tick) is opened with a ``Retention`` instead:
+``max_messages`` keeps about that many newest messages, ``max_age`` drops messages older than
+that many seconds (0 = no limit of that kind). Trimming removes a message for *every* group,
+whether it was delivered, leased or not yet read (a trimmed lease is never redelivered; its
+``ack`` is a no-op): retention trades at-least-once for a bounded stream. The newest
+``max_messages`` messages younger than ``max_age`` are always kept; backends may keep a few more
+(Redis trims whole radix-tree nodes, ``MAXLEN ~``; SQLite trims every
+``max_messages // 10`` publishes), never more than ``2 * max_messages + 100``.
+
+``group_idle_expiry`` (seconds, 0 = never) deletes a *group* nobody fetched from for that
+long: its position, leases and dead letters. A later fetch in that group creates it again at
+the start of the (bounded) stream. For streams read by one group per process (the watch
+caches' ``watch-<host>-<pid>`` groups), so the groups of ended processes go away; a live
+consumer fetching at least every ``group_idle_expiry / 2`` keeps its group. JetStream
+deletes the consumer itself (``inactive_threshold``); the others sweep on fetch (SQLite
+records a group's last fetch at most every ``group_idle_expiry / 10``). Redis and
+NATS set the limits at open time (the last bounded open wins; an open without retention, e.g.
+by a tool, leaves a JetStream stream's limits alone); SQLite and memory trim as they go.
 """
 
 from __future__ import annotations
@@ -123,6 +144,39 @@ def check_ack_wait(ack_wait: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """How much of a stream is kept (see the module): 0 = no limit of that kind."""
+
+    max_messages: int = 0
+    max_age: float = 0.0  # seconds
+    group_idle_expiry: float = 0.0  # seconds
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.group_idle_expiry, int | float) or not self.group_idle_expiry >= 0:
+            raise InvalidArgument(
+                f"retention group_idle_expiry must be >= 0 seconds, got {self.group_idle_expiry!r}",
+                field="group_idle_expiry",
+            )
+        if not isinstance(self.max_messages, int) or self.max_messages < 0:
+            raise InvalidArgument(
+                f"retention max_messages must be an integer >= 0, got {self.max_messages!r}",
+                field="max_messages",
+            )
+        if not isinstance(self.max_age, int | float) or not self.max_age >= 0:
+            raise InvalidArgument(
+                f"retention max_age must be >= 0 seconds, got {self.max_age!r}", field="max_age"
+            )
+
+    @property
+    def bounded(self) -> bool:
+        return bool(self.max_messages or self.max_age)
+
+
+#: Keep everything (the default of every stream).
+KEEP_ALL = Retention()
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A delivered message. ``id`` is the backend's id, stable across redeliveries."""
 
@@ -166,6 +220,8 @@ class Queue(abc.ABC):
     ack_wait: float
     #: The largest body ``publish`` accepts, in bytes.
     max_payload: int = DEFAULT_MAX_PAYLOAD
+    #: What the stream keeps (set at open time; ``KEEP_ALL`` by default).
+    retention: Retention = KEEP_ALL
 
     async def publish(self, body: bytes, *, key: str = "") -> str:
         """Append a message durably; return its id.

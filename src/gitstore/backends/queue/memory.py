@@ -8,6 +8,10 @@ keeps what was not acked - as long as the process lives. Nothing is written to d
 process-wide broker called ``name`` (handy when a git service and a worker run in one
 process or one test).
 
+Retention (``base.Retention``) trims the front of the list on publish and fetch: ``base``
+counts the messages trimmed so far (the seq of ``messages[i]`` is ``base + i + 1``), and
+leases of trimmed messages are dropped.
+
 Leases use the monotonic clock. ``fetch`` sleeps on a future that ``publish``/``nack`` wake,
 or until the next lease expires, or until ``timeout``. Ids are decimal sequence numbers per
 stream, starting at 1. Single event loop, no threads: every method runs to completion
@@ -23,9 +27,11 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from gitstore.backends.queue.base import (
+    KEEP_ALL,
     DeadLetter,
     Message,
     Queue,
+    Retention,
     check_ack_wait,
     check_limit,
     check_name,
@@ -46,16 +52,34 @@ class _Group:
     cursor: int = 0  # messages[:cursor] have been delivered at least once
     unacked: dict[int, _Lease] = field(default_factory=dict)  # seq -> lease
     dead: dict[int, DeadLetter] = field(default_factory=dict)  # seq -> dead letter
+    touched: float = field(default_factory=time.monotonic)  # last fetch (group expiry)
 
 
 @dataclass(slots=True)
 class _Stream:
-    messages: list[tuple[bytes, str, float]] = field(default_factory=list)  # seq = index + 1
+    messages: list[tuple[bytes, str, float]] = field(default_factory=list)  # seq = base+index+1
+    base: int = 0  # messages trimmed from the front (retention)
     groups: dict[str, _Group] = field(default_factory=dict)
     waiters: list[asyncio.Future[None]] = field(default_factory=list)
 
     def group(self, name: str) -> _Group:
         return self.groups.setdefault(name, _Group())
+
+    def trim(self, retention: Retention) -> None:
+        drop = 0
+        if retention.max_messages and len(self.messages) > retention.max_messages:
+            drop = len(self.messages) - retention.max_messages
+        if retention.max_age:
+            cutoff = time.time() - retention.max_age
+            while drop < len(self.messages) and self.messages[drop][2] < cutoff:
+                drop += 1
+        if not drop:
+            return
+        del self.messages[:drop]
+        self.base += drop
+        for group in self.groups.values():
+            for seq in [s for s in group.unacked if s <= self.base]:
+                del group.unacked[seq]
 
     def wake(self) -> None:
         waiters, self.waiters = self.waiters, []
@@ -97,8 +121,10 @@ class MemoryQueue(Queue):
         *,
         ack_wait: float = 30.0,
         broker: MemoryBroker | None = None,
+        retention: Retention = KEEP_ALL,
     ) -> None:
         self.stream = check_name("stream", stream)
+        self.retention = retention
         self.ack_wait = check_ack_wait(ack_wait)
         self._broker = broker if broker is not None else MemoryBroker()
         self._closed = False
@@ -111,22 +137,26 @@ class MemoryQueue(Queue):
     async def _publish(self, body: bytes, *, key: str) -> str:
         state = self._state()
         state.messages.append((bytes(body), key, time.time()))
+        seq = state.base + len(state.messages)
+        state.trim(self.retention)
         state.wake()
-        return str(len(state.messages))
+        return str(seq)
 
     def _claim(self, state: _Stream, group: _Group, consumer: str, limit: int) -> list[Message]:
+        state.trim(self.retention)
+        group.cursor = max(group.cursor, state.base)
         now = time.monotonic()
         seqs = sorted(s for s, lease in group.unacked.items() if lease.deadline <= now)[:limit]
         for seq in seqs:
             lease = group.unacked[seq]
             group.unacked[seq] = _Lease(consumer, now + self.ack_wait, lease.delivery_count + 1)
-        while len(seqs) < limit and group.cursor < len(state.messages):
+        while len(seqs) < limit and group.cursor < state.base + len(state.messages):
             group.cursor += 1
             seqs.append(group.cursor)
             group.unacked[group.cursor] = _Lease(consumer, now + self.ack_wait, 1)
         out = []
         for seq in seqs:
-            body, key, published_at = state.messages[seq - 1]
+            body, key, published_at = state.messages[seq - state.base - 1]
             count = group.unacked[seq].delivery_count
             out.append(Message(str(seq), body, key, count, published_at))
         return out
@@ -138,6 +168,13 @@ class MemoryQueue(Queue):
         while True:
             state = self._state()
             grp = state.group(group)
+            grp.touched = time.monotonic()
+            expiry = self.retention.group_idle_expiry
+            if expiry:
+                for name in [
+                    n for n, g in state.groups.items() if grp.touched - g.touched > expiry
+                ]:
+                    del state.groups[name]
             got = self._claim(state, grp, consumer, max_messages)
             now = time.monotonic()
             if got or now >= deadline:
@@ -222,8 +259,10 @@ class MemoryQueue(Queue):
     async def pending(self, group: str) -> int:
         check_name("group", group)
         state = self._state()
+        state.trim(self.retention)
         grp = state.group(group)
-        return len(state.messages) - grp.cursor + len(grp.unacked)
+        grp.cursor = max(grp.cursor, state.base)
+        return state.base + len(state.messages) - grp.cursor + len(grp.unacked)
 
     async def drop(self) -> None:
         state = self._broker.streams.pop(self.stream, None)

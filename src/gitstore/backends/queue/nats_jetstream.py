@@ -3,6 +3,11 @@
 * The JetStream stream is named after the queue's stream and captures the subject
   ``gitstore.queue.<stream>``; file storage, limits retention (messages stay after acks,
   so every group - including one created later - sees the whole stream).
+* With a ``Retention``, the stream carries ``max_msgs`` / ``max_age`` (discard old): the
+  server trims exactly. Opening a stream that exists with other limits updates them (an
+  open without ``Retention`` leaves the stream's limits as they are).
+* ``group_idle_expiry`` is the consumers' ``inactive_threshold``: the server deletes a
+  durable consumer no pull request reached for that long (set when the group is created).
 * Each group is a durable pull consumer (``durable_name = group``) with explicit acks,
   ``ack_wait`` from the queue, unlimited redeliveries. The server hands each message to one
   pull request at a time and redelivers it when ``ack_wait`` passes without an ack.
@@ -69,9 +74,11 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from gitstore.backends.queue.base import (
+    KEEP_ALL,
     DeadLetter,
     Message,
     Queue,
+    Retention,
     check_ack_wait,
     check_limit,
     check_name,
@@ -130,9 +137,17 @@ def _check_id(message_id: str) -> int:
 
 
 class NatsJetStreamQueue(Queue):
-    def __init__(self, nc: Client, where: str, stream: str, ack_wait: float) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        where: str,
+        stream: str,
+        ack_wait: float,
+        retention: Retention = KEEP_ALL,
+    ) -> None:
         self.stream = stream
         self.ack_wait = ack_wait
+        self.retention = retention
         self.subject = f"gitstore.queue.{stream}"
         self._nc = nc
         self._js: JetStreamContext = nc.jetstream(timeout=REQUEST_TIMEOUT)
@@ -148,7 +163,12 @@ class NatsJetStreamQueue(Queue):
 
     @classmethod
     async def open(
-        cls, url: str, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+        cls,
+        url: str,
+        *,
+        stream: str = "gitstore-events",
+        ack_wait: float = 30.0,
+        retention: Retention = KEEP_ALL,
     ) -> NatsJetStreamQueue:
         check_name("stream", stream)
         check_ack_wait(ack_wait)
@@ -173,7 +193,7 @@ class NatsJetStreamQueue(Queue):
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             await nc.close()
             raise Unavailable(f"NATS at {where} is unavailable: {exc!r}") from exc
-        queue = cls(nc, where, stream, ack_wait)
+        queue = cls(nc, where, stream, ack_wait, retention)
         try:
             await queue._ensure_stream()
         except BaseException:
@@ -197,14 +217,28 @@ class NatsJetStreamQueue(Queue):
             raise Unavailable(f"NATS at {self._where} is unavailable: {exc!r}") from exc
 
     async def _ensure_stream(self) -> None:
+        max_msgs = self.retention.max_messages or -1
+        max_age = float(self.retention.max_age)
         async with self._errors():
             try:
-                await self._js.stream_info(self.stream)
+                info = await self._js.stream_info(self.stream)
             except nats.js.errors.NotFoundError:
                 config = StreamConfig(
-                    name=self.stream, subjects=[self.subject], storage=StorageType.FILE
+                    name=self.stream,
+                    subjects=[self.subject],
+                    storage=StorageType.FILE,
+                    max_msgs=max_msgs,
+                    max_age=max_age,
                 )
                 await self._js.add_stream(config)
+                return
+            have = info.config
+            if not self.retention.bounded:  # tools opening the stream leave its limits alone
+                return
+            if (have.max_msgs or -1) != max_msgs or float(have.max_age or 0) != max_age:
+                have.max_msgs = max_msgs
+                have.max_age = max_age
+                await self._js.update_stream(have)
 
     async def _ensure_group(self, group: str) -> None:
         if group in self._groups:
@@ -220,6 +254,7 @@ class NatsJetStreamQueue(Queue):
                 deliver_policy=DeliverPolicy.ALL,
                 max_deliver=-1,
                 filter_subject=self.subject,
+                inactive_threshold=self.retention.group_idle_expiry or None,
             )
             await self._js.add_consumer(self.stream, config)
         self._groups.add(group)
@@ -257,6 +292,10 @@ class NatsJetStreamQueue(Queue):
             try:
                 msg = await sub.next_msg(timeout=max(0.001, deadline - time.monotonic()))
             except nats.errors.TimeoutError:
+                if expires is None and not msgs:
+                    # a consumer always answers a no-wait pull (404 at least): silence means
+                    # it is gone (deleted, e.g. by its inactive_threshold); recreate it next time
+                    self._groups.discard(group)
                 break
             status = (msg.headers or {}).get("Status")
             if not status:
@@ -298,6 +337,7 @@ class NatsJetStreamQueue(Queue):
     ) -> list[Message]:
         lock = self._sub_locks.setdefault((group, consumer), asyncio.Lock())
         async with self._errors(), lock:
+            await self._ensure_group(group)
             sub = await self._inbox(group, consumer)
             msgs = await self._pull(sub, group, max_messages, None)
             if not msgs and timeout > 0:

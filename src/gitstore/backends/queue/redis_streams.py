@@ -24,8 +24,21 @@ Dead letters of a group are entries of a second stream, ``gitstore:queue:<stream
 there and ``XACK`` in the group. ``replay_dead_letter`` reads the entry, then ``XADD``s the body
 to the stream and ``XDEL``s the entry in one ``MULTI``.
 
-Entries are never trimmed (a later group starts at the beginning); ``drop`` deletes the key
-and the dead-letter keys.
+By default entries are never trimmed (a later group starts at the beginning). With a
+``Retention``, ``publish`` trims in the same round trip: ``XADD ... MAXLEN ~ <max_messages>``
+(``~``: whole radix-tree nodes, so up to ~100 more entries stay) and, for ``max_age``,
+``XTRIM MINID <now - max_age>`` (exact: an approximate one would never trim a small stream).
+A trimmed entry still pending in a group is skipped by ``XAUTOCLAIM``
+(Redis >= 7 drops it from the pending list then). ``drop`` deletes the key and the dead-letter
+keys.
+
+``group_idle_expiry``: each fetch records its group's last fetch time in the hash
+``gitstore:queue:<stream>:seen`` (at most every tenth of the expiry per instance and group),
+and at most as often a fetch sweeps: a group whose time is older than the expiry is destroyed
+(``XGROUP DESTROY``, its dead-letter key and its hash field). A group missing from the hash
+(made before expiry was on) gets the current time, so it has a full period to show up.
+(``XINFO CONSUMERS`` idle times are no help: before Redis 7.2 an empty read does not reset
+them, so a live consumer of a quiet stream would look idle.)
 """
 
 from __future__ import annotations
@@ -41,9 +54,11 @@ import redis.asyncio as aioredis
 from redis import exceptions as rexc
 
 from gitstore.backends.queue.base import (
+    KEEP_ALL,
     DeadLetter,
     Message,
     Queue,
+    Retention,
     check_ack_wait,
     check_limit,
     check_name,
@@ -78,20 +93,36 @@ def _check_id(message_id: str) -> str:
 
 
 class RedisStreamsQueue(Queue):
-    def __init__(self, client: aioredis.Redis, where: str, stream: str, ack_wait: float) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        where: str,
+        stream: str,
+        ack_wait: float,
+        retention: Retention = KEEP_ALL,
+    ) -> None:
         self.stream = stream
         self.ack_wait = ack_wait
+        self.retention = retention
         self.key = f"gitstore:queue:{stream}"
         self._client = client
         self._where = where
         self._groups: set[str] = set()
         self._closed = False
         self._idle_ms = max(1, int(ack_wait * 1000))
+        self._swept_at = time.monotonic()
+        self._touched: dict[str, float] = {}  # group -> monotonic time of our last record
+        self.seen_key = f"{self.key}:seen"
         self._slice = min(1.0, max(0.05, ack_wait / 4))
 
     @classmethod
     async def open(
-        cls, url: str, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+        cls,
+        url: str,
+        *,
+        stream: str = "gitstore-events",
+        ack_wait: float = 30.0,
+        retention: Retention = KEEP_ALL,
     ) -> RedisStreamsQueue:
         check_name("stream", stream)
         check_ack_wait(ack_wait)
@@ -101,7 +132,7 @@ class RedisStreamsQueue(Queue):
             client = aioredis.Redis.from_url(url, socket_connect_timeout=5)
         except ValueError as exc:
             raise InvalidArgument(f"invalid Redis URL {where!r}: {exc}", field="url") from exc
-        queue = cls(client, where, stream, ack_wait)
+        queue = cls(client, where, stream, ack_wait, retention)
         try:
             async with queue._errors():
                 await client.ping()
@@ -140,8 +171,18 @@ class RedisStreamsQueue(Queue):
         self._groups.add(group)
 
     async def _publish(self, body: bytes, *, key: str) -> str:
+        fields: dict[Any, Any] = {"body": bytes(body), "key": key}
+        r = self.retention
         async with self._errors():
-            return _text(await self._client.xadd(self.key, {"body": bytes(body), "key": key}))
+            if not r.max_age:
+                maxlen = r.max_messages or None
+                return _text(await self._client.xadd(self.key, fields, maxlen=maxlen))
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(self.key, fields, maxlen=r.max_messages or None)
+                oldest = int((time.time() - r.max_age) * 1000)
+                pipe.xtrim(self.key, minid=f"{oldest}-0", approximate=False)
+                new_id, _ = await pipe.execute()
+            return _text(new_id)
 
     def _message(self, entry_id: Any, fields: dict[bytes, bytes], count: int) -> Message:
         mid = _text(entry_id)
@@ -190,6 +231,7 @@ class RedisStreamsQueue(Queue):
     ) -> list[Message]:
         deadline = time.monotonic() + timeout
         async with self._errors():
+            await self._sweep(group)
             while True:
                 try:
                     await self._ensure_group(group)
@@ -205,6 +247,36 @@ class RedisStreamsQueue(Queue):
                     continue
                 if got or time.monotonic() >= deadline:
                     return got
+
+    async def _sweep(self, group: str) -> None:
+        """Record ``group``'s fetch and destroy groups idle past the expiry (module doc)."""
+        expiry = self.retention.group_idle_expiry
+        if not expiry:
+            return
+        now = time.monotonic()
+        if now - self._touched.get(group, -expiry) >= expiry / 10:
+            self._touched[group] = now
+            await self._client.hset(self.seen_key, group, str(int(time.time() * 1000)))
+        if now - self._swept_at < expiry / 10:
+            return
+        self._swept_at = now
+        try:
+            groups = await self._client.xinfo_groups(self.key)
+        except rexc.ResponseError:  # no stream yet
+            return
+        seen: dict[Any, Any] = await self._client.hgetall(self.seen_key)
+        now_ms = int(time.time() * 1000)
+        for info in groups:
+            name = _text(info["name"])
+            last = seen.get(name.encode())
+            if last is None:
+                await self._client.hsetnx(self.seen_key, name, str(now_ms))
+            elif now_ms - int(last) > expiry * 1000:
+                await self._client.xgroup_destroy(self.key, name)
+                await self._client.delete(f"{self.key}:dead:{name}")
+                await self._client.hdel(self.seen_key, name)
+                self._groups.discard(name)
+                self._touched.pop(name, None)
 
     async def ack(self, group: str, message_id: str) -> None:
         check_name("group", group)
@@ -317,7 +389,7 @@ class RedisStreamsQueue(Queue):
     async def drop(self) -> None:
         async with self._errors():
             dead = [k async for k in self._client.scan_iter(match=f"{self.key}:dead:*")]
-            await self._client.delete(self.key, *dead)
+            await self._client.delete(self.key, self.seen_key, *dead)
         self._groups.clear()
 
     async def close(self) -> None:

@@ -23,8 +23,15 @@ The blocking ``sqlite3`` calls run in a worker thread (``asyncio.to_thread``) be
 ``threading.Lock`` (one connection per queue instance). ``fetch`` polls every
 ``POLL_SECONDS`` until ``timeout``, and wakes early when this instance publishes or nacks.
 
-Nothing is ever deleted except by ``drop``: the log is the history (a later group starts at
-the beginning). Event messages are small; prune by hand if the file grows too large.
+By default nothing is deleted except by ``drop``: the log is the history (a later group
+starts at the beginning). A queue opened with a ``Retention`` trims its stream after every
+``max(1, max_messages // 10)`` publishes of this instance (or its first publish 1 s after the
+last trim, for ``max_age``) and on a fetch when that second has passed: one transaction
+deletes the messages past the newest ``max_messages`` and those older than ``max_age``, and
+the leases of deleted messages (a lease whose message is gone is dropped by ``fetch``, too).
+With ``group_idle_expiry``, a fetch records its group's ``touched_at`` (at most every tenth of
+the expiry per instance and group) and, in the same transaction, deletes the stream's groups
+(with their leases and dead letters) not touched for ``group_idle_expiry`` seconds.
 """
 
 from __future__ import annotations
@@ -39,9 +46,11 @@ from pathlib import Path
 from typing import TypeVar
 
 from gitstore.backends.queue.base import (
+    KEEP_ALL,
     DeadLetter,
     Message,
     Queue,
+    Retention,
     check_ack_wait,
     check_limit,
     check_name,
@@ -67,6 +76,7 @@ CREATE TABLE IF NOT EXISTS queue_groups (
     stream TEXT NOT NULL,
     grp TEXT NOT NULL,
     cursor INTEGER NOT NULL,
+    touched_at REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (stream, grp)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue_leases (
@@ -93,13 +103,42 @@ CREATE TABLE IF NOT EXISTS queue_dead (
 ) WITHOUT ROWID;
 """
 
+_NEW_GROUP = (
+    "INSERT OR IGNORE INTO queue_groups (stream, grp, cursor, touched_at) VALUES (:s, :g, 0, :now)"
+)
 _CURSOR = "COALESCE((SELECT cursor FROM queue_groups WHERE stream = :s AND grp = :g), 0)"
 
 
+def _add_touched_at(conn: sqlite3.Connection) -> None:
+    """Files made before group expiry lack ``queue_groups.touched_at``: add it, with every
+    existing group counted as seen now (so none expires at once)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(queue_groups)")}
+    if "touched_at" in columns:
+        return
+    try:
+        conn.execute("ALTER TABLE queue_groups ADD COLUMN touched_at REAL NOT NULL DEFAULT 0")
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):  # another process added it meanwhile
+            raise
+    conn.execute("UPDATE queue_groups SET touched_at = ? WHERE touched_at = 0", (time.time(),))
+
+
 class SqliteQueue(Queue):
-    def __init__(self, conn: sqlite3.Connection, path: Path, stream: str, ack_wait: float) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        stream: str,
+        ack_wait: float,
+        retention: Retention = KEEP_ALL,
+    ) -> None:
         self.stream = stream
         self.ack_wait = ack_wait
+        self.retention = retention
+        self._trim_every = max(1, retention.max_messages // 10) if retention.max_messages else 0
+        self._since_trim = 0
+        self._trimmed_at = time.monotonic()
+        self._touched: dict[str, float] = {}  # group -> monotonic time of our last touch
         self.path = path
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()
@@ -107,7 +146,12 @@ class SqliteQueue(Queue):
 
     @classmethod
     async def open(
-        cls, path: Path, *, stream: str = "gitstore-events", ack_wait: float = 30.0
+        cls,
+        path: Path,
+        *,
+        stream: str = "gitstore-events",
+        ack_wait: float = 30.0,
+        retention: Retention = KEEP_ALL,
     ) -> SqliteQueue:
         check_name("stream", stream)
         check_ack_wait(ack_wait)
@@ -122,6 +166,7 @@ class SqliteQueue(Queue):
                     conn.execute("PRAGMA journal_mode=WAL")
                     conn.execute("PRAGMA synchronous=FULL")
                     conn.executescript(_SCHEMA)
+                    _add_touched_at(conn)
                 except BaseException:
                     conn.close()
                     raise
@@ -130,7 +175,7 @@ class SqliteQueue(Queue):
                 raise Unavailable(f"cannot open SQLite queue {str(path)!r}: {exc}") from exc
 
         conn = await asyncio.to_thread(connect)
-        return cls(conn, path, stream, ack_wait)
+        return cls(conn, path, stream, ack_wait, retention)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def call() -> T:
@@ -151,9 +196,89 @@ class SqliteQueue(Queue):
     async def _publish(self, body: bytes, *, key: str) -> str:
         sql = "INSERT INTO queue_messages (stream, key, body, published_at) VALUES (?, ?, ?, ?)"
         args = (self.stream, key, bytes(body), time.time())
-        cur = await self._run(lambda c: c.execute(sql, args))
+        self._since_trim += 1
+        trim = self._trim_due()
+
+        def insert(conn: sqlite3.Connection) -> int | None:
+            seq = conn.execute(sql, args).lastrowid
+            if trim:
+                self._trim(conn)
+            return seq
+
+        seq = await self._run(insert)
         self._changed.set()
-        return str(cur.lastrowid)
+        return str(seq)
+
+    def _trim_due(self) -> bool:
+        """Whether this call trims (and, if so, the counters start again)."""
+        if not self.retention.bounded:
+            return False
+        due = bool(self._trim_every and self._since_trim >= self._trim_every)
+        if self.retention.max_age and time.monotonic() - self._trimmed_at >= 1.0:
+            due = True
+        if due:
+            self._since_trim = 0
+            self._trimmed_at = time.monotonic()
+        return due
+
+    def _sweep_due(self, group: str) -> bool:
+        """Whether this fetch records the group's activity (and sweeps idle groups)."""
+        expiry = self.retention.group_idle_expiry
+        if not expiry:
+            return False
+        now = time.monotonic()
+        if now - self._touched.get(group, -expiry) < expiry / 10:
+            return False
+        self._touched[group] = now
+        return True
+
+    def _touch_and_sweep(self, conn: sqlite3.Connection, group: str) -> None:
+        now = time.time()
+        args = {"s": self.stream, "g": group, "now": now}
+        cutoff = now - self.retention.group_idle_expiry
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_NEW_GROUP, args)
+        conn.execute(
+            "UPDATE queue_groups SET touched_at = :now WHERE stream = :s AND grp = :g", args
+        )
+        stale = [
+            row[0]
+            for row in conn.execute(
+                "SELECT grp FROM queue_groups WHERE stream = ? AND touched_at < ?",
+                (self.stream, cutoff),
+            )
+        ]
+        for table in ("queue_leases", "queue_dead", "queue_groups"):
+            conn.executemany(
+                f"DELETE FROM {table} WHERE stream = ? AND grp = ?",
+                [(self.stream, grp) for grp in stale],
+            )
+        conn.execute("COMMIT")
+
+    def _trim(self, conn: sqlite3.Connection) -> None:
+        r = self.retention
+        args = {"s": self.stream, "n": r.max_messages, "cutoff": 0.0, "cut": 0}
+        if r.max_messages:
+            row = conn.execute(
+                "SELECT seq FROM queue_messages WHERE stream = :s "
+                "ORDER BY seq DESC LIMIT 1 OFFSET :n",
+                args,
+            ).fetchone()
+            args["cut"] = row[0] if row else 0
+        if r.max_age:
+            args["cutoff"] = time.time() - r.max_age
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "DELETE FROM queue_messages "
+            "WHERE stream = :s AND (seq <= :cut OR published_at < :cutoff)",
+            args,
+        )
+        conn.execute(
+            """DELETE FROM queue_leases WHERE stream = :s AND seq < COALESCE(
+                   (SELECT min(seq) FROM queue_messages WHERE stream = :s), 9223372036854775807)""",
+            args,
+        )
+        conn.execute("COMMIT")
 
     def _has_work(self, conn: sqlite3.Connection, group: str) -> bool:
         args = {"s": self.stream, "g": group, "now": time.time()}
@@ -166,8 +291,10 @@ class SqliteQueue(Queue):
         return bool(row[0])
 
     def _claim(
-        self, conn: sqlite3.Connection, group: str, consumer: str, limit: int
+        self, conn: sqlite3.Connection, group: str, consumer: str, limit: int, trim: bool
     ) -> list[Message]:
+        if trim:
+            self._trim(conn)
         if not self._has_work(conn, group):
             return []
         conn.execute("BEGIN IMMEDIATE")
@@ -179,7 +306,7 @@ class SqliteQueue(Queue):
             "now": now,
             "until": now + self.ack_wait,
         }
-        conn.execute("INSERT OR IGNORE INTO queue_groups VALUES (:s, :g, 0)", args)
+        conn.execute(_NEW_GROUP, args)
         due = conn.execute(
             """SELECT seq FROM queue_leases WHERE stream = :s AND grp = :g AND lease_until <= :now
                ORDER BY seq LIMIT :n""",
@@ -219,9 +346,14 @@ class SqliteQueue(Queue):
                 WHERE m.seq IN ({marks}) ORDER BY m.seq""",
             [group, *seqs],
         ).fetchall()
-        conn.execute("COMMIT")
         by_seq = {r[0]: Message(str(r[0]), r[1], r[2], r[3], r[4]) for r in rows}
-        return [by_seq[q] for q in seqs]
+        gone = [q for q in seqs if q not in by_seq]  # trimmed by another instance meanwhile
+        conn.executemany(
+            "DELETE FROM queue_leases WHERE stream = :s AND grp = :g AND seq = :q",
+            [{**args, "q": q} for q in gone],
+        )
+        conn.execute("COMMIT")
+        return [by_seq[q] for q in seqs if q in by_seq]
 
     async def _fetch(
         self, group: str, consumer: str, *, max_messages: int, timeout: float
@@ -229,7 +361,17 @@ class SqliteQueue(Queue):
         deadline = time.monotonic() + timeout
         while True:
             self._changed.clear()
-            got = await self._run(lambda c: self._claim(c, group, consumer, max_messages))
+            trim = bool(self.retention.max_age) and self._trim_due()
+            sweep = self._sweep_due(group)
+
+            def claim(
+                conn: sqlite3.Connection, trim: bool = trim, sweep: bool = sweep
+            ) -> list[Message]:
+                if sweep:
+                    self._touch_and_sweep(conn, group)
+                return self._claim(conn, group, consumer, max_messages, trim)
+
+            got = await self._run(claim)
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
@@ -345,10 +487,10 @@ class SqliteQueue(Queue):
 
     async def pending(self, group: str) -> int:
         check_name("group", group)
-        args = {"s": self.stream, "g": group}
+        args = {"s": self.stream, "g": group, "now": time.time()}
 
         def count(conn: sqlite3.Connection) -> int:
-            conn.execute("INSERT OR IGNORE INTO queue_groups VALUES (:s, :g, 0)", args)
+            conn.execute(_NEW_GROUP, args)
             row = conn.execute(
                 f"""SELECT
                     (SELECT count(*) FROM queue_messages WHERE stream = :s AND seq > {_CURSOR})

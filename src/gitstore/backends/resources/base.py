@@ -44,6 +44,7 @@ from gitstore.domain.resources.watch import Expired, ResourceChange, ResourceFee
 DEFAULT_RETAIN = 10_000
 ANY_BASE = "*"  # apply_commit: whatever commit was applied before
 MAX_LIMIT = 10_000
+PAGE_CHUNK = 500  # select_page reads the store in chunks of at least this many
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +107,16 @@ class ResourceStore(abc.ABC):
     async def _get(self, repository_id: str, key: Key) -> Resource | None: ...
 
     @abc.abstractmethod
-    async def _list(self, repository_id: str, kind: str | None) -> tuple[list[Resource], int]:
+    async def _list(
+        self,
+        repository_id: str,
+        kind: str | None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[Resource], int]:
         """Live resources (of a kind key, or all) ordered by (kind key, name), and the
-        repository's version, read in one snapshot."""
+        repository's version, read in one snapshot; only those after ``after`` (a
+        (kind key, name)) and at most ``limit`` of them when given."""
 
     @abc.abstractmethod
     async def _changes(
@@ -215,6 +223,34 @@ class ResourceStore(abc.ABC):
         if selector is not None and selector.requirements:
             found = [r for r in found if selector.matches(r.labels)]
         return found, version
+
+    async def select_page(
+        self,
+        repository_id: str,
+        kind: str | None,
+        selector: Selector | None,
+        *,
+        after: Key | None,
+        first: int,
+    ) -> tuple[list[Resource], int, bool]:
+        """Up to ``first`` live resources after ``after`` (matching ``selector``), the version
+        the first chunk was read at, and whether more follow (``domain.resources.paging``)."""
+        validate_repository(repository_id)
+        key = kind_key(kind) if kind else None
+        chunk = max(first + 1, PAGE_CHUNK)
+        out: list[Resource] = []
+        version: int | None = None
+        while True:
+            found, now = await self._list(repository_id, key, after, chunk)
+            version = now if version is None else version
+            for resource in found:
+                if selector is None or selector.matches(resource.labels):
+                    out.append(resource)
+                    if len(out) > first:
+                        return out[:first], version, True
+            if len(found) < chunk:
+                return out, version, False
+            after = (kind_key(found[-1].kind), found[-1].name)
 
     async def list_resources(
         self, repository_id: str, kind: str | None = None

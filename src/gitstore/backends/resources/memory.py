@@ -67,13 +67,23 @@ class MemoryResourceStore(ResourceStore):
         repo = self._repos.get(repository_id)
         return repo.resources.get(key) if repo else None
 
-    async def _list(self, repository_id: str, kind: str | None) -> tuple[list[Resource], int]:
+    async def _list(
+        self,
+        repository_id: str,
+        kind: str | None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[Resource], int]:
         self._check()
         repo = self._repos.get(repository_id)
         if repo is None:
             return [], 0
-        found = [r for k, r in sorted(repo.resources.items()) if kind is None or k[0] == kind]
-        return found, repo.state.version
+        found = [
+            r
+            for k, r in sorted(repo.resources.items())
+            if (kind is None or k[0] == kind) and (after is None or k > after)
+        ]
+        return found[:limit] if limit is not None else found, repo.state.version
 
     async def _changes(
         self, repository_id: str, after: int, limit: int

@@ -203,7 +203,13 @@ class PostgresResourceStore(ResourceStore):
             row = await cur.fetchone()
         return rows.resource(repository_id, row[0]) if row else None
 
-    async def _list(self, repository_id: str, kind: str | None) -> tuple[list[Resource], int]:
+    async def _list(
+        self,
+        repository_id: str,
+        kind: str | None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[Resource], int]:
         async with self._tx(snapshot=True) as conn:
             version = (await self._read_state(conn, repository_id)).version
             query = "SELECT body FROM resources WHERE repository_id = %s"
@@ -211,8 +217,16 @@ class PostgresResourceStore(ResourceStore):
             if kind is not None:
                 query += " AND kind_key = %s"
                 params += (kind,)
-            order = ' ORDER BY kind_key COLLATE "C", name COLLATE "C"'
-            cur = await conn.execute((query + order).encode(), params)
+            if after is not None:
+                query += (
+                    ' AND (kind_key COLLATE "C" > %s OR (kind_key = %s AND name COLLATE "C" > %s))'
+                )
+                params += (after[0], after[0], after[1])
+            query += ' ORDER BY kind_key COLLATE "C", name COLLATE "C"'
+            if limit is not None:
+                query += " LIMIT %s"
+                params += (limit,)
+            cur = await conn.execute(query.encode(), params)
             found = await cur.fetchall()
         return [rows.resource(repository_id, r[0]) for r in found], version
 

@@ -160,7 +160,13 @@ class SqliteResourceStore(ResourceStore):
 
         return await self._run(run)
 
-    async def _list(self, repository_id: str, kind: str | None) -> tuple[list[Resource], int]:
+    async def _list(
+        self,
+        repository_id: str,
+        kind: str | None,
+        after: Key | None = None,
+        limit: int | None = None,
+    ) -> tuple[list[Resource], int]:
         def run(conn: sqlite3.Connection) -> tuple[list[Resource], int]:
             version = self._read_state(conn, repository_id).version
             query = "SELECT body FROM resources WHERE repository_id = ?"
@@ -168,7 +174,14 @@ class SqliteResourceStore(ResourceStore):
             if kind is not None:
                 query += " AND kind_key = ?"
                 params += (kind,)
-            found = conn.execute(query + " ORDER BY kind_key, name", params).fetchall()
+            if after is not None:
+                query += " AND (kind_key > ? OR (kind_key = ? AND name > ?))"
+                params += (after[0], after[0], after[1])
+            query += " ORDER BY kind_key, name"
+            if limit is not None:
+                query += " LIMIT ?"
+                params += (limit,)
+            found = conn.execute(query, params).fetchall()
             return [rows.resource(repository_id, r[0]) for r in found], version
 
         return await self._run(run)
