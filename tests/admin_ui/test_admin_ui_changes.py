@@ -181,6 +181,14 @@ def test_custom_kind_history_and_revert(stack: Stack, worker: WorkerService, pag
     expect(page.get_by_label("Title")).to_have_value("Acme")
     expect(page.get_by_role("region", name="History").locator("li.entry")).to_have_count(3)
     assert b"Acme Corp" not in stack.git_show(repo, file_of(stack, repo, "acme.yaml"))
+    # a custom kind's list is paged from the store endpoint's connection (acmeExample.brands)
+    page.goto(f"{stack.api.base_url}/admin/#/repo/{repo}?kind=Brand")
+    expect(page.get_by_role("navigation", name="Pages of Brand resources")).to_contain_text(
+        f"1{DASH}1 of 1"
+    )
+    row = page.get_by_role("table", name="Resources").locator("tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("Acme")
 
 
 def test_delete_with_confirmation(stack: Stack, worker: WorkerService, page: Page) -> None:
@@ -228,6 +236,7 @@ def test_paging_a_kind_and_change_requests(stack: Stack, worker: WorkerService, 
     rows = page.get_by_role("table", name="Resources").locator("tbody tr")
     expect(rows).to_have_count(20)
     expect(page.get_by_role("link", name="shirt-00")).to_be_visible()
+    expect(rows.first).to_contain_text("Shirt-00")  # the title, from the connection
     shot(page, "26-resources-paged")
     pages.get_by_role("link", name="Next page").click()
     expect(pages).to_contain_text(f"21{DASH}23 of 23")

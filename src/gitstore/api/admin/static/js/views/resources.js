@@ -3,7 +3,7 @@
 // endpoint's connection (`catalog { products(first, after) }`, `acmeExample { brands(...) }`).
 import { gql, storeEndpoint } from "../api.js";
 import { h, table, uid, notice } from "../dom.js";
-import { repositoryKinds, titleOf } from "../kinds.js";
+import { repositoryKinds, titleOf, hubVersion } from "../kinds.js";
 import { PAGE_SIZE, pageState, pager } from "../paging.js";
 
 const CATALOG_KINDS = new Set(["Product", "Category", "Collection"]);
@@ -19,9 +19,13 @@ async function kindPage(repo, kind, after) {
   if (!kind || kind.kind === "KindDefinition") return null;
   const holder = CATALOG_KINDS.has(kind.kind) && kind.builtin ? "catalog" : kind.builtin ? null : groupField(kind.group);
   if (!holder || !/^[A-Za-z_][0-9A-Za-z_]*$/.test(kind.plural)) return null;
+  // the title too when the kind's schema has one (typed from the hub schema as `title`)
+  const titled = hubVersion(kind)?.schema?.properties?.title?.type === "string";
   const query = `query($first: Int, $after: String) {
     holder: ${holder}(channel: DRAFT) {
-      page: ${kind.plural}(first: $first, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { name } }
+      page: ${kind.plural}(first: $first, after: $after) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { name${titled ? " title" : ""} }
+      }
     }
   }`;
   const data = await gql(query, { first: PAGE_SIZE, after }, storeEndpoint(repo));
@@ -49,7 +53,7 @@ export async function resourcesView(ctx) {
   }
   const data = await gql(LIST, { repository: ctx.repo, kind: selected || null, all: !page });
   const repo = data.repository;
-  const items = page ? page.nodes.map((node) => ({ kind: selected, name: node.name, spec: {}, labels: {}, generation: "" })) : data.resources.items;
+  const items = page ? page.nodes.map((node) => ({ kind: selected, name: node.name, spec: { title: node.title }, labels: {}, generation: "" })) : data.resources.items;
   const kindId = uid("kind");
   const searchId = uid("search");
   const kindSelect = h(
@@ -72,7 +76,7 @@ export async function resourcesView(ctx) {
       return words.every((w) => text.includes(w));
     });
     count.textContent = page ? `${shown.length} of ${items.length} resources on this page` : `${shown.length} of ${items.length} resources`;
-    const headers = page ? ["Name", "Kind"] : ["Name", "Kind", "Title", "Generation"];
+    const headers = page ? ["Name", "Kind", "Title"] : ["Name", "Kind", "Title", "Generation"];
     results.replaceChildren(
       table(
         "Resources",
