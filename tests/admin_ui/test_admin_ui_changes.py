@@ -21,9 +21,9 @@ except ImportError:  # an environment without the dev extra: fail on CI, else sk
 
 from gitstore.worker.service import WorkerService
 from tests.api.server import unique_name
-from tests.api_git.change_ops import RULE
+from tests.api_git.change_ops import CREATE, RULE
 from tests.catalog_writes.harness import Stack
-from tests.catalog_writes.ops import ADD_MEMBER, CREATE_NAMESPACE, CREATE_REPOSITORY
+from tests.catalog_writes.ops import ADD_MEMBER, APPLY, CREATE_NAMESPACE, CREATE_REPOSITORY
 from tests.support.graphql_ops import execute, mutate, ok
 from tests.support.kinds import brand, brand_kind
 
@@ -248,3 +248,52 @@ def test_paging_a_kind_and_change_requests(stack: Stack, worker: WorkerService, 
     pages.get_by_role("link", name="Previous page").click()
     expect(pages).to_contain_text(f"1{DASH}20 of 23")
     expect(page.get_by_role("link", name="shirt-00")).to_be_visible()
+
+
+def test_merge_refused_when_the_branch_moved_since_the_page_then_close(
+    stack: Stack, worker: WorkerService, page: Page
+) -> None:
+    owner = new_person(stack)
+    repo = new_repository(stack, owner)
+    apply(stack, owner, repo, product("tee", "Tee"))
+    projected(stack, owner, repo, "Product", "tee")
+
+    def to_branch(title: str) -> None:
+        items = [{"manifest": product("tee", title)}]
+        ok(
+            mutate(
+                stack.api,
+                APPLY,
+                {"repository": repo, "manifests": items, "branch": "tees"},
+                owner.token,
+            )
+        )
+
+    to_branch("Tee, cheaper")
+    created = ok(
+        mutate(
+            stack.api,
+            CREATE,
+            {"repository": repo, "sourceBranch": "tees", "title": "Cheaper tees"},
+            owner.token,
+        )
+    )["changeRequest"]
+    head = stack.git_head(repo)
+    sign_in(page, stack, owner.username)
+    page.goto(f"{stack.api.base_url}/admin/#/repo/{repo}/changes")
+    page.get_by_role("link", name="Cheaper tees").click()
+    expect(page.get_by_role("heading", name="!1 Cheaper tees")).to_be_visible()
+    expect(page.locator(".head-sha")).to_have_text(created["headSha"][:10])
+    to_branch("Tee, much cheaper")  # the branch moves after the page was read
+    page.get_by_role("button", name="Merge…").click()
+    page.get_by_role("dialog").get_by_role("button", name="Merge").click()
+    expect(page.get_by_role("alert")).to_contain_text("STALE_HEAD")
+    assert stack.git_head(repo) == head  # nothing merged that nobody saw
+    page.get_by_role("button", name="Close…").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Close !1 without merging?")
+    dialog.get_by_role("button", name="Close request").click()
+    expect(page.locator("#main").get_by_text("Change request !1 closed.")).to_be_visible()
+    expect(page.locator("dl.facts")).to_contain_text("closed")
+    expect(page.get_by_role("button", name="Merge…")).to_have_count(0)
+    assert stack.git_head(repo) == head
