@@ -289,6 +289,15 @@ def test_merge_refused_when_the_branch_moved_since_the_page_then_close(
     page.get_by_role("dialog").get_by_role("button", name="Merge").click()
     expect(page.get_by_role("alert")).to_contain_text("STALE_HEAD")
     assert stack.git_head(repo) == head  # nothing merged that nobody saw
+    # the default branch changes the same field: the page shows the conflict, field by field
+    head = apply(stack, owner, repo, product("tee", "Tee, main"))
+    page.reload()
+    checks = page.get_by_role("region", name="Checks")
+    expect(checks).to_contain_text("not mergeable")
+    conflicts = checks.get_by_role("table", name="Conflicts")
+    expect(conflicts).to_contain_text("Product tee")
+    expect(conflicts).to_contain_text("spec.title")
+    shot(page, "27-change-request-conflict")
     page.get_by_role("button", name="Close…").click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("Close !1 without merging?")

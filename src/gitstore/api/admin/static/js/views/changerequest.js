@@ -75,7 +75,9 @@ function checksSection(request) {
       h("li", {}, h("span", { class: `badge state-${m.mergeable ? "valid" : "invalid"}` }, m.mergeable ? "mergeable" : "not mergeable"), " ", m.mergeable ? (m.fastForwardPossible ? "Can be merged (a fast-forward is possible)." : "Can be merged (no fast-forward: the target has moved).") : m.reason),
     );
   }
-  if (a) {
+  if (a && !a.required) {
+    rows.push(h("li", {}, h("span", { class: "badge" }, "no approval rule"), " Any writer of the repository may merge."));
+  } else if (a) {
     rows.push(
       h("li", {}, h("span", { class: `badge state-${a.missing ? "pending" : "valid"}` }, a.missing ? `${a.missing} approval(s) missing` : "approvals ok"), ` ${a.required} maintainer approval(s) required to merge into the default branch.`),
     );
