@@ -16,7 +16,7 @@ from tests.support.kinds import brand, brand_kind
 from tests.worker.harness import visible_draft
 
 from .harness import Stack
-from .ops import APPLY, Person, fan, mutate, ok
+from .ops import APPLY, HISTORY, Person, execute, fan, mutate, ok
 
 
 def apply(stack: Stack, owner: Person, repo: str, *manifests: Any, **extra: Any) -> Any:
@@ -110,6 +110,28 @@ def test_a_definition_change_that_invalidates_stored_resources_is_refused(
             brand("zeta", title="Zeta", country="DE"),
         )
     )
+
+
+def test_history_of_a_custom_kind(stack: Stack, owner: Person, repo: str) -> None:
+    created = ok(apply(stack, owner, repo, brand_kind(), brand("acme")))["commit"]
+    edited = ok(apply(stack, owner, repo, brand("acme", title="Acme Corp")))["commit"]
+    for kind in ("Brand", "brand"):  # case-insensitive, like the built-in kinds
+        entries = execute(
+            stack.api, HISTORY, {"repository": repo, "kind": kind, "name": "acme"}, owner.token
+        )["resourceHistory"]
+        assert [e["commit"] for e in entries] == [edited, created]
+        assert [e["changeType"] for e in entries] == ["MODIFIED", "ADDED"]
+        assert entries[0]["path"] == fan("brands/acme.yaml")
+        assert entries[0]["diff"] == [
+            {"path": "spec.title", "op": "CHANGED", "old": "Acme", "new": "Acme Corp"}
+        ]
+    # a kind the repository does not define is still a clear error naming the known ones
+    response = stack.api.graphql(
+        HISTORY, {"repository": repo, "kind": "Widget", "name": "acme"}, token=owner.token
+    )
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_ARGUMENT"
+    assert "'Widget'" in error["message"] and "Brand" in error["message"]
 
 
 def test_registry_for_without_definitions_is_the_shared_builtin_registry() -> None:

@@ -59,6 +59,7 @@ from gitstore.domain.errors import (
     Aborted,
     FailedPrecondition,
     GitStoreError,
+    InvalidArgument,
     NotFound,
     PermanentError,
     Unavailable,
@@ -279,7 +280,13 @@ class CatalogWriter:
         kinds = self._write_kinds(record.repository_id)
         if kinds is not None:  # the kinds of the default branch's head
             view.registry = (await kinds.head(await view.head())).registry
-        definition = view.registry.get(kind)
+        wanted = kind.lower()
+        definition = next((d for d in view.registry if d.kind.lower() == wanted), None)
+        if definition is None:
+            known = ", ".join(view.registry.kinds())
+            raise InvalidArgument(
+                f"kind {kind!r} is not a known kind (known: {known})", field="kind"
+            )
         return await resource_history(
             view,
             ResourceIdentity(definition.kind, name),

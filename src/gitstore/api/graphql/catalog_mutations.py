@@ -38,7 +38,7 @@ from graphql import (
 )
 
 from gitstore.domain.content import KindRegistry, ManifestFormat
-from gitstore.domain.errors import GitStoreError, InvalidArgument, Unavailable
+from gitstore.domain.errors import GitStoreError, Unavailable
 
 from ..catalog.access import readable_repository
 from ..catalog.ids import encode_resource_id
@@ -309,17 +309,20 @@ class CatalogMutationsModule:
             record = await readable_repository(
                 ctx.services.store, ctx.actor(), repository, draft=True
             )
-            definition = next((d for d in registry if d.kind.lower() == kind.lower()), None)
-            if definition is None:
-                raise _unknown_kind(kind, registry)
+            services = ctx.services
+            # the kind is looked up among the kinds of the default branch's head (custom
+            # kinds included), not only the ones this schema was built with
             w = CatalogWriter(
-                store=ctx.services.store,
-                git=ctx.services.git(),
+                store=services.store,
+                git=services.git(),
                 kv=None,
-                settings=ctx.services.settings,
+                settings=services.settings,
                 registry=registry,
+                kinds=services.kinds(),
+                hook_runner=services.hook_runner,
+                hook_pool=services.hook_pool,
             )
-            return await w.history(record, definition.kind, name, first)
+            return await w.history(record, kind, name, first)
 
         builder.add_query_field(
             "resourceHistory",
@@ -369,13 +372,6 @@ def catalog_writer(info: ResolveInfo, registry: KindRegistry) -> tuple[CatalogWr
             ),
         ),
         Caller(principal, ctx.request_id),
-    )
-
-
-def _unknown_kind(kind: str, registry: KindRegistry) -> GitStoreError:
-    return InvalidArgument(
-        f"kind {kind!r} is not a known kind (known: {', '.join(registry.kinds())})",
-        field="kind",
     )
 
 

@@ -35,12 +35,12 @@ export function whenSignedOut(callback) {
 }
 
 /** Run one operation; return `data`. GraphQL errors become an ApiError (first message). */
-export async function gql(query, variables = {}) {
+export async function gql(query, variables = {}, endpoint = "../graphql") {
   const headers = { "content-type": "application/json", accept: "application/graphql-response+json" };
   if (session.token) headers.authorization = `Bearer ${session.token}`;
   let response;
   try {
-    response = await fetch("../graphql", { method: "POST", headers, body: JSON.stringify({ query, variables }) });
+    response = await fetch(endpoint, { method: "POST", headers, body: JSON.stringify({ query, variables }) });
   } catch (error) {
     throw new ApiError(`the API cannot be reached (${error.message})`, { code: "UNAVAILABLE" });
   }
@@ -63,9 +63,14 @@ export async function gql(query, variables = {}) {
   return body.data;
 }
 
+/** The store endpoint of a repository (`/<namespace>/<repo>/graphql`: custom kinds typed). */
+export function storeEndpoint(repository) {
+  return `../${repository.split("/").map(encodeURIComponent).join("/")}/graphql`;
+}
+
 /** Run a one-field mutation and return its payload (userErrors left for the caller). */
-export async function mutate(query, input) {
-  const data = await gql(query, { input });
+export async function mutate(query, input, endpoint = undefined) {
+  const data = await gql(query, { input }, endpoint);
   return Object.values(data)[0];
 }
 

@@ -8,6 +8,8 @@ import { resourceView } from "./views/resource.js";
 import { releasesView } from "./views/releases.js";
 import { commitsView } from "./views/commits.js";
 import { webhooksView, auditView } from "./views/activity.js";
+import { changesView } from "./views/changes.js";
+import { changeRequestView } from "./views/changerequest.js";
 
 const main = document.getElementById("main");
 const crumbs = document.getElementById("crumbs");
@@ -15,6 +17,7 @@ const account = document.getElementById("account");
 
 const REPO_TABS = [
   ["", "Resources"],
+  ["changes", "Change requests"],
   ["commits", "Commits"],
   ["releases", "Releases"],
   ["webhooks", "Webhooks"],
@@ -118,10 +121,15 @@ async function render() {
       } else if (rest[0] === "new" && rest.length >= 2) {
         trail.push([`New ${rest[1]}`, location.hash]);
         body = await resourceView(ctx, rest[1], null);
-      } else if (["commits", "releases", "webhooks", "audit"].includes(rest[0])) {
+      } else if (rest[0] === "change" && rest.length >= 2) {
+        tab = "changes";
+        trail.push(["Change requests", repoHref(repo, "changes")]);
+        trail.push([`Change request ${ctx.params.get("n") ? "!" + ctx.params.get("n") : ""}`.trim(), location.hash]);
+        body = await changeRequestView(ctx, rest[1]);
+      } else if (["changes", "commits", "releases", "webhooks", "audit"].includes(rest[0])) {
         tab = rest[0];
         trail.push([REPO_TABS.find(([slug]) => slug === tab)[1], location.hash]);
-        const views = { commits: commitsView, releases: releasesView, webhooks: webhooksView, audit: auditView };
+        const views = { changes: changesView, commits: commitsView, releases: releasesView, webhooks: webhooksView, audit: auditView };
         body = await views[tab](ctx);
       } else {
         body = await resourcesView(ctx);

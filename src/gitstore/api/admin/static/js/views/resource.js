@@ -2,6 +2,8 @@
 // (applyManifests: one commit with the signed-in person as actor); its history (history.js).
 import { gql, mutate, idempotencyKey } from "../api.js";
 import { h, notice, announce, uid, json, diffTable, short } from "../dom.js";
+import { proposeFields, propose } from "./propose.js";
+import { deleteSection } from "./deleteresource.js";
 import { repositoryKinds, hubVersion, apiVersionOf } from "../kinds.js";
 import { specForm, fieldErrors, clearErrors, FormError } from "../schemaform.js";
 import { historySection } from "./history.js";
@@ -121,7 +123,17 @@ export async function resourceView(ctx, kindName, name) {
       else summary.replaceChildren(notice("error", error.message));
       return;
     }
-    if (!dryRun) {
+    const proposal = !dryRun && proposing.checked ? proposing.read() : null;
+    if (proposal?.error) {
+      fieldErrors(editor, [proposal.error], summary);
+      return;
+    }
+    if (proposal) {
+      // a commit on the proposal's branch (forked from the default branch), not projected:
+      // no waiting for the index
+      pendingKey = pendingKey || idempotencyKey();
+      Object.assign(input, { idempotencyKey: pendingKey, branch: proposal.branch, message: messageInput.value || proposal.title });
+    } else if (!dryRun) {
       pendingKey = pendingKey || idempotencyKey();
       Object.assign(input, { idempotencyKey: pendingKey, waitForIndex: true, indexTimeout: 10, message: messageInput.value || null });
     }
@@ -146,6 +158,8 @@ export async function resourceView(ctx, kindName, name) {
           (payload.changes || []).length ? diffTable("Fields this save would change", diff) : h("p", {}, "Nothing would change: the file in git already says this."),
         );
         announce(`Preview: ${diff.length} field change(s).`);
+      } else if (proposal && payload.committed) {
+        await propose(ctx, editor, summary, proposal, payload, diff);
       } else if (payload.committed) {
         readAt = payload.commit;
         announce(`Saved as commit ${short(payload.commit)}.`);
@@ -169,6 +183,7 @@ export async function resourceView(ctx, kindName, name) {
   const preview = h("button", { type: "button", onclick: () => submit(true) }, "Preview changes");
   const save = h("button", { type: "submit", class: "primary" }, isNew ? `Create ${kindName}` : "Save");
   const buttons = [preview, save];
+  const proposing = proposeFields(kindName, nameInput, save, isNew ? `Create ${kindName}` : "Save");
   const editor = h(
     "form",
     { class: "card", novalidate: true, "aria-labelledby": "edit-title" },
@@ -186,6 +201,7 @@ export async function resourceView(ctx, kindName, name) {
     h("div", { class: "toolbar" }, toggle),
     specHolder,
     h("div", { class: "field", dataset: { path: "message" } }, h("label", { for: messageId }, "Commit message (optional)"), messageInput),
+    proposing.el,
     h("div", { class: "actions" }, preview, save),
   );
   editor.addEventListener("submit", (event) => {
@@ -211,5 +227,6 @@ export async function resourceView(ctx, kindName, name) {
       ? h("section", { class: "card", "aria-labelledby": "status-title" }, h("h2", { id: "status-title" }, "Status (reported by controllers)"), h("pre", { tabindex: "0" }, json(resource.status)))
       : null,
     history ? history.el : null,
+    resource ? deleteSection(ctx, kindName, name, () => readAt) : null,
   ];
 }
