@@ -14,9 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
-from tests.catalog_writes.harness import Stack, start_stack
+from tests.catalog_writes.harness import Stack, running_worker, start_stack
 from tests.catalog_writes.ops import APPLY, make_repository
 from tests.sse.harness import sse_events
 from tests.support.graphql_ops import mutate, ok, person
@@ -52,20 +51,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack) -> Iterator[WorkerService]:
-    async def client() -> GitClient:
-        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
-
-    git = stack.api.run(client())
-    services = stack.api.services
-    service = WorkerService(
-        stack.settings, kv=services.kv(), resources=services.resources(), git=git, grace=1.0
-    )
-    stack.api.run(service.start())
-    try:
+    with running_worker(stack) as service:
         yield service
-    finally:
-        stack.api.run(service.stop())
-        stack.api.run(git.close())
 
 
 class Watcher:

@@ -26,6 +26,7 @@ from gitstore.config import Settings, load_settings
 from gitstore.domain.keys import DRAFT, ChannelScope
 from gitstore.git.client import GitClient
 from gitstore.gitservice.server import GitServiceHandle, start_server
+from gitstore.worker.service import WorkerService
 from tests.api.server import TEST_JWT_SECRET, ApiServer
 from tests.support.uvicorn_thread import serve_in_thread
 
@@ -138,3 +139,27 @@ def _serve(settings: Settings, git_factory: Any) -> Iterator[ApiServer]:
     with serve_in_thread(app, name="catalog-writes", client_timeout=60) as served:
         base_url, client, loop = served
         yield ApiServer(base_url, app, client, loop)
+
+
+@contextmanager
+def running_worker(stack: Stack, **options: Any) -> Iterator[WorkerService]:
+    """The real projection worker beside ``stack``'s API, on the API's loop, with the API's KV
+    and resource store (so storefront reads, watches and status writes see what it projects)
+    and its own gRPC client of the git service (grpc.aio channels belong to the loop they are
+    made on). ``options`` go to ``WorkerService`` (e.g. ``grace``)."""
+
+    async def client() -> GitClient:
+        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
+
+    git = stack.api.run(client())
+    services = stack.api.services
+    options = {"grace": 1.0, "pending_interval": 0.5, **options}
+    service = WorkerService(
+        stack.settings, kv=services.kv(), resources=services.resources(), git=git, **options
+    )
+    stack.api.run(service.start())
+    try:
+        yield service
+    finally:
+        stack.api.run(service.stop())
+        stack.api.run(git.close())

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
+from tests.catalog_writes.harness import running_worker
 
 from .harness import Stack
 from .ops import APPLY, Person, execute, mutate, ok, product_spec, upsert_product
@@ -31,19 +31,8 @@ MERGE = """mutation($input: MergeChangeRequestInput!) {
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack) -> Iterator[WorkerService]:
-    async def client() -> GitClient:
-        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
-
-    git = stack.api.run(client())
-    service = WorkerService(
-        stack.settings, kv=stack.api.services.kv(), git=git, grace=1.0, pending_interval=0.5
-    )
-    stack.api.run(service.start())
-    try:
+    with running_worker(stack) as service:
         yield service
-    finally:
-        stack.api.run(service.stop())
-        stack.api.run(git.close())
 
 
 def read_until(stack: Stack, owner: Person, repo: str, name: str, version: str) -> dict[str, Any]:

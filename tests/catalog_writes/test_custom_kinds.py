@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from gitstore.domain.content.kindset import registry_for
-from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
+from tests.catalog_writes.harness import running_worker
 from tests.support.kinds import brand, brand_kind
 from tests.worker.harness import visible_draft
 
@@ -26,19 +26,8 @@ def apply(stack: Stack, owner: Person, repo: str, *manifests: Any, **extra: Any)
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack) -> Iterator[WorkerService]:
-    async def client() -> GitClient:
-        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
-
-    git = stack.api.run(client())
-    service = WorkerService(
-        stack.settings, kv=stack.api.services.kv(), git=git, grace=1.0, pending_interval=0.5
-    )
-    stack.api.run(service.start())
-    try:
+    with running_worker(stack) as service:
         yield service
-    finally:
-        stack.api.run(service.stop())
-        stack.api.run(git.close())
 
 
 def test_a_kind_and_its_resources_in_one_commit_are_projected(

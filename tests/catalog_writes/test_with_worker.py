@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
+from tests.catalog_writes.harness import running_worker
 
 from .harness import Stack
 from .ops import DELETE_PRODUCT, Person, execute, mutate, ok, product_spec, upsert_product
@@ -21,19 +21,8 @@ query($repo: String!, $name: String!) {
 
 @pytest.fixture(scope="module")
 def worker(stack: Stack) -> Iterator[WorkerService]:
-    async def client() -> GitClient:  # grpc.aio channels belong to the loop they are made on
-        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
-
-    git = stack.api.run(client())
-    service = WorkerService(
-        stack.settings, kv=stack.api.services.kv(), git=git, grace=1.0, pending_interval=0.5
-    )
-    stack.api.run(service.start())
-    try:
+    with running_worker(stack) as service:
         yield service
-    finally:
-        stack.api.run(service.stop())
-        stack.api.run(git.close())
 
 
 def test_wait_for_index_makes_the_write_readable(

@@ -22,9 +22,8 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from gitstore.git.client import GitClient
 from gitstore.worker.service import WorkerService
-from tests.catalog_writes.harness import Stack, start_stack
+from tests.catalog_writes.harness import Stack, running_worker, start_stack
 from tests.catalog_writes.ops import make_repository
 from tests.support.graphql_ops import Person, mutate, ok, person
 
@@ -54,19 +53,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def worker(stack: Stack) -> Iterator[WorkerService]:
     """The real projection worker, so ``wait_for_index`` sees commits indexed."""
 
-    async def client() -> GitClient:
-        return GitClient(f"127.0.0.1:{stack.git.port}", timeout=30)
-
-    git = stack.api.run(client())
-    service = WorkerService(
-        stack.settings, kv=stack.api.services.kv(), git=git, grace=1.0, pending_interval=0.5
-    )
-    stack.api.run(service.start())
-    try:
+    with running_worker(stack) as service:
         yield service
-    finally:
-        stack.api.run(service.stop())
-        stack.api.run(git.close())
 
 
 def _token(stack: Stack, owner: Person, scopes: list[str]) -> str:
