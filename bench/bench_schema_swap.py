@@ -18,13 +18,18 @@ phase, in three phases interleaved over ``--rounds`` rounds:
   new schema with a cold document cache.
 
 Figures: p50/p99 per phase, swaps done (distinct fingerprints seen by ``schemaStatus``), and the
-ratio of p99 during swaps to steady p99. Target: at most 2x. Last line of stdout: one JSON object.
+ratio of p99 during swaps to steady p99. Target: at most 2x. Also the server process's CPU time
+per phase (``/proc/<pid>/stat``, all its threads): per storefront request in the steady phase,
+and per commit in the others (the phase's CPU less its requests at the steady rate, divided by
+its commits) — on a loaded shared machine these move far less than latency percentiles, so
+they are what an A/B of the commit path compares. Last line of stdout: one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import sys
@@ -125,6 +130,15 @@ class Writer(threading.Thread):
             self.store.close()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux ``/proc``; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def phase(
     client: Client, request: bytes, total: int, writer: Writer | None
 ) -> tuple[list[float], Writer | None]:
@@ -168,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     writes: list[float] = []
     swaps: list[float] = []
     swap_commits = write_commits = 0
+    cpu = {"steady": 0.0, "writes": 0.0, "swaps": 0.0}
     fingerprints: set[str] = set()
     try:
         create_admin(server)
@@ -187,9 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             client.run(request, max(args.requests // 5, 50), b'"totalCount"')  # warm up
             number = 0
+            assert server.proc is not None
+            pid = server.proc.pid
             for round_number in range(args.rounds):
+                started = cpu_seconds(pid)
                 latencies, _ = phase(client, request, args.requests, None)
                 steady += latencies
+                cpu["steady"] += cpu_seconds(pid) - started
+                started = cpu_seconds(pid)
                 latencies, writer = phase(
                     client,
                     request,
@@ -197,9 +217,11 @@ def main(argv: list[str] | None = None) -> int:
                     Writer(server.api_port, token, False, number, args.interval),
                 )
                 assert writer is not None
+                cpu["writes"] += cpu_seconds(pid) - started
                 writes += latencies
                 write_commits += writer.commits
                 number = writer.number
+                started = cpu_seconds(pid)
                 latencies, writer = phase(
                     client,
                     request,
@@ -207,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                     Writer(server.api_port, token, True, number, args.interval),
                 )
                 assert writer is not None
+                cpu["swaps"] += cpu_seconds(pid) - started
                 swaps += latencies
                 swap_commits += writer.commits
                 fingerprints |= writer.fingerprints
@@ -244,6 +267,17 @@ def main(argv: list[str] | None = None) -> int:
             "met": len(fingerprints) - 1 >= 1,
         },
     }
+    total = args.requests * args.rounds
+    per_request = cpu["steady"] / total
+    server_cpu = {
+        "steady_ms_per_request": round(per_request * 1000, 3),
+        "writes_ms_per_commit": round(
+            (cpu["writes"] - per_request * total) * 1000 / max(write_commits, 1), 1
+        ),
+        "swaps_ms_per_commit": round(
+            (cpu["swaps"] - per_request * total) * 1000 / max(swap_commits, 1), 1
+        ),
+    }
     figures = {
         "benchmark": "schema_swap",
         "requests_per_phase": args.requests,
@@ -259,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "schemas_swapped_in": len(fingerprints) - 1,
         "p99_swaps_vs_steady": round(ratio, 2),
         "p99_swaps_vs_writes": round(ratio_writes, 2),
+        "server_cpu": server_cpu,
         "targets": targets,
         "target_met": all(t["met"] for t in targets.values()),
         "python": platform.python_version(),

@@ -6,7 +6,10 @@ writes and pre-receive check and for the worker's projections and statuses. It l
 the client (not in ``api`` or ``worker``) because all of them need it.
 
 Cost. One ``ListTree`` of the commit's top level gives the object id of its ``kinds/``
-tree; a registry is cached under that id (content-addressed: the same id is the same
+tree — remembered per commit sha (a bounded LRU: a commit's tree never changes, so a commit
+asked about again, as the write path, the worker's projection, resource sync, statuses and
+the store schema refresh all do for each new commit, costs no RPC at all; refs are always
+resolved); a registry is cached under that id (content-addressed: the same id is the same
 definitions in any repository), so an unchanged kinds tree costs that one lookup. A miss
 lists ``kinds/`` and reads its blobs once. No ``kinds/`` at all is the shared built-in
 registry with no reads beyond the first. The cache is a bounded LRU (``capacity`` trees).
@@ -33,6 +36,12 @@ from gitstore.git.v1 import git_service_pb2 as pb
 
 EMPTY = ""  # the tree id standing for "no kinds/ directory"
 CHUNK = 2500
+TREE_IDS = 4096  # commits whose kinds/ tree id is remembered
+
+
+def _is_sha(revision: str) -> bool:
+    """A full object id (SHA-1 or SHA-256, lowercase hex): immutable, unlike a ref name."""
+    return len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision)
 
 
 class KindsLoader:
@@ -53,6 +62,9 @@ class KindsLoader:
         self._cache: OrderedDict[str, Kinds] = OrderedDict()
         # files of a cached tree that do not parse as a KindDefinition (``unreadable``)
         self._unreadable: dict[str, tuple[ContentError, ...]] = {}
+        # commit sha -> its kinds/ tree id (content-addressed: true in every repository)
+        self._trees: OrderedDict[str, str] = OrderedDict()
+        self.tree_reads = 0  # ListTree calls made by ``tree_id``, for tests and metrics
         self.loads = 0  # trees read (cache misses), for tests and metrics
 
     async def at(self, repository_id: str, revision: str, *, quarantine_id: str = "") -> Kinds:
@@ -69,14 +81,26 @@ class KindsLoader:
         return (await self.at(repository_id, revision, quarantine_id=quarantine_id)).registry
 
     async def tree_id(self, repository_id: str, revision: str, *, quarantine_id: str = "") -> str:
-        """The id of ``kinds/`` at ``revision`` (``EMPTY`` when there is none)."""
+        """The id of ``kinds/`` at ``revision`` (``EMPTY`` when there is none); remembered
+        when ``revision`` is a commit sha (see the module docstring)."""
+        known = self._trees.get(revision)
+        if known is not None:
+            self._trees.move_to_end(revision)
+            return known
         request = pb.ListTreeRequest(
             repository_id=repository_id, revision=revision, quarantine_id=quarantine_id
         )
+        self.tree_reads += 1
+        tree = EMPTY
         async for entry in self.git.list_tree(request):
             if entry.path == KINDS_DIRECTORY and entry.type == pb.ENTRY_TYPE_TREE:
-                return str(entry.oid)
-        return EMPTY
+                tree = str(entry.oid)
+                break
+        if _is_sha(revision):
+            self._trees[revision] = tree
+            while len(self._trees) > TREE_IDS:
+                self._trees.popitem(last=False)
+        return tree
 
     async def of_tree(
         self, repository_id: str, revision: str, tree: str, *, quarantine_id: str = ""
@@ -87,6 +111,11 @@ class KindsLoader:
         if found is not None:
             self._cache.move_to_end(tree)
             return found
+        return await self._load(repository_id, revision, tree, quarantine_id)
+
+    async def _load(
+        self, repository_id: str, revision: str, tree: str, quarantine_id: str
+    ) -> Kinds:
         self.loads += 1
         files = await stored_files(
             self.git, repository_id, revision, [KINDS_DIRECTORY], quarantine_id=quarantine_id

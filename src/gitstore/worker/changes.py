@@ -31,7 +31,7 @@ tree lacks is deleted.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -55,6 +55,7 @@ from gitstore.worker.rekind import kind_files, kinds_to_redo
 LOOKUP_CHUNK = 5000
 # Concurrent GetBlobBatches streams for one large set of blob ids.
 FETCH_STREAMS = 2
+DIFFS = 256  # diffs between two commit shas remembered by ``changed``
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +88,34 @@ class Plan:
         return len(self.upserts) + len(self.deletes)
 
 
+_diffs: OrderedDict[tuple[str, str, str], tuple[pb.ChangedPath, ...]] = OrderedDict()
+
+
+def _is_sha(revision: str) -> bool:
+    return len(revision) in (40, 64) and all(c in "0123456789abcdef" for c in revision)
+
+
 async def changed(
     git: GitClient, repository: str, from_revision: str | None, to_revision: str
 ) -> list[pb.ChangedPath]:
+    """The paths changed from ``from_revision`` to ``to_revision``. A diff between two commit
+    shas of a repository never changes (content-addressed), and one commit is
+    diffed by several steps of the worker (resource sync, the draft projection, publishing):
+    the last ``DIFFS`` such diffs are remembered, so those steps cost one ``GetChangedPaths``."""
+    key = (repository, from_revision or "", to_revision)
+    known = _diffs.get(key)
+    if known is not None:
+        _diffs.move_to_end(key)
+        return list(known)
     request = pb.GetChangedPathsRequest(
         repository_id=repository, from_revision=from_revision or "", to_revision=to_revision
     )
-    return await git.get_changed_paths(request)
+    paths = await git.get_changed_paths(request)
+    if _is_sha(from_revision or "") and _is_sha(to_revision):
+        _diffs[key] = tuple(paths)
+        while len(_diffs) > DIFFS:
+            _diffs.popitem(last=False)
+    return list(paths)
 
 
 async def files_at(

@@ -490,7 +490,8 @@ class CatalogWriter:
                 caller.request_id,
                 f", planned at {response.rebased_from}" if response.rebased_from else "",
             )
-            return self._result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
+            answer = self._result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
+            return replace(answer, parent=old or None)
         raise Aborted(
             f"branch {view.branch} of {view.repository_id} kept moving during"
             f" {MAX_ATTEMPTS} attempts; retry"
@@ -568,12 +569,12 @@ class CatalogWriter:
         watcher = IndexWatcher(self.kv, view)
         started = time.perf_counter()
         if options.wait_for_index:
-            state = await watcher.wait(result.commit, options.index_timeout)
+            state = await watcher.wait(result.commit, options.index_timeout, parent=result.parent)
             if self.metrics is not None:
                 outcome = "indexed" if state != PENDING else "timeout"
                 self.metrics.index_wait.labels(outcome).observe(time.perf_counter() - started)
         else:
-            state = await watcher.state(result.commit)
+            state = await watcher.state(result.commit, parent=result.parent)
         return replace(result, indexing_state=state)
 
     # ------------------------------------------------------------------ helpers

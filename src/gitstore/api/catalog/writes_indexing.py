@@ -42,17 +42,20 @@ class IndexWatcher:
         self.view = view
         self._checked: dict[tuple[str, str], bool] = {}  # (head, commit) -> head has commit
 
-    async def state(self, commit: str) -> str:
+    async def state(self, commit: str, *, parent: str | None = None) -> str:
+        """``INDEXED`` once the draft holds ``commit``. ``parent``: the head ``commit`` was
+        made on, if known — a draft still at it cannot hold ``commit``, which saves reading
+        up to ``ANCESTRY_DEPTH`` commits of history right after every write."""
         try:
-            return INDEXED if await self._reached(commit) else PENDING
+            return INDEXED if await self._reached(commit, parent) else PENDING
         except GitStoreError as exc:
             log.warning("indexing state of %s unknown: %s", commit, exc)
             return PENDING
 
-    async def wait(self, commit: str, timeout: float) -> str:
+    async def wait(self, commit: str, timeout: float, *, parent: str | None = None) -> str:
         deadline = time.monotonic() + timeout
         while True:
-            state = await self.state(commit)
+            state = await self.state(commit, parent=parent)
             if state == INDEXED:
                 return state
             left = deadline - time.monotonic()
@@ -60,13 +63,15 @@ class IndexWatcher:
                 return PENDING
             await asyncio.sleep(min(POLL_SECONDS, left))
 
-    async def _reached(self, commit: str) -> bool:
+    async def _reached(self, commit: str, parent: str | None = None) -> bool:
         scope = draft_view(await self.kv.resolve(self.view.repository_id, DRAFT_VIEW))
         head = await self.kv.head(scope)
         if head is None:
             return False
         if head.version == commit:
             return True
+        if parent is not None and head.version == parent:
+            return False
         known = self._checked.get((head.version, commit))
         if known is None:
             log_ = await self.view.log(head.version, limit=ANCESTRY_DEPTH)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..identity.principal import Principal
@@ -46,6 +46,9 @@ class WriteResult:
     replayed: bool = False
     indexing_state: str | None = None
     reverted: str | None = None
+    # the head ``commit`` was made on, when this process made it (not stored with an
+    # idempotency key's answer): the index check knows a projection still there lacks it
+    parent: str | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
