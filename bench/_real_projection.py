@@ -34,10 +34,13 @@ class RealProjection:
         self.count = len(texts)
         self.service = GitServiceProcess(self.scratch, repos)
         self.service.start([REPOSITORY])
+        self.runs = 0
 
     async def once(self, backend: str) -> float:
         """Seconds of one ``Projector.project`` of the commit into an empty KV of ``backend``."""
-        kvs = KvFactory(backend, self.scratch)
+        self.runs += 1
+        (self.scratch / f"kv-{self.runs}").mkdir()
+        kvs = KvFactory(backend, self.scratch / f"kv-{self.runs}")  # a fresh, empty store
         try:
             async with GitClient(self.service.address, timeout=600) as git:
                 await git.resolve_revision(REPOSITORY, "HEAD")  # the channel is up
