@@ -41,6 +41,7 @@ from gitstore.domain.content.manifest import Manifest
 
 MAX_REPORTED = 20
 BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_DUMP = json.JSONEncoder(ensure_ascii=False, skipkeys=True).encode  # made once
 _ALLOWED = "tab, newline and carriage return are the only control characters allowed in text"
 
 
@@ -58,7 +59,7 @@ def surely_clean(*values: Any) -> bool:
     """True when no string or key in ``values`` can hold a refused character (the quick look
     of the module docstring); False means "look closer", not "bad"."""
     try:
-        text = json.dumps(values, ensure_ascii=False, skipkeys=True)
+        text = _DUMP(values)
     except (TypeError, ValueError, RecursionError):
         return False
     return (
