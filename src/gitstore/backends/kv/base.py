@@ -311,7 +311,7 @@ def _canonical_indexes(
 
 # one encoder each, made once (``json.dumps`` with options builds a new one per call)
 _BODY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-_STRING: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
 _MAX_VALUE = MAX_INDEX_VALUE_CHARS
 
 
