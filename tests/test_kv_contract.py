@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gitstore.backends.kv import open_kv_store, sqlite_path
+from gitstore.backends.kv import encode_upsert, open_kv_store, sqlite_path
 from gitstore.backends.kv.base import (
     MAX_PAGE_SIZE,
     Batch,
@@ -737,3 +737,22 @@ async def test_sqlite_store_survives_reopen(tmp_path: Path) -> None:
         assert await store.resolve(REPO, "live") == ChannelScope(REPO, "rel-1")
     finally:
         await store.close()
+
+
+def test_encoded_index_sets_are_exactly_the_canonical_json() -> None:
+    """``encode_upsert`` writes the index set as ``json.dumps`` of the sorted, de-duplicated
+    entries would (stored bytes must not depend on how it is built)."""
+    indexes = {
+        "tag": ["b", 'q"uote', "a", "b", "back\\slash", "tab\there", "é ✓", "\u2028"],
+        "handle": "h",
+        "empty": [],
+        "category": ("x",),
+    }
+    upsert = encode_upsert("product", "p", {"spec": {}}, indexes=indexes)
+    expected = {
+        "category": ["x"],
+        "handle": ["h"],
+        "tag": sorted(set(indexes["tag"])),
+    }
+    assert upsert.indexes == json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
+    assert json.loads(upsert.indexes) == expected

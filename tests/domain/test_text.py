@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gitstore.domain.content import Manifest, ManifestFormat, parse_manifest, validate_manifest
-from gitstore.domain.content.text import bad_character, text_errors
+from gitstore.domain.content.text import bad_character, surely_clean, text_errors
 
 
 def product(spec: dict[str, Any], **metadata: Any) -> Manifest:
@@ -99,3 +99,21 @@ def test_raw_control_characters_in_yaml_are_a_syntax_error(
     (error,) = caught.value.errors  # type: ignore[attr-defined]
     assert (error.rule, error.line, error.column) == ("yaml-syntax", line, column)
     assert "is not allowed in YAML text" in error.message
+
+
+REFUSED = [chr(c) for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)]]
+REFUSED += ["\ud800", "\udbff", "\udc00", "\udfff"]
+
+
+@pytest.mark.parametrize("char", REFUSED, ids=lambda c: f"U+{ord(c):04X}")
+def test_the_quick_look_never_calls_a_refused_character_clean(char: str) -> None:
+    for value in ({"title": f"a{char}b"}, {f"k{char}": "v"}, {"x": [{"y": [char]}]}):
+        assert not surely_clean({}, {}, value), (char, value)
+        assert not surely_clean({"note": value}, {}, {}), (char, value)
+
+
+def test_the_quick_look_passes_clean_text_and_declines_what_json_cannot_write() -> None:
+    clean = {"title": "Tab\there\r\nnext line é ✓ \u2028", "n": [1, 2.5, True, None]}
+    assert surely_clean({"a": "b"}, {"team": "x"}, clean)
+    assert not surely_clean({}, {}, {"path": "C:\\bin"})  # a literal backslash: look closer
+    assert not surely_clean({}, {}, {"when": object()})

@@ -182,3 +182,34 @@ async def test_small_commits_stay_one_batch_and_readers_follow(
     assert await watcher.state(small.commit_sha) == INDEXED
     later = await commit(git, repo, files_of(product("p002", title="v3", categories=["all"])))
     assert await watcher.state(later.commit_sha) == PENDING
+
+
+class CountingGit:
+    """The real git client, counting the diffs (``GetChangedPaths``) asked of the service."""
+
+    def __init__(self, inner: GitClient) -> None:
+        self.inner = inner
+        self.diffs: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def get_changed_paths(self, request: object) -> object:
+        self.diffs.append((request.from_revision, request.to_revision))  # type: ignore[attr-defined]
+        return await self.inner.get_changed_paths(request)  # type: ignore[arg-type]
+
+
+async def test_a_big_commit_is_planned_once_though_it_goes_to_the_standby(
+    git: GitClient, store: KvStore, repo: str
+) -> None:
+    """The in-place attempt finds the change too large for one batch only after planning it;
+    the standby round that follows reuses that plan instead of asking for the diff again."""
+    await commit(git, repo, catalogue(OLD, "v1"))
+    counting = CountingGit(git)
+    projector = Projector(counting, store, owner="w0", batch_size=BATCH)  # type: ignore[arg-type]
+    result = await projector.project(repo)
+
+    assert result.switched and result.upserts == OLD
+    assert len(counting.diffs) == 1, counting.diffs
+    seen = await read_as_storefront(store, repo, Channel.LIVE)
+    assert seen.count == OLD

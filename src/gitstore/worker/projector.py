@@ -64,6 +64,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from gitstore.backends.kv import Batch, KvStore
 from gitstore.backends.wasm.pool import AsyncHookRunner
@@ -154,6 +155,9 @@ class Projector:
         self.hook_limits = hook_limits  # of the runner made here (None: HookLimits())
         self.hook_workers = hook_workers
         self._runner: WasmHookRunner | None = None  # the runner of hooks made here
+        # the plan a ``single_only`` attempt made before it found it too large: the next
+        # ``_plan`` of the very same change (the standby round of ``draft_switch``) reuses it
+        self._spare: tuple[tuple[object, ...], KindRegistry, Plan] | None = None
 
     @property
     def hooks(self) -> AsyncHookRunner:
@@ -270,6 +274,8 @@ class Projector:
         plan = await self._plan(
             repository, scope, base, target, claim, suspect or spec.full, registry
         )
+        # as planned, before ``relocate`` (which reads this scope) changes it
+        planned = replace(plan, upserts=list(plan.upserts)) if spec.single_only else None
         result = ProjectionResult(
             repository, target, base, seq, full=plan.full, took_over=claim is not None
         )
@@ -298,6 +304,9 @@ class Projector:
         if len(plan) + extra + (1 if claim else 0) <= self.batch_size:
             await self._write_single(spec, seq, plan, claim is not None, result, rules, registry)
         elif spec.single_only:
+            assert planned is not None
+            key = _plan_key(repository, base, target, claim, suspect or spec.full)
+            self._spare = (key, registry, planned)
             raise TooLarge(
                 f"{len(plan)} writes from {(base or 'nothing')[:12]} to {target[:12]} do not fit "
                 f"one batch of {self.batch_size} into {scope}",
@@ -338,6 +347,10 @@ class Projector:
         suspect: bool,
         registry: KindRegistry,
     ) -> Plan:
+        spare, self._spare = self._spare, None
+        key = _plan_key(repository, base, target, claim, suspect)
+        if spare is not None and spare[1] is registry and spare[0] == key:
+            return spare[2]
         if not suspect and (claim is None or (claim.base == base and not claim.full)):
             try:
                 return await plan_changes(
@@ -564,3 +577,18 @@ class Projector:
         started = time.monotonic()
         await self.kv.apply(batch)
         self.metrics.kv_apply_seconds.observe(time.monotonic() - started)
+
+
+def _plan_key(
+    repository: str, base: str | None, target: str, claim: Claim | None, suspect: bool
+) -> tuple[object, ...]:
+    """What ``Projector._plan`` plans from: equal keys (and one registry), the same plan."""
+    return (
+        repository,
+        base,
+        target,
+        suspect,
+        claim.base if claim else None,
+        claim and claim.full,
+        tuple(claim.targets) if claim else (),
+    )

@@ -58,12 +58,14 @@ import base64
 import binascii
 import functools
 import json
+import json.encoder
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument
 from gitstore.domain.keys import (
+    MAX_INDEX_VALUE_CHARS,
     ChannelScope,
     validate_channel,
     validate_index_name,
@@ -253,9 +255,7 @@ def encode_upsert(
     try:
         if not isinstance(document, Mapping):
             raise TypeError(f"expected a JSON object, got {type(document).__name__}")
-        body = json.dumps(
-            document, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        ).encode()
+        body = _BODY(document).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(
             f"document {kind} {name!r} is not valid JSON: {exc}", field="document"
@@ -292,12 +292,27 @@ def _canonical_indexes(
                 f"index {index!r} must be a string or a list of strings", field=index
             )
         for value in values:
-            validate_index_value(value, index)
-        if values:
+            if type(value) is not str or not value or len(value) > _MAX_VALUE or "\x00" in value:
+                validate_index_value(value, index)  # raises, naming what is wrong
+        if len(values) == 1:
+            clean[index] = values
+        elif values:
             clean[index] = sorted(set(values))
     clean = dict(sorted(clean.items()))
     entries = tuple((index, value) for index, values in clean.items() for value in values)
-    return json.dumps(clean, separators=(",", ":"), ensure_ascii=False), entries
+    # what json.dumps(clean, separators=(",", ":"), ensure_ascii=False) writes, without
+    # building an encoder per call: names and values are validated strings
+    text = ",".join(
+        f"{_STRING(index)}:[{','.join([_STRING(v) for v in values])}]"
+        for index, values in clean.items()
+    )
+    return f"{{{text}}}", entries
+
+
+# one encoder each, made once (``json.dumps`` with options builds a new one per call)
+_BODY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_STRING: Callable[[str], str] = json.encoder.encode_basestring
+_MAX_VALUE = MAX_INDEX_VALUE_CHARS
 
 
 def index_entries(canonical: str | None) -> set[tuple[str, str]]:

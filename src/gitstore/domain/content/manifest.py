@@ -282,8 +282,8 @@ def _string_map(
         return {}
     out: dict[str, str] = {}
     for k, v in value.items():
-        fld = f"{where}[{_q(k)}]"
         if not isinstance(v, str):
+            fld = f"{where}[{_q(k)}]"
             err(fld, INVALID_TYPE, f"{fld}: values must be strings (quote it), got {type_name(v)}")
             continue
         problem = _label_key_problem(str(k))
@@ -293,6 +293,7 @@ def _string_map(
                 "'-', '_' and '.', starting and ending with a letter or digit"
             )
         if problem:
+            fld = f"{where}[{_q(k)}]"  # worded only for an error: most maps have none
             err(fld, INVALID_LABEL, f"{fld}: {problem}")
             continue
         out[str(k)] = v

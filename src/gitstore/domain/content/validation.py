@@ -141,6 +141,8 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
         skus.setdefault(sku, f"{where}.sku")
         chosen = variant.get("options", {})
         for name, value in chosen.items():
+            if name in declared and value in declared[name]:
+                continue  # the common case: nothing to word
             fld = field_path(["spec", "variants", i, "options", name])
             if name not in declared:
                 known = ", ".join(declared) or "none declared in spec.options"
