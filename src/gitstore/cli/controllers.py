@@ -28,21 +28,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--api-url",
+        dest="controllers_api_url",
         default=None,
         help="the API [GITSTORE_CONTROLLERS__API_URL] (http://127.0.0.1:8080)",
     )
     parser.add_argument(
         "--token",
+        dest="controllers_token",
         default=None,
         help="controller token, scopes READ+STATUS [GITSTORE_CONTROLLERS__TOKEN]",
     )
     parser.add_argument(
         "--repositories",
+        dest="controllers_repositories",
         default=None,
         help="namespace/repo, comma-separated [GITSTORE_CONTROLLERS__REPOSITORIES]",
     )
     parser.add_argument(
         "--enabled",
+        dest="controllers_enabled",
         default=None,
         help="controllers to run [GITSTORE_CONTROLLERS__ENABLED] (readiness,revalidation;"
         " also quality, descriptions: docs/controllers.md)",

@@ -74,10 +74,12 @@ FLAG_SETTINGS = {
     "hook_host": "hook.grpc.host",
     "hook_port": "hook.grpc.port",
     "hook_uri": "hook.grpc.uri",
-    "api_url": "controllers.api_url",
-    "token": "controllers.token",
-    "repositories": "controllers.repositories",
-    "enabled": "controllers.enabled",
+    # ``gitstore controllers`` flags (their own dests: ``repo optimize`` has a positional
+    # ``repositories``, ``mcp`` a ``--token`` of its own)
+    "controllers_api_url": "controllers.api_url",
+    "controllers_token": "controllers.token",
+    "controllers_repositories": "controllers.repositories",
+    "controllers_enabled": "controllers.enabled",
 }
 
 
