@@ -20,11 +20,12 @@ from __future__ import annotations
 import abc
 import base64
 import enum
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
     from gitstore.backends.metadata.base import Page
@@ -131,6 +132,66 @@ def not_open(cr_id: str, state: str) -> str:
     return f"change request {cr_id} is {state}, not OPEN"
 
 
+def head_moved(current: ChangeRequest, expected_head: str | None) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"change request {current.id} is at {current.head_sha}, not {expected_head}",
+        field="expectedHeadSha",
+    )
+
+
+def missing(change_request_id: str) -> NotFound:
+    return NotFound(f"change request {change_request_id} not found", field="id")
+
+
+def check_updatable(
+    change_request_id: str, current: ChangeRequest | None, expected_head: str | None
+) -> ChangeRequest:
+    """``current`` when ``update_change_request`` may change it; raises ``NotFound`` or
+    ``FailedPrecondition`` (not OPEN, not at ``expected_head``) otherwise."""
+    if current is None:
+        raise missing(change_request_id)
+    if current.state is not ChangeRequestStatus.OPEN:
+        raise FailedPrecondition(not_open(current.id, current.state), field="id")
+    if expected_head is not None and current.head_sha != expected_head:
+        raise head_moved(current, expected_head)
+    return current
+
+
+def update_changes(
+    now: datetime,
+    *,
+    title: str | None,
+    description: str | None,
+    head_sha: str | None,
+    base_sha: str | None,
+    state: ChangeRequestStatus | None,
+    merge_sha: str | None,
+    merged_by: str | None,
+) -> dict[str, Any]:
+    """The checked fields an ``update_change_request`` sets (``ChangeRequest`` names and
+    types: ``updated_at`` always, ``closed_at`` when it leaves OPEN)."""
+    if title is not None:
+        check_title(title)
+    if description is not None:
+        check_text(description, "description")
+    changes: dict[str, Any] = {"updated_at": now}
+    for name, value in (
+        ("title", title),
+        ("description", description),
+        ("head_sha", head_sha),
+        ("base_sha", base_sha),
+        ("merge_sha", merge_sha),
+        ("merged_by", merged_by),
+    ):
+        if value is not None:
+            changes[name] = value
+    if state is not None:
+        changes["state"] = ChangeRequestStatus(state)
+        if state is not ChangeRequestStatus.OPEN:
+            changes["closed_at"] = now
+    return changes
+
+
 class ChangeRequestMetadata(abc.ABC):
     @abc.abstractmethod
     async def create_change_request(
@@ -184,6 +245,32 @@ class ChangeRequestMetadata(abc.ABC):
     ) -> ChangeRequest:
         """Change an OPEN change request (``NotFound``; ``FailedPrecondition`` when it is not
         open or not at ``expected_head``)."""
+
+    async def _new_note(
+        self,
+        change_request_id: str,
+        *,
+        author_id: str,
+        author_username: str,
+        verdict: str,
+        body: str,
+        head_sha: str,
+        now: datetime,
+    ) -> ChangeRequestNote:
+        """A checked note on an existing change request, not yet stored."""
+        check_note(verdict, body)
+        if await self.get_change_request(change_request_id) is None:
+            raise missing(change_request_id)
+        return ChangeRequestNote(
+            str(uuid.uuid4()),
+            change_request_id,
+            author_id,
+            author_username,
+            verdict,
+            body,
+            head_sha,
+            now,
+        )
 
     @abc.abstractmethod
     async def add_change_request_note(
