@@ -156,27 +156,8 @@ class MemoryChangeRequests(ChangeRequestMetadata):
         self._change_requests[updated.id] = updated
         return updated
 
-    async def add_change_request_note(
-        self,
-        change_request_id: str,
-        *,
-        author_id: str,
-        author_username: str,
-        verdict: str,
-        body: str,
-        head_sha: str,
-    ) -> ChangeRequestNote:
-        made = await self._new_note(
-            change_request_id,
-            author_id=author_id,
-            author_username=author_username,
-            verdict=verdict,
-            body=body,
-            head_sha=head_sha,
-            now=self._clock.now(),
-        )
+    async def _save_note(self, made: ChangeRequestNote) -> None:
         self._cr_notes.append(made)
-        return made
 
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:
         return [n for n in self._cr_notes if n.change_request_id == change_request_id]

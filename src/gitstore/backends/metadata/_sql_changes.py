@@ -232,25 +232,7 @@ class SqlChangeRequests(ChangeRequestMetadata):
         )
         raise head_moved(current, expected_head)  # it changed between the two statements
 
-    async def add_change_request_note(
-        self,
-        change_request_id: str,
-        *,
-        author_id: str,
-        author_username: str,
-        verdict: str,
-        body: str,
-        head_sha: str,
-    ) -> ChangeRequestNote:
-        made = await self._new_note(
-            change_request_id,
-            author_id=author_id,
-            author_username=author_username,
-            verdict=verdict,
-            body=body,
-            head_sha=head_sha,
-            now=self._clock.now(),
-        )
+    async def _save_note(self, made: ChangeRequestNote) -> None:
         values = {
             "id": made.id,
             "change_request_id": made.change_request_id,
@@ -264,7 +246,6 @@ class SqlChangeRequests(ChangeRequestMetadata):
         await self._cr_exec(
             rows.insert_sql("change_request_notes", values, self._MARK), *values.values()
         )
-        return made
 
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:
         sql = (

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from gitstore.backends.metadata._common import Clock
     from gitstore.backends.metadata.base import Page
 
 MAX_TITLE = 256
@@ -193,6 +194,8 @@ def update_changes(
 
 
 class ChangeRequestMetadata(abc.ABC):
+    _clock: Clock
+
     @abc.abstractmethod
     async def create_change_request(
         self,
@@ -246,33 +249,6 @@ class ChangeRequestMetadata(abc.ABC):
         """Change an OPEN change request (``NotFound``; ``FailedPrecondition`` when it is not
         open or not at ``expected_head``)."""
 
-    async def _new_note(
-        self,
-        change_request_id: str,
-        *,
-        author_id: str,
-        author_username: str,
-        verdict: str,
-        body: str,
-        head_sha: str,
-        now: datetime,
-    ) -> ChangeRequestNote:
-        """A checked note on an existing change request, not yet stored."""
-        check_note(verdict, body)
-        if await self.get_change_request(change_request_id) is None:
-            raise missing(change_request_id)
-        return ChangeRequestNote(
-            str(uuid.uuid4()),
-            change_request_id,
-            author_id,
-            author_username,
-            verdict,
-            body,
-            head_sha,
-            now,
-        )
-
-    @abc.abstractmethod
     async def add_change_request_note(
         self,
         change_request_id: str,
@@ -282,7 +258,27 @@ class ChangeRequestMetadata(abc.ABC):
         verdict: str,
         body: str,
         head_sha: str,
-    ) -> ChangeRequestNote: ...
+    ) -> ChangeRequestNote:
+        """``InvalidArgument`` (verdict, body), ``NotFound`` (change request)."""
+        check_note(verdict, body)
+        if await self.get_change_request(change_request_id) is None:
+            raise missing(change_request_id)
+        made = ChangeRequestNote(
+            str(uuid.uuid4()),
+            change_request_id,
+            author_id,
+            author_username,
+            verdict,
+            body,
+            head_sha,
+            self._clock.now(),
+        )
+        await self._save_note(made)
+        return made
+
+    @abc.abstractmethod
+    async def _save_note(self, made: ChangeRequestNote) -> None:
+        """Store a checked note (``add_change_request_note``)."""
 
     @abc.abstractmethod
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:
