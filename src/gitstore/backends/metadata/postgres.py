@@ -21,7 +21,9 @@ Design:
   ``AlreadyExists`` / ``FailedPrecondition``.
 * **Git ingress** (SSH keys, releases, publications, webhooks, deliveries) is the mixin
   ``_postgres_git.PostgresGitStore`` (sequence allocation under a repository row lock, delivery
-  claims with ``SKIP LOCKED``); shared helpers live in ``_postgres_util``.
+  claims with ``SKIP LOCKED``); shared helpers live in ``_postgres_util``, and the pool,
+  its error mapping and the migration lock (shared with the resource store) in
+  ``gitstore.backends._postgres``.
 """
 
 from __future__ import annotations
