@@ -56,6 +56,7 @@ from typing import Any
 from graphql import (
     ExecutionResult,
     GraphQLError,
+    OperationDefinitionNode,
     OperationType,
     execute,
 )
@@ -69,7 +70,8 @@ from gitstore.domain.errors import GitStoreError, TooManyAttempts, Unauthenticat
 from .context import RequestContext
 from .errors import format_error, internal_error, request_error
 from .graphql.apq import PersistedQueryError
-from .graphql.documents import DocumentError
+from .graphql.documents import DocumentError, PreparedDocument
+from .graphql.holder import SchemaSnapshot
 from .graphql.plan import is_awaitable as _is_awaitable
 from .graphql.source import SchemaSource
 from .identity.principal import Principal
@@ -107,6 +109,15 @@ class _Reject(Exception):
         self.status = status
         self.errors = errors
         self.headers = headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    snapshot: SchemaSnapshot
+    prepared: PreparedDocument
+    operation: OperationDefinitionNode
+    repository: str | None  # ``<namespace>/<repo>`` on a store endpoint
+    principal: Principal | None  # authenticated on a store endpoint only
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,31 +302,16 @@ class GraphQLEndpoint:
             raise _Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
 
         authorization = headers[_AUTHORIZATION]
-        repository: str | None = None
-        authenticated = False
-        principal: Principal | None = None  # anonymous: what authenticate_header(None) answers
-        if self.source is None:
-            snapshot, documents = services.holder.current, services.documents
-        else:
-            principal, authenticated = await self._authenticate(authorization), True
-            try:
-                choice = await self.source.select(request, principal)
-            except Unavailable:
-                raise
-            except GitStoreError as exc:
-                raise _Reject(
-                    _SOURCE_STATUS.get(exc.code, 400), [request_error(exc.message, exc.code)]
-                ) from None
-            snapshot, documents, repository = choice.snapshot, choice.documents, choice.repository
-        try:
-            prepared = documents.prepare(snapshot, resolved.query)
-            operation = prepared.operation(params.operation_name)
-        except DocumentError as exc:
-            raise _Reject(
-                request_status, [format_error(e, request_id) for e in exc.errors]
-            ) from None
-        except GraphQLError as exc:
-            raise _Reject(request_status, [format_error(exc, request_id)]) from None
+        chosen = await self._prepare(
+            request,
+            authorization,
+            resolved.query,
+            params.operation_name,
+            request_status,
+            request_id,
+        )
+        snapshot, prepared, operation = chosen.snapshot, chosen.prepared, chosen.operation
+        principal, repository = chosen.principal, chosen.repository
         kind = operation.operation
         if kind is not OperationType.QUERY:
             if request.method == "GET":
@@ -340,7 +336,7 @@ class GraphQLEndpoint:
                     ],
                 )
 
-        if not authenticated:
+        if self.source is None:  # a store endpoint authenticated while choosing its schema
             principal = await self._authenticate(authorization)
 
         context = RequestContext(
@@ -376,6 +372,41 @@ class GraphQLEndpoint:
                 media, 401, body, request_id, {"WWW-Authenticate": 'Bearer realm="gitstore"'}
             )
         return _respond(media, 200 if executed else request_status, body, request_id)
+
+    async def _prepare(
+        self,
+        request: Request,
+        authorization: str | None,
+        query: str,
+        operation_name: str | None,
+        status: int,
+        request_id: str,
+    ) -> _Prepared:
+        """Choose the schema (a store endpoint's is the repository's: the caller must read it,
+        so it is authenticated here), then parse, look up and validate the operation."""
+        repository: str | None = None
+        principal: Principal | None = None
+        if self.source is None:
+            snapshot, documents = self.services.holder.current, self.services.documents
+        else:
+            principal = await self._authenticate(authorization)
+            try:
+                choice = await self.source.select(request, principal)
+            except Unavailable:
+                raise
+            except GitStoreError as exc:
+                raise _Reject(
+                    _SOURCE_STATUS.get(exc.code, 400), [request_error(exc.message, exc.code)]
+                ) from None
+            snapshot, documents, repository = choice.snapshot, choice.documents, choice.repository
+        try:
+            prepared = documents.prepare(snapshot, query)
+            operation = prepared.operation(operation_name)
+        except DocumentError as exc:
+            raise _Reject(status, [format_error(e, request_id) for e in exc.errors]) from None
+        except GraphQLError as exc:
+            raise _Reject(status, [format_error(exc, request_id)]) from None
+        return _Prepared(snapshot, prepared, operation, repository, principal)
 
     async def _authenticate(self, authorization: str | None) -> Principal | None:
         if authorization is None:

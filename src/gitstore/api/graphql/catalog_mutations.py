@@ -178,35 +178,7 @@ class CatalogMutationsModule:
             f"Create or replace one {kind} (validated against its schema before committing).",
         )
 
-        async def delete(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
-            w, caller = writer(info)
-            record = await w.writable(caller, data["repository"])  # access before input
-            options = WriteOptions.from_input(data)
-            result = await w.write(
-                caller, f"delete{kind}", data, [Remove(kind, data["name"])], options, record=record
-            )
-            payload = _payload(result)
-            payload["deletedId"] = encode_resource_id(kind, result.repository, data["name"])
-            return payload
-
-        _mutation(
-            builder,
-            f"delete{kind}",
-            {
-                "name": GraphQLInputField(
-                    GraphQLNonNull(GraphQLString), description="metadata.name"
-                ),
-                **t.write_options(expected=True),
-            },
-            {
-                **t.payload_fields(),
-                "deletedId": GraphQLField(
-                    GraphQLID, description=f"Global ID of the deleted {kind}."
-                ),
-            },
-            delete,
-            f"Delete one {kind} (every file that holds it) in one commit.",
-        )
+        delete_mutation(builder, t, kind, writer)
 
     def _revert(
         self,
@@ -372,6 +344,43 @@ def catalog_writer(info: ResolveInfo, registry: KindRegistry) -> tuple[CatalogWr
             ),
         ),
         Caller(principal, ctx.request_id),
+    )
+
+
+def delete_mutation(
+    builder: SchemaBuilder,
+    t: MutationTypes,
+    kind: str,
+    writer: Callable[[ResolveInfo], tuple[CatalogWriter, Caller]],
+    **inputs: GraphQLInputField,
+) -> None:
+    """The ``delete<kind>`` mutation (extra ``inputs`` after the write options)."""
+
+    async def delete(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
+        w, caller = writer(info)
+        record = await w.writable(caller, data["repository"])  # access before input
+        options = WriteOptions.from_input(data)
+        result = await w.write(
+            caller, f"delete{kind}", data, [Remove(kind, data["name"])], options, record=record
+        )
+        payload = _payload(result)
+        payload["deletedId"] = encode_resource_id(kind, result.repository, data["name"])
+        return payload
+
+    _mutation(
+        builder,
+        f"delete{kind}",
+        {
+            "name": GraphQLInputField(GraphQLNonNull(GraphQLString), description="metadata.name"),
+            **t.write_options(expected=True),
+            **inputs,
+        },
+        {
+            **t.payload_fields(),
+            "deletedId": GraphQLField(GraphQLID, description=f"Global ID of the deleted {kind}."),
+        },
+        delete,
+        f"Delete one {kind} (every file that holds it) in one commit.",
     )
 
 

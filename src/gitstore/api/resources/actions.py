@@ -86,19 +86,6 @@ async def get_resource(
     return await services.resources().get(repository, kind, name)
 
 
-async def list_resources(
-    services: ApiServices,
-    principal: Principal | None,
-    repository: str,
-    kind: str | None,
-    label_selector: str | None,
-) -> tuple[list[Resource], int]:
-    repository = parse_repository(repository)
-    selector = parse_selector(label_selector)
-    await access.readable(services.store, principal, repository)
-    return await services.resources().select(repository, kind, selector)
-
-
 async def list_page(
     services: ApiServices,
     principal: Principal | None,

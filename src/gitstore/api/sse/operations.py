@@ -28,7 +28,6 @@ from graphql import (
     Executor,
     FieldNode,
     FragmentSpreadNode,
-    GraphQLError,
     Node,
     OperationDefinitionNode,
     OperationType,
@@ -39,15 +38,13 @@ from graphql import (
 )
 from starlette.requests import Request
 
-from gitstore.domain.errors import GitStoreError, Unavailable
-
 from ..context import RequestContext
 from ..errors import format_error, request_error
 from ..graphql.apq import PersistedQueryError
-from ..graphql.documents import DocumentError, PreparedDocument
+from ..graphql.documents import PreparedDocument
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.plan import is_awaitable
-from ..graphql_http import _SOURCE_STATUS, GraphQLEndpoint, _Params, _Reject
+from ..graphql_http import GraphQLEndpoint, _Params, _Reject
 from ..identity.principal import Principal
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -88,35 +85,25 @@ async def prepare(
         raise _Reject(400, [request_error(exc.message, exc.code)]) from None
     if resolved.query is None or not resolved.query.strip():
         raise _Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
-    repository: str | None = None
-    principal: Principal | None = None
-    if endpoint.source is None:
-        snapshot, documents = services.holder.current, services.documents
-    else:  # a store endpoint: its schema is the repository's (the caller must read it)
-        principal = await endpoint._authenticate(authorization)
-        try:
-            choice = await endpoint.source.select(request, principal)
-        except Unavailable:
-            raise
-        except GitStoreError as exc:
-            raise _Reject(
-                _SOURCE_STATUS.get(exc.code, 400), [request_error(exc.message, exc.code)]
-            ) from None
-        snapshot, documents, repository = choice.snapshot, choice.documents, choice.repository
-    try:
-        prepared = documents.prepare(snapshot, resolved.query)
-        operation = prepared.operation(params.operation_name)
-    except DocumentError as exc:
-        raise _Reject(400, [format_error(e, request_id) for e in exc.errors]) from None
-    except GraphQLError as exc:
-        raise _Reject(400, [format_error(exc, request_id)]) from None
+    chosen = await endpoint._prepare(
+        request, authorization, resolved.query, params.operation_name, 400, request_id
+    )
+    operation, principal = chosen.operation, chosen.principal
     if request.method == "GET" and operation.operation is OperationType.MUTATION:
         raise _Reject(
             405, [request_error("mutations are not allowed over GET; use POST", "BAD_REQUEST")]
         )
     if endpoint.source is None:
         principal = await endpoint._authenticate(authorization)
-    return Operation(snapshot, prepared, operation, params, principal, request_id, repository)
+    return Operation(
+        chosen.snapshot,
+        chosen.prepared,
+        operation,
+        params,
+        principal,
+        request_id,
+        chosen.repository,
+    )
 
 
 class SharedEncodings:

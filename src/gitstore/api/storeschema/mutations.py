@@ -30,7 +30,6 @@ from typing import Any
 
 from graphql import (
     GraphQLField,
-    GraphQLID,
     GraphQLInputField,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -39,12 +38,17 @@ from graphql import (
 
 from gitstore.domain.content import KindDefinition, KindRegistry, ManifestFormat
 
-from ..catalog.ids import encode_resource_id
-from ..catalog.writes_inputs import Remove, WriteOptions
+from ..catalog.writes_inputs import WriteOptions
 from ..catalog.writes_problems import Problem, WriteRefused
 from ..graphql.builder import SchemaBuilder, SchemaBuildError
 from ..graphql.catalog_mutation_types import MutationTypes
-from ..graphql.catalog_mutations import CatalogMutationsModule, _mutation, _payload, catalog_writer
+from ..graphql.catalog_mutations import (
+    CatalogMutationsModule,
+    _mutation,
+    _payload,
+    catalog_writer,
+    delete_mutation,
+)
 from ..graphql.info import ResolveInfo
 from .groups import CustomKindsModule
 from .inputs import SpecInputs, input_problem, spec_inputs
@@ -188,40 +192,15 @@ class StoreMutationsModule:
 
     # ------------------------------------------------------------------ delete
     def _delete(self, builder: SchemaBuilder, t: MutationTypes, definition: KindDefinition) -> None:
-        kind, registry = definition.kind, self.registry
-
-        async def delete(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
-            w, caller = catalog_writer(info, registry)
-            record = await w.writable(caller, data["repository"])  # access before input
-            options = WriteOptions.from_input(data)
-            operation = Remove(kind, data["name"])
-            result = await w.write(
-                caller, f"delete{kind}", data, [operation], options, record=record
-            )
-            payload = _payload(result)
-            payload["deletedId"] = encode_resource_id(kind, result.repository, data["name"])
-            return payload
-
-        _mutation(
+        registry = self.registry
+        delete_mutation(
             builder,
-            f"delete{kind}",
-            {
-                "name": GraphQLInputField(
-                    GraphQLNonNull(GraphQLString), description="metadata.name"
-                ),
-                **t.write_options(expected=True),
-                "branch": GraphQLInputField(
-                    GraphQLString, description="Branch to commit to (default: the default one)."
-                ),
-            },
-            {
-                **t.payload_fields(),
-                "deletedId": GraphQLField(
-                    GraphQLID, description=f"Global ID of the deleted {kind}."
-                ),
-            },
-            delete,
-            f"Delete one {kind} (every file that holds it) in one commit.",
+            t,
+            definition.kind,
+            lambda info: catalog_writer(info, registry),
+            branch=GraphQLInputField(
+                GraphQLString, description="Branch to commit to (default: the default one)."
+            ),
         )
 
     def _output_type(self, builder: SchemaBuilder, kind: str) -> GraphQLObjectType | None:

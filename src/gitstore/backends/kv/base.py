@@ -590,6 +590,16 @@ def alias_fenced(scope: ChannelScope, alias: str) -> FailedPrecondition:
     )
 
 
+def head_mismatch(
+    scope: ChannelScope, current: int | str, noun: str, expected: int | None
+) -> FailedPrecondition:
+    """The error of a ``noun`` ("batch", "copy") refused by its head compare-and-swap."""
+    return FailedPrecondition(
+        f"channel {scope} head is at sequence {current}, {noun} expected {expected}",
+        field="expected_head_sequence",
+    )
+
+
 def target_version_mismatch(
     repository: str, alias: str, target: str, expected: str, found: str | None
 ) -> FailedPrecondition:

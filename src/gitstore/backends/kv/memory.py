@@ -30,6 +30,7 @@ from gitstore.backends.kv.base import (
     check_read,
     copy_cursor,
     decode_cursor,
+    head_mismatch,
     index_entries,
     page_from,
     target_version_mismatch,
@@ -91,10 +92,7 @@ class MemoryKvStore(KvStore):
         current = state.head.sequence if state.head else 0
         expected = batch.expected_head_sequence
         if expected is not None and expected != current:
-            raise FailedPrecondition(
-                f"channel {batch.scope} head is at sequence {current}, batch expected {expected}",
-                field="expected_head_sequence",
-            )
+            raise head_mismatch(batch.scope, current, "batch", expected)
         seq, applied, skipped = batch.sequence, 0, 0
         for up in batch.upserts:
             old = state.docs.get((up.kind, up.name))
@@ -197,11 +195,7 @@ class MemoryKvStore(KvStore):
         state = self._scopes.setdefault(target, _Scope())
         current = state.head.sequence if state.head else 0
         if expected_head_sequence != current:
-            raise FailedPrecondition(
-                f"channel {target} head is at sequence {current}, copy expected "
-                f"{expected_head_sequence}",
-                field="expected_head_sequence",
-            )
+            raise head_mismatch(target, current, "copy", expected_head_sequence)
         origin = self._scopes.get(source)
         head = origin.head if origin else None
         if not at or at[0] == "clear":

@@ -48,6 +48,7 @@ from gitstore.backends.kv.base import (
     check_read,
     copy_cursor,
     decode_cursor,
+    head_mismatch,
     page_from,
     target_version_mismatch,
 )
@@ -306,10 +307,7 @@ class RedisKvStore(KvStore):
             return alias_fenced(scope, unless_alias or "")
         if str(exc).startswith("GITSTORE_HEAD"):
             current = str(exc).split()[1]
-            return FailedPrecondition(
-                f"channel {scope} head is at sequence {current}, {noun} expected {expected}",
-                field="expected_head_sequence",
-            )
+            return head_mismatch(scope, current, noun, expected)
         return _map_error(exc, what)
 
     # ------------------------------------------------------------------ reads

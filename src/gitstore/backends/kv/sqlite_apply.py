@@ -11,8 +11,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from gitstore.backends.kv.base import ApplyResult, Batch, alias_fenced, index_entries
-from gitstore.domain.errors import FailedPrecondition
+from gitstore.backends.kv.base import ApplyResult, Batch, alias_fenced, head_mismatch, index_entries
 from gitstore.domain.keys import ChannelScope
 
 T = TypeVar("T")
@@ -75,10 +74,7 @@ def guard(
     row = conn.execute(f"SELECT sequence FROM kv_heads WHERE {_SCOPE}", (r, c)).fetchone()
     current: int = row[0] if row else 0
     if expected is not None and expected != current:
-        raise FailedPrecondition(
-            f"channel {scope} head is at sequence {current}, {what} expected {expected}",
-            field="expected_head_sequence",
-        )
+        raise head_mismatch(scope, current, what, expected)
     return current
 
 

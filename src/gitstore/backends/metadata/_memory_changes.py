@@ -7,7 +7,7 @@ import dataclasses
 import uuid
 from typing import Any
 
-from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
+from gitstore.domain.errors import AlreadyExists, NotFound
 
 from . import _common as c
 from .base import Page
@@ -18,11 +18,9 @@ from .base_changes import (
     ChangeRequestStatus,
     check_approvals,
     check_change_request,
-    check_note,
-    check_text,
-    check_title,
-    not_open,
+    check_updatable,
     open_taken,
+    update_changes,
 )
 
 
@@ -141,65 +139,25 @@ class MemoryChangeRequests(ChangeRequestMetadata):
         merge_sha: str | None = None,
         merged_by: str | None = None,
     ) -> ChangeRequest:
-        if title is not None:
-            check_title(title)
-        if description is not None:
-            check_text(description, "description")
-        current = await self.get_change_request(change_request_id)
-        if current is None:
-            raise NotFound(f"change request {change_request_id} not found", field="id")
-        if current.state is not ChangeRequestStatus.OPEN:
-            raise FailedPrecondition(not_open(current.id, current.state), field="id")
-        if expected_head is not None and current.head_sha != expected_head:
-            raise FailedPrecondition(
-                f"change request {current.id} is at {current.head_sha}, not {expected_head}",
-                field="expectedHeadSha",
-            )
-        now = self._clock.now()
-        changes: dict[str, Any] = {"updated_at": now}
-        for name, value in (
-            ("title", title),
-            ("description", description),
-            ("head_sha", head_sha),
-            ("base_sha", base_sha),
-            ("merge_sha", merge_sha),
-            ("merged_by", merged_by),
-        ):
-            if value is not None:
-                changes[name] = value
-        if state is not None:
-            changes["state"] = ChangeRequestStatus(state)
-            if state is not ChangeRequestStatus.OPEN:
-                changes["closed_at"] = now
+        changes = update_changes(
+            self._clock.now(),
+            title=title,
+            description=description,
+            head_sha=head_sha,
+            base_sha=base_sha,
+            state=state,
+            merge_sha=merge_sha,
+            merged_by=merged_by,
+        )
+        current = check_updatable(
+            change_request_id, await self.get_change_request(change_request_id), expected_head
+        )
         updated = dataclasses.replace(current, **changes)
         self._change_requests[updated.id] = updated
         return updated
 
-    async def add_change_request_note(
-        self,
-        change_request_id: str,
-        *,
-        author_id: str,
-        author_username: str,
-        verdict: str,
-        body: str,
-        head_sha: str,
-    ) -> ChangeRequestNote:
-        check_note(verdict, body)
-        if await self.get_change_request(change_request_id) is None:
-            raise NotFound(f"change request {change_request_id} not found", field="id")
-        made = ChangeRequestNote(
-            str(uuid.uuid4()),
-            change_request_id,
-            author_id,
-            author_username,
-            verdict,
-            body,
-            head_sha,
-            self._clock.now(),
-        )
+    async def _save_note(self, made: ChangeRequestNote) -> None:
         self._cr_notes.append(made)
-        return made
 
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:
         return [n for n in self._cr_notes if n.change_request_id == change_request_id]

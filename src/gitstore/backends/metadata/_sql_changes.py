@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from gitstore.domain.errors import AlreadyExists, FailedPrecondition, NotFound
+from gitstore.domain.errors import AlreadyExists, NotFound
 
 from . import _common as c
 from . import _rows as rows
@@ -27,11 +27,10 @@ from .base_changes import (
     ChangeRequestStatus,
     check_approvals,
     check_change_request,
-    check_note,
-    check_text,
-    check_title,
-    not_open,
+    check_updatable,
+    head_moved,
     open_taken,
+    update_changes,
 )
 
 _RETRIES = 8
@@ -203,27 +202,22 @@ class SqlChangeRequests(ChangeRequestMetadata):
         merge_sha: str | None = None,
         merged_by: str | None = None,
     ) -> ChangeRequest:
-        if title is not None:
-            check_title(title)
-        if description is not None:
-            check_text(description, "description")
         m, k = self._MARK, self._CODEC
-        now = self._clock.now()
-        sets: dict[str, Any] = {"updated_at": k.ts_out(now)}
-        for column, value in (
-            ("title", title),
-            ("description", description),
-            ("head_sha", head_sha),
-            ("base_sha", base_sha),
-            ("merge_sha", merge_sha),
-            ("merged_by", merged_by),
-        ):
-            if value is not None:
-                sets[column] = value
-        if state is not None:
-            sets["state"] = ChangeRequestStatus(state).value
-            if state is not ChangeRequestStatus.OPEN:
-                sets["closed_at"] = k.ts_out(now)
+        sets = update_changes(
+            self._clock.now(),
+            title=title,
+            description=description,
+            head_sha=head_sha,
+            base_sha=base_sha,
+            state=state,
+            merge_sha=merge_sha,
+            merged_by=merged_by,
+        )
+        for column in ("updated_at", "closed_at"):
+            if column in sets:
+                sets[column] = k.ts_out(sets[column])
+        if "state" in sets:
+            sets["state"] = sets["state"].value
         assignments = ", ".join(f"{col} = {m}" for col in sets)
         sql = f"UPDATE change_requests SET {assignments} WHERE id = {m} AND state = 'OPEN'"
         params: list[Any] = [*sets.values(), change_request_id]
@@ -233,39 +227,12 @@ class SqlChangeRequests(ChangeRequestMetadata):
         found = await self._cr_exec(sql + " RETURNING *", *params)
         if found:
             return change_request(found[0], k)
-        current = await self.get_change_request(change_request_id)
-        if current is None:
-            raise NotFound(f"change request {change_request_id} not found", field="id")
-        if current.state is not ChangeRequestStatus.OPEN:
-            raise FailedPrecondition(not_open(current.id, current.state), field="id")
-        raise FailedPrecondition(
-            f"change request {current.id} is at {current.head_sha}, not {expected_head}",
-            field="expectedHeadSha",
+        current = check_updatable(
+            change_request_id, await self.get_change_request(change_request_id), expected_head
         )
+        raise head_moved(current, expected_head)  # it changed between the two statements
 
-    async def add_change_request_note(
-        self,
-        change_request_id: str,
-        *,
-        author_id: str,
-        author_username: str,
-        verdict: str,
-        body: str,
-        head_sha: str,
-    ) -> ChangeRequestNote:
-        check_note(verdict, body)
-        if await self.get_change_request(change_request_id) is None:
-            raise NotFound(f"change request {change_request_id} not found", field="id")
-        made = ChangeRequestNote(
-            str(uuid.uuid4()),
-            change_request_id,
-            author_id,
-            author_username,
-            verdict,
-            body,
-            head_sha,
-            self._clock.now(),
-        )
+    async def _save_note(self, made: ChangeRequestNote) -> None:
         values = {
             "id": made.id,
             "change_request_id": made.change_request_id,
@@ -279,7 +246,6 @@ class SqlChangeRequests(ChangeRequestMetadata):
         await self._cr_exec(
             rows.insert_sql("change_request_notes", values, self._MARK), *values.values()
         )
-        return made
 
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:
         sql = (

@@ -20,13 +20,15 @@ from __future__ import annotations
 import abc
 import base64
 import enum
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from gitstore.domain.errors import InvalidArgument
+from gitstore.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 
 if TYPE_CHECKING:
+    from gitstore.backends.metadata._common import Clock
     from gitstore.backends.metadata.base import Page
 
 MAX_TITLE = 256
@@ -131,7 +133,69 @@ def not_open(cr_id: str, state: str) -> str:
     return f"change request {cr_id} is {state}, not OPEN"
 
 
+def head_moved(current: ChangeRequest, expected_head: str | None) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"change request {current.id} is at {current.head_sha}, not {expected_head}",
+        field="expectedHeadSha",
+    )
+
+
+def missing(change_request_id: str) -> NotFound:
+    return NotFound(f"change request {change_request_id} not found", field="id")
+
+
+def check_updatable(
+    change_request_id: str, current: ChangeRequest | None, expected_head: str | None
+) -> ChangeRequest:
+    """``current`` when ``update_change_request`` may change it; raises ``NotFound`` or
+    ``FailedPrecondition`` (not OPEN, not at ``expected_head``) otherwise."""
+    if current is None:
+        raise missing(change_request_id)
+    if current.state is not ChangeRequestStatus.OPEN:
+        raise FailedPrecondition(not_open(current.id, current.state), field="id")
+    if expected_head is not None and current.head_sha != expected_head:
+        raise head_moved(current, expected_head)
+    return current
+
+
+def update_changes(
+    now: datetime,
+    *,
+    title: str | None,
+    description: str | None,
+    head_sha: str | None,
+    base_sha: str | None,
+    state: ChangeRequestStatus | None,
+    merge_sha: str | None,
+    merged_by: str | None,
+) -> dict[str, Any]:
+    """The checked fields an ``update_change_request`` sets (``ChangeRequest`` names and
+    types: ``updated_at`` always, ``closed_at`` when it leaves OPEN)."""
+    if title is not None:
+        check_title(title)
+    if description is not None:
+        check_text(description, "description")
+    changes: dict[str, Any] = {"updated_at": now}
+    for name, value in (
+        ("title", title),
+        ("description", description),
+        ("head_sha", head_sha),
+        ("base_sha", base_sha),
+        ("merge_sha", merge_sha),
+        ("merged_by", merged_by),
+    ):
+        if value is not None:
+            changes[name] = value
+    if state is not None:
+        changes["state"] = ChangeRequestStatus(state)
+        if state is not ChangeRequestStatus.OPEN:
+            changes["closed_at"] = now
+    return changes
+
+
 class ChangeRequestMetadata(abc.ABC):
+    _clock: Clock
+
     @abc.abstractmethod
     async def create_change_request(
         self,
@@ -185,7 +249,6 @@ class ChangeRequestMetadata(abc.ABC):
         """Change an OPEN change request (``NotFound``; ``FailedPrecondition`` when it is not
         open or not at ``expected_head``)."""
 
-    @abc.abstractmethod
     async def add_change_request_note(
         self,
         change_request_id: str,
@@ -195,7 +258,27 @@ class ChangeRequestMetadata(abc.ABC):
         verdict: str,
         body: str,
         head_sha: str,
-    ) -> ChangeRequestNote: ...
+    ) -> ChangeRequestNote:
+        """``InvalidArgument`` (verdict, body), ``NotFound`` (change request)."""
+        check_note(verdict, body)
+        if await self.get_change_request(change_request_id) is None:
+            raise missing(change_request_id)
+        made = ChangeRequestNote(
+            str(uuid.uuid4()),
+            change_request_id,
+            author_id,
+            author_username,
+            verdict,
+            body,
+            head_sha,
+            self._clock.now(),
+        )
+        await self._save_note(made)
+        return made
+
+    @abc.abstractmethod
+    async def _save_note(self, made: ChangeRequestNote) -> None:
+        """Store a checked note (``add_change_request_note``)."""
 
     @abc.abstractmethod
     async def list_change_request_notes(self, change_request_id: str) -> list[ChangeRequestNote]:

@@ -21,15 +21,14 @@ Design:
   ``AlreadyExists`` / ``FailedPrecondition``.
 * **Git ingress** (SSH keys, releases, publications, webhooks, deliveries) is the mixin
   ``_postgres_git.PostgresGitStore`` (sequence allocation under a repository row lock, delivery
-  claims with ``SKIP LOCKED``); shared helpers live in ``_postgres_util``.
+  claims with ``SKIP LOCKED``); shared helpers live in ``_postgres_util``, and the pool,
+  its error mapping and the migration lock (shared with the resource store) in
+  ``gitstore.backends._postgres``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import hashlib
-import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -38,18 +37,15 @@ from typing import Any, TypeVar
 
 import psycopg
 import psycopg.errors
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from gitstore.backends._postgres import SCHEMA_NAME, LazyPool, lock_migrations
 from gitstore.domain.errors import (
-    Aborted,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    Unavailable,
 )
 
 from . import _common as c
@@ -81,8 +77,6 @@ from .migrations import load_migrations
 T = TypeVar("T")
 _REPO_BY_ID = rows.REPO_SELECT + " WHERE r.id = %s"
 
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-
 
 class PostgresMetadataStore(PostgresLeases, PostgresGitStore, SqlChangeRequests, MetadataStore):
     """``PostgresMetadataStore(conninfo, *, schema=None, min_size=1, max_size=10,
@@ -97,59 +91,33 @@ class PostgresMetadataStore(PostgresLeases, PostgresGitStore, SqlChangeRequests,
         max_size: int = 10,
         timeout: float = 10.0,
     ) -> None:
-        if schema is not None and not _SCHEMA.fullmatch(schema):
+        if schema is not None and not SCHEMA_NAME.fullmatch(schema):
             raise InvalidArgument(
                 f"schema {schema!r} must be a lowercase SQL identifier (a-z, 0-9, _)",
                 field="schema",
             )
-        self._conninfo = conninfo
         self._schema = schema
-        self._min_size = min_size
-        self._max_size = max(max_size, min_size)
-        self._timeout = timeout
         self._clock = c.Clock()
-        self._pool: AsyncConnectionPool | None = None
-        self._opening = asyncio.Lock()
-        self._closed = False
+        self._pool = LazyPool(
+            conninfo,
+            what="metadata store",
+            name="gitstore-metadata",
+            schema=schema,
+            min_size=min_size,
+            max_size=max(max_size, min_size),
+            timeout=timeout,
+        )
 
     @property
     def schema(self) -> str | None:
         return self._schema
 
     # ------------------------------------------------------------------ plumbing
-    async def _ready_pool(self) -> AsyncConnectionPool:
-        if self._closed:
-            raise Unavailable("the metadata store is closed")
-        if self._pool is not None:
-            return self._pool
-        async with self._opening:
-            if self._pool is None:
-                kwargs: dict[str, Any] = {}
-                if self._schema is not None:
-                    kwargs["options"] = f"-c search_path={self._schema}"
-                pool = AsyncConnectionPool(
-                    self._conninfo,
-                    min_size=self._min_size,
-                    max_size=self._max_size,
-                    kwargs=kwargs,
-                    timeout=self._timeout,
-                    open=False,
-                    name="gitstore-metadata",
-                )
-                try:
-                    await pool.open(wait=True, timeout=self._timeout)
-                except (PoolTimeout, psycopg.Error) as exc:
-                    await pool.close()
-                    raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-                self._pool = pool
-        return self._pool
-
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:
         """One connection, one transaction; library errors mapped to project errors."""
-        pool = await self._ready_pool()
         try:
-            async with pool.connection() as conn:
+            async with self._pool.transaction() as conn:
                 yield conn
         except psycopg.errors.UniqueViolation as exc:
             raise AlreadyExists(f"already exists ({exc.diag.constraint_name})") from exc
@@ -159,12 +127,6 @@ class PostgresMetadataStore(PostgresLeases, PostgresGitStore, SqlChangeRequests,
             ) from exc
         except psycopg.errors.IntegrityError as exc:
             raise FailedPrecondition(f"constraint violated: {exc}") from exc
-        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
-            raise Aborted(f"lost a race with a concurrent change, retry: {exc}") from exc
-        except PoolTimeout as exc:
-            raise Unavailable(f"no PostgreSQL connection available: {exc}") from exc
-        except psycopg.OperationalError as exc:
-            raise Unavailable(f"PostgreSQL is unavailable: {exc}") from exc
 
     async def _one(self, query: str, *params: Any) -> Row | None:
         async with self._tx() as conn:
@@ -186,21 +148,13 @@ class PostgresMetadataStore(PostgresLeases, PostgresGitStore, SqlChangeRequests,
             return (await conn.execute(query, params)).rowcount
 
     async def close(self) -> None:
-        self._closed = True
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        await self._pool.close()
 
     # ------------------------------------------------------------------ lifecycle
     async def migrate(self) -> int:
         migrations = load_migrations("postgres")
-        seed = f"gitstore-metadata-migrations:{self._schema or ''}".encode()
-        lock_key = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big", signed=True)
         async with self._tx() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-            if self._schema is not None:
-                create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}")
-                await conn.execute(create.format(sql.Identifier(self._schema)))
+            await lock_migrations(conn, "gitstore-metadata-migrations", self._schema)
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
                 " name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"

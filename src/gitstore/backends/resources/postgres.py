@@ -9,19 +9,15 @@ reads run in ``REPEATABLE READ`` so a list and its version are one snapshot.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import re
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from gitstore.domain.errors import Aborted, InvalidArgument, Unavailable
+from gitstore.backends._postgres import SCHEMA_NAME, LazyPool, lock_migrations
+from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.resources.model import Resource
 from gitstore.domain.resources.rules import Key, Plan, window_floor
 from gitstore.domain.resources.watch import ResourceChange
@@ -31,7 +27,6 @@ from .base import DEFAULT_RETAIN, Planner, RepoState, ResourceStore, check_retai
 from .migrations import TABLE, load_migrations
 
 Conn = psycopg.AsyncConnection[Any]
-_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 class PostgresResourceStore(ResourceStore):
@@ -44,77 +39,37 @@ class PostgresResourceStore(ResourceStore):
         retain: int = DEFAULT_RETAIN,
         timeout: float = 10.0,
     ) -> None:
-        if schema is not None and not _SCHEMA.fullmatch(schema):
+        if schema is not None and not SCHEMA_NAME.fullmatch(schema):
             raise InvalidArgument(
                 f"schema {schema!r} must be a lowercase SQL identifier", field="resources.url"
             )
         self.retain = check_retain(retain)
         self.schema = schema
-        self._conninfo = conninfo
-        self._max_size = max_size
-        self._timeout = timeout
-        self._pool: AsyncConnectionPool | None = None
-        self._opening = asyncio.Lock()
-        self._closed = False
+        self._pool = LazyPool(
+            conninfo,
+            what="resource store",
+            name="gitstore-resources",
+            schema=schema,
+            min_size=1,
+            max_size=max_size,
+            timeout=timeout,
+        )
 
     # ------------------------------------------------------------------ plumbing
-    async def _ready_pool(self) -> AsyncConnectionPool:
-        if self._closed:
-            raise Unavailable("the resource store is closed")
-        if self._pool is not None:
-            return self._pool
-        async with self._opening:
-            if self._pool is None:
-                kwargs: dict[str, Any] = {}
-                if self.schema is not None:
-                    kwargs["options"] = f"-c search_path={self.schema}"
-                pool = AsyncConnectionPool(
-                    self._conninfo,
-                    min_size=1,
-                    max_size=self._max_size,
-                    kwargs=kwargs,
-                    timeout=self._timeout,
-                    open=False,
-                    name="gitstore-resources",
-                )
-                try:
-                    await pool.open(wait=True, timeout=self._timeout)
-                except (PoolTimeout, psycopg.Error) as exc:
-                    await pool.close()
-                    raise Unavailable(f"cannot connect to PostgreSQL: {exc}") from exc
-                self._pool = pool
-        return self._pool
-
     @asynccontextmanager
     async def _tx(self, *, snapshot: bool = False) -> AsyncIterator[Conn]:
-        pool = await self._ready_pool()
-        try:
-            async with pool.connection() as conn:
-                if snapshot:
-                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                yield conn
-        except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as exc:
-            raise Aborted(f"lost a race with a concurrent change, retry: {exc}") from exc
-        except PoolTimeout as exc:
-            raise Unavailable(f"no PostgreSQL connection available: {exc}") from exc
-        except psycopg.OperationalError as exc:
-            raise Unavailable(f"PostgreSQL is unavailable: {exc}") from exc
+        async with self._pool.transaction() as conn:
+            if snapshot:
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield conn
 
     async def close(self) -> None:
-        self._closed = True
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        await self._pool.close()
 
     async def migrate(self) -> int:
         migrations = load_migrations("postgres")
-        seed = f"gitstore-resources-migrations:{self.schema or ''}".encode()
-        lock_key = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big", signed=True)
         async with self._tx() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-            if self.schema is not None:
-                create = sql.SQL("CREATE SCHEMA IF NOT EXISTS {}")
-                await conn.execute(create.format(sql.Identifier(self.schema)))
+            await lock_migrations(conn, "gitstore-resources-migrations", self.schema)
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (version INTEGER PRIMARY KEY, name TEXT)"
             )
