@@ -61,7 +61,7 @@ from graphql import (
     execute,
 )
 from prometheus_client import Counter, Histogram
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -74,6 +74,7 @@ from .graphql.documents import DocumentError, PreparedDocument
 from .graphql.holder import SchemaSnapshot
 from .graphql.plan import is_awaitable as _is_awaitable
 from .graphql.source import SchemaSource
+from .graphql_body import Params, Reject, json_body, json_text, params_of, read_body
 from .identity.principal import Principal
 from .services import ApiServices
 
@@ -96,21 +97,6 @@ _WANTED = {
 }
 
 
-class _Reject(Exception):
-    """A request refused before execution: status and body are final."""
-
-    def __init__(
-        self,
-        status: int,
-        errors: list[dict[str, Any]],
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(status)
-        self.status = status
-        self.errors = errors
-        self.headers = headers or {}
-
-
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     snapshot: SchemaSnapshot
@@ -118,14 +104,6 @@ class _Prepared:
     operation: OperationDefinitionNode
     repository: str | None  # ``<namespace>/<repo>`` on a store endpoint
     principal: Principal | None  # authenticated on a store endpoint only
-
-
-@dataclass(frozen=True, slots=True)
-class _Params:
-    query: str | None
-    variables: dict[str, Any] | None
-    operation_name: str | None
-    extensions: dict[str, Any] | None
 
 
 @lru_cache(maxsize=256)
@@ -245,7 +223,7 @@ class GraphQLEndpoint:
         media = negotiate(headers[_ACCEPT])
         try:
             if media is None:
-                raise _Reject(
+                raise Reject(
                     406,
                     [
                         request_error(
@@ -255,7 +233,7 @@ class GraphQLEndpoint:
                     ],
                 )
             response = await self._handle(request, headers, request_id, media, started)
-        except _Reject as reject:
+        except Reject as reject:
             response = _respond(
                 media or JSON, reject.status, {"errors": reject.errors}, request_id, reject.headers
             )
@@ -293,13 +271,13 @@ class GraphQLEndpoint:
         except PersistedQueryError as exc:
             if not exc.malformed:
                 services.metrics.apq.labels("miss").inc()
-            raise _Reject(
+            raise Reject(
                 400 if exc.malformed else request_status, [request_error(exc.message, exc.code)]
             ) from None
         if resolved.outcome != "none":
             services.metrics.apq.labels(resolved.outcome).inc()
         if resolved.query is None or not resolved.query.strip():
-            raise _Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
+            raise Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
 
         authorization = headers[_AUTHORIZATION]
         chosen = await self._prepare(
@@ -315,7 +293,7 @@ class GraphQLEndpoint:
         kind = operation.operation
         if kind is not OperationType.QUERY:
             if request.method == "GET":
-                raise _Reject(
+                raise Reject(
                     405,
                     [
                         request_error(
@@ -325,7 +303,7 @@ class GraphQLEndpoint:
                     {"Allow": "POST"},
                 )
             if kind is OperationType.SUBSCRIPTION:
-                raise _Reject(
+                raise Reject(
                     request_status,
                     [
                         request_error(
@@ -395,7 +373,7 @@ class GraphQLEndpoint:
             except Unavailable:
                 raise
             except GitStoreError as exc:
-                raise _Reject(
+                raise Reject(
                     _SOURCE_STATUS.get(exc.code, 400), [request_error(exc.message, exc.code)]
                 ) from None
             snapshot, documents, repository = choice.snapshot, choice.documents, choice.repository
@@ -403,9 +381,9 @@ class GraphQLEndpoint:
             prepared = documents.prepare(snapshot, query)
             operation = prepared.operation(operation_name)
         except DocumentError as exc:
-            raise _Reject(status, [format_error(e, request_id) for e in exc.errors]) from None
+            raise Reject(status, [format_error(e, request_id) for e in exc.errors]) from None
         except GraphQLError as exc:
-            raise _Reject(status, [format_error(exc, request_id)]) from None
+            raise Reject(status, [format_error(exc, request_id)]) from None
         return _Prepared(snapshot, prepared, operation, repository, principal)
 
     async def _authenticate(self, authorization: str | None) -> Principal | None:
@@ -416,19 +394,19 @@ class GraphQLEndpoint:
         except TooManyAttempts as exc:
             error = request_error(exc.message, exc.code)
             error["extensions"]["retryAfter"] = exc.retry_after
-            raise _Reject(429, [error], {"Retry-After": str(exc.retry_after)}) from None
+            raise Reject(429, [error], {"Retry-After": str(exc.retry_after)}) from None
         except Unauthenticated as exc:
-            raise _Reject(
+            raise Reject(
                 401,
                 [request_error(exc.message, exc.code)],
                 {"WWW-Authenticate": 'Bearer realm="gitstore", error="invalid_token"'},
             ) from None
 
     # ------------------------------------------------------------------ parameters
-    async def _post_params(self, request: Request, headers: list[str | None]) -> _Params:
+    async def _post_params(self, request: Request, headers: list[str | None]) -> Params:
         content_type = headers[_CONTENT_TYPE] or ""
         if not _is_json_utf8(content_type):
-            raise _Reject(
+            raise Reject(
                 415,
                 [
                     request_error(
@@ -437,17 +415,17 @@ class GraphQLEndpoint:
                     )
                 ],
             )
-        raw = await _read_body(
+        raw = await read_body(
             request, headers[_CONTENT_LENGTH], self.services.settings.api.max_body_bytes
         )
-        payload = _json_body(raw)
+        payload = json_body(raw)
         if isinstance(payload, list):
-            raise _Reject(400, [request_error("batched requests are not supported", "BAD_REQUEST")])
+            raise Reject(400, [request_error("batched requests are not supported", "BAD_REQUEST")])
         if not isinstance(payload, dict):
-            raise _Reject(400, [request_error("the body must be a JSON object", "BAD_REQUEST")])
-        return _params(payload)
+            raise Reject(400, [request_error("the body must be a JSON object", "BAD_REQUEST")])
+        return params_of(payload)
 
-    def _get_params(self, request: Request) -> _Params:
+    def _get_params(self, request: Request) -> Params:
         raw: dict[str, Any] = {}
         for name in ("query", "operationName"):
             value = request.query_params.get(name)
@@ -456,119 +434,13 @@ class GraphQLEndpoint:
         for name in ("variables", "extensions"):
             value = request.query_params.get(name)
             if value:
-                raw[name] = _json_text(value, f"URL parameter {name}")
-        return _params(raw)
+                raw[name] = json_text(value, f"URL parameter {name}")
+        return params_of(raw)
 
     def _count_errors(self, errors: list[dict[str, Any]]) -> None:
         for error in errors:
             code = (error.get("extensions") or {}).get("code", "UNKNOWN")
             self._metrics.error(str(code)).inc()
-
-
-class _NotJson(ValueError):
-    """A JSON extension Python's parser accepts and RFC 8259 does not."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NotJson(f"{name} is not a JSON value (RFC 8259 has no NaN or infinities)")
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if value in (_INF, -_INF):  # 1e999: valid JSON syntax, but no finite number
-        raise _NotJson(f"the number {literal[:40]} is out of range")
-    return value
-
-
-_INF = float("inf")
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
-
-
-def _json_body(raw: bytes) -> Any:
-    """The JSON value of a POST body: UTF-8 only (RFC 8259 section 8.1; a leading UTF-8 BOM
-    is ignored, which the RFC allows). A body in UTF-16 or UTF-32 (recognised by its BOM or
-    the NUL bytes of an ASCII first character) is 415, anything else that is not JSON 400."""
-    if raw[:2] in _UTF16_BOMS or b"\x00" in raw[:4]:
-        raise _Reject(
-            415,
-            [
-                request_error(
-                    "the body must be JSON in UTF-8 (RFC 8259); it looks like UTF-16 or UTF-32",
-                    "UNSUPPORTED_MEDIA_TYPE",
-                )
-            ],
-        )
-    try:
-        text = raw.decode()
-    except UnicodeDecodeError as exc:
-        raise _Reject(
-            400,
-            [request_error(f"the body is not valid UTF-8: byte {exc.start}", "BAD_REQUEST")],
-        ) from None
-    if text[:1] == "\ufeff":
-        text = text[1:]
-    return _json_text(text, "the body")
-
-
-def _json_text(text: str, what: str) -> Any:
-    try:
-        return _DECODER.decode(text)
-    except RecursionError:
-        message = f"{what} is nested too deeply to parse as JSON"
-    except ValueError as exc:  # json.JSONDecodeError, _NotJson, int() over 4300 digits
-        message = f"{what} is not valid JSON: {exc}"
-    raise _Reject(400, [request_error(message, "BAD_REQUEST")])
-
-
-_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # also the start of UTF-32's BOMs
-
-_EXPECTED: tuple[tuple[str, type, str], ...] = (
-    ("query", str, "a string"),
-    ("operationName", str, "a string"),
-    ("variables", dict, "an object"),
-    ("extensions", dict, "an object"),
-)
-
-
-def _params(payload: dict[str, Any]) -> _Params:
-    for name, kind, text in _EXPECTED:
-        value = payload.get(name)
-        if value is not None and not isinstance(value, kind):
-            raise _Reject(400, [request_error(f"{name} must be {text} or null", "BAD_REQUEST")])
-    return _Params(
-        payload.get("query"),
-        payload.get("variables"),
-        payload.get("operationName"),
-        payload.get("extensions"),
-    )
-
-
-async def _read_body(request: Request, declared: str | None, limit: int) -> bytes:
-    """The request body, read from the ASGI ``receive`` (413 past ``limit`` bytes)."""
-    too_large = _Reject(
-        413, [request_error(f"the body is larger than {limit} bytes", "PAYLOAD_TOO_LARGE")]
-    )
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    receive = request.receive
-    while True:
-        message = await receive()
-        kind = message["type"]
-        if kind == "http.request":
-            chunk: bytes = message.get("body", b"")
-            more = message.get("more_body", False)
-            size += len(chunk)
-            if size > limit:
-                raise too_large
-            if not more and not chunks:
-                return chunk  # the whole body in one message (the usual case)
-            chunks.append(chunk)
-            if not more:
-                return b"".join(chunks)
-        elif kind == "http.disconnect":
-            raise ClientDisconnect()
 
 
 class _JsonResponse(Response):

@@ -50,7 +50,8 @@ from gitstore.domain.errors import PermanentError, RetryableError, Unavailable
 
 from ..context import RequestContext
 from ..errors import internal_error, request_error
-from ..graphql_http import JSON, GraphQLEndpoint, _Reject, _request_id, _respond
+from ..graphql_body import Reject
+from ..graphql_http import JSON, GraphQLEndpoint, _request_id, _respond
 from ..identity.principal import Principal
 from ..services import ApiServices
 from .operations import Operation, SharedEncodings, prepare, refused, results
@@ -144,7 +145,7 @@ class GraphQLSse:
             else:
                 await self._distinct(scope, receive, send, request, headers, request_id)
                 return
-        except _Reject as reject:
+        except Reject as reject:
             response = _respond(
                 JSON, reject.status, {"errors": reject.errors}, request_id, reject.headers
             )
@@ -168,7 +169,7 @@ class GraphQLSse:
         stream = EventStream(self.services.settings.watch.keepalive_seconds, self.services.closing)
         try:
             operation = await prepare(self.http, request, headers, request_id, headers[3])
-        except _Reject as reject:
+        except Reject as reject:
             await stream.put(next_message(refused(reject.errors)))
             await stream.put(complete_message())
             stream.finish()
@@ -190,7 +191,7 @@ class GraphQLSse:
     def _reservation(self, token: str | None, principal: Principal | None) -> _Reservation:
         reservation = self._reservations.get(token or "")
         if reservation is None:
-            raise _Reject(
+            raise Reject(
                 404,
                 [
                     request_error(
@@ -199,7 +200,7 @@ class GraphQLSse:
                 ],
             )
         if reservation.principal_id != _principal_id(principal):
-            raise _Reject(
+            raise Reject(
                 403,
                 [request_error("this event stream belongs to another caller", "PERMISSION_DENIED")],
             )
@@ -234,17 +235,17 @@ class GraphQLSse:
         extensions = operation.params.extensions or {}
         operation_id = extensions.get("operationId")
         if not isinstance(operation_id, str) or not operation_id:
-            raise _Reject(
+            raise Reject(
                 400, [request_error("extensions.operationId (a string) is required", "BAD_REQUEST")]
             )
         if operation_id in reservation.operations:
-            raise _Reject(
+            raise Reject(
                 409,
                 [request_error(f"operation {operation_id!r} is already running", "ALREADY_EXISTS")],
             )
         limit = self.services.settings.watch.max_operations_per_stream
         if len(reservation.operations) >= limit:
-            raise _Reject(
+            raise Reject(
                 409,
                 [
                     request_error(
@@ -255,7 +256,7 @@ class GraphQLSse:
             )
         stream = reservation.stream
         if stream is None or stream.done:
-            raise _Reject(
+            raise Reject(
                 409,
                 [
                     request_error(
@@ -276,7 +277,7 @@ class GraphQLSse:
         reservation = self._reservation(token, principal)
         operation_id = request.query_params.get("operationId")
         if not operation_id:
-            raise _Reject(
+            raise Reject(
                 400, [request_error("the URL parameter operationId is required", "BAD_REQUEST")]
             )
         task = reservation.operations.pop(operation_id, None)

@@ -2,7 +2,7 @@
 
 ``prepare`` does what ``/graphql`` does before execution — parameters (POST JSON body or GET
 URL parameters), persisted queries, the document cache (parse, validation, depth/cost/token
-limits), authentication — with the same code (``graphql_http``), and raises its ``_Reject``
+limits), authentication — with the same code (``graphql_http``), and raises its ``Reject``
 (status + errors) for a request it refuses. On a store endpoint (the endpoint has a
 ``source``) the caller is authenticated first and the schema and document cache are the
 repository's (``source.select``: a repository the caller cannot read is refused there), and
@@ -44,7 +44,8 @@ from ..graphql.apq import PersistedQueryError
 from ..graphql.documents import PreparedDocument
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.plan import is_awaitable
-from ..graphql_http import GraphQLEndpoint, _Params, _Reject
+from ..graphql_body import Params, Reject
+from ..graphql_http import GraphQLEndpoint
 from ..identity.principal import Principal
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
@@ -56,7 +57,7 @@ class Operation:
     snapshot: SchemaSnapshot
     prepared: PreparedDocument
     operation: OperationDefinitionNode
-    params: _Params
+    params: Params
     principal: Principal | None
     request_id: str
     repository: str | None = None  # ``<namespace>/<repo>`` on a store endpoint
@@ -73,7 +74,7 @@ async def prepare(
     request_id: str,
     authorization: str | None,
 ) -> Operation:
-    """Parse, look up, validate and authenticate (``_Reject`` on any refusal)."""
+    """Parse, look up, validate and authenticate (``Reject`` on any refusal)."""
     services = endpoint.services
     if request.method == "GET":
         params = endpoint._get_params(request)
@@ -82,15 +83,15 @@ async def prepare(
     try:
         resolved = services.apq.resolve(params.query, params.extensions)
     except PersistedQueryError as exc:
-        raise _Reject(400, [request_error(exc.message, exc.code)]) from None
+        raise Reject(400, [request_error(exc.message, exc.code)]) from None
     if resolved.query is None or not resolved.query.strip():
-        raise _Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
+        raise Reject(400, [request_error("the request has no query", "BAD_REQUEST")])
     chosen = await endpoint._prepare(
         request, authorization, resolved.query, params.operation_name, 400, request_id
     )
     operation, principal = chosen.operation, chosen.principal
     if request.method == "GET" and operation.operation is OperationType.MUTATION:
-        raise _Reject(
+        raise Reject(
             405, [request_error("mutations are not allowed over GET; use POST", "BAD_REQUEST")]
         )
     if endpoint.source is None:
