@@ -58,9 +58,7 @@ from gitstore.domain.conversion import HookRunner
 from gitstore.domain.errors import (
     Aborted,
     FailedPrecondition,
-    GitStoreError,
     InvalidArgument,
-    NotFound,
     PermanentError,
     Unavailable,
 )
@@ -78,18 +76,21 @@ from .writes_inputs import ManifestBuilder, Operation, WriteOptions, request_has
 from .writes_kinds import WriteKinds, touches_kinds
 from .writes_metrics import WriteMetrics
 from .writes_plan import Plan, check_expected_version, plan_operations
+from .writes_recovery import (
+    Planner,
+    answer_for,
+    landed_with_key,
+    plan_result,
+    recover,
+)
 from .writes_result import Caller, WriteResult, generated_message, git_blob_id
 from .writes_revert import check_sha, load_commit, plan_revert, revert_message
 
 log = logging.getLogger("gitstore.api.catalog.writes")
 
 MAX_ATTEMPTS = 16
-RECOVERY_DEPTH = 50
-KEY_SEARCH_DEPTH = 1_000  # commits searched for the key of an owner that died
-KEY_SEARCH_SKEW = 300.0  # seconds of clock difference allowed between stores and git
 DEFAULT_SCHEMA_VERSION = "gitstore.dev/v1"
 
-Planner = Callable[[BranchView, str | None], Awaitable[Plan]]
 # told of every write that made a commit (``on_commit``), once the commit is durable
 CommitListener = Callable[[RepositoryRecord, WriteResult], Awaitable[None]]
 
@@ -313,7 +314,7 @@ class CatalogWriter:
         view = self._view(record, options)
         if options.dry_run:
             preview = await self._prepare(view, record, planner)
-            return self._result(view, preview.plan, None, committed=False, dry_run=True)
+            return plan_result(view, preview.plan, None, committed=False, dry_run=True)
         gate: IdempotencyGate | None = None
         first_round: asyncio.Task[_Round] | None = None
         if options.idempotency_key:
@@ -336,14 +337,14 @@ class CatalogWriter:
                 return await self._indexing(record, view, replayed, options)
             if gate.took_over is not None:
                 try:
-                    found = await self._landed_with_key(view, caller, gate)
+                    found = await landed_with_key(view, caller, gate)
                 except BaseException:
                     await _discard(first_round)
                     await gate.abandon()  # not released: the next retry searches again
                     raise
                 if found is not None:
                     await _discard(first_round)
-                    result = await self._answer_for(view, planner, found)
+                    result = await answer_for(view, planner, found)
                     _, answered = await asyncio.gather(
                         gate.complete(result.to_json()),
                         self._indexing(record, view, result, options),
@@ -438,7 +439,7 @@ class CatalogWriter:
                 current = await self._prepare(view, record, planner)
             head, base, plan = current.head, current.base, current.plan
             if not plan.actions:
-                return self._result(view, plan, base, committed=False)
+                return plan_result(view, plan, base, committed=False)
             if gate is not None and gate.lost:
                 raise Aborted(
                     f"idempotencyKey {options.idempotency_key!r} was taken over by a retry"
@@ -470,14 +471,14 @@ class CatalogWriter:
                 log.info("branch %s of %s moved; checking again", view.branch, view.repository_id)
                 continue
             except (Unavailable, GitServiceError):
-                found = await self._recover(view, caller.request_id)
+                found = await recover(view, caller.request_id)
                 if found is None:
                     raise
                 log.warning(
                     "commit %s found after a failed answer; request %s", found, caller.request_id
                 )
                 blobs = {a.path: git_blob_id(a.content) for a in plan.actions if a.content}
-                return self._result(view, plan, found, committed=True, blobs=blobs)
+                return plan_result(view, plan, found, committed=True, blobs=blobs)
             old = response.old_head or head
             await self._audit(caller, mutation, record, view, options, old, response)
             blob_ids = {c.path: c.new_blob_id for c in response.changed_paths}
@@ -490,70 +491,12 @@ class CatalogWriter:
                 caller.request_id,
                 f", planned at {response.rebased_from}" if response.rebased_from else "",
             )
-            answer = self._result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
+            answer = plan_result(view, plan, response.commit_sha, committed=True, blobs=blob_ids)
             return replace(answer, parent=old or None)
         raise Aborted(
             f"branch {view.branch} of {view.repository_id} kept moving during"
             f" {MAX_ATTEMPTS} attempts; retry"
         )
-
-    async def _landed_with_key(
-        self, view: BranchView, caller: Caller, gate: IdempotencyGate
-    ) -> str | None:
-        """The commit on the branch made with this key by this caller (``Idempotency-Key``
-        and ``Actor`` trailers), if the dead owner whose claim ``gate`` took over got that
-        far. Searched newest first among the last ``KEY_SEARCH_DEPTH`` commits, stopping at
-        commits older than the key's first claim (less ``KEY_SEARCH_SKEW`` for clocks)."""
-        taken = gate.took_over
-        if taken is None:
-            return None
-        cutoff = taken.created_at.timestamp() - KEY_SEARCH_SKEW
-        request = pb.CommitLogRequest(
-            repository_id=view.repository_id, revision=view.ref, limit=KEY_SEARCH_DEPTH
-        )
-        try:
-            async for info in view.git.commit_log(request):
-                trailers = info.trailers
-                if (
-                    trailers.get("Idempotency-Key") == gate.key
-                    and trailers.get("Actor") == caller.principal.username
-                ):
-                    log.warning(
-                        "idempotency key %r: found commit %s of the owner that died",
-                        gate.key,
-                        info.sha,
-                    )
-                    return info.sha
-                if info.committer.time < cutoff:
-                    break
-        except NotFound:  # the branch does not exist: nothing landed on it
-            return None
-        return None
-
-    async def _answer_for(self, view: BranchView, planner: Planner, sha: str) -> WriteResult:
-        """The answer of a write whose commit ``sha`` landed but was never answered: the plan
-        made again at the commit's parent (what the commit changed, as the dead owner would
-        have answered). Every path it depends on was the same there as where it was planned
-        (the commit landed under that precondition)."""
-        info = await view.commit_info(sha)
-        parent = info.parent_shas[0] if info.parent_shas else None
-        try:
-            plan = await planner(view, parent)
-        except GitStoreError:
-            log.exception("could not re-plan the answer of commit %s", sha)
-            plan = Plan()
-        blobs = {a.path: git_blob_id(a.content) for a in plan.actions if a.content}
-        return replace(self._result(view, plan, sha, committed=True, blobs=blobs), replayed=True)
-
-    async def _recover(self, view: BranchView, request_id: str) -> str | None:
-        """The commit this request made, if it landed although its answer was lost."""
-        if not request_id:
-            return None
-        try:
-            recent = await view.log(view.ref, limit=RECOVERY_DEPTH)
-        except GitStoreError:
-            return None
-        return next((i.sha for i in recent if i.trailers.get("Request-Id") == request_id), None)
 
     async def _indexing(
         self,
@@ -595,30 +538,6 @@ class CatalogWriter:
             self.git, view.repository_id, record.default_branch, registry=self.registry
         )
         return await default.head()
-
-    def _result(
-        self,
-        view: BranchView,
-        plan: Plan,
-        commit: str | None,
-        *,
-        committed: bool,
-        dry_run: bool = False,
-        blobs: Mapping[str, str] | None = None,
-    ) -> WriteResult:
-        documents = []
-        for value in plan.documents:
-            blob = (blobs or {}).get(value["path"])
-            documents.append({**value, "blobId": blob} if blob else value)
-        return WriteResult(
-            repository=view.repository_id,
-            branch=view.branch,
-            commit=commit,
-            committed=committed,
-            changes=tuple(plan.changes),
-            documents=tuple(documents),
-            dry_run=dry_run,
-        )
 
 
 def is_refusal(exc: BaseException) -> bool:
