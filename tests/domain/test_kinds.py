@@ -288,3 +288,18 @@ def test_kind_definition_manifest_validated_as_a_manifest() -> None:
     assert [(e.field, e.rule) for e in errors] == [("spec.group", "kind-definition")]
     group_line = raw.splitlines().index("  group: gitstore.dev") + 1
     assert (errors[0].line, errors[0].column) == (group_line, 3)
+
+
+def test_remembered_errors_follow_the_content_and_the_file() -> None:
+    """``kind_definition_errors`` is memoised: the same content at another path is reported
+    at that path, a changed content is judged again, and a caller's list is its own."""
+    bad = brands()
+    bad["spec"]["versions"][1]["storage"] = False
+    first = kind_definition_errors(Manifest.from_object(bad, "kinds/brands.yaml"))
+    assert [(e.path, e.field) for e in first] == [("kinds/brands.yaml", "spec.versions")]
+    first.clear()  # the caller's copy, not the remembered answer
+    again = kind_definition_errors(Manifest.from_object(bad, "kinds/brands.yaml"))
+    assert [e.field for e in again] == ["spec.versions"]
+    moved = kind_definition_errors(Manifest.from_object(bad, "kinds/other/brands.yaml"))
+    assert [e.path for e in moved] == ["kinds/other/brands.yaml"]
+    assert kind_definition_errors(Manifest.from_object(brands(), "kinds/brands.yaml")) == []

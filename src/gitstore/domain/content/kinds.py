@@ -31,6 +31,8 @@ import dataclasses
 import functools
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -174,10 +176,43 @@ def kind_definition_from_manifest(
     return _build(manifest, builtin=allow_reserved)
 
 
+_ERRORS_KEPT = 256  # definition manifests whose check results are remembered
+_errors_memo: OrderedDict[tuple[object, ...], tuple[Any, tuple[ContentError, ...]]] = OrderedDict()
+_errors_lock = threading.Lock()
+
+
 def kind_definition_errors(
     manifest: Manifest, *, allow_reserved: bool = False, validator: Any = None
 ) -> list[ContentError]:
-    """Every problem with a ``KindDefinition`` manifest: schema first, then semantics."""
+    """Every problem with a ``KindDefinition`` manifest: schema first, then semantics.
+
+    Memoised (the last ``_ERRORS_KEPT`` manifests) by the manifest's content, the file it was
+    read from and its positions: one kind commit checks the same definition about ten times
+    (the write's per-file check, its registry, the API's and the worker's kinds loaders,
+    statuses, conversion checks), ~1 ms each."""
+    key = (
+        json.dumps(manifest.to_dict(), sort_keys=True, default=str),
+        manifest.path,
+        tuple(sorted(manifest.positions.items())),
+        allow_reserved,
+        id(validator),
+    )
+    with _errors_lock:
+        kept = _errors_memo.get(key)
+        if kept is not None and kept[0] is validator:
+            _errors_memo.move_to_end(key)
+            return list(kept[1])
+    errors = _kind_definition_errors(manifest, allow_reserved=allow_reserved, validator=validator)
+    with _errors_lock:
+        _errors_memo[key] = (validator, tuple(errors))
+        while len(_errors_memo) > _ERRORS_KEPT:
+            _errors_memo.popitem(last=False)
+    return errors
+
+
+def _kind_definition_errors(
+    manifest: Manifest, *, allow_reserved: bool, validator: Any
+) -> list[ContentError]:
     if validator is None:
         validator = _kind_definition_version().validator
     errors = spec_errors(validator, manifest, KIND_DEFINITION_KIND)
