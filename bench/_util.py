@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import math
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def percentile(samples: Sequence[float], fraction: float) -> float:
@@ -63,3 +67,13 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def build_hooks() -> Path | None:
+    """``make hooks`` (the example WASI hooks, docs/conversion.md); ``build/hooks``, or None
+    after printing why it failed to stderr."""
+    built = subprocess.run(["make", "-s", "hooks"], cwd=ROOT, capture_output=True, text=True)
+    if built.returncode != 0:
+        print(f"make hooks failed:\n{built.stderr}", file=sys.stderr)
+        return None
+    return ROOT / "build" / "hooks"

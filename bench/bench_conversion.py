@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import json
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +33,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from _util import build_hooks  # noqa: E402
 
 from gitstore.backends.wasm import WasmHookRunner  # noqa: E402
 from gitstore.domain.conversion import ConversionRequest, Direction, HookRef  # noqa: E402
@@ -83,9 +84,7 @@ def main() -> int:
     n = args.documents or (1_000 if args.quick else 10_000)
     rounds = args.rounds or (3 if args.quick else 6)
 
-    built = subprocess.run(["make", "-s", "hooks"], cwd=ROOT, capture_output=True, text=True)
-    if built.returncode != 0:
-        print(f"make hooks failed:\n{built.stderr}", file=sys.stderr)
+    if build_hooks() is None:
         return 1
     docs = documents(n)
     price, price_data = hook("price")

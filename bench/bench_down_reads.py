@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+
+from _util import build_hooks  # noqa: E402
 
 from gitstore.backends.wasm import AsyncHookRunner, WasmHookRunner  # noqa: E402
 from gitstore.domain.content import Manifest  # noqa: E402
@@ -132,9 +133,7 @@ def main() -> int:
     args = parser.parse_args()
     n = args.documents or (200 if args.quick else 1_000)
     rounds = args.rounds or (2 if args.quick else 3)
-    built = subprocess.run(["make", "-s", "hooks"], cwd=ROOT, capture_output=True, text=True)
-    if built.returncode != 0:
-        print(f"make hooks failed:\n{built.stderr}", file=sys.stderr)
+    if build_hooks() is None:
         return 1
     wasm = (ROOT / "build" / "hooks" / "price.wasm").read_bytes()
     rate = asyncio.run(measure(n, rounds, wasm))
