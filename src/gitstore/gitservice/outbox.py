@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from gitstore.backends._sqlite import connect as sqlite_connect
 from gitstore.domain.events import ZERO_SHA, RefUpdateEvent
 from gitstore.gitservice.locks import try_flock
 
@@ -109,10 +110,7 @@ class DeadRow:
 
 
 def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    return conn
+    return sqlite_connect(path, busy_ms=30_000, synchronous=synchronous)
 
 
 class Outbox:

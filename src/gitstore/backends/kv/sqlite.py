@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitstore.backends._sqlite import connect as sqlite_connect
 from gitstore.backends.kv import sqlite_apply, sqlite_copy
 from gitstore.backends.kv.base import (
     COPY_CHUNK,
@@ -107,9 +108,7 @@ def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA synchronous = NORMAL")
+    conn = sqlite_connect(path, synchronous="NORMAL", wal=not readonly)
     conn.execute("PRAGMA cache_size = -65536")  # KiB: 64 MiB of page cache per connection
     if readonly:
         conn.execute("PRAGMA query_only = ON")
@@ -142,7 +141,6 @@ class SqliteKvStore(KvStore):
                         f"{file} has kv schema version {found}; this gitstore knows up to "
                         f"{SCHEMA_VERSION}"
                     )
-                conn.execute("PRAGMA journal_mode = WAL")
                 conn.executescript(_SCHEMA)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             except BaseException:

@@ -38,7 +38,6 @@ import asyncio
 import dataclasses
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitstore.backends._sqlite import connect as sqlite_connect
 from gitstore.domain.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -184,17 +184,9 @@ class SqliteMetadataStore(
     def _connection(self) -> Conn:
         if self._conn is None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._busy_ms / 1000,
-                isolation_level=None,
-                check_same_thread=False,
-            )
+            conn = sqlite_connect(self._path, busy_ms=self._busy_ms, synchronous="FULL")
             conn.row_factory = sqlite3.Row
             try:
-                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-                _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"), self._busy_ms)
-                conn.execute("PRAGMA synchronous = FULL")
                 conn.execute("PRAGMA foreign_keys = ON")
             except BaseException:
                 conn.close()
@@ -545,20 +537,6 @@ class SqliteMetadataStore(
 
 
 # ---------------------------------------------------------------------------- helpers
-def _retry_locked(action: Callable[[], object], budget_ms: int) -> None:
-    """Retry an action SQLite refuses with "database is locked" without calling the busy
-    handler (switching to WAL while another connection does the same)."""
-    deadline = time.monotonic() + budget_ms / 1000
-    while True:
-        try:
-            action()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
 def _exec_all(conn: Conn, sql: str, params: tuple[Any, ...]) -> list[sqlite3.Row]:
     return conn.execute(sql, params).fetchall()
 

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from gitstore.backends._sqlite import connect as sqlite_connect
 from gitstore.backends.queue.base import (
     KEEP_ALL,
     DeadLetter,
@@ -159,12 +160,8 @@ class SqliteQueue(Queue):
         def connect() -> sqlite3.Connection:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(
-                    path, timeout=30, isolation_level=None, check_same_thread=False
-                )
+                conn = sqlite_connect(path, busy_ms=30_000, synchronous="FULL")
                 try:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.execute("PRAGMA synchronous=FULL")
                     conn.executescript(_SCHEMA)
                     _add_touched_at(conn)
                 except BaseException:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gitstore.backends._sqlite import connect as sqlite_connect
 from gitstore.domain.errors import Unavailable
 from gitstore.domain.resources.model import Resource
 from gitstore.domain.resources.rules import Key, Plan, window_floor
@@ -42,11 +43,8 @@ class SqliteResourceStore(ResourceStore):
             raise Unavailable("the resource store is closed")
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite_connect(self.path, synchronous="FULL")  # see the module doc
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")  # see the module doc
-            conn.execute("PRAGMA busy_timeout=10000")
             self._conn = conn
         return self._conn
 
