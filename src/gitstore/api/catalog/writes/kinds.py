@@ -37,9 +37,9 @@ from gitstore.domain.content.kindset import Kinds, registry_for
 from gitstore.domain.conversion import HookRunner
 from gitstore.git.kinds import KindsLoader, file_at, stored_files
 
-from ..kinds import hub_converter, hub_problems, kind_change_problems
-from .writes_inputs import Operation, Put, Remove
-from .writes_problems import Problem, WriteRefused, problems_from_content
+from ...kinds import hub_converter, hub_problems, kind_change_problems
+from .inputs import Operation, Put, Remove
+from .problems import Problem, WriteRefused, problems_from_content
 
 
 def definitions_in(items: Sequence[Mapping[str, Any]], max_bytes: int) -> list[Manifest]:
