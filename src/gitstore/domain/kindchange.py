@@ -1,4 +1,4 @@
-"""Admitting a change of a repository's kinds: the checks a push and a mutation share.
+"""Admitting a change of a repository's kinds: the rules a push and a mutation share.
 
 When a commit's ``kinds/`` differs from its parent's (a push's commit, or the tree a
 mutation is about to write), the new definitions are admitted only if:
@@ -9,7 +9,8 @@ mutation is about to write), the new definitions are admitted only if:
    that still has files, a changed schema that resources left in the tree fail) — the
    resources are read from the *new* tree, so migrating them in the same change works;
 3. the GraphQL types of every added or changed definition have no name collisions
-   (``storeschema.check``: two schemas of it mapping to one type or field name, a type name
+   (``type_names``, given by the caller: the API passes ``api.storeschema.check.name_errors``,
+   which knows GraphQL — two schemas of it mapping to one type or field name, a type name
    taken by another kind or the platform), reported with kind, version and JSON pointer;
 4. no stored resource written in a spoke version of a changed kind fails its conversion to
    the new hub (``stored_hub_errors``: the new hook, run on them as every write path would,
@@ -27,6 +28,12 @@ at the path that do not match the declared ``sha256`` refuse every stored spoke,
 Invalid definition files themselves are refused by the per-file validation every caller
 already runs (``validate_manifest`` knows the KindDefinition kind). Everything here only
 reads; the answer is a list of ``ContentError``s on the definition files.
+
+The rules are the domain's; the I/O is the caller's: ``stored`` and ``module`` read the new
+tree (the push check through git's quarantine, ``api/hooks/prereceive_kinds.py``; the write
+path from the branch head plus the request, ``api/catalog/writes/kinds.py``), ``runner``
+and ``convert`` run Wasm hooks. ``api/kinds.py`` wires them (the GraphQL name check, the
+API's hook pool) for both callers.
 """
 
 from __future__ import annotations
@@ -35,7 +42,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from gitstore.backends.wasm.pool import AsyncHookRunner
 from gitstore.domain.content import ContentError, KindRegistry, Manifest, ManifestError
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.kinds import kind_definition_from_manifest
@@ -57,10 +63,10 @@ from gitstore.domain.conversion import (
 from gitstore.domain.conversion.hub import RULE as CONVERSION
 from gitstore.domain.conversion.hub import Convert, spoke_of
 
-from .storeschema.check import name_errors
-
 StoredReader = Callable[[Sequence[str]], Awaitable[list[tuple[str, str, bytes]]]]
 ModuleReader = Callable[[str], Awaitable[bytes | None]]
+# why the GraphQL types of kinds (registry, the changed kinds) would collide, as errors
+TypeNameCheck = Callable[[KindRegistry, Collection[str]], list[ContentError]]
 
 
 async def kind_change_problems(
@@ -71,6 +77,7 @@ async def kind_change_problems(
     runner: Callable[[], HookRunner],
     *,
     max_bytes: int,
+    type_names: TypeNameCheck,
     hooks_changed: Collection[str] = (),
     convert: Convert | None = None,
     changed_paths: Collection[str] = (),
@@ -79,8 +86,9 @@ async def kind_change_problems(
 
     ``stored(directories)`` reads the files of kind directories in the new tree;
     ``module(path)`` a file of the new tree (None: absent); ``runner()`` the hook runner;
+    ``type_names``: the GraphQL name-collision check of the changed kinds (rule 3);
     ``hooks_changed``: kinds whose hook module file changed while their definition did not;
-    ``convert``: how stored spokes are converted (default: ``runner()`` in a thread);
+    ``convert``: how stored spokes are converted (default: ``threaded_converter(runner)``);
     ``changed_paths``: files the change itself writes (like files ``stored`` answers without
     a blob id, a mutation's own writes): judged per file by the caller, so not named again.
     """
@@ -108,10 +116,12 @@ async def kind_change_problems(
     errors.extend(
         await asyncio.to_thread(kind_change_errors, old, new.registry, resources, orphans=orphans)
     )
-    errors.extend(await asyncio.to_thread(name_errors, new.registry, changed))
+    errors.extend(await asyncio.to_thread(type_names, new.registry, changed))
     untouched = {k: [m for m in ms if m.path not in written] for k, ms in resources.items()}
     errors.extend(
-        await stored_hub_errors(new.registry, untouched, module, convert or hub_converter(runner))
+        await stored_hub_errors(
+            new.registry, untouched, module, convert or threaded_converter(runner)
+        )
     )
     for definition in new.definitions:
         try:
@@ -180,15 +190,10 @@ async def stored_hub_errors(
     return errors
 
 
-def hub_converter(
-    runner: Callable[[], HookRunner], pool: Callable[[], AsyncHookRunner] | None = None
-) -> Convert:
-    """How a write path runs hooks to the hub: on the API's bounded async pool when there is
-    one (``ApiServices.hook_pool``), else on a worker thread — never on the event loop."""
+def threaded_converter(runner: Callable[[], HookRunner]) -> Convert:
+    """Hooks to the hub run by ``runner()`` on a worker thread — never on the event loop."""
 
     async def convert(request: ConversionRequest, module: bytes) -> list[dict[str, Any]]:
-        if pool is not None:
-            return await pool().convert(request, module)
         return await asyncio.to_thread(runner().convert, request, module)
 
     return convert

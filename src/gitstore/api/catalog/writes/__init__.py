@@ -15,7 +15,7 @@ lives:
    content model's ``ContentError``s re-rooted on the mutation's input fields).
 3. **Kinds** (``kinds``): the registry a write is judged with — the branch head's kinds plus
    the request's own ``KindDefinition``s; a change of kinds is admitted by the rules the
-   push check applies too (``api/kinds.py``).
+   push check applies too (``gitstore.domain.kindchange``, wired by ``api/kinds.py``).
 4. **Idempotency** (``idempotency``): with an ``idempotencyKey``, claim it or replay the first
    answer; one commit per key, also under concurrent retries and after a dead owner.
 5. **Plan and commit**, round after round (``writer``): read the branch head and the
