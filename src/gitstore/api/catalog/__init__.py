@@ -5,7 +5,4 @@ committed through the git service (``writes/``, whose package docstring walks th
 No GraphQL wiring here except the type generator; the schema modules are
 ``api/graphql/catalog_reads.py`` and ``api/graphql/catalog_mutations.py``. See
 docs/storefront.md, docs/projection.md and docs/mutations.md.
-
-``typegen``, ``typenames``, ``typeshapes``, ``writes_inputs``, ``writes_problems`` and
-``writes_result`` are temporary aliases of the moved modules for ``api/storeschema/`` only.
 """
