@@ -30,7 +30,7 @@ from gitstore.domain.changes import ReviewVerdict
 from gitstore.domain.errors import InvalidArgument, NotFound, PermissionDenied
 
 from ..catalog.access import readable_repository
-from ..catalog.writes_access import maintainable, writable_repository
+from ..catalog.writes.access import maintainable, writable_repository
 from ..graphql.relay import Connection
 from ..identity.principal import Principal
 from ..namespaces.actions import is_uuid

@@ -16,7 +16,7 @@ from gitstore.domain.content import ContentError, KindRegistry
 from gitstore.domain.content.errors import KIND_DEFINITION
 from gitstore.domain.content.kindset import KINDS_DIRECTORY
 
-from ..catalog.typegen import TypeProblem
+from ..catalog.types.generate import TypeProblem
 from ..graphql.builder import SchemaBuilder, SchemaModule
 from ..graphql.catalog_reads import CatalogReadsModule
 from .groups import CustomKindsModule
