@@ -187,6 +187,15 @@ def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+class ChangesSettings(BaseModel):
+    """Change requests (``GITSTORE_CHANGES__*``; docs/change-requests.md)."""
+
+    # Every API process finishes merges interrupted by a crash and deletes the proposal
+    # branches of finished requests left behind, this often in seconds (0 = never; the
+    # next read of a request still finishes its merge).
+    sweep_seconds: float = Field(default=300.0, ge=0)
+
+
 class ApiSettings(BaseModel):
     """The API process (``GITSTORE_API__*``): HTTP listener, tokens and GraphQL limits."""
 
@@ -414,6 +423,7 @@ class Settings(BaseSettings):
     conversion: ConversionSettings = ConversionSettings()
     watch: WatchSettings = WatchSettings()
     controllers: ControllersSettings = ControllersSettings()
+    changes: ChangesSettings = ChangesSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:
