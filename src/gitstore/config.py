@@ -147,10 +147,11 @@ class ControllersSettings(BaseModel):
     """The built-in controllers (``GITSTORE_CONTROLLERS__*``; docs/controllers.md).
 
     They are API clients: ``api_url`` and a controller ``token`` (scopes READ + STATUS),
-    for each of ``repositories`` (``namespace/repo``, comma-separated). ``enabled`` names
-    the built-ins to run; ``revalidate_urls`` (comma-separated) receive the revalidation
-    controller's signed ``catalog.changed`` POSTs (``revalidate_secret``). ``serve`` runs
-    them against its own API when ``token`` and ``repositories`` are set.
+    for each repository ``repositories`` selects (comma-separated ``namespace/repo``,
+    ``namespace/*`` or ``*``; discovered through the API every ``discover_seconds``).
+    ``enabled`` names the built-ins to run; ``revalidate_urls`` (comma-separated) receive
+    the revalidation controller's signed ``catalog.changed`` POSTs (``revalidate_secret``).
+    ``serve`` runs them against its own API when ``token`` and ``repositories`` are set.
     """
 
     api_url: str = "http://127.0.0.1:8080"
@@ -163,6 +164,7 @@ class ControllersSettings(BaseModel):
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     workers: int = Field(default=4, ge=1, le=256)
     shutdown_seconds: float = Field(default=10.0, ge=0)
+    discover_seconds: float = Field(default=30.0, gt=0)
     # AI controllers (``quality``, ``descriptions``): they propose change requests, so their
     # token also needs WRITE; ``model_*`` configure the OpenAI-compatible model (off unless
     # ``model_url`` is set; ``descriptions`` needs it).
