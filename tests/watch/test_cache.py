@@ -100,6 +100,11 @@ def test_objects_leaving_and_entering_the_selection_live_and_on_resume() -> None
         # the DELETED of an object leaving carries it as it is now (no longer matching)
         assert left[0].object is not None
         assert left[0].object["metadata"]["labels"] == {"tier": "silver"}
+        small = WatchCache(feed, window=1)  # a resume older than its window: the store's log
+        from_store = small.watch(REPO, kind="Product", selector=gold, resource_version=2)
+        assert [(e.type, e.resource_version) for e in await _take(from_store, 3)] == got
+        await from_store.aclose()
+        await small.close()
         everything = await _take(cache.watch(REPO, kind="Product", resource_version=2), 5)
         assert [e.type for e in everything] == [
             "MODIFIED",
