@@ -102,8 +102,7 @@ def test_the_sweeper_cleans_what_a_crash_left_and_keeps_moved_branches(
     work.push("proposals/quality/product-cup-2")
     assert newer != moved and has_branch(work, "proposals/quality/product-mug-2")
 
-    swept = stack.api.run(sweep_all(stack.api.services), timeout=60)
-    assert swept.branches_deleted >= 1
+    stack.api.run(sweep_all(stack.api.services), timeout=60)  # (or the API's own sweeper)
     assert not has_branch(work, "proposals/quality/product-mug-2")
     assert work.remote_head("proposals/quality/product-cup-2") == newer  # kept: it moved
     assert stored(stack, crashed["id"]).head_sha == left

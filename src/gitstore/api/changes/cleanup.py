@@ -183,9 +183,10 @@ async def sweep_all(services: ApiServices) -> SweepResult:
 
 
 class ChangeSweeper:
-    """Runs :func:`sweep_all` shortly after start and then every ``interval`` seconds."""
+    """Runs :func:`sweep_all` ``first_delay`` seconds after start (or ``interval``, if
+    shorter) and then every ``interval`` seconds; ``interval`` 0: never."""
 
-    def __init__(self, services: ApiServices, interval: float, first_delay: float = 5.0) -> None:
+    def __init__(self, services: ApiServices, interval: float, first_delay: float = 30.0) -> None:
         self._services = services
         self._interval = interval
         self._first_delay = first_delay
@@ -196,7 +197,7 @@ class ChangeSweeper:
             self._task = asyncio.create_task(self._run(), name="change-request-sweeper")
 
     async def _run(self) -> None:
-        delay = self._first_delay
+        delay = min(self._first_delay, self._interval)
         while True:
             await asyncio.sleep(delay)
             delay = self._interval
