@@ -50,14 +50,22 @@ from gitstore.domain.content.text import text_errors
 
 
 def validate_manifest(
-    manifest: Manifest, registry: KindRegistry | None = None, *, check_path: bool = True
+    manifest: Manifest,
+    registry: KindRegistry | None = None,
+    *,
+    check_path: bool = True,
+    encoded: bytes | None = None,
 ) -> list[ContentError]:
-    """Every problem with ``manifest``; ``[]`` when it is valid."""
+    """Every problem with ``manifest``; ``[]`` when it is valid.
+
+    ``encoded``: a UTF-8 JSON text holding every string of the manifest (the worker's
+    document body), which the text rule looks at instead of writing its own (``text``).
+    """
     registry = registry or KindRegistry.builtin()
     errors: list[ContentError] = []
     if check_path and manifest.path:
         errors.extend(identity_errors(manifest, registry))
-    errors.extend(text_errors(manifest))
+    errors.extend(text_errors(manifest, encoded))
     definition = registry.find(manifest.kind)
     if definition is None:
         errors.append(
