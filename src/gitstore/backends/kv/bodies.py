@@ -18,9 +18,9 @@ holds, except in these places, which ``encode_body`` checks on its output and th
 
 Between 1e-4 and 1e16 both write the shortest repr that reads back exactly, in the same
 spelling (a million random floats agreed when this was written; ``tests/test_kv_bodies.py``
-checks 20,000 across the whole range on every run, with random documents); strings are escaped alike (``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, other
-C0 controls as lowercase ``\\u00XX``, everything else raw UTF-8, DEL, C1 and U+2028
-included).
+checks 20,000 across the whole range on every run, with random documents); strings are
+escaped alike (``\\"``, ``\\\\``, ``\\b \\f \\n \\r \\t``, other C0 controls as lowercase
+``\\u00XX``, everything else raw UTF-8, DEL, C1 and U+2028 included).
 
 Use it for *parsed content* only (dict, list, str, int, float, bool, None): ``orjson`` also
 writes UUIDs, enums and dataclasses, which ``json`` refuses. ``encode_upsert`` itself keeps
