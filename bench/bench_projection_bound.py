@@ -25,7 +25,10 @@ by any Python projection here, whatever is optimised. Figures: docs/benchmarks.m
 ``--real`` also projects the same products with the worker's own ``Projector.project`` from a
 real git service into an empty KV (``_real_projection``), interleaved with the bound's rounds,
 and reports ``real_over_bound`` = real products/s / bound products/s: issue 16's target
-(>= 0.35 with every check in place).
+(>= 0.35 with every check in place). ``--prepare-processes N`` prepares the real
+projection's chunks on N worker processes (``GITSTORE_WORKER__PREPARE_PROCESSES``); the
+bound stays one process, so that ratio compares N + 1 processes with one (reported as
+``prepare_processes``).
 """
 
 from __future__ import annotations
@@ -159,13 +162,21 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also the worker's real projection of the same products (issue 16's target)",
     )
+    args_parser.add_argument(
+        "--prepare-processes",
+        type=int,
+        default=0,
+        help="prepare the real projection on N worker processes (0: one process, as the bound)",
+    )
     args = args_parser.parse_args(argv)
     count = args.count or (2000 if args.quick else 10_000)
     rounds = args.rounds or (2 if args.quick else 3)
     texts = [_products.product_yaml(i, 1) for i in range(count)]
     figures: dict[str, Any] = {"benchmark": "projection_bound", "products": count}
+    if args.real:
+        figures["prepare_processes"] = args.prepare_processes
     with tempfile.TemporaryDirectory(prefix="gitstore-bound-") as scratch:
-        real = RealProjection(Path(scratch), texts) if args.real else None
+        real = RealProjection(Path(scratch), texts, args.prepare_processes) if args.real else None
         try:
             for name in [b.strip() for b in args.backends.split(",") if b.strip()]:
                 result = asyncio.run(run_backend(name, Path(scratch), texts, rounds, real))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from gitstore.backends.kv import encode_body
 from gitstore.domain.content import Manifest, ManifestFormat, parse_manifest, validate_manifest
-from gitstore.domain.content.text import bad_character, surely_clean, text_errors
+from gitstore.domain.content.text import (
+    bad_character,
+    surely_clean,
+    surely_clean_json,
+    text_errors,
+)
 
 
 def product(spec: dict[str, Any], **metadata: Any) -> Manifest:
@@ -117,3 +124,40 @@ def test_the_quick_look_passes_clean_text_and_declines_what_json_cannot_write() 
     assert surely_clean({"a": "b"}, {"team": "x"}, clean)
     assert not surely_clean({}, {}, {"path": "C:\\bin"})  # a literal backslash: look closer
     assert not surely_clean({}, {}, {"when": object()})
+
+
+def _body(value: Any) -> bytes | None:
+    """The worker's document body of ``value`` (orjson where exact, else json), or None."""
+    try:
+        return encode_body({"apiVersion": "gitstore.dev/v1", "spec": value})
+    except (TypeError, ValueError):
+        return None
+
+
+@pytest.mark.parametrize("char", REFUSED, ids=lambda c: f"U+{ord(c):04X}")
+def test_the_quick_look_on_the_body_never_calls_a_refused_character_clean(char: str) -> None:
+    for value in ({"title": f"a{char}b"}, {f"k{char}": "v"}, {"x": [{"y": [char]}]}):
+        body = _body(value)
+        if body is None:  # a lone surrogate cannot be encoded: the rule looks itself
+            assert "\ud800" <= char <= "\udfff"
+            continue
+        assert not surely_clean_json(body), (char, body)
+        assert not surely_clean_json(json.dumps(value, ensure_ascii=False).encode())
+
+
+def test_the_quick_look_on_the_body_passes_clean_text() -> None:
+    clean = {"title": "Tab\there\r\nnext line é ✓ \u2028 \xa0", "n": [1, 2.5, True, None]}
+    body = _body(clean)
+    assert body is not None and surely_clean_json(body)
+    assert not surely_clean_json(b'{"path":"C:\\\\bin"}')  # a literal backslash: look closer
+
+
+@pytest.mark.parametrize("char", REFUSED, ids=lambda c: f"U+{ord(c):04X}")
+def test_validation_with_the_body_reports_the_same_errors(char: str) -> None:
+    manifest = product(
+        {"tags": ["fine", f"b{char}d"], "attributes": {f"w{char}": "x"}},
+        annotations={"note": f"x{char}"},
+    )
+    body = _body({"spec": manifest.spec, "annotations": dict(manifest.annotations)})
+    expected = validate_manifest(manifest)
+    assert expected and validate_manifest(manifest, encoded=body) == expected

@@ -224,13 +224,13 @@ class CountingGit:
 def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Paths parsed by ``prepare_file`` (it runs in a thread of this process)."""
     seen: list[str] = []
-    real = parsing.parse_file
+    real = parsing.parse_manifest
 
-    def counting(path: str, *args: Any, **kwargs: Any) -> parsing.Parsed:
+    def counting(raw: bytes | str, path: str = "", **kwargs: Any) -> Manifest:
         seen.append(path)
-        return real(path, *args, **kwargs)
+        return real(raw, path, **kwargs)
 
-    monkeypatch.setattr(parsing, "parse_file", counting)
+    monkeypatch.setattr(parsing, "parse_manifest", counting)
     return seen
 
 

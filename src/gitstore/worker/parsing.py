@@ -9,8 +9,12 @@ on its own; two files claiming one identity are caught by the change plan (``cha
 ``prepare_many`` is what the projector runs away from the event loop (a thread) per chunk:
 parse, validate and also *encode* each valid file into its KV write (``encode_upsert``: the
 compact JSON body and the canonical index entries), so the loop only adds finished upserts to
-a batch while the next chunk is being prepared. ``parse_many`` (parse and validate only) is
-what commit statuses need; both live in ``gitstore.domain.content.files`` (shared with the
+a batch while the next chunk is being prepared. The body is encoded *before* validation
+(``backends/kv/bodies.encode_body``: ``orjson`` where it writes ``json``'s bytes) and the
+text rule reads it instead of writing a JSON text of its own (``validate_manifest(...,
+encoded=body)``); the result is exactly ``parse_file`` then ``encode_upsert``
+(``tests/worker/test_prepare_body.py``). ``parse_many`` (parse and validate only) is what
+commit statuses need; both live in ``gitstore.domain.content.files`` (shared with the
 API's push policy) and are re-exported here.
 """
 
@@ -20,10 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from gitstore.backends.kv import Upsert, encode_upsert
+from gitstore.backends.kv import Upsert, encode_body, encode_upsert
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES, ContentError, KindRegistry
+from gitstore.domain.content.errors import ManifestError
 from gitstore.domain.content.files import Parsed, parse_file, parse_many
+from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.validation import validate_manifest
 from gitstore.domain.conversion.hub import spoke_of
 from gitstore.domain.projection import (
     document_indexes,
@@ -67,13 +74,25 @@ def prepare_file(
 ) -> Prepared:
     """``parse_file``, then the valid manifest's KV upsert (``InvalidArgument`` if the KV
     refuses it, as ``Batch.upsert`` would)."""
-    parsed = parse_file(path, blob_id, content, registry, max_bytes=max_bytes)
-    if parsed.manifest is None:
-        return Prepared(path, blob_id, None, parsed.errors)
-    if spoke_of(parsed.manifest, registry) is not None:
-        return Prepared(path, blob_id, None, pending=parsed.manifest)
-    kind, name, value, indexes = upsert_args(parsed)
-    return Prepared(path, blob_id, encode_upsert(kind, name, value, indexes=indexes))
+    try:
+        manifest = parse_manifest(content, path, max_bytes=max_bytes)
+    except ManifestError as err:
+        return Prepared(path, blob_id, None, err.errors)
+    value = _value(manifest, path, blob_id)
+    try:
+        body: bytes | None = encode_body(value)
+    except (TypeError, ValueError):  # not JSON: the text rule looks itself, encode_upsert raises
+        body = None
+    errors = validate_manifest(manifest, registry, encoded=body)
+    if errors:
+        return Prepared(path, blob_id, None, tuple(errors))
+    if spoke_of(manifest, registry) is not None:
+        return Prepared(path, blob_id, None, pending=manifest)
+    indexes = document_indexes(manifest.kind, manifest.name, manifest.spec)
+    kind = document_kind(manifest.kind)
+    return Prepared(
+        path, blob_id, encode_upsert(kind, manifest.name, value, indexes=indexes, body=body)
+    )
 
 
 def prepare_many(
@@ -90,17 +109,21 @@ def upsert_args(parsed: Parsed) -> tuple[str, str, dict[str, Any], dict[str, lis
     """``(kv kind, name, document value, indexes)`` of a valid file."""
     m = parsed.manifest
     assert m is not None, "only valid files are projected"
-    value = document_value(
+    value = _value(m, parsed.path, parsed.blob_id)
+    return document_kind(m.kind), m.name, value, document_indexes(m.kind, m.name, m.spec)
+
+
+def _value(m: Manifest, path: str, blob_id: str) -> dict[str, Any]:
+    return document_value(
         api_version=m.api_version,
         kind=m.kind,
         name=m.name,
         spec=m.spec,
         labels=m.labels,
         annotations=m.annotations,
-        path=parsed.path,
-        blob_id=parsed.blob_id,
+        path=path,
+        blob_id=blob_id,
     )
-    return document_kind(m.kind), m.name, value, document_indexes(m.kind, m.name, m.spec)
 
 
 def error_dicts(errors: Iterable[ContentError]) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from gitstore.backends.kv.base import (
     Upsert,
     encode_upsert,
 )
+from gitstore.backends.kv.bodies import encode_body
 from gitstore.backends.urls import sqlite_path as _sqlite_path
 from gitstore.domain.errors import InvalidArgument
 
@@ -38,6 +39,7 @@ __all__ = [
     "KvStore",
     "Page",
     "Upsert",
+    "encode_body",
     "encode_upsert",
     "open_kv_store",
     "sqlite_path",

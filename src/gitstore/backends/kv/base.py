@@ -63,6 +63,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.keys import (
     MAX_INDEX_VALUE_CHARS,
@@ -248,11 +250,13 @@ def encode_upsert(
     document: Mapping[str, Any],
     *,
     indexes: Mapping[str, str | Iterable[str]] | None = None,
+    body: bytes | None = None,
 ) -> Upsert:
     """Validate and encode one upsert (compact UTF-8 JSON, canonical index entries).
 
     Pure and picklable in and out, so it can run away from the batch: ``Batch.add`` takes the
     result. ``InvalidArgument`` names what is wrong (kind, name, document or an index).
+    ``body``: the document already encoded by ``bodies.encode_body`` (the same bytes).
     """
     if isinstance(kind, str):
         _known(validate_kind, kind)
@@ -262,7 +266,8 @@ def encode_upsert(
     try:
         if not isinstance(document, Mapping):
             raise TypeError(f"expected a JSON object, got {type(document).__name__}")
-        body = _BODY(document).encode()
+        if body is None:
+            body = _BODY(document).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(
             f"document {kind} {name!r} is not valid JSON: {exc}", field="document"
@@ -288,7 +293,9 @@ def _canonical_indexes(
             _known(validate_index_name, index)
         else:
             validate_index_name(index)
-        if isinstance(raw, str):
+        if type(raw) is list:  # the common case first
+            values = raw
+        elif isinstance(raw, str):
             values = [raw]
         elif isinstance(raw, list | tuple | set | frozenset) or (
             isinstance(raw, Iterable) and not isinstance(raw, bytes | Mapping)
@@ -306,14 +313,17 @@ def _canonical_indexes(
         elif values:
             clean[index] = sorted(set(values))
     clean = dict(sorted(clean.items()))
-    entries = tuple((index, value) for index, values in clean.items() for value in values)
-    # what json.dumps(clean, separators=(",", ":"), ensure_ascii=False) writes, without
-    # building an encoder per call: names and values are validated strings
-    text = ",".join(
-        f"{_STRING(index)}:[{','.join([_STRING(v) for v in values])}]"
-        for index, values in clean.items()
-    )
-    return f"{{{text}}}", entries
+    entries = tuple([(index, value) for index, values in clean.items() for value in values])
+    # what json.dumps(clean, separators=(",", ":"), ensure_ascii=False) writes: orjson writes
+    # the same for a map of string lists (backends/kv/bodies.py); it refuses lone surrogates
+    try:
+        return orjson.dumps(clean).decode(), entries
+    except TypeError:
+        text = ",".join(
+            f"{_STRING(index)}:[{','.join([_STRING(v) for v in values])}]"
+            for index, values in clean.items()
+        )
+        return f"{{{text}}}", entries
 
 
 # one encoder each, made once (``json.dumps`` with options builds a new one per call)

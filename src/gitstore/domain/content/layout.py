@@ -44,7 +44,7 @@ def bucket_for(name: str) -> str:
 
 
 def is_bucket(component: str) -> bool:
-    return len(component) == BUCKET_CHARS and all(c in "0123456789abcdef" for c in component)
+    return len(component) == BUCKET_CHARS and not component.strip("0123456789abcdef")
 
 
 def marker_content(layout: Layout) -> bytes:

@@ -18,6 +18,7 @@ never in Git. Identity inside a repository is ``(kind, metadata.name)``.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -188,6 +189,7 @@ class Manifest:
         return cls(api_version, kind, name, spec, labels, annotations, path, kept)
 
 
+@functools.lru_cache(maxsize=1024)  # a commit repeats the same few api versions
 def api_version_problem(value: str) -> str | None:
     """Why ``value`` is not ``<group>/<version>``, or None."""
     group, slash, version = value.rpartition("/")
@@ -300,6 +302,7 @@ def _string_map(
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # label and annotation keys repeat across manifests
 def _label_key_problem(key: str) -> str | None:
     prefix, slash, name = key.rpartition("/")
     if slash and (not prefix or len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):

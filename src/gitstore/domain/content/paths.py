@@ -110,7 +110,8 @@ def identity_for_path(path: str, registry: KindRegistry | None = None) -> PathId
     Raise ``ManifestError`` (``invalid-path``) for a file inside a kind directory that
     breaks the convention.
     """
-    registry = registry or _builtin()
+    if registry is None:  # not ``or``: a registry's truth is its length, a Python call
+        registry = _builtin()
     parts = path.split("/")
     if len(parts) < 2 or path.startswith("/"):
         return None

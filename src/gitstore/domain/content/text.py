@@ -27,6 +27,13 @@ become ``\\uXXXX``, ``\\b`` or ``\\f`` escapes (tab, newline and carriage return
 "clean" for sure; anything else (a suspect, or a value ``json`` cannot write) runs the walk,
 which alone words the errors. A literal backslash before ``u``, ``b`` or ``f`` only costs
 the walk.
+
+A caller that already holds such a JSON text of every string of the manifest (the worker:
+the document body it is about to store, ``backends/kv/bodies``) passes it as ``encoded``
+and the quick look reads that instead of writing its own: in UTF-8 JSON from ``json`` or
+``orjson``, raw C0 controls never appear (they are escaped), so the suspects are the same
+three escapes, a raw DEL byte and the UTF-8 of a C1 control (``\\xc2\\x80``-``\\xc2\\x9f``);
+lone surrogates cannot be encoded, so a text with one never reaches this.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from gitstore.domain.content.manifest import Manifest
 MAX_REPORTED = 20
 BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _DUMP = json.JSONEncoder(ensure_ascii=False, skipkeys=True).encode  # made once
+_C1_UTF8 = re.compile(b"\\xc2[\\x80-\\x9f]").search  # a literal first: a fast scan
 _ALLOWED = "tab, newline and carriage return are the only control characters allowed in text"
 
 
@@ -70,10 +78,26 @@ def surely_clean(*values: Any) -> bool:
     )
 
 
-def text_errors(manifest: Manifest) -> list[ContentError]:
+def surely_clean_json(encoded: bytes) -> bool:
+    """``surely_clean`` on a UTF-8 JSON text already written (``json.dumps(...,
+    ensure_ascii=False).encode()`` or ``orjson.dumps``) that holds every string to check."""
+    return (
+        b"\\u" not in encoded
+        and b"\\b" not in encoded
+        and b"\\f" not in encoded
+        and b"\x7f" not in encoded
+        and (encoded.isascii() or _C1_UTF8(encoded) is None)
+    )
+
+
+def text_errors(manifest: Manifest, encoded: bytes | None = None) -> list[ContentError]:
     """An ``invalid-character`` error for each string of ``manifest`` holding a refused
-    character (see the module docstring); ``[]`` when all text is fine."""
-    if surely_clean(manifest.annotations, manifest.labels, manifest.spec):
+    character (see the module docstring); ``[]`` when all text is fine. ``encoded``: a UTF-8
+    JSON text holding every string of the manifest, looked at instead of a dump of its own."""
+    if encoded is not None:
+        if surely_clean_json(encoded):
+            return []
+    elif surely_clean(manifest.annotations, manifest.labels, manifest.spec):
         return []
     errors: list[ContentError] = []
     stack: list[tuple[str, Any]] = [  # popped from the end: reported in document order

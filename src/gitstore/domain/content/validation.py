@@ -50,14 +50,22 @@ from gitstore.domain.content.text import text_errors
 
 
 def validate_manifest(
-    manifest: Manifest, registry: KindRegistry | None = None, *, check_path: bool = True
+    manifest: Manifest,
+    registry: KindRegistry | None = None,
+    *,
+    check_path: bool = True,
+    encoded: bytes | None = None,
 ) -> list[ContentError]:
-    """Every problem with ``manifest``; ``[]`` when it is valid."""
+    """Every problem with ``manifest``; ``[]`` when it is valid.
+
+    ``encoded``: a UTF-8 JSON text holding every string of the manifest (the worker's
+    document body), which the text rule looks at instead of writing its own (``text``).
+    """
     registry = registry or KindRegistry.builtin()
     errors: list[ContentError] = []
     if check_path and manifest.path:
         errors.extend(identity_errors(manifest, registry))
-    errors.extend(text_errors(manifest))
+    errors.extend(text_errors(manifest, encoded))
     definition = registry.find(manifest.kind)
     if definition is None:
         errors.append(
@@ -125,20 +133,24 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
             )
             continue
         declared[option["name"]] = set(option["values"])
-    skus: dict[str, str] = {}
+    # where each SKU and option combination was first met: a variant's index (None: spec.sku);
+    # field paths are worded only for an error
+    skus: dict[str, int | None] = {}
     if "sku" in spec:
-        skus[spec["sku"]] = "spec.sku"
-    combinations: dict[tuple[tuple[str, str], ...], str] = {}
+        skus[spec["sku"]] = None
+    combinations: dict[tuple[tuple[str, str], ...], int] = {}
     for i, variant in enumerate(spec.get("variants", [])):
-        where = f"spec.variants[{i}]"
         sku = variant["sku"]
         if sku in skus:
+            where = f"spec.variants[{i}]"
+            first = skus[sku]
+            other = "spec.sku" if first is None else f"spec.variants[{first}].sku"
             errors.append(
                 manifest.error(
-                    f"{where}.sku", UNIQUE, f"{where}.sku: SKU {sku!r} is also used by {skus[sku]}"
+                    f"{where}.sku", UNIQUE, f"{where}.sku: SKU {sku!r} is also used by {other}"
                 )
             )
-        skus.setdefault(sku, f"{where}.sku")
+        skus.setdefault(sku, i)
         chosen = variant.get("options", {})
         for name, value in chosen.items():
             if name in declared and value in declared[name]:
@@ -162,6 +174,7 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
                 )
         missing = [n for n in declared if n not in chosen]
         if missing:
+            where = f"spec.variants[{i}]"
             errors.append(
                 manifest.error(
                     f"{where}.options",
@@ -173,34 +186,40 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
         if declared:
             combo = tuple(sorted(chosen.items()))
             if combo in combinations:
+                where = f"spec.variants[{i}]"
                 errors.append(
                     manifest.error(
                         f"{where}.options",
                         UNIQUE,
-                        f"{where}.options: the same options as {combinations[combo]}",
+                        f"{where}.options: the same options as "
+                        f"spec.variants[{combinations[combo]}]",
                     )
                 )
-            combinations.setdefault(combo, where)
+            combinations.setdefault(combo, i)
     return errors
 
 
 def _currencies(manifest: Manifest, errors: list[ContentError]) -> None:
     first: tuple[str, str] | None = None
     spec = manifest.spec
-    places: list[tuple[str, Any]] = [
+    # (field path, or the variant index and field to word it from only for an error; money)
+    places: list[tuple[str | tuple[int, str], Any]] = [
         ("spec.price", spec.get("price")),
         ("spec.compareAtPrice", spec.get("compareAtPrice")),
     ]
     for i, variant in enumerate(spec.get("variants", [])):
-        places.append((f"spec.variants[{i}].price", variant.get("price")))
-        places.append((f"spec.variants[{i}].compareAtPrice", variant.get("compareAtPrice")))
-    for where, money in places:
+        places.append(((i, "price"), variant.get("price")))
+        places.append(((i, "compareAtPrice"), variant.get("compareAtPrice")))
+    for place, money in places:
         if not isinstance(money, Mapping):
             continue
         currency = money["currency"]
+        if first is not None and currency == first[0]:
+            continue  # the common case: nothing to word
+        where = place if isinstance(place, str) else f"spec.variants[{place[0]}].{place[1]}"
         if first is None:
             first = (currency, where)
-        elif currency != first[0]:
+        else:
             fld = f"{where}.currency"
             errors.append(
                 manifest.error(
