@@ -4,7 +4,8 @@ custom kinds share theirs, and the cache bound really frees schemas — an evict
 no longer reachable from ``StoreSchemas`` (its repositories are forgotten with it) and is
 garbage collected. And a kind that breaks the optimistic build (every kind typed once,
 straight into the candidate) is found by the isolated rebuild and served as JSON. And the
-platform's part is shared by every candidate while each one's kinds stay its own."""
+platform's part is shared by every candidate while each one's kinds stay its own, and a
+document is carried to a new schema unvalidated only through that shared part."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from graphql import parse
 
+from gitstore.api.graphql.carry import same_for
 from gitstore.api.graphql.catalog_mutations import REGISTRY_EXTENSION
+from gitstore.api.graphql.documents import DocumentCache, DocumentError
 from gitstore.api.storeschema import groups
 from gitstore.api.storeschema.platform import platform
 from gitstore.api.storeschema.schemas import BUILTIN, StoreSchemas, fingerprint
@@ -202,3 +206,34 @@ def test_candidates_share_the_platform_types_yet_never_each_others_kinds() -> No
     again = store._build(fingerprint(a), a).snapshot.schema
     assert again.type_map["Brand"] is not schema_a.type_map["Brand"]
     assert again.type_map["Product"] is schema_a.type_map["Product"]
+
+
+def test_a_document_is_carried_to_a_new_schema_only_through_shared_parts() -> None:
+    """``same_for``: validation may be skipped for a new schema only when everything the
+    document names resolves to the same objects; the storefront's query (platform fields
+    only) is carried, a query of a repository's kinds never is, not even to a rebuild of the
+    same kinds (new type objects), and a field the new schema lacks is validated (refused)."""
+    store = schemas({}, {})
+    a = brands("a.example").registry
+    old = store._build(fingerprint(a), a).snapshot.schema
+    rebuilt = store._build(fingerprint(a), a).snapshot.schema
+    other = store._build(fingerprint(gadgets("b.example").registry), gadgets("b.example").registry)
+    new = other.snapshot.schema
+    storefront = parse("{ catalog { products(first: 10) { totalCount nodes { name title } } } }")
+    apply = parse("mutation($i: ApplyManifestsInput!) { applyManifests(input: $i) { committed } }")
+    kinds = parse("{ aExample { brands(first: 3) { totalCount } } }")
+    typed = parse("mutation($i: UpsertBrandInput!) { upsertBrand(input: $i) { committed } }")
+    spread = parse("query { ...Top } fragment Top on Query { catalog { products { totalCount } } }")
+    introspection = parse("{ __schema { types { name } } }")
+    assert same_for(storefront, old, new) and same_for(apply, old, new)
+    assert same_for(storefront, old, rebuilt)
+    for document in (kinds, typed):
+        assert not same_for(document, old, rebuilt)
+        assert not same_for(document, old, new)
+    assert not same_for(spread, old, new) and not same_for(introspection, old, new)
+    # and preparing through the cache agrees: carried where shared, refused where not
+    cache = DocumentCache.from_settings(Settings().api)
+    prepared = cache.prepare(other.snapshot, "q", storefront, valid_in=old)
+    assert prepared.document is storefront
+    with pytest.raises(DocumentError, match="aExample"):
+        cache.prepare(other.snapshot, "k", kinds, valid_in=old)

@@ -28,6 +28,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     parse,
     specified_rules,
@@ -36,6 +37,7 @@ from graphql import (
 
 from gitstore.config import ApiSettings
 
+from .carry import same_for
 from .holder import SchemaSnapshot
 from .limits import limits_rule
 from .lru import LRU
@@ -149,20 +151,27 @@ class DocumentCache:
         self._on_lookup = on_lookup
 
     def prepare(
-        self, snapshot: SchemaSnapshot, query: str, parsed: DocumentNode | None = None
+        self,
+        snapshot: SchemaSnapshot,
+        query: str,
+        parsed: DocumentNode | None = None,
+        valid_in: GraphQLSchema | None = None,
     ) -> PreparedDocument:
         """A parsed and validated document for ``query``; ``DocumentError`` if it is not one.
         ``parsed``: ``query`` parsed already (a document does not depend on the schema: the
-        parse of one cached for another schema version is reused, ``recent_documents``)."""
+        parse of one cached for another schema version is reused, ``recent_documents``);
+        ``valid_in``: a schema ``parsed`` is known to be valid in — validation is skipped
+        when ``snapshot``'s schema resolves everything the document names to the same
+        objects (``carry.same_for``)."""
         if not self.enabled:
-            return self._prepare(snapshot, query, parsed)
+            return self._prepare(snapshot, query, parsed, valid_in)
         key = (snapshot.version, query)
         cached = self._entries.get(key)
         if self._on_lookup is not None:
             self._on_lookup(cached is not None)
         if cached is not None:
             return cached
-        prepared = self._prepare(snapshot, query, parsed)
+        prepared = self._prepare(snapshot, query, parsed, valid_in)
         self._entries.put(key, prepared)
         return prepared
 
@@ -195,8 +204,15 @@ class DocumentCache:
         return len(self._entries)
 
     def _prepare(
-        self, snapshot: SchemaSnapshot, query: str, parsed: DocumentNode | None = None
+        self,
+        snapshot: SchemaSnapshot,
+        query: str,
+        parsed: DocumentNode | None = None,
+        valid_in: GraphQLSchema | None = None,
     ) -> PreparedDocument:
+        schema = snapshot.schema
+        if parsed is not None and valid_in is not None and same_for(parsed, valid_in, schema):
+            return PreparedDocument(snapshot, parsed, plans_enabled=self.enabled)  # valid there
         try:
             document = parsed or parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:

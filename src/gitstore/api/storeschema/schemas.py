@@ -422,7 +422,7 @@ class StoreSchemas:
         warmed = 0
         for query, parsed in self.documents.recent_documents(old.version, self.warm_documents):
             try:
-                prepared = self.documents.prepare(new, query, parsed)
+                prepared = self.documents.prepare(new, query, parsed, valid_in=old.schema)
                 for definition in prepared.document.definitions:
                     if isinstance(definition, OperationDefinitionNode):
                         prepared.plan(definition)
