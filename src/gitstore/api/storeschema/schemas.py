@@ -34,7 +34,9 @@ takes the cached schema or builds a candidate. Only the first request of a repos
 for that work; idle repositories cost nothing. (The queue's ref-update events would need a
 consumer group per API replica on every queue backend: not done, docs/api.md.)
 
-**Safe publish.** A candidate is built from fresh module objects, validated with
+**Safe publish.** A candidate is built from fresh module objects on a fork of the platform's
+shared part (``platform``: built once per process, the same type objects in every store
+schema; a fork's own types are never seen by another), validated with
 ``validate_schema`` and only then swapped in, by replacing the repository's immutable
 :class:`RepositorySchema` (one reference assignment): a request holds the snapshot it started
 with to the end. A candidate that fails keeps the last known-good schema and records a
@@ -48,9 +50,10 @@ fresh version number from one counter, so cached documents and plans are keyed b
 **Off the loop.** A candidate is built in a worker thread (``asyncio.to_thread``): tens of
 milliseconds of CPU that would otherwise stall every request of the process. Before a new
 schema replaces a repository's, the documents its clients used most recently with the old one
-(up to ``warm_documents``) are prepared for the new one in that thread too (``_warm``), so
-the requests right after a swap find them cached instead of each parsing, validating and
-planning on the event loop (``bench/bench_schema_swap.py`` measures storefront latency
+(up to ``warm_documents``) are prepared for the new one in a thread too (``_warm``: the old
+parse reused, validation skipped where the document only reaches shared types,
+``graphql.carry``), so the requests right after a swap find them cached instead of each
+parsing, validating and planning on the event loop (``bench/bench_schema_swap.py`` measures storefront latency
 during swaps).
 """
 
