@@ -53,8 +53,8 @@ schema replaces a repository's, the documents its clients used most recently wit
 (up to ``warm_documents``) are prepared for the new one in a thread too (``_warm``: the old
 parse reused, validation skipped where the document only reaches shared types,
 ``graphql.carry``), so the requests right after a swap find them cached instead of each
-parsing, validating and planning on the event loop (``bench/bench_schema_swap.py`` measures storefront latency
-during swaps).
+parsing, validating and planning on the event loop (``bench/bench_schema_swap.py``
+measures storefront latency during swaps).
 """
 
 from __future__ import annotations
