@@ -326,6 +326,28 @@ async def test_changes_since_in_order_with_whole_objects(store: ResourceStore) -
     assert await store.changes_since(OTHER, 0) == []
 
 
+async def test_changes_record_the_labels_they_replaced(store: ResourceStore) -> None:
+    await store.apply_commit(REPO, "c1", [product("a", tier="gold"), product("b")], [])
+    await store.apply_commit(REPO, "c2", [product("a", tier="silver"), product("b", 11)], [])
+    a = await store.get(REPO, "Product", "a")
+    assert a is not None
+    await store.update_metadata(REPO, "Product", "a", a.resource_version, MetadataPatch(labels={}))
+    b = await store.get(REPO, "Product", "b")
+    assert b is not None
+    await store.update_status(REPO, "Product", "b", b.resource_version, {"phase": "x"})
+    await store.apply_commit(REPO, "c3", [], [SpecDelete("Product", "a")])
+    changes = await store.changes_since(REPO, 0)
+    assert [(c.type, c.name, c.previous_labels) for c in changes] == [
+        ("ADDED", "a", None),
+        ("ADDED", "b", None),
+        ("MODIFIED", "a", {"tier": "gold"}),  # a Git change of the labels
+        ("MODIFIED", "b", None),  # labels unchanged
+        ("MODIFIED", "a", {"tier": "silver"}),  # a metadata write of the labels
+        ("MODIFIED", "b", None),  # a status write
+        ("DELETED", "a", None),  # the last state is the one before
+    ]
+
+
 async def test_window_is_bounded_and_older_versions_expire(factory: Factory) -> None:
     store = factory(retain=3)
     await store.migrate()

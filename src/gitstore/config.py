@@ -147,10 +147,11 @@ class ControllersSettings(BaseModel):
     """The built-in controllers (``GITSTORE_CONTROLLERS__*``; docs/controllers.md).
 
     They are API clients: ``api_url`` and a controller ``token`` (scopes READ + STATUS),
-    for each of ``repositories`` (``namespace/repo``, comma-separated). ``enabled`` names
-    the built-ins to run; ``revalidate_urls`` (comma-separated) receive the revalidation
-    controller's signed ``catalog.changed`` POSTs (``revalidate_secret``). ``serve`` runs
-    them against its own API when ``token`` and ``repositories`` are set.
+    for each repository ``repositories`` selects (comma-separated ``namespace/repo``,
+    ``namespace/*`` or ``*``; discovered through the API every ``discover_seconds``).
+    ``enabled`` names the built-ins to run; ``revalidate_urls`` (comma-separated) receive
+    the revalidation controller's signed ``catalog.changed`` POSTs (``revalidate_secret``).
+    ``serve`` runs them against its own API when ``token`` and ``repositories`` are set.
     """
 
     api_url: str = "http://127.0.0.1:8080"
@@ -163,6 +164,7 @@ class ControllersSettings(BaseModel):
     lease_seconds: float = Field(default=15.0, gt=0, le=3600)
     workers: int = Field(default=4, ge=1, le=256)
     shutdown_seconds: float = Field(default=10.0, ge=0)
+    discover_seconds: float = Field(default=30.0, gt=0)
     # AI controllers (``quality``, ``descriptions``): they propose change requests, so their
     # token also needs WRITE; ``model_*`` configure the OpenAI-compatible model (off unless
     # ``model_url`` is set; ``descriptions`` needs it).
@@ -185,6 +187,15 @@ class ControllersSettings(BaseModel):
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+class ChangesSettings(BaseModel):
+    """Change requests (``GITSTORE_CHANGES__*``; docs/change-requests.md)."""
+
+    # Every API process finishes merges interrupted by a crash and deletes the proposal
+    # branches of finished requests left behind, this often in seconds (0 = never; the
+    # next read of a request still finishes its merge).
+    sweep_seconds: float = Field(default=300.0, ge=0)
 
 
 class ApiSettings(BaseModel):
@@ -414,6 +425,7 @@ class Settings(BaseSettings):
     conversion: ConversionSettings = ConversionSettings()
     watch: WatchSettings = WatchSettings()
     controllers: ControllersSettings = ControllersSettings()
+    changes: ChangesSettings = ChangesSettings()
     log_level: str = "INFO"
 
     def repos_dir(self) -> Path:

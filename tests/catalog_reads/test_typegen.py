@@ -23,7 +23,7 @@ from graphql import (
 
 from gitstore.api.catalog.ids import decode_resource_id, encode_resource_id
 from gitstore.api.catalog.resources import CatalogResource
-from gitstore.api.catalog.typegen import enum_value_name, field_name, types_for_kind
+from gitstore.api.catalog.types.generate import enum_value_name, field_name, types_for_kind
 from gitstore.api.graphql.builder import SchemaBuilder
 from gitstore.domain.content import (
     KindDefinition,

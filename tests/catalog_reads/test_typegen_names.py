@@ -15,7 +15,7 @@ from graphql import (
     validate_schema,
 )
 
-from gitstore.api.catalog.typegen import TypeProblem, types_for_kind
+from gitstore.api.catalog.types.generate import TypeProblem, types_for_kind
 from gitstore.api.graphql.builder import SchemaBuilder
 from gitstore.api.graphql.catalog_reads import CatalogReadsModule
 from gitstore.api.storeschema.check import name_errors, name_problems

@@ -26,7 +26,7 @@ from graphql import (
 )
 
 from gitstore.api.catalog.resources import CatalogResource
-from gitstore.api.catalog.typegen import TypeProblem, types_for_kind
+from gitstore.api.catalog.types.generate import TypeProblem, types_for_kind
 from gitstore.api.graphql.builder import SchemaBuilder
 from gitstore.domain.content import kind_definition_from_manifest, parse_manifest
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from gitstore.api.catalog.writes import git_blob_id
+from gitstore.api.catalog.writes.result import git_blob_id
 from gitstore.domain.errors import Unavailable
 from gitstore.git.client import GitClient
 

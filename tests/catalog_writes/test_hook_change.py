@@ -1,6 +1,6 @@
 """A definition change through ``applyManifests`` that would leave stored resources written in
 a spoke version unconvertible is refused, naming them; migrating them in the same mutation,
-or a compatible change, is accepted (``api.kinds.stored_hub_errors``)."""
+or a compatible change, is accepted (``domain.kindchange.stored_hub_errors``)."""
 
 from __future__ import annotations
 

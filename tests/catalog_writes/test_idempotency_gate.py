@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gitstore.api.catalog.writes_idempotency import IdempotencyGate
+from gitstore.api.catalog.writes.idempotency import IdempotencyGate
 from gitstore.backends.metadata.memory import MemoryMetadataStore
 
 

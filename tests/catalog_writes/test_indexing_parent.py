@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitstore.api.catalog.writes_indexing import INDEXED, PENDING, IndexWatcher
+from gitstore.api.catalog.writes.indexing import INDEXED, PENDING, IndexWatcher
 from gitstore.backends.kv.base import ChannelHead
 from gitstore.domain.keys import ChannelScope
 

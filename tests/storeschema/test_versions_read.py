@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from graphql import GraphQLObjectType, GraphQLSchema, validate_schema
 
-from gitstore.api.catalog.typegen import types_for_kind
+from gitstore.api.catalog.types.generate import types_for_kind
 from gitstore.api.graphql.builder import SchemaBuilder, build_schema
 from gitstore.api.graphql.catalog_reads import CatalogReadsModule
 from gitstore.api.storeschema.groups import CustomKindsModule

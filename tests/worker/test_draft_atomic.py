@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from gitstore.api.catalog.access import Channel, resolve_scope
-from gitstore.api.catalog.writes_git import BranchView
-from gitstore.api.catalog.writes_indexing import INDEXED, PENDING, IndexWatcher
+from gitstore.api.catalog.writes.git import BranchView
+from gitstore.api.catalog.writes.indexing import INDEXED, PENDING, IndexWatcher
 from gitstore.backends.kv import ApplyResult, Batch, KvStore
 from gitstore.backends.kv.base import MAX_PAGE_SIZE
 from gitstore.backends.metadata.base import PublishMode, RepositoryRecord, Visibility

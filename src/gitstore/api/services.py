@@ -71,6 +71,7 @@ from gitstore.domain.resources.watch import ResourceFeed
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader, file_at
 
+from .changes.cleanup import ChangeSweeper
 from .graphql.apq import PersistedQueries
 from .graphql.builder import SchemaModule, build_schema
 from .graphql.documents import DocumentCache
@@ -159,6 +160,7 @@ class ApiServices:
         self._watch: WatchCache | None = None
         self._pokes: PokeConsumer | None = None
         self.closing = asyncio.Event()  # set: open SSE streams end
+        self._sweeper: ChangeSweeper | None = None
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -190,6 +192,8 @@ class ApiServices:
             hooks = HookServer(self, hook_grpc.host, hook_grpc.port)
             await hooks.start()
             self._hooks = hooks
+        self._sweeper = ChangeSweeper(self, self.settings.changes.sweep_seconds)
+        self._sweeper.start()
         self.ready = True
 
     async def _start_releases(self) -> None:
@@ -294,6 +298,9 @@ class ApiServices:
 
     async def stop(self) -> None:
         self.ready = False
+        if self._sweeper is not None:
+            await self._sweeper.stop()
+            self._sweeper = None
         await self._stop_watch()
         if self._hooks is not None:
             await self._hooks.stop()

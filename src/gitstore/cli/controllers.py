@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--repositories",
         dest="controllers_repositories",
         default=None,
-        help="namespace/repo, comma-separated [GITSTORE_CONTROLLERS__REPOSITORIES]",
+        help="namespace/repo, namespace/* or * (every repository the token reads), "
+        "comma-separated; new ones are picked up [GITSTORE_CONTROLLERS__REPOSITORIES]",
     )
     parser.add_argument(
         "--enabled",

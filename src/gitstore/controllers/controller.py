@@ -119,8 +119,15 @@ class Controller:
     async def gone(self, ctx: Context, name: str) -> None:
         """Runs when the key's object is no longer there (deleted; no finalizer needed): for
         what is kept *outside* the object by name, e.g. a proposing controller's open change
-        requests. Not called for objects deleted while no replica watched."""
+        requests. Objects deleted while no replica watched are caught by ``held``."""
         return None
+
+    async def held(self, ctx: Context) -> list[str]:
+        """Names of objects this controller keeps something for outside them (default:
+        none). When a replica becomes leader and its informer has listed, each held name
+        with no object is queued, so ``gone`` runs for objects deleted while no replica
+        watched (a crash, a restart)."""
+        return []
 
     def key_of(self, event_type: str, obj: dict[str, Any]) -> str:
         """The work-queue key of a change (default: the object's name)."""

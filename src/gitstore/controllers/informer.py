@@ -91,6 +91,11 @@ class Informer:
             except ApiError as exc:  # refused (rights, unknown repository): may be fixed later
                 log.error("list/watch of %s %s refused: %s", self.repository, self.kind, exc)
                 await asyncio.sleep(self._max_retry)
+            except Exception:  # an answer it cannot read: a dead informer would stall for good
+                log.exception("list/watch of %s %s failed; relisting", self.repository, self.kind)
+                self.resource_version = None
+                await asyncio.sleep(delay)
+                delay = min(self._max_retry, delay * 2)
 
     async def relist(self) -> None:
         data = await self.client.execute(LIST, self._args())

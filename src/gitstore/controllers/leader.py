@@ -62,8 +62,12 @@ class LeaderElector:
                 if held:
                     self._valid_until = started + self.lease_seconds
                 self._set(held)
-            except ControllerError as exc:
-                log.warning("lease %s/%s: %s", self.repository, self.name, exc)
+            except Exception as exc:  # whatever fails, the loop must go on
+                # (a dead loop would lead forever on a lease that lapsed, or never lead)
+                if isinstance(exc, ControllerError):
+                    log.warning("lease %s/%s: %s", self.repository, self.name, exc)
+                else:
+                    log.exception("lease %s/%s: unexpected answer", self.repository, self.name)
                 if time.monotonic() >= self._valid_until:
                     self._set(False)
             await asyncio.sleep(self.renew_every)

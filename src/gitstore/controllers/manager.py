@@ -62,6 +62,26 @@ class _Runner:
     def resync(self) -> None:
         for obj in list(self.informer.cache.values()):
             self.queue.add(self.controller.key_of("SYNC", obj))
+        if not isinstance(self.controller, KeyController):
+            task = asyncio.get_running_loop().create_task(self._orphans(), name="orphans")
+            self.m._tasks.append(task)
+
+    async def _orphans(self) -> None:
+        """Queue the held names whose objects are gone (``Controller.held``), once listed;
+        a failing API is asked again with backoff."""
+        await self.informer.synced.wait()
+        delay = 0.5
+        while True:
+            try:
+                held = await self.controller.held(self.ctx)
+                break
+            except (RetryableError, ApiError) as exc:
+                log.warning("%s: listing what it holds: %s", self.controller.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+        for name in held:
+            if self.informer.get(name) is None:
+                self.queue.add(name)
 
     async def work(self) -> None:
         name = self.controller.name

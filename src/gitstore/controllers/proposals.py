@@ -161,6 +161,13 @@ class ProposalController(Controller):
         log.info("%s: %d proposals open (the cap); %s waits", self.name, self.max_open, resource)
         return Result(requeue_after=CAP_RETRY_SECONDS)
 
+    async def held(self, ctx: Context) -> list[str]:
+        """The resources with OPEN proposals of this controller (their names)."""
+        crs = self._requests.setdefault(ctx.repository, ChangeRequests(ctx.client, ctx.repository))
+        kind = f"{self.kind.lower()}-"
+        names = {self.resource_of(cr.source_branch) for cr in await crs.find(self.prefix(), "OPEN")}
+        return sorted(n[len(kind) :] for n in names if n.startswith(kind))
+
     async def gone(self, ctx: Context, name: str) -> None:
         """The resource was deleted: its open proposals cannot be merged any more."""
         crs = self._requests.setdefault(ctx.repository, ChangeRequests(ctx.client, ctx.repository))

@@ -3,11 +3,17 @@ together (``gitstore controllers``, and ``serve`` against its own API).
 
 ``ControllersService(settings.controllers, api_url=...)``: one :class:`ApiClient` with the
 controller token, per repository a :class:`Manager` running the enabled built-ins
-(``readiness``, ``revalidation``) under one lease named ``builtin`` per repository.
+(``readiness``, ``revalidation``) under one lease named ``builtin`` per repository. The
+repositories are discovered (``discovery``: ``*``, ``namespace/*`` or names, a filter over
+what the token can read) at start and every ``discover_seconds``: a new repository gets a
+manager without a restart, a deleted (or no longer readable) one has its manager stopped.
+An API that cannot be reached keeps the managers running and is asked again next round.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -22,6 +28,8 @@ from .builtin.readiness import ReadinessController
 from .builtin.revalidation import RevalidationController
 from .client import ApiClient
 from .controller import Controller
+from .discovery import RepositoryFilter, discover
+from .errors import ControllerError
 from .manager import Manager, default_identity
 from .metrics import ControllerMetrics
 from .model import ModelClient, check_model
@@ -109,11 +117,7 @@ class ControllersService:
         api_url: Callable[[], str] | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        if not settings.repository_list():
-            raise InvalidArgument(
-                "GITSTORE_CONTROLLERS__REPOSITORIES: name at least one namespace/repo",
-                field="controllers.repositories",
-            )
+        self.filter = RepositoryFilter.parse(settings.repository_list())
         if settings.token is None:
             raise InvalidArgument(
                 "GITSTORE_CONTROLLERS__TOKEN: a controller token (scopes READ, STATUS) is needed",
@@ -123,40 +127,74 @@ class ControllersService:
         self.settings = settings
         self._api_url = api_url or (lambda: settings.api_url)
         self.metrics = ControllerMetrics(registry)
-        self.managers: list[Manager] = []
+        self.managers: dict[str, Manager] = {}
         self._client: ApiClient | None = None
         self._model: ModelClient | None = None
+        self._identity = ""
+        self._discovering: asyncio.Task[None] | None = None
+        self.discovered = asyncio.Event()  # set after each completed discovery round
 
     async def start(self) -> None:
         s = self.settings
         assert s.token is not None
         self._client = ApiClient(self._api_url(), s.token.get_secret_value())
-        identity = s.identity or default_identity()
+        self._identity = s.identity or default_identity()
         if "descriptions" in s.enabled_list():
             self._model = model_client(s)
-        for repository in s.repository_list():
-            manager = Manager(
-                self._client,
-                repository,
-                builtin_controllers(s, self.metrics, self._model),
-                identity=identity,
-                lease_name="builtin",
-                lease_seconds=s.lease_seconds,
-                workers=s.workers,
-                metrics=self.metrics,
-            )
-            await manager.start()
-            self.managers.append(manager)
+        try:
+            await self.sync()
+        except ControllerError as exc:  # the API is not up yet: the loop asks again
+            log.warning("controllers: cannot list repositories yet: %s", exc)
+        self._discovering = asyncio.create_task(self._discover_forever(), name="discovery")
         log.info(
             "controllers %s started for %s as %s",
             ",".join(s.enabled_list()),
             ",".join(s.repository_list()),
-            identity,
+            self._identity,
         )
 
+    async def sync(self) -> None:
+        """One discovery round: start managers for new repositories, stop those of gone ones."""
+        assert self._client is not None
+        found = await discover(self._client, self.filter)
+        for repository in sorted(found - self.managers.keys()):
+            manager = Manager(
+                self._client,
+                repository,
+                builtin_controllers(self.settings, self.metrics, self._model),
+                identity=self._identity,
+                lease_name="builtin",
+                lease_seconds=self.settings.lease_seconds,
+                workers=self.settings.workers,
+                metrics=self.metrics,
+            )
+            await manager.start()
+            self.managers[repository] = manager
+            log.info("controllers: managing %s", repository)
+        for repository in sorted(self.managers.keys() - found):
+            await self.managers.pop(repository).stop(self.settings.shutdown_seconds)
+            log.info("controllers: %s is gone, its manager stopped", repository)
+        self.discovered.set()
+
+    async def _discover_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.discover_seconds)
+            try:
+                await self.sync()
+            except ControllerError as exc:
+                log.warning("controllers: listing repositories failed (kept as is): %s", exc)
+            except Exception:
+                log.exception("controllers: discovery round failed (kept as is)")
+
     async def stop(self) -> None:
-        for manager in self.managers:
+        if self._discovering is not None:
+            self._discovering.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._discovering
+            self._discovering = None
+        for manager in self.managers.values():
             await manager.stop(self.settings.shutdown_seconds)
+        self.managers.clear()
         if self._client is not None:
             await self._client.close()
         if self._model is not None:

@@ -30,17 +30,19 @@ from gitstore.domain.changes import ReviewVerdict
 from gitstore.domain.errors import InvalidArgument, NotFound, PermissionDenied
 
 from ..catalog.access import readable_repository
-from ..catalog.writes_access import maintainable, writable_repository
+from ..catalog.writes.access import maintainable, writable_repository
 from ..graphql.relay import Connection
 from ..identity.principal import Principal
 from ..namespaces.actions import is_uuid
-from . import notify
+from . import cleanup, notify
 from .errors import ChangeRefused
+from .refs import HEADS, branch_head
 
 if TYPE_CHECKING:
     from ..services import ApiServices
 
-HEADS = "refs/heads/"
+
+__all__ = ["HEADS", "ChangeRequestView", "branch_head"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +51,6 @@ class ChangeRequestView:
 
     record: RepositoryRecord
     cr: ChangeRequest
-
-
-async def branch_head(services: ApiServices, record: RepositoryRecord, branch: str) -> str | None:
-    """The branch's head commit, or None when the branch does not exist."""
-    for ref in await services.git().list_refs(record.repository_id, HEADS + branch):
-        if ref.name == HEADS + branch:
-            return ref.peeled or ref.target
-    return None
 
 
 async def _heads(
@@ -119,6 +113,8 @@ async def visible(
         await readable_repository(services.store, principal, record.repository_id, draft=True)
     except (NotFound, PermissionDenied):
         raise missing from None
+    if cr.state is ChangeRequestStatus.OPEN and cr.merge_sha:
+        cr = await cleanup.finish_merge(services, record, cr)  # a merge interrupted by a crash
     return ChangeRequestView(record, cr)
 
 
@@ -200,6 +196,7 @@ async def close(
     view = await writable(services, principal, change_request_id)
     cr = await services.store.update_change_request(view.cr.id, state=ChangeRequestStatus.CLOSED)
     await notify.notify(services, notify.CLOSED, view.record, cr, principal.username)
+    await cleanup.delete_proposal_branch(services, view.record, cr)
     return ChangeRequestView(view.record, cr)
 
 

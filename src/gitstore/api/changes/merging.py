@@ -19,6 +19,11 @@ diff, the head's validation, the mergeability with its conflicts).
    announces the ref update like a push (worker projection, statuses), the API writes the
    ``ref.update`` audit entry (operation ``mergeChangeRequest``), the request becomes MERGED
    (compare-and-swap on its recorded head) and ``change_request.merged`` is notified.
+
+Before step 6 the candidate is recorded on the OPEN request (``merge_sha``, ``merged_by``: the
+merge's intent), so a crash between the target's move and MERGED is finished later
+(``cleanup.finish_merge``: the next read, a retried merge, the sweeper); after it, a proposal
+branch is deleted (``cleanup.delete_proposal_branch``).
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ from gitstore.git.v1 import git_service_pb2 as pb
 from ..identity.principal import ALL_SCOPES, Principal
 from ..namespaces.permissions import standing_of
 from ..refaudit import audit_ref_update
-from . import notify, trees
+from . import cleanup, notify, trees
 from .actions import HEADS, ChangeRequestView, branch_head, writable
 from .errors import ChangeRefused
 from .validation import check_candidate
@@ -264,6 +269,7 @@ async def merge(
     else:
         candidate = await _write_merge(services, record, cr, s, strategy, principal, trailers)
     await _validate(services, record, cr, s.target_head, candidate)
+    await _record_intent(services, cr, candidate, principal.username)
     try:
         await services.git().update_branch(
             pb.UpdateBranchRequest(
@@ -275,6 +281,7 @@ async def merge(
             )
         )
     except FailedPrecondition as exc:
+        await _record_intent(services, cr, "", "")  # nothing moved: no merge to finish
         raise Aborted(
             f"{cr.target_branch} moved while merging; merge again ({exc.message})"
         ) from None
@@ -301,6 +308,10 @@ async def merge(
             merged_by=principal.username,
         )
     except FailedPrecondition as exc:
+        now = await services.store.get_change_request(cr.id)
+        finished = now is not None and now.state is ChangeRequestStatus.MERGED
+        if now is not None and finished and now.merge_sha == candidate:
+            return ChangeRequestView(record, now)  # a reader finished it first (finish_merge)
         # The target has moved (durably); the request was closed meanwhile. Say so.
         log.warning("merged %s into %s but: %s", cr.id, cr.target_branch, exc.message)
         raise ChangeRefused(
@@ -309,7 +320,20 @@ async def merge(
             f" closed meanwhile ({exc.message})",
         ) from None
     await notify.notify(services, notify.MERGED, record, merged, principal.username)
+    await cleanup.delete_proposal_branch(services, record, merged)
     return ChangeRequestView(record, merged)
+
+
+async def _record_intent(services: ApiServices, cr: ChangeRequest, candidate: str, by: str) -> None:
+    """Record (or clear) the candidate on the OPEN request before the target moves; a
+    request closed meanwhile refuses the merge before anything moved."""
+    try:
+        await services.store.update_change_request(cr.id, merge_sha=candidate, merged_by=by)
+    except FailedPrecondition as exc:
+        if candidate:
+            raise ChangeRefused(
+                "NOT_MERGEABLE", f"change request !{cr.number}: {exc.message}", field="id"
+            ) from None
 
 
 async def _write_merge(

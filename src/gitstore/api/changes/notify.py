@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from gitstore.backends.metadata.base import RepositoryRecord
-from gitstore.backends.metadata.base_changes import ChangeRequest
+from gitstore.backends.metadata.base_changes import ChangeRequest, ChangeRequestStatus
 
 if TYPE_CHECKING:
     from ..services import ApiServices
@@ -30,6 +30,12 @@ UPDATED = "change_request.updated"
 MERGED = "change_request.merged"
 CLOSED = "change_request.closed"
 EVENT_KEYS = 1_000_000_000
+
+
+def merged_sha(cr: ChangeRequest) -> str:
+    """The merge commit of a MERGED request ("" otherwise: an OPEN one may hold the intent
+    of a merge in progress, api/changes/cleanup.py)."""
+    return cr.merge_sha if cr.state is ChangeRequestStatus.MERGED else ""
 
 
 def payload(event: str, record: RepositoryRecord, cr: ChangeRequest, actor: str) -> dict[str, Any]:
@@ -47,7 +53,7 @@ def payload(event: str, record: RepositoryRecord, cr: ChangeRequest, actor: str)
             "author": cr.author_username,
             "headSha": cr.head_sha,
             "baseSha": cr.base_sha,
-            "mergeSha": cr.merge_sha,
+            "mergeSha": merged_sha(cr),
         },
         "timestamp": datetime.now(UTC).isoformat(),
     }
@@ -67,7 +73,7 @@ async def notify(
             "source": cr.source_branch,
             "target": cr.target_branch,
             "head": cr.head_sha,
-            "merge": cr.merge_sha,
+            "merge": merged_sha(cr),
         },
     )
     await _deliver(services, record, cr, body)

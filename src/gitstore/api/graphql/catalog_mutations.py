@@ -4,9 +4,10 @@
 ``deleteProduct`` / ``deleteCategory`` / ``deleteCollection``, ``revertCommit``,
 ``migrateRepositoryLayout``, and the query
 ``resourceHistory``. Thin by design: resolvers translate the input into
-``api.catalog.writes_inputs`` operations and call ``api.catalog.writes.CatalogWriter``; all
-rules live there. Payloads return the generated ``Product`` / ``Category`` / ``Collection``
-types of the catalogue reads module, which must come first in ``modules.py``.
+``api.catalog.writes.inputs`` operations and call
+``api.catalog.writes.writer.CatalogWriter``; all rules live there. Payloads return the
+generated ``Product`` / ``Category`` / ``Collection`` types of the catalogue reads module,
+which must come first in ``modules.py``.
 
 Like ``payloads.add_mutation`` (same ``<Name>Input`` / ``<Name>Payload`` shape), except that
 one refused write answers *every* problem (``userErrors`` with one entry per bad field, the
@@ -42,15 +43,15 @@ from gitstore.domain.errors import GitStoreError, Unavailable
 
 from ..catalog.access import readable_repository
 from ..catalog.ids import encode_resource_id
-from ..catalog.writes import Caller, CatalogWriter, WriteResult, is_refusal
-from ..catalog.writes_access import maintainable
-from ..catalog.writes_history import HistoryEntry
-from ..catalog.writes_inputs import Remove, WriteOptions
-from ..catalog.writes_kinds import definitions_in
-from ..catalog.writes_layout import migrate_layout
-from ..catalog.writes_metrics import WriteMetrics, write_metrics
-from ..catalog.writes_plan import Change
-from ..catalog.writes_problems import USER_ERROR_CODES, WriteRefused
+from ..catalog.writes.access import maintainable
+from ..catalog.writes.history import HistoryEntry
+from ..catalog.writes.inputs import Remove, WriteOptions
+from ..catalog.writes.kinds import definitions_in
+from ..catalog.writes.layout import migrate_layout
+from ..catalog.writes.metrics import WriteMetrics, write_metrics
+from ..catalog.writes.plan import Change
+from ..catalog.writes.problems import USER_ERROR_CODES, WriteRefused
+from ..catalog.writes.writer import Caller, CatalogWriter, WriteResult, is_refusal
 from ..changes.actions import source_moved
 from ..context import context_of
 from .builder import SchemaBuilder

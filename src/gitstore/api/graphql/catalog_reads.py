@@ -1,8 +1,8 @@
 """The storefront schema module: ``catalog(repository:, channel:)`` and ``commitStatus``.
 
 Thin by design: the output types ``Product``, ``Category``, ``Collection`` (and their nested
-types) are generated from the kind registry's JSON Schemas by ``api.catalog.typegen`` each time
-the schema is built; resolvers call ``api.catalog.reads`` (KV only, never Git). ``catalog``
+types) are generated from the kind registry's JSON Schemas by ``api.catalog.types`` each
+time the schema is built; resolvers call ``api.catalog.reads`` (KV only, never Git). ``catalog``
 checks access and resolves the channel once; every field below it reads that one KV scope.
 Other modules (the catalogue mutations) use the generated types by name, so this module comes
 before them in ``modules.py``.
@@ -49,7 +49,7 @@ from ..catalog.access import Channel, readable_repository
 from ..catalog.reads import CATEGORY, COLLECTION, PRODUCT, CatalogReads, CatalogView
 from ..catalog.resources import CatalogResource
 from ..catalog.status import read_commit_status
-from ..catalog.typegen import types_for_kind
+from ..catalog.types.generate import types_for_kind
 from ..context import context_of
 from .builder import SchemaBuilder
 from .fields import ExtraFields

@@ -35,6 +35,7 @@ from gitstore.domain.errors import NotFound
 
 from ..changes import actions, merging
 from ..changes.actions import ChangeRequestView
+from ..changes.notify import merged_sha
 from ..context import context_of
 from .builder import SchemaBuilder
 from .change_request_mutations import add_mutations
@@ -249,8 +250,10 @@ class Types:
                         s, resolve=_cr("head_sha"), description="The source head last recorded."
                     ),
                     "baseSha": GraphQLField(s, resolve=_cr("base_sha")),
-                    "mergeSha": GraphQLField(s, resolve=_cr("merge_sha")),
-                    "mergedBy": GraphQLField(s, resolve=_cr("merged_by")),
+                    "mergeSha": GraphQLField(s, resolve=lambda v, _i: merged_sha(v.cr)),
+                    "mergedBy": GraphQLField(
+                        s, resolve=lambda v, _i: v.cr.merged_by if merged_sha(v.cr) else ""
+                    ),
                     "createdAt": GraphQLField(when, resolve=_cr("created_at")),
                     "updatedAt": GraphQLField(when, resolve=_cr("updated_at")),
                     "closedAt": GraphQLField(builder.datetime, resolve=_cr("closed_at")),

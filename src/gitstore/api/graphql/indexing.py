@@ -32,8 +32,8 @@ from gitstore.domain.content.kindset import builtin_registry
 from gitstore.domain.errors import GitStoreError, InvalidArgument
 
 from ..catalog.access import readable_repository
-from ..catalog.writes_git import BranchView
-from ..catalog.writes_indexing import ANCESTRY_DEPTH, INDEXED, PENDING, POLL_SECONDS, IndexWatcher
+from ..catalog.writes.git import BranchView
+from ..catalog.writes.indexing import ANCESTRY_DEPTH, INDEXED, PENDING, POLL_SECONDS, IndexWatcher
 from ..context import context_of
 from .builder import SchemaBuilder
 from .info import ResolveInfo

@@ -7,9 +7,10 @@ commit (and every pushed tip) this module looks up the registry of *that* commit
 the ``kinds/`` tree) and:
 
 * when the commit's ``kinds/`` tree differs from its first parent's, admits the change with
-  ``api.kinds.kind_change_problems`` (conflicting definitions, stranded resources, Wasm
-  hooks that do not round-trip), reading the commit's tree through the push's quarantine;
-  the refusals are violations of that commit (``remote:`` lines naming the definition file);
+  the rules of ``domain.kindchange``, wired by ``api.kinds`` (conflicting definitions,
+  stranded resources, Wasm hooks that do not round-trip), reading the commit's tree through
+  the push's quarantine; the refusals are violations of that commit (``remote:`` lines
+  naming the definition file);
 * when the commit changes the hook module file of a kind whose definition it leaves alone
   (``hooks/price.wasm`` rebuilt), admits it the same way (``hooks_changed``): the stored
   resources written in a spoke version must still convert, and the examples round-trip;

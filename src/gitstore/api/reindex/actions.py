@@ -2,7 +2,7 @@
 ``worker.shadow``; ``docs/projection.md``, "Shadow re-indexing").
 
 The API writes nothing of the re-index itself: it checks who asks (maintainer, owner or admin:
-``catalog.writes_access.maintainable``, like publishing a release), reads the state the worker
+``catalog.writes.access.maintainable``, like publishing a release), reads the state the worker
 keeps in the KV (scope ``(repo, "reindex")``), refuses a second start while one is unfinished,
 and queues a ``ReindexEvent`` (``reindex.requested``) on the main event stream.
 """
@@ -28,7 +28,7 @@ from gitstore.domain.reindex import (
     validate_reindex_id,
 )
 
-from ..catalog.writes_access import maintainable
+from ..catalog.writes.access import maintainable
 from ..identity.principal import Principal
 
 

@@ -20,7 +20,7 @@ operation                                      needs
 A caller who may not read a PRIVATE repository gets ``NOT_FOUND`` (names do not leak); one
 who may read but lacks the right gets ``PERMISSION_DENIED`` naming what is needed. Tokens
 count only for their scopes (the GraphQL context checks ``write`` for mutations). The
-maintainer rule is ``catalog.writes_access.maintainable``, shared with the layout migration.
+maintainer rule is ``catalog.writes.access.maintainable``, shared with the layout migration.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
 
 from ..catalog.access import readable_repository
-from ..catalog.writes_access import writable_repository
+from ..catalog.writes.access import writable_repository
 from ..identity.principal import Principal
 
 

@@ -55,8 +55,8 @@ from gitstore.domain.events import PublishEvent
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from ..catalog.writes_access import maintainable
-from ..catalog.writes_result import EMAIL_DOMAIN
+from ..catalog.writes.access import maintainable
+from ..catalog.writes.result import EMAIL_DOMAIN
 from ..identity.principal import Principal
 from ..refaudit import audit_ref_update
 from . import access

@@ -30,7 +30,7 @@ from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord, rig
 from gitstore.domain.errors import PermissionDenied, Unauthenticated
 
 from ..catalog.access import readable_repository
-from ..catalog.writes_access import visible_standing
+from ..catalog.writes.access import visible_standing
 from ..context import AUTH_REQUIRED
 from ..identity.principal import Principal
 

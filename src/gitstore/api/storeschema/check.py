@@ -16,7 +16,7 @@ from gitstore.domain.content import ContentError, KindRegistry
 from gitstore.domain.content.errors import KIND_DEFINITION
 from gitstore.domain.content.kindset import KINDS_DIRECTORY
 
-from ..catalog.typegen import TypeProblem
+from ..catalog.types.generate import TypeProblem
 from ..graphql.relay import DEFAULT_MAX_PAGE_SIZE
 from .groups import CustomKindsModule
 from .switching import short_switches

@@ -42,7 +42,7 @@ from graphql import (
 
 from gitstore.domain.content import KindDefinition, KindRegistry
 
-from ..catalog.typegen import pascal
+from ..catalog.types.generate import pascal
 from ..context import context_of
 from ..graphql.builder import SchemaBuilder, SchemaBuildError, SchemaModule
 from ..graphql.info import ResolveInfo

@@ -48,8 +48,8 @@ from ..catalog.access import Channel
 from ..catalog.ids import decode_resource_id
 from ..catalog.reads import CatalogReads, CatalogView
 from ..catalog.resources import CatalogResource
-from ..catalog.typegen import TypeProblem, field_name, pascal, types_for_kind
-from ..catalog.typenames import type_origin
+from ..catalog.types.generate import TypeProblem, field_name, pascal, types_for_kind
+from ..catalog.types.names import type_origin
 from ..context import context_of
 from ..graphql.builder import SchemaBuilder, SchemaBuildError
 from ..graphql.catalog_reads import endpoint_repository

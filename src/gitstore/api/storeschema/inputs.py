@@ -57,8 +57,8 @@ from graphql import (
 from gitstore.domain.content import KindDefinition
 from gitstore.domain.content.schemas import resolve
 
-from ..catalog.typenames import enum_value_name, field_name, pascal
-from ..catalog.typeshapes import fits_int32, json_type_of, types_of, untypable
+from ..catalog.types.names import enum_value_name, field_name, pascal
+from ..catalog.types.shapes import fits_int32, json_type_of, types_of, untypable
 from ..graphql.builder import SchemaBuilder
 from ..graphql.lru import LRU
 from ..graphql.scalars import json_type

@@ -38,8 +38,8 @@ from graphql import (
 
 from gitstore.domain.content import KindDefinition, KindRegistry, ManifestFormat
 
-from ..catalog.writes_inputs import WriteOptions
-from ..catalog.writes_problems import Problem, WriteRefused
+from ..catalog.writes.inputs import WriteOptions
+from ..catalog.writes.problems import Problem, WriteRefused
 from ..graphql.builder import SchemaBuilder, SchemaBuildError
 from ..graphql.catalog_mutation_types import MutationTypes
 from ..graphql.catalog_mutations import (

@@ -83,8 +83,8 @@ from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
 
 from ..catalog.access import readable_repository
-from ..catalog.typegen import TypeProblem
-from ..catalog.writes_result import WriteResult
+from ..catalog.types.generate import TypeProblem
+from ..catalog.writes.result import WriteResult
 from ..federation import FederationModule
 from ..graphql.builder import SchemaModule
 from ..graphql.catalog_mutations import REGISTRY_EXTENSION

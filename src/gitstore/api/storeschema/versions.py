@@ -51,7 +51,7 @@ from gitstore.domain.conversion.errors import HookFailed, HookModuleRefused
 from gitstore.domain.errors import FailedPrecondition, RetryableError, Unavailable
 
 from ..catalog.resources import CatalogResource
-from ..catalog.typegen import ENVELOPE_FIELDS, field_name, pascal, types_for_kind
+from ..catalog.types.generate import ENVELOPE_FIELDS, field_name, pascal, types_for_kind
 from ..context import context_of
 from ..graphql.builder import SchemaBuilder
 from ..graphql.info import ResolveInfo

@@ -19,6 +19,12 @@ below its cursor), so nothing is sent twice:
 * an older one: the store's ``changes_since`` up to the window, or ``EXPIRED`` (then the end)
   when the store has no longer kept them — the client lists again;
 
+With a label selector, a watch follows objects in and out of its selection as Kubernetes
+does (:func:`selected_type`): a change that makes an object match is sent as ``ADDED``, one
+that makes it stop matching as ``DELETED`` (carrying the object after the change), from the
+labels before and after the change (``ResourceChange.previous_labels``, logged by the store),
+so live, window and store-read events, and resumes, agree.
+
 Every watcher has a bounded buffer (``watcher_buffer``). A watcher whose client reads too
 slowly fills it and is cut off: its buffer is dropped and its stream ends with a
 ``ResourceExhausted`` error naming the version to resume from. ``close()`` (server shutdown)
@@ -57,16 +63,31 @@ class WatchEvent:
     key: tuple[Any, ...] = ()
 
 
-def _change_event(change: ResourceChange) -> WatchEvent:
-    key = ("change", change.repository_id, change.resource_version)
-    return WatchEvent(
-        change.type, change.resource_version, change.repository_id, change.object, key=key
-    )
+def _change_event(change: ResourceChange, type_: str) -> WatchEvent:
+    key = ("change", change.repository_id, change.resource_version, type_)
+    return WatchEvent(type_, change.resource_version, change.repository_id, change.object, key=key)
 
 
 def _labels(obj: dict[str, Any]) -> dict[str, str] | None:
     metadata = obj.get("metadata")
     return metadata.get("labels") if isinstance(metadata, dict) else None
+
+
+def selected_type(change: ResourceChange, selector: LabelSelector) -> str | None:
+    """The event a watch with ``selector`` sends for ``change`` (None: nothing), as
+    Kubernetes does: an object entering the selection is ``ADDED``, one leaving it
+    ``DELETED``, one staying in it keeps the change's type."""
+    if selector.empty:
+        return change.type
+    now = selector.matches(_labels(change.object))
+    if change.type != "MODIFIED" or change.previous_labels is None:
+        return change.type if now else None  # labels unchanged: in or out on both sides
+    before = selector.matches(change.previous_labels)
+    if before and now:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    return "DELETED" if before else None
 
 
 class _Watcher:
@@ -76,20 +97,24 @@ class _Watcher:
         self.kind = kind
         self.selector = selector
         self.capacity = capacity
-        self.buffer: deque[ResourceChange] = deque()
+        self.buffer: deque[tuple[ResourceChange, str]] = deque()
         self.wake = asyncio.Event()
         self.cursor = 0  # the highest version sent (or covered by the initial list)
         self.end: WatchEvent | None = None  # set: the watch ends with this event
         self.bookmark = 0
 
-    def wants(self, change: ResourceChange) -> bool:
-        return (self.kind is None or change.kind == self.kind) and self.selector.matches(
-            _labels(change.object)
-        )
+    def event_type(self, change: ResourceChange) -> str | None:
+        """What this watch sends for ``change`` (None: nothing)."""
+        if self.kind is not None and change.kind != self.kind:
+            return None
+        return selected_type(change, self.selector)
 
     def offer(self, change: ResourceChange) -> bool:
         """Queue a change; False when the watcher was cut off for reading too slowly."""
-        if self.end is not None or not self.wants(change):
+        if self.end is not None:
+            return True
+        type_ = self.event_type(change)
+        if type_ is None:
             return True
         if len(self.buffer) >= self.capacity:
             self.stop(
@@ -101,7 +126,7 @@ class _Watcher:
                 )
             )
             return False
-        self.buffer.append(change)
+        self.buffer.append((change, type_))
         self.wake.set()
         return True
 
@@ -322,8 +347,9 @@ class WatchCache:
             else:
                 watcher.cursor = resource_version
                 for change in history:
-                    if watcher.wants(change):
-                        yield _change_event(change)
+                    type_ = watcher.event_type(change)
+                    if type_ is not None:
+                        yield _change_event(change, type_)
                     watcher.cursor = change.resource_version
                 if resource_version > registered:
                     self.poke(repository_id, resource_version)
@@ -344,8 +370,9 @@ class WatchCache:
                 yield WatchEvent("EXPIRED", exc.oldest, repository_id)
                 return
             for change in page:
-                if watcher.wants(change):
-                    yield _change_event(change)
+                type_ = watcher.event_type(change)
+                if type_ is not None:
+                    yield _change_event(change, type_)
                 watcher.cursor = change.resource_version
             if len(page) < PAGE:
                 break
@@ -363,11 +390,11 @@ class WatchCache:
                 )
                 return
             if buffer:
-                change = buffer.popleft()
+                change, type_ = buffer.popleft()
                 if change.resource_version <= watcher.cursor:
                     continue
                 watcher.cursor = change.resource_version
-                yield _change_event(change)
+                yield _change_event(change, type_)
             elif watcher.bookmark:
                 version = max(watcher.bookmark, watcher.cursor)
                 watcher.bookmark = 0

@@ -64,7 +64,9 @@ class MemoryResourceFeed:
             "status": {},
         }
         repo.objects[(kind, name)] = obj
-        return self._record(repo, repository_id, version, change, kind, name, obj)
+        before = previous["metadata"]["labels"] if previous else None
+        moved = dict(before) if before is not None and before != metadata["labels"] else None
+        return self._record(repo, repository_id, version, change, kind, name, obj, moved)
 
     def delete(self, repository_id: str, kind: str, name: str) -> ResourceChange:
         repo = self._repo(repository_id)
@@ -82,11 +84,14 @@ class MemoryResourceFeed:
         kind: str,
         name: str,
         obj: dict[str, Any],
+        previous_labels: dict[str, str] | None = None,
     ) -> ResourceChange:
         if len(repo.changes) == repo.changes.maxlen:
             repo.dropped = repo.changes[0].resource_version
         repo.version = version
-        change = ResourceChange(repository_id, version, change_type, kind, name, obj)
+        change = ResourceChange(
+            repository_id, version, change_type, kind, name, obj, previous_labels
+        )
         repo.changes.append(change)
         return change
 

@@ -84,6 +84,11 @@ class PokeConsumer:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            except Exception:  # a bug or an unmapped backend error must not end the reader
+                log.exception("watch pokes: reading %s failed; retrying", self.queue.stream)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
             for message in messages:
                 self._handle(message.body)
             for message in messages:

@@ -25,7 +25,7 @@ from gitstore.backends.metadata.base_git import Webhook, WebhookDelivery
 from gitstore.config import WebhookSettings
 from gitstore.domain.errors import InvalidArgument, NotFound
 
-from ..catalog.writes_access import maintainable
+from ..catalog.writes.access import maintainable
 from ..graphql.relay import Connection
 from ..identity.principal import Principal
 from ..namespaces import paging

@@ -10,6 +10,8 @@ from gitstore.domain.resources.model import Resource
 from gitstore.domain.resources.rules import Plan
 from gitstore.domain.resources.watch import ResourceChange
 
+CHANGE_COLUMNS = "(repository_id, resource_version, type, kind, name, object, previous_labels)"
+
 
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
@@ -27,7 +29,15 @@ def change(repository_id: str, row: Mapping[str, Any]) -> ResourceChange:
         row["kind"],
         row["name"],
         json.loads(row["object"]),
+        previous_labels=_labels(row["previous_labels"]),
     )
+
+
+def _labels(raw: str | None) -> dict[str, str] | None:
+    if raw is None:  # rows logged before migration 0002, or labels unchanged
+        return None
+    found = json.loads(raw)
+    return found if isinstance(found, dict) else None
 
 
 def put_rows(plan: Plan) -> list[tuple[str, str, str, int, str]]:
@@ -41,8 +51,16 @@ def remove_rows(plan: Plan) -> list[tuple[str, str, str]]:
     return [(plan.repository_id, key[0], key[1]) for key in plan.removes]
 
 
-def change_rows(plan: Plan) -> list[tuple[str, int, str, str, str, str]]:
+def change_rows(plan: Plan) -> list[tuple[str, int, str, str, str, str, str | None]]:
     return [
-        (c.repository_id, c.resource_version, c.type, c.kind, c.name, dumps(c.object))
+        (
+            c.repository_id,
+            c.resource_version,
+            c.type,
+            c.kind,
+            c.name,
+            dumps(c.object),
+            None if c.previous_labels is None else dumps(c.previous_labels),
+        )
         for c in plan.changes
     ]

@@ -39,4 +39,9 @@ async def announce(queue: Queue | None, repository_id: str, resource_version: in
             exc.message,
         )
         return False
+    except Exception:  # unmapped: still only a lost poke, never the end of the announcer
+        log.exception(
+            "could not announce resourceVersion %d of %s", resource_version, repository_id
+        )
+        return False
     return True

@@ -127,7 +127,8 @@ class PostgresResourceStore(ResourceStore):
                     )
                 if plan.changes:
                     await cur.executemany(
-                        "INSERT INTO resource_changes VALUES (%s, %s, %s, %s, %s, %s)",
+                        f"INSERT INTO resource_changes {rows.CHANGE_COLUMNS} VALUES "
+                        "(%s, %s, %s, %s, %s, %s, %s)",
                         rows.change_rows(plan),
                     )
             floor = window_floor(state.floor, plan.version, self.retain)

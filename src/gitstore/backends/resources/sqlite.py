@@ -126,7 +126,8 @@ class SqliteResourceStore(ResourceStore):
                 rows.remove_rows(plan),
             )
             conn.executemany(
-                "INSERT INTO resource_changes VALUES (?, ?, ?, ?, ?, ?)", rows.change_rows(plan)
+                f"INSERT INTO resource_changes {rows.CHANGE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                rows.change_rows(plan),
             )
             floor = window_floor(state.floor, plan.version, self.retain)
             if floor > state.floor:

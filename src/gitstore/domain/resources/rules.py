@@ -44,8 +44,11 @@ class Plan:
     changes: list[ResourceChange] = field(default_factory=list)
     result: Resource | None = None  # the resource a single-resource write leaves
 
-    def record(self, resource: Resource, change: ChangeType) -> Resource:
-        """Give ``resource`` the next resourceVersion and log the change."""
+    def record(
+        self, resource: Resource, change: ChangeType, before: Resource | None = None
+    ) -> Resource:
+        """Give ``resource`` the next resourceVersion and log the change (``before``: the
+        resource before it, whose labels the change records when they differ)."""
         self.version += 1
         stamped = replace(resource, resource_version=self.version)
         if change == "DELETED":
@@ -62,6 +65,11 @@ class Plan:
                 stamped.kind,
                 stamped.name,
                 stamped.to_object(),
+                previous_labels=(
+                    dict(before.labels)
+                    if before is not None and dict(before.labels) != dict(stamped.labels)
+                    else None
+                ),
             )
         )
         self.result = stamped
@@ -138,7 +146,7 @@ def plan_apply(
             deletion_timestamp=None,
         )
         if updated != old:
-            plan.record(updated, "MODIFIED")
+            plan.record(updated, "MODIFIED", old)
     for gone in deletes:
         old = existing.get((kind_key(gone.kind), gone.name))
         if old is None:
@@ -226,7 +234,7 @@ def plan_metadata(
     if updated.deletion_timestamp is not None and not updated.finalizers:
         plan.record(updated, "DELETED")
     elif updated != old:
-        plan.record(updated, "MODIFIED")
+        plan.record(updated, "MODIFIED", old)
     return plan
 
 

@@ -21,6 +21,10 @@ class ResourceChange:
     kind: str
     name: str
     object: dict[str, Any]   # the whole object after the change (for DELETED: the last state)
+    # the labels before the change when the change altered them (None: the object's own, or
+    # no object before): a selector watch needs both sides (Kubernetes' ADDED/DELETED when an
+    # object starts/stops matching)
+    previous_labels: dict[str, str] | None = None
 
 class ResourceFeed(Protocol):
     async def list_resources(self, repository_id: str, kind: str | None = None) -> tuple[list[dict[str, Any]], int]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 from gitstore.backends.metadata.base import MetadataStore, RepositoryRecord
 from gitstore.domain.errors import PermissionDenied
 
-from ..identity.principal import Principal
-from ..namespaces.permissions import Standing, standing_of
-from .access import not_found, parse_repository
+from ...identity.principal import Principal
+from ...namespaces.permissions import Standing, standing_of
+from ..access import not_found, parse_repository
 
 
 async def visible_standing(

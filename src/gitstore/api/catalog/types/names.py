@@ -19,11 +19,11 @@ import re
 import weakref
 from dataclasses import dataclass
 
-from ..graphql.builder import SchemaBuilder
+from ...graphql.builder import SchemaBuilder
 
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 
-# Type names every kind's types may use: scalars and types typegen adds on demand.
+# Type names every kind's types may use: scalars and types ``generate`` adds on demand.
 KIND_PLATFORM_TYPES = frozenset({"JSON", "DateTime", "Decimal", "Money"})
 
 

@@ -26,7 +26,7 @@ from gitstore.backends.kv import KvStore
 from gitstore.domain.errors import GitStoreError
 from gitstore.domain.projection import DRAFT_VIEW, draft_view
 
-from .writes_git import BranchView
+from .git import BranchView
 
 log = logging.getLogger("gitstore.api.catalog.writes")
 

@@ -38,7 +38,7 @@ from gitstore.domain.errors import Aborted, FailedPrecondition
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from .writes_git import Author, BranchView
+from .git import Author, BranchView
 
 MIGRATION_TRAILER = "Layout-Migration"
 MAX_ATTEMPTS = 8

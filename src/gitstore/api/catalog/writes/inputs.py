@@ -43,7 +43,7 @@ from gitstore.domain.content.text import bad_character
 from gitstore.domain.errors import InvalidArgument
 from gitstore.domain.publishing import ref_name_problem
 
-from .writes_problems import (
+from .problems import (
     VALIDATION_FAILED,
     FieldMapper,
     Problem,

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..identity.principal import Principal
-from .resources import CatalogResource
-from .writes_git import Author
-from .writes_plan import DELETED, Change
+from ...identity.principal import Principal
+from ..resources import CatalogResource
+from .git import Author
+from .plan import DELETED, Change
 
 EMAIL_DOMAIN = "users.gitstore.local"
 _MAX_MESSAGE_LINES = 50

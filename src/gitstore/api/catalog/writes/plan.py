@@ -50,9 +50,9 @@ from gitstore.domain.content.manifest import ResourceIdentity
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from .writes_git import BranchView, StoredFile
-from .writes_inputs import ManifestBuilder, Operation, Put, Remove
-from .writes_problems import Conflict, WriteRefused, problems_from_content
+from .git import BranchView, StoredFile
+from .inputs import ManifestBuilder, Operation, Put, Remove
+from .problems import Conflict, WriteRefused, problems_from_content
 
 ADDED, MODIFIED, DELETED = "ADDED", "MODIFIED", "DELETED"
 

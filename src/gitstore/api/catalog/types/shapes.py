@@ -1,4 +1,4 @@
-"""What a JSON Schema node says about its GraphQL shape (helpers of ``typegen``).
+"""What a JSON Schema node says about its GraphQL shape (helpers of ``generate``).
 
 Pure functions over one schema node: its JSON types and nullability, whether combinators give
 it shapes GraphQL cannot express as one type (and why), whether an integer fits ``Int``.

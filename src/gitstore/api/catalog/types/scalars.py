@@ -32,8 +32,8 @@ from graphql import (
     ValueNode,
 )
 
-from ..graphql.builder import SchemaBuilder
-from ..graphql.info import ResolveInfo
+from ...graphql.builder import SchemaBuilder
+from ...graphql.info import ResolveInfo
 
 
 def _decimal_text(value: Any) -> str:

@@ -3,18 +3,18 @@
 The pipeline of every write (``applyManifests``, ``upsert<Kind>``, ``delete<Kind>``,
 ``revertCommit``), in order; nothing is committed unless every step passes:
 
-1. **access** — the caller may write the repository's namespace (``writes_access``), checked
+1. **access** — the caller may write the repository's namespace (``access``), checked
    before the input is even read, so a caller without access learns nothing from the
    answers to bad input (and cannot make the server parse anything);
 2. **input** — options and manifests checked and validated against their kind's schema
-   without any I/O (``writes_inputs``): all problems at once, as ``userErrors`` with JSON
-   paths (``writes_problems``);
+   without any I/O (``inputs``): all problems at once, as ``userErrors`` with JSON
+   paths (``problems``);
 3. **dry run** — plan at the branch head, return the changes with their semantic diffs,
    stop (no idempotency key is taken, nothing is written);
 4. **idempotency** — with an ``idempotencyKey``, claim it or replay the first answer
-   (``writes_idempotency``);
+   (``idempotency``);
 5. **check and commit**, up to ``MAX_ATTEMPTS`` rounds: read the branch head ``H``; read the
-   resources' files at ``H``; check ``expectedVersion`` (``writes_plan``); plan the actions
+   resources' files at ``H``; check ``expectedVersion`` (``plan``); plan the actions
    (unchanged resources make none; if nothing changes, no commit is made and the answer is
    ``H`` with ``committed: false``); ``CommitFiles`` with ``expected_head = H``, ``rebase``
    and the paths the round read at ``H`` (``BranchView.paths_read``): the git service
@@ -24,7 +24,7 @@ The pipeline of every write (``applyManifests``, ``upsert<Kind>``, ``delete<Kind
    for exactly the state the commit replaces: no lost update. A ``FAILED_PRECONDITION`` at
    an unchanged head is the git service refusing for another reason and is returned.
    Rounds exhausted: ``ABORTED``.
-6. **indexing** — the answer's ``indexing`` handle (``writes_indexing``); with
+6. **indexing** — the answer's ``indexing`` handle (``indexing``); with
    ``waitForIndex`` the answer waits until storefront reads see the commit, or the timeout.
 
 Commits are authored by the caller (``<username> <username@users.gitstore.local>``), with a
@@ -66,25 +66,25 @@ from gitstore.git.client import GitClient, GitServiceError
 from gitstore.git.kinds import KindsLoader
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from ..refaudit import audit_ref_update
-from .writes_access import writable_repository
-from .writes_git import BranchView
-from .writes_history import HistoryEntry, resource_history
-from .writes_idempotency import IdempotencyGate
-from .writes_indexing import PENDING, IndexWatcher
-from .writes_inputs import ManifestBuilder, Operation, WriteOptions, request_hash
-from .writes_kinds import WriteKinds, touches_kinds
-from .writes_metrics import WriteMetrics
-from .writes_plan import Plan, check_expected_version, plan_operations
-from .writes_recovery import (
+from ...refaudit import audit_ref_update
+from .access import writable_repository
+from .git import BranchView
+from .history import HistoryEntry, resource_history
+from .idempotency import IdempotencyGate
+from .indexing import PENDING, IndexWatcher
+from .inputs import ManifestBuilder, Operation, WriteOptions, request_hash
+from .kinds import WriteKinds, touches_kinds
+from .metrics import WriteMetrics
+from .plan import Plan, check_expected_version, plan_operations
+from .recovery import (
     Planner,
     answer_for,
     landed_with_key,
     plan_result,
     recover,
 )
-from .writes_result import Caller, WriteResult, generated_message, git_blob_id
-from .writes_revert import check_sha, load_commit, plan_revert, revert_message
+from .result import Caller, WriteResult, generated_message, git_blob_id
+from .revert import check_sha, load_commit, plan_revert, revert_message
 
 log = logging.getLogger("gitstore.api.catalog.writes")
 
@@ -139,7 +139,7 @@ class CatalogWriter:
         self.metrics = metrics
         self.registry = registry or KindRegistry.builtin()
         self.builder = ManifestBuilder(self.registry, settings.content.max_manifest_bytes)
-        # the kinds of the head a write is planned on (``writes_kinds``); None: built-ins only
+        # the kinds of the head a write is planned on (``kinds``); None: built-ins only
         self.kinds = kinds
         self.hook_runner = hook_runner
         self.hook_pool = hook_pool
@@ -231,7 +231,7 @@ class CatalogWriter:
         return result
 
     async def writable(self, caller: Caller, repository: str) -> RepositoryRecord:
-        """The repository, if the caller may change its catalogue (``writes_access``)."""
+        """The repository, if the caller may change its catalogue (``access``)."""
         return await writable_repository(self.store, caller.principal, repository)
 
     async def revert(
@@ -371,7 +371,7 @@ class CatalogWriter:
             raise
         if gate is None:
             return await self._indexing(record, view, result, options)
-        # storing the answer never raises (see writes_idempotency); the index check overlaps it
+        # storing the answer never raises (see idempotency.py); the index check overlaps it
         _, answered = await asyncio.gather(
             gate.complete(result.to_json()), self._indexing(record, view, result, options)
         )

@@ -19,7 +19,7 @@ the owner extends every ``lease / 4`` (5 s) while it works, however long that ta
 3. **lost, owner dead**: a claim whose lease ran out (its process was killed, or hung for
    a whole lease) is taken over (``take_over_idempotency_key``: one of the waiters wins).
    The new owner does not know whether the dead one committed, so ``took_over`` is set and
-   the writer first looks for a commit carrying the key (``writes.py``) — found: that is
+   the writer first looks for a commit carrying the key (``writer``) — found: that is
    the answer, stored as the key's response; not found: it does the work itself.
 4. **lost, different input**: ``IDEMPOTENCY_KEY_REUSED`` naming ``idempotencyKey``.
 
@@ -46,7 +46,7 @@ from gitstore.backends.metadata.base import (
 )
 from gitstore.domain.errors import Aborted
 
-from .writes_problems import IdempotencyKeyReused
+from .problems import IdempotencyKeyReused
 
 log = logging.getLogger("gitstore.api.catalog.writes")
 

@@ -47,7 +47,7 @@ from gitstore.domain.events import ZERO_SHA
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from .writes_metrics import WriteMetrics
+from .metrics import WriteMetrics
 
 MAX_BLOBS_PER_CALL = 8_000  # the git service takes at most 10,000 paths and ids per GetBlobs
 

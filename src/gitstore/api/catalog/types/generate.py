@@ -11,7 +11,7 @@ table in ``docs/conversion.md`` (*From JSON Schema to GraphQL types*); in short:
   controllers' status, docs/resources.md).
 * **Scalars**: ``String``, ``Boolean``, ``Float``, ``Int`` (when bounds keep it within 32
   bits), ``DateTime`` (``format: date-time``), ``Decimal`` (``format: decimal``), the shared
-  ``Money`` (``x-gitstore-type: Money``; ``typescalars``).
+  ``Money`` (``x-gitstore-type: Money``; ``scalars``).
 * **Enums** of strings → GraphQL enums (``gold-plus`` → ``GOLD_PLUS``); unnameable or
   colliding values → ``String``. **Objects** → object types, **arrays** → lists, **$ref** →
   one named type per (alias-followed) target, recursion included. Nullable from ``required``,
@@ -19,9 +19,9 @@ table in ``docs/conversion.md`` (*From JSON Schema to GraphQL types*); in short:
 * ``allOf`` of plain object schemas ("extends") → one object type with all their properties.
 * **JSON, with the reason appended to the field's description**: maps, objects without
   properties, combinators and conditionals that give shapes, tuples, several or no types,
-  unfollowable or self-containing references (``typeshapes.untypable``). Constraint-only
+  unfollowable or self-containing references (``shapes.untypable``). Constraint-only
   combinators are ignored.
-* **Names** (``typenames``): ``<Kind><Def>`` for ``$defs``, ``<Parent><Field>`` inline,
+* **Names** (``names``): ``<Kind><Def>`` for ``$defs``, ``<Parent><Field>`` inline,
   property names made valid deterministically; a collision is served with a numeric suffix
   and reported as a ``TypeProblem`` (kind, version, JSON pointer) in ``problems``.
 * **Descriptions** and **deprecation** (``deprecatedFields`` of the hub, ``deprecated:
@@ -55,12 +55,12 @@ from gitstore.domain.content import KindDefinition
 from gitstore.domain.content.schemas import json_pointer, resolve
 from gitstore.domain.resources.status_schema import storefront_fields
 
-from ..graphql.builder import SchemaBuilder
-from ..graphql.info import ResolveInfo
-from ..graphql.scalars import json_type
-from ..resources.catalog_status import status_resolver
-from .resources import CatalogResource
-from .typenames import (
+from ...graphql.builder import SchemaBuilder
+from ...graphql.info import ResolveInfo
+from ...graphql.scalars import json_type
+from ...resources.catalog_status import status_resolver
+from ..resources import CatalogResource
+from .names import (
     FieldNames,
     TypeNames,
     TypeProblem,
@@ -69,8 +69,8 @@ from .typenames import (
     pascal,
     pointer_token,
 )
-from .typescalars import decimal_type, is_money_shape, money_type
-from .typeshapes import (
+from .scalars import decimal_type, is_money_shape, money_type
+from .shapes import (
     fits_int32,
     json_type_of,
     merged_all_of,

@@ -17,10 +17,10 @@ from dataclasses import replace
 from gitstore.domain.errors import GitStoreError, NotFound
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from .writes_git import BranchView
-from .writes_idempotency import IdempotencyGate
-from .writes_plan import Plan
-from .writes_result import Caller, WriteResult, git_blob_id
+from .git import BranchView
+from .idempotency import IdempotencyGate
+from .plan import Plan
+from .result import Caller, WriteResult, git_blob_id
 
 log = logging.getLogger("gitstore.api.catalog.writes")
 

@@ -50,9 +50,9 @@ from gitstore.domain.content.paths import PathIdentity, relocated
 from gitstore.domain.errors import FailedPrecondition, InvalidArgument, NotFound
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from .writes_git import BranchView, StoredFile
-from .writes_plan import ADDED, DELETED, MODIFIED, Change, Plan, parse_stored
-from .writes_problems import Conflict, Problem, WriteRefused, problem_from_content
+from .git import BranchView, StoredFile
+from .plan import ADDED, DELETED, MODIFIED, Change, Plan, parse_stored
+from .problems import Conflict, Problem, WriteRefused, problem_from_content
 
 _REVISION = re.compile(r"[0-9a-f]{7,64}")
 

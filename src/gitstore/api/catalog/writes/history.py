@@ -28,8 +28,8 @@ from gitstore.domain.content import FieldChange, KindRegistry, candidate_paths, 
 from gitstore.domain.content.manifest import ResourceIdentity
 from gitstore.git.v1 import git_service_pb2 as pb
 
-from .writes_git import BranchView, StoredFile
-from .writes_plan import ADDED, DELETED, MODIFIED, parse_stored
+from .git import BranchView, StoredFile
+from .plan import ADDED, DELETED, MODIFIED, parse_stored
 
 _CONCURRENCY = 8
 ORDER_DEPTH = 10_000

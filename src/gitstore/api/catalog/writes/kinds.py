@@ -9,11 +9,11 @@ so ``applyManifests`` may define ``Brand`` and create brands in one commit.
 Input is validated twice, cheaply: once when the request arrives (``definitions_in`` finds
 the request's definitions before the other manifests are checked, against the current head),
 and again in a round whose head has different kinds (``revalidate``). A request that puts or
-removes a ``KindDefinition`` is admitted only if ``api.kinds.kind_change_problems`` finds
-nothing: no conflicting definitions, no resource left invalid or orphaned in the tree the
-commit would make (its files at ``H`` with the request's own puts and removals applied), and
-Wasm conversion hooks that round-trip. Refusals are ``WriteRefused`` (``userErrors``), pointed
-at the definition in the request when it is there.
+removes a ``KindDefinition`` is admitted only if the rules of ``domain.kindchange`` (wired
+by ``api.kinds``) find nothing: no conflicting definitions, no resource left invalid or
+orphaned in the tree the commit would make (its files at ``H`` with the request's own puts
+and removals applied), and Wasm conversion hooks that round-trip. Refusals are
+``WriteRefused`` (``userErrors``), pointed at the definition in the request when it is there.
 """
 
 from __future__ import annotations
@@ -35,11 +35,12 @@ from gitstore.domain.content import (
 from gitstore.domain.content.kinds import KIND_DEFINITION_KIND
 from gitstore.domain.content.kindset import Kinds, registry_for
 from gitstore.domain.conversion import HookRunner
+from gitstore.domain.kindchange import hub_problems
 from gitstore.git.kinds import KindsLoader, file_at, stored_files
 
-from ..kinds import hub_converter, hub_problems, kind_change_problems
-from .writes_inputs import Operation, Put, Remove
-from .writes_problems import Problem, WriteRefused, problems_from_content
+from ...kinds import hub_converter, kind_change_problems
+from .inputs import Operation, Put, Remove
+from .problems import Problem, WriteRefused, problems_from_content
 
 
 def definitions_in(items: Sequence[Mapping[str, Any]], max_bytes: int) -> list[Manifest]:
