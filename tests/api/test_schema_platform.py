@@ -349,3 +349,30 @@ async def test_unauthenticated_and_unavailable_are_not_user_errors() -> None:
     assert result == {"data": None, "errors": ["who are you"]}
     result = await run(schema, "mutation { down(input: {}) { userErrors { code } } }")
     assert result == {"data": None, "errors": ["down"]}
+
+
+def test_a_fork_shares_what_came_before_and_keeps_what_comes_after() -> None:
+    class Thing:
+        name = "thing"
+
+        def contribute(self, builder: SchemaBuilder) -> None:
+            builder.add_type(GraphQLObjectType("Thing", {"x": GraphQLField(GraphQLString)}))
+            builder.add_query_field("thing", GraphQLField(builder.get_type("Thing")))  # type: ignore[arg-type]
+
+    template = SchemaBuilder()
+    template.module = "hello"
+    Hello().contribute(template)
+    first, second = template.fork(), template.fork()
+    first.module = "thing"
+    Thing().contribute(first)
+    one, two = first.build(), second.build()
+    assert one.query_type is not None and two.query_type is not None
+    assert set(one.query_type.fields) == {"hello", "thing"}
+    assert set(two.query_type.fields) == {"hello"}
+    assert not template.has_type("Thing") and not second.has_type("Thing")
+    assert one.type_map["UserError"] is two.type_map["UserError"]  # shared, not rebuilt
+    assert one.query_type.fields["hello"] is two.query_type.fields["hello"]
+    with pytest.raises(SchemaBuildError, match="after UserErrorCode was built"):
+        template.fork().add_user_error_code("LATE", "the enum is shared by every fork")
+    with pytest.raises(SchemaBuildError, match="registers node type Item on a forked builder"):
+        template.fork().register_node("Item", lambda _info, _id: None)  # type: ignore[arg-type,return-value]

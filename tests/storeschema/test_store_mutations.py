@@ -218,16 +218,21 @@ def test_documents_are_prepared_for_the_new_schema_before_the_swap(
     brands = "{ acmeExample { brands(first: 3) { totalCount } } }"
     for query in (storefront, brands):
         assert post(stack, repo, query, {}, token).status_code == 200
-    old = stack.api.run(schemas.snapshot(record)).version
+    old_snapshot = stack.api.run(schemas.snapshot(record))
+    old = old_snapshot.version
     assert {storefront, brands} <= set(schemas.documents.recent_queries(old, 10))
+    parsed = schemas.documents.prepare(old_snapshot, storefront).document
 
     deleted = run(stack, repo, DELETE_KIND, {"input": {"name": "brands"}}, token)
     committed(deleted)
-    new = stack.api.run(schemas.snapshot(record)).version
+    new_snapshot = stack.api.run(schemas.snapshot(record))
+    new = new_snapshot.version
     assert new != old
     ready = schemas.documents.recent_queries(new, 10)
     assert storefront in ready  # prepared before the swap, not by a request since
     assert brands not in ready  # the new schema has no acmeExample: skipped
+    # validated against the new schema, but not parsed again: the old parse is carried over
+    assert schemas.documents.prepare(new_snapshot, storefront).document is parsed
 
 
 def test_a_request_in_flight_finishes_on_its_schema(stack: Stack, owner: Person, repo: str) -> None:

@@ -14,7 +14,10 @@ Conflicts are build errors that name both modules (two modules defining ``Query.
 two different types called ``User``). A builder is used once: a new schema (e.g. after the kind
 registry changed) is a new builder fed the same modules, then handed to ``SchemaHolder.publish``
 which validates it and swaps it in. Because modules build fresh type objects on every call,
-they must not cache GraphQL types between builds; they may keep any other state.
+they must not cache GraphQL types between builds; they may keep any other state. The one way
+to share types between schemas is :meth:`SchemaBuilder.fork`: the part contributed before the
+fork is shared by every schema built from a fork of it (graphql-core types do not change once
+a schema has resolved them), e.g. the platform's part of every store schema.
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ class SchemaBuilder:
         self._node_by_class: dict[type, str] = {}
         self._connections: dict[str, GraphQLObjectType] = {}
         self._built = False
+        self._forked = False  # made by ``fork``: shares the types contributed before it
 
         self.datetime = self.add_type(make_datetime_scalar())
         self.page_info = self.add_type(_page_info_type())
@@ -127,6 +131,30 @@ class SchemaBuilder:
                 description="An expected failure of a mutation, returned in its payload.",
             )
         )
+
+    # ------------------------------------------------------------------ forks
+    def fork(self) -> SchemaBuilder:
+        """A new builder that starts with everything contributed here so far — the same type
+        and field objects, not copies — and goes on on its own: what is contributed to the
+        fork is not seen here nor by another fork. So a schema's common part is contributed
+        once and shared by the schemas built from forks (``storeschema.platform``). The
+        ``UserErrorCode`` enum is frozen first (a fork cannot add codes), and a fork cannot
+        register node types: the shared ``Node`` interface resolves this builder's only."""
+        self._check_open()
+        self.module = "core"
+        self.user_error_code_enum  # noqa: B018 - frozen: shared by every fork
+        fork = object.__new__(SchemaBuilder)
+        fork.__dict__.update(self.__dict__)
+        fork._types = dict(self._types)
+        fork._type_owner = dict(self._type_owner)
+        fork._roots = {root: dict(fields) for root, fields in self._roots.items()}
+        fork._field_owner = dict(self._field_owner)
+        fork._codes = dict(self._codes)
+        fork._nodes = dict(self._nodes)
+        fork._node_by_class = dict(self._node_by_class)
+        fork._connections = dict(self._connections)
+        fork._forked = True
+        return fork
 
     # ------------------------------------------------------------------ types
     def add_type(self, type_: NT) -> NT:
@@ -211,6 +239,11 @@ class SchemaBuilder:
         returns None when there is no such object). Values of ``classes`` resolve to this type
         wherever a ``Node`` is returned."""
         self._check_open()
+        if self._forked:
+            raise SchemaBuildError(
+                f"module {self.module!r} registers node type {type_name} on a forked builder;"
+                " the shared Node interface resolves the node types registered before the fork"
+            )
         if type_name in self._nodes:
             raise SchemaBuildError(f"node type {type_name} is registered twice")
         registration = _NodeRegistration(type_name, fetch, tuple(classes))
@@ -287,8 +320,9 @@ class SchemaBuilder:
         return await registration.fetch(info, gid.id)
 
     # ------------------------------------------------------------------ build
-    def build(self) -> GraphQLSchema:
-        """Assemble the schema (not yet validated: ``SchemaHolder.publish`` does that)."""
+    def build(self, *, extensions: dict[str, Any] | None = None) -> GraphQLSchema:
+        """Assemble the schema (not yet validated: ``SchemaHolder.publish`` does that);
+        ``extensions``: the schema's own (graphql-core's ``GraphQLSchema.extensions``)."""
         self._check_open()
         self.module = "core"
         if self._nodes:
@@ -315,6 +349,7 @@ class SchemaBuilder:
                 mutation=roots["Mutation"],
                 subscription=roots["Subscription"],
                 types=list(self._types.values()),
+                extensions=extensions,
             )
         except (TypeError, ValueError) as exc:
             raise SchemaBuildError(str(exc)) from exc

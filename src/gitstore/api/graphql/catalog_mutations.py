@@ -61,6 +61,7 @@ from .payloads import camel_case, user_error
 from .relay import check_first
 
 TYPED_KINDS = ("Product", "Category", "Collection")
+REGISTRY_EXTENSION = "gitstore_registry"  # schema.extensions key: the kinds it was built with
 Resolve = Callable[[ResolveInfo, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -83,7 +84,7 @@ class CatalogMutationsModule:
         t = self.types = MutationTypes(builder)
 
         def writer(info: ResolveInfo) -> tuple[CatalogWriter, Caller]:
-            return catalog_writer(info, registry)
+            return catalog_writer(info, schema_registry(info, registry))
 
         async def apply(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
             w, caller = writer(info)
@@ -290,7 +291,7 @@ class CatalogMutationsModule:
                 git=services.git(),
                 kv=None,
                 settings=services.settings,
-                registry=registry,
+                registry=schema_registry(info, registry),
                 kinds=services.kinds(),
                 hook_runner=services.hook_runner,
                 hook_pool=services.hook_pool,
@@ -316,6 +317,14 @@ class CatalogMutationsModule:
                 " first, with field-level diffs (read from Git; needs DRAFT read access).",
             ),
         )
+
+
+def schema_registry(info: ResolveInfo, default: KindRegistry) -> KindRegistry:
+    """The kind registry the schema serving ``info`` was built with, when it says so in its
+    ``extensions`` (``REGISTRY_EXTENSION``: store schemas, whose platform part is shared by
+    every repository's schema, ``storeschema.platform``); else ``default``."""
+    found = (info.schema.extensions or {}).get(REGISTRY_EXTENSION)
+    return found if isinstance(found, KindRegistry) else default
 
 
 def catalog_writer(info: ResolveInfo, registry: KindRegistry) -> tuple[CatalogWriter, Caller]:

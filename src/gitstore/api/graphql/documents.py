@@ -28,6 +28,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     GraphQLError,
+    GraphQLSchema,
     OperationDefinitionNode,
     parse,
     specified_rules,
@@ -36,6 +37,7 @@ from graphql import (
 
 from gitstore.config import ApiSettings
 
+from .carry import same_for
 from .holder import SchemaSnapshot
 from .limits import limits_rule
 from .lru import LRU
@@ -148,17 +150,28 @@ class DocumentCache:
         self._max_tokens = max_tokens
         self._on_lookup = on_lookup
 
-    def prepare(self, snapshot: SchemaSnapshot, query: str) -> PreparedDocument:
-        """A parsed and validated document for ``query``; ``DocumentError`` if it is not one."""
+    def prepare(
+        self,
+        snapshot: SchemaSnapshot,
+        query: str,
+        parsed: DocumentNode | None = None,
+        valid_in: GraphQLSchema | None = None,
+    ) -> PreparedDocument:
+        """A parsed and validated document for ``query``; ``DocumentError`` if it is not one.
+        ``parsed``: ``query`` parsed already (a document does not depend on the schema: the
+        parse of one cached for another schema version is reused, ``recent_documents``);
+        ``valid_in``: a schema ``parsed`` is known to be valid in — validation is skipped
+        when ``snapshot``'s schema resolves everything the document names to the same
+        objects (``carry.same_for``)."""
         if not self.enabled:
-            return self._prepare(snapshot, query)
+            return self._prepare(snapshot, query, parsed, valid_in)
         key = (snapshot.version, query)
         cached = self._entries.get(key)
         if self._on_lookup is not None:
             self._on_lookup(cached is not None)
         if cached is not None:
             return cached
-        prepared = self._prepare(snapshot, query)
+        prepared = self._prepare(snapshot, query, parsed, valid_in)
         self._entries.put(key, prepared)
         return prepared
 
@@ -176,12 +189,32 @@ class DocumentCache:
                     break
         return found
 
+    def recent_documents(self, version: int, limit: int) -> list[tuple[str, DocumentNode]]:
+        """``recent_queries`` with each query's parsed document (to prepare it for a schema
+        that replaces ``version`` without parsing it again)."""
+        found: list[tuple[str, DocumentNode]] = []
+        for (cached_version, query), prepared in self._entries.recent_items():
+            if cached_version == version:
+                found.append((query, prepared.document))
+                if len(found) >= limit:
+                    break
+        return found
+
     def __len__(self) -> int:
         return len(self._entries)
 
-    def _prepare(self, snapshot: SchemaSnapshot, query: str) -> PreparedDocument:
+    def _prepare(
+        self,
+        snapshot: SchemaSnapshot,
+        query: str,
+        parsed: DocumentNode | None = None,
+        valid_in: GraphQLSchema | None = None,
+    ) -> PreparedDocument:
+        schema = snapshot.schema
+        if parsed is not None and valid_in is not None and same_for(parsed, valid_in, schema):
+            return PreparedDocument(snapshot, parsed, plans_enabled=self.enabled)  # valid there
         try:
-            document = parse(query, max_tokens=self._max_tokens)
+            document = parsed or parse(query, max_tokens=self._max_tokens)
         except GraphQLError as error:
             raise DocumentError([_with_code(error, "GRAPHQL_PARSE_FAILED")]) from None
         except RecursionError:

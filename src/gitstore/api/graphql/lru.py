@@ -41,5 +41,10 @@ class LRU(Generic[K, V]):
         with self._lock:
             return list(reversed(self._data))
 
+    def recent_items(self) -> list[tuple[K, V]]:
+        """The entries, most recently used first (a copy)."""
+        with self._lock:
+            return list(reversed(self._data.items()))
+
     def __len__(self) -> int:
         return len(self._data)

@@ -1,8 +1,8 @@
 """Name collisions of a repository's kinds, found the way the store schema is built.
 
-``name_problems(registry, kinds)`` contributes the store endpoint's modules (the platform's
-first, then ``CustomKindsModule``) to a scratch ``SchemaBuilder`` — exactly what
-``StoreSchemas`` builds, without building the schema — and returns the ``TypeProblem``s of
+``name_problems(registry, kinds)`` contributes ``CustomKindsModule`` to a fork of the
+platform's shared part (``platform``) — exactly what ``StoreSchemas`` builds, without
+building the schema — and returns the ``TypeProblem``s of
 ``kinds``. ``name_errors`` turns them into ``ContentError``s on the definition files, the
 form a push's ``remote:`` lines and a mutation's ``userErrors`` take (``api.kinds``), so a
 definition whose GraphQL names collide is refused with its kind, version and JSON pointer.
@@ -17,10 +17,9 @@ from gitstore.domain.content.errors import KIND_DEFINITION
 from gitstore.domain.content.kindset import KINDS_DIRECTORY
 
 from ..catalog.types.generate import TypeProblem
-from ..graphql.builder import SchemaBuilder, SchemaModule
-from ..graphql.catalog_reads import CatalogReadsModule
+from ..graphql.relay import DEFAULT_MAX_PAGE_SIZE
 from .groups import CustomKindsModule
-from .status import SchemaStatusModule
+from .switching import short_switches
 
 
 def name_problems(registry: KindRegistry, kinds: Collection[str]) -> list[TypeProblem]:
@@ -34,23 +33,23 @@ def name_problems(registry: KindRegistry, kinds: Collection[str]) -> list[TypePr
 
 
 def _contribute(registry: KindRegistry, *, isolate: bool) -> CustomKindsModule:
-    builder = SchemaBuilder()
+    # imported here: ``platform`` needs the catalogue mutations, whose writer imports this
+    from .platform import platform
+
+    builder = platform(DEFAULT_MAX_PAGE_SIZE).fork()  # the platform's types, shared
     custom = CustomKindsModule(registry, isolate=isolate)
-    modules: list[SchemaModule] = [
-        CatalogReadsModule(registry, repository_argument=False),
-        SchemaStatusModule(),
-        custom,
-    ]
-    for module in modules:
-        builder.module = module.name
-        module.contribute(builder)
+    builder.module = custom.name
+    custom.contribute(builder)
     return custom
 
 
 def name_errors(registry: KindRegistry, kinds: Collection[str]) -> list[ContentError]:
-    """``name_problems`` as errors of the definition files."""
+    """``name_problems`` as errors of the definition files (CPU-bound, run in a worker
+    thread: with a short GIL switch interval meanwhile, ``switching``)."""
     errors: list[ContentError] = []
-    for problem in name_problems(registry, kinds):
+    with short_switches():
+        problems = name_problems(registry, kinds)
+    for problem in problems:
         definition = registry.get(problem.kind)
         index = next((i for i, v in enumerate(definition.versions) if v.name == problem.version), 0)
         errors.append(

@@ -48,6 +48,7 @@ from ..graphql.catalog_mutations import (
     _payload,
     catalog_writer,
     delete_mutation,
+    schema_registry,
 )
 from ..graphql.info import ResolveInfo
 from .groups import CustomKindsModule
@@ -79,16 +80,26 @@ PAYLOAD_FIELDS = frozenset(
 
 class StoreMutationsModule:
     """``catalog``: the (bound) ``CatalogMutationsModule`` of the same build, which must come
-    first (its shared types); ``custom``: the build's ``CustomKindsModule`` (output types)."""
+    first (its shared types); ``custom``: the build's ``CustomKindsModule`` (output types);
+    ``builtin``: only the built-in kinds (True: the platform's shared part, ``platform``),
+    only the custom ones (False: each candidate) or all of them (None). The resolvers write
+    with the registry of the schema serving the request (``schema_registry``), so built-in
+    mutations shared by many schemas start from each repository's own kinds."""
 
     name = "store-mutations"
 
     def __init__(
-        self, registry: KindRegistry, catalog: CatalogMutationsModule, custom: CustomKindsModule
+        self,
+        registry: KindRegistry,
+        catalog: CatalogMutationsModule,
+        custom: CustomKindsModule,
+        *,
+        builtin: bool | None = None,
     ) -> None:
         self.registry = registry
         self.catalog = catalog
         self.custom = custom
+        self.builtin = builtin
         self.skipped: dict[str, str] = {}  # kind → why it has no typed mutations (last build)
         self.untyped_inputs: dict[str, str] = {}  # kind → why its spec input is JSON
 
@@ -96,6 +107,8 @@ class StoreMutationsModule:
         t = self.catalog.types
         assert t is not None, "CatalogMutationsModule contributes first"
         for definition in self.registry:
+            if self.builtin is not None and definition.builtin != self.builtin:
+                continue
             kind = definition.kind
             names = [
                 f"{verb}{kind}{part}"
@@ -133,7 +146,7 @@ class StoreMutationsModule:
         payload_field = _payload_field(kind)
 
         async def upsert(info: ResolveInfo, data: dict[str, Any]) -> dict[str, Any]:
-            w, caller = catalog_writer(info, registry)
+            w, caller = catalog_writer(info, schema_registry(info, registry))
             record = await w.writable(caller, data["repository"])  # access before input
             options = WriteOptions.from_input(data)
             try:
@@ -197,7 +210,7 @@ class StoreMutationsModule:
             builder,
             t,
             definition.kind,
-            lambda info: catalog_writer(info, registry),
+            lambda info: catalog_writer(info, schema_registry(info, registry)),
             branch=GraphQLInputField(
                 GraphQLString, description="Branch to commit to (default: the default one)."
             ),

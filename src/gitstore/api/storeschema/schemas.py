@@ -34,7 +34,9 @@ takes the cached schema or builds a candidate. Only the first request of a repos
 for that work; idle repositories cost nothing. (The queue's ref-update events would need a
 consumer group per API replica on every queue backend: not done, docs/api.md.)
 
-**Safe publish.** A candidate is built from fresh module objects, validated with
+**Safe publish.** A candidate is built from fresh module objects on a fork of the platform's
+shared part (``platform``: built once per process, the same type objects in every store
+schema; a fork's own types are never seen by another), validated with
 ``validate_schema`` and only then swapped in, by replacing the repository's immutable
 :class:`RepositorySchema` (one reference assignment): a request holds the snapshot it started
 with to the end. A candidate that fails keeps the last known-good schema and records a
@@ -48,22 +50,21 @@ fresh version number from one counter, so cached documents and plans are keyed b
 **Off the loop.** A candidate is built in a worker thread (``asyncio.to_thread``): tens of
 milliseconds of CPU that would otherwise stall every request of the process. Before a new
 schema replaces a repository's, the documents its clients used most recently with the old one
-(up to ``warm_documents``) are prepared for the new one in that thread too (``_warm``), so
-the requests right after a swap find them cached instead of each parsing, validating and
-planning on the event loop (``bench/bench_schema_swap.py`` measures storefront latency
-during swaps).
+(up to ``warm_documents``) are prepared for the new one in a thread too (``_warm``: the old
+parse reused, validation skipped where the document only reaches shared types,
+``graphql.carry``), so the requests right after a swap find them cached instead of each
+parsing, validating and planning on the event loop (``bench/bench_schema_swap.py``
+measures storefront latency during swaps).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import itertools
 import json
 import logging
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -85,20 +86,18 @@ from ..catalog.access import readable_repository
 from ..catalog.types.generate import TypeProblem
 from ..catalog.writes.result import WriteResult
 from ..federation import FederationModule
-from ..graphql.audit import AuditModule
-from ..graphql.builder import SchemaModule, build_schema
-from ..graphql.catalog_mutations import CatalogMutationsModule
-from ..graphql.catalog_reads import CatalogReadsModule
+from ..graphql.builder import SchemaModule
+from ..graphql.catalog_mutations import REGISTRY_EXTENSION
 from ..graphql.documents import DocumentCache, DocumentError
 from ..graphql.holder import SchemaSnapshot
-from ..graphql.releases import ReleasesModule
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal
 from .bound import RepositoryBound
 from .control import CustomControlModule, control_modules
 from .groups import CustomKindsModule
 from .mutations import StoreMutationsModule
-from .status import SchemaStatusModule
+from .platform import platform
+from .switching import short_switches
 
 if TYPE_CHECKING:
     from ..services import ApiServices
@@ -138,34 +137,6 @@ class CandidateError(Exception):
     def __init__(self, errors: tuple[str, ...]) -> None:
         super().__init__("; ".join(errors))
         self.errors = errors
-
-
-_switching = threading.Lock()
-_switch_users = 0
-_switch_saved = 0.005
-BUILD_SWITCH_INTERVAL = 0.0005  # seconds; CPython's default is 0.005
-
-
-@contextlib.contextmanager
-def _short_switches() -> Iterator[None]:
-    """While a candidate is built in a thread, let the event loop thread take the GIL back
-    after ``BUILD_SWITCH_INTERVAL`` instead of CPython's 5 ms: with the default, every
-    request in flight waits up to 5 ms at each of its await points for the CPU-bound build
-    thread to yield (``sys.setswitchinterval`` is per process; restored after the last
-    concurrent build)."""
-    global _switch_users, _switch_saved
-    with _switching:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_saved, BUILD_SWITCH_INTERVAL))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switching:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +355,8 @@ class StoreSchemas:
             fp = fingerprint(registry)
             built = self._schemas.get(fp) or await self._build_off_loop(fp, registry)
             if old is not None and old.built is not built:  # its clients' documents, ready
-                await asyncio.to_thread(self._warm, old.built.snapshot, built.snapshot)
+                with short_switches():
+                    await asyncio.to_thread(self._warm, old.built.snapshot, built.snapshot)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the last known-good schema stays
@@ -442,7 +414,7 @@ class StoreSchemas:
     async def _build_off_loop(self, fp: str, registry: KindRegistry) -> BuiltSchema:
         """``_build`` in a worker thread: a build is tens of milliseconds of CPU, which on
         the event loop would stall every request of every repository meanwhile."""
-        with _short_switches():
+        with short_switches():
             return await asyncio.to_thread(self._build, fp, registry)
 
     def _warm(self, old: SchemaSnapshot, new: SchemaSnapshot) -> int:
@@ -451,9 +423,9 @@ class StoreSchemas:
         after a swap do not all pay for it on the event loop. Documents ``new`` refuses
         (a removed field) are skipped: their clients get the error when they ask."""
         warmed = 0
-        for query in self.documents.recent_queries(old.version, self.warm_documents):
+        for query, parsed in self.documents.recent_documents(old.version, self.warm_documents):
             try:
-                prepared = self.documents.prepare(new, query)
+                prepared = self.documents.prepare(new, query, parsed, valid_in=old.schema)
                 for definition in prepared.document.definitions:
                     if isinstance(definition, OperationDefinitionNode):
                         prepared.plan(definition)
@@ -465,29 +437,23 @@ class StoreSchemas:
     def _candidate(
         self, registry: KindRegistry, *, isolate: bool
     ) -> tuple[CustomKindsModule, StoreMutationsModule, CustomControlModule, GraphQLSchema]:
+        # the platform's part (shared, built once per process: ``platform``) comes first: a
+        # custom kind never takes one of its type names (``groups`` serves it under another)
+        shared = platform(self.services.settings.api.max_page_size)
         custom = CustomKindsModule(registry, isolate=isolate)
-        catalog = CatalogMutationsModule(registry, typed_kinds=())
-        store = StoreMutationsModule(registry, catalog, custom)
-        platform_control, control = control_modules(registry)
-        # the platform's modules first: a custom kind never takes one of their type names
-        # (``groups`` serves it under another); the typed mutations need both
-        modules: list[SchemaModule] = [
-            CatalogReadsModule(registry, repository_argument=False),
-            SchemaStatusModule(),
-            RepositoryBound(catalog),
-            RepositoryBound(ReleasesModule()),
-            RepositoryBound(AuditModule()),
-            *platform_control,
-            custom,
-            RepositoryBound(store),
-            RepositoryBound(control),
-        ]
+        store = StoreMutationsModule(registry, shared.catalog, custom, builtin=False)
+        _, control = control_modules(registry)
+        modules: list[SchemaModule] = [custom, RepositoryBound(store), RepositoryBound(control)]
         if self.services.settings.api.federation:  # a Federation v2 subgraph: kinds keyed
             modules.append(
                 FederationModule(registry, lambda: {k: t.name for k, t in custom.types.items()})
             )
         try:
-            schema = build_schema(modules, max_page_size=self.services.settings.api.max_page_size)
+            builder = shared.fork()
+            for module in modules:
+                builder.module = module.name
+                module.contribute(builder)
+            schema = builder.build(extensions={REGISTRY_EXTENSION: registry})
         except Exception as exc:
             raise CandidateError((f"schema build failed: {exc}",)) from exc
         errors = tuple(e.message for e in validate_schema(schema))
