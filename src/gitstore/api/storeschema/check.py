@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from gitstore.api.switching import short_switches
 from gitstore.domain.content import ContentError, KindRegistry
 from gitstore.domain.content.errors import KIND_DEFINITION
 from gitstore.domain.content.kindset import KINDS_DIRECTORY
@@ -19,7 +20,6 @@ from gitstore.domain.content.kindset import KINDS_DIRECTORY
 from ..catalog.types.generate import TypeProblem
 from ..graphql.relay import DEFAULT_MAX_PAGE_SIZE
 from .groups import CustomKindsModule
-from .switching import short_switches
 
 
 def name_problems(registry: KindRegistry, kinds: Collection[str]) -> list[TypeProblem]:

@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, validate_schema
 from starlette.requests import Request
 
+from gitstore.api.switching import short_switches
 from gitstore.backends.metadata.base import RepositoryRecord
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.content.kindset import KINDS_DIRECTORY, builtin_registry
@@ -97,7 +98,6 @@ from .control import CustomControlModule, control_modules
 from .groups import CustomKindsModule
 from .mutations import StoreMutationsModule
 from .platform import platform
-from .switching import short_switches
 
 if TYPE_CHECKING:
     from ..services import ApiServices
