@@ -271,6 +271,31 @@ class ChunkSharer:
             return False
         scope, fence = spec.scope, spec.fence
         c = max(seq + 1, spec.floor)
+        wire = rules_value(rules.rules) if rules is not None and rules.rules else None
+
+        def message(part: list[Work], index: int, count: int) -> ChunkWork:
+            return ChunkWork(
+                scope,
+                c,
+                index,
+                count,
+                plan.target,
+                p.owner,
+                fence,
+                upserts=tuple((w.path, w.blob_id) for w in part if isinstance(w, FileAt)),
+                deletes=tuple(w for w in part if not isinstance(w, FileAt)),
+                rules=wire,
+            )
+
+        fits = []  # a work list larger than a queue message (long paths, a big batch): kept
+        for part in parts:
+            if len(message(part, len(parts), len(parts)).to_json()) < self.queue.max_payload:
+                fits.append(part)
+            else:
+                local.extend(part)
+        if len(fits) < max(2, self.min_chunks):
+            return False
+        chunks = [message(part, k, len(fits)) for k, part in enumerate(fits)]
         targets = tuple(dict.fromkeys([*(previous.targets if previous else ()), plan.target]))
         reindex = rules is not None and rules.reindex  # a takeover must re-index, as before
         claim = Claim(
@@ -281,7 +306,7 @@ class ChunkSharer:
             c,
             full=plan.full,
             reindex=reindex,
-            chunks=len(parts),
+            chunks=len(chunks),
         )
         version = NO_VERSION if spec.hide_claims else (plan.base or NO_VERSION)
         first = Batch(scope, c, version, expected_head_sequence=seq, unless_alias=fence)
@@ -289,22 +314,6 @@ class ChunkSharer:
         for stale in stale_markers(previous):
             first.delete(PROJECTION_KIND, stale)
         await p.apply(first)
-        wire = rules_value(rules.rules) if rules is not None and rules.rules else None
-        chunks = [
-            ChunkWork(
-                scope,
-                c,
-                k,
-                len(parts),
-                plan.target,
-                p.owner,
-                fence,
-                upserts=tuple((w.path, w.blob_id) for w in part if isinstance(w, FileAt)),
-                deletes=tuple(w for w in part if not isinstance(w, FileAt)),
-                rules=wire,
-            )
-            for k, part in enumerate(parts)
-        ]
         for chunk in chunks:
             await self.queue.publish(chunk.to_json(), key=scope.repository)
         log.info(
