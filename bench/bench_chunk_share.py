@@ -15,6 +15,7 @@ Prints one JSON line: per backend the best and every time of each mode and the r
 
     .venv/bin/python bench/bench_chunk_share.py                       # 100,000, sqlite + redis
     .venv/bin/python bench/bench_chunk_share.py --count 20000 --rounds 2 --backends sqlite
+    .venv/bin/python bench/bench_chunk_share.py --release --backends sqlite  # first release
 """
 
 from __future__ import annotations
@@ -113,9 +114,9 @@ async def once(
     commit: str,
     run: int,
     release: bool = False,
-) -> tuple[float, float]:
+) -> tuple[float, list[float]]:
     """Seconds until readers see the commit (``release``: the storefront's ``live``, after the
-    ref update and a first release of the same commit), and the workers' CPU seconds."""
+    ref update and a first release of the same commit), and each worker's CPU seconds."""
     tag = f"{run}-{uuid.uuid4().hex[:6]}"
     queue_url, stream, kv_url = backend_urls(backend, scratch, tag)
     names = [f"worker-{tag}-{i}" for i in range(workers)]
@@ -132,7 +133,7 @@ async def once(
             new=commit,
             timestamp=time.time(),
         )
-        cpu = sum(cpu_seconds(proc.pid) for proc in procs)
+        cpu = [cpu_seconds(proc.pid) for proc in procs]
         started = time.perf_counter()
         await queue.publish(event.to_json(), key=REPOSITORY)
         if release:  # as bench_git's setup: the release is asked for while draft projects
@@ -146,7 +147,7 @@ async def once(
             head = await kv.head(scope)
             if head is not None and materialised_version(head.version) == commit:
                 seconds = time.perf_counter() - started
-                cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu
+                cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu, strict=True)]
                 break
             for name, proc in zip(names, procs, strict=True):
                 if proc.poll() is not None:
@@ -202,6 +203,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
             for backend in args.backends:
                 times: dict[str, list[float]] = {"one": [], "two": []}
                 cpus: dict[str, list[float]] = {"one": [], "two": []}
+                busiest: dict[str, list[float]] = {"one": [], "two": []}
                 for _ in range(args.rounds):
                     for mode, workers in (("one", 1), ("two", 2)):
                         if mode not in args.modes:
@@ -217,9 +219,11 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                             release=args.release,
                         )
                         times[mode].append(round(seconds, 2))
-                        cpus[mode].append(round(cpu, 2))
+                        cpus[mode].append(round(sum(cpu), 2))
+                        busiest[mode].append(round(max(cpu), 2))
                         print(
-                            f"# {backend} {mode}: {seconds:.2f}s, workers' CPU {cpu:.2f}s "
+                            f"# {backend} {mode}: {seconds:.2f}s, workers' CPU "
+                            f"{' + '.join(f'{c:.2f}' for c in cpu)}s "
                             f"(load {os.getloadavg()[0]:.2f})",
                             file=sys.stderr,
                         )
@@ -227,11 +231,15 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 for mode in args.modes:
                     result[f"{mode}_s"] = times[mode]
                     result[f"{mode}_cpu_s"] = cpus[mode]
+                    result[f"{mode}_busiest_worker_cpu_s"] = busiest[mode]
                     result[f"{mode}_products_per_s"] = round(args.count / min(times[mode]))
                 if len(args.modes) == 2:
                     ratio = min(times["one"]) / min(times["two"])
                     result["ratio_two_over_one"] = round(ratio, 3)
                     result["target_met"] = ratio >= TARGET
+                    # how evenly the work was split, whatever the load: the one worker's CPU
+                    # over the busier of the two (2.0 = perfectly halved, no overhead)
+                    result["cpu_split"] = round(min(cpus["one"]) / min(busiest["two"]), 3)
                 results[backend] = result
         finally:
             service.stop()
@@ -262,8 +270,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--count", type=int, default=100_000, help="products (100000)")
-    parser.add_argument("--rounds", type=int, default=2, help="alternations per backend (2)")
+    parser.add_argument("--count", type=int, default=None, help="products (100000)")
+    parser.add_argument("--rounds", type=int, default=None, help="alternations per backend (2)")
+    parser.add_argument("--quick", action="store_true", help="5,000 products, one round")
     parser.add_argument(
         "--backends", nargs="+", choices=("sqlite", "redis"), default=["sqlite", "redis"]
     )
@@ -278,7 +287,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--keep", action="store_true", help="keep the scratch directory (worker logs)"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.count = args.count or (5_000 if args.quick else 100_000)
+    args.rounds = args.rounds or (1 if args.quick else 2)
+    return args
 
 
 if __name__ == "__main__":

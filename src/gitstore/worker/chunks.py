@@ -15,15 +15,15 @@ final batch stays its own:
    target's rule-based collections (``rules``) and the claim's sequence: the queue's lease
    **is** the claim on a chunk, no new compare-and-set primitive is needed.
 2. *Helpers* (``chunk_helper``) take a message, fetch, prepare (every check of the
-   projector: the same ``Projector._prepare``), adjust rule-based collections, and apply ONE
+   projector: the same ``Projector.prepare``), adjust rule-based collections, and apply ONE
    batch: the chunk's documents **plus its done marker** ``(PROJECTION_KIND,
    done-<c>-<k>)`` (counts and the invalid files' errors), ``sequence c``,
    ``expected_head_sequence = c``, ``advance_head=False``, the target's alias fence. A lost
    head CAS means a newer claim took over: the chunk is obsolete, acked and dropped.
 3. *Finish.* The coordinator writes the chunks it cannot share (relocated documents, files
-   whose content the plan already holds) itself, beats the claim's heartbeat, polls the done
-   markers (``get_many``), and writes the final batch: ``sequence c + 1``, head → target,
-   claim and markers deleted, atomically. The draft's standby switch follows as before, so
+   whose content the plan already holds, a work list too large for a queue message) itself,
+   beats the claim's heartbeat, polls the done markers (``get_many``), and writes the final
+   batch: ``sequence c + 1``, head → target, claim and markers deleted, atomically. The draft's standby switch follows as before, so
    readers still see the commit all or nothing.
 
 What is shared: only plans of at least ``min_chunks`` shareable chunks (smaller ones are
