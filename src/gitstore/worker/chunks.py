@@ -23,8 +23,9 @@ final batch stays its own:
 3. *Finish.* The coordinator writes the chunks it cannot share (relocated documents, files
    whose content the plan already holds, a work list too large for a queue message) itself,
    beats the claim's heartbeat, polls the done markers (``get_many``), and writes the final
-   batch: ``sequence c + 1``, head → target, claim and markers deleted, atomically. The draft's standby switch follows as before, so
-   readers still see the commit all or nothing.
+   batch: ``sequence c + 1``, head → target, claim and markers deleted, atomically. The
+   draft's standby switch follows as before, so readers still see the commit all or
+   nothing.
 
 What is shared: only plans of at least ``min_chunks`` shareable chunks (smaller ones are
 written by the coordinator alone, exactly as before), and never a re-index of rule-based
