@@ -352,6 +352,13 @@ class WorkerSettings(BaseModel):
     # Bytes of prepared files (parsed, validated, encoded) kept so a release of a commit
     # ``draft`` already projected is not parsed again; 0 = off (docs/projection.md).
     prepared_cache_bytes: int = Field(default=128 * 1024 * 1024, ge=0)
+    # A chunked projection of at least this many chunks shares them with every worker
+    # process (stream ``<queue stream>-chunks``); 0 = each projection writes alone.
+    share_chunks: int = Field(default=3, ge=0)
+    # Shared chunks one worker process projects at once.
+    chunk_concurrency: int = Field(default=2, ge=1, le=16)
+    # A shared chunk not done after this long is projected by its coordinator.
+    chunk_stall_seconds: float = Field(default=60.0, gt=0)
 
 
 class ConversionSettings(BaseModel):

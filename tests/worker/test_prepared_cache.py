@@ -283,7 +283,9 @@ async def test_a_release_of_the_projected_head_fetches_and_parses_nothing(
 
     assert announced and announced[0].state == "PUBLISHED", announced
     assert parses == [] and counting.blob_requests == []
-    assert (cache.hits, cache.misses) == (27, 27)
+    # the first release is a KV copy of the draft (``worker/release_copy.py``): it does not
+    # even need the cache
+    assert (cache.hits, cache.misses) == (0, 27)
     live = await kv.resolve(repo, LIVE)
     head = await kv.head(live)
     assert head is not None and head.version == done.commit_sha

@@ -68,7 +68,12 @@ async def test_a_commit_reaches_the_kv_through_the_queue(
 
     await assert_kv_matches_head(kv, git, repo)
     assert (await get_commit_status(kv, repo, done.commit_sha)).state == "VALID"
-    assert sample(service, "gitstore_worker_events_total", outcome="projected") == 1
+    # the event is counted when its handler returns, after the status (and the resource sync)
+
+    async def counted() -> bool:
+        return sample(service, "gitstore_worker_events_total", outcome="projected") == 1
+
+    await wait_until(counted, what="the projected event counted")
     assert sample(service, "gitstore_worker_documents_total", op="upsert") == 2
     assert sample(service, "gitstore_worker_projection_seconds_count") == 1
     assert sample(service, "gitstore_worker_kv_apply_seconds_count") >= 1

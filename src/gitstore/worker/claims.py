@@ -50,6 +50,7 @@ class Claim:
     full: bool = False  # a full resync: finishing it needs a full resync again
     reindex: bool = False  # re-indexes every product (rule-based collections, ``collections``)
     copying: bool = False  # a KV copy of the visible draft buffer is unfinished (``draft_copy``)
+    chunks: int = 0  # chunks shared with helpers, each with a done marker (``chunks``)
 
     def value(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,7 @@ class Claim:
             "full": self.full,
             "reindex": self.reindex,
             "copying": self.copying,
+            "chunks": self.chunks,
         }
 
     def beat(self, now: float) -> Claim:
@@ -73,6 +75,7 @@ class Claim:
             self.full,
             self.reindex,
             self.copying,
+            self.chunks,
         )
 
     @classmethod
@@ -80,6 +83,7 @@ class Claim:
         value = doc.value()
         targets = value.get("targets")
         heartbeat = value.get("heartbeat")
+        chunks = value.get("chunks")
         return cls(
             base=str(value.get("base") or "") or None,
             targets=tuple(str(t) for t in targets) if isinstance(targets, list) else (),
@@ -91,6 +95,7 @@ class Claim:
             full=value.get("full") is True,
             reindex=value.get("reindex") is True,
             copying=value.get("copying") is True,
+            chunks=chunks if isinstance(chunks, int) and not isinstance(chunks, bool) else 0,
         )
 
 

@@ -65,7 +65,7 @@ from gitstore.domain.projection import (
 )
 from gitstore.worker.changes import changed
 from gitstore.worker.claims import Claim, read_claim
-from gitstore.worker.projector import Projector
+from gitstore.worker.projector import Overtaken, Projector
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,15 @@ async def prepare_standby(
     floor: int,
     target: str,
     correlation_id: str = "",
+    *,
+    fence: str = DRAFT_VIEW,
+    ceiling: int | None = None,
 ) -> int:
     """Copy the visible buffer into the standby when that is cheaper than catching the
-    standby up (module doc); return the documents copied (0: no copy)."""
+    standby up (module doc); return the documents copied (0: no copy). ``fence``: the alias
+    that must not point at ``standby`` while it is written (the publisher copies the draft
+    into a release buffer under ``live``); a standby head at or above ``ceiling`` belongs to
+    a newer writer (``Overtaken``)."""
     kv = projector.kv
     source = materialised_version(shown.version if shown else None)
     if source is None:
@@ -88,6 +94,8 @@ async def prepare_standby(
     stale: Claim | None = None
     while True:
         head = await kv.head(standby)
+        if ceiling is not None and head is not None and head.sequence >= ceiling:
+            raise Overtaken(f"{standby} is at sequence {head.sequence}: a newer writer owns it")
         claim = await read_claim(kv, standby)
         if claim is not None and not claim.copying:
             return 0  # an unfinished projection: the projector finishes it
@@ -101,7 +109,7 @@ async def prepare_standby(
             continue
         if claim is None and not await _far_behind(projector, standby, head, source, target):
             return 0
-        return await _copy(projector, visible, standby, head, floor, target, correlation_id)
+        return await _copy(projector, visible, standby, head, floor, target, correlation_id, fence)
 
 
 async def _far_behind(
@@ -152,6 +160,7 @@ async def _copy(
     floor: int,
     target: str,
     correlation_id: str,
+    fence: str,
 ) -> int:
     kv, started = projector.kv, time.monotonic()
     seq = head.sequence if head else 0
@@ -164,7 +173,7 @@ async def _copy(
             NO_VERSION,
             advance_head=first,
             expected_head_sequence=seq if first else c,
-            unless_alias=DRAFT_VIEW,
+            unless_alias=fence,
         )
         return batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
 
@@ -172,7 +181,7 @@ async def _copy(
     source = materialised_version(shown.version if shown else None)
     ahead = asyncio.ensure_future(_warm(projector, visible.repository, source, target))
     try:
-        copied, base = await _copy_steps(projector, visible, standby, c, marker, source)
+        copied, base = await _copy_steps(projector, visible, standby, c, marker, source, fence)
     except BaseException:
         ahead.cancel()
         raise
@@ -210,6 +219,7 @@ async def _copy_steps(
     c: int,
     marker: Callable[..., Batch],
     source: str | None,
+    fence: str,
 ) -> tuple[int, str]:
     """Claim, copy in steps, hand over (module doc); the documents copied and the base."""
     kv = projector.kv
@@ -234,7 +244,7 @@ async def _copy_steps(
             cursor=cursor,
             sequence=c,
             expected_head_sequence=c,
-            unless_alias=DRAFT_VIEW,
+            unless_alias=fence,
             keep_kind=PROJECTION_KIND,
             limit=projector.batch_size,
         )

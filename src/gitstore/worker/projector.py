@@ -82,6 +82,7 @@ from gitstore.domain.projection import (
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
 from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full, relocate
+from gitstore.worker.chunks import ChunkSharer, stale_markers
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.collections import RuleIndex, rule_index
 from gitstore.worker.hub import module_at, to_hub_prepared
@@ -97,6 +98,7 @@ from gitstore.worker.targets import (
     Target,
     TooLarge,
     Work,
+    plan_key,
     prune_quietly,
 )
 
@@ -158,6 +160,8 @@ class Projector:
         # the plan a ``single_only`` attempt made before it found it too large: the next
         # ``_plan`` of the very same change (the standby round of ``draft_switch``) reuses it
         self._spare: tuple[tuple[object, ...], KindRegistry, Plan] | None = None
+        # shares the chunks of a big plan with other worker processes (``chunks``); None: alone
+        self.sharer: ChunkSharer | None = None
 
     @property
     def hooks(self) -> AsyncHookRunner:
@@ -210,7 +214,7 @@ class Projector:
         files = [f for f in plan.upserts if f.relocated is None]
         size = self.batch_size
         for start in range(0, len(files), size):
-            await self._prepare(repository, files[start : start + size], registry, target)
+            await self.prepare(repository, files[start : start + size], registry, target)
         return len(files)
 
     async def project_into(self, target: Target, *, correlation_id: str = "") -> ProjectionResult:
@@ -305,7 +309,7 @@ class Projector:
             await self._write_single(spec, seq, plan, claim is not None, result, rules, registry)
         elif spec.single_only:
             assert planned is not None
-            key = _plan_key(repository, base, target, claim, suspect or spec.full)
+            key = plan_key(repository, base, target, claim, suspect or spec.full)
             self._spare = (key, registry, planned)
             raise TooLarge(
                 f"{len(plan)} writes from {(base or 'nothing')[:12]} to {target[:12]} do not fit "
@@ -348,7 +352,7 @@ class Projector:
         registry: KindRegistry,
     ) -> Plan:
         spare, self._spare = self._spare, None
-        key = _plan_key(repository, base, target, claim, suspect)
+        key = plan_key(repository, base, target, claim, suspect)
         if spare is not None and spare[1] is registry and spare[0] == key:
             return spare[2]
         if not suspect and (claim is None or (claim.base == base and not claim.full)):
@@ -404,11 +408,11 @@ class Projector:
         if had_claim:
             batch.delete(PROJECTION_KIND, PROJECTION_MARKER)
         work: list[Work] = [*plan.deletes, *plan.upserts]
-        ready = await self._prepare_part(scope.repository, work, rules, registry, at=plan.target)
+        ready = await self.prepare_part(scope.repository, work, rules, registry, at=plan.target)
         if rules is not None and rules.reindex:
             ready.extra = await rules.next_chunk(0, last=True)
-        self._fill(batch, ready, result)
-        await self._apply(batch)
+        self.fill(batch, ready, result)
+        await self.apply(batch)
         result.sequence = s
         result.chunks = 1
 
@@ -422,6 +426,10 @@ class Projector:
         rules: RuleIndex | None,
         registry: KindRegistry,
     ) -> None:
+        if self.sharer is not None and await self.sharer.write(
+            self, spec, seq, plan, previous, result, rules, registry
+        ):
+            return
         scope, fence = spec.scope, spec.fence
         c = max(seq + 1, spec.floor)
         targets = tuple(dict.fromkeys([*(previous.targets if previous else ()), plan.target]))
@@ -432,6 +440,8 @@ class Projector:
         version = NO_VERSION if spec.hide_claims else (plan.base or NO_VERSION)
         claim_batch = Batch(scope, c, version, expected_head_sequence=seq, unless_alias=fence)
         claim_batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
+        for stale in stale_markers(previous):  # of a coordinator that died (``chunks``)
+            claim_batch.delete(PROJECTION_KIND, stale)
         # The first chunk is prepared while the claim is written.
         work: list[Work] = [*plan.deletes, *plan.upserts]
         chunks: list[list[Work] | None] = [
@@ -440,7 +450,7 @@ class Projector:
         chunks += [None] * (rules.chunks(self.batch_size) if rules is not None else 0)
         chunks = chunks or [[]]  # None: a re-index chunk, after the plan's (``collections``)
         ahead = asyncio.ensure_future(
-            self._prepare_part(
+            self.prepare_part(
                 scope.repository,
                 chunks[0],
                 rules,
@@ -450,13 +460,13 @@ class Projector:
             )
         )
         try:
-            await self._apply(claim_batch)
+            await self.apply(claim_batch)
             for number in range(len(chunks)):
                 ready = await ahead
                 last = number == len(chunks) - 1
                 if not last:  # prepared (fetched, parsed, encoded) while this one is written
                     ahead = asyncio.ensure_future(
-                        self._prepare_part(
+                        self.prepare_part(
                             scope.repository,
                             chunks[number + 1],
                             rules,
@@ -481,8 +491,8 @@ class Projector:
                     )
                     claim = claim.beat(self.clock())
                     batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
-                self._fill(batch, ready, result)
-                await self._apply(batch)
+                self.fill(batch, ready, result)
+                await self.apply(batch)
                 result.chunks += 1
         finally:
             if not ahead.done():
@@ -491,7 +501,7 @@ class Projector:
                 ahead.exception()  # a chunk that will not be written: its failure is no news
         result.sequence = c + 1
 
-    async def _prepare(
+    async def prepare(
         self, repository: str, work: Sequence[Work], registry: KindRegistry, at: str
     ) -> Ready:
         """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
@@ -531,7 +541,7 @@ class Projector:
         ready.moved = len(moved)
         return ready
 
-    async def _prepare_part(
+    async def prepare_part(
         self,
         repository: str,
         part: Sequence[Work] | None,
@@ -541,18 +551,18 @@ class Projector:
         at: str,
         last: bool = False,
     ) -> Ready:
-        """``_prepare`` a chunk of the plan, its products' collection entries recomputed
+        """``prepare`` a chunk of the plan, its products' collection entries recomputed
         with the target's rule-based collections; None: the next re-index chunk
         (``collections``; ``last``: every product left)."""
         if part is None:
             assert rules is not None, "re-index chunks come with rules"
             return Ready(extra=await rules.next_chunk(self.batch_size, last=last))
-        ready = await self._prepare(repository, part, registry, at)
+        ready = await self.prepare(repository, part, registry, at)
         if rules is not None:
             ready.files = await rules.adjust(ready.files)
         return ready
 
-    def _fill(self, batch: Batch, ready: Ready, result: ProjectionResult) -> None:
+    def fill(self, batch: Batch, ready: Ready, result: ProjectionResult) -> None:
         for kind, name in ready.deletes:
             batch.delete(kind, name)
         for upsert in ready.extra:
@@ -573,22 +583,7 @@ class Projector:
         self.metrics.documents.labels("delete").inc(len(ready.deletes))
         self.metrics.documents.labels("upsert").inc(upserts)
 
-    async def _apply(self, batch: Batch) -> None:
+    async def apply(self, batch: Batch) -> None:
         started = time.monotonic()
         await self.kv.apply(batch)
         self.metrics.kv_apply_seconds.observe(time.monotonic() - started)
-
-
-def _plan_key(
-    repository: str, base: str | None, target: str, claim: Claim | None, suspect: bool
-) -> tuple[object, ...]:
-    """What ``Projector._plan`` plans from: equal keys (and one registry), the same plan."""
-    return (
-        repository,
-        base,
-        target,
-        suspect,
-        claim.base if claim else None,
-        claim and claim.full,
-        tuple(claim.targets) if claim else (),
-    )

@@ -112,6 +112,7 @@ from gitstore.worker.projector import (
     prune_quietly,
 )
 from gitstore.worker.rekind import kind_files, kinds_to_redo
+from gitstore.worker.release_copy import copy_from_draft
 
 log = logging.getLogger(__name__)
 
@@ -325,6 +326,8 @@ class Publisher:
                 )
                 return _Done(active.channel, result, in_place=True) if switched else None
         standby = other_buffer(active, repository)
+        if event.kind != REPLAY:  # the draft usually holds the commit already: copy it
+            await copy_from_draft(self.projector, standby, floor, ceiling, commit, correlation_id)
         result = await self.projector.project_into(
             Target(
                 standby,

@@ -41,6 +41,8 @@ from gitstore.domain.errors import GitStoreError, Unavailable
 from gitstore.domain.events import PublishedEvent, published_stream
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
+from gitstore.worker.chunk_helper import ChunkConsumer
+from gitstore.worker.chunks import ChunkSharer, chunk_stream
 from gitstore.worker.consumer import Consumer
 from gitstore.worker.handler import EventHandler
 from gitstore.worker.metrics import WorkerMetrics
@@ -92,6 +94,8 @@ class WorkerService:
         self.pending_interval = pending_interval
         self.queue, self.kv, self.git = queue, kv, git
         self.published = published
+        self.chunk_queue: Queue | None = None
+        self.chunk_consumer: ChunkConsumer | None = None
         self.resources, self.announce_to = resources, announce_to
         self.publisher: Publisher | None = None
         self._owned: list[Any] = []
@@ -104,6 +108,7 @@ class WorkerService:
     async def start(self) -> None:
         s = self.settings
         try:
+            share = self.queue is None and s.worker.share_chunks > 0  # given queues: not shared
             if self.queue is None:
                 self.queue = await open_queue(
                     s.queue_url(), stream=s.queue.stream, ack_wait=s.queue.ack_wait
@@ -116,6 +121,11 @@ class WorkerService:
                     ack_wait=s.queue.ack_wait,
                 )
                 self._owned.append(self.published)
+            if self.chunk_queue is None and share:
+                self.chunk_queue = await open_queue(
+                    s.queue_url(), stream=chunk_stream(s.queue.stream), ack_wait=s.queue.ack_wait
+                )
+                self._owned.append(self.chunk_queue)
             if self.kv is None:
                 self.kv = await open_kv_store(s.kv_url())
                 self._owned.append(self.kv)
@@ -163,6 +173,18 @@ class WorkerService:
             hook_workers=s.conversion.workers,
         )
         self.metrics.watch_hooks(lambda: projector.runner)
+        if self.chunk_queue is not None and w.share_chunks:
+            projector.sharer = ChunkSharer(
+                self.chunk_queue, min_chunks=w.share_chunks, stall_seconds=w.chunk_stall_seconds
+            )
+            self.chunk_consumer = ChunkConsumer(
+                self.chunk_queue,
+                projector,
+                group=w.group,
+                name=self.consumer_name,
+                concurrency=w.chunk_concurrency,
+                max_deliveries=w.max_deliveries,
+            )
         recorder = StatusRecorder(
             self.git,
             self.kv,
@@ -193,6 +215,13 @@ class WorkerService:
             asyncio.create_task(self.consumer.run(grace=self.grace), name="worker-consumer"),
             asyncio.create_task(self._sample_pending(), name="worker-pending"),
         ]
+        if self.chunk_consumer is not None:
+            self._tasks.insert(
+                1,
+                asyncio.create_task(
+                    self.chunk_consumer.run(grace=self.grace), name="worker-chunks"
+                ),
+            )
         log.info(
             "worker %s consuming %s (group %s, concurrency %d, batch %d) into %s via git %s",
             self.consumer_name,
@@ -207,7 +236,10 @@ class WorkerService:
     async def stop(self) -> None:
         if self.consumer is not None:
             self.consumer.stop()
-        for task in self._tasks[1:]:
+        if self.chunk_consumer is not None:
+            self.chunk_consumer.stop()
+        running = 2 if self.chunk_consumer is not None else 1  # consumers drain; others stop
+        for task in self._tasks[running:]:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -102,3 +102,18 @@ async def prune_quietly(kv: KvStore, scope: ChannelScope, below: int, correlatio
             correlation_id,
         )
         return 0
+
+
+def plan_key(
+    repository: str, base: str | None, target: str, claim: Claim | None, suspect: bool
+) -> tuple[object, ...]:
+    """What ``Projector._plan`` plans from: equal keys (and one registry), the same plan."""
+    return (
+        repository,
+        base,
+        target,
+        suspect,
+        claim.base if claim else None,
+        claim and claim.full,
+        tuple(claim.targets) if claim else (),
+    )
