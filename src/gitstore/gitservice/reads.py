@@ -84,6 +84,44 @@ def _lookup(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
         return None
 
 
+class _PathLookup:
+    """Look up many paths of one tree, reading each directory once.
+
+    ``tree["products/51/x.yaml"]`` makes libgit2 read and parse every tree on the way again
+    for each call, so a request for the thousands of files of one directory cost time in
+    proportion to the directory's size per file, and a big first projection grew with the
+    square of the catalogue. Directories met are kept (per request) and each file is looked
+    up in its own directory by name."""
+
+    def __init__(self, tree: pygit2.Tree) -> None:
+        self._dirs: dict[str, pygit2.Tree | None] = {"": tree}
+
+    def _directory(self, path: str) -> pygit2.Tree | None:
+        if path in self._dirs:
+            return self._dirs[path]
+        parent_path, _, name = path.rpartition("/")
+        parent = self._directory(parent_path)
+        found: pygit2.Tree | None = None
+        if parent is not None:
+            try:
+                entry = parent[name]
+            except KeyError:
+                entry = None
+            found = entry if isinstance(entry, pygit2.Tree) else None
+        self._dirs[path] = found
+        return found
+
+    def __call__(self, path: str) -> pygit2.Object | None:
+        directory_path, _, name = path.rpartition("/")
+        directory = self._directory(directory_path)
+        if directory is None:
+            return None
+        try:
+            return directory[name]
+        except KeyError:
+            return None
+
+
 # ---------------------------------------------------------------------- blobs
 
 # Content per BlobBatch message (soft: a larger blob is sent alone), and the framing a blob
@@ -114,9 +152,10 @@ class _Answer(NamedTuple):
 def _blobs(
     repo: pygit2.Repository, tree: pygit2.Tree | None, wanted: list[str], ids: list[str]
 ) -> Iterator[_Answer]:
+    lookup = _PathLookup(tree) if tree is not None else None
     for path in wanted:
-        assert tree is not None
-        entry = _lookup(tree, path)
+        assert lookup is not None
+        entry = lookup(path)
         if entry is None:
             yield _Answer(path, "", missing=True)
         elif not isinstance(entry, pygit2.Blob):
