@@ -59,6 +59,13 @@ class HousekeepingSettings(BaseModel):
     prune_grace_seconds: float = Field(default=14 * 86_400.0, ge=0)
     # Prune (a full repack that drops expired unreachable objects) at most this often.
     prune_interval_seconds: float = Field(default=7 * 86_400.0, ge=0)
+    # Longest delta chain a repack leaves (``git repack --depth``; git's default is 50). Every
+    # blob read walks its chain, so reads of deep chains cost several times more (a first
+    # projection reads every blob): 10 keeps packs about as small and reads ~5x faster.
+    pack_depth: int = Field(default=10, ge=1, le=4095)
+    # A repository holding this many packed objects that housekeeping never fully repacked
+    # (a big first push or import, packed as the client chose) gets a full repack at once.
+    big_pack_objects: int = Field(default=10_000, ge=1)
     # A ``git`` housekeeping command running longer than this is killed (the run fails).
     command_timeout_seconds: float = Field(default=3600.0, gt=0)
 

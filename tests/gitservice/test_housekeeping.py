@@ -112,6 +112,55 @@ def test_plan_follows_the_thresholds() -> None:
     assert eager.actions == (hk.FULL, hk.COMMIT_GRAPH)
 
 
+def test_a_big_pack_never_repacked_here_gets_a_full_repack() -> None:
+    settings = HousekeepingSettings(big_pack_objects=1000)
+    now = 10 * DAY
+    never = hk.State(first_seen=now, last_full=0.0, last_prune=now)
+    big = hk.Stats(packed_objects=1000, packs=1, has_commit_graph=True)
+    plan = hk.plan(big, never, settings, now=now)
+    assert plan.actions == (hk.FULL, hk.COMMIT_GRAPH) and "never fully repacked" in plan.reason
+    done = hk.State(first_seen=now, last_full=now, last_prune=now)
+    assert hk.plan(big, done, settings, now=now).actions == ()
+    small = hk.Stats(packed_objects=999, packs=1, has_commit_graph=True)
+    assert hk.plan(small, never, settings, now=now).actions == ()
+
+
+def _max_delta_depth(path: Path) -> int:
+    (idx,) = (path / "objects" / "pack").glob("pack-*.idx")
+    out = git(path, "verify-pack", "-v", str(idx))
+    # "<sha> blob <size> <packed> <offset> <depth> <base>" for a delta
+    depths = [int(f[5]) for f in (line.split() for line in out.splitlines()) if len(f) == 7]
+    return max(depths, default=0)
+
+
+def test_repacks_cut_delta_chains_to_the_configured_depth(tmp_path: Path) -> None:
+    """A first import packed with git's deep chains (fast-import: each blob a delta of the
+    one before, up to 50 deep) is repacked at once with chains of at most ``pack_depth``:
+    every read of a blob walks its chain."""
+    handle = start(tmp_path, enabled=False, big_pack_objects=100, pack_depth=4)
+    try:
+        with grpc.insecure_channel(handle.address) as channel:
+            stub = pb_grpc.GitServiceStub(channel)
+            stub.CreateRepository(pb.CreateRepositoryRequest(repository_id="acme/catalog"))
+            path = handle.store.locate(RepositoryId.parse("acme/catalog"))
+            base = "".join(f"line {i}: the same long product description\n" for i in range(200))
+            stream = ["commit refs/heads/main", "committer A <a@x> 0 +0000", "data 2", "m"]
+            for n in range(150):
+                body = f"{base}edit {n}\n"
+                stream += [f"M 100644 inline products/p{n:03d}.yaml", f"data {len(body)}", body]
+            subprocess.run(
+                ["git", "--git-dir", str(path), "fast-import", "--quiet"],
+                input="\n".join(stream) + "\n", text=True, check=True,
+            )  # fmt: skip
+            assert _max_delta_depth(path) > 4
+            answer = optimize(stub, "acme/catalog")
+            assert answer.actions[0] == "full-repack", answer.reason
+            assert _max_delta_depth(path) <= 4
+            assert git(path, "fsck", "--no-dangling").strip() == ""
+    finally:
+        handle.stop(grace=1.0)
+
+
 # ---------------------------------------------------------------------- the RPC
 
 

@@ -234,6 +234,16 @@ def plan(
         else:
             repack = PRUNE
             reasons.append(f"last prune {since_prune:.0f} s ago")
+    if (
+        repack is None
+        and not state.last_full
+        and stats.packed_objects >= settings.big_pack_objects
+    ):
+        repack = FULL
+        reasons.append(
+            f"{stats.packed_objects} packed objects never fully repacked here "
+            f"(delta chains cut to {settings.pack_depth})"
+        )
     if repack is None and stats.packs >= 2 * settings.max_packs:
         repack = FULL
         reasons.append(f"{stats.packs} packs >= {2 * settings.max_packs}")
@@ -330,16 +340,17 @@ class Housekeeper:
 
     def _run(self, repo_id: RepositoryId, path: Path, action: str) -> None:
         timeout = self.settings.command_timeout_seconds
+        depth = f"--depth={self.settings.pack_depth}"
         if action == GEOMETRIC:
-            run_git(path, "repack", "-d", "-q", "--geometric=2", timeout=timeout)
+            run_git(path, "repack", "-d", "-q", "--geometric=2", depth, timeout=timeout)
         elif action == FULL:
-            run_git(path, "repack", "-d", "-q", "--cruft", "-b", timeout=timeout)
+            run_git(path, "repack", "-d", "-q", "--cruft", "-b", depth, timeout=timeout)
         elif action == PRUNE:
             expire = _expiration(self.settings.prune_grace_seconds)
             with self.store.write(repo_id):  # no commit may reuse an object while we drop some
                 run_git(
                     path, "repack", "-d", "-q", "--cruft", "-b", f"--cruft-expiration={expire}",
-                    timeout=timeout,
+                    depth, timeout=timeout,
                 )  # fmt: skip
                 run_git(path, "prune", f"--expire={expire}", timeout=timeout)
         elif action == COMMIT_GRAPH:
