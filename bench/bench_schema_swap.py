@@ -1,7 +1,11 @@
 """Benchmark: storefront latency on a store endpoint while its schema is swapped again and again.
 
-One ``gitstore serve`` subprocess (embedded backends, the defaults) with a PUBLIC, ON_COMMIT
-repository holding ``--products`` products. A storefront query
+Two deployments, one after the other (``--deployment both``, the default; or ``serve`` /
+``split`` alone): one ``gitstore serve`` subprocess (embedded backends, the defaults: git
+service, API and worker on one event loop), and the split deployment (``_split``:
+``gitstore git-service``, ``gitstore api`` and ``gitstore worker`` as three processes on the
+same kind of embedded backends, shared through the data dir), the storefront querying the API
+process. Each has a PUBLIC, ON_COMMIT repository holding ``--products`` products. A storefront query
 (``{ catalog { products(first: 10) { totalCount nodes { name title } } } }``, anonymous,
 LIVE) is sent to ``/<namespace>/<repo>/graphql`` over ``--concurrency`` keep-alive
 connections by the raw-socket load generator (``_httpload``), ``--requests`` requests per
@@ -22,7 +26,10 @@ ratio of p99 during swaps to steady p99. Target: at most 2x. Also the server pro
 per phase (``/proc/<pid>/stat``, all its threads): per storefront request in the steady phase,
 and per commit in the others (the phase's CPU less its requests at the steady rate, divided by
 its commits) — on a loaded shared machine these move far less than latency percentiles, so
-they are what an A/B of the commit path compares. Last line of stdout: one JSON object.
+they are what an A/B of the commit path compares; in the split deployment per process. Last
+line of stdout: one JSON object with both deployments' figures (``deployments``) and their
+ratios at the top (``serve_p99_swaps_vs_steady``, ``split_p99_swaps_vs_steady``); the target
+is met when it is met in each deployment measured.
 """
 
 from __future__ import annotations
