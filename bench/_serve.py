@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from _util import free_port
@@ -178,7 +178,11 @@ def login(port: int) -> str:
     return str(payload["token"])
 
 
-def create_admin(server: ServeProcess) -> None:
+class _Deployment(Protocol):
+    env: dict[str, str]
+
+
+def create_admin(server: _Deployment) -> None:
     subprocess.run(
         [sys.executable, "-m", "gitstore", "user", "create", ADMIN, "--admin", "--password-stdin"],
         input=PASSWORD + "\n",

@@ -1,7 +1,11 @@
 """Benchmark: storefront latency on a store endpoint while its schema is swapped again and again.
 
-One ``gitstore serve`` subprocess (embedded backends, the defaults) with a PUBLIC, ON_COMMIT
-repository holding ``--products`` products. A storefront query
+Two deployments, one after the other (``--deployment both``, the default; or ``serve`` /
+``split`` alone): one ``gitstore serve`` subprocess (embedded backends, the defaults: git
+service, API and worker on one event loop), and the split deployment (``_split``:
+``gitstore git-service``, ``gitstore api`` and ``gitstore worker`` as three processes on the
+same kind of embedded backends, shared through the data dir), the storefront querying the API
+process. Each has a PUBLIC, ON_COMMIT repository holding ``--products`` products. A storefront query
 (``{ catalog { products(first: 10) { totalCount nodes { name title } } } }``, anonymous,
 LIVE) is sent to ``/<namespace>/<repo>/graphql`` over ``--concurrency`` keep-alive
 connections by the raw-socket load generator (``_httpload``), ``--requests`` requests per
@@ -22,7 +26,10 @@ ratio of p99 during swaps to steady p99. Target: at most 2x. Also the server pro
 per phase (``/proc/<pid>/stat``, all its threads): per storefront request in the steady phase,
 and per commit in the others (the phase's CPU less its requests at the steady rate, divided by
 its commits) — on a loaded shared machine these move far less than latency percentiles, so
-they are what an A/B of the commit path compares. Last line of stdout: one JSON object.
+they are what an A/B of the commit path compares; in the split deployment per process. Last
+line of stdout: one JSON object with both deployments' figures (``deployments``) and their
+ratios at the top (``serve_p99_swaps_vs_steady``, ``split_p99_swaps_vs_steady``); the target
+is met when it is met in each deployment measured.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from typing import Any
 
 from _httpload import Client, request_bytes
 from _serve import Http, ServeProcess, create_admin, create_repository, login
+from _split import SplitProcesses
 from _util import summarize
 
 REPOSITORY = "bench-swap/catalog"
@@ -168,21 +176,42 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--products", type=int, default=50)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--deployment",
+        choices=("both", "serve", "split"),
+        default="both",
+        help="serve: one `gitstore serve`; split: git-service + api + worker processes;"
+        " both (default): serve, then split, one JSON line with both",
+    )
     args = parser.parse_args(argv)
     args.requests = args.requests or (600 if args.quick else 3000)
     args.rounds = args.rounds or (1 if args.quick else 3)
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    scratch = Path(tempfile.mkdtemp(prefix="gitstore-bench-swap-"))
-    server = ServeProcess(scratch, {})
+def launch(deployment: str, scratch: Path) -> ServeProcess | SplitProcesses:
+    if deployment == "split":
+        return SplitProcesses(scratch, {})
+    return ServeProcess(scratch, {})
+
+
+def process_ids(server: ServeProcess | SplitProcesses) -> dict[str, int]:
+    """The server's processes by name: ``serve`` alone, or the split deployment's three."""
+    if isinstance(server, SplitProcesses):
+        return server.pids
+    assert server.proc is not None
+    return {"serve": server.proc.pid}
+
+
+def measure(deployment: str, args: argparse.Namespace) -> dict[str, Any]:
+    """The three phases against one deployment (``serve`` or ``split``); its figures."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"gitstore-bench-swap-{deployment}-"))
+    server = launch(deployment, scratch)
     steady: list[float] = []
     writes: list[float] = []
     swaps: list[float] = []
     swap_commits = write_commits = 0
-    cpu = {"steady": 0.0, "writes": 0.0, "swaps": 0.0}
+    cpu: dict[str, dict[str, float]] = {}
     fingerprints: set[str] = set()
     try:
         create_admin(server)
@@ -199,43 +228,39 @@ def main(argv: list[str] | None = None) -> int:
         body = json.dumps({"query": STOREFRONT}).encode()
         request = request_bytes(server.api_port, f"/{REPOSITORY}/graphql", body)
         client = Client(server.api_port, args.concurrency)
+        pids = process_ids(server)
+        cpu = {name: {"steady": 0.0, "writes": 0.0, "swaps": 0.0} for name in pids}
+
+        def timed(name: str, writer: Writer | None) -> tuple[list[float], Writer | None]:
+            started = {process: cpu_seconds(pid) for process, pid in pids.items()}
+            latencies, done = phase(client, request, args.requests, writer)
+            for process, pid in pids.items():
+                cpu[process][name] += cpu_seconds(pid) - started[process]
+            return latencies, done
+
         try:
             client.run(request, max(args.requests // 5, 50), b'"totalCount"')  # warm up
             number = 0
-            assert server.proc is not None
-            pid = server.proc.pid
             for round_number in range(args.rounds):
-                started = cpu_seconds(pid)
-                latencies, _ = phase(client, request, args.requests, None)
+                latencies, _ = timed("steady", None)
                 steady += latencies
-                cpu["steady"] += cpu_seconds(pid) - started
-                started = cpu_seconds(pid)
-                latencies, writer = phase(
-                    client,
-                    request,
-                    args.requests,
-                    Writer(server.api_port, token, False, number, args.interval),
+                latencies, writer = timed(
+                    "writes", Writer(server.api_port, token, False, number, args.interval)
                 )
                 assert writer is not None
-                cpu["writes"] += cpu_seconds(pid) - started
                 writes += latencies
                 write_commits += writer.commits
                 number = writer.number
-                started = cpu_seconds(pid)
-                latencies, writer = phase(
-                    client,
-                    request,
-                    args.requests,
-                    Writer(server.api_port, token, True, number, args.interval),
+                latencies, writer = timed(
+                    "swaps", Writer(server.api_port, token, True, number, args.interval)
                 )
                 assert writer is not None
-                cpu["swaps"] += cpu_seconds(pid) - started
                 swaps += latencies
                 swap_commits += writer.commits
                 fingerprints |= writer.fingerprints
                 number = writer.number
                 print(
-                    f"round {round_number + 1}: {writer.commits} swaps;"
+                    f"{deployment} round {round_number + 1}: {writer.commits} swaps;"
                     f" p99 steady {summarize(steady)['p99_ms']} ms,"
                     f" swaps {summarize(swaps)['p99_ms']} ms",
                     file=sys.stderr,
@@ -243,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             client.close()
     except BaseException:
-        print(f"server log tail:\n{server.log_tail()}", file=sys.stderr)
+        print(f"{deployment} log tail:\n{server.log_tail()}", file=sys.stderr)
         raise
     finally:
         server.stop()
@@ -258,33 +283,26 @@ def main(argv: list[str] | None = None) -> int:
         summarize(swaps),
     )
     ratio = swaps_summary["p99_ms"] / steady_summary["p99_ms"]
-    ratio_writes = swaps_summary["p99_ms"] / writes_summary["p99_ms"]
-    targets = {
-        "p99_swaps_vs_steady": {"value": round(ratio, 2), "limit": TARGET, "met": ratio <= TARGET},
-        "swaps_happened": {
-            "value": len(fingerprints) - 1,
-            "limit": 1,
-            "met": len(fingerprints) - 1 >= 1,
-        },
-    }
     total = args.requests * args.rounds
-    per_request = cpu["steady"] / total
-    server_cpu = {
-        "steady_ms_per_request": round(per_request * 1000, 3),
-        "writes_ms_per_commit": round(
-            (cpu["writes"] - per_request * total) * 1000 / max(write_commits, 1), 1
-        ),
-        "swaps_ms_per_commit": round(
-            (cpu["swaps"] - per_request * total) * 1000 / max(swap_commits, 1), 1
-        ),
-    }
-    figures = {
-        "benchmark": "schema_swap",
-        "requests_per_phase": args.requests,
-        "rounds": args.rounds,
-        "concurrency": args.concurrency,
-        "products": args.products,
-        "interval_s": args.interval,
+
+    def per_commit(phase_cpu: dict[str, float]) -> dict[str, float]:
+        per_request = phase_cpu["steady"] / total
+        return {
+            "steady_ms_per_request": round(per_request * 1000, 3),
+            "writes_ms_per_commit": round(
+                (phase_cpu["writes"] - per_request * total) * 1000 / max(write_commits, 1), 1
+            ),
+            "swaps_ms_per_commit": round(
+                (phase_cpu["swaps"] - per_request * total) * 1000 / max(swap_commits, 1), 1
+            ),
+        }
+
+    print(
+        f"{deployment}: storefront p99 on a store endpoint: steady {steady_summary['p99_ms']}"
+        f" ms, during {swap_commits} schema swaps {swaps_summary['p99_ms']} ms ({ratio:.2f}x;"
+        f" with product writes instead {writes_summary['p99_ms']} ms)"
+    )
+    return {
         "steady_ms": steady_summary,
         "writes_ms": writes_summary,
         "swaps_ms": swaps_summary,
@@ -292,17 +310,46 @@ def main(argv: list[str] | None = None) -> int:
         "kind_commits_during_swaps": swap_commits,
         "schemas_swapped_in": len(fingerprints) - 1,
         "p99_swaps_vs_steady": round(ratio, 2),
-        "p99_swaps_vs_writes": round(ratio_writes, 2),
-        "server_cpu": server_cpu,
+        "p99_writes_vs_steady": round(writes_summary["p99_ms"] / steady_summary["p99_ms"], 2),
+        "p99_swaps_vs_writes": round(swaps_summary["p99_ms"] / writes_summary["p99_ms"], 2),
+        # CPU of each process (serve alone, or git-service / api / worker)
+        "server_cpu": {name: per_commit(phase_cpu) for name, phase_cpu in cpu.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    deployments = ["serve", "split"] if args.deployment == "both" else [args.deployment]
+    results = {deployment: measure(deployment, args) for deployment in deployments}
+    targets: dict[str, dict[str, Any]] = {}
+    for deployment, result in results.items():
+        ratio, swapped = result["p99_swaps_vs_steady"], result["schemas_swapped_in"]
+        targets[f"{deployment}_p99_swaps_vs_steady"] = {
+            "value": ratio,
+            "limit": TARGET,
+            "met": ratio <= TARGET,
+        }
+        targets[f"{deployment}_swaps_happened"] = {
+            "value": swapped,
+            "limit": 1,
+            "met": swapped >= 1,
+        }
+    figures = {
+        "benchmark": "schema_swap",
+        "requests_per_phase": args.requests,
+        "rounds": args.rounds,
+        "concurrency": args.concurrency,
+        "products": args.products,
+        "interval_s": args.interval,
+        **{
+            f"{deployment}_p99_swaps_vs_steady": result["p99_swaps_vs_steady"]
+            for deployment, result in results.items()
+        },
+        "deployments": results,
         "targets": targets,
         "target_met": all(t["met"] for t in targets.values()),
         "python": platform.python_version(),
     }
-    print(
-        f"storefront p99 on a store endpoint: steady {steady_summary['p99_ms']} ms, during"
-        f" {swap_commits} schema swaps {swaps_summary['p99_ms']} ms ({ratio:.2f}x; with"
-        f" product writes instead {writes_summary['p99_ms']} ms)"
-    )
     print(json.dumps(figures), flush=True)
     return 0
 

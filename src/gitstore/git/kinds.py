@@ -28,11 +28,12 @@ from collections.abc import Iterable
 
 from gitstore.domain.content import DEFAULT_MAX_MANIFEST_BYTES
 from gitstore.domain.content.errors import ContentError
-from gitstore.domain.content.files import parse_many
+from gitstore.domain.content.files import Parsed, parse_many
 from gitstore.domain.content.kinds import KindRegistry
 from gitstore.domain.content.kindset import KINDS_DIRECTORY, Kinds, builtin_registry, registry_for
 from gitstore.git.client import GitClient
 from gitstore.git.v1 import git_service_pb2 as pb
+from gitstore.switching import short_switches
 
 EMPTY = ""  # the tree id standing for "no kinds/ directory"
 CHUNK = 2500
@@ -118,10 +119,26 @@ class KindsLoader:
     ) -> Kinds:
         self.loads += 1
         files = await stored_files(
-            self.git, repository_id, revision, [KINDS_DIRECTORY], quarantine_id=quarantine_id
+            self.git,
+            repository_id,
+            revision,
+            [KINDS_DIRECTORY],
+            quarantine_id=quarantine_id,
+            # ``tree`` is the id of kinds/ at ``revision``: it exists there if that is a
+            # commit (a ref may have moved since, to a commit without one)
+            exist=_is_sha(revision),
         )
-        parsed = await asyncio.to_thread(parse_many, files, self.base, max_bytes=self.max_bytes)
-        kinds = registry_for((p.manifest for p in parsed if p.manifest is not None), self.base)
+
+        # parsing and the registry (every definition checked: ~1-4 ms each) are CPU-bound:
+        # one worker thread with short GIL switches, so requests in flight on the event loop
+        # (in ``serve`` the storefront's) are not held up meanwhile
+        def load() -> tuple[list[Parsed], Kinds]:
+            with short_switches():
+                parsed = parse_many(files, self.base, max_bytes=self.max_bytes)
+                manifests = (p.manifest for p in parsed if p.manifest is not None)
+                return parsed, registry_for(manifests, self.base)
+
+        parsed, kinds = await asyncio.to_thread(load)
         unreadable = tuple(e for p in parsed if p.manifest is None for e in p.errors)
         self._cache[tree] = kinds
         if unreadable:
@@ -145,16 +162,22 @@ async def stored_files(
     directories: Iterable[str],
     *,
     quarantine_id: str = "",
+    exist: bool = False,
 ) -> list[tuple[str, str, bytes]]:
-    """``(path, blob id, content)`` of every blob under each directory at ``revision``."""
-    top = pb.ListTreeRequest(
-        repository_id=repository_id, revision=revision, quarantine_id=quarantine_id
-    )
-    present = {
-        e.path async for e in git.list_tree(top) if e.type == pb.ENTRY_TYPE_TREE
-    }  # a ListTree of a missing directory is NOT_FOUND: ask only for those that exist
+    """``(path, blob id, content)`` of every blob under each directory at ``revision``;
+    ``exist``: the caller knows every directory exists (one ``ListTree`` fewer)."""
+    wanted = set(directories)
+    if exist:
+        present = wanted
+    else:
+        top = pb.ListTreeRequest(
+            repository_id=repository_id, revision=revision, quarantine_id=quarantine_id
+        )
+        present = {
+            e.path async for e in git.list_tree(top) if e.type == pb.ENTRY_TYPE_TREE
+        }  # a ListTree of a missing directory is NOT_FOUND: ask only for those that exist
     entries: list[tuple[str, str]] = []
-    for directory in sorted(set(directories) & present):
+    for directory in sorted(wanted & present):
         request = pb.ListTreeRequest(
             repository_id=repository_id,
             revision=revision,

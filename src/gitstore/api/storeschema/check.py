@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from gitstore.api.switching import short_switches
 from gitstore.domain.content import ContentError, KindRegistry
 from gitstore.domain.content.errors import KIND_DEFINITION
 from gitstore.domain.content.kindset import KINDS_DIRECTORY
+from gitstore.switching import short_switches
 
 from ..catalog.types.generate import TypeProblem
 from ..graphql.relay import DEFAULT_MAX_PAGE_SIZE

@@ -76,12 +76,12 @@ from typing import TYPE_CHECKING
 from graphql import GraphQLError, GraphQLSchema, OperationDefinitionNode, validate_schema
 from starlette.requests import Request
 
-from gitstore.api.switching import short_switches
 from gitstore.backends.metadata.base import RepositoryRecord
 from gitstore.domain.content import KindRegistry
 from gitstore.domain.content.kindset import KINDS_DIRECTORY, builtin_registry
 from gitstore.domain.errors import NotFound
 from gitstore.git.kinds import EMPTY
+from gitstore.switching import short_switches
 
 from ..catalog.access import readable_repository
 from ..catalog.types.generate import TypeProblem

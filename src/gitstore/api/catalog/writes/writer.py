@@ -66,9 +66,9 @@ from gitstore.domain.errors import (
 from gitstore.git.client import GitClient, GitServiceError
 from gitstore.git.kinds import KindsLoader
 from gitstore.git.v1 import git_service_pb2 as pb
+from gitstore.switching import short_switches
 
 from ...refaudit import audit_ref_update
-from ...switching import short_switches
 from .access import writable_repository
 from .git import BranchView
 from .history import HistoryEntry, resource_history

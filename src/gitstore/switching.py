@@ -1,7 +1,10 @@
-"""A short GIL switch interval while CPU-bound store-schema work runs in a worker thread.
+"""A short GIL switch interval while CPU-bound work runs in a worker thread.
 
-A candidate build, preparing documents for a new schema (``StoreSchemas._warm``) and the
-write path's name check (``check``) are CPU-bound Python in a worker thread. With CPython's
+A candidate store schema's build, preparing documents for a new schema
+(``StoreSchemas._warm``), the write path's name check (``check``) and its registry of a
+request's own definitions, and a commit's kind registry (``git.kinds.KindsLoader``, for the
+API and the worker alike) are CPU-bound Python in a worker thread. It lives at the top of
+the package (not in ``api``) because ``git.kinds`` serves the worker too. With CPython's
 default switch interval (5 ms) every request in flight waits up to 5 ms at each of its await
 points for such a thread to yield the GIL; ``short_switches`` lowers it to
 ``BUILD_SWITCH_INTERVAL`` meanwhile (``sys.setswitchinterval`` is per process; the saved
