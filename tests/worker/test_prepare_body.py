@@ -17,9 +17,16 @@ from typing import Any
 import pytest
 
 from gitstore.backends.kv import encode_upsert
-from gitstore.domain.content import KindRegistry, Manifest, ManifestFormat, encode_manifest
+from gitstore.domain.content import (
+    KindRegistry,
+    Manifest,
+    ManifestError,
+    ManifestFormat,
+    encode_manifest,
+    identity_for_path,
+)
 from gitstore.domain.content.files import parse_file
-from gitstore.worker.parsing import Prepared, prepare_file, upsert_args
+from gitstore.worker.parsing import Prepared, prepare_file, prepare_many, upsert_args
 from tests.domain import samples
 
 REGISTRY = KindRegistry.builtin()
@@ -93,3 +100,36 @@ def test_the_cases_cover_valid_and_invalid_files() -> None:
     assert sum(r.upsert is not None for r in results) >= 20
     rules = {e.rule for r in results for e in r.errors}
     assert {"invalid-character", "yaml-syntax", "identity-mismatch"} <= rules, rules
+
+
+@pytest.mark.parametrize("index", range(len(files())))
+def test_the_plans_identity_gives_the_same_result(index: int) -> None:
+    """The worker's plan hands each file's path identity to validation (``identity=``):
+    what comes out — the upsert, or every error, the identity rule's included — is what
+    computing it again gives."""
+    path, content = files()[index]
+    blob_id = f"{index:040x}"
+    try:
+        known = identity_for_path(path, REGISTRY)
+    except ManifestError:
+        pytest.skip("the plan reports a path the convention refuses itself; nothing is prepared")
+    got = prepare_file(path, blob_id, content, REGISTRY, identity=known)
+    assert got == reference(path, blob_id, content)
+    many = prepare_many([(path, blob_id, content)], REGISTRY, identities=[known])
+    assert many == [got]
+
+
+def test_a_mismatched_identity_is_still_reported() -> None:
+    name = samples.product()["metadata"]["name"]
+    content = json.dumps(samples.product()).encode()
+    path = "products/other-name.json"
+    got = prepare_file(path, "0" * 40, content, REGISTRY, identity=identity_for_path(path))
+    assert got.upsert is None
+    assert [e.rule for e in got.errors] == ["identity-mismatch"]
+    assert name in got.errors[0].message
+
+
+def test_identities_must_match_the_files() -> None:
+    path, content = files()[0]
+    with pytest.raises(ValueError, match="2 identities for 1 files"):
+        prepare_many([(path, "0" * 40, content)], REGISTRY, identities=[None, None])

@@ -41,6 +41,7 @@ from gitstore.domain.content import (
     ContentError,
     KindRegistry,
     ManifestError,
+    PathIdentity,
     candidate_paths,
     identity_for_path,
 )
@@ -65,13 +66,16 @@ class FileAt:
     ``moved_from``: the resource's only other file at the base, deleted by the change, held
     the same blob (a layout migration, a ``git mv``): only the document's ``path`` changes.
     ``relocated``: that document's upsert, built by the projector from the KV document (no
-    fetch, parse or validation)."""
+    fetch, parse or validation). ``identity``: ``identity_for_path(path)`` with the plan's
+    registry, when the plan computed it (validation takes it instead of computing it
+    again)."""
 
     path: str
     blob_id: str
     content: bytes | None = None
     moved_from: str = ""
     relocated: Upsert | None = None
+    identity: PathIdentity | None = None
 
 
 @dataclass(slots=True)
@@ -170,6 +174,15 @@ def _identity(
     return (None, []) if found is None else ((found.kind, found.name), [])
 
 
+def _path_identity(
+    path: str, registry: KindRegistry
+) -> tuple[PathIdentity | None, tuple[ContentError, ...]]:
+    try:
+        return identity_for_path(path, registry), ()
+    except ManifestError as err:
+        return None, tuple(err.errors)
+
+
 def _duplicate(identity: tuple[str, str], files: list[FileAt]) -> list[ContentError]:
     paths = ", ".join(f.path for f in files)
     kind, name = identity
@@ -216,9 +229,13 @@ def _resolve(
 
 def _moved(found: FileAt, paths: set[str], gone: dict[str, str]) -> FileAt:
     """``found`` marked as moved when the identity's one deleted path held its very blob."""
+    if not gone:  # nothing deleted (a first projection): no move
+        return found
     before = [p for p in paths if p != found.path and p in gone]
     if len(before) == 1 and gone[before[0]] == found.blob_id:
-        return FileAt(found.path, found.blob_id, found.content, moved_from=before[0])
+        return FileAt(
+            found.path, found.blob_id, found.content, moved_from=before[0], identity=found.identity
+        )
     return found
 
 
@@ -239,9 +256,16 @@ async def plan_changes(
     plan = Plan(base, target)
     state: dict[str, FileAt | None] = {}
     gone: dict[str, str] = {}
+    # Each path's identity, computed once: planning and (through ``FileAt.identity``)
+    # validation both need it.
+    ids: dict[str, tuple[PathIdentity | None, tuple[ContentError, ...]]] = {}
     for change in await changed(git, repository, base, target):
         deleted = change.change_type == pb.CHANGE_TYPE_DELETED
-        state[change.path] = None if deleted else FileAt(change.path, change.new_blob_id)
+        if deleted:
+            state[change.path] = None
+        else:
+            ids[change.path] = known = _path_identity(change.path, registry)
+            state[change.path] = FileAt(change.path, change.new_blob_id, identity=known[0])
         if deleted and change.old_blob_id:
             gone[change.path] = change.old_blob_id
         if change.change_type == pb.CHANGE_TYPE_RENAMED and change.old_path:
@@ -264,11 +288,11 @@ async def plan_changes(
 
     touched: dict[tuple[str, str], set[str]] = defaultdict(set)
     for path in [*state, *sorted(extra)]:
-        identity, errors = _identity(path, registry)
+        at, errors = ids.get(path) or _path_identity(path, registry)
         if errors and state.get(path) is not None:
             plan.conflicts.extend(errors)  # a changed file the convention refuses
-        if identity is not None:
-            touched[identity].add(path)
+        if at is not None:
+            touched[(at.kind, at.name)].add(path)
 
     if base is not None:  # the diff from nothing lists every file: nothing else to look up
         unknown = {
@@ -316,7 +340,7 @@ async def relocate(
                 spec = value.get("spec")
                 indexes = document_indexes(str(value.get("kind")), name, spec or {})
                 upsert = encode_upsert(kind, name, value, indexes=indexes)
-                out[i] = FileAt(f.path, f.blob_id, f.content, f.moved_from, upsert)
+                out[i] = FileAt(f.path, f.blob_id, f.content, f.moved_from, upsert, f.identity)
     return out
 
 
@@ -337,11 +361,11 @@ async def plan_full(
     async for entry in git.list_tree(request):
         if entry.type != pb.ENTRY_TYPE_BLOB:
             continue
-        identity, errors = _identity(entry.path, registry)
+        found, errors = _path_identity(entry.path, registry)
         plan.conflicts.extend(errors)
-        if identity is not None:
-            state[entry.path] = FileAt(entry.path, entry.oid)
-            touched[identity].add(entry.path)
+        if found is not None:
+            state[entry.path] = FileAt(entry.path, entry.oid, identity=found)
+            touched[(found.kind, found.name)].add(entry.path)
     _resolve(plan, touched, state, registry, complete=True)
     keep = {(document_kind(kind), name) for kind, name in touched}
     for definition in registry:

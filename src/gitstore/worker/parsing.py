@@ -20,7 +20,7 @@ API's push policy) and are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from gitstore.domain.content.errors import ManifestError
 from gitstore.domain.content.files import Parsed, parse_file, parse_many
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.manifest import Manifest
+from gitstore.domain.content.paths import PathIdentity
 from gitstore.domain.content.validation import validate_manifest
 from gitstore.domain.conversion.hub import spoke_of
 from gitstore.domain.projection import (
@@ -71,9 +72,11 @@ def prepare_file(
     registry: KindRegistry,
     *,
     max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+    identity: PathIdentity | None = None,
 ) -> Prepared:
     """``parse_file``, then the valid manifest's KV upsert (``InvalidArgument`` if the KV
-    refuses it, as ``Batch.upsert`` would)."""
+    refuses it, as ``Batch.upsert`` would). ``identity``: ``identity_for_path(path,
+    registry)`` when the caller has it (the plan's ``FileAt.identity``)."""
     try:
         manifest = parse_manifest(content, path, max_bytes=max_bytes)
     except ManifestError as err:
@@ -83,7 +86,7 @@ def prepare_file(
         body: bytes | None = encode_body(value)
     except (TypeError, ValueError):  # not JSON: the text rule looks itself, encode_upsert raises
         body = None
-    errors = validate_manifest(manifest, registry, encoded=body)
+    errors = validate_manifest(manifest, registry, encoded=body, identity=identity)
     if errors:
         return Prepared(path, blob_id, None, tuple(errors))
     if spoke_of(manifest, registry) is not None:
@@ -100,9 +103,19 @@ def prepare_many(
     registry: KindRegistry,
     *,
     max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+    identities: Sequence[PathIdentity | None] | None = None,
 ) -> list[Prepared]:
-    """``prepare_file`` of each ``(path, blob_id, content)``, in order."""
-    return [prepare_file(p, b, c, registry, max_bytes=max_bytes) for p, b, c in items]
+    """``prepare_file`` of each ``(path, blob_id, content)``, in order; ``identities``: the
+    path identity of each, where known (same order and length as ``items``)."""
+    if identities is None:
+        return [prepare_file(p, b, c, registry, max_bytes=max_bytes) for p, b, c in items]
+    files = list(items)
+    if len(identities) != len(files):
+        raise ValueError(f"{len(identities)} identities for {len(files)} files")
+    return [
+        prepare_file(p, b, c, registry, max_bytes=max_bytes, identity=i)
+        for (p, b, c), i in zip(files, identities, strict=True)
+    ]
 
 
 def upsert_args(parsed: Parsed) -> tuple[str, str, dict[str, Any], dict[str, list[str]]]:

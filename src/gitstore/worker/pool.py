@@ -32,7 +32,7 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 
-from gitstore.domain.content import KindRegistry
+from gitstore.domain.content import KindRegistry, PathIdentity
 from gitstore.worker.parsing import Prepared, prepare_many
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,13 @@ File = tuple[str, str, bytes]  # (path, blob id, content)
 _registry: KindRegistry | None = None
 
 
-def _prepare_in_child(files: Sequence[File], max_bytes: int) -> list[Prepared]:
+def _prepare_in_child(
+    files: Sequence[File], max_bytes: int, identities: Sequence[PathIdentity | None] | None = None
+) -> list[Prepared]:
     global _registry
     if _registry is None:
         _registry = KindRegistry.builtin()
-    return prepare_many(files, _registry, max_bytes=max_bytes)
+    return prepare_many(files, _registry, max_bytes=max_bytes, identities=identities)
 
 
 def _ready() -> bool:
@@ -84,26 +86,48 @@ class PreparePool:
             )
 
     async def prepare(
-        self, files: Sequence[File], registry: KindRegistry, *, max_bytes: int
+        self,
+        files: Sequence[File],
+        registry: KindRegistry,
+        *,
+        max_bytes: int,
+        identities: Sequence[PathIdentity | None] | None = None,
     ) -> list[Prepared]:
-        """``prepare_many(files, registry)``: on the pool when worth it, else in a thread."""
+        """``prepare_many(files, registry, identities=...)``: on the pool when worth it, else
+        in a thread."""
         if not files:
             return []
         if self.processes and len(files) >= self.min_files and self.accepts(registry):
             try:
-                return await self._on_pool(files, max_bytes)
+                return await self._on_pool(files, max_bytes, identities)
             except BrokenProcessPool as exc:
                 log.warning("prepare pool broke (%s); preparing this chunk in a thread", exc)
                 self._drop()
-        return await asyncio.to_thread(prepare_many, files, registry, max_bytes=max_bytes)
+        return await asyncio.to_thread(
+            prepare_many, files, registry, max_bytes=max_bytes, identities=identities
+        )
 
-    async def _on_pool(self, files: Sequence[File], max_bytes: int) -> list[Prepared]:
+    async def _on_pool(
+        self,
+        files: Sequence[File],
+        max_bytes: int,
+        identities: Sequence[PathIdentity | None] | None,
+    ) -> list[Prepared]:
         loop = asyncio.get_running_loop()
         pool = self._executor()
         size = -(-len(files) // self.processes)
-        parts = [files[i : i + size] for i in range(0, len(files), size)]
+        starts = range(0, len(files), size)
         done = await asyncio.gather(
-            *(loop.run_in_executor(pool, _prepare_in_child, part, max_bytes) for part in parts)
+            *(
+                loop.run_in_executor(
+                    pool,
+                    _prepare_in_child,
+                    files[i : i + size],
+                    max_bytes,
+                    None if identities is None else identities[i : i + size],
+                )
+                for i in starts
+            )
         )
         return [item for part in done for item in part]
 

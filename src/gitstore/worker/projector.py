@@ -531,7 +531,12 @@ class Projector:
             if content is None:
                 raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
             files.append((item.path, item.blob_id, content))
-        prepared = await self.pool.prepare(files, registry, max_bytes=self.max_bytes)
+        prepared = await self.pool.prepare(
+            files,
+            registry,
+            max_bytes=self.max_bytes,
+            identities=[item.identity for item in misses],  # the plan's, with ``registry``
+        )
         if any(p.pending is not None for p in prepared):
             module = module_at(self.git, repository, at)
             prepared = await to_hub_prepared(prepared, registry, module, self.hooks)

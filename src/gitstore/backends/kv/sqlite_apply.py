@@ -92,6 +92,9 @@ def apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
     skipped = 0
 
     def reindex(kind: str, name: str, old: str, new: tuple[tuple[str, str], ...]) -> None:
+        if not old:  # nothing stored (a new document): every entry is added, none removed
+            index_add.extend([(r, c, kind, i, v, name) for i, v in new])  # OR IGNORE: repeats
+            return
         before, after = index_entries(old), set(new)
         if before == after:
             return

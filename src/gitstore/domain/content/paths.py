@@ -213,13 +213,23 @@ def relocated(
     return new.removesuffix(".yaml") + ext
 
 
-def identity_errors(manifest: Manifest, registry: KindRegistry | None = None) -> list[ContentError]:
-    """Problems with ``manifest.path`` itself and disagreements between it and the content."""
+def identity_errors(
+    manifest: Manifest, registry: KindRegistry | None = None, *, known: PathIdentity | None = None
+) -> list[ContentError]:
+    """Problems with ``manifest.path`` itself and disagreements between it and the content.
+
+    ``known``: ``identity_for_path(manifest.path, registry)``, already computed by the
+    caller (the worker's plan reads every path once), so it is not computed again.
+    """
     registry = registry or _builtin()
-    try:
-        found = identity_for_path(manifest.path, registry)
-    except ManifestError as err:
-        return list(err.errors)
+    found: PathIdentity | None
+    if known is not None:
+        found = known
+    else:
+        try:
+            found = identity_for_path(manifest.path, registry)
+        except ManifestError as err:
+            return list(err.errors)
     if found is None:
         return [
             ContentError(

@@ -44,7 +44,7 @@ from gitstore.domain.content.formats import (
 )
 from gitstore.domain.content.kinds import KIND_DEFINITION_KIND, KindRegistry, kind_definition_errors
 from gitstore.domain.content.manifest import Manifest
-from gitstore.domain.content.paths import identity_errors
+from gitstore.domain.content.paths import PathIdentity, identity_errors
 from gitstore.domain.content.schemas import spec_errors
 from gitstore.domain.content.text import text_errors
 
@@ -55,16 +55,19 @@ def validate_manifest(
     *,
     check_path: bool = True,
     encoded: bytes | None = None,
+    identity: PathIdentity | None = None,
 ) -> list[ContentError]:
     """Every problem with ``manifest``; ``[]`` when it is valid.
 
     ``encoded``: a UTF-8 JSON text holding every string of the manifest (the worker's
     document body), which the text rule looks at instead of writing its own (``text``).
+    ``identity``: what ``identity_for_path(manifest.path, registry)`` returned, when the
+    caller already has it (the worker's plan); the path's rules are then not run again.
     """
     registry = registry or KindRegistry.builtin()
     errors: list[ContentError] = []
     if check_path and manifest.path:
-        errors.extend(identity_errors(manifest, registry))
+        errors.extend(identity_errors(manifest, registry, known=identity))
     errors.extend(text_errors(manifest, encoded))
     definition = registry.find(manifest.kind)
     if definition is None:
