@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
-from _util import free_port
+from _util import free_port, healthy
 
 ADMIN = "bench-admin"
 PASSWORD = "bench-password-123"
@@ -69,7 +69,7 @@ class ServeProcess:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(command, env=self.env, stdout=log, stderr=log)
         deadline = time.monotonic() + timeout
-        while not self._healthy():
+        while not healthy(self.api_port):
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gitstore serve exited:\n{self.log_tail()}")
             if time.monotonic() > deadline:
@@ -79,16 +79,6 @@ class ServeProcess:
             time.sleep(0.1)
         with grpc.insecure_channel(self.grpc_address) as channel:
             grpc.channel_ready_future(channel).result(timeout=max(1.0, deadline - time.monotonic()))
-
-    def _healthy(self) -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=1)
-        try:
-            connection.request("GET", "/healthz")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -14,7 +14,6 @@ connects and the worker has logged that it consumes.
 
 from __future__ import annotations
 
-import http.client
 import os
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import time
 from pathlib import Path
 
 import grpc
-from _util import free_port
+from _util import free_port, healthy
 
 NAMES = ("git-service", "api", "worker")
 
@@ -78,7 +77,7 @@ class SplitProcesses:
                     stderr=log,
                 )
         deadline = time.monotonic() + timeout
-        while not (self._healthy() and self._worker_consuming()):
+        while not (healthy(self.api_port) and self._worker_consuming()):
             gone = [name for name, proc in self.procs.items() if proc.poll() is not None]
             if gone:
                 raise RuntimeError(f"{', '.join(gone)} exited:\n{self.log_tail()}")
@@ -93,16 +92,6 @@ class SplitProcesses:
             return "consuming" in self.log_path("worker").read_text(errors="replace")
         except OSError:
             return False
-
-    def _healthy(self) -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=1)
-        try:
-            connection.request("GET", "/healthz")
-            return connection.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            connection.close()
 
     def log_tail(self, lines: int = 20) -> str:
         tails = []

@@ -6,6 +6,7 @@ file leaves just its report on stdout (whose last line is the JSON figures).
 
 from __future__ import annotations
 
+import http.client
 import math
 import socket
 import subprocess
@@ -61,6 +62,18 @@ class Progress:
         end = "\n" if done >= total else ""
         sys.stderr.write(f"\r\x1b[K{self.label}: {done}/{total}{end}")
         sys.stderr.flush()
+
+
+def healthy(port: int) -> bool:
+    """``GET /healthz`` on 127.0.0.1:``port`` answers 200."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
 
 
 def free_port() -> int:

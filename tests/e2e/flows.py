@@ -41,6 +41,19 @@ def login(served: Served, username: str, password: str) -> str:
     return token
 
 
+def owner_repository(served: Served, password: str, namespace: str, repo: str) -> tuple[str, str]:
+    """A user ``owner`` made with the CLI on the served data dir, logged in, owning the
+    namespace ``namespace`` and its repository ``repo``: (token, repository id)."""
+    created = served.cli(
+        "user", "create", "owner", "--password-stdin", "--data-dir", str(served.data_dir),
+        stdin=password + "\n",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    token = login(served, "owner", password)
+    create_namespace(served, token, namespace)
+    return token, create_repository(served, token, f"{namespace}/{repo}")
+
+
 def create_namespace(served: Served, token: str, identifier: str) -> None:
     data = served.data(
         CREATE_NAMESPACE, {"i": {"identifier": identifier, "tier": "ORGANISATION"}}, token

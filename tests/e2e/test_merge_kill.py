@@ -22,7 +22,12 @@ import httpx
 import pytest
 
 from gitstore.api.graphql.relay import decode_global_id
-from tests.e2e.flows import create_namespace, create_repository, login, ok, product_spec, upsert
+from tests.e2e.flows import (
+    ok,
+    owner_repository,
+    product_spec,
+    upsert,
+)
 from tests.e2e.served import Served
 
 PASSWORD = "correct-horse-battery"
@@ -66,14 +71,7 @@ def state_on_disk(data_dir: Path, cr_uuid: str) -> str:
 def test_kill_9_between_the_target_moving_and_merged_then_the_next_read_finishes(
     served: Served,
 ) -> None:
-    created = served.cli(
-        "user", "create", "owner", "--password-stdin", "--data-dir", str(served.data_dir),
-        stdin=PASSWORD + "\n",
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    token = login(served, "owner", PASSWORD)
-    create_namespace(served, token, "shop")
-    repo = create_repository(served, token, "shop/catalog")
+    token, repo = owner_repository(served, PASSWORD, "shop", "catalog")
     ok(upsert(served, token, repo, "base", product_spec(), waitForIndex=True, indexTimeout=60.0))
     git_dir = served.data_dir / "repos" / f"{repo}.git"
     proc = served.procs["serve"]

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 
 from tests.api_resources.test_watch_end_to_end import Watcher
-from tests.e2e.flows import create_namespace, create_repository, login, ok, product_spec, upsert
+from tests.e2e.flows import (
+    login,
+    ok,
+    owner_repository,
+    product_spec,
+    upsert,
+)
 from tests.e2e.served import Served
 
 PASSWORD = "correct-horse-battery"
@@ -51,14 +57,7 @@ def changes(watcher: Watcher, count: int) -> list[tuple[str, str, str, int]]:
 
 
 def test_kill_9_of_serve_mid_watch_then_resume_from_the_last_version(served: Served) -> None:
-    created = served.cli(
-        "user", "create", "owner", "--password-stdin", "--data-dir", str(served.data_dir),
-        stdin=PASSWORD + "\n",
-    )  # fmt: skip
-    assert created.returncode == 0, created.stderr
-    token = login(served, "owner", PASSWORD)
-    create_namespace(served, token, "shop")
-    repo = create_repository(served, token, "shop/crash")
+    token, repo = owner_repository(served, PASSWORD, "shop", "crash")
     for name in ("a", "b", "c"):
         write(served, token, repo, name, name.upper())
 

@@ -234,11 +234,7 @@ def plan(
         else:
             repack = PRUNE
             reasons.append(f"last prune {since_prune:.0f} s ago")
-    if (
-        repack is None
-        and not state.last_full
-        and stats.packed_objects >= settings.big_pack_objects
-    ):
+    if repack is None and not state.last_full and stats.packed_objects >= settings.big_pack_objects:
         repack = FULL
         reasons.append(
             f"{stats.packed_objects} packed objects never fully repacked here "
