@@ -31,6 +31,7 @@ from gitstore.domain.errors import FailedPrecondition, GitStoreError, PermanentE
 from gitstore.domain.projection import PROJECTION_KIND
 from gitstore.worker.chunks import ChunkWork, marker_value, rules_from
 from gitstore.worker.collections import RuleIndex
+from gitstore.worker.fetching import FetchLoop
 from gitstore.worker.projector import Projector
 from gitstore.worker.targets import ProjectionResult
 
@@ -85,8 +86,10 @@ async def project_chunk(p: Projector, chunk: ChunkWork) -> str:
     return WRITTEN
 
 
-class ChunkConsumer:
+class ChunkConsumer(FetchLoop):
     """Takes chunk messages and projects them (see the module doc)."""
+
+    noun = "chunk"
 
     def __init__(
         self,
@@ -99,59 +102,20 @@ class ChunkConsumer:
         max_deliveries: int = 10,
         fetch_timeout: float = 1.0,
     ) -> None:
-        self.queue = queue
+        super().__init__(
+            queue,
+            group=group,
+            name=name,
+            concurrency=concurrency,
+            max_deliveries=max_deliveries,
+            fetch_timeout=fetch_timeout,
+        )
         self.projector = projector
-        self.group = group
-        self.name = name
-        self.concurrency = concurrency
-        self.max_deliveries = max_deliveries
-        self.fetch_timeout = fetch_timeout
         self.outcomes: dict[str, int] = {}
-        self._stopping = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._slot_free = asyncio.Event()
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._slot_free.set()
-
-    async def run(self, *, grace: float = 10.0) -> None:
-        """Fetch and project chunks until ``stop()``; unfinished ones are given back."""
-        try:
-            while not self._stopping.is_set():
-                free = self.concurrency - len(self._inflight)
-                if free <= 0:
-                    self._slot_free.clear()
-                    await self._slot_free.wait()
-                    continue
-                try:
-                    messages = await self.queue.fetch(
-                        self.group,
-                        self.name,
-                        max_messages=free,
-                        timeout=self.fetch_timeout,
-                        max_deliveries=self.max_deliveries,
-                    )
-                except GitStoreError as exc:
-                    log.warning("cannot fetch chunks (%s); retrying", exc.message)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), 1.0)
-                    continue
-                for message in messages:
-                    task = asyncio.create_task(self._process(message))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
-        finally:
-            if self._inflight:
-                _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-                for task in pending:
-                    task.cancel()
-                if pending:
-                    await asyncio.wait(pending)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._slot_free.set()
+    def _fetch_failed(self, exc: GitStoreError, failures: int) -> float:
+        log.warning("cannot fetch chunks (%s); retrying", exc.message)
+        return 1.0
 
     async def _process(self, message: Message) -> None:
         try:

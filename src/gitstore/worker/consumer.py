@@ -44,6 +44,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gitstore.backends.queue.base import Message, Queue
 from gitstore.domain.errors import GitStoreError, PermanentError, RetryableError
+from gitstore.worker.fetching import FetchLoop
 from gitstore.worker.handler import Event, decode_event
 from gitstore.worker.metrics import WorkerMetrics
 
@@ -81,7 +82,9 @@ def backoff(delivery_count: int, *, base: float = 0.2, cap: float = 10.0) -> flo
     return float(min(cap, base * 2 ** max(0, delivery_count - 1)))
 
 
-class Consumer:
+class Consumer(FetchLoop):
+    noun = "event"
+
     def __init__(
         self,
         queue: Queue,
@@ -97,76 +100,27 @@ class Consumer:
         backoff_cap: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.queue = queue
+        super().__init__(
+            queue,
+            group=group,
+            name=name,
+            concurrency=concurrency,
+            max_deliveries=max_deliveries,
+            fetch_timeout=fetch_timeout,
+        )
         self.handle = handle
-        self.group = group
-        self.name = name
-        self.concurrency = concurrency
         self.metrics = metrics or WorkerMetrics()
-        self.max_deliveries = max_deliveries
-        self.fetch_timeout = fetch_timeout
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.clock = clock
         self.locks = KeyedLocks()
-        self._stopping = asyncio.Event()
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._slot_free = asyncio.Event()
 
-    def stop(self) -> None:
-        """Stop fetching; ``run`` returns once in-flight events are done (or cancelled)."""
-        self._stopping.set()
-        self._slot_free.set()
-
-    async def run(self, *, grace: float = 10.0) -> None:
-        """Fetch and handle events until ``stop()``."""
-        failures = 0
-        try:
-            while not self._stopping.is_set():
-                free = self.concurrency - len(self._inflight)
-                if free <= 0:
-                    self._slot_free.clear()
-                    await self._slot_free.wait()
-                    continue
-                try:
-                    messages = await self.queue.fetch(
-                        self.group,
-                        self.name,
-                        max_messages=free,
-                        timeout=self.fetch_timeout,
-                        max_deliveries=self.max_deliveries,
-                    )
-                except RetryableError as exc:
-                    failures += 1
-                    delay = backoff(failures, base=self.backoff_base, cap=self.backoff_cap)
-                    log.warning("cannot fetch events (%s); retrying in %.1fs", exc.message, delay)
-                    await self._sleep(delay)
-                    continue
-                failures = 0
-                for message in messages:
-                    task = asyncio.create_task(self._process(message))
-                    self._inflight.add(task)
-                    task.add_done_callback(self._done)
-        finally:
-            await self._drain(grace)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._slot_free.set()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-
-    async def _drain(self, grace: float) -> None:
-        if not self._inflight:
-            return
-        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("cancelled %d unfinished event(s); they will be redelivered", len(pending))
-            await asyncio.wait(pending)
+    def _fetch_failed(self, exc: GitStoreError, failures: int) -> float:
+        if not isinstance(exc, RetryableError):
+            raise exc
+        delay = backoff(failures, base=self.backoff_base, cap=self.backoff_cap)
+        log.warning("cannot fetch events (%s); retrying in %.1fs", exc.message, delay)
+        return delay
 
     # ------------------------------------------------------------------ one message
 
