@@ -98,6 +98,11 @@ async def test_validation_failures_are_counted(
     done = await commit(git, repo, {"products/a.yaml": b"spec: {}\n", **files_of(product("b"))})
     await wait_for_head(kv, repo, done.commit_sha)
     await wait_until(lambda: _status_known(kv, repo, done.commit_sha), what="the status")
+
+    async def counted() -> bool:  # the counters follow the status write, not before it
+        return sample(service, "gitstore_worker_commit_statuses_total", state="INVALID") >= 1
+
+    await wait_until(counted, what="the invalid status counted")
     assert sample(service, "gitstore_worker_validation_failures_total") == 1
     assert sample(service, "gitstore_worker_commit_statuses_total", state="INVALID") == 1
 
