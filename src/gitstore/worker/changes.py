@@ -45,7 +45,7 @@ from gitstore.domain.content import (
     candidate_paths,
     identity_for_path,
 )
-from gitstore.domain.content.errors import DUPLICATE
+from gitstore.domain.content.references import duplicate_files
 from gitstore.domain.keys import ChannelScope
 from gitstore.domain.projection import document_indexes, document_kind
 from gitstore.git.client import GitClient
@@ -184,18 +184,12 @@ def _path_identity(
 
 
 def _duplicate(identity: tuple[str, str], files: list[FileAt]) -> list[ContentError]:
-    paths = ", ".join(f.path for f in files)
     kind, name = identity
-    return [
-        ContentError(
-            f.path,
-            "metadata.name",
-            DUPLICATE,
-            f"metadata.name: {kind}/{name} is defined by several files ({paths}); one "
-            "resource, one file — the last valid projection stays served",
-        )
-        for f in files
-    ]
+    return duplicate_files(
+        f"{kind}/{name}",
+        [f.path for f in files],
+        " — the last valid projection stays served",
+    )
 
 
 def _resolve(

@@ -51,9 +51,9 @@ from gitstore.domain.content import (
     layout_of,
     marker_errors,
 )
-from gitstore.domain.content.errors import DUPLICATE
 from gitstore.domain.content.files import Parsed, parse_many
 from gitstore.domain.content.manifest import ResourceIdentity
+from gitstore.domain.content.references import duplicate_files
 from gitstore.domain.conversion import (
     ConversionRequest,
     HookModuleRefused,
@@ -441,16 +441,7 @@ def _referenced(manifests: Iterable[Manifest], registry: KindRegistry) -> set[Re
 
 
 def _duplicates(identity: ResourceIdentity, held: list[Key]) -> list[ContentError]:
-    paths = ", ".join(sorted(p for p, _ in held))
-    return [
-        ContentError(
-            path,
-            "metadata.name",
-            DUPLICATE,
-            f"metadata.name: {identity} is held by several files ({paths}); one resource, one file",
-        )
-        for path, _ in sorted(held)
-    ]
+    return duplicate_files(str(identity), [path for path, _ in held])
 
 
 def _order(e: ContentError) -> tuple[str, str, str]:

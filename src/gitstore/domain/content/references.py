@@ -28,6 +28,21 @@ from gitstore.domain.content.kinds import KindRegistry
 from gitstore.domain.content.manifest import Manifest, ResourceIdentity
 
 
+def duplicate_files(
+    identity: str, paths: Iterable[str], consequence: str = ""
+) -> list[ContentError]:
+    """The rule "one resource, one file": a ``duplicate`` error on each file that defines
+    ``identity`` (``Kind/name``), every one naming all of them, in path order: the
+    push check and the worker's plan word the rule alike (``consequence``: what the
+    caller does about it, appended to the message)."""
+    ordered = sorted(paths)
+    message = (
+        f"metadata.name: {identity} is defined by several files ({', '.join(ordered)}); "
+        f"one resource, one file{consequence}"
+    )
+    return [ContentError(path, "metadata.name", DUPLICATE, message) for path in ordered]
+
+
 def check_references(
     manifests: Iterable[Manifest], registry: KindRegistry | None = None
 ) -> list[ContentError]:
