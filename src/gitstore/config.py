@@ -223,7 +223,7 @@ class ApiSettings(BaseModel):
     # Abuse limits checked at validation time.
     max_depth: int = Field(default=12, ge=1)
     max_cost: int = Field(default=5000, ge=1)
-    # Mutation root fields per operation (they run serially; see api/graphql/limits.py).
+    # Mutation root fields per operation (they run serially; see api/graphql/execution/limits.py).
     max_mutation_fields: int = Field(default=25, ge=1, le=200)
     max_page_size: int = Field(default=100, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)

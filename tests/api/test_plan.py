@@ -41,7 +41,7 @@ from graphql import (
     validate,
 )
 
-from gitstore.api.graphql.plan import compile_plan, is_awaitable
+from gitstore.api.graphql.execution.plan import compile_plan, is_awaitable
 
 
 class Color(Enum):

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from graphql import parse
 
-from gitstore.api.graphql.carry import same_for
 from gitstore.api.graphql.catalog_mutations import REGISTRY_EXTENSION
-from gitstore.api.graphql.documents import DocumentCache, DocumentError
+from gitstore.api.graphql.execution.carry import same_for
+from gitstore.api.graphql.execution.documents import DocumentCache, DocumentError
 from gitstore.api.storeschema import groups
 from gitstore.api.storeschema.platform import platform
 from gitstore.api.storeschema.schemas import BUILTIN, StoreSchemas, fingerprint

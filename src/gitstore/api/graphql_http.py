@@ -69,10 +69,10 @@ from gitstore.domain.errors import GitStoreError, TooManyAttempts, Unauthenticat
 
 from .context import RequestContext
 from .errors import format_error, internal_error, request_error
-from .graphql.apq import PersistedQueryError
-from .graphql.documents import DocumentError, PreparedDocument
+from .graphql.execution.apq import PersistedQueryError
+from .graphql.execution.documents import DocumentError, PreparedDocument
+from .graphql.execution.plan import is_awaitable as _is_awaitable
 from .graphql.holder import SchemaSnapshot
-from .graphql.plan import is_awaitable as _is_awaitable
 from .graphql.source import SchemaSource
 from .graphql_body import Params, Reject, json_body, json_text, params_of, read_body
 from .identity.principal import Principal

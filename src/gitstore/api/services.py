@@ -72,9 +72,9 @@ from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader, file_at
 
 from .changes.cleanup import ChangeSweeper
-from .graphql.apq import PersistedQueries
 from .graphql.builder import SchemaModule, build_schema
-from .graphql.documents import DocumentCache
+from .graphql.execution.apq import PersistedQueries
+from .graphql.execution.documents import DocumentCache
 from .graphql.holder import PublishResult, SchemaHolder, SchemaSnapshot
 from .graphql.modules import default_modules
 from .hooks.server import HookServer

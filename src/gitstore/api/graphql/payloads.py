@@ -49,9 +49,9 @@ from gitstore.domain.errors import (
 )
 
 from .builder import SchemaBuilder
+from .execution.limits import ONCE_PER_OPERATION
 from .info import ResolveInfo
 from .input_text import check_input_text
-from .limits import ONCE_PER_OPERATION
 
 MutationFn = Callable[[ResolveInfo, dict[str, Any]], Awaitable[dict[str, Any]]]
 

@@ -16,7 +16,7 @@ from typing import Protocol
 from starlette.requests import Request
 
 from ..identity.principal import Principal
-from .documents import DocumentCache
+from .execution.documents import DocumentCache
 from .holder import SchemaSnapshot
 
 

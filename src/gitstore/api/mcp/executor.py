@@ -28,8 +28,8 @@ from gitstore.domain.errors import GitStoreError
 
 from ..context import RequestContext
 from ..errors import format_error
-from ..graphql.documents import DocumentError
-from ..graphql.plan import is_awaitable
+from ..graphql.execution.documents import DocumentError
+from ..graphql.execution.plan import is_awaitable
 from ..identity.principal import Principal
 from ..services import ApiServices
 

@@ -40,10 +40,10 @@ from starlette.requests import Request
 
 from ..context import RequestContext
 from ..errors import format_error, request_error
-from ..graphql.apq import PersistedQueryError
-from ..graphql.documents import PreparedDocument
+from ..graphql.execution.apq import PersistedQueryError
+from ..graphql.execution.documents import PreparedDocument
+from ..graphql.execution.plan import is_awaitable
 from ..graphql.holder import SchemaSnapshot
-from ..graphql.plan import is_awaitable
 from ..graphql_body import Params, Reject
 from ..graphql_http import GraphQLEndpoint
 from ..identity.principal import Principal

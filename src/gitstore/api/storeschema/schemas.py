@@ -52,7 +52,7 @@ milliseconds of CPU that would otherwise stall every request of the process. Bef
 schema replaces a repository's, the documents its clients used most recently with the old one
 (up to ``warm_documents``) are prepared for the new one in a thread too (``_warm``: the old
 parse reused, validation skipped where the document only reaches shared types,
-``graphql.carry``), so the requests right after a swap find them cached instead of each
+``graphql.execution.carry``), so the requests right after a swap find them cached instead of each
 parsing, validating and planning on the event loop (``bench/bench_schema_swap.py``
 measures storefront latency during swaps).
 """
@@ -89,7 +89,7 @@ from ..catalog.writes.result import WriteResult
 from ..federation import FederationModule
 from ..graphql.builder import SchemaModule
 from ..graphql.catalog_mutations import REGISTRY_EXTENSION
-from ..graphql.documents import DocumentCache, DocumentError
+from ..graphql.execution.documents import DocumentCache, DocumentError
 from ..graphql.holder import SchemaSnapshot
 from ..graphql.source import SchemaChoice
 from ..identity.principal import Principal

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .lru import LRU
+from ..lru import LRU
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 

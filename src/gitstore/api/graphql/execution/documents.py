@@ -37,10 +37,10 @@ from graphql import (
 
 from gitstore.config import ApiSettings
 
+from ..holder import SchemaSnapshot
+from ..lru import LRU
 from .carry import same_for
-from .holder import SchemaSnapshot
 from .limits import limits_rule
-from .lru import LRU
 from .plan import Plan, compile_plan
 
 
