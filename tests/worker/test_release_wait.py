@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import pytest
 
-from gitstore.backends.kv import Document, KvStore
+from gitstore.backends.kv import Batch, Document, KvStore
 from gitstore.domain.keys import LIVE, ChannelScope
-from gitstore.domain.projection import PROJECTION_KIND, PROJECTION_MARKER
+from gitstore.domain.projection import NO_VERSION, PROJECTION_KIND, PROJECTION_MARKER
 from gitstore.git.client import GitClient
+from gitstore.worker.claims import Claim
 from gitstore.worker.metrics import WorkerMetrics
 from gitstore.worker.projector import Projector
 from gitstore.worker.publisher import Publisher
@@ -153,4 +155,32 @@ async def test_a_zero_cap_never_waits(git: GitClient, kv: KvStore, repo: str) ->
     assert outcome.state == "PUBLISHED"
     assert waits(projector.metrics, "cap") == 1
     assert gate.copied == 0  # nothing complete to copy when it stopped waiting
+    await assert_live_is(kv, git, repo, sha)
+
+
+async def test_a_release_stops_waiting_when_another_worker_takes_the_claim_over(
+    git: GitClient, kv: KvStore, repo: str
+) -> None:
+    sha = await catalogue(git, repo, N)
+    standby = ChannelScope(repo, "draft-b")
+
+    async def claim(owner: str, sequence: int) -> None:  # as _write_chunked writes one
+        batch = Batch(standby, sequence, NO_VERSION, expected_head_sequence=sequence - 1)
+        value = Claim(None, (sha,), owner, time.time(), sequence).value()
+        await kv.apply(batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, value))
+
+    await claim("first", 1)  # a live draft projection of sha, in another process
+    gate = Gate(kv)
+    projector = CountingProjector(
+        git, gate, owner="releaser", batch_size=BATCH, claim_stale_seconds=60, poll_interval=0.01
+    )
+    release = asyncio.create_task(Publisher(projector).publish(request(repo, 1, sha)))
+    polled = asyncio.ensure_future(gate.polled.wait())
+    await asyncio.wait([polled, release], return_when=asyncio.FIRST_COMPLETED)
+    assert polled.done() and not release.done()  # waiting for "first"
+    await claim("second", 2)  # taken over: the draft starts over, not waited for
+    outcome = await release
+    assert outcome.state == "PUBLISHED"
+    assert waits(projector.metrics, "owner") == 1
+    assert gate.copied == 0 and projector.prepared == N  # projected from Git
     await assert_live_is(kv, git, repo, sha)
