@@ -366,6 +366,9 @@ class WorkerSettings(BaseModel):
     chunk_concurrency: int = Field(default=2, ge=1, le=16)
     # A shared chunk not done after this long is projected by its coordinator.
     chunk_stall_seconds: float = Field(default=60.0, gt=0)
+    # A release waits at most this long for a live draft projection of its commit, to copy
+    # the draft instead of projecting it again (worker/release_copy.py); 0 = never waits.
+    release_draft_wait_seconds: float = Field(default=300.0, ge=0)
 
 
 class ConversionSettings(BaseModel):

@@ -14,7 +14,7 @@ import pytest
 from gitstore.backends.queue.base import Queue
 from gitstore.backends.queue.factory import open_queue
 from gitstore.domain.errors import InvalidArgument, Unavailable
-from gitstore.domain.events import ZERO_SHA, RefUpdateEvent
+from gitstore.domain.events import ZERO_SHA, PublishEvent, RefUpdateEvent
 from gitstore.worker.consumer import Consumer, KeyedLocks, backoff
 from gitstore.worker.metrics import WorkerMetrics
 
@@ -174,6 +174,44 @@ async def test_one_repository_at_a_time_others_in_parallel(queue: Queue) -> None
     assert most == {"acme/one": 1, "acme/two": 1}
     assert overall == 2
     assert len(consumer.locks) == 0  # locks are forgotten once free
+
+
+async def test_a_publication_is_handled_beside_a_ref_update_of_its_repository(
+    queue: Queue,
+) -> None:
+    """A release does not queue behind the ref update of its repository (its own lock,
+    ``PublishEvent.lock_key``): the ref update here ends only once the release was handled,
+    which would never happen under one lock per repository. Two releases stay one at a
+    time."""
+    await queue.publish(event("acme/shop", 1), key="acme/shop")
+    for sequence in (1, 2):
+        publish = PublishEvent(f"p{sequence}", "acme/shop", sequence, f"v{sequence}", "a" * 40)
+        await queue.publish(publish.to_json(), key="acme/shop")
+    released = asyncio.Event()
+    done = asyncio.Event()
+    releasing = most = 0
+    handled: list[str] = []
+
+    async def handle(e: RefUpdateEvent | PublishEvent) -> str:
+        nonlocal releasing, most
+        if isinstance(e, PublishEvent):
+            releasing += 1
+            most = max(most, releasing)
+            await asyncio.sleep(0.05)
+            releasing -= 1
+            released.set()
+        else:
+            await released.wait()
+        handled.append(e.event_id)
+        if len(handled) == 3:
+            done.set()
+        return "projected"
+
+    consumer = Consumer(queue, handle, group=GROUP, name="c1", concurrency=4)
+    await run_until(consumer, done)
+
+    assert handled[0] != "e1" and sorted(handled) == ["e1", "p1", "p2"]
+    assert most == 1  # the repository's publications: one at a time
 
 
 async def test_stop_lets_in_flight_events_finish(queue: Queue) -> None:

@@ -132,6 +132,14 @@ class PublishEvent:
     timestamp: float = 0.0
     type: str = PUBLISH_REQUESTED
 
+    @property
+    def lock_key(self) -> str:
+        """The consumer's lock: not the repository's, so a release of a commit whose draft
+        projection is still running in the same worker can wait for that projection and copy
+        it (``worker.release_copy``) instead of queueing behind the whole ref update (its
+        commit status and resource sync); publications of one repository stay one at a time."""
+        return f"{self.repository_id}#publish"
+
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
 

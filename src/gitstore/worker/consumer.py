@@ -4,9 +4,13 @@
   (``settings.worker.group``), so the workers share the events; each has its own consumer
   name (``<host>-<pid>``), which says who holds a lease.
 * **Concurrency.** Up to ``concurrency`` events are handled at once; a fetch asks for no
-  more messages than there are free slots. Events of one repository — ref updates and
-  publication requests alike — are handled one at a time (an ``asyncio.Lock`` per repository
-  id); other repositories go on in parallel.
+  more messages than there are free slots. Ref updates of one repository are handled one at
+  a time (an ``asyncio.Lock`` per repository id, ``lock_key``), and so are its publication
+  requests and its shadow re-indexes, each under a lock of their own (``<repo>#publish``,
+  ``<repo>#reindex``): a release goes on beside a ref update of its repository, so it can wait
+  for the draft projection of its commit and copy it (``release_copy``) instead of waiting
+  for the whole ref update (commit status, resource sync); other repositories go on in
+  parallel.
   Across processes the KV head compare-and-set keeps projections correct.
 * **Leases.** While an event waits for its repository's lock and while its handler runs,
   its message's lease is extended every ``ack_wait / 3`` (``Queue.extend_lease``), so a
@@ -135,7 +139,7 @@ class Consumer(FetchLoop):
             self.metrics.event_age_seconds.observe(age)
             self.metrics.queue_lag_seconds.set(age)
         try:
-            lock = getattr(event, "lock_key", event.repository_id)  # a reindex: its own
+            lock = getattr(event, "lock_key", event.repository_id)  # a release, a reindex: own
             async with self._leased(message), self.locks.hold(lock):
                 outcome = await self.handle(event)
         except RetryableError as exc:

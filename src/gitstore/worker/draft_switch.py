@@ -98,11 +98,24 @@ async def project_draft(
     projector: Projector, repository: str, *, correlation_id: str = ""
 ) -> ProjectionResult:
     """Make the draft buffer readers see hold the default branch head (module doc)."""
+    # Noted before the first await, so a release of the same commit handled next in this
+    # process knows the draft is on its way (``release_copy.wait_for_draft``).
+    projector.drafting[repository] = ""
+    try:
+        return await _project_draft(projector, repository, correlation_id)
+    finally:
+        projector.drafting.pop(repository, None)
+
+
+async def _project_draft(
+    projector: Projector, repository: str, correlation_id: str
+) -> ProjectionResult:
     kv, git = projector.kv, projector.git
     changed: ProjectionResult | None = None
     checked: dict[tuple[str, str], tuple[ContentError, ...]] = {}
     for _ in range(MAX_ROUNDS):
         target = (await git.resolve_revision(repository, "HEAD")).commit_sha
+        projector.drafting[repository] = target
         visible = draft_view(await kv.resolve(repository, DRAFT_VIEW))
         try:
             result = await _round(projector, visible, target, correlation_id)

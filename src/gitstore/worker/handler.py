@@ -9,7 +9,10 @@ Events are hints, not instructions: any event of repository R means "R changed",
 handler projects R's default branch head (``projector``; a no-op when the KV already holds
 it, which makes redelivered, duplicated and late events harmless), then records the commit
 status of the event's own commit (``statuses``), reusing what the projection parsed, and
-brings the resource store to what the draft now holds (``resources``; when configured).
+brings the resource store to what the draft now holds (``resources``; when configured),
+after any release of the repository that is waiting for this draft or copying it
+(``Publisher.copied``: in one process the two long passes would slow each other down, and
+``live`` waits for the copy; the resource store only for the sync).
 Events of other branches are projected the same way (the default branch is what gets
 projected, whatever the event's ref) and get their commit's status; tag events only trigger
 the convergence check.
@@ -133,6 +136,8 @@ class EventHandler:
                 event.correlation_id,
             )
         if self.resources is not None:
+            if self.publisher is not None:  # a release copying this draft goes first
+                await self.publisher.copied(event.repository_id)
             # after the projection, whatever it did: the store may lag the draft (a sync
             # that failed after the projection succeeded is retried by the redelivery)
             await self.resources.sync(event.repository_id, correlation_id=event.correlation_id)

@@ -27,6 +27,10 @@ and operation vocabularies), never repository names.
   ``gitstore_worker_hook_documents_total``: conversion hook calls, wasm instances started
   (one per batch of up to 1,000 documents) and documents converted by the worker's hook
   runner (``watch_hooks``; read from ``WasmHookRunner``'s counters at scrape time);
+* ``gitstore_worker_release_draft_wait_seconds{outcome}``: how long a release waited for
+  the draft projection of its commit (``release_copy``), ``ready`` (the draft showed the
+  commit: copied), ``gone`` (the claim ended without it), ``owner`` (taken over),
+  ``stale`` (its heartbeat stopped) or ``cap`` (the bound): projected from Git after those;
 * ``gitstore_worker_queue_pending``: events of the stream the group has not acked yet;
 * ``gitstore_worker_queue_lag_seconds``: age (now - event timestamp) of the newest event
   taken off the queue, and ``gitstore_worker_event_age_seconds`` its distribution.
@@ -115,6 +119,14 @@ class WorkerMetrics:
         self.event_age_seconds = Histogram(
             "gitstore_worker_event_age_seconds",
             "Seconds between an event's timestamp and its consumption",
+            buckets=_SLOW,
+            registry=r,
+        )
+        self.release_draft_wait_seconds = Histogram(
+            "gitstore_worker_release_draft_wait_seconds",
+            "Seconds a release waited for the draft projection of its commit before copying "
+            "the draft (worker/release_copy.py), by how the wait ended",
+            ["outcome"],
             buckets=_SLOW,
             registry=r,
         )

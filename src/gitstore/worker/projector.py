@@ -162,6 +162,8 @@ class Projector:
         self._spare: tuple[tuple[object, ...], KindRegistry, Plan] | None = None
         # shares the chunks of a big plan with other worker processes (``chunks``); None: alone
         self.sharer: ChunkSharer | None = None
+        # draft projections running here: repository -> target ("" before it is resolved)
+        self.drafting: dict[str, str] = {}
 
     @property
     def hooks(self) -> AsyncHookRunner:

@@ -24,10 +24,12 @@ One attempt (restarted when it loses a race, at most ``MAX_ATTEMPTS`` times):
    O(changed files): ``GetChangedPaths`` plus the changed blobs, no listing of the catalogue.
    Then ``set_alias(live -> active, sequence, expected_target_version=commit)`` records the
    publication's sequence on the alias.
-3. **Switch** (first release, a diff larger than a batch, or ``REPLAY``): project into the
-   *inactive* buffer — the convergent projector (``projector.project_into``) from whatever that
-   buffer holds, chunked under a claim when large, a full resync for ``REPLAY`` (every document
-   of the buffer the target lacks is deleted) — with the KV **alias fence** on every batch
+3. **Switch** (first release, a diff larger than a batch, or ``REPLAY``): except for a
+   ``REPLAY``, first fill the *inactive* buffer by a KV copy of the draft, after waiting for a
+   live draft projection of the commit (``release_copy``); then project into it — the
+   convergent projector (``projector.project_into``) from whatever that buffer holds,
+   chunked under a claim when large, a full resync for ``REPLAY`` (every document of the
+   buffer the target lacks is deleted) — with the KV **alias fence** on every batch
    (``unless_alias="live"``: a writer that lost the race cannot write into the buffer readers
    see), then ``set_alias(live -> inactive, sequence, expected_target_version=commit)``: the
    switch happens only if the buffer holds exactly the commit (a claim hides the head version,
@@ -84,6 +86,7 @@ publication.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -112,7 +115,7 @@ from gitstore.worker.projector import (
     prune_quietly,
 )
 from gitstore.worker.rekind import kind_files, kinds_to_redo
-from gitstore.worker.release_copy import copy_from_draft
+from gitstore.worker.release_copy import WAIT_CAP_SECONDS, copy_from_draft
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +165,7 @@ class Publisher:
         *,
         announce: Announce | None = None,
         clock: Callable[[], float] = time.time,
+        draft_wait: float = WAIT_CAP_SECONDS,
     ) -> None:
         self.projector = projector
         self.kv: KvStore = projector.kv
@@ -169,6 +173,17 @@ class Publisher:
         self.registry: KindRegistry = projector.registry
         self.announce = announce
         self.clock = clock
+        self.draft_wait = draft_wait  # the longest wait for a draft of the commit to copy
+        # repositories whose release is waiting for the draft or copying it: set when done
+        self._copies: dict[str, asyncio.Event] = {}
+
+    async def copied(self, repository: str) -> None:
+        """Return once no release of ``repository`` is waiting for the draft or copying it
+        (``release_copy``). The handler's resource sync after a projection yields to it: both
+        are long passes over the catalogue in one process, and the copy is what ``live``
+        waits for."""
+        while (done := self._copies.get(repository)) is not None:
+            await done.wait()
 
     async def publish(self, event: PublishEvent) -> PublishedEvent:
         """Make ``live`` show ``event``'s commit (or learn that a newer one wins); announce
@@ -327,7 +342,21 @@ class Publisher:
                 return _Done(active.channel, result, in_place=True) if switched else None
         standby = other_buffer(active, repository)
         if event.kind != REPLAY:  # the draft usually holds the commit already: copy it
-            await copy_from_draft(self.projector, standby, floor, ceiling, commit, correlation_id)
+            done = self._copies[repository] = asyncio.Event()
+            try:
+                await copy_from_draft(
+                    self.projector,
+                    standby,
+                    floor,
+                    ceiling,
+                    commit,
+                    correlation_id,
+                    wait_cap=self.draft_wait,
+                )
+            finally:
+                done.set()
+                if self._copies.get(repository) is done:
+                    del self._copies[repository]
         result = await self.projector.project_into(
             Target(
                 standby,

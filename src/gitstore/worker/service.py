@@ -199,7 +199,9 @@ class WorkerService:
         async def announce(event: PublishedEvent) -> None:
             await published.publish(event.to_json(), key=event.repository_id)
 
-        self.publisher = Publisher(self.projector, announce=announce)
+        self.publisher = Publisher(
+            self.projector, announce=announce, draft_wait=w.release_draft_wait_seconds
+        )
         sync = ResourceSync(self.git, self.kv, self.resources, kinds, announce_to=self.announce_to)
         handler = EventHandler(self.projector, recorder, self.publisher, sync)
         self.consumer = Consumer(
