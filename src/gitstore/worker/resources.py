@@ -174,16 +174,16 @@ class ResourceSync:
     async def _read(
         self, scope: ChannelScope, identities: Iterable[tuple[str, str]]
     ) -> tuple[list[SpecUpsert], list[SpecDelete]]:
-        by_kind: dict[str, list[str]] = defaultdict(list)
+        by_kind: dict[str, dict[str, None]] = defaultdict(dict)  # ordered, each name once
         spelling: dict[str, str] = {}
         for kind, name in sorted(set(identities)):
             key = kind.lower()
-            if name not in by_kind[key]:
-                by_kind[key].append(name)
+            by_kind[key][name] = None
             spelling.setdefault(key, kind)
         upserts: list[SpecUpsert] = []
         deletes: list[SpecDelete] = []
-        for key, names in by_kind.items():
+        for key, named in by_kind.items():
+            names = list(named)
             for start in range(0, len(names), MAX_PAGE_SIZE):
                 part = names[start : start + MAX_PAGE_SIZE]
                 documents = await self.kv.get_many(scope, key, part)
