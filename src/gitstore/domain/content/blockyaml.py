@@ -84,9 +84,13 @@ class _Bail(Exception):
 
 
 class _Tables:
-    """What one resolver's readings remember: lines, keys, plain scalars."""
+    """What the readings under one resolver remember (each bounded: cleared when full).
 
-    __slots__ = ("heads", "keys", "lines", "resolve", "values", "young")
+    ``lines``: line text -> what it is, for lines seen at least twice (``_learn``); ``young``:
+    lines seen once lately; ``heads``: the text before ``": "`` of a key line or a ``- key``
+    item -> its slot, kind and key; ``keys``: keys known to be plain strings."""
+
+    __slots__ = ("heads", "keys", "lines", "resolve", "young")
 
     def __init__(self, resolve: Resolver) -> None:
         self.resolve = resolve
@@ -94,7 +98,6 @@ class _Tables:
         self.young: set[str] = set()
         self.heads: dict[str, tuple[int, int, str]] = {}
         self.keys: set[str] = set()
-        self.values: dict[str, Any] = {}
 
 
 _tables: dict[Resolver, _Tables] = {}
@@ -297,9 +300,6 @@ def _check_key(key: str, tables: _Tables) -> None:
     tables.keys.add(key)
 
 
-_BAIL: Any = object()
-
-
 def _inline(text: str, tables: _Tables) -> Any:
     """A scalar written on the rest of one line."""
     first = text[:1]
@@ -313,33 +313,24 @@ def _inline(text: str, tables: _Tables) -> Any:
         if len(text) < 2 or text[-1] != '"' or '"' in inner or "\\" in inner:
             raise _Bail
         return inner
-    values = tables.values
-    value = values.get(text, _BAIL)
-    if value is not _BAIL:
-        return value
     if not first or (first in _INDICATORS and (first != "-" or not "0" <= text[1:2] <= "9")):
         raise _Bail
     if ": " in text or " #" in text or text[-1] in ": ":
         raise _Bail
     tag = tables.resolve(text)
     if tag == _STR_TAG:
-        value = text
-    elif tag == _INT_TAG and _DECIMAL_INT.match(text):
-        value = int(text)
-    elif tag == _FLOAT_TAG and _DECIMAL_FLOAT.match(text):
-        value = float(text)
-    elif tag == _BOOL_TAG and text in _TRUE:
-        value = True
-    elif tag == _BOOL_TAG and text in _FALSE:
-        value = False
-    elif tag == _NULL_TAG and text in _NULL:
-        value = None
-    else:
-        raise _Bail
-    if len(values) >= _CACHE_LIMIT:
-        values.clear()
-    values[text] = value
-    return value
+        return text
+    if tag == _INT_TAG and _DECIMAL_INT.match(text):
+        return int(text)
+    if tag == _FLOAT_TAG and _DECIMAL_FLOAT.match(text):
+        return float(text)
+    if tag == _BOOL_TAG and text in _TRUE:
+        return True
+    if tag == _BOOL_TAG and text in _FALSE:
+        return False
+    if tag == _NULL_TAG and text in _NULL:
+        return None
+    raise _Bail
 
 
 def _literal(it: Iterator[str], indent: int, clip: bool) -> tuple[str, str | None]:
