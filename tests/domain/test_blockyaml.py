@@ -314,3 +314,19 @@ def test_a_line_is_read_by_where_it_stands() -> None:
         for text in texts:
             check(text)
     assert fast_load("a:\n- - x\n  - y\n- z\n", yamlio._plain_tag) == {"a": [["x", "y"], "z"]}
+
+
+def test_refused_characters_anywhere() -> None:
+    """Characters are checked once per line text (a remembered line was checked when first
+    read) and in block scalars: a refused one anywhere still declines, or reads as PyYAML."""
+    rng = random.Random(10)
+    texts = documents(seed=11, count=150, tricky=False) + [soup(rng) for _ in range(300)]
+    texts += ["a: |\n  x\n  y\n\nb: 1\n", "a:\n- |\n  x\n  y\nb: |-\n  z\n"] * 20
+    characters = ["\x07", "\r", "\x85", "\u2028", "\ufeff", "é", "\t", "\x00", "\ud800", "✓"]
+    for text in texts:
+        check(text)
+        for _ in range(3):
+            at = rng.randrange(len(text))
+            changed = text[:at] + rng.choice(characters) + text[at:]
+            for _ in range(2):  # fresh, then remembered
+                check(changed)

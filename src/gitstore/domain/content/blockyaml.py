@@ -108,14 +108,7 @@ def fast_load(text: str, resolve: Resolver) -> dict[str, Any] | None:
 
     ``resolve(plain)`` is the implicit tag of a plain scalar under the caller's rules.
     """
-    if not text.endswith("\n"):
-        return None
-    if text.isascii():  # the common case: only control characters to refuse
-        if not text.replace("\n", "").isprintable():
-            return None
-    elif _UNSAFE.search(text) is not None:
-        return None
-    if text[:1] in ("\n", " "):
+    if not text.endswith("\n") or text[:1] in ("\n", " "):
         return None
     tables = _tables.get(resolve)
     if tables is None:
@@ -134,75 +127,53 @@ def _read(lines: list[str], tables: _Tables) -> dict[str, Any]:
     A block's ``at`` is twice its indent, plus one for a sequence; a line's ``slot`` (from
     ``_learn``) is twice its indent, plus one for an item. A line belongs to the open block
     when the two are equal; a smaller slot closes the block (a line of an enclosing block,
-    or a key line after a sequence at the key's column), a larger one is misplaced."""
+    or a key line after a sequence at the key's column), a larger one is misplaced. The
+    value of ``key:`` is the block the next line opens (an item at the key's column or
+    deeper, a key line deeper), else null."""
     known = tables.lines.get
     top: dict[str, Any] = {}
     out: Any = top  # the open block: a dict or a list
     at = 0
     stack: list[Any] = []  # the enclosing blocks (their number is the depth)
     ats: list[int] = []  # and their ``at``
-    pending: str | None = None  # a ``key:`` whose value is the next line's block, or null
     it = iter(lines)
     for line in it:
         entry = known(line) or _learn(line, tables)
-        while True:  # once per line, but for a block scalar and "- - ..."
+        while True:  # once per line; again for the line after a key or a block scalar
             slot, kind, key, value = entry
-            if pending is not None:
-                if slot > at:  # a block: a sequence (an item), or a deeper mapping
-                    if len(stack) >= MAX_DEPTH:
-                        raise _Bail
-                    child: Any = [] if slot & 1 else {}
-                    out[pending] = child
-                    stack.append(out)
-                    ats.append(at)
-                    out = child
-                    at = slot
-                else:
-                    out[pending] = None
-                pending = None
             while slot != at:
                 if slot > at:  # deeper than the block, or an item among keys
                     raise _Bail
                 out = stack.pop()
                 at = ats.pop()
-            if kind == _SCALAR:
+            if not kind:  # _SCALAR
                 if key in out:
                     raise _Bail
                 out[key] = value
             elif kind == _NESTED:
                 if key in out:
                     raise _Bail
-                pending = key
-            elif kind == _ITEM:
-                out.append(value)
-            elif kind >= _ITEM_LITERAL:
-                if kind == _ITEM_LITERAL:
-                    text, after = _literal(it, at >> 1, value)
-                    out.append(text)
-                    if after is None:
-                        break
-                    entry = known(after) or _learn(after, tables)
-                    continue
-                # "- - ...": a sequence in an item, its first item on this line
-                if len(stack) >= MAX_DEPTH:
-                    raise _Bail
-                child = []
-                out.append(child)
-                stack.append(out)
-                ats.append(at)
-                out = child
-                at += 4
-                entry = value
-                continue
-            elif kind == _LITERAL:
-                if key in out:
-                    raise _Bail
-                out[key], after = _literal(it, at >> 1, value)
+                after = next(it, None)
                 if after is None:
+                    out[key] = None
                     break
                 entry = known(after) or _learn(after, tables)
+                slot = entry[0]
+                if slot > at:  # a block: a sequence (an item), or a deeper mapping
+                    if len(stack) >= MAX_DEPTH:
+                        raise _Bail
+                    child: Any = [] if slot & 1 else {}
+                    out[key] = child
+                    stack.append(out)
+                    ats.append(at)
+                    out = child
+                    at = slot
+                else:
+                    out[key] = None
                 continue
-            else:  # "- key...": a mapping in an item, its first key on this line
+            elif kind == _ITEM:
+                out.append(value)
+            elif _LITERAL < kind < _ITEM:  # "- key...": a mapping in an item, its first key here
                 if len(stack) >= MAX_DEPTH:
                     raise _Bail
                 child = {}
@@ -213,23 +184,41 @@ def _read(lines: list[str], tables: _Tables) -> dict[str, Any]:
                 at += 3
                 if kind == _ITEM_KEY + _SCALAR:
                     child[key] = value
-                elif kind == _ITEM_KEY + _NESTED:
-                    pending = key
-                else:
-                    child[key], after = _literal(it, at >> 1, value)
-                    if after is None:
-                        break
-                    entry = known(after) or _learn(after, tables)
+                else:  # the key's value starts on the next line, or is a block scalar
+                    entry = (at, kind - _ITEM_KEY, key, value)
                     continue
+            elif kind == _ITEM_SEQUENCE:  # "- - ...": a sequence in an item, its first here
+                if len(stack) >= MAX_DEPTH:
+                    raise _Bail
+                child = []
+                out.append(child)
+                stack.append(out)
+                ats.append(at)
+                out = child
+                at += 4
+                entry = value
+                continue
+            else:  # a block scalar: "key: |" or "- |"
+                if kind == _LITERAL:
+                    if key in out:
+                        raise _Bail
+                    out[key], after = _literal(it, at >> 1, value)
+                else:
+                    text, after = _literal(it, at >> 1, value)
+                    out.append(text)
+                if after is None:
+                    break
+                entry = known(after) or _learn(after, tables)
+                continue
             break
-    if pending is not None:
-        out[pending] = None
     return top
 
 
 def _learn(line: str, tables: _Tables) -> _Line:
     """What ``line`` is (remembered when short), or ``_Bail`` for a line that fails whatever
     block it stands in."""
+    if not (line.isprintable() if line.isascii() else _UNSAFE.search(line) is None):
+        raise _Bail
     head, sep, rest = line.partition(": ")
     shape = tables.heads.get(head) if sep else None
     if shape is not None:  # a known "key" or "- key" before ": "
@@ -333,11 +322,18 @@ def _inline(text: str, tables: _Tables) -> Any:
     raise _Bail
 
 
+def _printable(line: str) -> bool:
+    """Whether ``line`` holds only characters this reader accepts."""
+    if line.isascii():  # the common case: only control characters to refuse
+        return line.isprintable()
+    return _UNSAFE.search(line) is None
+
+
 def _literal(it: Iterator[str], indent: int, clip: bool) -> tuple[str, str | None]:
     """A ``|`` (clip) or ``|-`` (strip) block after the key or dash at ``indent``, its lines
     (the next of ``it``) indented deeper than ``indent``; and the line after it, if any."""
     first = next(it, None)
-    if first is None:
+    if first is None or not _printable(first):
         raise _Bail
     block = len(first) - len(first.lstrip(" "))
     if block <= indent or block == len(first):
@@ -346,6 +342,8 @@ def _literal(it: Iterator[str], indent: int, clip: bool) -> tuple[str, str | Non
     after: str | None = None
     for line in it:
         body = len(line.lstrip(" "))
+        if not _printable(line):
+            raise _Bail
         if body == 0:
             if len(line) > block:
                 raise _Bail
