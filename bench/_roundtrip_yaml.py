@@ -135,12 +135,17 @@ def emit(data: dict[str, Any]) -> str | None:
     return "".join(parts)
 
 
-def roundtrip_load(text: str) -> dict[str, Any] | None:
-    """The mapping ``text`` holds, read by ``yaml_rs``, when writing it back gives ``text``."""
+def native_load(text: str) -> Any:
+    """What ``yaml_rs`` reads from ``text`` (its own rules, no guard), or ``None``."""
     try:
-        data = _LOADS(text, parse_datetime=False, duplicate_key_policy=_ERROR_ON_DUPLICATES)
+        return _LOADS(text, parse_datetime=False, duplicate_key_policy=_ERROR_ON_DUPLICATES)
     except (ValueError, RecursionError, OverflowError):
         return None
+
+
+def roundtrip_load(text: str) -> dict[str, Any] | None:
+    """The mapping ``text`` holds, read by ``yaml_rs``, when writing it back gives ``text``."""
+    data = native_load(text)
     if type(data) is not dict or emit(data) != text:
         return None
     return data

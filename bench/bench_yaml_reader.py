@@ -10,8 +10,8 @@ them (their garbage-collection cost included):
 
 * ``fast_load``: ``blockyaml`` alone;
 * ``load_yaml``: ``load_yaml(text, lazy_positions=True)``, what ``parse_manifest`` calls;
-* ``roundtrip``: ``yaml_rs`` accepted by the round-trip guard (``_roundtrip_yaml``), with
-  ``--roundtrip``;
+* ``roundtrip``: ``yaml_rs`` accepted by the round-trip guard (``_roundtrip_yaml``), and
+  ``yaml_rs_alone`` (no guard), with ``--roundtrip``;
 * ``prepare_many``: the worker's prepare stage (parse, validate, encode) with the plan's
   identities, with ``--prepare``.
 
@@ -63,12 +63,13 @@ def main() -> None:
         lambda r: [load_yaml(t, lazy_positions=True) for t in texts[r]], repeat, n
     )
     if args.roundtrip:
-        from _roundtrip_yaml import roundtrip_load
+        from _roundtrip_yaml import native_load, roundtrip_load
 
         for batch in texts:
             for t in batch:
                 assert roundtrip_load(t) == fast_load(t, _plain_tag), t
         out["roundtrip"] = best(lambda r: [roundtrip_load(t) for t in texts[r]], repeat, n)
+        out["yaml_rs_alone"] = best(lambda r: [native_load(t) for t in texts[r]], repeat, n)
     if args.prepare:
         from gitstore.worker.parsing import prepare_many
 

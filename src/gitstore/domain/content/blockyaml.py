@@ -6,7 +6,7 @@ was the largest single cost of a projection. Almost every manifest the worker re
 written by ``dump_yaml`` (the API, the CLI, the fixtures): block style, two-space indents,
 sequences inside mappings not indented, keys as plain words, strings plain, single-quoted or
 literal blocks (``|``, ``|-``), numbers, ``true``/``false``/``null``. ``fast_load`` reads
-exactly that shape line by line, ~5-10x faster, and gives up (returns ``None``) on anything
+exactly that shape line by line, ~10x faster, and gives up (returns ``None``) on anything
 else, so the caller falls back to the PyYAML passes, which decide and report every error.
 
 The rule that keeps this safe: ``fast_load`` returns data only where it is sure the full
@@ -32,7 +32,34 @@ sure of is a bail-out, never a guess. In particular it gives up on
 
 Scalars resolve through the caller's resolver (``yamlio``'s: YAML 1.1 with 1.2 booleans and
 no timestamps), so ``on``/``no``/``2024-01-31`` stay strings exactly as in the full pass.
-``tests/domain/test_blockyaml.py`` checks the two agree on generated and mutated texts.
+``tests/domain/test_blockyaml.py`` checks the two agree on generated and mutated texts and
+on "line soup" (writer-shaped lines at random places), each read fresh and remembered.
+
+How it reads (issue 16, fourth round: ~37 → ~22 µs for a catalogue product of ~43 lines;
+docs/benchmarks.md, "Fourth round: the YAML reader"):
+
+* **One pass, an explicit stack.** ``_read`` walks the lines once; the open block is a dict
+  or a list with its ``at`` (twice its indent, plus one for a sequence), the enclosing ones
+  on a stack whose length is the depth. Each line has a ``slot`` (twice its indent, plus one
+  for an item): equal to ``at``, the line belongs to the block; smaller, it closes blocks
+  until one matches (a key line at a sequence's column ends the sequence); larger, it is
+  misplaced (bail). ``key:`` takes its value from the next line: a block if that line is an
+  item at the key's column or deeper, or a key line deeper; null otherwise. This is the same
+  reading, line for line and bail-out for bail-out, as the recursive reader it replaced.
+* **What a line is, remembered by its text.** Whether a line is a key line, an item, a
+  ``- key: ...`` or ``- - ...`` item or a block scalar's head, its slot, key and scalar
+  value depend on the line's text alone (and the resolver), never on where it stands;
+  where it stands is ``_read``'s business. So ``_learn`` works a line out once (characters,
+  key rules, scalar rules: a line failing any of them fails wherever it stands, so it is
+  a bail-out, not remembered) and remembers the answer, an immutable tuple: most lines of a
+  catalogue repeat across products (``    currency: EUR``, ``  tags:``). Lines each product
+  has its own (name, SKU, title, URL: ~10 of ~43) must not fill the memory, or clearing it
+  costs more than it saves: a line is remembered only once seen twice (``young`` holds the
+  lines seen once lately, strings only), and the text before ``": "`` of a key line
+  (``  title``, ``  - sku``) is remembered apart, so a new line with a known key costs one
+  partition and the value's rules. All of it is bounded (cleared when full) and per
+  resolver. Characters are checked once per line text (and in block scalars), not over the
+  whole text each time.
 """
 
 from __future__ import annotations
