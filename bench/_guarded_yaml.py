@@ -4,8 +4,9 @@ Issue 16 asked for a native YAML reader used only where a cheap look at the text
 agrees with GitStore's YAML rules, falling back to ``blockyaml`` / PyYAML otherwise. This is
 that guard, kept in bench/ so the measurement can be repeated (``bench_parsers.py``, row
 ``yaml_rs behind the guard``): on the catalogue's products the guard's scans cost ~13-20 µs,
-so guard + ``yaml_rs`` (~24 µs) is no faster than ``blockyaml`` (~38 µs) and GitStore keeps
-``blockyaml`` (docs/benchmarks.md, "Native libraries vs our fast paths").
+so guard + ``yaml_rs`` (~24 µs) is no faster than ``blockyaml`` (~38 µs then, ~22 µs since
+issue 16's fourth round) and GitStore keeps ``blockyaml`` (docs/benchmarks.md, "Native
+libraries vs our fast paths"; a sound round-trip guard: ``_roundtrip_yaml.py``).
 
 ``yaml_rs`` reads YAML 1.2 and GitStore reads manifests with its own rules (``yamlio``:
 YAML 1.1 numbers, 1.2 booleans, no timestamps, no aliases, tags, merge keys, duplicate or

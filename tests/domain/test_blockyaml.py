@@ -4,8 +4,11 @@
 it returns data, the full pass (``yamlio._load_full``) must accept the text and return equal
 data of the same types. Checked on hand-written tricky documents, on ``dump_yaml`` output of
 seeded random data (plain and tricky keys and strings), on random mutations of that output
-(so malformed and unusual texts), and through ``parse_manifest`` on real manifests. Writer
-output of ordinary data must take the fast path (not just fall back).
+(so malformed and unusual texts), on "line soup" (writer-shaped lines at random places and
+indents, so every way a block opens and closes), and through ``parse_manifest`` on real
+manifests. Writer output of ordinary data must take the fast path (not just fall back). The
+reader remembers what a line is by its text: every text is read more than once, so lines are
+read both fresh and remembered, in other texts and other places; with tiny limits too.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from gitstore.domain.content import KindRegistry, Manifest, ManifestFormat, encode_manifest, yamlio
+from gitstore.domain.content import (
+    KindRegistry,
+    Manifest,
+    ManifestFormat,
+    blockyaml,
+    encode_manifest,
+    yamlio,
+)
 from gitstore.domain.content.blockyaml import fast_load
 from gitstore.domain.content.formats import parse_manifest
 from gitstore.domain.content.yamlio import YamlProblem, dump_yaml
@@ -141,6 +151,22 @@ def test_hand_written_documents(text: str) -> None:
         "k" * 1100 + ": 1\n",
         "a: " + "[" * 3 + "\n",
         "".join(f"{' ' * 2 * n}k{n}:\n" for n in range(70)) + " " * 140 + "v: 1\n",
+        "".join(f"{' ' * 2 * n}- k{n}:\n" for n in range(70)) + " " * 140 + "v: 1\n",
+        "a:\n" + "- " * 70 + "x\n",
+        "a:\n- - - x\n    - y\n  - z\n",
+        "a:\n- - a: 1\n    b: 2\n  - c\n",
+        "a:\n- - |\n    x\n",
+        "a:\n- k: |-\n    x\n  l: 2\n",
+        "a:\n- |\n",
+        "a: |\n  x\t\n",
+        "a: |\n  x\n  \x07\n",
+        "a: |\n  x\n\x85\n",
+        "a:\n- 1\n  - 2\n",
+        "a:\n  - 1\n- 2\n",
+        "a:\n  b:\n  - 1\n  c: 2\n",
+        "a:\n  b:\n  c: 2\n",
+        "a:\nb:\n  - 1\n",
+        "- 1\n",
     ],
 )
 def test_edge_cases(text: str) -> None:
@@ -213,3 +239,94 @@ def test_manifests_parse_the_same_with_and_without_the_fast_path(
 
 def test_yaml_format_is_the_default_writer() -> None:
     assert ManifestFormat.YAML.value == "yaml"
+
+
+SOUP_KEYS = ["a", "b", "c", "a b", "on", "1", "k.x"]
+SOUP_VALUES = ["x", "x", "2", "1.5", "|", "|-", "'q'", "- y", "~", "a: b", "true", "", "'it''s'"]
+SOUP_BLOCK = ["t", "", "u v", "- w", "k: v", "  deeper"]
+
+
+def soup(rng: random.Random) -> str:
+    """A text of lines in the writer's shapes, each at a random place: nested blocks, items,
+    ``- key:`` and ``- - x`` items, block scalars, misplaced and unusual lines."""
+    lines = []
+    indent = 0
+    for n in range(rng.randint(1, 12)):
+        indent = 0 if n == 0 else max(0, indent + rng.choice([-4, -2, 0, 0, 2, 2, 1]))
+        dash = rng.choice(["", "", "", "", "- ", "- ", "- - ", "-"])
+        roll = rng.random()
+        if roll < 0.75:
+            body = rng.choice(SOUP_KEYS) + ":"
+            if rng.random() < 0.7:
+                body += " " + rng.choice(SOUP_VALUES)
+        elif roll < 0.98:
+            body = rng.choice(SOUP_VALUES)
+        else:
+            body = ""
+        lines.append(" " * indent + dash + body)
+        if body.endswith(("|", "|-")):
+            for _ in range(rng.randint(0, 3)):
+                pad = " " * (indent + rng.choice([0, 2, 2, 4, 4, 3]))
+                lines.append(pad + rng.choice(SOUP_BLOCK))
+    return "\n".join(lines) + "\n"
+
+
+def test_line_soup_never_disagrees() -> None:
+    """Writer-shaped lines at random places, read twice: the second reading takes the lines
+    the first remembered, in other texts and other places."""
+    rng = random.Random(6)
+    texts = [soup(rng) for _ in range(6000)]
+    for _ in range(2):
+        handled = sum(check(text) for text in texts)
+        assert 100 < handled < len(texts)
+
+
+def test_remembered_lines_stay_bounded_and_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(blockyaml, "_tables", {})
+    monkeypatch.setattr(blockyaml, "_LINE_LIMIT", 7)
+    monkeypatch.setattr(blockyaml, "_YOUNG_LIMIT", 5)
+    monkeypatch.setattr(blockyaml, "_CACHE_LIMIT", 3)
+    rng = random.Random(7)
+    texts = [soup(rng) for _ in range(1500)] + documents(seed=8, count=200, tricky=False)
+    texts += documents(seed=9, count=200, tricky=True)
+    for _ in range(2):
+        assert sum(check(text) for text in texts) > 200
+        tables = blockyaml._tables[yamlio._plain_tag]
+        assert len(tables.lines) <= 7 and len(tables.young) <= 5
+        assert len(tables.heads) <= 3 and len(tables.keys) <= 3
+
+
+def test_a_line_is_read_by_where_it_stands() -> None:
+    """The same line text (remembered once seen) in a mapping, after a key, in an item."""
+    texts = [
+        "a:\n  b: 1\n  c: 2\n",
+        "b: 1\nc: 2\n",
+        "a:\n- b: 1\n  c: 2\n",
+        "a:\n  - b: 1\n    c: 2\n",
+        "a:\n  b: 1\n  c: 2\n- b: 1\n",
+        "a:\n  - - b: 1\n      c: 2\n",
+        "a:\n- - x\n  - y\n- z\n",
+        "a:\n  b: 1\nb: 1\n  c: 2\n",
+        "a:\n- |\n  b: 1\n  c: 2\n- x\n",
+        "a: |-\n  b: 1\n\n  c: 2\nd: 3\n",
+    ]
+    for _ in range(3):
+        for text in texts:
+            check(text)
+    assert fast_load("a:\n- - x\n  - y\n- z\n", yamlio._plain_tag) == {"a": [["x", "y"], "z"]}
+
+
+def test_refused_characters_anywhere() -> None:
+    """Characters are checked once per line text (a remembered line was checked when first
+    read) and in block scalars: a refused one anywhere still declines, or reads as PyYAML."""
+    rng = random.Random(10)
+    texts = documents(seed=11, count=150, tricky=False) + [soup(rng) for _ in range(300)]
+    texts += ["a: |\n  x\n  y\n\nb: 1\n", "a:\n- |\n  x\n  y\nb: |-\n  z\n"] * 20
+    characters = ["\x07", "\r", "\x85", "\u2028", "\ufeff", "é", "\t", "\x00", "\ud800", "✓"]
+    for text in texts:
+        check(text)
+        for _ in range(3):
+            at = rng.randrange(len(text))
+            changed = text[:at] + rng.choice(characters) + text[at:]
+            for _ in range(2):  # fresh, then remembered
+                check(changed)
