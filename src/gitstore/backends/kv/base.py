@@ -264,7 +264,7 @@ def encode_upsert(
         validate_kind(kind)
     validate_name(name)
     try:
-        if not isinstance(document, Mapping):
+        if type(document) is not dict and not isinstance(document, Mapping):
             raise TypeError(f"expected a JSON object, got {type(document).__name__}")
         if body is None:
             body = _BODY(document).encode()
@@ -285,14 +285,17 @@ def _known(validate: Callable[[object], str], value: str) -> str:
 def _canonical_indexes(
     indexes: Mapping[str, str | Iterable[str]],
 ) -> tuple[str, tuple[tuple[str, str], ...]]:
-    if not isinstance(indexes, Mapping):
+    if type(indexes) is not dict and not isinstance(indexes, Mapping):  # dict: no abc check
         raise InvalidArgument("indexes must map index names to values", field="indexes")
     clean: dict[str, list[str]] = {}
+    entries: list[tuple[str, str]] = []
+    append = entries.append
+    # the last name while they come in sorted order (``document_indexes`` writes them so:
+    # nothing to sort), None once one does not
+    last: str | None = ""
     for index, raw in indexes.items():
-        if isinstance(index, str):
-            _known(validate_index_name, index)
-        else:
-            validate_index_name(index)
+        if type(index) is not str or index not in _INDEX_NAMES:
+            _index_name(index)
         if type(raw) is list:  # the common case first
             values = raw
         elif isinstance(raw, str):
@@ -308,22 +311,41 @@ def _canonical_indexes(
         for value in values:
             if type(value) is not str or not value or len(value) > _MAX_VALUE or "\x00" in value:
                 validate_index_value(value, index)  # raises, naming what is wrong
+        if not values:
+            continue
         if len(values) == 1:
-            clean[index] = values
-        elif values:
-            clean[index] = sorted(set(values))
-    clean = dict(sorted(clean.items()))
-    entries = tuple([(index, value) for index, values in clean.items() for value in values])
+            append((index, values[0]))
+        else:
+            if len(values) != 2 or values[0] >= values[1]:  # two in order: nothing to sort
+                values = sorted(set(values))
+            for value in values:
+                append((index, value))
+        clean[index] = values
+        if last is not None:
+            last = index if index > last else None
+    if last is None:  # names out of order: sort them and list the entries again
+        clean = dict(sorted(clean.items()))
+        entries = [(index, value) for index, values in clean.items() for value in values]
     # what json.dumps(clean, separators=(",", ":"), ensure_ascii=False) writes: orjson writes
     # the same for a map of string lists (backends/kv/bodies.py); it refuses lone surrogates
     try:
-        return orjson.dumps(clean).decode(), entries
+        return orjson.dumps(clean).decode(), tuple(entries)
     except TypeError:
         text = ",".join(
             f"{_STRING(index)}:[{','.join([_STRING(v) for v in values])}]"
             for index, values in clean.items()
         )
-        return f"{{{text}}}", entries
+        return f"{{{text}}}", tuple(entries)
+
+
+_INDEX_NAMES: set[str] = set()  # index names already validated (a few, repeated per upsert)
+
+
+def _index_name(index: object) -> None:
+    """Validate an index name (raises ``InvalidArgument``), remembering the valid ones."""
+    validate_index_name(index)
+    if type(index) is str and len(_INDEX_NAMES) < 1024:
+        _INDEX_NAMES.add(index)
 
 
 # one encoder each, made once (``json.dumps`` with options builds a new one per call)

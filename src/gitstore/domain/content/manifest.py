@@ -139,6 +139,10 @@ class Manifest:
     ) -> Manifest:
         """Check the envelope of plain data and build a manifest; raise ``ManifestError``."""
         positions = {} if positions is None else positions
+        fields = _plain_envelope(data)
+        if fields is not None:  # plain data our readers return, and nothing to report
+            kept = positions if isinstance(positions, LazyPositions) else dict(positions)
+            return cls(*fields, path, kept)
         errors: list[ContentError] = []
 
         def err(fld: str, rule: str, message: str) -> None:
@@ -187,6 +191,59 @@ class Manifest:
         # A lazy mapping stays lazy (positions are read only when reporting an error).
         kept = positions if isinstance(positions, LazyPositions) else dict(positions)
         return cls(api_version, kind, name, spec, labels, annotations, path, kept)
+
+
+_ENVELOPE_KEYS = frozenset(ENVELOPE_FIELDS)
+_METADATA_KEYS = frozenset(METADATA_FIELDS)
+
+
+def _plain_envelope(
+    data: Any,
+) -> tuple[str, str, str, dict[str, Any], dict[str, str], dict[str, str]] | None:
+    """``(api_version, kind, name, spec, labels, annotations)`` when ``data`` is a valid
+    envelope made of plain ``dict``s and ``str``s (what the YAML and JSON readers build), else
+    None: then ``from_object``'s full pass decides and words every problem. It accepts only
+    what that pass accepts, with the same result (``tests/domain/test_manifest.py``), and
+    skips its per-field bookkeeping (error closure, abstract ``Mapping`` checks)."""
+    if type(data) is not dict or data.keys() != _ENVELOPE_KEYS:
+        return None
+    api_version = data["apiVersion"]
+    kind = data["kind"]
+    meta = data["metadata"]
+    spec = data["spec"]
+    if (
+        type(api_version) is not str
+        or type(kind) is not str
+        or type(meta) is not dict
+        or type(spec) is not dict
+        or not _KIND.fullmatch(kind)
+        or api_version_problem(api_version) is not None
+        or not meta.keys() <= _METADATA_KEYS
+    ):
+        return None
+    name = meta.get("name")
+    if type(name) is not str or dns_label_problem(name) is not None:
+        return None
+    labels = _plain_map(meta.get("labels"), True)
+    annotations = _plain_map(meta.get("annotations"), False)
+    if labels is None or annotations is None:
+        return None
+    return api_version, kind, name, spec, labels, annotations
+
+
+def _plain_map(value: Any, label_values: bool) -> dict[str, str] | None:
+    """``_string_map``'s result for a map with nothing to report, else None."""
+    if type(value) is not dict:
+        return {} if value is None else None
+    for k, v in value.items():
+        if (
+            type(k) is not str
+            or type(v) is not str
+            or _label_key_problem(k) is not None
+            or (label_values and not _LABEL_VALUE.fullmatch(v))
+        ):
+            return None
+    return dict(value)
 
 
 @functools.lru_cache(maxsize=1024)  # a commit repeats the same few api versions
