@@ -56,7 +56,6 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
-import functools
 import json
 import json.encoder
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -203,10 +202,8 @@ class Batch:
                 )
 
     def _claim(self, kind: str, name: str) -> None:
-        if isinstance(kind, str):
-            _known(validate_kind, kind)
-        else:
-            validate_kind(kind)
+        if type(kind) is not str or kind not in _KINDS:
+            _remember(validate_kind, _KINDS, kind)
         validate_name(name)
         if (kind, name) in self._seen:
             raise InvalidArgument(
@@ -258,10 +255,8 @@ def encode_upsert(
     result. ``InvalidArgument`` names what is wrong (kind, name, document or an index).
     ``body``: the document already encoded by ``bodies.encode_body`` (the same bytes).
     """
-    if isinstance(kind, str):
-        _known(validate_kind, kind)
-    else:
-        validate_kind(kind)
+    if type(kind) is not str or kind not in _KINDS:
+        _remember(validate_kind, _KINDS, kind)
     validate_name(name)
     try:
         if type(document) is not dict and not isinstance(document, Mapping):
@@ -276,10 +271,18 @@ def encode_upsert(
     return Upsert(kind, name, body, canonical, entries)
 
 
-@functools.lru_cache(maxsize=1024)
-def _known(validate: Callable[[object], str], value: str) -> str:
-    """Validate a kind or index name once: a batch repeats the same few thousands of times."""
-    return validate(value)
+# Kinds and index names already validated: a batch repeats the same few thousands of times.
+_KINDS: set[str] = set()
+_INDEX_NAMES: set[str] = set()
+_REMEMBERED = 1024  # names kept per set
+
+
+def _remember(validate: Callable[[object], str], known: set[str], value: object) -> None:
+    """``validate(value)`` (raises ``InvalidArgument``), remembering a valid string in
+    ``known`` so that the next test is a set lookup."""
+    validate(value)
+    if type(value) is str and len(known) < _REMEMBERED:
+        known.add(value)
 
 
 def _canonical_indexes(
@@ -295,7 +298,7 @@ def _canonical_indexes(
     last: str | None = ""
     for index, raw in indexes.items():
         if type(index) is not str or index not in _INDEX_NAMES:
-            _index_name(index)
+            _remember(validate_index_name, _INDEX_NAMES, index)
         if type(raw) is list:  # the common case first
             values = raw
         elif isinstance(raw, str):
@@ -336,16 +339,6 @@ def _canonical_indexes(
             for index, values in clean.items()
         )
         return f"{{{text}}}", tuple(entries)
-
-
-_INDEX_NAMES: set[str] = set()  # index names already validated (a few, repeated per upsert)
-
-
-def _index_name(index: object) -> None:
-    """Validate an index name (raises ``InvalidArgument``), remembering the valid ones."""
-    validate_index_name(index)
-    if type(index) is str and len(_INDEX_NAMES) < 1024:
-        _INDEX_NAMES.add(index)
 
 
 # one encoder each, made once (``json.dumps`` with options builds a new one per call)

@@ -203,8 +203,8 @@ def _plain_envelope(
     """``(api_version, kind, name, spec, labels, annotations)`` when ``data`` is a valid
     envelope made of plain ``dict``s and ``str``s (what the YAML and JSON readers build), else
     None: then ``from_object``'s full pass decides and words every problem. It accepts only
-    what that pass accepts, with the same result (``tests/domain/test_manifest.py``), and
-    skips its per-field bookkeeping (error closure, abstract ``Mapping`` checks)."""
+    what that pass accepts, with the same result, and skips its per-field bookkeeping (error
+    closure, abstract ``Mapping`` checks); ``tests/domain/test_prepare_fast_paths.py``."""
     if type(data) is not dict or data.keys() != _ENVELOPE_KEYS:
         return None
     api_version = data["apiVersion"]
