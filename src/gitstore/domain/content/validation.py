@@ -136,13 +136,16 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
             )
             continue
         declared[option["name"]] = set(option["values"])
+    variants = spec.get("variants")
+    if not variants:  # no variant: no SKU or combination to compare
+        return errors
     # where each SKU and option combination was first met: a variant's index (None: spec.sku);
     # field paths are worded only for an error
     skus: dict[str, int | None] = {}
     if "sku" in spec:
         skus[spec["sku"]] = None
     combinations: dict[tuple[tuple[str, str], ...], int] = {}
-    for i, variant in enumerate(spec.get("variants", [])):
+    for i, variant in enumerate(variants):
         sku = variant["sku"]
         if sku in skus:
             where = f"spec.variants[{i}]"
