@@ -12,6 +12,8 @@ Every resource in a catalogue repository, built-in or custom, has the same envel
 
 ``Manifest.from_object`` checks this envelope (nothing of ``spec`` beyond "is a mapping") and
 collects every problem it finds, so one round trip tells an author everything that is wrong.
+Data the readers built (plain ``dict``s and ``str``s) that is valid as it stands takes a
+shorter way to the same manifest (``_plain_envelope``); anything else, the full pass.
 ``status`` is not part of a manifest: controllers own it and it lives in the resource store,
 never in Git. Identity inside a repository is ``(kind, metadata.name)``.
 """
