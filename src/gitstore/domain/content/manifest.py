@@ -195,10 +195,6 @@ class Manifest:
         return cls(api_version, kind, name, spec, labels, annotations, path, kept)
 
 
-_ENVELOPE_KEYS = frozenset(ENVELOPE_FIELDS)
-_METADATA_KEYS = frozenset(METADATA_FIELDS)
-
-
 def _plain_envelope(
     data: Any,
 ) -> tuple[str, str, str, dict[str, Any], dict[str, str], dict[str, str]] | None:
@@ -207,12 +203,13 @@ def _plain_envelope(
     None: then ``from_object``'s full pass decides and words every problem. It accepts only
     what that pass accepts, with the same result, and skips its per-field bookkeeping (error
     closure, abstract ``Mapping`` checks); ``tests/domain/test_prepare_fast_paths.py``."""
-    if type(data) is not dict or data.keys() != _ENVELOPE_KEYS:
+    if type(data) is not dict or len(data) != len(ENVELOPE_FIELDS):
         return None
-    api_version = data["apiVersion"]
-    kind = data["kind"]
-    meta = data["metadata"]
-    spec = data["spec"]
+    # four values of the right types: the four keys are there, so there is no other
+    api_version = data.get("apiVersion")
+    kind = data.get("kind")
+    meta = data.get("metadata")
+    spec = data.get("spec")
     if (
         type(api_version) is not str
         or type(kind) is not str
@@ -220,23 +217,29 @@ def _plain_envelope(
         or type(spec) is not dict
         or not _KIND.fullmatch(kind)
         or api_version_problem(api_version) is not None
-        or not meta.keys() <= _METADATA_KEYS
     ):
         return None
     name = meta.get("name")
-    if type(name) is not str or dns_label_problem(name) is not None:
+    labels = meta.get("labels")
+    annotations = meta.get("annotations")
+    if (
+        type(name) is not str
+        # the name, then labels and annotations where present: no other key
+        or len(meta) != 1 + ("labels" in meta) + ("annotations" in meta)
+        or dns_label_problem(name) is not None
+    ):
         return None
-    labels = _plain_map(meta.get("labels"), True)
-    annotations = _plain_map(meta.get("annotations"), False)
+    labels = {} if labels is None else _plain_map(labels, True)
+    annotations = {} if annotations is None else _plain_map(annotations, False)
     if labels is None or annotations is None:
         return None
     return api_version, kind, name, spec, labels, annotations
 
 
 def _plain_map(value: Any, label_values: bool) -> dict[str, str] | None:
-    """``_string_map``'s result for a map with nothing to report, else None."""
+    """``_string_map``'s result for a map (not None) with nothing to report, else None."""
     if type(value) is not dict:
-        return {} if value is None else None
+        return None
     for k, v in value.items():
         if (
             type(k) is not str
