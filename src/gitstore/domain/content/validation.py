@@ -215,13 +215,13 @@ def _one_currency(spec: dict[str, Any]) -> bool:
     """True when every price of ``spec`` is absent or a plain ``dict`` and all of them use one
     currency: ``_currencies`` then has nothing to report (the common case, checked without
     the places it would word)."""
-    first = None
+    first: Any = _NONE_YET
     for money in (spec.get("price"), spec.get("compareAtPrice")):
         if money is not None:
             if type(money) is not dict:
                 return False
             currency = money["currency"]
-            if first is None:
+            if first is _NONE_YET:
                 first = currency
             elif currency != first:
                 return False
@@ -231,11 +231,14 @@ def _one_currency(spec: dict[str, Any]) -> bool:
                 if type(money) is not dict:
                     return False
                 currency = money["currency"]
-                if first is None:
+                if first is _NONE_YET:
                     first = currency
                 elif currency != first:
                     return False
     return True
+
+
+_NONE_YET: Any = object()  # no price met yet
 
 
 def _currencies(manifest: Manifest, errors: list[ContentError]) -> None:
