@@ -19,6 +19,8 @@ _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 def dns_label_problem(value: str) -> str | None:
     """Why ``value`` is not a DNS label, or None when it is one."""
+    if isinstance(value, str) and _DNS_LABEL.fullmatch(value):  # the common case: one
+        return None
     if not value:
         return "must not be empty"
     if len(value) > 63:

@@ -111,8 +111,11 @@ def document_value(
         "kind": kind,
         "metadata": {
             "name": name,
-            "labels": dict(sorted(labels.items())),
-            "annotations": dict(sorted(annotations.items())),
+            # one entry or none (most maps) is in order already
+            "labels": dict(sorted(labels.items()) if len(labels) > 1 else labels),
+            "annotations": dict(
+                sorted(annotations.items()) if len(annotations) > 1 else annotations
+            ),
         },
         "spec": spec,
         "path": path,
@@ -121,13 +124,14 @@ def document_value(
 
 
 def _names(value: Any) -> list[str]:
-    if not isinstance(value, list):
+    if not value or not isinstance(value, list):
         return []
     return [item for item in value if isinstance(item, str) and item]
 
 
 def document_indexes(kind: str, name: str, spec: Mapping[str, Any]) -> dict[str, list[str]]:
-    """The secondary index entries of a document of manifest kind ``kind``."""
+    """The secondary index entries of a document of manifest kind ``kind``, index names in
+    sorted order (the KV's canonical order: ``encode_upsert`` then has none to sort)."""
     if kind == "Product":
         status = spec.get("status")
         if not isinstance(status, str) or not status:
@@ -135,13 +139,14 @@ def document_indexes(kind: str, name: str, spec: Mapping[str, Any]) -> dict[str,
         handle = spec.get("handle")
         categories = _names(spec.get("categories"))
         collections = _names(spec.get("collections"))
+        suffix = "|" + status
         return {
             "category": categories,
+            "category-status": [c + suffix for c in categories] if categories else [],
             "collection": collections,
+            "collection-status": [c + suffix for c in collections] if collections else [],
             "handle": [handle if isinstance(handle, str) and handle else name],
             "status": [status],
-            "category-status": [f"{c}|{status}" for c in categories],
-            "collection-status": [f"{c}|{status}" for c in collections],
         }
     if kind == "Category":
         parent = spec.get("parent")

@@ -56,7 +56,6 @@ from __future__ import annotations
 import abc
 import base64
 import binascii
-import functools
 import json
 import json.encoder
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -203,10 +202,8 @@ class Batch:
                 )
 
     def _claim(self, kind: str, name: str) -> None:
-        if isinstance(kind, str):
-            _known(validate_kind, kind)
-        else:
-            validate_kind(kind)
+        if type(kind) is not str or kind not in _KINDS:
+            _remember(validate_kind, _KINDS, kind)
         validate_name(name)
         if (kind, name) in self._seen:
             raise InvalidArgument(
@@ -258,13 +255,11 @@ def encode_upsert(
     result. ``InvalidArgument`` names what is wrong (kind, name, document or an index).
     ``body``: the document already encoded by ``bodies.encode_body`` (the same bytes).
     """
-    if isinstance(kind, str):
-        _known(validate_kind, kind)
-    else:
-        validate_kind(kind)
+    if type(kind) is not str or kind not in _KINDS:
+        _remember(validate_kind, _KINDS, kind)
     validate_name(name)
     try:
-        if not isinstance(document, Mapping):
+        if type(document) is not dict and not isinstance(document, Mapping):
             raise TypeError(f"expected a JSON object, got {type(document).__name__}")
         if body is None:
             body = _BODY(document).encode()
@@ -276,23 +271,34 @@ def encode_upsert(
     return Upsert(kind, name, body, canonical, entries)
 
 
-@functools.lru_cache(maxsize=1024)
-def _known(validate: Callable[[object], str], value: str) -> str:
-    """Validate a kind or index name once: a batch repeats the same few thousands of times."""
-    return validate(value)
+# Kinds and index names already validated: a batch repeats the same few thousands of times.
+_KINDS: set[str] = set()
+_INDEX_NAMES: set[str] = set()
+_REMEMBERED = 1024  # names kept per set
+
+
+def _remember(validate: Callable[[object], str], known: set[str], value: object) -> None:
+    """``validate(value)`` (raises ``InvalidArgument``), remembering a valid string in
+    ``known`` so that the next test is a set lookup."""
+    validate(value)
+    if type(value) is str and len(known) < _REMEMBERED:
+        known.add(value)
 
 
 def _canonical_indexes(
     indexes: Mapping[str, str | Iterable[str]],
 ) -> tuple[str, tuple[tuple[str, str], ...]]:
-    if not isinstance(indexes, Mapping):
+    if type(indexes) is not dict and not isinstance(indexes, Mapping):  # dict: no abc check
         raise InvalidArgument("indexes must map index names to values", field="indexes")
     clean: dict[str, list[str]] = {}
+    entries: list[tuple[str, str]] = []
+    append = entries.append
+    # the last name while they come in sorted order (``document_indexes`` writes them so:
+    # nothing to sort), None once one does not
+    last: str | None = ""
     for index, raw in indexes.items():
-        if isinstance(index, str):
-            _known(validate_index_name, index)
-        else:
-            validate_index_name(index)
+        if type(index) is not str or index not in _INDEX_NAMES:
+            _remember(validate_index_name, _INDEX_NAMES, index)
         if type(raw) is list:  # the common case first
             values = raw
         elif isinstance(raw, str):
@@ -308,22 +314,31 @@ def _canonical_indexes(
         for value in values:
             if type(value) is not str or not value or len(value) > _MAX_VALUE or "\x00" in value:
                 validate_index_value(value, index)  # raises, naming what is wrong
+        if not values:
+            continue
         if len(values) == 1:
-            clean[index] = values
-        elif values:
-            clean[index] = sorted(set(values))
-    clean = dict(sorted(clean.items()))
-    entries = tuple([(index, value) for index, values in clean.items() for value in values])
+            append((index, values[0]))
+        else:
+            if len(values) != 2 or values[0] >= values[1]:  # two in order: nothing to sort
+                values = sorted(set(values))
+            for value in values:
+                append((index, value))
+        clean[index] = values
+        if last is not None:
+            last = index if index > last else None
+    if last is None:  # names out of order: sort them and list the entries again
+        clean = dict(sorted(clean.items()))
+        entries = [(index, value) for index, values in clean.items() for value in values]
     # what json.dumps(clean, separators=(",", ":"), ensure_ascii=False) writes: orjson writes
     # the same for a map of string lists (backends/kv/bodies.py); it refuses lone surrogates
     try:
-        return orjson.dumps(clean).decode(), entries
+        return orjson.dumps(clean).decode(), tuple(entries)
     except TypeError:
         text = ",".join(
             f"{_STRING(index)}:[{','.join([_STRING(v) for v in values])}]"
             for index, values in clean.items()
         )
-        return f"{{{text}}}", entries
+        return f"{{{text}}}", tuple(entries)
 
 
 # one encoder each, made once (``json.dumps`` with options builds a new one per call)

@@ -92,9 +92,8 @@ EXTENSIONS: dict[str, ManifestFormat] = {
 
 def format_for_path(path: str) -> ManifestFormat | None:
     """The format a file extension means, or None if it is not a manifest extension."""
-    name = path.rsplit("/", 1)[-1]
-    dot = name.rfind(".")
-    return EXTENSIONS.get(name[dot:]) if dot > 0 else None
+    dot = path.rfind(".")  # the extension starts after the file name's first character
+    return EXTENSIONS.get(path[dot:]) if dot > path.rfind("/") + 1 else None
 
 
 def check_size(size: int, max_bytes: int, path: str = "") -> None:
@@ -122,7 +121,8 @@ def parse_manifest(
 ) -> Manifest:
     """Parse one manifest file; raise ``ManifestError`` with every problem found."""
     data = raw.encode() if isinstance(raw, str) else raw
-    check_size(len(data), max_bytes, path)
+    if len(data) > max_bytes:
+        check_size(len(data), max_bytes, path)
     if fmt is None:
         fmt = format_for_path(path)
         if fmt is None:

@@ -160,10 +160,16 @@ class KindDefinition:
 
     def version(self, api_version: str) -> KindVersion | None:
         """The served version named by ``api_version`` (``group/vN``), or None."""
-        group, _, name = api_version.rpartition("/")
-        if group != self.group:
-            return None
-        return next((v for v in self.versions if v.name == name and v.served), None)
+        return self._served_by_api_version.get(api_version)
+
+    @functools.cached_property
+    def _served_by_api_version(self) -> dict[str, KindVersion]:
+        """``version``'s answers, worked out once: validation and the hub test ask per file."""
+        served: dict[str, KindVersion] = {}
+        for v in self.versions:
+            if v.served and "/" not in v.name:  # a name with "/" is never what rpartition gives
+                served.setdefault(f"{self.group}/{v.name}", v)
+        return served
 
 
 def kind_definition_from_manifest(

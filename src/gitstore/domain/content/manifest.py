@@ -12,6 +12,8 @@ Every resource in a catalogue repository, built-in or custom, has the same envel
 
 ``Manifest.from_object`` checks this envelope (nothing of ``spec`` beyond "is a mapping") and
 collects every problem it finds, so one round trip tells an author everything that is wrong.
+Data the readers built (plain ``dict``s and ``str``s) that is valid as it stands takes a
+shorter way to the same manifest (``_plain_envelope``); anything else, the full pass.
 ``status`` is not part of a manifest: controllers own it and it lives in the resource store,
 never in Git. Identity inside a repository is ``(kind, metadata.name)``.
 """
@@ -139,6 +141,10 @@ class Manifest:
     ) -> Manifest:
         """Check the envelope of plain data and build a manifest; raise ``ManifestError``."""
         positions = {} if positions is None else positions
+        fields = _plain_envelope(data)
+        if fields is not None:  # plain data our readers return, and nothing to report
+            kept = positions if isinstance(positions, LazyPositions) else dict(positions)
+            return cls(*fields, path, kept)
         errors: list[ContentError] = []
 
         def err(fld: str, rule: str, message: str) -> None:
@@ -187,6 +193,62 @@ class Manifest:
         # A lazy mapping stays lazy (positions are read only when reporting an error).
         kept = positions if isinstance(positions, LazyPositions) else dict(positions)
         return cls(api_version, kind, name, spec, labels, annotations, path, kept)
+
+
+def _plain_envelope(
+    data: Any,
+) -> tuple[str, str, str, dict[str, Any], dict[str, str], dict[str, str]] | None:
+    """``(api_version, kind, name, spec, labels, annotations)`` when ``data`` is a valid
+    envelope made of plain ``dict``s and ``str``s (what the YAML and JSON readers build), else
+    None: then ``from_object``'s full pass decides and words every problem. It accepts only
+    what that pass accepts, with the same result, and skips its per-field bookkeeping (error
+    closure, abstract ``Mapping`` checks); ``tests/domain/test_prepare_fast_paths.py``."""
+    if type(data) is not dict or len(data) != len(ENVELOPE_FIELDS):
+        return None
+    # four values of the right types: the four keys are there, so there is no other
+    api_version = data.get("apiVersion")
+    kind = data.get("kind")
+    meta = data.get("metadata")
+    spec = data.get("spec")
+    if (
+        type(api_version) is not str
+        or type(kind) is not str
+        or type(meta) is not dict
+        or type(spec) is not dict
+        or not _KIND.fullmatch(kind)
+        or api_version_problem(api_version) is not None
+    ):
+        return None
+    name = meta.get("name")
+    labels = meta.get("labels")
+    annotations = meta.get("annotations")
+    if (
+        type(name) is not str
+        # the name, then labels and annotations where present: no other key
+        or len(meta) != 1 + ("labels" in meta) + ("annotations" in meta)
+        or dns_label_problem(name) is not None
+    ):
+        return None
+    labels = {} if labels is None else _plain_map(labels, True)
+    annotations = {} if annotations is None else _plain_map(annotations, False)
+    if labels is None or annotations is None:
+        return None
+    return api_version, kind, name, spec, labels, annotations
+
+
+def _plain_map(value: Any, label_values: bool) -> dict[str, str] | None:
+    """``_string_map``'s result for a map (not None) with nothing to report, else None."""
+    if type(value) is not dict:
+        return None
+    for k, v in value.items():
+        if (
+            type(k) is not str
+            or type(v) is not str
+            or _label_key_problem(k) is not None
+            or (label_values and not _LABEL_VALUE.fullmatch(v))
+        ):
+            return None
+    return dict(value)
 
 
 @functools.lru_cache(maxsize=1024)  # a commit repeats the same few api versions

@@ -81,13 +81,11 @@ def surely_clean(*values: Any) -> bool:
 def surely_clean_json(encoded: bytes) -> bool:
     """``surely_clean`` on a UTF-8 JSON text already written (``json.dumps(...,
     ensure_ascii=False).encode()`` or ``orjson.dumps``) that holds every string to check."""
-    return (
-        b"\\u" not in encoded
-        and b"\\b" not in encoded
-        and b"\\f" not in encoded
-        and b"\x7f" not in encoded
-        and (encoded.isascii() or _C1_UTF8(encoded) is None)
-    )
+    if b"\\" in encoded and (  # one scan for a backslash (rare) before three for escapes
+        b"\\u" in encoded or b"\\b" in encoded or b"\\f" in encoded
+    ):
+        return False
+    return b"\x7f" not in encoded and (encoded.isascii() or _C1_UTF8(encoded) is None)
 
 
 def text_errors(manifest: Manifest, encoded: bytes | None = None) -> list[ContentError]:

@@ -136,13 +136,16 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
             )
             continue
         declared[option["name"]] = set(option["values"])
+    variants = spec.get("variants")
+    if not variants:  # no variant: no SKU or combination to compare
+        return errors
     # where each SKU and option combination was first met: a variant's index (None: spec.sku);
     # field paths are worded only for an error
     skus: dict[str, int | None] = {}
     if "sku" in spec:
         skus[spec["sku"]] = None
     combinations: dict[tuple[tuple[str, str], ...], int] = {}
-    for i, variant in enumerate(spec.get("variants", [])):
+    for i, variant in enumerate(variants):
         sku = variant["sku"]
         if sku in skus:
             where = f"spec.variants[{i}]"
@@ -155,9 +158,11 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
             )
         skus.setdefault(sku, i)
         chosen = variant.get("options", {})
+        undeclared = False  # an option name not in spec.options
         for name, value in chosen.items():
             if name in declared and value in declared[name]:
                 continue  # the common case: nothing to word
+            undeclared = undeclared or name not in declared
             fld = field_path(["spec", "variants", i, "options", name])
             if name not in declared:
                 known = ", ".join(declared) or "none declared in spec.options"
@@ -175,7 +180,11 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
                         f"{fld}: {value!r} is not a value of option {name!r} ({allowed})",
                     )
                 )
-        missing = [n for n in declared if n not in chosen]
+        # every name chosen is declared: then as many as declared means none is missing
+        if undeclared or len(chosen) != len(declared):
+            missing = [n for n in declared if n not in chosen]
+        else:
+            missing = []
         if missing:
             where = f"spec.variants[{i}]"
             errors.append(
@@ -187,7 +196,7 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
                 )
             )
         if declared:
-            combo = tuple(sorted(chosen.items()))
+            combo = tuple(sorted(chosen.items()) if len(chosen) > 1 else chosen.items())
             if combo in combinations:
                 where = f"spec.variants[{i}]"
                 errors.append(
@@ -202,9 +211,41 @@ def product_errors(manifest: Manifest) -> list[ContentError]:
     return errors
 
 
+def _one_currency(spec: dict[str, Any]) -> bool:
+    """True when every price of ``spec`` is absent or a plain ``dict`` and all of them use one
+    currency: ``_currencies`` then has nothing to report (the common case, checked without
+    the places it would word)."""
+    first: Any = _NONE_YET
+    for money in (spec.get("price"), spec.get("compareAtPrice")):
+        if money is not None:
+            if type(money) is not dict:
+                return False
+            currency = money["currency"]
+            if first is _NONE_YET:
+                first = currency
+            elif currency != first:
+                return False
+    for variant in spec.get("variants", ()):
+        for money in (variant.get("price"), variant.get("compareAtPrice")):
+            if money is not None:
+                if type(money) is not dict:
+                    return False
+                currency = money["currency"]
+                if first is _NONE_YET:
+                    first = currency
+                elif currency != first:
+                    return False
+    return True
+
+
+_NONE_YET: Any = object()  # no price met yet
+
+
 def _currencies(manifest: Manifest, errors: list[ContentError]) -> None:
-    first: tuple[str, str] | None = None
     spec = manifest.spec
+    if _one_currency(spec):
+        return
+    first: tuple[str, str] | None = None
     # (field path, or the variant index and field to word it from only for an error; money)
     places: list[tuple[str | tuple[int, str], Any]] = [
         ("spec.price", spec.get("price")),
