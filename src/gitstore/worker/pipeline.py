@@ -12,12 +12,12 @@ runs them as a pipeline over *parts* (a part is a chunk, or a piece of one):
   ``collections``; its cursor is read in order);
 * the caller applies chunks in order, taking each chunk's parts with :meth:`Pipeline.take`.
 
-**Depth (the memory bound).** When the caller takes chunk ``n`` (to apply it), the parts of
-chunks up to ``n + depth`` are started; nothing later. So while chunk ``n`` is applied, chunk
-``n + 1`` is prepared and (``depth`` 2, the default: ``GITSTORE_WORKER__PIPELINE_DEPTH``)
-chunk ``n + 2`` fetched; at most ``depth + 1`` chunks' blobs and prepared writes are held.
-``depth`` 1 is the one-deep pipeline of before: the next chunk fetched and prepared while
-this one is applied.
+**Depth (the memory bound).** When the caller asks for chunk ``n`` (to apply it next), the
+parts of chunks up to ``n + depth`` are started; nothing later. So while chunk ``n`` is
+applied, chunk ``n + 1`` is prepared and (``depth`` 2, the default:
+``GITSTORE_WORKER__PIPELINE_DEPTH``) chunk ``n + 2`` fetched; at most ``depth + 1`` chunks'
+blobs and prepared writes are held. ``depth`` 1 is about the one-deep pipeline of before:
+the next chunk fetched and prepared while this one is applied.
 
 **The fill.** The first chunk may be cut into ``first`` pieces (the projector does so when
 it prepares in a thread): parsing starts when the first piece has arrived instead of when

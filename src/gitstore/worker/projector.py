@@ -491,11 +491,14 @@ class Projector:
         at: str,
     ) -> Pipeline[Part, Fetched | None, Ready]:
         """The chunks' fetch and prepare ahead of their writes, ``depth`` chunks deep
-        (``pipeline``); the first chunk in pieces when it is prepared in a thread."""
+        (``pipeline``); the first chunk in pieces when it is prepared in a thread and every
+        kind is built in."""
         parts: list[list[Part]] = []
+        # not with hooks: each piece would be a hook request (``hub``)
+        cut = FIRST_PIECES if not self.pool.processes and self.pool.accepts(registry) else 1
         for n, chunk in enumerate(chunks):
             last = n == len(chunks) - 1
-            pieces = FIRST_PIECES if n == 0 and chunk and not self.pool.processes else 1
+            pieces = cut if n == 0 and chunk else 1
             size = -(-len(chunk) // pieces) if chunk else 0
             if chunk is None or size == 0:
                 parts.append([(chunk, last)])
