@@ -344,6 +344,9 @@ class WorkerSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1, le=256)
     # Documents per KV batch; a projection with more is written in chunks.
     batch_size: int = Field(default=2000, ge=1, le=10_000)
+    # Chunks of a chunked projection fetched and prepared ahead of the one being written
+    # (1: the next one only); bounds memory to depth + 1 chunks (docs/projection.md).
+    pipeline_depth: int = Field(default=2, ge=1, le=16)
     # Standalone ``gitstore worker`` serves /metrics on this port; 0 = off.
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"

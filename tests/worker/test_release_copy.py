@@ -4,7 +4,6 @@ from Git (``worker/release_copy.py``): real git service, SQLite KV."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from gitstore.backends.kv import KvStore
 from gitstore.domain.content import KindRegistry
@@ -12,7 +11,8 @@ from gitstore.domain.keys import LIVE
 from gitstore.git.client import GitClient
 from gitstore.worker.projector import Projector
 from gitstore.worker.publisher import Publisher
-from gitstore.worker.targets import Ready, Work
+from gitstore.worker.staging import Fetched
+from gitstore.worker.targets import Ready
 from tests.worker.harness import FaultyKv, commit, files_of, product
 from tests.worker.test_publisher import assert_live_is, catalogue, request
 
@@ -24,10 +24,10 @@ class CountingProjector(Projector):
 
     prepared = 0
 
-    async def prepare(
-        self, repository: str, work: Sequence[Work], registry: KindRegistry, at: str
+    async def digest(
+        self, repository: str, fetched: Fetched, registry: KindRegistry, at: str
     ) -> Ready:
-        ready = await super().prepare(repository, work, registry, at)
+        ready = await super().digest(repository, fetched, registry, at)
         self.prepared += len(ready.files) - ready.moved
         return ready
 

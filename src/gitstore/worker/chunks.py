@@ -21,7 +21,8 @@ final batch stays its own:
    ``expected_head_sequence = c``, ``advance_head=False``, the target's alias fence. A lost
    head CAS means a newer claim took over: the chunk is obsolete, acked and dropped.
 3. *Finish.* The coordinator writes the chunks it cannot share (relocated documents, files
-   whose content the plan already holds, a work list too large for a queue message) itself,
+   whose content the plan already holds, a work list too large for a queue message) itself
+   (fetched and prepared ahead of their writes: ``pipeline``),
    beats the claim's heartbeat, polls the done markers (``get_many``), and writes the final
    batch: ``sequence c + 1``, head → target, claim and markers deleted, atomically. The
    draft's standby switch follows as before, so readers still see the commit all or
@@ -61,6 +62,7 @@ from gitstore.domain.projection import NO_VERSION, PROJECTION_KIND, PROJECTION_M
 from gitstore.worker.changes import FileAt, Plan
 from gitstore.worker.claims import Claim
 from gitstore.worker.collections import RuleIndex
+from gitstore.worker.staging import join
 from gitstore.worker.targets import ProjectionResult, Target, Work
 
 if TYPE_CHECKING:
@@ -324,16 +326,16 @@ class ChunkSharer:
             c,
             -(-len(local) // size),
         )
-        for start in range(0, len(local), size):  # what only the coordinator can write
-            ready = await p.prepare_part(
-                scope.repository, local[start : start + size], rules, registry, at=plan.target
-            )
-            claim = claim.beat(p.clock())
-            batch = _middle(scope, c, plan.target, fence)
-            batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
-            p.fill(batch, ready, result)
-            await p.apply(batch)
-            result.chunks += 1
+        mine = [local[i : i + size] for i in range(0, len(local), size)]
+        async with p.pipeline(scope.repository, mine, rules, registry, plan.target) as ahead:
+            for _ in mine:  # what only the coordinator can write, fetched ahead (``pipeline``)
+                ready = join(await ahead.take())
+                claim = claim.beat(p.clock())
+                batch = _middle(scope, c, plan.target, fence)
+                batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
+                p.fill(batch, ready, result)
+                await p.apply(batch)
+                result.chunks += 1
         await self._finish_shared(p, chunks, claim, fence, result)
         final = Batch(scope, c + 1, plan.target, expected_head_sequence=c, unless_alias=fence)
         final.delete(PROJECTION_KIND, PROJECTION_MARKER)

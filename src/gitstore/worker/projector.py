@@ -13,7 +13,8 @@ head *now*. One attempt:
    with the new hook, re-validated with the new schemas, although the files did not change).
 4. Each upsert's blob is fetched (``GetBlobBatches`` by id), parsed, validated and encoded
    into its KV write (``parsing.prepare_many``) in a thread, or for a large chunk on the
-   ``pool``'s processes; the next chunk is prepared while this one is written. Valid files
+   ``pool``'s processes. Chunks are fetched and prepared ahead while earlier ones are
+   written, ``depth`` chunks deep (``pipeline``; the two stages: ``staging``). Valid files
    become documents with their indexes (``domain.projection``); invalid ones are counted and
    skipped, so the KV keeps the last valid document of that resource.
    Files the ``cache`` (``prepared_cache``) already holds for the same path, blob id and
@@ -81,15 +82,15 @@ from gitstore.domain.projection import (
 )
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
-from gitstore.worker.changes import FileAt, Plan, contents, plan_changes, plan_full, relocate
+from gitstore.worker.changes import Plan, contents, plan_changes, plan_full, relocate
 from gitstore.worker.chunks import ChunkSharer, stale_markers
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.collections import RuleIndex, rule_index
-from gitstore.worker.hub import module_at, to_hub_prepared
 from gitstore.worker.metrics import WorkerMetrics
-from gitstore.worker.parsing import Prepared
+from gitstore.worker.pipeline import DEFAULT_DEPTH, Pipeline
 from gitstore.worker.pool import PreparePool
-from gitstore.worker.prepared_cache import PreparedCache, merge
+from gitstore.worker.prepared_cache import PreparedCache
+from gitstore.worker.staging import Fetched, digest, fetch_work, join
 from gitstore.worker.targets import (
     Again,
     Overtaken,
@@ -114,6 +115,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_HEAD_RACES = 32
+FIRST_PIECES = 4  # the first chunk's pieces when prepared in a thread (``pipeline``: the fill)
+
+Part = tuple[Sequence[Work] | None, bool]  # a pipeline part: work (None: re-index), last chunk
 
 
 class Projector:
@@ -138,6 +142,7 @@ class Projector:
         hooks: AsyncHookRunner | None = None,
         hook_limits: HookLimits | None = None,
         hook_workers: int = 2,
+        depth: int = DEFAULT_DEPTH,
     ) -> None:
         self.git = git
         self.kv = kv
@@ -156,6 +161,7 @@ class Projector:
         self._hooks = hooks  # conversion hooks to the hub (``worker.hub``); made on first use
         self.hook_limits = hook_limits  # of the runner made here (None: HookLimits())
         self.hook_workers = hook_workers
+        self.depth = depth  # chunks fetched and prepared ahead of the one written (``pipeline``)
         self._runner: WasmHookRunner | None = None  # the runner of hooks made here
         # the plan a ``single_only`` attempt made before it found it too large: the next
         # ``_plan`` of the very same change (the standby round of ``draft_switch``) reuses it
@@ -444,40 +450,20 @@ class Projector:
         claim_batch.upsert(PROJECTION_KIND, PROJECTION_MARKER, claim.value())
         for stale in stale_markers(previous):  # of a coordinator that died (``chunks``)
             claim_batch.delete(PROJECTION_KIND, stale)
-        # The first chunk is prepared while the claim is written.
+        # The chunks are fetched and prepared ahead while the claim and earlier chunks are
+        # written (``pipeline``); None: a re-index chunk, after the plan's (``collections``).
         work: list[Work] = [*plan.deletes, *plan.upserts]
         chunks: list[list[Work] | None] = [
             work[i : i + self.batch_size] for i in range(0, len(work), self.batch_size)
         ]
         chunks += [None] * (rules.chunks(self.batch_size) if rules is not None else 0)
-        chunks = chunks or [[]]  # None: a re-index chunk, after the plan's (``collections``)
-        ahead = asyncio.ensure_future(
-            self.prepare_part(
-                scope.repository,
-                chunks[0],
-                rules,
-                registry,
-                at=plan.target,
-                last=len(chunks) == 1,
-            )
-        )
-        try:
+        async with self.pipeline(
+            scope.repository, chunks or [[]], rules, registry, plan.target
+        ) as ahead:
             await self.apply(claim_batch)
-            for number in range(len(chunks)):
-                ready = await ahead
-                last = number == len(chunks) - 1
-                if not last:  # prepared (fetched, parsed, encoded) while this one is written
-                    ahead = asyncio.ensure_future(
-                        self.prepare_part(
-                            scope.repository,
-                            chunks[number + 1],
-                            rules,
-                            registry,
-                            at=plan.target,
-                            last=number + 2 == len(chunks),
-                        )
-                    )
-                if last:
+            for number in range(len(ahead.chunks)):
+                ready = join(await ahead.take())
+                if number == len(ahead.chunks) - 1:
                     batch = Batch(
                         scope, c + 1, plan.target, expected_head_sequence=c, unless_alias=fence
                     )
@@ -496,12 +482,43 @@ class Projector:
                 self.fill(batch, ready, result)
                 await self.apply(batch)
                 result.chunks += 1
-        finally:
-            if not ahead.done():
-                ahead.cancel()
-            elif not ahead.cancelled():
-                ahead.exception()  # a chunk that will not be written: its failure is no news
         result.sequence = c + 1
+
+    def pipeline(
+        self,
+        repository: str,
+        chunks: Sequence[Sequence[Work] | None],
+        rules: RuleIndex | None,
+        registry: KindRegistry,
+        at: str,
+    ) -> Pipeline[Part, Fetched | None, Ready]:
+        """The chunks' fetch and prepare ahead of their writes, ``depth`` chunks deep
+        (``pipeline``); the first chunk in pieces when it is prepared in a thread and every
+        kind is built in."""
+        parts: list[list[Part]] = []
+        # not with hooks: each piece would be a hook request (``hub``)
+        cut = FIRST_PIECES if not self.pool.processes and self.pool.accepts(registry) else 1
+        for n, chunk in enumerate(chunks):
+            last = n == len(chunks) - 1
+            pieces = cut if n == 0 and chunk else 1
+            size = -(-len(chunk) // pieces) if chunk else 0
+            if chunk is None or size == 0:
+                parts.append([(chunk, last)])
+            else:
+                parts.append([(chunk[i : i + size], last) for i in range(0, len(chunk), size)])
+
+        async def fetch(part: Part) -> Fetched | None:
+            return None if part[0] is None else await self.fetch(repository, part[0], registry)
+
+        async def prepare(part: Part, fetched: Fetched | None) -> Ready:
+            return await self.finish_part(repository, fetched, rules, registry, at=at, last=part[1])
+
+        return Pipeline(parts, fetch, prepare, depth=self.depth)
+
+    async def fetch(self, repository: str, work: Sequence[Work], registry: KindRegistry) -> Fetched:
+        """The first stage of ``prepare``: the cache's hits and the other files' blobs
+        (``staging``)."""
+        return await fetch_work(self, repository, work, registry)
 
     async def prepare(
         self, repository: str, work: Sequence[Work], registry: KindRegistry, at: str
@@ -509,44 +526,15 @@ class Projector:
         """Fetch the chunk's blobs, then parse, validate and encode them (``pool``: in a
         thread, or on worker processes for a large chunk). Files the ``cache`` holds are
         neither fetched nor prepared again."""
-        ready = Ready()
-        planned: list[FileAt] = []
-        moved: list[Prepared] = []
-        for item in work:
-            if isinstance(item, FileAt) and item.relocated is not None:
-                moved.append(Prepared(item.path, item.blob_id, item.relocated))
-            elif isinstance(item, FileAt):
-                planned.append(item)
-            else:
-                ready.deletes.append(item)
-        cache = self.cache if self.cache is not None and self.cache.enabled else None
-        context = cache.context(registry, self.max_bytes) if cache is not None else None
-        cached: list[Prepared | None] = [None] * len(planned)
-        if cache is not None and context is not None:
-            cached = cache.get_many(context, repository, [(f.path, f.blob_id) for f in planned])
-        misses = [f for f, hit in zip(planned, cached, strict=True) if hit is None]
-        wanted = [f.blob_id for f in misses if f.content is None]
-        fetched = await contents(self.git, repository, wanted) if wanted else {}
-        files: list[tuple[str, str, bytes]] = []
-        for item in misses:
-            content = item.content if item.content is not None else fetched.get(item.blob_id)
-            if content is None:
-                raise NotFound(f"blob {item.blob_id} of {item.path} is missing")
-            files.append((item.path, item.blob_id, content))
-        prepared = await self.pool.prepare(
-            files,
-            registry,
-            max_bytes=self.max_bytes,
-            identities=[item.identity for item in misses],  # the plan's, with ``registry``
+        return await self.digest(
+            repository, await self.fetch(repository, work, registry), registry, at
         )
-        if any(p.pending is not None for p in prepared):
-            module = module_at(self.git, repository, at)
-            prepared = await to_hub_prepared(prepared, registry, module, self.hooks)
-        if cache is not None and context is not None:
-            cache.put_many(context, repository, prepared)
-        ready.files = merge(cached, prepared) + moved
-        ready.moved = len(moved)
-        return ready
+
+    async def digest(
+        self, repository: str, fetched: Fetched, registry: KindRegistry, at: str
+    ) -> Ready:
+        """The second stage of ``prepare``: parse, validate, encode (``staging``)."""
+        return await digest(self, repository, fetched, registry, at)
 
     async def prepare_part(
         self,
@@ -561,10 +549,25 @@ class Projector:
         """``prepare`` a chunk of the plan, its products' collection entries recomputed
         with the target's rule-based collections; None: the next re-index chunk
         (``collections``; ``last``: every product left)."""
-        if part is None:
+        fetched = None if part is None else await self.fetch(repository, part, registry)
+        return await self.finish_part(repository, fetched, rules, registry, at=at, last=last)
+
+    async def finish_part(
+        self,
+        repository: str,
+        fetched: Fetched | None,
+        rules: RuleIndex | None,
+        registry: KindRegistry,
+        *,
+        at: str,
+        last: bool = False,
+    ) -> Ready:
+        """The second stage of ``prepare_part``: a fetched part prepared (or, None, the
+        next re-index chunk)."""
+        if fetched is None:
             assert rules is not None, "re-index chunks come with rules"
             return Ready(extra=await rules.next_chunk(self.batch_size, last=last))
-        ready = await self.prepare(repository, part, registry, at)
+        ready = await self.digest(repository, fetched, registry, at)
         if rules is not None:
             ready.files = await rules.adjust(ready.files)
         return ready

@@ -163,6 +163,7 @@ class WorkerService:
             owner=f"{self.consumer_name}-{uuid.uuid4().hex[:8]}",
             registry=self.kinds,
             batch_size=w.batch_size,
+            depth=w.pipeline_depth,
             claim_stale_seconds=w.claim_stale_seconds,
             metrics=self.metrics,
             max_bytes=s.content.max_manifest_bytes,
