@@ -66,6 +66,7 @@ from gitstore.domain.projection import (
 from gitstore.worker.changes import changed
 from gitstore.worker.claims import Claim, read_claim
 from gitstore.worker.projector import Overtaken, Projector
+from gitstore.worker.staging import warm
 
 log = logging.getLogger(__name__)
 
@@ -201,12 +202,12 @@ async def _copy(
 
 
 async def _warm(projector: Projector, repository: str, base: str | None, target: str) -> int:
-    """``Projector.warm`` of the commit while the copy runs; a failure only costs the time it
+    """``staging.warm`` of the commit while the copy runs; a failure only costs the time it
     would have saved (the projection prepares what is missing)."""
     if base is None:
         return 0
     try:
-        return await projector.warm(repository, base, target)
+        return await warm(projector, repository, base, target)
     except GitStoreError as exc:
         log.warning("could not prepare %s ahead of projecting it: %s", target[:12], exc.message)
         return 0

@@ -19,6 +19,9 @@ for machines with cores to spare.
   compiled validators that cannot be pickled): ``accepts(registry)`` says whether it may be.
 * Results are exactly ``prepare_many``'s, in order. A pool that breaks (a child killed) is
   dropped, logged, and the chunk prepared in a thread; the next large chunk starts a new one.
+* A chunk is prepared with fewer garbage collections (``gcpace.fewer_collections``, the
+  young threshold at ``gc_gen0``: ``GITSTORE_WORKER__GC_GEN0_THRESHOLD``), in the thread
+  and in the children alike.
 * ``close()`` shuts the children down; a worker that dies leaves them to exit when their
   pipe to it closes.
 """
@@ -33,6 +36,7 @@ from collections.abc import Sequence
 from concurrent.futures.process import BrokenProcessPool
 
 from gitstore.domain.content import KindRegistry, PathIdentity
+from gitstore.gcpace import DEFAULT_GEN0, fewer_collections
 from gitstore.worker.parsing import Prepared, prepare_many
 
 log = logging.getLogger(__name__)
@@ -43,12 +47,26 @@ _registry: KindRegistry | None = None
 
 
 def _prepare_in_child(
-    files: Sequence[File], max_bytes: int, identities: Sequence[PathIdentity | None] | None = None
+    files: Sequence[File],
+    max_bytes: int,
+    identities: Sequence[PathIdentity | None] | None = None,
+    gc_gen0: int = 0,
 ) -> list[Prepared]:
     global _registry
     if _registry is None:
         _registry = KindRegistry.builtin()
-    return prepare_many(files, _registry, max_bytes=max_bytes, identities=identities)
+    return _prepare(files, _registry, max_bytes, identities, gc_gen0)
+
+
+def _prepare(
+    files: Sequence[File],
+    registry: KindRegistry,
+    max_bytes: int,
+    identities: Sequence[PathIdentity | None] | None,
+    gc_gen0: int,
+) -> list[Prepared]:
+    with fewer_collections(gc_gen0):
+        return prepare_many(files, registry, max_bytes=max_bytes, identities=identities)
 
 
 def _ready() -> bool:
@@ -59,9 +77,12 @@ def _ready() -> bool:
 class PreparePool:
     """``prepare_many`` of large chunks on ``processes`` processes (0 = always a thread)."""
 
-    def __init__(self, processes: int = 2, *, min_files: int = 1000) -> None:
+    def __init__(
+        self, processes: int = 2, *, min_files: int = 1000, gc_gen0: int = DEFAULT_GEN0
+    ) -> None:
         self.processes = max(0, processes)
         self.min_files = min_files
+        self.gc_gen0 = gc_gen0  # young-generation GC threshold while preparing (``gcpace``)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
 
     @staticmethod
@@ -104,7 +125,7 @@ class PreparePool:
                 log.warning("prepare pool broke (%s); preparing this chunk in a thread", exc)
                 self._drop()
         return await asyncio.to_thread(
-            prepare_many, files, registry, max_bytes=max_bytes, identities=identities
+            _prepare, files, registry, max_bytes, identities, self.gc_gen0
         )
 
     async def _on_pool(
@@ -125,6 +146,7 @@ class PreparePool:
                     files[i : i + size],
                     max_bytes,
                     None if identities is None else identities[i : i + size],
+                    self.gc_gen0,
                 )
                 for i in starts
             )

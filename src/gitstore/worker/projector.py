@@ -80,6 +80,7 @@ from gitstore.domain.projection import (
     PROJECTION_MARKER,
     materialised_version,
 )
+from gitstore.gcpace import fewer_collections
 from gitstore.git.client import GitClient
 from gitstore.git.kinds import KindsLoader
 from gitstore.worker.changes import Plan, contents, plan_changes, plan_full, relocate
@@ -211,22 +212,13 @@ class Projector:
             )
         return pruned
 
-    async def warm(self, repository: str, base: str, target: str) -> int:
-        """Fetch and prepare into the ``cache`` the files of the plan ``base -> target``, so a
-        projection of it soon after only writes (``draft_copy`` runs it while it copies the
-        standby); return how many were prepared. Without a cache: nothing, 0."""
-        if self.cache is None or not self.cache.enabled:
-            return 0
-        registry = await self.kinds.registry(repository, target)
-        plan = await plan_changes(self.git, repository, base=base, target=target, registry=registry)
-        files = [f for f in plan.upserts if f.relocated is None]
-        size = self.batch_size
-        for start in range(0, len(files), size):
-            await self.prepare(repository, files[start : start + size], registry, target)
-        return len(files)
-
     async def project_into(self, target: Target, *, correlation_id: str = "") -> ProjectionResult:
-        """Bring ``target.scope`` to ``target.commit`` (see :class:`Target`)."""
+        """Bring ``target.scope`` to ``target.commit`` (see :class:`Target`), with fewer
+        garbage collections meanwhile (``gcpace``: the pool's threshold)."""
+        with fewer_collections(self.pool.gc_gen0):
+            return await self._project_into(target, correlation_id)
+
+    async def _project_into(self, target: Target, correlation_id: str) -> ProjectionResult:
         repository = target.scope.repository
         stale: Claim | None = None
         races = 0

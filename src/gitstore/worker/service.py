@@ -154,7 +154,7 @@ class WorkerService:
             await self._close_owned()
             raise
         w = s.worker
-        pool = PreparePool(w.prepare_processes)
+        pool = PreparePool(w.prepare_processes, gc_gen0=w.gc_gen0_threshold)
         self._owned.append(pool)
         kinds = KindsLoader(self.git, max_bytes=s.content.max_manifest_bytes, base=self.kinds)
         self.projector = projector = Projector(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitstore.domain.errors import NotFound
-from gitstore.worker.changes import FileAt, contents
+from gitstore.worker.changes import FileAt, contents, plan_changes
 from gitstore.worker.hub import module_at, to_hub_prepared
 from gitstore.worker.parsing import Prepared
 from gitstore.worker.prepared_cache import Context, merge
@@ -109,3 +109,21 @@ def join(pieces: Sequence[Ready]) -> Ready:
         out.extra.extend(piece.extra)
         out.moved += piece.moved
     return out
+
+
+async def warm(projector: Projector, repository: str, base: str, target: str) -> int:
+    """Fetch and prepare into the projector's ``cache`` the files of the plan ``base ->
+    target``, so a projection of it soon after only writes (``draft_copy`` runs it while it
+    copies the standby); how many were prepared. Without a cache: nothing, 0."""
+    cache = projector.cache
+    if cache is None or not cache.enabled:
+        return 0
+    registry = await projector.kinds.registry(repository, target)
+    plan = await plan_changes(
+        projector.git, repository, base=base, target=target, registry=registry
+    )
+    files = [f for f in plan.upserts if f.relocated is None]
+    size = projector.batch_size
+    for start in range(0, len(files), size):
+        await projector.prepare(repository, files[start : start + size], registry, target)
+    return len(files)
