@@ -77,7 +77,8 @@ async def test_a_release_waits_for_the_draft_of_its_commit_then_copies_it(
         await asyncio.wait([polled, release], return_when=asyncio.FIRST_COMPLETED)
         assert polled.done() and not release.done()  # polling the draft's claim, waiting
         sync = asyncio.create_task(resource_sync_starts())
-        assert projector.prepared <= 2 * BATCH  # the draft: its first chunk and the next
+        # the draft only: the chunk it writes and the ones its pipeline prepared ahead
+        assert projector.prepared <= (projector.depth + 1) * BATCH
         gate.release.set()
         await draft
         outcome = await release
