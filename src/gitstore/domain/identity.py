@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from gitstore.domain.errors import InvalidArgument
 
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# ``DNS_LABEL.fullmatch(value)`` is true exactly when ``dns_label_problem(value)`` is None
+# (for hot loops that only need the yes/no: a path's file name, per file of a projection).
+DNS_LABEL = _DNS_LABEL
 
 
 def dns_label_problem(value: str) -> str | None:

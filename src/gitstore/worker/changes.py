@@ -248,12 +248,85 @@ async def plan_changes(
     the kinds of ``base``): every file of a kind the change re-judges (``rekind``) is
     planned too, changed or not."""
     plan = Plan(base, target)
+    diff = await changed(git, repository, base, target)
+    others = [other for other in dict.fromkeys(dirty) if other != target]
+    if base is None and not others and _plan_from_nothing(plan, diff, registry):
+        return plan
+    return await _plan_diff(
+        git, repository, plan, diff, others, registry=registry, base_registry=base_registry
+    )
+
+
+def _plan_from_nothing(plan: Plan, diff: list[pb.ChangedPath], registry: KindRegistry) -> bool:
+    """The plan of a diff from nothing (a first projection), filled into the empty ``plan``;
+    False (``plan`` untouched) for a diff that is not a plain listing (a delete or rename,
+    which a diff from the empty tree never has: the general path takes it).
+
+    The same plan as ``_plan_diff`` with the work per path cut to what a listing needs:
+    every path is listed once and is present, so a path's identity decides at once unless
+    another path has the same identity (a duplicate, resolved by the general rule), and
+    identities are grouped by kind so the upserts are sorted by name within each kind
+    (the order of the sorted ``(kind, name)`` pairs) without a tuple per path.
+    """
+    deleted, renamed = pb.CHANGE_TYPE_DELETED, pb.CHANGE_TYPE_RENAMED
+    conflicts: list[ContentError] = []
+    by_kind: dict[str, dict[str, FileAt]] = {}
+    again: dict[tuple[str, str], dict[str, FileAt]] = {}  # identities met more than once
+    for change in diff:
+        path = change.path
+        kind_of_change = change.change_type
+        if kind_of_change in (deleted, renamed):
+            return False
+        try:
+            at = identity_for_path(path, registry)
+        except ManifestError as err:
+            conflicts.extend(err.errors)  # a file the convention refuses
+            continue
+        if at is None:
+            continue
+        names = by_kind.get(at.kind)
+        if names is None:
+            names = by_kind[at.kind] = {}
+        found = FileAt(path, change.new_blob_id, identity=at)
+        first = names.setdefault(at.name, found)
+        if first is not found:
+            files = again.setdefault((at.kind, at.name), {first.path: first})
+            files[path] = found
+    plan.conflicts.extend(conflicts)
+    for kind in sorted(by_kind):
+        names = by_kind[kind]
+        for name in sorted(names):
+            spelled = again.get((kind, name))
+            if spelled is None:
+                plan.upserts.append(names[name])
+            elif len(spelled) == 1:  # one path listed twice: its last listing
+                plan.upserts.append(next(iter(spelled.values())))
+            else:
+                spellings = candidate_paths(kind, name, registry)
+                present = [f for p in spellings if (f := spelled.get(p)) is not None]
+                plan.conflicts.extend(_duplicate((kind, name), present))
+    return True
+
+
+async def _plan_diff(
+    git: GitClient,
+    repository: str,
+    plan: Plan,
+    diff: list[pb.ChangedPath],
+    others: list[str],
+    *,
+    registry: KindRegistry,
+    base_registry: Callable[[], Awaitable[KindRegistry]] | None,
+) -> Plan:
+    """The general plan: ``diff`` from ``plan.base`` to ``plan.target``, the paths the
+    dirty targets ``others`` touched, the kinds to re-judge."""
+    base, target = plan.base, plan.target
     state: dict[str, FileAt | None] = {}
     gone: dict[str, str] = {}
     # Each path's identity, computed once: planning and (through ``FileAt.identity``)
     # validation both need it.
     ids: dict[str, tuple[PathIdentity | None, tuple[ContentError, ...]]] = {}
-    for change in await changed(git, repository, base, target):
+    for change in diff:
         deleted = change.change_type == pb.CHANGE_TYPE_DELETED
         if deleted:
             state[change.path] = None
@@ -266,9 +339,7 @@ async def plan_changes(
             state.setdefault(change.old_path, None)
             gone[change.old_path] = change.old_blob_id
     extra: set[str] = set()
-    for other in dict.fromkeys(dirty):
-        if other == target:
-            continue
+    for other in others:
         extra.update(c.path for c in await changed(git, repository, base, other))
     extra.difference_update(state)
     listed: set[str] = set()  # kinds whose directories were listed whole at the target

@@ -38,9 +38,15 @@ class Layout(StrEnum):
 DEFAULT_LAYOUT = Layout.FANOUT
 
 
+# The bucket of each first byte of a SHA-1: ``_BUCKETS[digest[0]]`` is ``hexdigest()[:2]``
+# without formatting the other 38 digits (``bucket_for`` runs once per file of a projection).
+_BUCKETS = tuple(f"{i:02x}" for i in range(256))
+assert BUCKET_CHARS == 2, "_BUCKETS holds two-digit buckets"
+
+
 def bucket_for(name: str) -> str:
     """The fan-out directory of ``name``: two lowercase hex digits of its SHA-1."""
-    return hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:BUCKET_CHARS]
+    return _BUCKETS[hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).digest()[0]]
 
 
 def is_bucket(component: str) -> bool:

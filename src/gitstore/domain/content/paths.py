@@ -56,7 +56,7 @@ from gitstore.domain.content.layout import (
 )
 from gitstore.domain.content.manifest import Manifest, ResourceIdentity
 from gitstore.domain.errors import InvalidArgument
-from gitstore.domain.identity import dns_label_problem
+from gitstore.domain.identity import DNS_LABEL, dns_label_problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,30 @@ def identity_for_path(path: str, registry: KindRegistry | None = None) -> PathId
     if registry is None:  # not ``or``: a registry's truth is its length, a Python call
         registry = _builtin()
     parts = path.split("/")
+    depth = len(parts)
+    if depth == 3 or depth == 2:
+        # The common case, a well-formed manifest path (``products/ef/blue-t-shirt.yaml``,
+        # ``products/blue-t-shirt.yaml``), recognised with one look at each part; anything
+        # else takes the checks below, which say what is wrong. A valid name starts with
+        # [a-z0-9] (no dotfile, no ``README``) and its right bucket is a bucket.
+        base = parts[-1]
+        dot = base.rfind(".")
+        fmt = EXTENSIONS.get(base[dot:]) if dot > 0 else None
+        if fmt is not None and parts[0]:
+            stem = base[:dot]
+            if DNS_LABEL.fullmatch(stem) and (depth == 2 or parts[1] == bucket_for(stem)):
+                definition = registry.by_plural(parts[0])
+                if definition is None:
+                    return None
+                layout = Layout.FANOUT if depth == 3 else Layout.FLAT
+                return PathIdentity(definition.kind, stem, fmt, layout)
+    return _checked_identity(path, parts, registry)
+
+
+def _checked_identity(path: str, parts: list[str], registry: KindRegistry) -> PathIdentity | None:
+    """``identity_for_path`` the long way (``parts``: ``path.split("/")``), every check in
+    turn: the answer for the paths its fast path does not take, and the reference that
+    fast path must agree with."""
     if len(parts) < 2 or path.startswith("/"):
         return None
     definition = registry.by_plural(parts[0])
