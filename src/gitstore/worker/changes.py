@@ -14,7 +14,9 @@ The paths to look at are ``GetChangedPaths(base, target)`` plus ``GetChangedPath
 for each dirty ``t``. A path's state at the target is known from the first diff; for the
 rest (other spellings of a changed identity, paths only a dirty target touched) it is looked
 up by path at the target (``GetBlobBatches`` by path, answered ``missing`` when absent). From the
-empty tree nothing needs looking up: the diff lists every file of the target.
+empty tree nothing needs looking up: the diff lists every file of the target, once, so a
+first projection's plan (``_plan_from_nothing``, on the event loop before any chunk starts)
+decides each identity as it meets it, without the general path's per-path maps.
 
 A commit that changes a kind (its definition or its hook module) also plans every file of
 that kind, changed or not, when the caller passes the base's registry (``rekind``): their
