@@ -76,9 +76,16 @@ def prepare_file(
 ) -> Prepared:
     """``parse_file``, then the valid manifest's KV upsert (``InvalidArgument`` if the KV
     refuses it, as ``Batch.upsert`` would). ``identity``: ``identity_for_path(path,
-    registry)`` when the caller has it (the plan's ``FileAt.identity``)."""
+    registry)`` when the caller has it (the plan's ``FileAt.identity``); its name, a DNS label
+    that function checked, is not checked again as ``metadata.name`` when the two are equal
+    (``Manifest.from_object``'s ``known_name``)."""
     try:
-        manifest = parse_manifest(content, path, max_bytes=max_bytes)
+        manifest = parse_manifest(
+            content,
+            path,
+            max_bytes=max_bytes,
+            known_name=None if identity is None else identity.name,
+        )
     except ManifestError as err:
         return Prepared(path, blob_id, None, err.errors)
     value = _value(manifest, path, blob_id)
@@ -93,9 +100,11 @@ def prepare_file(
         return Prepared(path, blob_id, None, pending=manifest)
     indexes = document_indexes(manifest.kind, manifest.name, manifest.spec)
     kind = document_kind(manifest.kind)
-    return Prepared(
-        path, blob_id, encode_upsert(kind, manifest.name, value, indexes=indexes, body=body)
+    # the envelope found metadata.name a DNS label (or equal to the file name the plan did)
+    upsert = encode_upsert(
+        kind, manifest.name, value, indexes=indexes, body=body, name_is_dns_label=True
     )
+    return Prepared(path, blob_id, upsert)
 
 
 def prepare_many(

@@ -248,16 +248,22 @@ def encode_upsert(
     *,
     indexes: Mapping[str, str | Iterable[str]] | None = None,
     body: bytes | None = None,
+    name_is_dns_label: bool = False,
 ) -> Upsert:
     """Validate and encode one upsert (compact UTF-8 JSON, canonical index entries).
 
     Pure and picklable in and out, so it can run away from the batch: ``Batch.add`` takes the
     result. ``InvalidArgument`` names what is wrong (kind, name, document or an index).
     ``body``: the document already encoded by ``bodies.encode_body`` (the same bytes).
+    ``name_is_dns_label``: the caller has checked in this process that ``name`` is a DNS label
+    (``identity.dns_label_problem``; a parsed manifest's ``metadata.name`` is one), which
+    ``validate_name`` always accepts (a-z, 0-9 and ``-``, 1-63 characters, starting with a
+    letter or digit): the name is not checked again. ``Batch.add`` still checks it.
     """
     if type(kind) is not str or kind not in _KINDS:
         _remember(validate_kind, _KINDS, kind)
-    validate_name(name)
+    if not name_is_dns_label:
+        validate_name(name)
     try:
         if type(document) is not dict and not isinstance(document, Mapping):
             raise TypeError(f"expected a JSON object, got {type(document).__name__}")
