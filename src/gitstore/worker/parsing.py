@@ -94,9 +94,10 @@ def prepare_file(
 ) -> Prepared:
     """``parse_file``, then the valid manifest's KV upsert (``InvalidArgument`` if the KV
     refuses it, as ``Batch.upsert`` would). ``identity``: ``identity_for_path(path,
-    registry)`` when the caller has it (the plan's ``FileAt.identity``); its name, a DNS label
-    that function checked, is not checked again as ``metadata.name`` when the two are equal
-    (``Manifest.from_object``'s ``known_name``)."""
+    registry)`` when the caller has it (the plan's ``FileAt.identity``, also when a prepare
+    pool process gets it with its chunk); its name, a DNS label that function checked, is not
+    checked again as ``metadata.name`` when the two are equal (``Manifest.from_object``'s
+    ``known_name``)."""
     try:
         manifest = parse_manifest(
             content,
