@@ -356,3 +356,99 @@ def test_product_index_names_come_in_canonical_order() -> None:
     indexes = document_indexes("Product", "p", product()["spec"])
     assert list(indexes) == sorted(indexes)
     assert indexes["category-status"] == [f"{c}|active" for c in indexes["category"]]
+
+
+# ---------------------------------------------------------------------- sixth round
+
+
+def _name_of(data: Any) -> Any:
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return meta.get("name") if isinstance(meta, dict) else None
+
+
+def _outcome_knowing(data: Any, known: str) -> Any:
+    """``_outcome`` with ``known_name``."""
+    try:
+        m = Manifest.from_object(data, "products/x.yaml", POSITIONS, known_name=known)
+    except Exception as err:
+        return type(err), getattr(err, "errors", str(err))
+    return m, m.path, dict(m.positions), list(m.labels.items()), list(m.annotations.items())
+
+
+@pytest.mark.parametrize("index", range(len(CASES)))
+def test_a_known_name_changes_no_envelope_outcome(index: int) -> None:
+    """The worker passes the file name the plan checked; equal to a valid name, it skips the
+    name's check and nothing else: every case gives what it gives without it, and a known
+    name that differs from an invalid one does not let it through."""
+    data = CASES[index]
+    name = _name_of(data)
+    if isinstance(name, str) and dns_label_problem(name) is None:
+        assert _outcome_knowing(data, name) == _outcome(data)
+    assert _outcome_knowing(data, "other-name") == _outcome(data)
+
+
+def test_remembered_kinds_and_label_values_are_judged_as_before() -> None:
+    """A kind or label value that matched once is a set lookup the next time: a bad one is
+    never remembered, and a good one stays accepted."""
+    for _ in range(2):  # the second round reads the remembered sets
+        for labels in ({"team": "two words"}, {"team": "-x"}, {"team": "ok-1"}, {"t": ""}):
+            assert _outcome(_with_labels(labels)) == _outcome(
+                MappingProxyType(_with_labels(labels))
+            )
+        for kind in ("Product", "product", "Product_1", "P" * 64, "P" * 63):
+            data = product()
+            data["kind"] = kind
+            assert _outcome(data) == _outcome(MappingProxyType(data))
+    from gitstore.domain.content import manifest as envelope
+
+    assert (
+        "two words" not in envelope._GOOD_LABEL_VALUES and "-x" not in envelope._GOOD_LABEL_VALUES
+    )
+    assert "ok-1" in envelope._GOOD_LABEL_VALUES and "" in envelope._GOOD_LABEL_VALUES
+    assert not {"product", "Product_1", "P" * 64} & envelope._GOOD_KINDS
+    assert {"Product", "P" * 63} <= envelope._GOOD_KINDS
+
+
+def test_every_dns_label_is_a_kv_name() -> None:
+    """``encode_upsert(..., name_is_dns_label=True)`` skips ``validate_name``: sound only
+    because every DNS label is a name it accepts (edges, and random labels)."""
+    import random
+
+    from gitstore.backends.kv import encode_upsert
+    from gitstore.domain.keys import validate_name
+
+    rng = random.Random(16)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789-"
+    labels = ["a", "0", "a-b", "a" * 63, "0-0", "9" * 63]
+    while len(labels) < 2000:
+        label = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 63)))
+        if dns_label_problem(label) is None:
+            labels.append(label)
+    for label in labels:
+        assert validate_name(label) == label
+        assert encode_upsert("product", label, {"a": 1}, name_is_dns_label=True) == encode_upsert(
+            "product", label, {"a": 1}
+        )
+
+
+def test_a_manifest_made_by_its_slots_is_the_constructors() -> None:
+    """The envelope's fast path fills a ``Manifest``'s slots itself: every field, equal,
+    hashed, shown and pickled alike; a subclass still gets its own constructor."""
+    import dataclasses
+    import pickle
+
+    from gitstore.domain.content import manifest as envelope
+
+    assert tuple(f.name for f in dataclasses.fields(Manifest)) == envelope.MANIFEST_FIELDS
+    made = Manifest.from_object(product(), "products/x.yaml", POSITIONS)
+    built = Manifest(*(getattr(made, name) for name in envelope.MANIFEST_FIELDS))
+    assert made == built and repr(made) == repr(built)
+    assert (made.path, made.positions) == (built.path, built.positions)
+    assert pickle.loads(pickle.dumps(made)) == built
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "q"  # type: ignore[misc]
+
+    class Sub(Manifest):
+        __slots__ = ()
+
+    assert type(Sub.from_object(product(), "products/x.yaml")) is Sub

@@ -65,6 +65,24 @@ class Prepared:
     pending: Manifest | None = None
 
 
+# ``Prepared(path, blob_id, upsert)`` of a valid file, faster: a frozen dataclass's
+# ``__init__`` sets each field through ``object.__setattr__``, the slot descriptors' setters
+# store the same values in about half the time (tests/worker/test_prepare_body.py)
+_set_path, _set_blob_id, _set_upsert, _set_errors, _set_pending = (
+    getattr(Prepared, field).__set__ for field in ("path", "blob_id", "upsert", "errors", "pending")
+)
+
+
+def _prepared(path: str, blob_id: str, upsert: Upsert) -> Prepared:
+    prepared: Prepared = object.__new__(Prepared)
+    _set_path(prepared, path)
+    _set_blob_id(prepared, blob_id)
+    _set_upsert(prepared, upsert)
+    _set_errors(prepared, ())
+    _set_pending(prepared, None)
+    return prepared
+
+
 def prepare_file(
     path: str,
     blob_id: str,
@@ -76,9 +94,17 @@ def prepare_file(
 ) -> Prepared:
     """``parse_file``, then the valid manifest's KV upsert (``InvalidArgument`` if the KV
     refuses it, as ``Batch.upsert`` would). ``identity``: ``identity_for_path(path,
-    registry)`` when the caller has it (the plan's ``FileAt.identity``)."""
+    registry)`` when the caller has it (the plan's ``FileAt.identity``, also when a prepare
+    pool process gets it with its chunk); its name, a DNS label that function checked, is not
+    checked again as ``metadata.name`` when the two are equal (``Manifest.from_object``'s
+    ``known_name``)."""
     try:
-        manifest = parse_manifest(content, path, max_bytes=max_bytes)
+        manifest = parse_manifest(
+            content,
+            path,
+            max_bytes=max_bytes,
+            known_name=None if identity is None else identity.name,
+        )
     except ManifestError as err:
         return Prepared(path, blob_id, None, err.errors)
     value = _value(manifest, path, blob_id)
@@ -93,9 +119,11 @@ def prepare_file(
         return Prepared(path, blob_id, None, pending=manifest)
     indexes = document_indexes(manifest.kind, manifest.name, manifest.spec)
     kind = document_kind(manifest.kind)
-    return Prepared(
-        path, blob_id, encode_upsert(kind, manifest.name, value, indexes=indexes, body=body)
+    # the envelope found metadata.name a DNS label (or equal to the file name the plan did)
+    upsert = encode_upsert(
+        kind, manifest.name, value, indexes=indexes, body=body, name_is_dns_label=True
     )
+    return _prepared(path, blob_id, upsert)
 
 
 def prepare_many(

@@ -39,6 +39,10 @@ import orjson
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 # "e-" first (a literal: a fast scan), then a digit on both sides ("blue-000012" is no number)
 _NEGATIVE_EXPONENT = re.compile(rb"e-(?<=[0-9]e-)[0-9]").search
+# the literals are found by ``re``'s prefix scan: 2-3x faster than ``bytes.__contains__`` on
+# a body (its search skips poorly on the frequent bytes of JSON text); the same answers
+_NULL = re.compile(rb"null").search
+_SMALL = re.compile(rb"0\.0000").search
 _JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
@@ -50,10 +54,10 @@ def encode_body(document: Mapping[str, Any]) -> bytes:
     except TypeError:  # orjson.JSONEncodeError included
         return _JSON(document).encode()
     if (
-        b"null" in body
-        or (b"+" in body and b"e+" in body)  # "+" alone: one fast scan for a rare byte
-        or b"0.0000" in body
-        or (b"e-" in body and _NEGATIVE_EXPONENT(body) is not None)
+        _NULL(body) is not None
+        or (b"+" in body and b"e+" in body)  # "+" alone: one fast scan (memchr) for a rare byte
+        or _SMALL(body) is not None
+        or _NEGATIVE_EXPONENT(body) is not None  # finds "e-" as fast as a literal search
     ):
         return _JSON(document).encode()
     return body

@@ -118,8 +118,10 @@ def parse_manifest(
     *,
     fmt: ManifestFormat | None = None,
     max_bytes: int = DEFAULT_MAX_MANIFEST_BYTES,
+    known_name: str | None = None,
 ) -> Manifest:
-    """Parse one manifest file; raise ``ManifestError`` with every problem found."""
+    """Parse one manifest file; raise ``ManifestError`` with every problem found.
+    ``known_name``: see ``Manifest.from_object``."""
     data = raw.encode() if isinstance(raw, str) else raw
     if len(data) > max_bytes:
         check_size(len(data), max_bytes, path)
@@ -143,7 +145,7 @@ def parse_manifest(
         raise ManifestError(
             [ContentError(path, "", problem.rule, problem.message, problem.line, problem.column)]
         ) from None
-    return Manifest.from_object(obj, path, positions)
+    return Manifest.from_object(obj, path, positions, known_name=known_name)
 
 
 def encode_manifest(

@@ -138,12 +138,20 @@ class Manifest:
         data: Any,
         path: str = "",
         positions: Mapping[str, tuple[int, int]] | None = None,
+        *,
+        known_name: str | None = None,
     ) -> Manifest:
-        """Check the envelope of plain data and build a manifest; raise ``ManifestError``."""
+        """Check the envelope of plain data and build a manifest; raise ``ManifestError``.
+
+        ``known_name``: a name this process has already found to be a DNS label (the worker
+        passes the file name ``identity_for_path`` checked); ``metadata.name`` equal to it is
+        not checked again. It changes no result: the same check would pass."""
         positions = {} if positions is None else positions
-        fields = _plain_envelope(data)
+        fields = _plain_envelope(data, known_name)
         if fields is not None:  # plain data our readers return, and nothing to report
             kept = positions if isinstance(positions, LazyPositions) else dict(positions)
+            if cls is Manifest:
+                return _new_manifest(*fields, path, kept)
             return cls(*fields, path, kept)
         errors: list[ContentError] = []
 
@@ -195,14 +203,56 @@ class Manifest:
         return cls(api_version, kind, name, spec, labels, annotations, path, kept)
 
 
+# ``Manifest(...)`` with every field given, faster: the frozen dataclass's ``__init__`` sets
+# each field through ``object.__setattr__``; the slot descriptors' setters store the same
+# values in about half the time (``tests/domain/test_prepare_fast_paths.py``)
+MANIFEST_FIELDS = (
+    "api_version",
+    "kind",
+    "name",
+    "spec",
+    "labels",
+    "annotations",
+    "path",
+    "positions",
+)
+_SETTERS = tuple(getattr(Manifest, name).__set__ for name in MANIFEST_FIELDS)
+_set_api_version, _set_kind, _set_name, _set_spec, _set_labels, _set_annotations = _SETTERS[:6]
+_set_path, _set_positions = _SETTERS[6:]
+
+
+def _new_manifest(
+    api_version: str,
+    kind: str,
+    name: str,
+    spec: dict[str, Any],
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    path: str,
+    positions: Mapping[str, tuple[int, int]],
+) -> Manifest:
+    manifest: Manifest = object.__new__(Manifest)
+    _set_api_version(manifest, api_version)
+    _set_kind(manifest, kind)
+    _set_name(manifest, name)
+    _set_spec(manifest, spec)
+    _set_labels(manifest, labels)
+    _set_annotations(manifest, annotations)
+    _set_path(manifest, path)
+    _set_positions(manifest, positions)
+    return manifest
+
+
 def _plain_envelope(
-    data: Any,
+    data: Any, known_name: str | None = None
 ) -> tuple[str, str, str, dict[str, Any], dict[str, str], dict[str, str]] | None:
     """``(api_version, kind, name, spec, labels, annotations)`` when ``data`` is a valid
     envelope made of plain ``dict``s and ``str``s (what the YAML and JSON readers build), else
     None: then ``from_object``'s full pass decides and words every problem. It accepts only
     what that pass accepts, with the same result, and skips its per-field bookkeeping (error
-    closure, abstract ``Mapping`` checks); ``tests/domain/test_prepare_fast_paths.py``."""
+    closure, abstract ``Mapping`` checks); ``tests/domain/test_prepare_fast_paths.py``. A kind
+    or label value that passed its pattern before is a set lookup (``_remembered``), and a
+    name equal to ``known_name`` (a DNS label already, see ``from_object``) is not checked."""
     if type(data) is not dict or len(data) != len(ENVELOPE_FIELDS):
         return None
     # four values of the right types: the four keys are there, so there is no other
@@ -215,7 +265,7 @@ def _plain_envelope(
         or type(kind) is not str
         or type(meta) is not dict
         or type(spec) is not dict
-        or not _KIND.fullmatch(kind)
+        or (kind not in _GOOD_KINDS and not _remembered(_KIND, _GOOD_KINDS, kind))
         or api_version_problem(api_version) is not None
     ):
         return None
@@ -226,7 +276,7 @@ def _plain_envelope(
         type(name) is not str
         # the name, then labels and annotations where present: no other key
         or len(meta) != 1 + ("labels" in meta) + ("annotations" in meta)
-        or dns_label_problem(name) is not None
+        or (name != known_name and dns_label_problem(name) is not None)
     ):
         return None
     labels = {} if labels is None else _plain_map(labels, True)
@@ -245,10 +295,30 @@ def _plain_map(value: Any, label_values: bool) -> dict[str, str] | None:
             type(k) is not str
             or type(v) is not str
             or _label_key_problem(k) is not None
-            or (label_values and not _LABEL_VALUE.fullmatch(v))
+            or (
+                label_values
+                and v not in _GOOD_LABEL_VALUES
+                and not _remembered(_LABEL_VALUE, _GOOD_LABEL_VALUES, v)
+            )
         ):
             return None
     return dict(value)
+
+
+# Kinds and label values that matched their pattern: a commit repeats a few of them many times
+_GOOD_KINDS: set[str] = set()
+_GOOD_LABEL_VALUES: set[str] = set()
+_REMEMBERED = 1024  # strings kept per set
+
+
+def _remembered(pattern: re.Pattern[str], known: set[str], value: str) -> bool:
+    """``pattern.fullmatch(value)``, remembering a match in ``known`` (while it is small) so
+    that the next test of the same string is a set lookup."""
+    if not pattern.fullmatch(value):
+        return False
+    if len(known) < _REMEMBERED:
+        known.add(value)
+    return True
 
 
 @functools.lru_cache(maxsize=1024)  # a commit repeats the same few api versions
