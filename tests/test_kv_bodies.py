@@ -111,24 +111,6 @@ def test_encode_upsert_takes_the_body_as_given() -> None:
     assert upsert == encode_upsert("product", "p", document)
 
 
-def test_an_upsert_made_by_its_slots_is_the_constructors() -> None:
-    """``encode_upsert`` fills an ``Upsert``'s slots itself (faster than the frozen
-    ``__init__``): every field, equal, hashed, shown and pickled alike."""
-    import dataclasses
-    import pickle
-
-    from gitstore.backends.kv import Upsert
-    from gitstore.backends.kv.base import _UPSERT_FIELDS
-
-    assert tuple(f.name for f in dataclasses.fields(Upsert)) == _UPSERT_FIELDS
-    made = encode_upsert("product", "p", {"a": "é"}, indexes={"tag": ["x", "y"]})
-    built = Upsert(*(getattr(made, name) for name in _UPSERT_FIELDS))
-    assert made == built and hash(made) == hash(built) and repr(made) == repr(built)
-    assert pickle.loads(pickle.dumps(made)) == built
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        made.name = "q"  # type: ignore[misc]
-
-
 @pytest.mark.parametrize(
     "values",
     [

@@ -429,26 +429,3 @@ def test_every_dns_label_is_a_kv_name() -> None:
         assert encode_upsert("product", label, {"a": 1}, name_is_dns_label=True) == encode_upsert(
             "product", label, {"a": 1}
         )
-
-
-def test_a_manifest_made_by_its_slots_is_the_constructors() -> None:
-    """The envelope's fast path fills a ``Manifest``'s slots itself: every field, equal,
-    hashed, shown and pickled alike; a subclass still gets its own constructor."""
-    import dataclasses
-    import pickle
-
-    from gitstore.domain.content import manifest as envelope
-
-    assert tuple(f.name for f in dataclasses.fields(Manifest)) == envelope.MANIFEST_FIELDS
-    made = Manifest.from_object(product(), "products/x.yaml", POSITIONS)
-    built = Manifest(*(getattr(made, name) for name in envelope.MANIFEST_FIELDS))
-    assert made == built and repr(made) == repr(built)
-    assert (made.path, made.positions) == (built.path, built.positions)
-    assert pickle.loads(pickle.dumps(made)) == built
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        made.name = "q"  # type: ignore[misc]
-
-    class Sub(Manifest):
-        __slots__ = ()
-
-    assert type(Sub.from_object(product(), "products/x.yaml")) is Sub

@@ -87,20 +87,6 @@ def manifest_dir(manifest: Manifest) -> str:
     return definition.plural
 
 
-def test_a_prepared_file_made_by_its_slots_is_the_constructors() -> None:
-    """``prepare_file`` fills a valid file's ``Prepared`` slots itself: every field."""
-    import dataclasses
-    import pickle
-
-    names = ("path", "blob_id", "upsert", "errors", "pending")
-    assert tuple(f.name for f in dataclasses.fields(Prepared)) == names
-    path, content = next((p, c) for p, c in files() if reference(p, "0" * 40, c).upsert)
-    got = prepare_file(path, "0" * 40, content, REGISTRY)
-    built = Prepared(*(getattr(got, name) for name in names))
-    assert got == built and hash(got) == hash(built) and repr(got) == repr(built)
-    assert pickle.loads(pickle.dumps(got)) == built
-
-
 @pytest.mark.parametrize("index", range(len(files())))
 def test_prepare_file_equals_parse_then_encode(index: int) -> None:
     path, content = files()[index]

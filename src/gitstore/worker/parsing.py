@@ -65,24 +65,6 @@ class Prepared:
     pending: Manifest | None = None
 
 
-# ``Prepared(path, blob_id, upsert)`` of a valid file, faster: a frozen dataclass's
-# ``__init__`` sets each field through ``object.__setattr__``, the slot descriptors' setters
-# store the same values in about half the time (tests/worker/test_prepare_body.py)
-_set_path, _set_blob_id, _set_upsert, _set_errors, _set_pending = (
-    getattr(Prepared, field).__set__ for field in ("path", "blob_id", "upsert", "errors", "pending")
-)
-
-
-def _prepared(path: str, blob_id: str, upsert: Upsert) -> Prepared:
-    prepared: Prepared = object.__new__(Prepared)
-    _set_path(prepared, path)
-    _set_blob_id(prepared, blob_id)
-    _set_upsert(prepared, upsert)
-    _set_errors(prepared, ())
-    _set_pending(prepared, None)
-    return prepared
-
-
 def prepare_file(
     path: str,
     blob_id: str,
@@ -123,7 +105,7 @@ def prepare_file(
     upsert = encode_upsert(
         kind, manifest.name, value, indexes=indexes, body=body, name_is_dns_label=True
     )
-    return _prepared(path, blob_id, upsert)
+    return Prepared(path, blob_id, upsert)
 
 
 def prepare_many(

@@ -158,28 +158,6 @@ class Upsert:
     entries: tuple[tuple[str, str], ...]
 
 
-# A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; the slot
-# descriptors' own setters store the same values in about half the time. ``encode_upsert``
-# makes one ``Upsert`` per document (tests/test_kv_bodies.py: equal to the constructor's).
-_UPSERT_FIELDS = ("kind", "name", "body", "indexes", "entries")
-_set_kind, _set_name, _set_body, _set_indexes, _set_entries = (
-    getattr(Upsert, field).__set__ for field in _UPSERT_FIELDS
-)
-
-
-def _new_upsert(
-    kind: str, name: str, body: bytes, indexes: str, entries: tuple[tuple[str, str], ...]
-) -> Upsert:
-    """``Upsert(kind, name, body, indexes, entries)``, faster."""
-    upsert: Upsert = object.__new__(Upsert)
-    _set_kind(upsert, kind)
-    _set_name(upsert, name)
-    _set_body(upsert, body)
-    _set_indexes(upsert, indexes)
-    _set_entries(upsert, entries)
-    return upsert
-
-
 @dataclass(frozen=True, slots=True)
 class Delete:
     kind: str
@@ -298,7 +276,7 @@ def encode_upsert(
             f"document {kind} {name!r} is not valid JSON: {exc}", field="document"
         ) from exc
     canonical, entries = _canonical_indexes(indexes or {})
-    return _new_upsert(kind, name, body, canonical, entries)
+    return Upsert(kind, name, body, canonical, entries)
 
 
 # Kinds and index names already validated: a batch repeats the same few thousands of times.

@@ -150,8 +150,6 @@ class Manifest:
         fields = _plain_envelope(data, known_name)
         if fields is not None:  # plain data our readers return, and nothing to report
             kept = positions if isinstance(positions, LazyPositions) else dict(positions)
-            if cls is Manifest:
-                return _new_manifest(*fields, path, kept)
             return cls(*fields, path, kept)
         errors: list[ContentError] = []
 
@@ -201,46 +199,6 @@ class Manifest:
         # A lazy mapping stays lazy (positions are read only when reporting an error).
         kept = positions if isinstance(positions, LazyPositions) else dict(positions)
         return cls(api_version, kind, name, spec, labels, annotations, path, kept)
-
-
-# ``Manifest(...)`` with every field given, faster: the frozen dataclass's ``__init__`` sets
-# each field through ``object.__setattr__``; the slot descriptors' setters store the same
-# values in about half the time (``tests/domain/test_prepare_fast_paths.py``)
-MANIFEST_FIELDS = (
-    "api_version",
-    "kind",
-    "name",
-    "spec",
-    "labels",
-    "annotations",
-    "path",
-    "positions",
-)
-_SETTERS = tuple(getattr(Manifest, name).__set__ for name in MANIFEST_FIELDS)
-_set_api_version, _set_kind, _set_name, _set_spec, _set_labels, _set_annotations = _SETTERS[:6]
-_set_path, _set_positions = _SETTERS[6:]
-
-
-def _new_manifest(
-    api_version: str,
-    kind: str,
-    name: str,
-    spec: dict[str, Any],
-    labels: Mapping[str, str],
-    annotations: Mapping[str, str],
-    path: str,
-    positions: Mapping[str, tuple[int, int]],
-) -> Manifest:
-    manifest: Manifest = object.__new__(Manifest)
-    _set_api_version(manifest, api_version)
-    _set_kind(manifest, kind)
-    _set_name(manifest, name)
-    _set_spec(manifest, spec)
-    _set_labels(manifest, labels)
-    _set_annotations(manifest, annotations)
-    _set_path(manifest, path)
-    _set_positions(manifest, positions)
-    return manifest
 
 
 def _plain_envelope(
