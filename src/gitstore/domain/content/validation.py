@@ -215,8 +215,11 @@ def _one_currency(spec: dict[str, Any]) -> bool:
     """True when every price of ``spec`` is absent or a plain ``dict`` and all of them use one
     currency: ``_currencies`` then has nothing to report (the common case, checked without
     the places it would word)."""
+    moneys = [spec.get("price"), spec.get("compareAtPrice")]
+    for variant in spec.get("variants", ()):
+        moneys += (variant.get("price"), variant.get("compareAtPrice"))
     first: Any = _NONE_YET
-    for money in (spec.get("price"), spec.get("compareAtPrice")):
+    for money in moneys:
         if money is not None:
             if type(money) is not dict:
                 return False
@@ -225,16 +228,6 @@ def _one_currency(spec: dict[str, Any]) -> bool:
                 first = currency
             elif currency != first:
                 return False
-    for variant in spec.get("variants", ()):
-        for money in (variant.get("price"), variant.get("compareAtPrice")):
-            if money is not None:
-                if type(money) is not dict:
-                    return False
-                currency = money["currency"]
-                if first is _NONE_YET:
-                    first = currency
-                elif currency != first:
-                    return False
     return True
 
 
