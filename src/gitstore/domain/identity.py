@@ -14,15 +14,14 @@ from dataclasses import dataclass
 
 from gitstore.domain.errors import InvalidArgument
 
-_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # ``DNS_LABEL.fullmatch(value)`` is true exactly when ``dns_label_problem(value)`` is None
 # (for hot loops that only need the yes/no: a path's file name, per file of a projection).
-DNS_LABEL = _DNS_LABEL
+DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def dns_label_problem(value: str) -> str | None:
     """Why ``value`` is not a DNS label, or None when it is one."""
-    if isinstance(value, str) and _DNS_LABEL.fullmatch(value):  # the common case: one
+    if isinstance(value, str) and DNS_LABEL.fullmatch(value):  # the common case: one
         return None
     if not value:
         return "must not be empty"
@@ -30,7 +29,7 @@ def dns_label_problem(value: str) -> str | None:
         return f"must be at most 63 characters (got {len(value)})"
     if value.startswith("-") or value.endswith("-"):
         return "must not start or end with a hyphen"
-    if not value.isascii() or not _DNS_LABEL.fullmatch(value):
+    if not value.isascii() or not DNS_LABEL.fullmatch(value):
         return "may contain only lowercase letters a-z, digits 0-9 and hyphens"
     return None
 

@@ -166,16 +166,6 @@ async def contents(git: GitClient, repository: str, blob_ids: Iterable[str]) -> 
     return out
 
 
-def _identity(
-    path: str, registry: KindRegistry
-) -> tuple[tuple[str, str] | None, list[ContentError]]:
-    try:
-        found = identity_for_path(path, registry)
-    except ManifestError as err:
-        return None, list(err.errors)
-    return (None, []) if found is None else ((found.kind, found.name), [])
-
-
 def _path_identity(
     path: str, registry: KindRegistry
 ) -> tuple[PathIdentity | None, tuple[ContentError, ...]]:
@@ -203,8 +193,9 @@ def _resolve(
     complete: bool = False,
     gone: dict[str, str] | None = None,
 ) -> None:
-    """``complete``: ``state`` holds every file of the target (a diff from nothing, a full
-    listing), so an identity met at one path has no other spelling to look for. ``gone``:
+    """``complete``: ``state`` holds every file of the target (a diff from nothing with dirty
+    targets besides; plain listings go through ``_plan_listing``), so an identity met at one
+    path has no other spelling to look for. ``gone``:
     the blob each path deleted by the diff held at the base (to recognise moves)."""
     for identity in sorted(touched):
         kind, name = identity
@@ -260,25 +251,33 @@ async def plan_changes(
 
 
 def _plan_from_nothing(plan: Plan, diff: list[pb.ChangedPath], registry: KindRegistry) -> bool:
-    """The plan of a diff from nothing (a first projection), filled into the empty ``plan``;
-    False (``plan`` untouched) for a diff that is not a plain listing (a delete or rename,
-    which a diff from the empty tree never has: the general path takes it).
+    """The plan of a diff from nothing (a first projection), filled into the empty ``plan``
+    (``_plan_listing``); False (``plan`` untouched) for a diff that is not a plain listing (a
+    delete or rename, which a diff from the empty tree never has: the general path takes it).
+    """
+    if any(c.change_type in (pb.CHANGE_TYPE_DELETED, pb.CHANGE_TYPE_RENAMED) for c in diff):
+        return False
+    _plan_listing(plan, [(c.path, c.new_blob_id) for c in diff], registry)
+    return True
 
-    The same plan as ``_plan_diff`` with the work per path cut to what a listing needs:
-    every path is listed once and is present, so a path's identity decides at once unless
-    another path has the same identity (a duplicate, resolved by the general rule), and
-    identities are grouped by kind so the upserts are sorted by name within each kind
+
+def _plan_listing(
+    plan: Plan, files: Iterable[tuple[str, str]], registry: KindRegistry
+) -> dict[str, dict[str, FileAt]]:
+    """Upserts and conflicts of a complete listing of the target (``(path, blob id)``, each
+    file once: a diff from nothing, or ``plan_full``'s tree), filled into ``plan``; the
+    identities met, by kind and name.
+
+    The same plan as the general path's ``_resolve(complete=True)`` with the work per path
+    cut to what a listing needs: every path is present, so a path's identity decides at once
+    unless another path has the same identity (a duplicate, resolved by the general rule),
+    and identities are grouped by kind so the upserts are sorted by name within each kind
     (the order of the sorted ``(kind, name)`` pairs) without a tuple per path.
     """
-    deleted, renamed = pb.CHANGE_TYPE_DELETED, pb.CHANGE_TYPE_RENAMED
     conflicts: list[ContentError] = []
     by_kind: dict[str, dict[str, FileAt]] = {}
     again: dict[tuple[str, str], dict[str, FileAt]] = {}  # identities met more than once
-    for change in diff:
-        path = change.path
-        kind_of_change = change.change_type
-        if kind_of_change in (deleted, renamed):
-            return False
+    for path, blob_id in files:
         try:
             at = identity_for_path(path, registry)
         except ManifestError as err:
@@ -289,11 +288,11 @@ def _plan_from_nothing(plan: Plan, diff: list[pb.ChangedPath], registry: KindReg
         names = by_kind.get(at.kind)
         if names is None:
             names = by_kind[at.kind] = {}
-        found = FileAt(path, change.new_blob_id, identity=at)
+        found = FileAt(path, blob_id, identity=at)
         first = names.setdefault(at.name, found)
         if first is not found:
-            files = again.setdefault((at.kind, at.name), {first.path: first})
-            files[path] = found
+            files_of = again.setdefault((at.kind, at.name), {first.path: first})
+            files_of[path] = found
     plan.conflicts.extend(conflicts)
     for kind in sorted(by_kind):
         names = by_kind[kind]
@@ -307,7 +306,7 @@ def _plan_from_nothing(plan: Plan, diff: list[pb.ChangedPath], registry: KindReg
                 spellings = candidate_paths(kind, name, registry)
                 present = [f for p in spellings if (f := spelled.get(p)) is not None]
                 plan.conflicts.extend(_duplicate((kind, name), present))
-    return True
+    return by_kind
 
 
 async def _plan_diff(
@@ -389,8 +388,11 @@ async def relocate(
     blob) keeps the ordinary path. ``scope`` must hold the plan's base (no open claim)."""
     moved: dict[str, list[tuple[int, str]]] = defaultdict(list)  # kv kind -> (index, name)
     for i, f in enumerate(upserts):
-        if f.moved_from and (found := _identity(f.path, registry)[0]) is not None:
-            moved[document_kind(found[0])].append((i, found[1]))
+        if not f.moved_from:
+            continue
+        found = f.identity or _path_identity(f.path, registry)[0]  # the plan's, if it has it
+        if found is not None:
+            moved[document_kind(found.kind)].append((i, found.name))
     if not moved:
         return upserts
     out = list(upserts)
@@ -422,19 +424,14 @@ async def plan_full(
 ) -> Plan:
     """Everything: every manifest of ``target`` and a delete for every other document."""
     plan = Plan(None, target, full=True)
-    state: dict[str, FileAt | None] = {}
-    touched: dict[tuple[str, str], set[str]] = defaultdict(set)
     request = pb.ListTreeRequest(repository_id=repository, revision=target, recursive=True)
-    async for entry in git.list_tree(request):
-        if entry.type != pb.ENTRY_TYPE_BLOB:
-            continue
-        found, errors = _path_identity(entry.path, registry)
-        plan.conflicts.extend(errors)
-        if found is not None:
-            state[entry.path] = FileAt(entry.path, entry.oid, identity=found)
-            touched[(found.kind, found.name)].add(entry.path)
-    _resolve(plan, touched, state, registry, complete=True)
-    keep = {(document_kind(kind), name) for kind, name in touched}
+    listing = [
+        (entry.path, entry.oid)
+        async for entry in git.list_tree(request)
+        if entry.type == pb.ENTRY_TYPE_BLOB
+    ]
+    met = _plan_listing(plan, listing, registry)
+    keep = {(document_kind(kind), name) for kind, names in met.items() for name in names}
     for definition in registry:
         kind = document_kind(definition.kind)
         after: str | None = None
