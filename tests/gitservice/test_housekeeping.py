@@ -4,6 +4,7 @@ background scheduler, the CLI, and writers committing while repacks and prunes r
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -119,8 +120,13 @@ def test_a_big_pack_never_repacked_here_gets_a_full_repack() -> None:
     big = hk.Stats(packed_objects=1000, packs=1, has_commit_graph=True)
     plan = hk.plan(big, never, settings, now=now)
     assert plan.actions == (hk.FULL, hk.COMMIT_GRAPH) and "never fully repacked" in plan.reason
+    assert plan.fresh_deltas and "deltas recomputed" in plan.reason
     done = hk.State(first_seen=now, last_full=now, last_prune=now)
     assert hk.plan(big, done, settings, now=now).actions == ()
+    # later full repacks keep the deltas the first one computed
+    many = hk.Stats(packed_objects=1000, packs=2 * settings.max_packs, has_commit_graph=True)
+    later = hk.plan(many, done, settings, now=now)
+    assert later.actions == (hk.FULL, hk.COMMIT_GRAPH) and not later.fresh_deltas
     small = hk.Stats(packed_objects=999, packs=1, has_commit_graph=True)
     assert hk.plan(small, never, settings, now=now).actions == ()
 
@@ -156,6 +162,48 @@ def test_repacks_cut_delta_chains_to_the_configured_depth(tmp_path: Path) -> Non
             answer = optimize(stub, "acme/catalog")
             assert answer.actions[0] == "full-repack", answer.reason
             assert _max_delta_depth(path) <= 4
+            assert git(path, "fsck", "--no-dangling").strip() == ""
+    finally:
+        handle.stop(grace=1.0)
+
+
+def _pack_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path / "objects" / "pack").glob("pack-*.pack"))
+
+
+def test_the_first_big_repack_recomputes_poor_deltas(tmp_path: Path) -> None:
+    """fast-import deltas each blob against the blob before it in its stream: two families
+    of files interleaved are each a half-size delta of the other family. The first full
+    repack of a big pack computes its deltas afresh (each file against its own family), so
+    its pack is far smaller than a repack that reuses the imported deltas."""
+    handle = start(tmp_path, enabled=False, big_pack_objects=100, pack_depth=10)
+    try:
+        with grpc.insecure_channel(handle.address) as channel:
+            stub = pb_grpc.GitServiceStub(channel)
+            stub.CreateRepository(pb.CreateRepositoryRequest(repository_id="acme/catalog"))
+            path = handle.store.locate(RepositoryId.parse("acme/catalog"))
+            common = "".join(f"common line {i}: shared by both families\n" for i in range(100))
+            family = {
+                f: "".join(f"{f} line {i}: only in family {f} {f * 20}\n" for i in range(100))
+                for f in ("a", "b")
+            }
+            stream = ["commit refs/heads/main", "committer A <a@x> 0 +0000", "data 2", "m"]
+            for n in range(120):
+                for f in ("a", "b"):
+                    body = f"{common}{family[f]}edit {n}\n"
+                    stream += [f"M 100644 inline {f}/p{n:03d}.yaml", f"data {len(body)}", body]
+            subprocess.run(
+                ["git", "--git-dir", str(path), "fast-import", "--quiet"],
+                input="\n".join(stream) + "\n", text=True, check=True,
+            )  # fmt: skip
+            reused = tmp_path / "reused.git"
+            shutil.copytree(path, reused)
+            git(reused, "repack", "-a", "-d", "-q", "--depth=10")  # deltas reused
+            answer = optimize(stub, "acme/catalog")
+            assert answer.actions[0] == "full-repack" and "recomputed" in answer.reason
+            assert _pack_bytes(path) < 0.6 * _pack_bytes(reused), (
+                _pack_bytes(path), _pack_bytes(reused),
+            )  # fmt: skip
             assert git(path, "fsck", "--no-dangling").strip() == ""
     finally:
         handle.stop(grace=1.0)

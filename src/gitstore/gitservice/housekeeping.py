@@ -13,6 +13,13 @@ What runs (``plan`` decides from ``git count-objects -v`` and the repository's
   reachability bitmap, everything unreachable into a cruft pack (per-object mtimes kept), so
   nothing is deleted either. Due every ``full_repack_interval_seconds`` (when there is more
   than one pack or enough loose objects) or at ``2 * max_packs`` packs.
+  The first full repack of a repository holding ``big_pack_objects`` packed objects or more
+  (a big first push or import, packed as its client chose) also recomputes every delta
+  (``-f``, ``Plan.fresh_deltas``): cutting a client's chains to ``pack_depth`` while reusing
+  its deltas leaves them poor (``git fast-import`` deltas each blob against whatever came
+  before), and every later read pays for them — on the 100,000-product benchmark catalogue
+  the pack shrinks from 36.6 to 24.4 MB and a blob read by the git service (``GetBlobBatches``)
+  from ~42 to ~19 µs, for ~5 s of repack once.
 * **prune** — the same full repack with ``--cruft-expiration=<grace>`` (objects unreachable
   and not written or freshened for ``prune_grace_seconds`` are dropped), then ``git prune
   --expire=<grace>`` (expired loose objects and ``tmp_*`` leftovers of killed processes).
@@ -95,6 +102,7 @@ class Stats:
 class Plan:
     actions: tuple[str, ...]
     reason: str
+    fresh_deltas: bool = False  # the full repack recomputes every delta (``-f``)
 
 
 @dataclass(slots=True)
@@ -234,11 +242,12 @@ def plan(
         else:
             repack = PRUNE
             reasons.append(f"last prune {since_prune:.0f} s ago")
+    fresh = False
     if repack is None and not state.last_full and stats.packed_objects >= settings.big_pack_objects:
-        repack = FULL
+        repack, fresh = FULL, True
         reasons.append(
             f"{stats.packed_objects} packed objects never fully repacked here "
-            f"(delta chains cut to {settings.pack_depth})"
+            f"(deltas recomputed, chains cut to {settings.pack_depth})"
         )
     if repack is None and stats.packs >= 2 * settings.max_packs:
         repack = FULL
@@ -257,7 +266,7 @@ def plan(
         actions.append(COMMIT_GRAPH)
         if not repack:
             reasons.append("no commit-graph")
-    return Plan(tuple(actions), "; ".join(reasons) or "nothing due")
+    return Plan(tuple(actions), "; ".join(reasons) or "nothing due", fresh)
 
 
 # ---------------------------------------------------------------------- running
@@ -311,7 +320,7 @@ class Housekeeper:
             pushing = self._push_running(repo_id) or young_quarantines(path, now)
             decided = plan(before, state, self.settings, now=now, eager=eager, push_running=pushing)
             for action in decided.actions:
-                self._run(repo_id, path, action)
+                self._run(repo_id, path, action, fresh_deltas=decided.fresh_deltas)
                 if action in (FULL, PRUNE):
                     state.last_full = now
                 if action == PRUNE:
@@ -334,13 +343,16 @@ class Housekeeper:
             self._observe(report)
         return report
 
-    def _run(self, repo_id: RepositoryId, path: Path, action: str) -> None:
+    def _run(
+        self, repo_id: RepositoryId, path: Path, action: str, *, fresh_deltas: bool = False
+    ) -> None:
         timeout = self.settings.command_timeout_seconds
         depth = f"--depth={self.settings.pack_depth}"
         if action == GEOMETRIC:
             run_git(path, "repack", "-d", "-q", "--geometric=2", depth, timeout=timeout)
         elif action == FULL:
-            run_git(path, "repack", "-d", "-q", "--cruft", "-b", depth, timeout=timeout)
+            fresh = ("-f",) if fresh_deltas else ()
+            run_git(path, "repack", "-d", "-q", "--cruft", "-b", *fresh, depth, timeout=timeout)
         elif action == PRUNE:
             expire = _expiration(self.settings.prune_grace_seconds)
             with self.store.write(repo_id):  # no commit may reuse an object while we drop some
