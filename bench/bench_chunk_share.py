@@ -11,7 +11,11 @@ whole catalogue, every check in place, in chunks under a claim, shared between t
 processes (``worker/chunks.py``) when there are two. The workers are stopped between runs.
 
 Prints one JSON line: per backend the best and every time of each mode and the ratio
-``one / two`` (issue 16's target: >= 1.6), the load average before and after.
+``one / two`` (issue 16's target: >= 1.6), the load average before and after. Per run it
+also reads the CPU seconds of the workers, the git service and (redis) the Redis server
+(``INFO cpu``), and so the cores the run kept busy: ``ceiling_two_over_one`` = cores /
+cores the best one-worker run kept busy (capped at 2) is the most two workers could gain
+on this machine, ``efficiency`` = the ratio over that ceiling.
 
     .venv/bin/python bench/bench_chunk_share.py                       # 100,000, sqlite + redis
     .venv/bin/python bench/bench_chunk_share.py --count 20000 --rounds 2 --backends sqlite
@@ -136,6 +140,7 @@ async def once(
         )
         cpu = [cpu_seconds(proc.pid) for proc in procs]
         service_cpu = cpu_seconds(service_pid) if service_pid else 0.0
+        server_cpu = await redis_cpu_seconds() if backend == "redis" else 0.0
         started = time.perf_counter()
         await queue.publish(event.to_json(), key=REPOSITORY)
         if release:  # as bench_git's setup: the release is asked for while draft projects
@@ -152,6 +157,8 @@ async def once(
                 cpu = [cpu_seconds(p.pid) - c for p, c in zip(procs, cpu, strict=True)]
                 if service_pid:
                     SERVICE_CPU.append(cpu_seconds(service_pid) - service_cpu)
+                if backend == "redis":
+                    SERVER_CPU.append(await redis_cpu_seconds() - server_cpu)
                 break
             for name, proc in zip(names, procs, strict=True):
                 if proc.poll() is not None:
@@ -172,6 +179,19 @@ async def once(
 
 _COUNT: dict[Path, int] = {}
 SERVICE_CPU: list[float] = []  # the git service's CPU seconds in each run
+SERVER_CPU: list[float] = []  # the Redis server's CPU seconds in each run (redis only)
+
+
+async def redis_cpu_seconds() -> float:
+    """The Redis server's own CPU seconds so far (``INFO cpu``: user + system)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(REDIS)
+    try:
+        info = await client.info("cpu")
+    finally:
+        await client.aclose()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def _products_count(scratch: Path) -> int:
@@ -214,6 +234,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                 times: dict[str, list[float]] = {"one": [], "two": []}
                 cpus: dict[str, list[float]] = {"one": [], "two": []}
                 busiest: dict[str, list[float]] = {"one": [], "two": []}
+                busy: dict[str, list[float]] = {"one": [], "two": []}  # cores kept busy
                 for _ in range(args.rounds):
                     for mode, workers in (("one", 1), ("two", 2)):
                         if mode not in args.modes:
@@ -231,12 +252,18 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                         )
                         times[mode].append(round(seconds, 2))
                         cpus[mode].append(round(sum(cpu), 2))
+                        others = (SERVICE_CPU[-1] if SERVICE_CPU else 0.0) + (
+                            SERVER_CPU[-1] if backend == "redis" and SERVER_CPU else 0.0
+                        )
+                        busy[mode].append(round((sum(cpu) + others) / seconds, 2))
                         busiest[mode].append(round(max(cpu), 2))
                         print(
                             f"# {backend} {mode}: {seconds:.2f}s, workers' CPU "
                             f"{' + '.join(f'{c:.2f}' for c in cpu)}s, git service's "
-                            f"{SERVICE_CPU[-1] if SERVICE_CPU else 0:.2f}s "
-                            f"(load {os.getloadavg()[0]:.2f})",
+                            f"{SERVICE_CPU[-1] if SERVICE_CPU else 0:.2f}s"
+                            + (f", Redis's {SERVER_CPU[-1]:.2f}s" if backend == "redis" else "")
+                            + f"; {busy[mode][-1]:.2f} cores busy"
+                            f" (load {os.getloadavg()[0]:.2f})",
                             file=sys.stderr,
                         )
                 result: dict[str, object] = {}
@@ -245,8 +272,12 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                     result[f"{mode}_cpu_s"] = cpus[mode]
                     result[f"{mode}_busiest_worker_cpu_s"] = busiest[mode]
                     result[f"{mode}_products_per_s"] = round(args.count / min(times[mode]))
+                    result[f"{mode}_cores_busy"] = busy[mode]
                 result["git_service_cpu_s"] = [round(c, 2) for c in SERVICE_CPU]
+                if backend == "redis":
+                    result["redis_server_cpu_s"] = [round(c, 2) for c in SERVER_CPU]
                 SERVICE_CPU.clear()
+                SERVER_CPU.clear()
                 if len(args.modes) == 2:
                     ratio = min(times["one"]) / min(times["two"])
                     result["ratio_two_over_one"] = round(ratio, 3)
@@ -254,6 +285,14 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
                     # how evenly the work was split, whatever the load: the one worker's CPU
                     # over the busier of the two (2.0 = perfectly halved, no overhead)
                     result["cpu_split"] = round(min(cpus["one"]) / min(busiest["two"]), 3)
+                    # The most two workers could gain on this machine: the one-worker run
+                    # already kept ``cores_busy`` cores busy (its worker, the git service,
+                    # Redis); two can at best fill every core, with no extra work. On a
+                    # 2-core machine a worker using more than one core caps the ratio below 2.
+                    best = times["one"].index(min(times["one"]))
+                    ceiling = min(2.0, (os.cpu_count() or 1) / busy["one"][best])
+                    result["ceiling_two_over_one"] = round(ceiling, 3)
+                    result["efficiency"] = round(ratio / ceiling, 3)
                 results[backend] = result
         finally:
             service.stop()

@@ -328,6 +328,47 @@ async def test_ten_thousand_document_batch(kv: KvStore) -> None:
     assert await lookup_names(kv, "handle", "handle-9999") == ["product-09999"]
 
 
+async def test_a_batch_keeps_every_body_and_index_value_exact(kv: KvStore) -> None:
+    """Bodies of varying length and multi-byte text, index values with quotes, backslashes
+    and line separators: each document reads back exactly as written, in a first batch and
+    in a second one that updates, re-indexes and deletes (SQLite writes a batch in one
+    statement per table: bodies as slices of one BLOB, rows as JSON)."""
+    texts = ["", "é", "✓✓", "😀 emoji", 'q"uote', "back\\slash", "line\u2028sep", "x" * 300]
+    values = {
+        f"p-{i:03}": {"title": texts[i % len(texts)] * (i % 5), "n": i, "nested": {"t": texts}}
+        for i in range(120)
+    }
+    first = batch(1)
+    for name, value in values.items():
+        first.upsert("product", name, value, indexes={"tag": texts[int(name[2:]) % 7 + 1]})
+    await kv.apply(first)
+    for name, value in values.items():
+        doc = await kv.get(LIVE_SCOPE, "product", name)
+        assert doc is not None and doc.value() == value, name
+    for text in texts[1:8]:
+        names = await lookup_names(kv, "tag", text)
+        assert names == sorted(n for n in values if texts[int(n[2:]) % 7 + 1] == text), text
+    second = batch(2)
+    for i in range(0, 120, 3):
+        second.upsert("product", f"p-{i:03}", {"v": 2, "t": texts[i % 8]}, indexes={"tag": "é"})
+    for i in range(1, 120, 3):
+        second.delete("product", f"p-{i:03}")
+    result = await kv.apply(second)
+    assert (result.applied, result.skipped) == (80, 0)
+    assert await kv.get(LIVE_SCOPE, "product", "p-001") is None
+    doc = await kv.get(LIVE_SCOPE, "product", "p-003")
+    assert doc is not None and doc.value() == {"v": 2, "t": texts[3]} and doc.sequence == 2
+    kept = await kv.get(LIVE_SCOPE, "product", "p-002")
+    assert kept is not None and kept.value() == values["p-002"] and kept.sequence == 1
+    assert await lookup_names(kv, "tag", "é") == sorted(
+        [f"p-{i:03}" for i in range(0, 120, 3)]
+        + [n for i, n in enumerate(values) if i % 3 == 2 and texts[i % 7 + 1] == "é"]
+    )
+    assert await lookup_names(kv, "tag", 'q"uote') == [
+        n for i, n in enumerate(values) if i % 3 == 2 and texts[i % 7 + 1] == 'q"uote'
+    ]
+
+
 # ---------------------------------------------------------------------- indexes
 async def test_index_sets_are_the_entries_stored_with_each_document(kv: KvStore) -> None:
     await kv.apply(

@@ -139,6 +139,23 @@ def _max_delta_depth(path: Path) -> int:
     return max(depths, default=0)
 
 
+def _fast_import(
+    stub: pb_grpc.GitServiceStub, handle: GitServiceHandle, files: Iterator[tuple[str, str]]
+) -> Path:
+    """Create ``acme/catalog`` and import ``(path, text)`` files into one commit with
+    ``git fast-import`` (which deltas each blob against the blob before it in the stream)."""
+    stub.CreateRepository(pb.CreateRepositoryRequest(repository_id="acme/catalog"))
+    path = handle.store.locate(RepositoryId.parse("acme/catalog"))
+    stream = ["commit refs/heads/main", "committer A <a@x> 0 +0000", "data 2", "m"]
+    for name, body in files:
+        stream += [f"M 100644 inline {name}", f"data {len(body)}", body]
+    subprocess.run(
+        ["git", "--git-dir", str(path), "fast-import", "--quiet"],
+        input="\n".join(stream) + "\n", text=True, check=True,
+    )  # fmt: skip
+    return path
+
+
 def test_repacks_cut_delta_chains_to_the_configured_depth(tmp_path: Path) -> None:
     """A first import packed with git's deep chains (fast-import: each blob a delta of the
     one before, up to 50 deep) is repacked at once with chains of at most ``pack_depth``:
@@ -147,17 +164,9 @@ def test_repacks_cut_delta_chains_to_the_configured_depth(tmp_path: Path) -> Non
     try:
         with grpc.insecure_channel(handle.address) as channel:
             stub = pb_grpc.GitServiceStub(channel)
-            stub.CreateRepository(pb.CreateRepositoryRequest(repository_id="acme/catalog"))
-            path = handle.store.locate(RepositoryId.parse("acme/catalog"))
             base = "".join(f"line {i}: the same long product description\n" for i in range(200))
-            stream = ["commit refs/heads/main", "committer A <a@x> 0 +0000", "data 2", "m"]
-            for n in range(150):
-                body = f"{base}edit {n}\n"
-                stream += [f"M 100644 inline products/p{n:03d}.yaml", f"data {len(body)}", body]
-            subprocess.run(
-                ["git", "--git-dir", str(path), "fast-import", "--quiet"],
-                input="\n".join(stream) + "\n", text=True, check=True,
-            )  # fmt: skip
+            files = ((f"products/p{n:03d}.yaml", f"{base}edit {n}\n") for n in range(150))
+            path = _fast_import(stub, handle, files)
             assert _max_delta_depth(path) > 4
             answer = optimize(stub, "acme/catalog")
             assert answer.actions[0] == "full-repack", answer.reason
@@ -180,22 +189,17 @@ def test_the_first_big_repack_recomputes_poor_deltas(tmp_path: Path) -> None:
     try:
         with grpc.insecure_channel(handle.address) as channel:
             stub = pb_grpc.GitServiceStub(channel)
-            stub.CreateRepository(pb.CreateRepositoryRequest(repository_id="acme/catalog"))
-            path = handle.store.locate(RepositoryId.parse("acme/catalog"))
             common = "".join(f"common line {i}: shared by both families\n" for i in range(100))
             family = {
                 f: "".join(f"{f} line {i}: only in family {f} {f * 20}\n" for i in range(100))
                 for f in ("a", "b")
             }
-            stream = ["commit refs/heads/main", "committer A <a@x> 0 +0000", "data 2", "m"]
-            for n in range(120):
-                for f in ("a", "b"):
-                    body = f"{common}{family[f]}edit {n}\n"
-                    stream += [f"M 100644 inline {f}/p{n:03d}.yaml", f"data {len(body)}", body]
-            subprocess.run(
-                ["git", "--git-dir", str(path), "fast-import", "--quiet"],
-                input="\n".join(stream) + "\n", text=True, check=True,
-            )  # fmt: skip
+            files = (
+                (f"{f}/p{n:03d}.yaml", f"{common}{family[f]}edit {n}\n")
+                for n in range(120)
+                for f in ("a", "b")
+            )
+            path = _fast_import(stub, handle, files)
             reused = tmp_path / "reused.git"
             shutil.copytree(path, reused)
             git(reused, "repack", "-a", "-d", "-q", "--depth=10")  # deltas reused
