@@ -59,8 +59,7 @@ _DOCS_PUT = (
     " version = excluded.version, body = excluded.body, indexes = excluded.indexes"
 )
 _TOMBS_PUT = (
-    f"INSERT OR REPLACE INTO kv_tombstones SELECT ?1, ?2, {_j(0, 1)}, ?3, ?4"
-    " FROM json_each(?5)"
+    f"INSERT OR REPLACE INTO kv_tombstones SELECT ?1, ?2, {_j(0, 1)}, ?3, ?4 FROM json_each(?5)"
 )
 _INDEX_PUT = f"INSERT OR IGNORE INTO kv_index SELECT ?1, ?2, {_j(0, 1, 2, 3)} FROM json_each(?3)"
 
