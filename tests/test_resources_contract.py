@@ -425,3 +425,43 @@ async def test_apply_commit_compare_and_sets_the_base(store: ResourceStore) -> N
     assert out.changes == 0  # the applied commit again: a redelivery, whatever the base
     out = await store.apply_commit(REPO, "c2", [product("a", price=3)], [], base="c1")
     assert (out.changes, await store.applied_commit(REPO)) == (1, "c2")
+
+
+async def test_a_big_commit_keeps_every_text_exact(store: ResourceStore) -> None:
+    """Thousands of resources in one commit, specs of multi-byte text, quotes, backslashes
+    and line separators; then half changed (labels too), a quarter deleted: every resource
+    and every logged change reads back exactly (SQLite writes a commit in one statement per
+    table, texts as slices of one BLOB: ``_sqlite_bulk``)."""
+    texts = ["é", "✓✓", "😀 emoji", 'q"uote', "back\\slash", "line\u2028sep", "x" * 200]
+
+    def spec(i: int, rev: int) -> SpecUpsert:
+        title = texts[i % len(texts)] * (1 + i % 3) + f" {rev}"
+        labels = {"tier": "gold" if (i + rev) % 2 else "silver"}
+        return SpecUpsert("Product", f"p-{i:04}", "gitstore.dev/v1", {"title": title}, labels)
+
+    count = 3_000
+    await store.apply_commit(REPO, "c1", [spec(i, 0) for i in range(count)], [])
+    await store.apply_commit(
+        REPO,
+        "c2",
+        [spec(i, 1) for i in range(0, count, 2)],
+        [SpecDelete("Product", f"p-{i:04}") for i in range(1, count, 4)],
+    )
+    for i in (0, 1, 2, 3, 6, 2998):
+        got = await store.get(REPO, "Product", f"p-{i:04}")
+        if i % 4 == 1:
+            assert got is None, i
+            continue
+        rev = 1 if i % 2 == 0 else 0
+        assert got is not None and got.spec == spec(i, rev).spec, i
+        assert got.labels == spec(i, rev).labels, i
+    listed, version = await store.list_resources(REPO, "Product")
+    assert len(listed) == count - count // 4 and version == count + count // 2 + count // 4
+    changes = await store.changes_since(REPO, 0, limit=10_000)
+    assert len(changes) == count + count // 2 + count // 4
+    modified = [c for c in changes if c.type == "MODIFIED"]
+    assert modified[0].name == "p-0000" and modified[0].object["spec"] == spec(0, 1).spec
+    assert modified[0].previous_labels == {"tier": "silver"}
+    deleted = [c for c in changes if c.type == "DELETED"]
+    assert [c.name for c in deleted[:2]] == ["p-0001", "p-0005"]
+    assert deleted[0].object["spec"] == spec(1, 0).spec

@@ -23,6 +23,7 @@ from gitstore.domain.resources.rules import Key, Plan, window_floor
 from gitstore.domain.resources.watch import ResourceChange
 
 from . import _rows as rows
+from . import _sqlite_bulk as bulk
 from .base import DEFAULT_RETAIN, Planner, RepoState, ResourceStore, check_retain
 from .migrations import TABLE, load_migrations
 
@@ -103,32 +104,10 @@ class SqliteResourceStore(ResourceStore):
     async def _transact(self, repository_id: str, keys: Sequence[Key], planner: Planner) -> Plan:
         def run(conn: sqlite3.Connection) -> Plan:
             state = self._read_state(conn, repository_id)
-            existing: dict[Key, Resource] = {}
-            for key in keys:
-                row = conn.execute(
-                    "SELECT body FROM resources WHERE repository_id = ? AND kind_key = ? "
-                    "AND name = ?",
-                    (repository_id, *key),
-                ).fetchone()
-                if row is not None:
-                    existing[key] = rows.resource(repository_id, row[0])
-            plan, commit = planner(state, existing)
+            plan, commit = planner(state, bulk.existing(conn, repository_id, keys))
             if not plan.changes and commit in (None, state.commit):
                 return plan
-            conn.executemany(
-                "INSERT INTO resources VALUES (?, ?, ?, ?, ?) ON CONFLICT (repository_id, "
-                "kind_key, name) DO UPDATE SET resource_version = excluded.resource_version, "
-                "body = excluded.body",
-                rows.put_rows(plan),
-            )
-            conn.executemany(
-                "DELETE FROM resources WHERE repository_id = ? AND kind_key = ? AND name = ?",
-                rows.remove_rows(plan),
-            )
-            conn.executemany(
-                f"INSERT INTO resource_changes {rows.CHANGE_COLUMNS} VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows.change_rows(plan),
-            )
+            bulk.write(conn, plan)  # one statement per table (see ``_sqlite_bulk``)
             floor = window_floor(state.floor, plan.version, self.retain)
             if floor > state.floor:
                 conn.execute(
