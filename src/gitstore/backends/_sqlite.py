@@ -9,10 +9,12 @@ opens its file through :func:`connect`, so none of them can forget this again.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def connect(
@@ -51,3 +53,20 @@ def retry_locked(action: Callable[[], object], budget_ms: int) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
+
+
+# Many rows in ONE statement. Python's sqlite3 takes the GIL back after every step of a
+# statement (``executemany``: a step per row; a SELECT: a step per row fetched); with another
+# thread of the process holding the GIL each step waits the switch interval (5 ms). So bulk
+# writes pass their rows as one JSON array parameter, read with ``json_each``
+# (``kv/sqlite_apply.py``, ``resources/_sqlite_bulk.py``).
+
+
+def json_rows(rows: Sequence[Any]) -> str:
+    """``rows`` as the JSON array parameter a ``json_each(?)`` reads."""
+    return json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_columns(*positions: int) -> str:
+    """SQL for the given positions of a ``json_each`` row (a JSON array), comma-separated."""
+    return ", ".join(f"json_extract(value, '$[{i}]')" for i in positions)

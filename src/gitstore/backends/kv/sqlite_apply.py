@@ -21,21 +21,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
+from gitstore.backends._sqlite import json_columns as _j
+from gitstore.backends._sqlite import json_rows as _rows
 from gitstore.backends.kv.base import ApplyResult, Batch, alias_fenced, head_mismatch, index_entries
 from gitstore.domain.keys import ChannelScope
 
 _SCOPE = "repository = ? AND channel = ?"
-
-
-def _rows(rows: list[Any]) -> str:
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-
-
-def _j(*positions: int) -> str:
-    """``json_extract`` of each position of a ``json_each`` row (a JSON array)."""
-    return ", ".join(f"json_extract(value, '$[{i}]')" for i in positions)
 
 
 # The rows of one write, in a single statement each (``?1``/``?2``: repository, channel).

@@ -18,22 +18,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
+from gitstore.backends._sqlite import json_columns as _j
+from gitstore.backends._sqlite import json_rows as _json
 from gitstore.domain.resources.model import Resource
 from gitstore.domain.resources.rules import Key, Plan
 
 from . import _rows as rows
 
 READ_CHUNK = 5_000  # keys per read: the answer is one JSON text of their bodies
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _j(*positions: int) -> str:
-    return ", ".join(f"json_extract(value, '$[{i}]')" for i in positions)
 
 
 def _text(position: int) -> str:
