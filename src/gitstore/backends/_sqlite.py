@@ -70,3 +70,25 @@ def json_rows(rows: Sequence[Any]) -> str:
 def json_columns(*positions: int) -> str:
     """SQL for the given positions of a ``json_each`` row (a JSON array), comma-separated."""
     return ", ".join(f"json_extract(value, '$[{i}]')" for i in positions)
+
+
+# A statement's text and blob parameters and answers are capped by SQLite
+# (``SQLITE_LIMIT_LENGTH``, 1,000,000,000 bytes by default): bulk statements cut their rows
+# into parts of at most this many bytes of texts, or a quarter of the connection's limit.
+BULK_BYTES = 64 * 1024 * 1024
+
+
+def bulk_parts(conn: sqlite3.Connection, sizes: Sequence[int]) -> list[range]:
+    """Consecutive index ranges of ``sizes`` (bytes per row) whose sums stay within the bulk
+    cap (a row larger than the cap is a part of its own)."""
+    cap = min(BULK_BYTES, conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) // 4)
+    parts: list[range] = []
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > cap:
+            parts.append(range(start, i))
+            start, total = i, 0
+        total += size
+    if start < len(sizes):
+        parts.append(range(start, len(sizes)))
+    return parts

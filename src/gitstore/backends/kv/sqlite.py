@@ -522,13 +522,27 @@ def _documents(
     two aggregates over the same rows: their fields as a JSON array and their bodies end to
     end in one BLOB, cut apart by their byte lengths; ``count_sql``'s answer (a page's total,
     its parameters first in ``args``) comes in the same row, so a page is one statement and
-    one snapshot."""
-    total, meta, bodies = conn.execute(
-        f"SELECT ({count_sql}), json_group_array(json_array(name, version, sequence,"
-        " length(CAST(body AS BLOB)))), CAST(group_concat(body, '') AS BLOB)"
-        f" FROM ({rows_sql})",
-        args,
-    ).fetchone()
+    one snapshot. (Bodies past SQLite's cap on one value, ``SQLITE_LIMIT_LENGTH``, are
+    read a row per step instead.)"""
+    try:
+        total, meta, bodies = conn.execute(
+            f"SELECT ({count_sql}), json_group_array(json_array(name, version, sequence,"
+            " length(CAST(body AS BLOB)))), CAST(group_concat(body, '') AS BLOB)"
+            f" FROM ({rows_sql})",
+            args,
+        ).fetchone()
+    except sqlite3.DataError:  # the bodies exceed what one answer may hold: a step per row
+        counted = count_sql.count("?")
+        own = not conn.in_transaction  # a page read as one statement: one snapshot still
+        if own:
+            conn.execute("BEGIN")
+        try:
+            total = conn.execute(count_sql, args[:counted]).fetchone()[0]
+            rows = conn.execute(rows_sql, args[counted:]).fetchall()
+        finally:
+            if own:
+                conn.execute("COMMIT")
+        return [Document(kind, *row) for row in rows], total
     found: list[Document] = []
     at = 0
     for name, version, sequence, size in json.loads(meta):

@@ -11,7 +11,9 @@ switch interval (5 ms): the write crawled while the next chunk was prepared, and
 one after the other instead of side by side. So every write here is ONE statement whose
 rows come from a JSON array parameter (``json_each``), and a document's body is a slice
 (``substr``) of one BLOB parameter holding the batch's bodies end to end; the stored reads
-are one statement per table and kind answering one JSON array (``json_group_array``).
+are one statement per table and kind answering one JSON array (``json_group_array``). (Bodies
+totalling more than ``_sqlite.BULK_BYTES`` are written in several such statements: SQLite
+caps a parameter's size.)
 SQLite then does a batch's whole write without the GIL. Measured on the 20,000 captured
 batches of a real first projection while another thread spins in Python: ``executemany``
 ~11 ms per index entry, this ~23 µs (docs/benchmarks.md, issue 16).
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from gitstore.backends._sqlite import bulk_parts
 from gitstore.backends._sqlite import json_columns as _j
 from gitstore.backends._sqlite import json_rows as _rows
 from gitstore.backends.kv.base import ApplyResult, Batch, alias_fenced, head_mismatch, index_entries
@@ -116,9 +119,7 @@ def apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
     r, c = scope.repository, scope.channel
     current = guard(conn, scope, batch.unless_alias, batch.expected_head_sequence, "batch")
     stored = _stored(conn, scope, batch)
-    docs: list[tuple[str, str, int, int, str]] = []  # kind, name, body offset, length, indexes
-    bodies: list[bytes] = []
-    offset = 1  # substr() counts from 1
+    docs: list[tuple[str, str, bytes, str]] = []  # kind, name, body, indexes
     tombs: list[tuple[str, str]] = []
     gone_docs: list[tuple[str, str]] = []
     gone_tombs: list[tuple[str, str]] = []
@@ -143,9 +144,7 @@ def apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
             continue
         if old_indexes != up.indexes:
             reindex(up.kind, up.name, old_indexes, up.entries)
-        docs.append((up.kind, up.name, offset, len(up.body), up.indexes))
-        bodies.append(up.body)
-        offset += len(up.body)
+        docs.append((up.kind, up.name, up.body, up.indexes))
         if old_seq and not live:
             gone_tombs.append((up.kind, up.name))
     for rm in batch.deletes:
@@ -164,8 +163,13 @@ def apply(conn: sqlite3.Connection, batch: Batch, now: float) -> ApplyResult:
         conn.execute(_TOMBS_DEL, (r, c, _rows(gone_tombs)))
     if gone_docs:
         conn.execute(_DOCS_DEL, (r, c, _rows(gone_docs)))
-    if docs:
-        conn.execute(_DOCS_PUT, (r, c, seq, version, b"".join(bodies), _rows(docs)))
+    for part in bulk_parts(conn, [len(d[2]) for d in docs]):
+        rows, offset = [], 1  # substr() counts from 1
+        for kind, name, body, indexes in (docs[i] for i in part):
+            rows.append((kind, name, offset, len(body), indexes))
+            offset += len(body)
+        blob = b"".join(docs[i][2] for i in part)
+        conn.execute(_DOCS_PUT, (r, c, seq, version, blob, _rows(rows)))
     if tombs:
         conn.execute(_TOMBS_PUT, (r, c, seq, version, _rows(tombs)))
     if index_add:

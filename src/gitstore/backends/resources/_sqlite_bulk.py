@@ -10,7 +10,10 @@ step is one statement for many rows (as ``kv/sqlite_apply.py`` does): keys and r
 as one JSON array parameter (``json_each``), texts (bodies, logged objects) as slices of
 one BLOB parameter (``substr``, then ``CAST … AS TEXT``: the stored text is the exact text
 ``_rows.dumps`` made), and stored resources come back as one JSON array
-(``json_group_array``), ``READ_CHUNK`` keys per statement.
+(``json_group_array``), ``READ_CHUNK`` keys per statement. SQLite caps the size of a
+parameter and of an answer (``SQLITE_LIMIT_LENGTH``): texts over ``_sqlite.BULK_BYTES`` are
+written in several statements, and a read whose answer would exceed the cap falls back to a
+statement per key.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
+from gitstore.backends._sqlite import bulk_parts
 from gitstore.backends._sqlite import json_columns as _j
 from gitstore.backends._sqlite import json_rows as _json
 from gitstore.domain.resources.model import Resource
@@ -50,25 +55,24 @@ _REMOVE = (
 )
 _LOG = (
     f"INSERT INTO resource_changes {rows.CHANGE_COLUMNS}"
-    f" SELECT ?1, {_j(0, 1, 2, 3)}, {_text(4)}, {_j(6)} FROM json_each(?2)"
+    f" SELECT ?1, {_j(0, 1, 2, 3)}, {_text(5)}, {_j(4)} FROM json_each(?2)"
 )
 
 
-class _Texts:
-    """Texts laid end to end in one BLOB; each is known by its (1-based offset, length)."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.offset = 1
-
-    def add(self, text: str) -> tuple[int, int]:
-        data = text.encode()
-        self.parts.append(data)
-        at, self.offset = self.offset, self.offset + len(data)
-        return at, len(data)
-
-    def blob(self) -> bytes:
-        return b"".join(self.parts)
+def _slices(
+    conn: sqlite3.Connection, rows: list[tuple[list[Any], str]]
+) -> list[tuple[list[list[Any]], bytes]]:
+    """``(fields, text)`` rows as parts (``_sqlite.bulk_parts``): per part, each row's fields
+    followed by its text's (1-based offset, length) in the part's BLOB, and that BLOB."""
+    data = [text.encode() for _, text in rows]
+    parts = []
+    for part in bulk_parts(conn, [len(d) for d in data]):
+        fields, offset = [], 1
+        for i in part:
+            fields.append([*rows[i][0], offset, len(data[i])])
+            offset += len(data[i])
+        parts.append((fields, b"".join(data[i] for i in part)))
+    return parts
 
 
 def existing(
@@ -77,36 +81,56 @@ def existing(
     """The stored resources of ``keys`` (absent keys are left out)."""
     found: dict[Key, Resource] = {}
     for start in range(0, len(keys), READ_CHUNK):
-        part = [list(key) for key in keys[start : start + READ_CHUNK]]
-        (answer,) = conn.execute(_EXISTING, (repository_id, _json(part))).fetchone()
+        part = keys[start : start + READ_CHUNK]
+        try:
+            (answer,) = conn.execute(
+                _EXISTING, (repository_id, _json([list(key) for key in part]))
+            ).fetchone()
+        except sqlite3.DataError:  # their bodies exceed what one answer may hold
+            found.update(_one_by_one(conn, repository_id, part))
+            continue
         for kind_key, name, body in json.loads(answer):
             found[(kind_key, name)] = Resource.from_object(repository_id, body)
     return found
 
 
+def _one_by_one(
+    conn: sqlite3.Connection, repository_id: str, keys: Sequence[Key]
+) -> dict[Key, Resource]:
+    found: dict[Key, Resource] = {}
+    for key in keys:
+        row = conn.execute(
+            "SELECT body FROM resources WHERE repository_id = ? AND kind_key = ? AND name = ?",
+            (repository_id, *key),
+        ).fetchone()
+        if row is not None:
+            found[key] = rows.resource(repository_id, row[0])
+    return found
+
+
 def write(conn: sqlite3.Connection, plan: Plan) -> None:
-    """Put, remove and log what ``plan`` says, one statement each."""
+    """Put, remove and log what ``plan`` says, one statement each (or a few, ``_slices``)."""
     repository_id = plan.repository_id
-    if plan.puts:
-        texts = _Texts()
-        put = [
-            [key[0], key[1], r.resource_version, *texts.add(rows.dumps(r.to_object()))]
-            for key, r in plan.puts.items()
-        ]
-        conn.execute(_PUT, (repository_id, _json(put), texts.blob()))
+    puts = [
+        ([key[0], key[1], r.resource_version], rows.dumps(r.to_object()))
+        for key, r in plan.puts.items()
+    ]
+    for fields, blob in _slices(conn, puts):
+        conn.execute(_PUT, (repository_id, _json(fields), blob))
     if plan.removes:
         conn.execute(_REMOVE, (repository_id, _json([list(key) for key in plan.removes])))
-    if plan.changes:
-        texts = _Texts()
-        log = [
+    log = [
+        (
             [
                 c.resource_version,
                 c.type,
                 c.kind,
                 c.name,
-                *texts.add(rows.dumps(c.object)),
                 None if c.previous_labels is None else rows.dumps(c.previous_labels),
-            ]
-            for c in plan.changes
-        ]
-        conn.execute(_LOG, (repository_id, _json(log), texts.blob()))
+            ],
+            rows.dumps(c.object),
+        )
+        for c in plan.changes
+    ]
+    for fields, blob in _slices(conn, log):
+        conn.execute(_LOG, (repository_id, _json(fields), blob))
