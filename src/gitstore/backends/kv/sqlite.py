@@ -500,7 +500,7 @@ def _page(
     first: int,
 ) -> Page[Document]:
     rows, total = _documents(
-        conn, kind, rows_sql, (*args, *args, after or "", first + 1), count_sql=count_sql
+        conn, kind, rows_sql, (*args, after or "", first + 1), count=(count_sql, args)
     )
     return page_from(sorted(rows, key=lambda d: d.name), first, total)
 
@@ -511,7 +511,7 @@ def _documents(
     rows_sql: str,
     args: tuple[Any, ...],
     *,
-    count_sql: str = "SELECT 0",
+    count: tuple[str, tuple[Any, ...]] = ("SELECT 0", ()),
 ) -> tuple[list[Document], int]:
     """The documents ``rows_sql`` selects (``name, body, version, sequence``), in ONE step.
 
@@ -520,25 +520,25 @@ def _documents(
     projection chunk) each row waited for the GIL's switch interval (5 ms): a storefront page
     of 100 documents took 120-390 ms instead of 0.5 ms. So the rows come back as one row of
     two aggregates over the same rows: their fields as a JSON array and their bodies end to
-    end in one BLOB, cut apart by their byte lengths; ``count_sql``'s answer (a page's total,
-    its parameters first in ``args``) comes in the same row, so a page is one statement and
-    one snapshot. (Bodies past SQLite's cap on one value, ``SQLITE_LIMIT_LENGTH``, are
-    read a row per step instead.)"""
+    end in one BLOB, cut apart by their byte lengths; ``count``'s answer (a page's total: its
+    SQL and parameters) comes in the same row, so a page is one statement and one snapshot.
+    (Bodies past SQLite's cap on one value, ``SQLITE_LIMIT_LENGTH``, are read a row per step
+    instead.)"""
+    count_sql, count_args = count
     try:
         total, meta, bodies = conn.execute(
             f"SELECT ({count_sql}), json_group_array(json_array(name, version, sequence,"
             " length(CAST(body AS BLOB)))), CAST(group_concat(body, '') AS BLOB)"
             f" FROM ({rows_sql})",
-            args,
+            (*count_args, *args),
         ).fetchone()
     except sqlite3.DataError:  # the bodies exceed what one answer may hold: a step per row
-        counted = count_sql.count("?")
         own = not conn.in_transaction  # a page read as one statement: one snapshot still
         if own:
             conn.execute("BEGIN")
         try:
-            total = conn.execute(count_sql, args[:counted]).fetchone()[0]
-            rows = conn.execute(rows_sql, args[counted:]).fetchall()
+            total = conn.execute(count_sql, count_args).fetchone()[0]
+            rows = conn.execute(rows_sql, args).fetchall()
         finally:
             if own:
                 conn.execute("COMMIT")
